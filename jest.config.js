@@ -1,0 +1,9 @@
+/** Tests run from TypeScript through ts-jest; e2e tests start the local host from dist/ (built by `npm test`). */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test", "<rootDir>/tools"],
+  testMatch: ["**/*.test.ts"],
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json", isolatedModules: true }] },
+  testPathIgnorePatterns: ["/node_modules/", "/dist/"],
+  testTimeout: 30000,
+};
