@@ -1,0 +1,86 @@
+metadata description = 'Least-privilege role assignments for the function app identity and, optionally, the deploying user.'
+
+@description('Principal (object) id of the function app user-assigned identity.')
+param identityPrincipalId string
+@description('Principal (object) id of the developer running azd (AZURE_PRINCIPAL_ID); empty = no developer assignments.')
+param userPrincipalId string = ''
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param userPrincipalType string = 'User'
+
+param storageAccountName string
+param applicationInsightsName string
+param schedulerName string
+param taskHubName string
+
+// Built-in role definition ids (identical in every Azure cloud), from the Azure built-in roles reference.
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  durableTaskDataContributor: '0ad04412-c4d5-4796-b79c-f76d14c8d402'
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' existing = {
+  name: schedulerName
+
+  resource taskHub 'taskHubs' existing = {
+    name: taskHubName
+  }
+}
+
+// Functions host storage (AzureWebJobsStorage: keys, leases) and the Flex Consumption deployment
+// container. The app has no queue/table/blob triggers and keeps Durable state in the Durable Task
+// Scheduler, so no queue or table roles are granted.
+resource storageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identityPrincipalId, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Telemetry ingestion with Microsoft Entra auth (APPLICATIONINSIGHTS_AUTHENTICATION_STRING).
+resource appInsightsMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(applicationInsights.id, identityPrincipalId, roles.monitoringMetricsPublisher)
+  scope: applicationInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Orchestration client and worker calls of the app, scoped to its own task hub only.
+resource taskHubDataContributorApp 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(scheduler::taskHub.id, identityPrincipalId, roles.durableTaskDataContributor)
+  scope: scheduler::taskHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.durableTaskDataContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Durable Task Scheduler dashboard access for the developer who ran `azd up`.
+resource taskHubDataContributorUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(scheduler::taskHub.id, userPrincipalId, roles.durableTaskDataContributor)
+  scope: scheduler::taskHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.durableTaskDataContributor)
+    principalId: userPrincipalId
+    principalType: userPrincipalType
+  }
+}

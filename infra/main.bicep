@@ -1,0 +1,225 @@
+targetScope = 'subscription'
+
+// ---------------------------------------------------------------------------
+// Scatter-Gather service: Durable Functions (Node.js 22, TypeScript) on Flex
+// Consumption with the Durable Task Scheduler backend. Deploy with `azd up`.
+// ---------------------------------------------------------------------------
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; used for the resource group name and to derive unique resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Primary location for all resources. It must offer both Flex Consumption and Durable Task Scheduler (e.g. eastus, eastus2, westus2, northeurope, swedencentral, uksouth, australiaeast, southeastasia).')
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
+param location string
+
+@description('Object id of the developer running azd (AZURE_PRINCIPAL_ID); granted Durable Task Data Contributor on the task hub for the dashboard. Empty = skip.')
+param principalId string = ''
+
+@description('Kind of principal in principalId.')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param principalType string = 'User'
+
+@description('Resource group name override; default rg-<environmentName>.')
+param resourceGroupName string = ''
+
+// --- Flex Consumption ------------------------------------------------------
+@description('Memory per Flex Consumption instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Upper bound of Flex Consumption instances the app may scale out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Optional always-ready instances (billed while idle), e.g. [ { "name": "http", "instanceCount": 1 } ]. Empty = scale to zero.')
+param alwaysReady array = []
+
+// --- Durable Task Scheduler -----------------------------------------------
+@description('Durable Task Scheduler SKU.')
+@allowed([
+  'Consumption'
+  'Dedicated'
+])
+param dtsSkuName string = 'Consumption'
+
+@description('Capacity units when dtsSkuName is Dedicated.')
+@minValue(1)
+param dtsCapacity int = 1
+
+@description('Location of the scheduler (defaults to location).')
+param dtsLocation string = location
+
+@description('IP ranges allowed to reach the scheduler endpoint (RBAC still applies). An empty list blocks everything, including the app.')
+param dtsIpAllowlist array = [
+  '0.0.0.0/0'
+]
+
+@description('Task hub name (TASKHUB_NAME).')
+@minLength(3)
+@maxLength(64)
+param taskHubName string = 'scatter-gather'
+
+// --- Application settings ---------------------------------------------------
+@description('Comma-separated origins that URL recipients may target. Empty = URL recipients are refused.')
+param recipientUrlAllowlist string = ''
+
+@description('Maximum recipients per scatter-gather request.')
+@minValue(1)
+param maxRecipients int = 10000
+
+@description('Maximum bytes kept from one recipient response.')
+@minValue(1)
+param maxResponseBytes int = 65536
+
+@description('Maximum accepted request body size in bytes.')
+@minValue(1)
+param maxRequestBytes int = 1048576
+
+@description('Recipients dispatched per fan-out batch.')
+@minValue(1)
+param fanoutBatchSize int = 500
+
+var abbrs = loadJsonContent('./abbreviations.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = {
+  'azd-env-name': environmentName
+}
+var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
+// Container names: 3-63 lowercase letters, digits and hyphens.
+var deploymentStorageContainerName = 'app-package-${take(functionAppName, 32)}-${take(toLower(uniqueString(functionAppName, resourceToken)), 7)}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourcesResourceGroups}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identity './core/identity/user-assigned-identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}api-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module storage './core/storage/storage-account.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: '${abbrs.storageStorageAccounts}${resourceToken}'
+    location: location
+    tags: tags
+    containerNames: [
+      deploymentStorageContainerName
+    ]
+  }
+}
+
+module monitoring './core/monitor/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    logAnalyticsName: '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
+    applicationInsightsName: '${abbrs.insightsComponents}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+module dts './app/dts.bicep' = {
+  name: 'durable-task-scheduler'
+  scope: rg
+  params: {
+    name: '${abbrs.durableTaskSchedulers}${resourceToken}'
+    taskHubName: taskHubName
+    location: dtsLocation
+    tags: tags
+    skuName: dtsSkuName
+    skuCapacity: dtsCapacity
+    ipAllowlist: dtsIpAllowlist
+  }
+}
+
+module rbac './app/rbac.bicep' = {
+  name: 'rbac'
+  scope: rg
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+    storageAccountName: storage.outputs.name
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    schedulerName: dts.outputs.schedulerName
+    taskHubName: dts.outputs.taskHubName
+  }
+}
+
+module api './app/api.bicep' = {
+  name: 'api'
+  scope: rg
+  params: {
+    name: functionAppName
+    planName: '${abbrs.webServerFarms}${resourceToken}'
+    location: location
+    tags: tags
+    serviceName: 'api'
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentStorageContainerName: deploymentStorageContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    durableTaskSchedulerEndpoint: dts.outputs.endpoint
+    taskHubName: dts.outputs.taskHubName
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    alwaysReady: alwaysReady
+    recipientUrlAllowlist: recipientUrlAllowlist
+    maxRecipients: maxRecipients
+    maxResponseBytes: maxResponseBytes
+    maxRequestBytes: maxRequestBytes
+    fanoutBatchSize: fanoutBatchSize
+  }
+  // The host must be able to read its storage and the deployment container as soon as it starts.
+  dependsOn: [
+    rbac
+  ]
+}
+
+// --- Outputs read by azd (stored in .azure/<env>/.env) ----------------------
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+
+output AZURE_FUNCTION_APP_NAME string = api.outputs.name
+output AZURE_FUNCTION_NAME string = api.outputs.name
+output SERVICE_API_NAME string = api.outputs.name
+output SERVICE_API_URI string = api.outputs.uri
+output AZURE_FUNCTION_APP_URI string = api.outputs.uri
+
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_DEPLOYMENT_STORAGE_CONTAINER_NAME string = deploymentStorageContainerName
+output AZURE_USER_ASSIGNED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
+
+output AZURE_DURABLE_TASK_SCHEDULER_NAME string = dts.outputs.schedulerName
+output AZURE_DURABLE_TASK_SCHEDULER_ENDPOINT string = dts.outputs.endpoint
+output AZURE_DURABLE_TASK_HUB_NAME string = dts.outputs.taskHubName
+output AZURE_DURABLE_TASK_DASHBOARD_URL string = 'https://dashboard.durabletask.io/?endpoint=${uriComponent(dts.outputs.endpoint)}&taskhub=${dts.outputs.taskHubName}'
