@@ -1,0 +1,64 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import { randomUUID } from "node:crypto";
+import { errorBody, summarize } from "../gather/errors";
+import { readLimits } from "../gather/limits";
+import { validateGatherRequest } from "../gather/schema";
+import type { OrchestrationInput } from "../gather/types";
+import { findStatus, isActive } from "../durable/client";
+import { FunctionNames } from "../durable/names";
+import { readJsonBody } from "../http/body";
+import { jsonResponse } from "../http/responses";
+
+export async function startScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const limits = readLimits();
+  const read = await readJsonBody(request, limits.maxRequestBytes);
+  if (!read.ok) return read.response;
+  const validation = validateGatherRequest(read.body, limits);
+  if (!validation.ok) {
+    return jsonResponse(400, errorBody("invalid_request", summarize(validation.details), validation.details));
+  }
+  const gather = validation.value;
+  const client = df.getClient(context);
+  const instanceId = gather.id ?? randomUUID().replace(/-/g, "");
+
+  if (gather.id !== undefined) {
+    const existing = await findStatus(client, instanceId);
+    if (existing && isActive(existing)) return conflict(client, instanceId);
+  }
+
+  const input: OrchestrationInput & { fanoutBatchSize: number } = {
+    request: gather.request,
+    completion: gather.completion,
+    aggregate: gather.aggregate,
+    fanoutBatchSize: limits.fanoutBatchSize,
+    ...(gather.recipients ? { recipients: gather.recipients } : {}),
+    ...(gather.retry ? { retry: gather.retry } : {}),
+    ...(gather.auction
+      ? { auction: { ...gather.auction, respondUrl: new URL(`/api/scatter-gather/${encodeURIComponent(instanceId)}/responses`, request.url).href } }
+      : {}),
+  };
+  try {
+    await client.startNew(FunctionNames.orchestrator, { instanceId, input });
+  } catch (error) {
+    // Lost a race with another start of the same id.
+    const again = await findStatus(client, instanceId);
+    if (again && isActive(again)) return conflict(client, instanceId);
+    throw error;
+  }
+  context.log(`Started ${FunctionNames.orchestrator} ${instanceId} with ${gather.recipients?.length ?? 0} recipients (${gather.completion.mode})`);
+  return client.createCheckStatusResponse(request, instanceId);
+}
+
+function conflict(client: df.DurableClient, instanceId: string): HttpResponseInit {
+  const urls = client.createHttpManagementPayload(instanceId);
+  return jsonResponse(409, { ...errorBody("conflict", `instance ${instanceId} is still running`), ...urls }, { Location: urls.statusQueryGetUri });
+}
+
+app.http(FunctionNames.startScatterGather, {
+  route: "scatter-gather",
+  methods: ["POST"],
+  authLevel: "function",
+  extraInputs: [df.input.durableClient()],
+  handler: startScatterGather,
+});

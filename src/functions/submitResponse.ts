@@ -1,0 +1,32 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import { errorBody, summarize } from "../gather/errors";
+import { readLimits } from "../gather/limits";
+import { validateAuctionAnswer } from "../gather/schema";
+import { findStatus, isActive } from "../durable/client";
+import { FunctionNames, RESPONSE_EVENT } from "../durable/names";
+import { readJsonBody } from "../http/body";
+import { jsonResponse } from "../http/responses";
+
+export async function submitResponse(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = request.params.id;
+  const read = await readJsonBody(request, readLimits().maxResponseBytes);
+  if (!read.ok) return read.response;
+  const answer = validateAuctionAnswer(read.body);
+  if (!answer.ok) return jsonResponse(400, errorBody("invalid_request", summarize(answer.details), answer.details));
+
+  const client = df.getClient(context);
+  const status = await findStatus(client, id);
+  if (!status) return jsonResponse(404, errorBody("not_found", `no scatter-gather with id ${id}`));
+  if (!isActive(status)) return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${status.runtimeStatus}: the answer came too late`));
+  await client.raiseEvent(id, RESPONSE_EVENT, answer.value);
+  return jsonResponse(202, { id, responder: answer.value.responder, accepted: true });
+}
+
+app.http(FunctionNames.submitResponse, {
+  route: "scatter-gather/{id}/responses",
+  methods: ["POST"],
+  authLevel: "function",
+  extraInputs: [df.input.durableClient()],
+  handler: submitResponse,
+});

@@ -1,0 +1,69 @@
+/** The four aggregations of API.md over the successful answers, in response order. */
+import { canonicalJson, getPath } from "./json";
+import type { Aggregate, AggregateSpec, Json, RecipientResponse } from "./types";
+
+export interface SucceededAnswer {
+  recipientId: string;
+  value: Json;
+}
+
+export function succeededAnswers(responses: readonly RecipientResponse[]): SucceededAnswer[] {
+  return responses.filter((r) => r.status === "succeeded").map((r) => ({ recipientId: r.recipientId, value: r.value ?? null }));
+}
+
+function numberAt(value: Json, field: string | undefined): number | undefined {
+  const v = getPath(value, field);
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+export function aggregate(spec: AggregateSpec, answers: readonly SucceededAnswer[]): Aggregate {
+  switch (spec.kind) {
+    case "collect": {
+      const values: Record<string, Json> = {};
+      for (const a of answers) values[a.recipientId] = a.value;
+      return { kind: "collect", values };
+    }
+    case "best": {
+      const field = spec.field ?? "";
+      let best: { recipientId: string; value: Json; score: number } | undefined;
+      for (const a of answers) {
+        const score = numberAt(a.value, field);
+        if (score === undefined) continue;
+        // Strict comparison: on a tie the earlier answer stays best.
+        if (!best || (spec.order === "max" ? score > best.score : score < best.score)) best = { recipientId: a.recipientId, value: a.value, score };
+      }
+      return { kind: "best", field, order: spec.order, recipientId: best?.recipientId ?? null, value: best?.value ?? null };
+    }
+    case "summary": {
+      const field = spec.field ?? "";
+      let count = 0;
+      let sum = 0;
+      let min: number | null = null;
+      let max: number | null = null;
+      for (const a of answers) {
+        const n = numberAt(a.value, field);
+        if (n === undefined) continue;
+        count++;
+        sum += n;
+        min = min === null || n < min ? n : min;
+        max = max === null || n > max ? n : max;
+      }
+      return { kind: "summary", field, count, sum, average: count > 0 ? sum / count : null, min, max };
+    }
+    case "vote": {
+      const tallies = new Map<string, { value: Json; count: number }>();
+      let winner: { value: Json; count: number } | undefined;
+      for (const a of answers) {
+        const value = getPath(a.value, spec.field);
+        if (value === undefined) continue;
+        const key = canonicalJson(value);
+        const entry = tallies.get(key) ?? { value, count: 0 };
+        entry.count++;
+        tallies.set(key, entry);
+        // The first value to reach the highest count wins ties.
+        if (!winner || entry.count > winner.count) winner = entry;
+      }
+      return { kind: "vote", ...(spec.field !== undefined ? { field: spec.field } : {}), value: winner?.value ?? null, count: winner?.count ?? 0 };
+    }
+  }
+}

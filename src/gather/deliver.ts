@@ -1,0 +1,129 @@
+/**
+ * Delivering the request to one recipient (what callRecipient does): an HTTP call with a per-attempt
+ * timeout, a capped streamed body, no redirects and the allowlist checked again; or a simulation.
+ * Every failure is a RecipientError with a short reason; the caller decides about retries.
+ */
+import { UrlAllowlist } from "./allowlist";
+import type { CallRecipientInput, CallRecipientOutput, Json, SimulatedRecipient, UrlRecipient } from "./types";
+
+export class RecipientError extends Error {
+  override readonly name = "RecipientError";
+}
+
+export interface DeliveryOptions {
+  maxResponseBytes: number;
+  allowlist: UrlAllowlist;
+  /** For simulations; injectable so tests can be exact. */
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function deliver(input: CallRecipientInput, options: DeliveryOptions): Promise<CallRecipientOutput> {
+  const started = performance.now();
+  const { recipient } = input;
+  const value = "simulate" in recipient ? await simulate(recipient, options) : await callUrl(recipient, input, options);
+  return { value, durationMs: Math.round(performance.now() - started) };
+}
+
+async function simulate(recipient: SimulatedRecipient, options: DeliveryOptions): Promise<Json> {
+  const { latencyMs, failureRate, value } = recipient.simulate;
+  if (latencyMs > 0) await (options.sleep ?? defaultSleep)(latencyMs);
+  if (failureRate > 0 && (options.random ?? Math.random)() < failureRate) {
+    throw new RecipientError(`simulated failure (failureRate ${failureRate})`);
+  }
+  return value;
+}
+
+function callUrl(recipient: UrlRecipient, input: CallRecipientInput, options: DeliveryOptions): Promise<Json> {
+  const body = { requestId: input.requestId, recipientId: recipient.id, request: input.request };
+  return sendJson(recipient, body, options, true);
+}
+
+/** An auction notification: delivered once, any 2xx counts, the answer's body is not used. */
+export async function notify(url: string, body: Json, options: DeliveryOptions & { timeoutMs?: number }): Promise<void> {
+  await sendJson({ url, method: "POST", timeoutMs: options.timeoutMs ?? 10_000 }, body, options, false);
+}
+
+async function sendJson(
+  target: Pick<UrlRecipient, "url" | "method" | "headers" | "timeoutMs">,
+  body: unknown,
+  options: DeliveryOptions,
+  expectJson: boolean,
+): Promise<Json> {
+  // Checked again here: the allowlist may have changed since the request was accepted.
+  if (!options.allowlist.allows(target.url)) {
+    throw new RecipientError(`URL origin is not in RECIPIENT_URL_ALLOWLIST`);
+  }
+  const signal = AbortSignal.timeout(target.timeoutMs);
+  try {
+    const response = await fetch(target.url, {
+      method: target.method,
+      headers: { ...target.headers, "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(body),
+      redirect: "manual",
+      signal,
+    });
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel();
+      throw new RecipientError(`HTTP ${response.status} redirect not followed`);
+    }
+    if (response.status < 200 || response.status >= 300) {
+      await response.body?.cancel();
+      throw new RecipientError(`HTTP ${response.status}`);
+    }
+    if (!expectJson) {
+      await response.body?.cancel();
+      return null;
+    }
+    const text = await readCapped(response, options.maxResponseBytes);
+    try {
+      return JSON.parse(text) as Json;
+    } catch {
+      throw new RecipientError("response body is not JSON");
+    }
+  } catch (error) {
+    if (error instanceof RecipientError) throw error;
+    if (signal.aborted) throw new RecipientError(`timed out after ${target.timeoutMs} ms`);
+    throw new RecipientError(describeNetworkError(error));
+  }
+}
+
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel();
+    throw new RecipientError(`response body larger than ${maxBytes} bytes`);
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new RecipientError(`response body larger than ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function describeNetworkError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  switch (cause?.code) {
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ECONNRESET":
+    case "UND_ERR_SOCKET":
+      return "connection reset";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "host not found";
+  }
+  return cause?.message ?? (error instanceof Error ? error.message : String(error));
+}

@@ -1,0 +1,154 @@
+/** The request, policy and outcome types shared by the starter, the orchestrator and the activities. */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface UrlRecipient {
+  id: string;
+  url: string;
+  method: "POST" | "PUT";
+  headers?: Record<string, string>;
+  /** Per attempt. */
+  timeoutMs: number;
+}
+
+export interface SimulatedRecipient {
+  id: string;
+  simulate: { latencyMs: number; failureRate: number; value: Json };
+}
+
+export type Recipient = UrlRecipient | SimulatedRecipient;
+
+export type CompletionMode = "all" | "first" | "quorum";
+
+export interface CompletionPolicy {
+  mode: CompletionMode;
+  /** Required for mode "quorum". */
+  quorum?: number;
+  /** With mode "quorum": the quorum counts equal answers (deep JSON equality). */
+  agree: boolean;
+  /** The gather deadline, relative to the orchestration start. */
+  timeoutMs?: number;
+  /**
+   * Internal, for one slice of a large fan-out: close early only when the policy is met; never as
+   * unreachable, since the slice's answers still count towards the whole gather.
+   */
+  withinSlice?: boolean;
+}
+
+export type AggregateKind = "collect" | "best" | "summary" | "vote";
+
+export interface AggregateSpec {
+  kind: AggregateKind;
+  /** Dot path into each value; required for best and summary, optional for vote. */
+  field?: string;
+  /** For best: lowest or highest wins. */
+  order: "min" | "max";
+}
+
+export interface RetrySpec {
+  maxAttempts: number;
+  firstRetryIntervalMs: number;
+  backoffCoefficient: number;
+  maxRetryIntervalMs?: number;
+}
+
+export interface AuctionSpec {
+  notify: string[];
+  /** How many answers make the gather complete ("all" in auction mode). */
+  expected?: number;
+}
+
+/** A validated POST /api/scatter-gather body. */
+export interface GatherRequest {
+  id?: string;
+  request: Json;
+  recipients?: Recipient[];
+  auction?: AuctionSpec;
+  completion: CompletionPolicy;
+  aggregate: AggregateSpec;
+  retry?: RetrySpec;
+}
+
+export type ResponseStatus = "succeeded" | "failed" | "timedOut" | "abandoned";
+
+export interface RecipientResponse {
+  recipientId: string;
+  status: ResponseStatus;
+  value?: Json;
+  error?: string;
+  attempts?: number;
+  durationMs?: number;
+}
+
+export type ClosedBy =
+  | "all-responded"
+  | "first-response"
+  | "quorum-reached"
+  | "deadline"
+  | "quorum-unreachable"
+  | "all-failed";
+
+export type Outcome = "complete" | "partial" | "failed";
+
+export interface Counts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  timedOut: number;
+  abandoned: number;
+}
+
+export type Aggregate =
+  | { kind: "collect"; values: Record<string, Json> }
+  | { kind: "best"; field: string; order: "min" | "max"; recipientId: string | null; value: Json }
+  | { kind: "summary"; field: string; count: number; sum: number; average: number | null; min: number | null; max: number | null }
+  | { kind: "vote"; field?: string; value: Json; count: number };
+
+/** The orchestration output (API.md "Orchestration output"). */
+export interface GatherResult {
+  id: string;
+  outcome: Outcome;
+  closedBy: ClosedBy;
+  startedAt: string;
+  closedAt: string;
+  counts: Counts;
+  responses: RecipientResponse[];
+  aggregate: Aggregate;
+}
+
+/** customStatus while the orchestration runs: counts only, so it stays far below 16 KB. */
+export interface GatherProgress {
+  phase: "gathering" | "aggregating";
+  total: number;
+  succeeded: number;
+  failed: number;
+  pending: number;
+  deadline: string | null;
+}
+
+/** What the starter hands the orchestrator. */
+export interface OrchestrationInput {
+  request: Json;
+  recipients?: Recipient[];
+  auction?: AuctionSpec & { respondUrl: string };
+  completion: CompletionPolicy;
+  aggregate: AggregateSpec;
+  retry?: RetrySpec;
+}
+
+/** What callRecipient receives and returns. */
+export interface CallRecipientInput {
+  requestId: string;
+  recipient: Recipient;
+  request: Json;
+}
+export interface CallRecipientOutput {
+  value: Json;
+  durationMs: number;
+}
+
+/** The body of an auction answer (submitResponse, or a raised `response` event). */
+export interface AuctionAnswer {
+  responder: string;
+  value: Json;
+}
