@@ -1,0 +1,536 @@
+/**
+ * Static checks of the azd project (azure.yaml) and the Bicep templates (infra/).
+ * Run: npx jest test/infra
+ *
+ * No Bicep compiler can be installed from the registries this project reaches (npm, Debian), so
+ * these tests read the templates as text. The optional syntax check at the end parses every
+ * .bicep file with the tree-sitter Bicep grammar when `web-tree-sitter` and `tree-sitter-bicep`
+ * are installed (they are not project dependencies; the test is skipped without them).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import {
+  blockAfter,
+  envReads,
+  guids,
+  listBicepFiles,
+  listSourceFiles,
+  missingModulePaths,
+  moduleParams,
+  moduleRefs,
+  objectEntries,
+  outputs,
+  params,
+  parseSimpleYaml,
+  resourceBody,
+  resources,
+  stripComments,
+} from "./bicep-static";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const INFRA = path.join(ROOT, "infra");
+const read = (rel: string) => fs.readFileSync(path.join(ROOT, rel), "utf8");
+
+const MAIN = read("infra/main.bicep");
+const API = read("infra/app/api.bicep");
+const RBAC = read("infra/app/rbac.bicep");
+const DTS = read("infra/app/dts.bicep");
+const STORAGE = read("infra/core/storage/storage-account.bicep");
+const MONITORING = read("infra/core/monitor/monitoring.bicep");
+const PARAMETERS = JSON.parse(read("infra/main.parameters.json")) as { parameters: Record<string, { value: unknown }> };
+
+/**
+ * Azure built-in role definition ids (the same in every cloud), from the Azure built-in roles
+ * reference (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+ * Only the first three are assigned by these templates; the storage queue/table roles are listed
+ * so that a template using them is checked too (the app does not need them: Durable state lives
+ * in the Durable Task Scheduler and there are no queue/table triggers).
+ */
+const BUILT_IN_ROLES: Record<string, string> = {
+  "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+  "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+  "Durable Task Data Contributor": "0ad04412-c4d5-4796-b79c-f76d14c8d402",
+  "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+  "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+};
+const REQUIRED_ROLES = ["Storage Blob Data Owner", "Monitoring Metrics Publisher", "Durable Task Data Contributor"];
+
+/** camelCase key used in rbac.bicep's `roles` object -> role name. */
+const roleKeyName = (key: string) =>
+  Object.keys(BUILT_IN_ROLES).find((name) => name.replace(/\s+/g, "").toLowerCase() === key.toLowerCase());
+
+/** Resource type + API version pairs checked against the Bicep type definitions (Azure/bicep-types-az). */
+const KNOWN_API_VERSIONS: Record<string, string[]> = {
+  "Microsoft.Resources/resourceGroups": ["2024-03-01"],
+  "Microsoft.ManagedIdentity/userAssignedIdentities": ["2023-01-31"],
+  "Microsoft.Storage/storageAccounts": ["2023-05-01"],
+  "Microsoft.Storage/storageAccounts/blobServices": ["2023-05-01"],
+  "Microsoft.Storage/storageAccounts/blobServices/containers": ["2023-05-01"],
+  "Microsoft.OperationalInsights/workspaces": ["2023-09-01"],
+  "Microsoft.Insights/components": ["2020-02-02"],
+  "Microsoft.DurableTask/schedulers": ["2025-11-01"],
+  "Microsoft.Web/serverfarms": ["2024-04-01"],
+  "Microsoft.Web/sites": ["2024-04-01"],
+  "Microsoft.Authorization/roleAssignments": ["2022-04-01"],
+};
+
+/** App settings the code reads (the contract with src/); src/ is also scanned at test time. */
+const DOCUMENTED_APP_SETTINGS = [
+  "FUNCTIONS_WORKER_RUNTIME",
+  "AzureWebJobsStorage",
+  "DURABLE_TASK_SCHEDULER_CONNECTION_STRING",
+  "TASKHUB_NAME",
+  "APPLICATIONINSIGHTS_CONNECTION_STRING",
+  "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+  "RECIPIENT_URL_ALLOWLIST",
+  "MAX_RECIPIENTS",
+  "MAX_RESPONSE_BYTES",
+  "MAX_REQUEST_BYTES",
+  "FANOUT_BATCH_SIZE",
+];
+
+/**
+ * Variables the platform or the local tooling provides, which must not be app settings.
+ * Anything else that src/ reads has to be set in infra/app/api.bicep.
+ */
+const NOT_APP_SETTINGS = new Set(["NODE_ENV", "WEBSITE_HOSTNAME", "WEBSITE_SITE_NAME", "WEBSITE_INSTANCE_ID", "FUNCTIONS_EXTENSION_VERSION"]);
+
+/** App settings Flex Consumption rejects or ignores (set through functionAppConfig instead). */
+const FLEX_FORBIDDEN_SETTINGS = [
+  "FUNCTIONS_WORKER_RUNTIME",
+  "FUNCTIONS_WORKER_RUNTIME_VERSION",
+  "FUNCTIONS_EXTENSION_VERSION",
+  "WEBSITE_NODE_DEFAULT_VERSION",
+  "WEBSITE_RUN_FROM_PACKAGE",
+  "WEBSITE_CONTENTSHARE",
+  "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
+  "SCM_DO_BUILD_DURING_DEPLOYMENT",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Check functions (pure; each returns a list of problems so the tests below can also prove that
+// they fail on broken input).
+// ---------------------------------------------------------------------------------------------
+
+function moduleProblems(files: string[]): string[] {
+  return files.flatMap((f) => missingModulePaths(f).map((m) => `${path.relative(ROOT, f)}: module '${m}' does not exist`));
+}
+
+function parameterProblems(mainSrc: string, parameterFile: { parameters: Record<string, { value: unknown }> }): string[] {
+  const declared = params(mainSrc);
+  const supplied = Object.keys(parameterFile.parameters ?? {});
+  const problems = supplied.filter((p) => !declared.has(p)).map((p) => `main.parameters.json supplies '${p}', which main.bicep does not declare`);
+  for (const p of declared.values()) {
+    if (!p.optional && !supplied.includes(p.name)) problems.push(`main.bicep parameter '${p.name}' has no default and is not in main.parameters.json`);
+  }
+  return problems;
+}
+
+/** App settings object of the function app: `var appSettings = { ... }` in api.bicep. */
+function appSettingsOf(apiSrc: string): Map<string, string> {
+  const block = blockAfter(apiSrc, /^\s*var\s+appSettings\s*=\s*\{/m);
+  if (!block) return new Map();
+  // the config resource must actually use it
+  const config = blockAfter(apiSrc, /resource\s+\w+\s+'config'\s*=\s*\{/);
+  if (!config || !/properties\s*:\s*appSettings\b/.test(config)) return new Map();
+  return objectEntries(block);
+}
+
+function runtimeOf(apiSrc: string): { name?: string; version?: string } {
+  const runtime = blockAfter(apiSrc, /\bruntime\s*:\s*\{/);
+  if (!runtime) return {};
+  const e = objectEntries(runtime);
+  const unquote = (v?: string) => v?.replace(/^'(.*)'$/, "$1");
+  return { name: unquote(e.get("name")), version: unquote(e.get("version")) };
+}
+
+function appSettingProblems(apiSrc: string, required: Iterable<string>): string[] {
+  const settings = appSettingsOf(apiSrc);
+  const problems: string[] = [];
+  for (const name of required) {
+    if (NOT_APP_SETTINGS.has(name)) continue;
+    if (name === "FUNCTIONS_WORKER_RUNTIME") {
+      // Flex Consumption: provided by functionAppConfig.runtime, forbidden as an app setting.
+      if (runtimeOf(apiSrc).name !== "node") problems.push("functionAppConfig.runtime.name is not 'node' (FUNCTIONS_WORKER_RUNTIME)");
+      continue;
+    }
+    if (name === "AzureWebJobsStorage") {
+      const identityBased =
+        (settings.has("AzureWebJobsStorage__accountName") || settings.has("AzureWebJobsStorage__blobServiceUri")) &&
+        settings.get("AzureWebJobsStorage__credential") === "'managedidentity'" &&
+        settings.has("AzureWebJobsStorage__clientId");
+      if (!identityBased) problems.push("AzureWebJobsStorage is not configured as an identity-based (user-assigned) connection");
+      continue;
+    }
+    if (!settings.has(name)) problems.push(`app setting '${name}' is not set on the function app`);
+  }
+  for (const name of FLEX_FORBIDDEN_SETTINGS) {
+    if (settings.has(name)) problems.push(`app setting '${name}' is not allowed on Flex Consumption`);
+  }
+  return problems;
+}
+
+function roleProblems(bicepSources: Record<string, string>): string[] {
+  const documented = new Set(Object.values(BUILT_IN_ROLES));
+  const problems: string[] = [];
+  const used = new Set<string>();
+  for (const [file, src] of Object.entries(bicepSources)) {
+    const clean = stripComments(src);
+    // only GUIDs that are role definition ids: in a `roles`-style map or next to roleDefinitions
+    for (const id of guids(clean)) {
+      used.add(id);
+      if (!documented.has(id)) problems.push(`${file}: GUID ${id} is not a documented built-in role id in the test table`);
+    }
+    const rolesBlock = blockAfter(clean, /^\s*var\s+roles\s*=\s*\{/m);
+    if (rolesBlock) {
+      for (const [key, value] of objectEntries(rolesBlock)) {
+        const name = roleKeyName(key);
+        const id = value.replace(/^'(.*)'$/, "$1").toLowerCase();
+        if (!name) problems.push(`${file}: role key '${key}' is not in the test's role table`);
+        else if (BUILT_IN_ROLES[name] !== id) problems.push(`${file}: role '${name}' has id ${id}, documented id is ${BUILT_IN_ROLES[name]}`);
+      }
+    }
+  }
+  for (const name of REQUIRED_ROLES) {
+    if (!used.has(BUILT_IN_ROLES[name])) problems.push(`role '${name}' is never assigned`);
+  }
+  return problems;
+}
+
+function azureYamlProblems(text: string): string[] {
+  const doc = parseSimpleYaml(text);
+  const problems: string[] = [];
+  if (doc.name !== "scatter-gather") problems.push(`azure.yaml name is '${String(doc.name)}', expected 'scatter-gather'`);
+  const services = doc.services as Record<string, Record<string, unknown>> | undefined;
+  const api = services?.api;
+  if (!api) return [...problems, "azure.yaml has no service 'api'"];
+  if (api.host !== "function") problems.push(`service api host is '${String(api.host)}', expected 'function'`);
+  if (api.language !== "ts") problems.push(`service api language is '${String(api.language)}', expected 'ts'`);
+  if (api.project !== ".") problems.push(`service api project is '${String(api.project)}', expected '.'`);
+  return problems;
+}
+
+/** Resolves the value of the function app's azd-service-name tag (literal, or a param set by main.bicep). */
+function serviceTagProblems(mainSrc: string, apiSrc: string, expected: string): string[] {
+  const site = resources(apiSrc).find((r) => r.type === "Microsoft.Web/sites" && !r.existing);
+  if (!site) return ["api.bicep declares no Microsoft.Web/sites resource"];
+  const body = resourceBody(apiSrc, site.symbol) ?? "";
+  const tags = objectEntries(body).get("tags") ?? "";
+  const m = /'azd-service-name'\s*:\s*('([^']*)'|([A-Za-z_]\w*))/.exec(tags);
+  if (!m) return ["the function app has no 'azd-service-name' tag"];
+  let value: string | undefined = m[2];
+  if (value === undefined) {
+    const param = m[3];
+    const passed = moduleRefs(mainSrc)
+      .filter((r) => r.target.replace(/^\.\//, "") === "app/api.bicep")
+      .map((r) => moduleParams(mainSrc, r.symbol).get(param));
+    const fromMain = passed.find((v) => v !== undefined);
+    value = (fromMain ?? params(apiSrc).get(param)?.defaultValue)?.replace(/^'(.*)'$/, "$1");
+  }
+  return value === expected ? [] : [`azd-service-name tag resolves to '${String(value)}', expected '${expected}'`];
+}
+
+function apiVersionProblems(bicepSources: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [file, src] of Object.entries(bicepSources)) {
+    for (const r of resources(src)) {
+      const base = r.type.split("/").slice(0, 2).join("/");
+      const known = KNOWN_API_VERSIONS[r.type] ?? (r.type.startsWith("Microsoft.DurableTask/") ? KNOWN_API_VERSIONS[base] : undefined);
+      if (!known) problems.push(`${file}: resource type ${r.type} is not in the checked API version table`);
+      else if (!known.includes(r.apiVersion)) problems.push(`${file}: ${r.type}@${r.apiVersion} is not a checked API version (${known.join(", ")})`);
+    }
+  }
+  return problems;
+}
+
+function srcEnvReads(): Set<string> {
+  const names = new Set<string>();
+  for (const f of listSourceFiles(path.join(ROOT, "src"))) for (const n of envReads(fs.readFileSync(f, "utf8"))) names.add(n);
+  return names;
+}
+
+const allBicep = () => Object.fromEntries(listBicepFiles(INFRA).map((f) => [path.relative(ROOT, f), fs.readFileSync(f, "utf8")]));
+
+// ---------------------------------------------------------------------------------------------
+
+describe("infra templates", () => {
+  test("every module path referenced from a .bicep file exists", () => {
+    const files = listBicepFiles(INFRA);
+    expect(files.length).toBeGreaterThan(1);
+    expect(files.flatMap((f) => moduleRefs(fs.readFileSync(f, "utf8"))).length).toBeGreaterThan(0);
+    expect(moduleProblems(files)).toEqual([]);
+  });
+
+  test("main.parameters.json and main.bicep agree on parameters", () => {
+    expect(parameterProblems(MAIN, PARAMETERS)).toEqual([]);
+    const values = Object.fromEntries(Object.entries(PARAMETERS.parameters).map(([k, v]) => [k, v.value]));
+    expect(values).toMatchObject({
+      environmentName: "${AZURE_ENV_NAME}",
+      location: "${AZURE_LOCATION}",
+      principalId: "${AZURE_PRINCIPAL_ID}",
+      recipientUrlAllowlist: "${RECIPIENT_URL_ALLOWLIST}",
+    });
+  });
+
+  test("main.bicep is a subscription deployment creating rg-<env> tagged azd-env-name", () => {
+    const clean = stripComments(MAIN);
+    expect(clean).toMatch(/^\s*targetScope\s*=\s*'subscription'/m);
+    const rg = resources(MAIN).find((r) => r.type === "Microsoft.Resources/resourceGroups");
+    expect(rg).toBeDefined();
+    const body = resourceBody(MAIN, rg!.symbol)!;
+    expect(objectEntries(body).get("name")).toContain("${abbrs.resourcesResourceGroups}${environmentName}");
+    expect(JSON.parse(read("infra/abbreviations.json")).resourcesResourceGroups).toBe("rg-");
+    const tagsExpr = objectEntries(body).get("tags");
+    const tags = tagsExpr === "tags" ? objectEntries(blockAfter(MAIN, /^\s*var\s+tags\s*=\s*\{/m)!) : objectEntries(tagsExpr ?? "{}");
+    expect(tags.get("azd-env-name")).toBe("environmentName");
+  });
+
+  test("app tuning parameters exist with the documented defaults and reach the app settings", () => {
+    const p = params(MAIN);
+    expect(p.get("recipientUrlAllowlist")?.defaultValue).toBe("''");
+    expect(p.get("maxRecipients")?.defaultValue).toBe("10000");
+    expect(p.get("maxResponseBytes")?.defaultValue).toBe("65536");
+    expect(p.get("maxRequestBytes")?.defaultValue).toBe("1048576");
+    expect(p.get("fanoutBatchSize")?.defaultValue).toBe("500");
+    const settings = appSettingsOf(API);
+    expect(settings.get("RECIPIENT_URL_ALLOWLIST")).toBe("recipientUrlAllowlist");
+    expect(settings.get("MAX_RECIPIENTS")).toBe("string(maxRecipients)");
+    expect(settings.get("MAX_RESPONSE_BYTES")).toBe("string(maxResponseBytes)");
+    expect(settings.get("MAX_REQUEST_BYTES")).toBe("string(maxRequestBytes)");
+    expect(settings.get("FANOUT_BATCH_SIZE")).toBe("string(fanoutBatchSize)");
+    const passed = moduleParams(MAIN, "api");
+    for (const name of ["recipientUrlAllowlist", "maxRecipients", "maxResponseBytes", "maxRequestBytes", "fanoutBatchSize"]) {
+      expect(passed.get(name)).toBe(name);
+    }
+  });
+
+  test("every app setting the code reads is set on the function app", () => {
+    const required = new Set([...DOCUMENTED_APP_SETTINGS, ...srcEnvReads()]);
+    expect(appSettingProblems(API, required)).toEqual([]);
+  });
+
+  test("app settings carry the managed-identity connection formats", () => {
+    const s = appSettingsOf(API);
+    expect(s.get("DURABLE_TASK_SCHEDULER_CONNECTION_STRING")).toBe(
+      "'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'",
+    );
+    expect(s.get("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")).toBe("'ClientId=${identityClientId};Authorization=AAD'");
+    expect(s.get("AzureWebJobsStorage__clientId")).toBe("identityClientId");
+    expect(s.get("TASKHUB_NAME")).toBe("taskHubName");
+    expect(moduleParams(MAIN, "api").get("durableTaskSchedulerEndpoint")).toBe("dts.outputs.endpoint");
+  });
+
+  test("function app runs on Flex Consumption (FC1, Node 22) with identity-based deployment storage", () => {
+    const plan = resources(API).find((r) => r.type === "Microsoft.Web/serverfarms")!;
+    const sku = objectEntries(objectEntries(resourceBody(API, plan.symbol)!).get("sku")!);
+    expect(sku.get("name")).toBe("'FC1'");
+    expect(sku.get("tier")).toBe("'FlexConsumption'");
+    expect(runtimeOf(API)).toEqual({ name: "node", version: "22" });
+    const scale = objectEntries(blockAfter(API, /\bscaleAndConcurrency\s*:\s*\{/)!);
+    expect(scale.get("instanceMemoryMB")).toBe("instanceMemoryMB");
+    expect(scale.get("maximumInstanceCount")).toBe("maximumInstanceCount");
+    const storage = objectEntries(objectEntries(blockAfter(API, /\bdeployment\s*:\s*\{/)!).get("storage")!);
+    expect(storage.get("type")).toBe("'blobContainer'");
+    expect(objectEntries(storage.get("authentication")!).get("type")).toBe("'UserAssignedIdentity'");
+    for (const name of ["instanceMemoryMB", "maximumInstanceCount"]) expect(params(MAIN).has(name)).toBe(true);
+  });
+
+  test("the function app is tagged azd-service-name: api", () => {
+    expect(serviceTagProblems(MAIN, API, "api")).toEqual([]);
+  });
+
+  test("role assignments use the documented built-in role ids", () => {
+    expect(roleProblems(allBicep())).toEqual([]);
+    // the deploying user gets dashboard access (Durable Task Data Contributor) when principalId is set
+    expect(stripComments(RBAC)).toMatch(/principalId:\s*userPrincipalId[\s\S]*?principalType:\s*userPrincipalType/);
+    expect(moduleParams(MAIN, "rbac").get("userPrincipalId")).toBe("principalId");
+  });
+
+  test("Durable Task Scheduler: Consumption by default, Dedicated with capacity, task hub child", () => {
+    expect(params(MAIN).get("dtsSkuName")?.defaultValue).toBe("'Consumption'");
+    expect(params(MAIN).has("dtsCapacity")).toBe(true);
+    const types = resources(DTS).map((r) => r.type);
+    expect(types).toEqual(expect.arrayContaining(["Microsoft.DurableTask/schedulers", "Microsoft.DurableTask/schedulers/taskHubs"]));
+    expect(stripComments(DTS)).toMatch(/capacity:\s*skuCapacity/);
+    expect(stripComments(DTS)).toMatch(/ipAllowlist:\s*ipAllowlist/);
+  });
+
+  test("storage and Application Insights are locked down", () => {
+    const stg = objectEntries(objectEntries(resourceBody(STORAGE, "storage")!).get("properties")!);
+    expect(stg.get("allowSharedKeyAccess")).toBe("false");
+    expect(stg.get("allowBlobPublicAccess")).toBe("false");
+    expect(stg.get("minimumTlsVersion")).toBe("'TLS1_2'");
+    const ai = resources(MONITORING).find((r) => r.type === "Microsoft.Insights/components")!;
+    const aiProps = objectEntries(objectEntries(resourceBody(MONITORING, ai.symbol)!).get("properties")!);
+    expect(aiProps.get("DisableLocalAuth")).toBe("true");
+    expect(aiProps.get("WorkspaceResourceId")).toBe("logAnalytics.id");
+  });
+
+  test("resource API versions are ones checked against the Bicep type definitions", () => {
+    expect(apiVersionProblems(allBicep())).toEqual([]);
+  });
+
+  test("main.bicep outputs what azd and docs/deploy.md read", () => {
+    const out = outputs(MAIN);
+    for (const name of [
+      "AZURE_LOCATION",
+      "AZURE_TENANT_ID",
+      "AZURE_RESOURCE_GROUP",
+      "AZURE_FUNCTION_APP_NAME",
+      "SERVICE_API_NAME",
+      "SERVICE_API_URI",
+      "AZURE_DURABLE_TASK_SCHEDULER_ENDPOINT",
+      "AZURE_DURABLE_TASK_HUB_NAME",
+      "AZURE_DURABLE_TASK_DASHBOARD_URL",
+    ]) {
+      expect(out.has(name)).toBe(true);
+    }
+  });
+
+  test("azure.yaml declares service api hosted as a function app", () => {
+    expect(azureYamlProblems(read("azure.yaml"))).toEqual([]);
+  });
+});
+
+// The checks above must be able to fail: feed them small broken inputs.
+describe("infra checks reject broken templates", () => {
+  const tmp = fs.mkdtempSync(path.join(require("os").tmpdir(), "infra-test-"));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  test("missing module file", () => {
+    const f = path.join(tmp, "main.bicep");
+    fs.writeFileSync(f, "module a './app/nope.bicep' = {\n  name: 'a'\n}\n// module b './commented-out.bicep' = {}\nmodule c 'br/public:avm/res/x:1.0.0' = {\n  name: 'c'\n}\n");
+    expect(moduleProblems([f])).toEqual([`${path.relative(ROOT, f)}: module './app/nope.bicep' does not exist`]);
+  });
+
+  test("undeclared and unsupplied parameters", () => {
+    const main = "param environmentName string\nparam location string\nparam withDefault int = 3\nparam nullable string?\n";
+    expect(parameterProblems(main, { parameters: { environmentName: { value: "x" }, extra: { value: 1 } } })).toEqual([
+      "main.parameters.json supplies 'extra', which main.bicep does not declare",
+      "main.bicep parameter 'location' has no default and is not in main.parameters.json",
+    ]);
+  });
+
+  test("missing or forbidden app settings", () => {
+    const api = [
+      "var appSettings = {",
+      "  TASKHUB_NAME: taskHubName",
+      "  FUNCTIONS_WORKER_RUNTIME: 'node'",
+      "  AzureWebJobsStorage__accountName: storage.name",
+      "}",
+      "resource site 'Microsoft.Web/sites@2024-04-01' = {",
+      "  properties: {",
+      "    functionAppConfig: {",
+      "      runtime: {",
+      "        name: 'python'",
+      "      }",
+      "    }",
+      "  }",
+      "  resource cfg 'config' = {",
+      "    name: 'appsettings'",
+      "    properties: appSettings",
+      "  }",
+      "}",
+    ].join("\n");
+    expect(appSettingProblems(api, ["TASKHUB_NAME", "MAX_RECIPIENTS", "FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage"])).toEqual([
+      "app setting 'MAX_RECIPIENTS' is not set on the function app",
+      "functionAppConfig.runtime.name is not 'node' (FUNCTIONS_WORKER_RUNTIME)",
+      "AzureWebJobsStorage is not configured as an identity-based (user-assigned) connection",
+      "app setting 'FUNCTIONS_WORKER_RUNTIME' is not allowed on Flex Consumption",
+    ]);
+    // settings declared but never applied to the site do not count
+    expect(appSettingProblems("var appSettings = {\n  TASKHUB_NAME: x\n}\n", ["TASKHUB_NAME"])).toEqual([
+      "app setting 'TASKHUB_NAME' is not set on the function app",
+    ]);
+  });
+
+  test("wrong, unknown and missing role ids", () => {
+    const src = [
+      "var roles = {",
+      "  storageBlobDataOwner: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'", // Storage Blob Data Contributor, not Owner
+      "  durableTaskDataContributor: '0ad04412-c4d5-4796-b79c-f76d14c8d402'",
+      "}",
+    ].join("\n");
+    const problems = roleProblems({ "x.bicep": src });
+    expect(problems).toContain("x.bicep: GUID ba92f5b4-2d11-453d-a403-e96b0029c9fe is not a documented built-in role id in the test table");
+    expect(problems).toContain(
+      "x.bicep: role 'Storage Blob Data Owner' has id ba92f5b4-2d11-453d-a403-e96b0029c9fe, documented id is b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    );
+    expect(problems).toContain("role 'Monitoring Metrics Publisher' is never assigned");
+  });
+
+  test("azure.yaml with the wrong host or without the api service", () => {
+    expect(azureYamlProblems("name: scatter-gather\nservices:\n  api:\n    project: .\n    language: ts\n    host: containerapp\n")).toEqual([
+      "service api host is 'containerapp', expected 'function'",
+    ]);
+    expect(azureYamlProblems("name: other\nservices:\n  web:\n    host: function\n")).toEqual([
+      "azure.yaml name is 'other', expected 'scatter-gather'",
+      "azure.yaml has no service 'api'",
+    ]);
+  });
+
+  test("function app without the azd-service-name tag, or tagged with another name", () => {
+    const site = (tags: string) => `param serviceName string = 'web'\nresource fa 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'x'\n  tags: ${tags}\n}\n`;
+    expect(serviceTagProblems("", site("tags"), "api")).toEqual(["the function app has no 'azd-service-name' tag"]);
+    expect(serviceTagProblems("", site("union(tags, { 'azd-service-name': serviceName })"), "api")).toEqual([
+      "azd-service-name tag resolves to 'web', expected 'api'",
+    ]);
+    const main = "module api './app/api.bicep' = {\n  name: 'api'\n  params: {\n    serviceName: 'api'\n  }\n}\n";
+    expect(serviceTagProblems(main, site("union(tags, { 'azd-service-name': serviceName })"), "api")).toEqual([]);
+  });
+
+  test("unchecked API versions", () => {
+    const src = "resource s 'Microsoft.Web/sites@2018-11-01' = {\n}\nresource k 'Microsoft.KeyVault/vaults@2023-07-01' = {\n}\n";
+    expect(apiVersionProblems({ "x.bicep": src })).toEqual([
+      "x.bicep: Microsoft.Web/sites@2018-11-01 is not a checked API version (2024-04-01)",
+      "x.bicep: resource type Microsoft.KeyVault/vaults is not in the checked API version table",
+    ]);
+  });
+
+  test("process.env reads are found in source", () => {
+    const src = "const a = process.env.MAX_RECIPIENTS;\nconst b = process.env['TASKHUB_NAME'];\nconst { FANOUT_BATCH_SIZE, X: y } = process.env;\n";
+    expect([...envReads(src)].sort()).toEqual(["FANOUT_BATCH_SIZE", "MAX_RECIPIENTS", "TASKHUB_NAME", "X"]);
+  });
+});
+
+// Optional syntax check with the tree-sitter Bicep grammar (not a compiler: no type checking).
+function loadTreeSitter(): { Parser: any; Language: any; wasm: string } | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const ts = require("web-tree-sitter");
+    return { Parser: ts.Parser, Language: ts.Language, wasm: require.resolve("tree-sitter-bicep/tree-sitter-bicep.wasm") };
+  } catch {
+    return undefined;
+  }
+}
+const treeSitter = loadTreeSitter();
+const describeSyntax = treeSitter ? describe : describe.skip;
+
+describeSyntax("bicep syntax (tree-sitter-bicep; skipped unless web-tree-sitter and tree-sitter-bicep are installed)", () => {
+  let parser: any;
+  beforeAll(async () => {
+    await treeSitter!.Parser.init();
+    // bytes, not a path: loading from a path does a dynamic import that the jest VM refuses
+    const lang = await treeSitter!.Language.load(new Uint8Array(fs.readFileSync(treeSitter!.wasm)));
+    parser = new treeSitter!.Parser();
+    parser.setLanguage(lang);
+  });
+
+  const syntaxErrors = (src: string): string[] => {
+    const errors: string[] = [];
+    const visit = (n: any) => {
+      if (n.type === "ERROR" || n.isMissing) errors.push(`${n.startPosition.row + 1}:${n.startPosition.column + 1} ${n.isMissing ? `missing ${n.type}` : "syntax error"}`);
+      for (const c of n.children) visit(c);
+    };
+    visit(parser.parse(src).rootNode);
+    return errors;
+  };
+
+  test("every .bicep file parses", () => {
+    for (const f of listBicepFiles(INFRA)) expect({ file: path.relative(ROOT, f), errors: syntaxErrors(fs.readFileSync(f, "utf8")) }).toEqual({ file: path.relative(ROOT, f), errors: [] });
+  });
+
+  test("a broken template is reported", () => {
+    expect(syntaxErrors("param x string =\nresource s 'Microsoft.Web/sites@2024-04-01' = {\n  name: x\n").length).toBeGreaterThan(0);
+  });
+});
