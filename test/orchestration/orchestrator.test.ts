@@ -1,8 +1,8 @@
 import { scatterGatherBatch, scatterGatherOrchestrator } from "../../src/durable/orchestrator";
-import type { GatherResult, OrchestrationInput, RecipientResponse } from "../../src/gather/types";
+import type { GatherResult, Json, OrchestrationInput, RecipientResponse } from "../../src/gather/types";
 import { EventType, Replay, type Action } from "./replay";
 
-const sim = (id: string, value: unknown = { price: 1 }) => ({ id, simulate: { latencyMs: 0, failureRate: 0, value } });
+const sim = (id: string, value: Json = { price: 1 }) => ({ id, simulate: { latencyMs: 0, failureRate: 0, value } });
 
 function input(overrides: Partial<OrchestrationInput> & { fanoutBatchSize?: number } = {}): OrchestrationInput {
   return {
