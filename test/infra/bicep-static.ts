@@ -199,11 +199,20 @@ export function guids(src: string): string[] {
   return [...stripComments(src).matchAll(GUID)].map((m) => m[0].toLowerCase());
 }
 
-/** Environment variables read as process.env.X, process.env["X"] or process.env['X'] in TypeScript/JavaScript source. */
+/**
+ * Environment variables read in TypeScript/JavaScript source: process.env.X, process.env["X"],
+ * and, for code that passes process.env around as `env` (NodeJS.ProcessEnv), env.X, env["X"] and
+ * helper calls of the form f(env, "X", ...). A heuristic, not a type-aware analysis.
+ */
 export function envReads(src: string): Set<string> {
-  const re = /process\.env(?:\.([A-Za-z_]\w*)|\[\s*["'`]([A-Za-z_]\w*)["'`]\s*\])/g;
   const names = new Set<string>();
-  for (const m of src.matchAll(re)) names.add(m[1] ?? m[2]);
+  const direct = /\b(?:process\.)?env(?:\.([A-Za-z_]\w*)|\[\s*["'`]([A-Za-z_]\w*)["'`]\s*\])/g;
+  const passesEnv = /process\.env|ProcessEnv/.test(src);
+  for (const m of src.matchAll(direct)) {
+    const isProcessEnv = src.slice(Math.max(0, (m.index ?? 0) - 8), m.index).endsWith("process.");
+    if (isProcessEnv || passesEnv) names.add(m[1] ?? m[2]);
+  }
+  if (passesEnv) for (const m of src.matchAll(/\benv\s*,\s*["'`]([A-Za-z_]\w*)["'`]/g)) names.add(m[1]);
   // const { A, B: alias } = process.env
   for (const m of src.matchAll(/\{([^}]*)\}\s*=\s*process\.env\b/g)) {
     for (const part of m[1].split(",")) {

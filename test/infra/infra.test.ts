@@ -490,6 +490,19 @@ describe("infra checks reject broken templates", () => {
   test("process.env reads are found in source", () => {
     const src = "const a = process.env.MAX_RECIPIENTS;\nconst b = process.env['TASKHUB_NAME'];\nconst { FANOUT_BATCH_SIZE, X: y } = process.env;\n";
     expect([...envReads(src)].sort()).toEqual(["FANOUT_BATCH_SIZE", "MAX_RECIPIENTS", "TASKHUB_NAME", "X"]);
+    const viaParameter = [
+      "function positiveInt(env: NodeJS.ProcessEnv, name: string, d: number) { return Number(env[name] ?? d); }",
+      "export const read = (env: NodeJS.ProcessEnv = process.env) => ({",
+      "  max: positiveInt(env, \"MAX_RESPONSE_BYTES\", 1),",
+      "  allow: env.RECIPIENT_URL_ALLOWLIST,",
+      "});",
+    ].join("\n");
+    expect([...envReads(viaParameter)].sort()).toEqual(["MAX_RESPONSE_BYTES", "RECIPIENT_URL_ALLOWLIST"]);
+    // the set found in src/ today covers the settings that src/gather/limits.ts reads
+    const found = srcEnvReads();
+    if (fs.existsSync(path.join(ROOT, "src", "gather", "limits.ts"))) {
+      expect([...found]).toEqual(expect.arrayContaining(["MAX_RECIPIENTS", "RECIPIENT_URL_ALLOWLIST"]));
+    }
   });
 });
 
