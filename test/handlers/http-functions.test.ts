@@ -1,0 +1,159 @@
+/**
+ * The HTTP functions through their handlers, with @azure/functions' own HttpRequest and
+ * InvocationContext, and a recording durable client in place of the host (e2e tests cover the host).
+ */
+import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/functions";
+import * as df from "durable-functions";
+import { getScatterGather } from "../../src/functions/getScatterGather";
+import { startScatterGather } from "../../src/functions/startScatterGather";
+import { submitResponse } from "../../src/functions/submitResponse";
+
+type Status = { runtimeStatus: string; createdTime?: string; lastUpdatedTime?: string; customStatus?: unknown; output?: unknown };
+
+class RecordingClient {
+  started: { name: string; instanceId: string; input: unknown }[] = [];
+  raised: { instanceId: string; name: string; data: unknown }[] = [];
+  constructor(private readonly statuses: Record<string, Status> = {}) {}
+
+  async getStatus(instanceId: string) {
+    const status = this.statuses[instanceId];
+    if (!status) throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response. (${instanceId})`);
+    return { instanceId, ...status };
+  }
+  async startNew(name: string, options: { instanceId: string; input: unknown }) {
+    this.started.push({ name, ...options });
+    return options.instanceId;
+  }
+  async raiseEvent(instanceId: string, name: string, data: unknown) {
+    this.raised.push({ instanceId, name, data });
+  }
+  createHttpManagementPayload(instanceId: string) {
+    const base = `http://localhost:7071/runtime/webhooks/durabletask/instances/${instanceId}`;
+    return { id: instanceId, statusQueryGetUri: base, sendEventPostUri: `${base}/raiseEvent/{eventName}`, terminatePostUri: `${base}/terminate?reason={text}` };
+  }
+  createCheckStatusResponse(_request: unknown, instanceId: string): HttpResponseInit {
+    const payload = this.createHttpManagementPayload(instanceId);
+    return { status: 202, jsonBody: payload, headers: { Location: payload.statusQueryGetUri, "Retry-After": "10" } };
+  }
+}
+
+let client: RecordingClient;
+beforeEach(() => {
+  client = new RecordingClient();
+  jest.spyOn(df, "getClient").mockImplementation(() => client as unknown as df.DurableClient);
+  process.env.RECIPIENT_URL_ALLOWLIST = "http://127.0.0.1:*";
+  delete process.env.MAX_REQUEST_BYTES;
+});
+afterEach(() => jest.restoreAllMocks());
+
+function post(url: string, body: string, contentType = "application/json"): HttpRequest {
+  return new HttpRequest({ method: "POST", url, body: { string: body }, headers: { "content-type": contentType } });
+}
+const context = () => new InvocationContext({ functionName: "test" });
+const starterUrl = "http://localhost:7071/api/scatter-gather";
+const valid = { request: { sku: 1 }, recipients: [{ id: "a", simulate: { value: 1 } }, { id: "b", url: "http://127.0.0.1:9001/quote" }] };
+
+describe("startScatterGather", () => {
+  test("202 through createCheckStatusResponse, with the validated input handed to the orchestrator", async () => {
+    const response = await startScatterGather(post(starterUrl, JSON.stringify({ ...valid, id: "order-42" })), context());
+    expect(response.status).toBe(202);
+    expect((response.headers as Record<string, string>).Location).toContain("/instances/order-42");
+    expect(client.started).toHaveLength(1);
+    expect(client.started[0]).toMatchObject({
+      name: "scatterGatherOrchestrator",
+      instanceId: "order-42",
+      input: {
+        request: { sku: 1 },
+        completion: { mode: "all", agree: false },
+        aggregate: { kind: "collect", order: "min" },
+        fanoutBatchSize: 500,
+        recipients: [
+          { id: "a", simulate: { latencyMs: 0, failureRate: 0, value: 1 } },
+          { id: "b", url: "http://127.0.0.1:9001/quote", method: "POST", timeoutMs: 10000 },
+        ],
+      },
+    });
+  });
+
+  test("generates an id when none is given", async () => {
+    await startScatterGather(post(starterUrl, JSON.stringify(valid)), context());
+    expect(client.started[0].instanceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  test("auction: the orchestrator gets the absolute respond URL", async () => {
+    const body = { id: "rfq-1", request: {}, auction: { notify: [], expected: 2 }, completion: { timeoutMs: 1000 } };
+    expect((await startScatterGather(post(starterUrl, JSON.stringify(body)), context())).status).toBe(202);
+    expect(client.started[0].input).toMatchObject({ auction: { expected: 2, notify: [], respondUrl: "http://localhost:7071/api/scatter-gather/rfq-1/responses" } });
+  });
+
+  test.each([
+    ["not JSON", "{nope", "application/json", 400, "invalid_request"],
+    ["wrong content type", JSON.stringify(valid), "text/plain", 415, "unsupported_media_type"],
+    ["invalid request", JSON.stringify({ request: 1, recipients: [] }), "application/json", 400, "invalid_request"],
+  ])("%s → %i and nothing is started", async (_name, body, contentType, status, code) => {
+    const response = await startScatterGather(post(starterUrl, body, contentType), context());
+    expect(response.status).toBe(status);
+    expect((response.jsonBody as { error: { code: string } }).error.code).toBe(code);
+    expect(client.started).toHaveLength(0);
+  });
+
+  test("400 lists every problem with its path", async () => {
+    const body = { request: 1, recipients: [{ id: "a", url: "http://evil.example.com/" }, { id: "a", simulate: {} }], completion: { mode: "sometimes" } };
+    const response = await startScatterGather(post(starterUrl, JSON.stringify(body)), context());
+    expect(response.status).toBe(400);
+    const paths = (response.jsonBody as { error: { details: { path: string }[] } }).error.details.map((d) => d.path);
+    expect(paths).toEqual(expect.arrayContaining(["completion.mode"]));
+  });
+
+  test("413 above MAX_REQUEST_BYTES", async () => {
+    process.env.MAX_REQUEST_BYTES = "100";
+    const response = await startScatterGather(post(starterUrl, JSON.stringify({ ...valid, request: "x".repeat(200) })), context());
+    expect(response.status).toBe(413);
+    expect((response.jsonBody as { error: { code: string } }).error.code).toBe("payload_too_large");
+    expect(client.started).toHaveLength(0);
+  });
+
+  test("409 with the management URLs when the id is running; a finished id starts again", async () => {
+    client = new RecordingClient({ busy: { runtimeStatus: "Running" }, done: { runtimeStatus: "Completed" } });
+    const busy = await startScatterGather(post(starterUrl, JSON.stringify({ ...valid, id: "busy" })), context());
+    expect(busy.status).toBe(409);
+    expect(busy.jsonBody).toMatchObject({ error: { code: "conflict" }, id: "busy", statusQueryGetUri: expect.stringContaining("/instances/busy") });
+    const done = await startScatterGather(post(starterUrl, JSON.stringify({ ...valid, id: "done" })), context());
+    expect(done.status).toBe(202);
+    expect(client.started.map((s) => s.instanceId)).toEqual(["done"]);
+  });
+});
+
+describe("getScatterGather", () => {
+  const get = (id: string) => new HttpRequest({ method: "GET", url: `${starterUrl}/${id}`, params: { id } });
+
+  test("progress while running, result when done, 404 when unknown", async () => {
+    client = new RecordingClient({
+      run: { runtimeStatus: "Running", createdTime: "t0", lastUpdatedTime: "t1", customStatus: { phase: "gathering", pending: 2 } },
+      fin: { runtimeStatus: "Completed", createdTime: "t0", lastUpdatedTime: "t2", customStatus: { phase: "aggregating" }, output: { outcome: "complete" } },
+    });
+    const running = await getScatterGather(get("run"), context());
+    expect(running).toMatchObject({ status: 200, jsonBody: { id: "run", runtimeStatus: "Running", createdTime: "t0", lastUpdatedTime: "t1", progress: { phase: "gathering", pending: 2 }, result: null } });
+    const finished = await getScatterGather(get("fin"), context());
+    expect(finished.jsonBody).toMatchObject({ runtimeStatus: "Completed", result: { outcome: "complete" } });
+    const unknown = await getScatterGather(get("nope"), context());
+    expect(unknown).toMatchObject({ status: 404, jsonBody: { error: { code: "not_found" } } });
+  });
+});
+
+describe("submitResponse", () => {
+  const answer = (id: string, body: unknown) =>
+    new HttpRequest({ method: "POST", url: `${starterUrl}/${id}/responses`, params: { id }, body: { string: JSON.stringify(body) }, headers: { "content-type": "application/json" } });
+
+  test("202 raises the response event; 404 unknown; 410 finished; 400 bad body", async () => {
+    client = new RecordingClient({ open: { runtimeStatus: "Running" }, shut: { runtimeStatus: "Completed" } });
+    expect((await submitResponse(answer("open", { responder: "r1", value: { price: 3 } }), context())).status).toBe(202);
+    expect(client.raised).toEqual([{ instanceId: "open", name: "response", data: { responder: "r1", value: { price: 3 } } }]);
+    expect((await submitResponse(answer("nope", { responder: "r1", value: 1 }), context())).status).toBe(404);
+    expect((await submitResponse(answer("shut", { responder: "r1", value: 1 }), context())).status).toBe(410);
+    const bad = await submitResponse(answer("open", { responder: "has space", value: 1 }), context());
+    expect(bad.status).toBe(400);
+    expect((bad.jsonBody as { error: { details: { path: string }[] } }).error.details[0].path).toBe("responder");
+    expect(client.raised).toHaveLength(1);
+  });
+});
