@@ -1,0 +1,109 @@
+/**
+ * App settings and host.json, read the way Core Tools reads them for `func start`:
+ * local.settings.json `Values` become environment variables unless the variable is already set in the
+ * real environment (Core Tools prints "Skipping '<key>' from local settings as it's already defined in
+ * current environment variables."), plus WEBSITE_HOSTNAME=localhost:<port> and
+ * AZURE_FUNCTIONS_ENVIRONMENT=Development which Core Tools adds to the same settings.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export interface HostJson {
+  routePrefix: string;
+  hubName: string;
+  /** storageProvider connection name, used as the `connection` query parameter of management URLs. */
+  connectionName: string;
+  maxConcurrentActivityFunctions?: number;
+  maxConcurrentOrchestratorFunctions?: number;
+  extensionBundle?: { id?: string; version?: string };
+}
+
+export function readJsonFile(file: string): unknown {
+  const text = fs.readFileSync(file, "utf8").replace(/^\uFEFF/, "");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export function readLocalSettings(appDir: string): Record<string, string> {
+  const file = path.join(appDir, "local.settings.json");
+  if (!fs.existsSync(file)) return {};
+  const json = readJsonFile(file) as { IsEncrypted?: boolean; Values?: Record<string, unknown> };
+  if (json.IsEncrypted) {
+    throw new Error(`${file} is encrypted (IsEncrypted: true); this local host cannot decrypt it.`);
+  }
+  const values: Record<string, string> = {};
+  for (const [k, v] of Object.entries(json.Values ?? {})) {
+    if (v === null || v === undefined) continue;
+    values[k] = typeof v === "string" ? v : String(v);
+  }
+  return values;
+}
+
+/**
+ * Applies settings to `env` the way Core Tools' UpdateEnvironmentVariables does: a variable already set
+ * (non-empty) in the environment wins. Returns the messages Core Tools would print for skipped keys.
+ */
+export function applySettings(settings: Record<string, string>, env: NodeJS.ProcessEnv): string[] {
+  const messages: string[] = [];
+  for (const [key, value] of Object.entries(settings)) {
+    if (!key) {
+      messages.push("Skipping local setting with empty key.");
+    } else if (env[key] !== undefined && env[key] !== "") {
+      messages.push(`Skipping '${key}' from local settings as it's already defined in current environment variables.`);
+    } else {
+      env[key] = value;
+    }
+  }
+  return messages;
+}
+
+/** Resolves `%NAME%` app-setting references as the host does for binding/extension configuration. */
+export function resolveSettingRefs(value: string, env: NodeJS.ProcessEnv): string {
+  return value.replace(/%([^%]+)%/g, (whole, name: string) => {
+    const v = env[name];
+    if (v === undefined) {
+      throw new Error(`Unable to resolve app setting for property '${whole}'. Make sure the app setting exists and has a valid value.`);
+    }
+    return v;
+  });
+}
+
+export function readHostJson(appDir: string, env: NodeJS.ProcessEnv): HostJson {
+  const file = path.join(appDir, "host.json");
+  const json = (fs.existsSync(file) ? readJsonFile(file) : {}) as {
+    version?: string;
+    extensions?: {
+      http?: { routePrefix?: string };
+      durableTask?: {
+        hubName?: string;
+        maxConcurrentActivityFunctions?: number;
+        maxConcurrentOrchestratorFunctions?: number;
+        storageProvider?: { connectionStringName?: string; connectionName?: string };
+      };
+    };
+    extensionBundle?: { id?: string; version?: string };
+  };
+  const http = json.extensions?.http ?? {};
+  const dt = json.extensions?.durableTask ?? {};
+  const routePrefix = typeof http.routePrefix === "string" ? http.routePrefix.replace(/^\/+|\/+$/g, "") : "api";
+  // The extension's default hub name for Functions v2+ is "TestHubName".
+  const hubName = dt.hubName !== undefined ? resolveSettingRefs(String(dt.hubName), env) : "TestHubName";
+  const sp = dt.storageProvider ?? {};
+  const connectionName = sp.connectionStringName ?? sp.connectionName ?? "Storage";
+  return {
+    routePrefix,
+    hubName,
+    connectionName,
+    maxConcurrentActivityFunctions: numberOrUndefined(dt.maxConcurrentActivityFunctions),
+    maxConcurrentOrchestratorFunctions: numberOrUndefined(dt.maxConcurrentOrchestratorFunctions),
+    extensionBundle: json.extensionBundle,
+  };
+}
+
+function numberOrUndefined(v: unknown): number | undefined {
+  const n = typeof v === "string" ? Number(v) : v;
+  return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : undefined;
+}

@@ -1,0 +1,81 @@
+const { app } = require("@azure/functions");
+const df = require("durable-functions");
+
+df.app.activity("sayHello", {
+  handler: (city, context) => {
+    context.log(`saying hello to ${city}`);
+    return `Hello ${city}!`;
+  },
+});
+
+df.app.orchestration("fixtureOrchestrator", function* (context) {
+  const input = context.df.getInput() || {};
+  const sequence = [];
+  sequence.push(yield context.df.callActivity("sayHello", "Tokyo"));
+  sequence.push(yield context.df.callActivity("sayHello", "Seattle"));
+  const cities = input.cities || ["Lisbon", "Oslo", "Quito"];
+  const fanOut = yield context.df.Task.all(cities.map((c) => context.df.callActivity("sayHello", c)));
+  context.df.setCustomStatus({ phase: "timer" });
+  const fireAt = new Date(context.df.currentUtcDateTime.getTime() + (input.timerMs ?? 200));
+  yield context.df.createTimer(fireAt);
+  let approval = null;
+  if (input.waitForEvent) {
+    context.df.setCustomStatus({ phase: "waiting" });
+    approval = yield context.df.waitForExternalEvent("approval");
+  }
+  return { sequence, fanOut, approval };
+});
+
+app.http("httpStart", {
+  route: "orchestrators/{orchestratorName}",
+  methods: ["POST"],
+  extraInputs: [df.input.durableClient()],
+  handler: async (request, context) => {
+    const client = df.getClient(context);
+    const body = await request.text();
+    const instanceId = await client.startNew(request.params.orchestratorName, {
+      instanceId: request.query.get("id") || undefined,
+      input: body ? JSON.parse(body) : undefined,
+    });
+    context.log(`Started orchestration with ID = '${instanceId}'.`);
+    return client.createCheckStatusResponse(request, instanceId);
+  },
+});
+
+// Uses the durable client's RPC path (rpcBaseUrl) for status and events.
+app.http("clientStatus", {
+  route: "client/{id}",
+  methods: ["GET"],
+  extraInputs: [df.input.durableClient()],
+  handler: async (request, context) => {
+    const client = df.getClient(context);
+    try {
+      const status = await client.getStatus(request.params.id);
+      return { jsonBody: { taskHubName: client.taskHubName, status } };
+    } catch (err) {
+      return { status: 404, jsonBody: { error: err.message } };
+    }
+  },
+});
+
+app.http("clientRaise", {
+  route: "client/{id}/events/{name}",
+  methods: ["POST"],
+  extraInputs: [df.input.durableClient()],
+  handler: async (request, context) => {
+    const client = df.getClient(context);
+    await client.raiseEvent(request.params.id, request.params.name, await request.json());
+    return { status: 202 };
+  },
+});
+
+app.http("clientList", {
+  route: "client",
+  methods: ["GET"],
+  extraInputs: [df.input.durableClient()],
+  handler: async (request, context) => {
+    const client = df.getClient(context);
+    const all = await client.getStatusAll();
+    return { jsonBody: all.map((s) => ({ instanceId: s.instanceId, runtimeStatus: s.runtimeStatus })) };
+  },
+});
