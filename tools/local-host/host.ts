@@ -16,7 +16,7 @@ import { applySettings, readHostJson, readLocalSettings, type HostJson } from ".
 import {
   WorkerApp,
   fromTypedData,
-  jsonTypedData,
+  hostTypedData,
   type LogEntry,
   type RegisteredFunction,
   type RpcHttpCookie,
@@ -269,7 +269,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
 
   async function invokeActivity(name: string, input: unknown, meta: { instanceId: string; taskScheduledId: number }): Promise<unknown> {
     const fn = findFunction(name, "activityTrigger");
-    const data = jsonTypedData(input);
+    const data = hostTypedData(input);
     const inputData: RpcParameterBinding[] = [{ name: fn.triggerName, data }, ...extraInputs(fn)];
     const triggerMetadata: Record<string, RpcTypedData> = { instanceId: { string: meta.instanceId } };
     if (data) triggerMetadata.data = data;

@@ -459,9 +459,14 @@ function traceParent(): string {
 
 // ---- Typed data helpers ----
 
-/** A JSON value as the host hands a binding value to the worker. */
-export function jsonTypedData(value: unknown): RpcTypedData | undefined {
-  if (value === undefined) return undefined;
+/**
+ * A binding value as the host hands it to the worker (RpcMessageConversionUtilities.ToRpc): strings as
+ * `string` (which the library JSON-parses when it can; this is why durable-functions JSON-encodes string
+ * activity inputs before scheduling them), other JSON values as `json`, null/undefined as no data.
+ */
+export function hostTypedData(value: unknown): RpcTypedData | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string") return { string: value };
   return { json: JSON.stringify(value) };
 }
 

@@ -1,0 +1,111 @@
+/**
+ * Test harness: compiles the local host (tools/local-host, with its engine) into a temp directory with the
+ * project's TypeScript, then runs it as a child process on a free loopback port, the way CI runs
+ * `node dist/tools/local-host/cli.js`. (Inside jest the app cannot be loaded in-process: jest's module
+ * registry bypasses Node's Module.prototype.require, which is where @azure/functions-core is provided.)
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export const repoRoot = path.resolve(__dirname, "../../..");
+export const fixtureApp = path.join(__dirname, "fixture-app");
+export const fixtureDup = path.join(__dirname, "fixture-dup");
+
+let built: string | undefined;
+
+/** Compiles tools/local-host/{cli,index}.ts into a temp dir; returns the directory holding cli.js / index.js. */
+export function buildHost(): string {
+  if (built) return built;
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "local-host-build-"));
+  const tsc = path.join(repoRoot, "node_modules", "typescript", "bin", "tsc");
+  execFileSync(
+    process.execPath,
+    [
+      tsc,
+      "--outDir", outDir,
+      "--rootDir", path.join(repoRoot, "tools", "local-host"),
+      "--module", "commonjs",
+      "--target", "ES2022",
+      "--esModuleInterop",
+      "--skipLibCheck",
+      "--strict",
+      "--types", "node",
+      path.join(repoRoot, "tools", "local-host", "cli.ts"),
+      path.join(repoRoot, "tools", "local-host", "index.ts"),
+    ],
+    { cwd: repoRoot, stdio: "pipe" },
+  );
+  built = outDir;
+  return outDir;
+}
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface HostProcess {
+  port: number;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  child: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startHostProcess(opts: { appDir: string; dataDir: string; env?: Record<string, string>; args?: string[] }): Promise<HostProcess> {
+  const dir = buildHost();
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(opts.env ?? {}) };
+  delete env.PORT;
+  const child = spawn(process.execPath, [path.join(dir, "cli.js"), "--port", "0", "--app-dir", opts.appDir, "--data-dir", opts.dataDir, ...(opts.args ?? [])], {
+    cwd: opts.appDir,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`local host did not start:\n${out}`));
+    }, 20000);
+    const onData = () => {
+      const m = /Host started on http:\/\/localhost:(\d+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout!.off("data", onData);
+      const port = Number(m[1]);
+      resolve({
+        port,
+        url: `http://127.0.0.1:${port}`,
+        child,
+        output: () => out,
+        stop: async (signal: NodeJS.Signals = "SIGTERM") => {
+          if (child.exitCode === null) child.kill(signal);
+          return exited;
+        },
+      });
+    };
+    child.stdout!.on("data", onData);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(Object.assign(new Error(`local host exited with ${code}:\n${out}`), { code, output: out }));
+    });
+  });
+}
+
+/** Polls a status URL until the runtime status is terminal or the timeout passes. */
+export async function pollUntil(url: string, done: (body: any, res: Response) => boolean, timeoutMs = 15000): Promise<{ res: Response; body: any }> {
+  const t0 = Date.now();
+  for (;;) {
+    const res = await fetch(url);
+    const text = await res.text();
+    const body = text ? JSON.parse(text) : undefined;
+    if (done(body, res)) return { res, body };
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out polling ${url}: last ${res.status} ${text}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
