@@ -9,6 +9,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
+declare global {
+  // Test code reads JSON bodies loosely.
+  interface Response {
+    json(): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
+}
+
 export const repoRoot = path.resolve(__dirname, "../../..");
 export const fixtureApp = path.join(__dirname, "fixture-app");
 export const fixtureDup = path.join(__dirname, "fixture-dup");

@@ -1,0 +1,66 @@
+/** Startup, shutdown and the programmatic API of the local host. */
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { buildHost, fixtureApp, fixtureDup, startHostProcess, tempDir } from "./harness";
+
+jest.setTimeout(60000);
+
+beforeAll(() => {
+  buildHost();
+});
+
+test("a duplicate function name fails startup loudly", async () => {
+  const err = await startHostProcess({ appDir: fixtureDup, dataDir: tempDir("local-host-dup-") }).then(
+    () => undefined,
+    (e: Error & { code?: number; output?: string }) => e,
+  );
+  expect(err).toBeDefined();
+  expect(err!.code).toBe(1);
+  expect(err!.output).toContain('A function with id "same" has already been registered.');
+});
+
+test("SIGTERM stops the host gracefully (exit 0) and frees the port", async () => {
+  const host = await startHostProcess({ appDir: fixtureApp, dataDir: tempDir("local-host-sig-") });
+  expect((await fetch(`${host.url}/admin/host/status`)).status).toBe(200);
+  expect(await host.stop("SIGTERM")).toBe(0);
+  expect(host.output()).toContain("SIGTERM received");
+  await expect(fetch(`${host.url}/admin/host/status`)).rejects.toThrow();
+});
+
+test("CLI: unknown options are rejected", async () => {
+  const dir = buildHost();
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, [path.join(dir, "cli.js"), "--bogus"], { stdio: "ignore" });
+    child.on("exit", resolve);
+  });
+  expect(code).toBe(2);
+});
+
+test("programmatic startLocalHost({ port: 0 }) → { url, port, stop() }", async () => {
+  const dir = buildHost();
+  const script = `
+    const { startLocalHost } = require(${JSON.stringify(path.join(dir, "index.js"))});
+    (async () => {
+      const host = await startLocalHost({ appDir: ${JSON.stringify(fixtureApp)}, port: 0, dataDir: ${JSON.stringify(tempDir("local-host-api-"))}, env: { FIXTURE_GREETING: "Hi" }, log: () => {} });
+      const status = await (await fetch(host.url + "/admin/host/status")).json();
+      const hello = await (await fetch(host.url + "/api/hello/api")).json();
+      await host.stop();
+      let after = "closed";
+      try { await fetch(host.url + "/admin/host/status"); after = "open"; } catch {}
+      console.log(JSON.stringify({ port: host.port, url: host.url, state: status.state, hello, after, fns: host.functions.length }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ["-e", script], { cwd: fixtureApp, stdio: ["ignore", "pipe", "pipe"] });
+    let text = "";
+    child.stdout.on("data", (d) => (text += d));
+    child.stderr.on("data", (d) => (text += d));
+    child.on("exit", (code) => (code === 0 ? resolve(text) : reject(new Error(text))));
+  });
+  const result = JSON.parse(out.trim().split("\n").pop()!);
+  expect(result.port).toBeGreaterThan(0);
+  expect(result.url).toBe(`http://127.0.0.1:${result.port}`);
+  expect(result.state).toBe("Running");
+  expect(result.hello.greeting).toBe("Hi, api");
+  expect(result.after).toBe("closed");
+  expect(result.fns).toBeGreaterThan(5);
+});
