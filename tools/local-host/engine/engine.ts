@@ -357,6 +357,11 @@ export class Engine implements DurableEngine {
     return now ? this.toStatus(now, {}) : undefined;
   }
 
+  /** The current execution's history in the host's JSON shape (for tests and diagnostics; not part of DurableEngine). */
+  historyOf(instanceId: string): HistoryEvent[] | undefined {
+    return this.instances.get(instanceId)?.history.slice();
+  }
+
   // ---------------------------------------------------------------- status
 
   private toStatus(inst: InstanceData, options: StatusOptions): InstanceStatus {
@@ -583,7 +588,9 @@ export class Engine implements DurableEngine {
         state = undefined;
       }
     } catch (e) {
-      const carried = (e as { state?: unknown }).state;
+      // durable-functions' OrchestrationFailureError carries the state inside its message after
+      // "$OutOfProcData$:" (what the host's OutOfProcExceptionHelpers extracts); a `.state` is accepted too.
+      const carried = (e as { state?: unknown }).state ?? extractOutOfProcState(errorParts(e).message);
       if (carried && typeof carried === "object") state = carried as typeof state;
       else invocationError = errorParts(e).message;
     }
@@ -768,13 +775,7 @@ export class Engine implements DurableEngine {
       const message = `Activity function '${work.name}' does not exist.`;
       event = ev.taskFailed(this.clock.now(), work.id, `Activity function '${work.name}' failed: ${message}`, activityFailureDetails(message, undefined));
     } else {
-      let input: unknown = null;
-      try {
-        const wrapped = work.input === null ? [null] : JSON.parse(work.input);
-        input = Array.isArray(wrapped) ? wrapped[0] : wrapped;
-      } catch {
-        input = work.input;
-      }
+      const input = activityInputFromHistory(work.input);
       try {
         const value = await this.options.invokeActivity(work.name, input, { instanceId: work.instanceId, taskScheduledId: work.id });
         event = ev.taskCompleted(this.clock.now(), work.id, value === undefined ? null : JSON.stringify(value));
@@ -873,6 +874,42 @@ export class Engine implements DurableEngine {
     );
     if (created) this.notifyParent(child);
   }
+}
+
+const OUT_OF_PROC_DATA_LABEL = "\n\n$OutOfProcData$:";
+
+export function extractOutOfProcState(message: string): unknown {
+  const at = message.indexOf(OUT_OF_PROC_DATA_LABEL);
+  if (at === -1) return undefined;
+  try {
+    return JSON.parse(message.slice(at + OUT_OF_PROC_DATA_LABEL.length));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What the activity function receives for a TaskScheduled Input: the host unwraps DTFx's one-element
+ * parameter array and sends the value; the Node worker JSON-parses string trigger data when it can
+ * (durable-functions pre-stringifies string inputs, so "Tokyo" travels as "\"Tokyo\"" and arrives as Tokyo).
+ */
+export function activityInputFromHistory(serialized: string | null): unknown {
+  if (serialized === null) return null;
+  let value: unknown;
+  try {
+    const wrapped = JSON.parse(serialized) as unknown;
+    value = Array.isArray(wrapped) && wrapped.length === 1 ? wrapped[0] : wrapped;
+  } catch {
+    return serialized;
+  }
+  if (typeof value === "string") {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  return value;
 }
 
 function hasRunnableMessages(inst: InstanceData): boolean {
