@@ -9,13 +9,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
-declare global {
-  // Test code reads JSON bodies loosely.
-  interface Response {
-    json(): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  }
-}
-
 export const repoRoot = path.resolve(__dirname, "../../..");
 export const fixtureApp = path.join(__dirname, "fixture-app");
 export const fixtureDup = path.join(__dirname, "fixture-dup");
@@ -115,4 +108,10 @@ export async function pollUntil(url: string, done: (body: any, res: Response) =>
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out polling ${url}: last ${res.status} ${text}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A response body as loosely typed JSON (test code only). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function json(res: Response): Promise<any> {
+  return res.json() as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }

@@ -2,7 +2,7 @@
  * End-to-end tests of the local host over real HTTP on a free loopback port: the worker stand-in,
  * HTTP trigger routing, settings, the durableClient binding and the Durable webhooks it points to.
  */
-import { buildHost, fixtureApp, pollUntil, startHostProcess, tempDir, type HostProcess } from "./harness";
+import { buildHost, fixtureApp, json, pollUntil, startHostProcess, tempDir, type HostProcess } from "./harness";
 
 jest.setTimeout(60000);
 
@@ -29,14 +29,14 @@ async function start(input: unknown, id?: string): Promise<{ res: Response; body
     headers: { "content-type": "application/json" },
     body: JSON.stringify(input),
   });
-  return { res, body: await res.json() };
+  return { res, body: await json(res) };
 }
 
 describe("host", () => {
   test("GET /admin/host/status answers Running", async () => {
     const res = await fetch(`${host.url}/admin/host/status`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ state: "Running" });
+    expect(await json(res)).toMatchObject({ state: "Running" });
   });
 
   test("prints the banner and the function table like func start", () => {
@@ -58,18 +58,18 @@ describe("HTTP triggers", () => {
   test("route parameters and query", async () => {
     const res = await fetch(`${host.url}/api/hello/World?q=42`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ greeting: "Hello, World", q: "42" });
+    expect(await json(res)).toEqual({ greeting: "Hello, World", q: "42" });
   });
 
   test("constraints, optional parameters, methods and headers", async () => {
     let res = await fetch(`${host.url}/api/items/12/red`);
     expect(res.status).toBe(200);
     expect(res.headers.get("x-item-id")).toBe("12");
-    expect(await res.json()).toEqual({ method: "GET", params: { id: "12", tag: "red" } });
+    expect(await json(res)).toEqual({ method: "GET", params: { id: "12", tag: "red" } });
 
     res = await fetch(`${host.url}/api/items/7`, { method: "DELETE" });
     expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ method: "DELETE", params: { id: "7" } });
+    expect(await json(res)).toEqual({ method: "DELETE", params: { id: "7" } });
 
     expect((await fetch(`${host.url}/api/items/abc`)).status).toBe(404); // {id:int}
     expect((await fetch(`${host.url}/api/items/1`, { method: "PUT" })).status).toBe(404); // method not registered
@@ -97,7 +97,7 @@ describe("HTTP triggers", () => {
 });
 
 describe("settings", () => {
-  const env = async (name: string) => (await (await fetch(`${host.url}/api/env/${name}`)).json()).value;
+  const env = async (name: string) => (await json(await fetch(`${host.url}/api/env/${name}`))).value;
 
   test("local.settings.json Values reach the app", async () => {
     expect(await env("FIXTURE_GREETING")).toBe("Hello");
@@ -156,9 +156,9 @@ describe("durable: createCheckStatusResponse and the management URLs", () => {
     expect(body.createdTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(body.historyEvents).toBeUndefined();
 
-    const noInput = await (await fetch(`${started.statusQueryGetUri}&showInput=false`)).json();
+    const noInput = await json(await fetch(`${started.statusQueryGetUri}&showInput=false`));
     expect(noInput.input).toBeNull();
-    const withHistory = await (await fetch(`${started.statusQueryGetUri}&showHistory=true`)).json();
+    const withHistory = await json(await fetch(`${started.statusQueryGetUri}&showHistory=true`));
     expect(Array.isArray(withHistory.historyEvents)).toBe(true);
     expect(withHistory.historyEvents.length).toBeGreaterThan(0);
   });
@@ -170,7 +170,7 @@ describe("durable: createCheckStatusResponse and the management URLs", () => {
 
     const wrongType = await fetch(eventUrl, { method: "POST", headers: { "content-type": "text/plain" }, body: "yes" });
     expect(wrongType.status).toBe(400);
-    expect(await wrongType.json()).toEqual({ Message: "Only application/json request content is supported" });
+    expect(await json(wrongType)).toEqual({ Message: "Only application/json request content is supported" });
 
     const raised = await fetch(eventUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ok: true }) });
     expect(raised.status).toBe(202);
@@ -215,7 +215,7 @@ describe("durable: createCheckStatusResponse and the management URLs", () => {
     await pollUntil(started.statusQueryGetUri, (b) => b.runtimeStatus === "Completed");
     const del = await fetch(started.purgeHistoryDeleteUri, { method: "DELETE" });
     expect(del.status).toBe(200);
-    expect(await del.json()).toEqual({ instancesDeleted: 1 });
+    expect(await json(del)).toEqual({ instancesDeleted: 1 });
     expect((await fetch(started.statusQueryGetUri)).status).toBe(404);
     expect((await fetch(started.purgeHistoryDeleteUri, { method: "DELETE" })).status).toBe(404);
   });
@@ -230,24 +230,24 @@ describe("durable: webhook start, instances list, purge by filter", () => {
     const url = `${webhooks()}/orchestrators/fixtureOrchestrator/chosen-id-1`;
     const first = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ waitForEvent: true, timerMs: 10 }) });
     expect(first.status).toBe(202);
-    const body = await first.json();
+    const body = await json(first);
     expect(body.id).toBe("chosen-id-1");
     expect(Object.keys(body)).toEqual(["id", "statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri", "restartPostUri", "suspendPostUri", "resumePostUri"]);
     expect(first.headers.get("location")).toBe(body.statusQueryGetUri);
 
     const again = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(again.status).toBe(500);
-    expect((await again.json()).ExceptionType).toBe("DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException");
+    expect((await json(again)).ExceptionType).toBe("DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException");
 
     const unknown = await fetch(`${webhooks()}/orchestrators/noSuchOrchestrator`, { method: "POST" });
     expect(unknown.status).toBe(400);
-    const err = await unknown.json();
+    const err = await json(unknown);
     expect(err.Message).toBe("One or more of the arguments submitted is incorrect");
     expect(err.ExceptionMessage).toContain("The function 'noSuchOrchestrator' doesn't exist");
 
     const bad = await fetch(`${webhooks()}/orchestrators/fixtureOrchestrator`, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).Message).toBe("Invalid JSON content");
+    expect((await json(bad)).Message).toBe("Invalid JSON content");
 
     await fetch(body.terminatePostUri.replace("{text}", "cleanup"), { method: "POST" });
   });
@@ -262,11 +262,11 @@ describe("durable: webhook start, instances list, purge by filter", () => {
 
     const all = await fetch(`${webhooks()}/instances?instanceIdPrefix=list-`);
     expect(all.status).toBe(200);
-    const listed = (await all.json()) as any[];
+    const listed = (await json(all)) as any[];
     expect(listed.map((s) => s.instanceId).sort()).toEqual(ids);
     expect(listed[0]).toMatchObject({ name: "fixtureOrchestrator", runtimeStatus: "Completed" });
 
-    const running = (await (await fetch(`${webhooks()}/instances?instanceIdPrefix=list-&runtimeStatus=Running,Pending`)).json()) as any[];
+    const running = (await json(await fetch(`${webhooks()}/instances?instanceIdPrefix=list-&runtimeStatus=Running,Pending`))) as any[];
     expect(running).toEqual([]);
 
     // paging: top=1 and the continuation token header
@@ -274,7 +274,7 @@ describe("durable: webhook start, instances list, purge by filter", () => {
     let token: string | null = null;
     for (let page = 0; page < 10; page++) {
       const res: Response = await fetch(`${webhooks()}/instances?instanceIdPrefix=list-&top=1`, { headers: token ? { "x-ms-continuation-token": token } : {} });
-      const items = (await res.json()) as any[];
+      const items = (await json(res)) as any[];
       expect(items.length).toBeLessThanOrEqual(1);
       seen.push(...items.map((s) => s.instanceId));
       token = res.headers.get("x-ms-continuation-token");
@@ -286,14 +286,14 @@ describe("durable: webhook start, instances list, purge by filter", () => {
   test("DELETE instances needs createdTimeFrom; purges by filter", async () => {
     const noFrom = await fetch(`${webhooks()}/instances`, { method: "DELETE" });
     expect(noFrom.status).toBe(400);
-    expect(await noFrom.json()).toBe("Please provide value for 'createdTimeFrom' parameter.");
+    expect(await json(noFrom)).toBe("Please provide value for 'createdTimeFrom' parameter.");
 
     const { body } = await start({ cities: ["F"], timerMs: 10 }, "purge-filter-1");
     await pollUntil(body.statusQueryGetUri, (b) => b.runtimeStatus === "Completed");
     const from = new Date(Date.now() - 60000).toISOString();
     const res = await fetch(`${webhooks()}/instances?createdTimeFrom=${from}&runtimeStatus=Completed,Terminated`, { method: "DELETE" });
     expect(res.status).toBe(200);
-    expect((await res.json()).instancesDeleted).toBeGreaterThanOrEqual(1);
+    expect((await json(res)).instancesDeleted).toBeGreaterThanOrEqual(1);
     expect((await fetch(body.statusQueryGetUri)).status).toBe(404);
     const none = await fetch(`${webhooks()}/instances?createdTimeFrom=${from}&runtimeStatus=Completed`, { method: "DELETE" });
     expect(none.status).toBe(404);
@@ -305,7 +305,7 @@ describe("durable client over rpcBaseUrl (the out-of-proc client's fast local pa
     const { body: started } = await start({ waitForEvent: true, timerMs: 10 }, "rpc-1");
     await pollUntil(started.statusQueryGetUri, (b) => b.customStatus?.phase === "waiting");
 
-    const st = await (await fetch(`${host.url}/api/client/rpc-1`)).json();
+    const st = await json(await fetch(`${host.url}/api/client/rpc-1`));
     expect(st.taskHubName).toBe("FixtureHub");
     expect(st.status).toMatchObject({ instanceId: "rpc-1", runtimeStatus: "Running", name: "fixtureOrchestrator" });
 
@@ -317,7 +317,7 @@ describe("durable client over rpcBaseUrl (the out-of-proc client's fast local pa
     const missing = await fetch(`${host.url}/api/client/not-there`);
     expect(missing.status).toBe(404);
 
-    const list = (await (await fetch(`${host.url}/api/client`)).json()) as any[];
+    const list = (await json(await fetch(`${host.url}/api/client`))) as any[];
     expect(list.find((s) => s.instanceId === "rpc-1")).toEqual({ instanceId: "rpc-1", runtimeStatus: "Completed" });
   });
 });
