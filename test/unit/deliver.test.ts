@@ -1,0 +1,343 @@
+/**
+ * deliver() and notify() against real HTTP servers on 127.0.0.1 (port 0), started and stopped here.
+ * No traffic goes anywhere else: every URL is a local server or a closed local port.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { UrlAllowlist } from "../../src/gather/allowlist";
+import { deliver, notify, RecipientError, type DeliveryOptions } from "../../src/gather/deliver";
+import type { CallRecipientInput, Json, UrlRecipient } from "../../src/gather/types";
+
+interface Received {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+interface TestServer {
+  /** Base URL, e.g. http://127.0.0.1:54321 */
+  url: string;
+  port: number;
+  received: Received[];
+  close(): Promise<void>;
+}
+
+const servers: TestServer[] = [];
+
+/** Starts a server whose handler runs once the request body has been read. */
+async function startServer(handler: (req: http.IncomingMessage, res: http.ServerResponse, received: Received) => void): Promise<TestServer> {
+  const received: Received[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const entry = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      received.push(entry);
+      handler(req, res, entry);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const testServer: TestServer = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  servers.push(testServer);
+  return testServer;
+}
+
+function json(res: http.ServerResponse, status: number, value: unknown): void {
+  const text = JSON.stringify(value);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+const LOCAL_ONLY = new UrlAllowlist(["http://127.0.0.1:*"]);
+
+function options(overrides: Partial<DeliveryOptions> = {}): DeliveryOptions {
+  return { maxResponseBytes: 65536, allowlist: LOCAL_ONLY, ...overrides };
+}
+
+function urlInput(url: string, recipient: Partial<UrlRecipient> = {}, request: Json = { rfq: "quote", qty: 3 }): CallRecipientInput {
+  return { requestId: "req-1", recipient: { id: "acme", url, method: "POST", timeoutMs: 5000, ...recipient }, request };
+}
+
+/** Resolves with `promise`, or rejects with `message` after `ms`; leaves no timer behind. */
+async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Awaits a rejection and returns it, failing the test when the promise resolves. */
+async function failure(promise: Promise<unknown>): Promise<RecipientError> {
+  try {
+    const value = await promise;
+    throw new Error(`expected a RecipientError, got ${JSON.stringify(value)}`);
+  } catch (error) {
+    expect(error).toBeInstanceOf(RecipientError);
+    expect((error as Error).name).toBe("RecipientError");
+    return error as RecipientError;
+  }
+}
+
+describe("deliver: URL recipients", () => {
+  test("a 2xx JSON answer is the value; the server receives { requestId, recipientId, request } as JSON", async () => {
+    const server = await startServer((_req, res) => json(res, 200, { price: 40, currency: "EUR" }));
+    const result = await deliver(urlInput(`${server.url}/quote?x=1`, { headers: { "x-api-key": "secret", "x-trace": "t1" } }), options());
+
+    expect(result.value).toEqual({ price: 40, currency: "EUR" });
+    expect(Number.isInteger(result.durationMs)).toBe(true);
+    expect(result.durationMs).toBeGreaterThanOrEqual(0);
+    expect(result.durationMs).toBeLessThan(5000);
+
+    expect(server.received).toHaveLength(1);
+    const [received] = server.received;
+    expect(received.method).toBe("POST");
+    expect(received.url).toBe("/quote?x=1");
+    expect(received.headers["content-type"]).toBe("application/json");
+    expect(received.headers["accept"]).toBe("application/json");
+    expect(received.headers["x-api-key"]).toBe("secret");
+    expect(received.headers["x-trace"]).toBe("t1");
+    expect(JSON.parse(received.body)).toEqual({ requestId: "req-1", recipientId: "acme", request: { rfq: "quote", qty: 3 } });
+  });
+
+  test("method PUT is used as given; a null request is sent as null", async () => {
+    const server = await startServer((_req, res) => json(res, 201, [1, 2, 3]));
+    const result = await deliver(urlInput(server.url, { method: "PUT", id: "b-2" }, null), options());
+    expect(result.value).toEqual([1, 2, 3]);
+    expect(server.received[0].method).toBe("PUT");
+    expect(JSON.parse(server.received[0].body)).toEqual({ requestId: "req-1", recipientId: "b-2", request: null });
+  });
+
+  test("a JSON null or scalar body is a value too", async () => {
+    const server = await startServer((_req, res) => json(res, 200, null));
+    expect((await deliver(urlInput(server.url), options())).value).toBeNull();
+  });
+
+  test.each([503, 500, 404, 400])("HTTP %i is a failed attempt", async (status) => {
+    const server = await startServer((_req, res) => json(res, status, { error: "nope" }));
+    const error = await failure(deliver(urlInput(server.url), options()));
+    expect(error.message).toBe(`HTTP ${status}`);
+    expect(server.received).toHaveLength(1);
+  });
+
+  test("a server slower than timeoutMs: 'timed out after N ms', in about N ms", async () => {
+    const server = await startServer(() => undefined); // never answers
+    const started = Date.now();
+    const error = await failure(deliver(urlInput(server.url, { timeoutMs: 300 }), options()));
+    const elapsed = Date.now() - started;
+    expect(error.message).toBe("timed out after 300 ms");
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(2000);
+    expect(server.received).toHaveLength(1);
+  });
+
+  test("a body that stalls after the headers also times out", async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"price":');
+    });
+    const started = Date.now();
+    const error = await failure(deliver(urlInput(server.url, { timeoutMs: 300 }), options()));
+    expect(error.message).toBe("timed out after 300 ms");
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  test("a 2xx body that is not JSON", async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("<html>hello</html>");
+    });
+    expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body is not JSON");
+  });
+
+  test("an empty 2xx body is not JSON", async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(204);
+      res.end();
+    });
+    expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body is not JSON");
+  });
+
+  test("a body of exactly maxResponseBytes is accepted", async () => {
+    const text = JSON.stringify("x".repeat(98)); // 100 bytes
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(text);
+    });
+    expect((await deliver(urlInput(server.url), options({ maxResponseBytes: 100 }))).value).toBe("x".repeat(98));
+  });
+
+  test("a body larger than maxResponseBytes with Content-Length", async () => {
+    const text = JSON.stringify({ blob: "x".repeat(5000) });
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+      res.end(text);
+    });
+    expect((await failure(deliver(urlInput(server.url), options({ maxResponseBytes: 1024 })))).message).toBe(
+      "response body larger than 1024 bytes",
+    );
+  });
+
+  test("a chunked body without Content-Length that never ends: the reader stops early", async () => {
+    let written = 0;
+    let closedByClient!: () => void;
+    const clientClosed = new Promise<void>((resolve) => (closedByClient = resolve));
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write("[");
+      const chunk = `${'"' + "y".repeat(1022) + '",'}`; // 1025 bytes
+      const timer = setInterval(() => {
+        res.write(chunk);
+        written += chunk.length;
+      }, 2);
+      res.on("close", () => {
+        clearInterval(timer);
+        closedByClient();
+      });
+    });
+    const started = Date.now();
+    const error = await failure(deliver(urlInput(server.url, { timeoutMs: 10000 }), options({ maxResponseBytes: 4096 })));
+    expect(error.message).toBe("response body larger than 4096 bytes");
+    expect(Date.now() - started).toBeLessThan(5000);
+    // The server sees the client go away: nobody keeps reading the endless body.
+    await within(clientClosed, 3000, "the client kept reading the endless body");
+    expect(written).toBeLessThan(1024 * 1024);
+  });
+
+  test("connection refused on a local port that was just closed", async () => {
+    const server = await startServer(() => undefined);
+    const url = `${server.url}/quote`;
+    await server.close();
+    servers.splice(servers.indexOf(server), 1);
+    expect((await failure(deliver(urlInput(url), options()))).message).toBe("connection refused");
+  });
+
+  test("a 302 redirect is not followed", async () => {
+    const target = await startServer((_req, res) => json(res, 200, { redirected: true }));
+    const server = await startServer((_req, res) => {
+      res.writeHead(302, { location: `${target.url}/elsewhere` });
+      res.end();
+    });
+    const error = await failure(deliver(urlInput(server.url), options()));
+    expect(error.message).toBe("HTTP 302 redirect not followed");
+    expect(server.received).toHaveLength(1);
+    expect(target.received).toHaveLength(0);
+  });
+
+  test("the allowlist is checked again: a URL it does not allow gets no request", async () => {
+    const server = await startServer((_req, res) => json(res, 200, { price: 1 }));
+    const onlyOtherPort = new UrlAllowlist([`http://127.0.0.1:${server.port === 65535 ? 65534 : server.port + 1}`]);
+    const error = await failure(deliver(urlInput(server.url), options({ allowlist: onlyOtherPort })));
+    expect(error.message).toBe("URL origin is not in RECIPIENT_URL_ALLOWLIST");
+    const emptyError = await failure(deliver(urlInput(server.url), options({ allowlist: new UrlAllowlist([]) })));
+    expect(emptyError.message).toBe("URL origin is not in RECIPIENT_URL_ALLOWLIST");
+    expect(server.received).toHaveLength(0);
+  });
+});
+
+describe("deliver: simulated recipients", () => {
+  const simInput = (simulate: { latencyMs: number; failureRate: number; value: Json }): CallRecipientInput => ({
+    requestId: "req-1",
+    recipient: { id: "sim-1", simulate },
+    request: { q: 1 },
+  });
+
+  test("waits latencyMs through the injected sleep, then answers value", async () => {
+    const slept: number[] = [];
+    const result = await deliver(simInput({ latencyMs: 300, failureRate: 0, value: { price: 42 } }), {
+      ...options(),
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    });
+    expect(result.value).toEqual({ price: 42 });
+    expect(slept).toEqual([300]);
+    expect(result.durationMs).toBeLessThan(100);
+  });
+
+  test("latencyMs 0 does not sleep", async () => {
+    const sleep = jest.fn(async () => undefined);
+    expect((await deliver(simInput({ latencyMs: 0, failureRate: 0, value: "v" }), { ...options(), sleep })).value).toBe("v");
+    expect(sleep).not.toHaveBeenCalled();
+  });
+
+  test("the default sleep really waits", async () => {
+    const result = await deliver(simInput({ latencyMs: 60, failureRate: 0, value: 1 }), options());
+    expect(result.value).toBe(1);
+    expect(result.durationMs).toBeGreaterThanOrEqual(50);
+    expect(result.durationMs).toBeLessThan(1000);
+  });
+
+  test("failureRate 1 always fails", async () => {
+    for (const r of [0, 0.5, 0.999999]) {
+      const error = await failure(deliver(simInput({ latencyMs: 0, failureRate: 1, value: 1 }), { ...options(), random: () => r }));
+      expect(error.message).toBe("simulated failure (failureRate 1)");
+    }
+  });
+
+  test("failureRate 0 never fails and never draws", async () => {
+    const random = jest.fn(() => 0);
+    expect((await deliver(simInput({ latencyMs: 0, failureRate: 0, value: { ok: true } }), { ...options(), random })).value).toEqual({ ok: true });
+    expect(random).not.toHaveBeenCalled();
+  });
+
+  test("failureRate 0.5: fails below the rate, answers at or above it", async () => {
+    const input = simInput({ latencyMs: 0, failureRate: 0.5, value: "won" });
+    expect((await failure(deliver(input, { ...options(), random: () => 0.49 }))).message).toBe("simulated failure (failureRate 0.5)");
+    expect((await deliver(input, { ...options(), random: () => 0.5 })).value).toBe("won");
+  });
+
+  test("a simulated value null is returned as null", async () => {
+    expect((await deliver(simInput({ latencyMs: 0, failureRate: 0, value: null }), options())).value).toBeNull();
+  });
+});
+
+describe("notify", () => {
+  test("POSTs the payload as JSON and ignores the answer's body", async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end("not json, and ignored");
+    });
+    const payload = { requestId: "req-9", request: { rfq: 1 }, respondUrl: "http://127.0.0.1:7071/api/scatter-gather/req-9/responses" };
+    await expect(notify(`${server.url}/rfq`, payload, options())).resolves.toBeUndefined();
+    expect(server.received).toHaveLength(1);
+    expect(server.received[0].method).toBe("POST");
+    expect(server.received[0].url).toBe("/rfq");
+    expect(server.received[0].headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(server.received[0].body)).toEqual(payload);
+  });
+
+  test("a non-2xx answer fails", async () => {
+    const server = await startServer((_req, res) => json(res, 500, {}));
+    expect((await failure(notify(server.url, { a: 1 }, options()))).message).toBe("HTTP 500");
+  });
+
+  test("its own timeout", async () => {
+    const server = await startServer(() => undefined);
+    expect((await failure(notify(server.url, { a: 1 }, { ...options(), timeoutMs: 200 }))).message).toBe("timed out after 200 ms");
+  });
+
+  test("the allowlist applies: nothing is sent", async () => {
+    const server = await startServer((_req, res) => json(res, 200, {}));
+    expect((await failure(notify(server.url, { a: 1 }, options({ allowlist: new UrlAllowlist(["https://127.0.0.1:*"]) })))).message).toBe(
+      "URL origin is not in RECIPIENT_URL_ALLOWLIST",
+    );
+    expect(server.received).toHaveLength(0);
+  });
+});

@@ -1,0 +1,60 @@
+import { DEFAULT_LIMITS, parseAllowlist, readLimits } from "../../src/gather/limits";
+
+describe("parseAllowlist", () => {
+  test("splits on commas, trims, drops empty entries", () => {
+    expect(parseAllowlist(" http://localhost:* ,http://127.0.0.1:*,, ,https://*.example.com ")).toEqual([
+      "http://localhost:*",
+      "http://127.0.0.1:*",
+      "https://*.example.com",
+    ]);
+  });
+
+  test("undefined or blank is empty", () => {
+    expect(parseAllowlist(undefined)).toEqual([]);
+    expect(parseAllowlist("")).toEqual([]);
+    expect(parseAllowlist("  ,  ")).toEqual([]);
+  });
+});
+
+describe("readLimits", () => {
+  test("defaults of API.md from an empty environment", () => {
+    expect(readLimits({})).toEqual({
+      maxRecipients: 10000,
+      maxResponseBytes: 65536,
+      maxRequestBytes: 1048576,
+      fanoutBatchSize: 500,
+      recipientUrlAllowlist: [],
+    });
+    expect(DEFAULT_LIMITS).toEqual(readLimits({}));
+  });
+
+  test("blank settings fall back to the defaults", () => {
+    expect(readLimits({ MAX_RECIPIENTS: "", MAX_RESPONSE_BYTES: "  " })).toEqual(readLimits({}));
+  });
+
+  test("environment overrides", () => {
+    expect(
+      readLimits({
+        MAX_RECIPIENTS: "25",
+        MAX_RESPONSE_BYTES: "1024",
+        MAX_REQUEST_BYTES: "2048",
+        FANOUT_BATCH_SIZE: "7",
+        RECIPIENT_URL_ALLOWLIST: "http://localhost:*, http://127.0.0.1:*",
+      }),
+    ).toEqual({
+      maxRecipients: 25,
+      maxResponseBytes: 1024,
+      maxRequestBytes: 2048,
+      fanoutBatchSize: 7,
+      recipientUrlAllowlist: ["http://localhost:*", "http://127.0.0.1:*"],
+    });
+  });
+
+  test.each(["abc", "0", "-1", "1.5", "12abc", "NaN"])("an invalid number %j throws", (raw) => {
+    expect(() => readLimits({ MAX_RECIPIENTS: raw })).toThrow(`App setting MAX_RECIPIENTS must be a positive integer, got "${raw}"`);
+  });
+
+  test.each(["MAX_RESPONSE_BYTES", "MAX_REQUEST_BYTES", "FANOUT_BATCH_SIZE"])("%s is validated too", (name) => {
+    expect(() => readLimits({ [name]: "zero" })).toThrow(`App setting ${name} must be a positive integer, got "zero"`);
+  });
+});

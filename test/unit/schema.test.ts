@@ -1,0 +1,542 @@
+import { DEFAULT_LIMITS, type Limits } from "../../src/gather/limits";
+import { formatPath, validateAuctionAnswer, validateGatherRequest, type ErrorDetail } from "../../src/gather/schema";
+import type { GatherRequest } from "../../src/gather/types";
+
+const LOCAL_ALLOWLIST = ["http://127.0.0.1:*", "http://localhost:*"];
+
+function limits(overrides: Partial<Limits> = {}): Limits {
+  return { ...DEFAULT_LIMITS, recipientUrlAllowlist: LOCAL_ALLOWLIST, ...overrides };
+}
+
+/** A simulated recipient with an explicit value (the smallest valid recipient). */
+function sim(id: string): Record<string, unknown> {
+  return { id, simulate: { value: 1 } };
+}
+
+function body(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { request: { q: 1 }, recipients: [sim("a"), sim("b"), sim("c")], ...overrides };
+}
+
+function valid(input: unknown, l: Limits = limits()): GatherRequest {
+  const result = validateGatherRequest(input, l);
+  if (!result.ok) throw new Error(`expected a valid request, got ${JSON.stringify(result.details)}`);
+  return result.value;
+}
+
+function invalid(input: unknown, l: Limits = limits()): ErrorDetail[] {
+  const result = validateGatherRequest(input, l);
+  if (result.ok) throw new Error(`expected an invalid request, got ${JSON.stringify(result.value)}`);
+  return result.details;
+}
+
+function paths(input: unknown, l: Limits = limits()): string[] {
+  return invalid(input, l).map((d) => d.path);
+}
+
+describe("validateGatherRequest: a valid request and its defaults", () => {
+  test("the minimal request gets every default of API.md", () => {
+    expect(valid({ request: null, recipients: [{ id: "a", url: "http://127.0.0.1:9001/quote" }] })).toEqual({
+      request: null,
+      recipients: [{ id: "a", url: "http://127.0.0.1:9001/quote", method: "POST", timeoutMs: 10000 }],
+      completion: { mode: "all", agree: false },
+      aggregate: { kind: "collect", order: "min" },
+    });
+  });
+
+  test("simulate defaults: latencyMs 0 and failureRate 0", () => {
+    expect(valid({ request: 1, recipients: [{ id: "s", simulate: { value: { price: 42 } } }] }).recipients).toEqual([
+      { id: "s", simulate: { latencyMs: 0, failureRate: 0, value: { price: 42 } } },
+    ]);
+  });
+
+  test("simulate value null is kept as null", () => {
+    expect(valid({ request: 1, recipients: [{ id: "s", simulate: { latencyMs: 5, failureRate: 0.5, value: null } }] }).recipients).toEqual([
+      { id: "s", simulate: { latencyMs: 5, failureRate: 0.5, value: null } },
+    ]);
+  });
+
+  test("a full request is passed through with its explicit values", () => {
+    const result = valid({
+      id: "my-gather.1",
+      request: { any: ["json"] },
+      recipients: [
+        { id: "acme", url: "http://localhost:9001/quote", method: "PUT", headers: { "x-key": "k" }, timeoutMs: 2000 },
+        { id: "sim-1", simulate: { latencyMs: 300, failureRate: 0, value: { price: 42 } } },
+      ],
+      completion: { mode: "quorum", quorum: 2, agree: true, timeoutMs: 5000 },
+      aggregate: { kind: "best", field: "quote.price", order: "max" },
+      retry: { maxAttempts: 3, firstRetryIntervalMs: 500, backoffCoefficient: 2, maxRetryIntervalMs: 5000 },
+    });
+    expect(result).toEqual({
+      id: "my-gather.1",
+      request: { any: ["json"] },
+      recipients: [
+        { id: "acme", url: "http://localhost:9001/quote", method: "PUT", headers: { "x-key": "k" }, timeoutMs: 2000 },
+        { id: "sim-1", simulate: { latencyMs: 300, failureRate: 0, value: { price: 42 } } },
+      ],
+      completion: { mode: "quorum", quorum: 2, agree: true, timeoutMs: 5000 },
+      aggregate: { kind: "best", field: "quote.price", order: "max" },
+      retry: { maxAttempts: 3, firstRetryIntervalMs: 500, backoffCoefficient: 2, maxRetryIntervalMs: 5000 },
+    });
+  });
+
+  test("retry defaults: firstRetryIntervalMs 1000, backoffCoefficient 1, no maxRetryIntervalMs", () => {
+    expect(valid(body({ retry: { maxAttempts: 2 } })).retry).toEqual({ maxAttempts: 2, firstRetryIntervalMs: 1000, backoffCoefficient: 1 });
+  });
+
+  test("summary and vote are accepted with a field; vote also without one", () => {
+    expect(valid(body({ aggregate: { kind: "summary", field: "price" } })).aggregate).toEqual({ kind: "summary", field: "price", order: "min" });
+    expect(valid(body({ aggregate: { kind: "vote" } })).aggregate).toEqual({ kind: "vote", order: "min" });
+    expect(valid(body({ aggregate: { kind: "vote", field: "a.b" } })).aggregate).toEqual({ kind: "vote", field: "a.b", order: "min" });
+  });
+
+  test("mode first is accepted without quorum", () => {
+    expect(valid(body({ completion: { mode: "first" } })).completion).toEqual({ mode: "first", agree: false });
+  });
+});
+
+describe("validateGatherRequest: the body", () => {
+  test.each([
+    ["null", null],
+    ["an array", []],
+    ["a string", "x"],
+    ["a number", 42],
+  ])("%s is not an object", (_name, input) => {
+    expect(invalid(input)).toEqual([{ path: "", message: "the body must be a JSON object" }]);
+  });
+
+  test("one unknown top-level field is reported with its path", () => {
+    expect(invalid(body({ extra: 1 }))).toEqual([{ path: "extra", message: "is not a known field" }]);
+  });
+
+  test("several unknown top-level fields are reported together", () => {
+    expect(invalid(body({ x: 1, y: 2 }))).toEqual([{ path: "", message: "unknown fields: x, y" }]);
+  });
+
+  test("unknown nested fields carry their full path", () => {
+    expect(invalid(body({ recipients: [sim("a"), { id: "b", simulate: { value: 1, jitter: 3 } }] }))).toEqual([
+      { path: "recipients[1].simulate.jitter", message: "is not a known field" },
+    ]);
+    expect(invalid(body({ completion: { mode: "all", deadline: 5 } }))).toEqual([{ path: "completion.deadline", message: "is not a known field" }]);
+  });
+
+  test("request is required, but null is a valid request", () => {
+    expect(invalid({ recipients: [sim("a")] })).toEqual([{ path: "request", message: "is required (any JSON value, null included)" }]);
+    expect(valid({ request: null, recipients: [sim("a")] }).request).toBeNull();
+  });
+
+  test("instance id: the recipient alphabet, at most 100 characters", () => {
+    expect(valid(body({ id: "x".repeat(100) })).id).toBe("x".repeat(100));
+    expect(invalid(body({ id: "x".repeat(101) }))).toEqual([{ path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -" }]);
+    expect(paths(body({ id: "a b" }))).toEqual(["id"]);
+    expect(paths(body({ id: "" }))).toEqual(["id"]);
+  });
+});
+
+describe("validateGatherRequest: recipients", () => {
+  test("missing recipients (and no auction)", () => {
+    expect(invalid({ request: 1 })).toEqual([{ path: "recipients", message: "is required (or auction)" }]);
+  });
+
+  test("recipients must be an array", () => {
+    expect(invalid({ request: 1, recipients: {} })).toEqual([{ path: "recipients", message: "must be an array" }]);
+  });
+
+  test("an empty list", () => {
+    expect(invalid({ request: 1, recipients: [] })).toEqual([{ path: "recipients", message: "must have at least one recipient" }]);
+  });
+
+  test("more than MAX_RECIPIENTS", () => {
+    const l = limits({ maxRecipients: 2 });
+    expect(valid(body({ recipients: [sim("a"), sim("b")] }), l).recipients).toHaveLength(2);
+    expect(invalid(body(), l)).toEqual([{ path: "recipients", message: "must have at most 2 recipients (MAX_RECIPIENTS)" }]);
+  });
+
+  test("duplicate ids are reported at the later recipient", () => {
+    expect(invalid(body({ recipients: [sim("a"), sim("b"), sim("a")] }))).toEqual([
+      { path: "recipients[2].id", message: 'duplicate recipient id "a"' },
+    ]);
+  });
+
+  test.each(["a b", "a/b", "ü", "a,b", ""])("id %j has a bad character or is empty", (id) => {
+    expect(invalid(body({ recipients: [sim("ok"), sim(id)] }))).toEqual([
+      { path: "recipients[1].id", message: "must be 1-128 characters of A-Z a-z 0-9 . _ : -" },
+    ]);
+  });
+
+  test("id of 128 characters is fine, 129 is not", () => {
+    expect(valid(body({ recipients: [sim("a".repeat(128))] })).recipients![0].id).toBe("a".repeat(128));
+    expect(paths(body({ recipients: [sim("a".repeat(129))] }))).toEqual(["recipients[0].id"]);
+  });
+
+  test("id allows A-Z a-z 0-9 . _ : -", () => {
+    expect(valid(body({ recipients: [sim("Az09._:-")] })).recipients![0].id).toBe("Az09._:-");
+  });
+
+  test("both url and simulate", () => {
+    expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", simulate: { value: 1 } }] }))).toEqual([
+      { path: "recipients[0]", message: "must have exactly one of url or simulate" },
+    ]);
+  });
+
+  test("neither url nor simulate", () => {
+    expect(invalid(body({ recipients: [sim("a"), { id: "b" }] }))).toEqual([
+      { path: "recipients[1]", message: "must have exactly one of url or simulate" },
+    ]);
+  });
+
+  test.each(["ftp://127.0.0.1/x", "javascript:alert(1)", "file:///etc/passwd", "not a url", "/relative/path"])(
+    "non-http URL %s",
+    (url) => {
+      expect(invalid(body({ recipients: [{ id: "a", url }] }))).toEqual([
+        { path: "recipients[0].url", message: "must be an absolute http or https URL" },
+      ]);
+    },
+  );
+
+  test("url must be a string", () => {
+    expect(invalid(body({ recipients: [{ id: "a", url: 5 }] }))).toEqual([{ path: "recipients[0].url", message: "must be a string" }]);
+  });
+
+  test("a URL outside the allowlist", () => {
+    expect(invalid(body({ recipients: [sim("a"), { id: "b", url: "http://example.com/x" }] }))).toEqual([
+      { path: "recipients[1].url", message: "origin is not in RECIPIENT_URL_ALLOWLIST http://127.0.0.1:*, http://localhost:*" },
+    ]);
+    // Same host, other scheme.
+    expect(paths(body({ recipients: [{ id: "b", url: "https://127.0.0.1:8443/x" }] }))).toEqual(["recipients[0].url"]);
+  });
+
+  test("an empty allowlist refuses every URL recipient, simulations still pass", () => {
+    const l = limits({ recipientUrlAllowlist: [] });
+    expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:9001/" }] }), l)).toEqual([
+      { path: "recipients[0].url", message: "origin is not in RECIPIENT_URL_ALLOWLIST (empty: URL recipients are refused)" },
+    ]);
+    expect(valid(body(), l).recipients).toHaveLength(3);
+  });
+
+  test("allowlist with a * port and a *. host label", () => {
+    const l = limits({ recipientUrlAllowlist: ["http://localhost:*", "https://*.example.com"] });
+    const urls = ["http://localhost:1/", "http://localhost:65535/x", "https://a.example.com/q", "https://a.b.example.com/q"];
+    expect(valid(body({ recipients: urls.map((url, i) => ({ id: `r${i}`, url })) }), l).recipients).toHaveLength(4);
+    expect(paths(body({ recipients: [{ id: "a", url: "https://example.com/q" }, { id: "b", url: "https://a.example.com:8443/q" }] }), l)).toEqual([
+      "recipients[0].url",
+      "recipients[1].url",
+    ]);
+  });
+
+  test.each(["GET", "DELETE", "post", "PATCH"])("method %s is refused", (method) => {
+    expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", method }] }))).toEqual([
+      { path: "recipients[0].method", message: 'must be "POST" or "PUT"' },
+    ]);
+  });
+
+  test("headers must be an object of strings", () => {
+    expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: { "x-n": 1 } }] }))).toEqual([
+      { path: "recipients[0].headers.x-n", message: "header values must be strings" },
+    ]);
+    expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: "x" }] }))).toEqual([
+      { path: "recipients[0].headers", message: "must be an object of string values" },
+    ]);
+  });
+
+  test("per-attempt timeoutMs 1..600000", () => {
+    const at = (timeoutMs: number) => body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", timeoutMs }] });
+    expect((valid(at(1)).recipients![0] as { timeoutMs: number }).timeoutMs).toBe(1);
+    expect((valid(at(600000)).recipients![0] as { timeoutMs: number }).timeoutMs).toBe(600000);
+    expect(invalid(at(0))).toEqual([{ path: "recipients[0].timeoutMs", message: "must be at least 1" }]);
+    expect(invalid(at(600001))).toEqual([{ path: "recipients[0].timeoutMs", message: "must be at most 600000" }]);
+  });
+
+  test("method, headers and timeoutMs apply to URL recipients only", () => {
+    expect(invalid(body({ recipients: [{ id: "a", simulate: { value: 1 }, method: "PUT", headers: {}, timeoutMs: 5 }] }))).toEqual([
+      { path: "recipients[0].method", message: "applies to URL recipients only" },
+      { path: "recipients[0].headers", message: "applies to URL recipients only" },
+      { path: "recipients[0].timeoutMs", message: "applies to URL recipients only" },
+    ]);
+  });
+
+  test("simulate.latencyMs 0..600000, whole numbers", () => {
+    const at = (latencyMs: unknown) => body({ recipients: [{ id: "s", simulate: { latencyMs, value: 1 } }] });
+    expect(valid(at(0)).recipients![0]).toEqual({ id: "s", simulate: { latencyMs: 0, failureRate: 0, value: 1 } });
+    expect(valid(at(600000)).recipients![0]).toEqual({ id: "s", simulate: { latencyMs: 600000, failureRate: 0, value: 1 } });
+    expect(invalid(at(-1))).toEqual([{ path: "recipients[0].simulate.latencyMs", message: "must be at least 0" }]);
+    expect(invalid(at(600001))).toEqual([{ path: "recipients[0].simulate.latencyMs", message: "must be at most 600000" }]);
+    expect(invalid(at(1.5))).toEqual([{ path: "recipients[0].simulate.latencyMs", message: "must be a whole number" }]);
+    expect(invalid(at("10"))).toEqual([{ path: "recipients[0].simulate.latencyMs", message: "must be a number" }]);
+  });
+
+  test("simulate.failureRate 0..1", () => {
+    const at = (failureRate: unknown) => body({ recipients: [{ id: "s", simulate: { failureRate, value: 1 } }] });
+    expect(valid(at(0)).recipients![0]).toEqual({ id: "s", simulate: { latencyMs: 0, failureRate: 0, value: 1 } });
+    expect(valid(at(1)).recipients![0]).toEqual({ id: "s", simulate: { latencyMs: 0, failureRate: 1, value: 1 } });
+    expect(invalid(at(-0.1))).toEqual([{ path: "recipients[0].simulate.failureRate", message: "must be between 0 and 1" }]);
+    expect(invalid(at(1.01))).toEqual([{ path: "recipients[0].simulate.failureRate", message: "must be between 0 and 1" }]);
+  });
+
+  test("simulate must be an object", () => {
+    expect(invalid(body({ recipients: [{ id: "s", simulate: 5 }] }))).toEqual([{ path: "recipients[0].simulate", message: "must be an object" }]);
+  });
+});
+
+describe("validateGatherRequest: completion", () => {
+  test("unknown mode", () => {
+    expect(invalid(body({ completion: { mode: "some" } }))).toEqual([
+      { path: "completion.mode", message: 'must be "all", "first" or "quorum"' },
+    ]);
+  });
+
+  test("quorum mode needs a quorum", () => {
+    expect(invalid(body({ completion: { mode: "quorum" } }))).toEqual([{ path: "completion.quorum", message: 'is required with mode "quorum"' }]);
+  });
+
+  test("quorum 0", () => {
+    expect(invalid(body({ completion: { mode: "quorum", quorum: 0 } }))).toEqual([{ path: "completion.quorum", message: "must be at least 1" }]);
+  });
+
+  test("quorum up to the number of recipients, not beyond", () => {
+    expect(valid(body({ completion: { mode: "quorum", quorum: 3 } })).completion).toEqual({ mode: "quorum", quorum: 3, agree: false });
+    expect(invalid(body({ completion: { mode: "quorum", quorum: 4 } }))).toEqual([
+      { path: "completion.quorum", message: "must be at most 3 (the number of recipients)" },
+    ]);
+  });
+
+  test("quorum with mode all (explicit or default)", () => {
+    expect(invalid(body({ completion: { mode: "all", quorum: 2 } }))).toEqual([{ path: "completion.quorum", message: 'applies to mode "quorum" only' }]);
+    expect(invalid(body({ completion: { quorum: 2 } }))).toEqual([{ path: "completion.quorum", message: 'applies to mode "quorum" only' }]);
+  });
+
+  test("agree with a non-quorum mode", () => {
+    expect(invalid(body({ completion: { mode: "first", agree: true } }))).toEqual([{ path: "completion.agree", message: 'applies to mode "quorum" only' }]);
+    expect(invalid(body({ completion: { agree: false } }))).toEqual([{ path: "completion.agree", message: 'applies to mode "quorum" only' }]);
+  });
+
+  test("agree must be a boolean", () => {
+    expect(invalid(body({ completion: { mode: "quorum", quorum: 1, agree: "yes" } }))).toEqual([
+      { path: "completion.agree", message: "must be true or false" },
+    ]);
+  });
+
+  test("timeoutMs 1..604800000", () => {
+    expect(valid(body({ completion: { timeoutMs: 1 } })).completion).toEqual({ mode: "all", agree: false, timeoutMs: 1 });
+    expect(valid(body({ completion: { timeoutMs: 604800000 } })).completion.timeoutMs).toBe(604800000);
+    expect(invalid(body({ completion: { timeoutMs: 0 } }))).toEqual([{ path: "completion.timeoutMs", message: "must be at least 1" }]);
+    expect(invalid(body({ completion: { timeoutMs: 604800001 } }))).toEqual([{ path: "completion.timeoutMs", message: "must be at most 604800000" }]);
+  });
+});
+
+describe("validateGatherRequest: aggregate", () => {
+  test("unknown kind", () => {
+    expect(invalid(body({ aggregate: { kind: "median" } }))).toEqual([
+      { path: "aggregate.kind", message: 'must be "collect", "best", "summary" or "vote"' },
+    ]);
+  });
+
+  test.each(["best", "summary"])("%s without field", (kind) => {
+    expect(invalid(body({ aggregate: { kind } }))).toEqual([{ path: "aggregate.field", message: `is required for kind "${kind}"` }]);
+  });
+
+  test("collect with a field", () => {
+    expect(invalid(body({ aggregate: { field: "price" } }))).toEqual([{ path: "aggregate.field", message: 'does not apply to kind "collect"' }]);
+  });
+
+  test.each(["collect", "summary", "vote"])("order on kind %s", (kind) => {
+    const field = kind === "collect" ? {} : { field: "price" };
+    expect(invalid(body({ aggregate: { kind, order: "max", ...field } }))).toEqual([{ path: "aggregate.order", message: 'applies to kind "best" only' }]);
+  });
+
+  test("order must be min or max", () => {
+    expect(invalid(body({ aggregate: { kind: "best", field: "p", order: "asc" } }))).toEqual([
+      { path: "aggregate.order", message: 'must be "min" or "max"' },
+    ]);
+  });
+
+  test.each(["a..b", ".a", "a.", ""])("field %j is not a dot path", (field) => {
+    expect(invalid(body({ aggregate: { kind: "best", field } }))).toEqual([{ path: "aggregate.field", message: "must be a dot path like quote.price" }]);
+  });
+});
+
+describe("validateGatherRequest: retry", () => {
+  test("maxAttempts is required, 1..100", () => {
+    expect(paths(body({ retry: {} }))).toEqual(["retry.maxAttempts"]);
+    expect(invalid(body({ retry: { maxAttempts: 0 } }))).toEqual([{ path: "retry.maxAttempts", message: "must be at least 1" }]);
+    expect(invalid(body({ retry: { maxAttempts: 101 } }))).toEqual([{ path: "retry.maxAttempts", message: "must be at most 100" }]);
+    expect(valid(body({ retry: { maxAttempts: 100 } })).retry!.maxAttempts).toBe(100);
+  });
+
+  test("intervals and backoff ranges", () => {
+    expect(invalid(body({ retry: { maxAttempts: 2, firstRetryIntervalMs: 0 } }))).toEqual([
+      { path: "retry.firstRetryIntervalMs", message: "must be at least 1" },
+    ]);
+    expect(invalid(body({ retry: { maxAttempts: 2, backoffCoefficient: 0.5 } }))).toEqual([
+      { path: "retry.backoffCoefficient", message: "must be at least 1" },
+    ]);
+    expect(invalid(body({ retry: { maxAttempts: 2, backoffCoefficient: 101 } }))).toEqual([
+      { path: "retry.backoffCoefficient", message: "must be at most 100" },
+    ]);
+    expect(invalid(body({ retry: { maxAttempts: 2, maxRetryIntervalMs: 604800001 } }))).toEqual([
+      { path: "retry.maxRetryIntervalMs", message: "must be at most 604800000" },
+    ]);
+    expect(valid(body({ retry: { maxAttempts: 2, backoffCoefficient: 1.5 } })).retry).toEqual({
+      maxAttempts: 2,
+      firstRetryIntervalMs: 1000,
+      backoffCoefficient: 1.5,
+    });
+  });
+
+  test("unknown retry field", () => {
+    expect(invalid(body({ retry: { maxAttempts: 2, jitter: true } }))).toEqual([{ path: "retry.jitter", message: "is not a known field" }]);
+  });
+});
+
+describe("validateGatherRequest: auction", () => {
+  const auction = (overrides: Record<string, unknown> = {}) => ({
+    request: { rfq: 1 },
+    auction: { notify: ["http://127.0.0.1:9002/rfq"] },
+    completion: { timeoutMs: 5000 },
+    ...overrides,
+  });
+
+  test("a valid auction and its defaults", () => {
+    expect(valid(auction())).toEqual({
+      request: { rfq: 1 },
+      auction: { notify: ["http://127.0.0.1:9002/rfq"] },
+      completion: { mode: "all", agree: false, timeoutMs: 5000 },
+      aggregate: { kind: "collect", order: "min" },
+    });
+    expect(valid(auction({ auction: {} })).auction).toEqual({ notify: [] });
+    expect(valid(auction({ auction: { expected: 5 } })).auction).toEqual({ notify: [], expected: 5 });
+  });
+
+  test("auction without timeoutMs", () => {
+    expect(invalid(auction({ completion: { mode: "first" } }))).toEqual([{ path: "completion.timeoutMs", message: "is required in auction mode" }]);
+    expect(paths(auction({ completion: undefined }))).toEqual(["completion.timeoutMs"]);
+  });
+
+  test("auction together with recipients", () => {
+    expect(invalid(auction({ recipients: [sim("a")] }))).toEqual([{ path: "auction", message: "give either recipients or auction, not both" }]);
+  });
+
+  test("a notify URL outside the allowlist", () => {
+    expect(invalid(auction({ auction: { notify: ["http://evil.example/rfq", "http://127.0.0.1:1/ok", "https://127.0.0.1/x"] } }))).toEqual([
+      { path: "auction.notify[0]", message: "origin is not in RECIPIENT_URL_ALLOWLIST http://127.0.0.1:*, http://localhost:*" },
+      { path: "auction.notify[2]", message: "origin is not in RECIPIENT_URL_ALLOWLIST http://127.0.0.1:*, http://localhost:*" },
+    ]);
+  });
+
+  test("a notify URL that is not http(s)", () => {
+    expect(invalid(auction({ auction: { notify: ["ftp://127.0.0.1/rfq"] } }))).toEqual([
+      { path: "auction.notify[0]", message: "must be an absolute http or https URL" },
+    ]);
+  });
+
+  test("quorum is measured against expected", () => {
+    expect(valid(auction({ auction: { expected: 3 }, completion: { mode: "quorum", quorum: 3, timeoutMs: 1000 } })).completion).toEqual({
+      mode: "quorum",
+      quorum: 3,
+      agree: false,
+      timeoutMs: 1000,
+    });
+    expect(invalid(auction({ auction: { expected: 3 }, completion: { mode: "quorum", quorum: 4, timeoutMs: 1000 } }))).toEqual([
+      { path: "completion.quorum", message: "must be at most 3 (the number of expected answers)" },
+    ]);
+  });
+
+  test("without expected, quorum is capped by MAX_RECIPIENTS", () => {
+    const l = limits({ maxRecipients: 5 });
+    expect(valid(auction({ completion: { mode: "quorum", quorum: 5, timeoutMs: 1000 } }), l).completion.quorum).toBe(5);
+    expect(invalid(auction({ completion: { mode: "quorum", quorum: 6, timeoutMs: 1000 } }), l)).toEqual([
+      { path: "completion.quorum", message: "must be at most 5" },
+    ]);
+  });
+
+  test("expected 1..MAX_RECIPIENTS", () => {
+    expect(invalid(auction({ auction: { expected: 0 } }))).toEqual([{ path: "auction.expected", message: "must be at least 1" }]);
+    expect(invalid(auction({ auction: { expected: 11 } }), limits({ maxRecipients: 10 }))).toEqual([
+      { path: "auction.expected", message: "must be at most 10 (MAX_RECIPIENTS)" },
+    ]);
+  });
+
+  test("retry does not apply to an auction", () => {
+    expect(invalid(auction({ retry: { maxAttempts: 2 } }))).toEqual([{ path: "retry", message: "does not apply in auction mode" }]);
+  });
+});
+
+describe("validateGatherRequest: several problems at once", () => {
+  test("type errors anywhere in the body are reported together", () => {
+    expect(
+      invalid({
+        request: 1,
+        recipients: [{ id: "bad id", url: "ftp://x/" }, { id: "b", simulate: { latencyMs: -5, value: 1 } }],
+        completion: { mode: "most" },
+        aggregate: { kind: "best", field: "p", order: "up" },
+      }),
+    ).toEqual([
+      { path: "recipients[0].id", message: "must be 1-128 characters of A-Z a-z 0-9 . _ : -" },
+      { path: "recipients[0].url", message: "must be an absolute http or https URL" },
+      { path: "recipients[1].simulate.latencyMs", message: "must be at least 0" },
+      { path: "completion.mode", message: 'must be "all", "first" or "quorum"' },
+      { path: "aggregate.order", message: 'must be "min" or "max"' },
+    ]);
+  });
+
+  test("cross-field rules are reported together", () => {
+    expect(
+      invalid({
+        request: 1,
+        recipients: [sim("a"), sim("a"), { id: "c", url: "http://example.org/" }, { id: "d" }],
+        completion: { mode: "first", quorum: 1, agree: true },
+        aggregate: { kind: "summary", order: "max" },
+      }),
+    ).toEqual([
+      { path: "recipients[1].id", message: 'duplicate recipient id "a"' },
+      { path: "recipients[2].url", message: "origin is not in RECIPIENT_URL_ALLOWLIST http://127.0.0.1:*, http://localhost:*" },
+      { path: "recipients[3]", message: "must have exactly one of url or simulate" },
+      { path: "completion.quorum", message: 'applies to mode "quorum" only' },
+      { path: "completion.agree", message: 'applies to mode "quorum" only' },
+      { path: "aggregate.field", message: 'is required for kind "summary"' },
+      { path: "aggregate.order", message: 'applies to kind "best" only' },
+    ]);
+  });
+});
+
+describe("validateAuctionAnswer", () => {
+  test("a valid answer, any JSON value (null included)", () => {
+    expect(validateAuctionAnswer({ responder: "acme", value: { price: 40 } })).toEqual({ ok: true, value: { responder: "acme", value: { price: 40 } } });
+    expect(validateAuctionAnswer({ responder: "b", value: null })).toEqual({ ok: true, value: { responder: "b", value: null } });
+    expect(validateAuctionAnswer({ responder: "c", value: [1, "x", false] })).toEqual({ ok: true, value: { responder: "c", value: [1, "x", false] } });
+  });
+
+  test("missing value", () => {
+    expect(validateAuctionAnswer({ responder: "acme" })).toEqual({
+      ok: false,
+      details: [{ path: "value", message: "is required (any JSON value, null included)" }],
+    });
+  });
+
+  test("missing or bad responder", () => {
+    expect(validateAuctionAnswer({ value: 1 })).toEqual({ ok: false, details: [{ path: "responder", message: "must be a string" }] });
+    expect(validateAuctionAnswer({ responder: "a b", value: 1 })).toEqual({
+      ok: false,
+      details: [{ path: "responder", message: "must be 1-128 characters of A-Z a-z 0-9 . _ : -" }],
+    });
+    expect(validateAuctionAnswer({ responder: "r".repeat(129), value: 1 })).toEqual({
+      ok: false,
+      details: [{ path: "responder", message: "must be 1-128 characters of A-Z a-z 0-9 . _ : -" }],
+    });
+  });
+
+  test("not an object, or an unknown field", () => {
+    expect(validateAuctionAnswer("acme")).toEqual({ ok: false, details: [{ path: "", message: "the body must be a JSON object" }] });
+    expect(validateAuctionAnswer({ responder: "a", value: 1, price: 2 })).toEqual({ ok: false, details: [{ path: "price", message: "is not a known field" }] });
+  });
+});
+
+describe("formatPath", () => {
+  test("joins names with dots and indexes with brackets", () => {
+    expect(formatPath([])).toBe("");
+    expect(formatPath(["recipients", 2, "url"])).toBe("recipients[2].url");
+    expect(formatPath(["auction", "notify", 0])).toBe("auction.notify[0]");
+    expect(formatPath([0, "a"])).toBe("[0].a");
+    expect(formatPath(["a", "b", "c"])).toBe("a.b.c");
+  });
+});
