@@ -12,6 +12,7 @@ import {
   timersArmed,
   until,
   type Harness,
+  type OrchestratorFn,
 } from "./test-support";
 
 const running: Harness[] = [];
@@ -55,7 +56,10 @@ describe("golden histories (shapes of durable-functions' own test histories)", (
     const hist = historyOf(h, "seq");
     // Field shapes the SDK reads: JSON-string payloads, legacy array-wrapped activity input.
     expect(hist[1]).toMatchObject({ Name: "HelloSequence", Input: null, EventId: -1 });
-    expect(hist[2]).toMatchObject({ Name: "Hello", Input: JSON.stringify(["Tokyo"]) });
+    // durable-functions pre-stringifies string inputs (Utils.processInput) and the shim passes that string on
+    // to DTFx's ScheduleTask(params object[]): the stored input is the array of the already-encoded string.
+    expect(hist[2]).toMatchObject({ Name: "Hello", Input: JSON.stringify([JSON.stringify("Tokyo")]) });
+    expect(h.activityCalls[0]).toEqual({ name: "Hello", input: "Tokyo" });
     expect(hist[5]).toMatchObject({ TaskScheduledId: 0, Result: JSON.stringify("Hello, Tokyo!") });
     expect(hist[14]).toMatchObject({ OrchestrationStatus: 1, Result: JSON.stringify(s.output) });
   });
@@ -249,6 +253,11 @@ describe("retries (DTFx RetryInterceptor timing)", () => {
     await h.engine.startNew("AlwaysFails", "fail", undefined);
     await timersArmed(h.clock);
     h.clock.advance(500);
+    // The second failure arms the back-compat timer due immediately.
+    await until(() => historyOf(h, "fail").some((e) => e.EventType === 10 && e.EventId === 3), 5000, "last timer");
+    await timersArmed(h.clock);
+    expect(h.clock.dueTimes()).toEqual([h.clock.now()]);
+    h.clock.advance(0);
     const s = await completed(h.engine, "fail");
     expect(s.runtimeStatus).toBe("Failed");
     expect(String(s.output)).toMatch(/^Orchestrator function 'AlwaysFails' failed: Activity function 'Bad' failed: nope/);
@@ -550,12 +559,12 @@ describe("events, sub-orchestrations, continueAsNew, custom status", () => {
 });
 
 describe("management operations", () => {
-  const waitsForever = {
-    Waits: function* (ctx: { df: { waitForExternalEvent(n: string): unknown } }) {
+  const waitsForever: Record<string, OrchestratorFn> = {
+    Waits: function* (ctx) {
       const v = yield ctx.df.waitForExternalEvent("go");
       return v;
     },
-  } as Record<string, (ctx: never) => Generator<unknown, unknown, unknown>>;
+  };
 
   test("terminate: status Terminated, output = reason; later events are dropped", async () => {
     const h = harness(waitsForever, {});
@@ -707,7 +716,7 @@ describe("durability", () => {
     const file = path.join(h1.dataDir, "TestHub", fileNameFor("torn id/with:odd chars"));
     fs.appendFileSync(file, '{"t":"msg","seq":9,"event":{"EventType":15,"Na'); // kill -9 mid-write
 
-    const h2 = harness(h1.options.orchestrators.has("W") ? { W: function* (ctx: { df: any }) { const v = yield ctx.df.waitForExternalEvent("go"); return v; } } : {}, {}, { dataDir: h1.dataDir });
+    const h2 = harness({ W: function* (ctx) { return (yield ctx.df.waitForExternalEvent("go")) as unknown; } }, {}, { dataDir: h1.dataDir });
     await h2.engine.start();
     expect(h2.logs.some((l) => l.level === "warn" && /incomplete last record/.test(l.message))).toBe(true);
     await h2.engine.raiseEvent("torn id/with:odd chars", "go", "after crash");
@@ -720,9 +729,9 @@ describe("durability", () => {
   test("a sub-orchestration started before a stop completes and reaches its parent after restart", async () => {
     let gate: Promise<void> = new Promise(() => undefined);
     const orchestrators = {
-      P: function* (ctx: { df: any }) { return yield ctx.df.callSubOrchestrator("C", 5, "c1"); },
-      C: function* (ctx: { df: any }) { return yield ctx.df.callActivity("Slow", ctx.df.getInput()); },
-    };
+      P: function* (ctx) { return (yield ctx.df.callSubOrchestrator("C", 5, "c1")) as unknown; },
+      C: function* (ctx) { return (yield ctx.df.callActivity("Slow", ctx.df.getInput())) as unknown; },
+    } as Record<string, OrchestratorFn>;
     const activities = { Slow: async (n: number) => { await gate; return n * 2; } };
     const h1 = harness(orchestrators, activities);
     await h1.engine.start();
