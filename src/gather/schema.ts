@@ -23,7 +23,7 @@ const MAX_ATTEMPT_TIMEOUT_MS = 600_000;
 const MAX_ATTEMPTS = 100;
 
 const jsonValue = z.unknown().refine((v) => v !== undefined, { error: "is required (any JSON value, null included)" });
-const optionalJson = z.unknown();
+const optionalJson = z.unknown().optional();
 const int = (min: number, max: number) =>
   z
     .number({ error: "must be a number" })
