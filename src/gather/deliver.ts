@@ -15,12 +15,21 @@ export interface DeliveryOptions {
   allowlist: UrlAllowlist;
   /** For simulations; injectable so tests can be exact. */
   random?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Aborted when the gather closed meanwhile (see closing.ts): the call ends at once. */
+  cancel?: AbortSignal;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const CANCELLED = "cancelled: the gather closed before this call finished";
+
+const defaultSleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(timer), reject(new RecipientError(CANCELLED))), { once: true });
+  });
 
 export async function deliver(input: CallRecipientInput, options: DeliveryOptions): Promise<CallRecipientOutput> {
+  if (options.cancel?.aborted) throw new RecipientError(CANCELLED);
   const started = performance.now();
   const { recipient } = input;
   const value = "simulate" in recipient ? await simulate(recipient, options) : await callUrl(recipient, input, options);
@@ -29,7 +38,7 @@ export async function deliver(input: CallRecipientInput, options: DeliveryOption
 
 async function simulate(recipient: SimulatedRecipient, options: DeliveryOptions): Promise<Json> {
   const { latencyMs, failureRate, value } = recipient.simulate;
-  if (latencyMs > 0) await (options.sleep ?? defaultSleep)(latencyMs);
+  if (latencyMs > 0) await (options.sleep ?? defaultSleep)(latencyMs, options.cancel);
   if (failureRate > 0 && (options.random ?? Math.random)() < failureRate) {
     throw new RecipientError(`simulated failure (failureRate ${failureRate})`);
   }
@@ -56,7 +65,8 @@ async function sendJson(
   if (!options.allowlist.allows(target.url)) {
     throw new RecipientError(`URL origin is not in RECIPIENT_URL_ALLOWLIST`);
   }
-  const signal = AbortSignal.timeout(target.timeoutMs);
+  const timeout = AbortSignal.timeout(target.timeoutMs);
+  const signal = options.cancel ? AbortSignal.any([timeout, options.cancel]) : timeout;
   try {
     const response = await fetch(target.url, {
       method: target.method,
@@ -85,7 +95,8 @@ async function sendJson(
     }
   } catch (error) {
     if (error instanceof RecipientError) throw error;
-    if (signal.aborted) throw new RecipientError(`timed out after ${target.timeoutMs} ms`);
+    if (options.cancel?.aborted) throw new RecipientError(CANCELLED);
+    if (timeout.aborted) throw new RecipientError(`timed out after ${target.timeoutMs} ms`);
     throw new RecipientError(describeNetworkError(error));
   }
 }

@@ -1,0 +1,58 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { UrlAllowlist } from "../../src/gather/allowlist";
+import { isGatherClosed, markGatherClosed, watchGather } from "../../src/gather/closing";
+import { deliver } from "../../src/gather/deliver";
+
+const options = (cancel?: AbortSignal) => ({ maxResponseBytes: 1000, allowlist: new UrlAllowlist(["http://127.0.0.1:*"]), ...(cancel ? { cancel } : {}) });
+
+describe("closing a gather stops its remaining calls", () => {
+  test("a watched call is aborted when its gather closes, others are not", () => {
+    const a = watchGather("g1");
+    const b = watchGather("g2");
+    markGatherClosed("g1");
+    expect(a.signal.aborted).toBe(true);
+    expect(b.signal.aborted).toBe(false);
+    expect(isGatherClosed("g1")).toBe(true);
+    expect(isGatherClosed("g2")).toBe(false);
+    b.release();
+  });
+
+  test("a call that starts after the close is aborted from the start", () => {
+    markGatherClosed("g3");
+    expect(watchGather("g3").signal.aborted).toBe(true);
+  });
+
+  test("closed marks are forgotten after an hour", () => {
+    markGatherClosed("old", 0);
+    markGatherClosed("new", 2 * 60 * 60 * 1000);
+    expect(isGatherClosed("old")).toBe(false);
+    expect(isGatherClosed("new")).toBe(true);
+  });
+
+  test("a simulated recipient's wait ends at once", async () => {
+    const watch = watchGather("g4");
+    const started = Date.now();
+    const call = deliver({ requestId: "g4", request: null, recipient: { id: "s", simulate: { latencyMs: 60_000, failureRate: 0, value: 1 } } }, options(watch.signal));
+    setTimeout(() => markGatherClosed("g4"), 50);
+    await expect(call).rejects.toThrow("cancelled: the gather closed before this call finished");
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  test("an HTTP call in flight is aborted at once", async () => {
+    let hung = 0;
+    const server: Server = createServer(() => void hung++); // never answers
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const watch = watchGather("g5");
+      const call = deliver({ requestId: "g5", request: null, recipient: { id: "u", url, method: "POST", timeoutMs: 60_000 } }, options(watch.signal));
+      setTimeout(() => markGatherClosed("g5"), 100);
+      await expect(call).rejects.toThrow("cancelled");
+      expect(hung).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
