@@ -82,6 +82,19 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
   const aggregate = (yield context.df.callActivity(FunctionNames.aggregateResponses, {
     spec: input.aggregate,
     answers: succeededAnswers(gathered.responses),
+    // For telemetry, which the activity emits (never this orchestrator: replay-safe). Replayed values only.
+    report: {
+      instanceId,
+      mode: input.completion.mode,
+      auction: input.auction !== undefined,
+      outcome: gathered.decision.outcome,
+      closedBy: gathered.decision.closedBy,
+      counts: gathered.counts,
+      startedAt: startedAt.toISOString(),
+      closedAt: closedAt.toISOString(),
+      recipients: gathered.counts.total,
+      latenciesMs: gathered.responses.flatMap((r) => (r.status === "succeeded" && r.durationMs !== undefined ? [r.durationMs] : [])),
+    },
   })) as Aggregate;
 
   return {

@@ -2,9 +2,23 @@ import * as df from "durable-functions";
 import { aggregate, type SucceededAnswer } from "../gather/aggregate";
 import type { Aggregate, AggregateSpec } from "../gather/types";
 import { FunctionNames } from "../durable/names";
+import { flushTelemetry, trackGatherCompleted, type GatherReport } from "../telemetry";
 
-export function aggregateResponses(input: { spec: AggregateSpec; answers: SucceededAnswer[] }): Aggregate {
-  return aggregate(input.spec, input.answers);
+/**
+ * Aggregates, then records the gather's telemetry. Emitting here (an activity) and never in the
+ * orchestrator is what makes it replay-safe; activities are at-least-once, so a re-executed
+ * aggregateResponses would record the gather again (accepted, and visible as a repeated instanceId).
+ */
+export function aggregateResponses(input: { spec: AggregateSpec; answers: SucceededAnswer[]; report?: GatherReport }): Aggregate {
+  const result = aggregate(input.spec, input.answers);
+  if (input.report) {
+    trackGatherCompleted(input.report);
+    // Sends the gather's event, its metrics (otherwise exported every 60 s) and the recipients'
+    // dependencies now, in case the instance is scaled in. Not awaited: the gather's completion does
+    // not wait for the ingestion endpoint; flushTelemetry never throws.
+    void flushTelemetry();
+  }
+  return result;
 }
 
 df.app.activity(FunctionNames.aggregateResponses, { handler: aggregateResponses });

@@ -5,11 +5,32 @@ import { deliver } from "../gather/deliver";
 import { readLimits } from "../gather/limits";
 import type { CallRecipientInput, CallRecipientOutput } from "../gather/types";
 import { FunctionNames } from "../durable/names";
+import { trackRecipientCall } from "../telemetry";
 
-/** Throws a RecipientError when the attempt failed, so callActivityWithRetry can retry it. */
-export async function callRecipient(input: CallRecipientInput, _context: InvocationContext): Promise<CallRecipientOutput> {
+/**
+ * Throws a RecipientError when the attempt failed, so callActivityWithRetry can retry it.
+ * Each attempt (each invocation) is one dependency in Application Insights. Activities run at least
+ * once: should the host run an invocation again, its dependency is recorded again (accepted).
+ */
+export async function callRecipient(input: CallRecipientInput, context: InvocationContext): Promise<CallRecipientOutput> {
   const limits = readLimits();
-  return deliver(input, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist) });
+  const { recipient } = input;
+  const call = {
+    instanceId: input.requestId,
+    recipientId: recipient.id,
+    url: "url" in recipient ? recipient.url : undefined,
+    method: "url" in recipient ? recipient.method : undefined,
+    invocationId: context?.invocationId,
+  };
+  const started = performance.now();
+  try {
+    const output = await deliver(input, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist) });
+    trackRecipientCall({ ...call, durationMs: output.durationMs, success: true });
+    return output;
+  } catch (error) {
+    trackRecipientCall({ ...call, durationMs: performance.now() - started, success: false, error: (error as Error)?.message ?? String(error) });
+    throw error;
+  }
 }
 
 df.app.activity(FunctionNames.callRecipient, { handler: callRecipient });
