@@ -1,0 +1,151 @@
+/**
+ * Benchmarks on the local host (`npm run bench`): large fan-outs of simulated recipients, measuring
+ * wall time, orchestrator replay work and the host's peak memory, and checking DESIGN.md's targets:
+ *  - 10,000 recipients in one request complete;
+ *  - replay work grows linearly: N=10,000 costs no more than ~12x N=1,000;
+ *  - a first-mode decision closes the gather well under a second after the deciding answer.
+ * Replay work is read from the final histories: every episode replays the history up to its
+ * OrchestratorStarted event, so the work of an instance is the sum of those positions.
+ * Exits non-zero when a target is missed. Loopback only.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(__dirname, "../../..");
+
+interface Host {
+  url: string;
+  dataDir: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startHost(): Promise<Host> {
+  const dataDir = mkdtempSync(join(tmpdir(), "sg-bench-"));
+  const child = spawn(process.execPath, [join(root, "dist/tools/local-host/cli.js"), "--port", "0", "--data-dir", dataDir], {
+    cwd: root,
+    env: { ...process.env, PORT: "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const port = await new Promise<number>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`host did not start:\n${out}`)), 30_000);
+    const check = () => {
+      const m = /Host started on http:\/\/localhost:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ok(Number(m[1]));
+      }
+    };
+    child.stdout.on("data", check);
+    child.on("exit", () => fail(new Error(`host exited:\n${out}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    dataDir,
+    pid: child.pid!,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.on("exit", r));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function json(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function gather(host: Host, body: unknown): Promise<{ id: string; wallMs: number; result: any }> {
+  const started = performance.now();
+  const start = await json(`${host.url}/api/scatter-gather`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  if (start.status !== 202) throw new Error(`start failed: ${start.status} ${JSON.stringify(start.body)}`);
+  const id = start.body.id as string;
+  for (;;) {
+    const status = await json(`${host.url}/api/scatter-gather/${id}`);
+    if (["Completed", "Failed", "Terminated"].includes(status.body.runtimeStatus)) {
+      return { id, wallMs: Math.round(performance.now() - started), result: status.body.result };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Replay work of a gather (its orchestrator and its batch sub-orchestrators), from the local host's
+ * store: each episode replays the whole history so far, so an instance's work is the sum, over its
+ * episodes, of its history length after that episode.
+ */
+function replayWork(host: Host, gatherId: string): number {
+  const hubDir = join(host.dataDir, "default");
+  let work = 0;
+  for (const file of readdirSync(hubDir)) {
+    const records = readFileSync(join(hubDir, file), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    const created = records.find((r) => r.t === "create");
+    if (!created || !(created.instanceId === gatherId || created.instanceId.startsWith(`${gatherId}:batch:`))) continue;
+    let length = 0;
+    for (const record of records) {
+      if (record.t !== "episode") continue;
+      length += record.events.length;
+      work += length;
+    }
+  }
+  return work;
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+const recipients = (n: number, latency: (i: number) => number) =>
+  Array.from({ length: n }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: latency(i), value: { price: (i * 7919) % 1000 } } }));
+
+async function main(): Promise<void> {
+  const host = await startHost();
+  const failures: string[] = [];
+  try {
+    const rows: string[] = [];
+    const work: Record<number, number> = {};
+    for (const n of [1000, 10_000]) {
+      const run = await gather(host, { request: { bench: n }, recipients: recipients(n, (i) => i % 20), aggregate: { kind: "summary", field: "price" } });
+      work[n] = replayWork(host, run.id);
+      const ok = run.result?.counts?.succeeded === n;
+      if (!ok) failures.push(`N=${n}: ${run.result?.counts?.succeeded} of ${n} succeeded`);
+      rows.push(`N=${String(n).padEnd(6)} wall ${String(run.wallMs).padStart(6)} ms  replay work ${String(work[n]).padStart(9)} events  ${ok ? "all answered" : "INCOMPLETE"}`);
+    }
+    const ratio = work[10_000] / work[1000];
+    rows.push(`replay work ratio N=10,000 / N=1,000: ${ratio.toFixed(2)} (target ≤ 12)`);
+    if (ratio > 12) failures.push(`replay work ratio ${ratio.toFixed(2)} > 12`);
+
+    // Promptness: one fast answer among slow ones; the gather must close right after it.
+    const first = await gather(host, {
+      request: null,
+      recipients: recipients(50, (i) => (i === 0 ? 200 : 30_000)),
+      completion: { mode: "first", timeoutMs: 60_000 },
+    });
+    const closeLagMs = new Date(first.result.closedAt).getTime() - new Date(first.result.startedAt).getTime() - 200;
+    rows.push(`first mode: closed ${closeLagMs} ms after the deciding answer; completed in ${first.wallMs} ms wall (target: close lag < 1000 ms)`);
+    if (closeLagMs >= 1000) failures.push(`first-mode close lag ${closeLagMs} ms`);
+
+    rows.push(`local host peak RSS: ${peakRssMb(host.pid)} MB`);
+    console.log(rows.join("\n"));
+  } finally {
+    await host.stop();
+  }
+  if (failures.length > 0) {
+    console.error(`targets missed:\n- ${failures.join("\n- ")}`);
+    process.exit(1);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
