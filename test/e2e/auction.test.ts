@@ -1,0 +1,102 @@
+/**
+ * The auction variant: notify URLs receive the request once; answers arrive through
+ * POST /api/scatter-gather/{id}/responses and through sendEventPostUri (event `response`).
+ */
+import { pollUntil, pollUntilDone, postJson, gatherUrl, recipientServer, sleep, startOk, uniqueId, useTarget, msBetween } from "./harness";
+
+const target = useTarget();
+jest.setTimeout(30_000);
+
+describe("auction", () => {
+  test("notify once, answers by both routes, first answer wins, closes at `expected` as complete, late answer 410", async () => {
+    const notify = await recipientServer(() => ({ status: 204, text: "" }));
+    const id = uniqueId("auction");
+    const request = { rfq: "steel", tons: 12 };
+    const started = await startOk(target, {
+      id,
+      request,
+      auction: { notify: [`${notify.url}/rfq`], expected: 3 },
+      completion: { timeoutMs: 60_000 },
+      aggregate: { kind: "best", field: "bid.price", order: "min" },
+    });
+    expect(started.id).toBe(id);
+
+    await notify.waitForCalls(1);
+    const call = notify.calls[0];
+    expect(call.method).toBe("POST");
+    expect(call.url).toBe("/rfq");
+    expect(Object.keys(call.body).sort()).toEqual(["request", "requestId", "respondUrl"]);
+    expect(call.body.requestId).toBe(id);
+    expect(call.body.request).toEqual(request);
+    expect(new URL(call.body.respondUrl).pathname).toBe(`/api/scatter-gather/${id}/responses`);
+
+    // 1st answer through the respondUrl the responders were given.
+    const a1 = await postJson(call.body.respondUrl, { responder: "r1", value: { bid: { price: 90 } } });
+    expect(a1.status).toBe(202);
+    await pollUntil(target, id, (b) => b.progress?.succeeded === 1);
+
+    // 2nd through the Durable sendEventPostUri, event name `response`.
+    const eventUrl = started.body.sendEventPostUri.replace("{eventName}", "response");
+    const a2 = await postJson(eventUrl, { responder: "r2", value: { bid: { price: 70 } } });
+    expect(a2.status).toBe(202);
+    const two = await pollUntil(target, id, (b) => b.progress?.succeeded === 2);
+    expect(two.runtimeStatus).toBe("Running");
+    expect(two.progress).toMatchObject({ phase: "gathering", total: 3, succeeded: 2, failed: 0, pending: 1 });
+
+    // r1 again: accepted over HTTP, but the first answer stands.
+    const again = await postJson(gatherUrl(target, id) + "/responses", { responder: "r1", value: { bid: { price: 1 } } });
+    expect(again.status).toBe(202);
+    await sleep(300);
+    const still = await pollUntil(target, id, () => true);
+    expect(still.runtimeStatus).toBe("Running");
+    expect(still.progress).toMatchObject({ succeeded: 2, pending: 1 });
+
+    const a3 = await postJson(gatherUrl(target, id) + "/responses", { responder: "r3", value: { bid: { price: 80 } } });
+    expect(a3.status).toBe(202);
+    const done = await pollUntilDone(target, id);
+    expect(done.runtimeStatus).toBe("Completed");
+    const r = done.result;
+    expect(r).toMatchObject({ id, outcome: "complete", closedBy: "all-responded" });
+    expect(r.counts).toEqual({ total: 3, succeeded: 3, failed: 0, timedOut: 0, abandoned: 0 });
+    expect(r.responses.map((x: { recipientId: string; status: string; value: unknown }) => [x.recipientId, x.status, x.value])).toEqual([
+      ["r1", "succeeded", { bid: { price: 90 } }],
+      ["r2", "succeeded", { bid: { price: 70 } }],
+      ["r3", "succeeded", { bid: { price: 80 } }],
+    ]);
+    expect(r.aggregate).toMatchObject({ kind: "best", recipientId: "r2", value: { bid: { price: 70 } } });
+    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(60_000);
+
+    const late = await postJson(gatherUrl(target, id) + "/responses", { responder: "r4", value: { bid: { price: 10 } } });
+    expect(late.status).toBe(410);
+    expect(late.body.error.code).toEqual(expect.any(String));
+    expect(late.body.error.message).toEqual(expect.any(String));
+
+    await sleep(200);
+    expect(notify.count).toBe(1);
+  });
+
+  test("closes at the deadline with what it has: partial", async () => {
+    const id = uniqueId("auction-deadline");
+    await startOk(target, { id, request: "any", auction: {}, completion: { timeoutMs: 1200 } });
+    expect((await postJson(gatherUrl(target, id) + "/responses", { responder: "only", value: 5 })).status).toBe(202);
+    const done = await pollUntilDone(target, id, 10_000);
+    expect(done.result).toMatchObject({ outcome: "partial", closedBy: "deadline" });
+    expect(done.result.counts).toMatchObject({ succeeded: 1 });
+    expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "only", status: "succeeded", value: 5 })]);
+    const closedAfter = msBetween(done.result.startedAt, done.result.closedAt);
+    expect(closedAfter).toBeGreaterThanOrEqual(1200);
+    expect(closedAfter).toBeLessThan(2200);
+  });
+
+  test("a bad answer body is 400 with details; nothing is raised", async () => {
+    const id = uniqueId("auction-bad");
+    await startOk(target, { id, request: 1, auction: { expected: 1 }, completion: { timeoutMs: 1500 } });
+    const bad = await postJson(gatherUrl(target, id) + "/responses", { value: 1 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe("invalid_request");
+    expect(bad.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: "responder" })]));
+    const done = await pollUntilDone(target, id, 10_000);
+    expect(done.result).toMatchObject({ outcome: "failed", closedBy: "deadline" });
+    expect(done.result.counts.succeeded).toBe(0);
+  });
+});
