@@ -1,0 +1,75 @@
+/**
+ * Durability: kill -9 of the local host mid-gather, restart on the SAME data dir and port, and the gather
+ * completes with every recipient accounted for. Starts its own hosts, so it is skipped under BASE_URL.
+ */
+import * as fs from "node:fs";
+import { getGather, ownsHost, sleep, startHostProcess, startOk, tempDataDir, uniqueId, type AnyJson, type HostProcess, type Target } from "./harness";
+
+const maybe = ownsHost ? describe : describe.skip;
+jest.setTimeout(90_000);
+
+maybe("crash and restart of the local host", () => {
+  const hosts: HostProcess[] = [];
+  const dataDir = tempDataDir();
+
+  afterAll(async () => {
+    for (const h of hosts) await h.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** GET /api/scatter-gather/{id}, tolerating a host that is down or a dead pooled connection. */
+  async function poll(target: Target, id: string, done: (b: AnyJson) => boolean, timeoutMs: number): Promise<AnyJson> {
+    const t0 = Date.now();
+    let last = "";
+    for (;;) {
+      try {
+        const res = await getGather(target, id);
+        last = `${res.status} ${res.text.slice(0, 500)}`;
+        if (res.status === 200 && done(res.body)) return res.body;
+      } catch (error) {
+        last = (error as Error).message;
+      }
+      if (Date.now() - t0 > timeoutMs) throw new Error(`timed out polling ${id}: last ${last}`);
+      await sleep(50);
+    }
+  }
+
+  test("kill -9 mid-gather, restart on the same data dir and port: the gather completes with all 200 recipients", async () => {
+    const N = 200;
+    const first = await startHostProcess({ dataDir });
+    hosts.push(first);
+    const target: Target = { baseUrl: first.url, host: first };
+    const id = uniqueId("crash");
+    // Latencies spread over ~4 s; the deadline is far away.
+    const recipients = Array.from({ length: N }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: 200 + ((i * 37) % 200) * 20, value: { i } } }));
+    await startOk(target, { id, request: { durable: true }, recipients, completion: { timeoutMs: 120_000 } });
+
+    const before = await poll(target, id, (b) => b.progress?.phase === "gathering" && b.progress.succeeded >= 20, 20_000);
+    expect(before.runtimeStatus).toBe("Running");
+    expect(before.progress.succeeded).toBeLessThan(N);
+    const deadline = before.progress.deadline;
+    expect(typeof deadline).toBe("string");
+
+    await first.kill9();
+    expect(first.child.signalCode).toBe("SIGKILL");
+
+    const second = await startHostProcess({ dataDir, port: first.port });
+    hosts.push(second);
+    expect(second.port).toBe(first.port);
+    expect(second.output()).toContain(dataDir);
+
+    const done = await poll(target, id, (b) => ["Completed", "Failed", "Terminated"].includes(b.runtimeStatus), 60_000);
+    expect(done.runtimeStatus).toBe("Completed");
+    const r = done.result;
+    expect(r).toMatchObject({ id, outcome: "complete", closedBy: "all-responded" });
+    expect(r.counts).toEqual({ total: N, succeeded: N, failed: 0, timedOut: 0, abandoned: 0 });
+    expect(r.responses).toHaveLength(N);
+    r.responses.forEach((resp: AnyJson, i: number) => {
+      expect(resp).toMatchObject({ recipientId: `r${i}`, status: "succeeded", value: { i } });
+    });
+    expect(Object.keys(r.aggregate.values)).toHaveLength(N);
+    // The same execution went on: same start, same deadline.
+    expect(r.startedAt).toBe(new Date(Date.parse(deadline) - 120_000).toISOString());
+    expect(done.progress.deadline).toBe(deadline);
+  });
+});
