@@ -57,7 +57,7 @@ describe("settings", () => {
     const hj = readHostJson(path.join(__dirname, "fixture-app"), { FIXTURE_HUB: "Hub1" });
     expect(hj).toMatchObject({ routePrefix: "api", hubName: "Hub1", connectionName: "Storage", maxConcurrentActivityFunctions: 4, maxConcurrentOrchestratorFunctions: 2 });
     const repo = readHostJson(path.resolve(__dirname, "../../.."), { TASKHUB_NAME: "default" });
-    expect(repo).toMatchObject({ hubName: "default", connectionName: "DURABLE_TASK_SCHEDULER_CONNECTION_STRING", maxConcurrentActivityFunctions: 100 });
+    expect(repo).toMatchObject({ hubName: "default", connectionName: "DURABLE_TASK_SCHEDULER_CONNECTION_STRING", maxConcurrentActivityFunctions: 500 });
   });
 });
 
