@@ -10,28 +10,11 @@ const { Orchestrator } = require("durable-functions/lib/src/orchestrations/Orche
   Orchestrator: new (fn: (context: unknown) => Generator) => { handle(trigger: unknown, context: unknown): Promise<unknown> };
 };
 
-export const EventType = {
-  ExecutionStarted: 0,
-  TaskScheduled: 4,
-  TaskCompleted: 5,
-  TaskFailed: 6,
-  SubOrchestrationInstanceCreated: 7,
-  SubOrchestrationInstanceCompleted: 8,
-  SubOrchestrationInstanceFailed: 9,
-  TimerCreated: 10,
-  TimerFired: 11,
-  OrchestratorStarted: 12,
-  OrchestratorCompleted: 13,
-  EventRaised: 15,
-} as const;
-
-export interface HistoryEvent {
-  EventType: number;
-  EventId: number;
-  IsPlayed: boolean;
-  Timestamp: string;
-  [field: string]: unknown;
-}
+// Host-shaped history: the same definitions the local host's engine uses.
+export { EventType } from "../../tools/local-host/engine/history";
+export type { HistoryEvent } from "../../tools/local-host/engine/types";
+import { EventType } from "../../tools/local-host/engine/history";
+import type { HistoryEvent } from "../../tools/local-host/engine/types";
 
 export interface Action {
   actionType: number;
