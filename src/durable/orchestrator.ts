@@ -37,6 +37,11 @@ export interface BatchInput {
   retry?: RetrySpec;
   /** Absolute, shared by every batch: the parent's deadline. */
   deadline: string | null;
+  /**
+   * Names this execution of the gather for closing.ts (its calls end when it closes). Not the bare
+   * instance id: a finished id may be started again, and its new calls must not count as closed.
+   */
+  closeKey?: string;
 }
 
 export interface BatchOutput {
@@ -57,6 +62,8 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
   const instanceId = context.df.instanceId;
   const startedAt = context.df.currentUtcDateTime;
   const deadline = input.completion.timeoutMs !== undefined ? new Date(startedAt.getTime() + input.completion.timeoutMs) : null;
+  // One key per execution (replay-safe: the start time is the history's), see BatchInput.closeKey.
+  const closeKey = `${instanceId}@${startedAt.toISOString()}`;
 
   let gathered: Gathered;
   if (input.auction) {
@@ -66,7 +73,7 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
     const batchSize = input.fanoutBatchSize ?? Number.POSITIVE_INFINITY;
     gathered =
       recipients.length > batchSize
-        ? yield* gatherInBatches(context, input, recipients, batchSize, deadline)
+        ? yield* gatherInBatches(context, input, recipients, batchSize, deadline, closeKey)
         : yield* gatherRecipients(context, {
             requestId: instanceId,
             request: input.request,
@@ -74,14 +81,15 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
             completion: input.completion,
             retry: input.retry,
             deadline: deadline?.toISOString() ?? null,
+            closeKey,
           });
   }
   const closedAt = context.df.currentUtcDateTime;
 
   context.df.setCustomStatus(statusOf(gathered.counts, deadline, "aggregating"));
   const aggregate = (yield context.df.callActivity(FunctionNames.aggregateResponses, {
-    // The calls' requestId: the activity marks the gather closed so its stragglers stop.
-    requestId: instanceId,
+    // The activity marks this execution's gather closed so its stragglers stop.
+    closeKey,
     spec: input.aggregate,
     answers: succeededAnswers(gathered.responses),
     // For telemetry, which the activity emits (never this orchestrator: replay-safe). Replayed values only.
@@ -131,7 +139,7 @@ function* gatherRecipients(context: OrchestrationContext, input: BatchInput): Or
   );
   const retryOptions = input.retry ? toRetryOptions(input.retry) : undefined;
   const calls = recipients.map((recipient) => {
-    const callInput = { requestId: input.requestId, recipient, request: input.request };
+    const callInput = { requestId: input.requestId, recipient, request: input.request, ...(input.closeKey ? { closeKey: input.closeKey } : {}) };
     return retryOptions
       ? context.df.callActivityWithRetry(FunctionNames.callRecipient, retryOptions, callInput)
       : context.df.callActivity(FunctionNames.callRecipient, callInput);
@@ -175,6 +183,7 @@ function* gatherInBatches(
   recipients: Recipient[],
   batchSize: number,
   deadline: Date | null,
+  closeKey: string,
 ): Orchestration<Gathered> {
   const instanceId = context.df.instanceId;
   const slices: Recipient[][] = [];
@@ -191,6 +200,7 @@ function* gatherInBatches(
         completion: sliceCompletion(input.completion, slice.length),
         retry: input.retry,
         deadline: deadline?.toISOString() ?? null,
+        closeKey,
       } satisfies BatchInput,
       `${instanceId}:batch:${i}`,
     ),

@@ -10,9 +10,9 @@ import { flushTelemetry, trackGatherCompleted, type GatherReport } from "../tele
  * orchestrator is what makes it replay-safe; activities are at-least-once, so a re-executed
  * aggregateResponses would record the gather again (accepted, and visible as a repeated instanceId).
  */
-export function aggregateResponses(input: { requestId?: string; spec: AggregateSpec; answers: SucceededAnswer[]; report?: GatherReport }): Aggregate {
+export function aggregateResponses(input: { closeKey?: string; spec: AggregateSpec; answers: SucceededAnswer[]; report?: GatherReport }): Aggregate {
   // The gather is closed: its calls still queued or in flight in this worker end now (closing.ts).
-  if (input.requestId) markGatherClosed(input.requestId);
+  if (input.closeKey) markGatherClosed(input.closeKey);
   const result = aggregate(input.spec, input.answers);
   if (input.report) {
     trackGatherCompleted(input.report);

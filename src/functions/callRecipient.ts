@@ -25,7 +25,7 @@ export async function callRecipient(input: CallRecipientInput, context: Invocati
   };
   const started = performance.now();
   // Ends the call at once if the gather closes meanwhile (closing.ts).
-  const watch = watchGather(input.requestId);
+  const watch = watchGather(input.closeKey ?? input.requestId);
   try {
     const output = await deliver(input, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist), cancel: watch.signal });
     trackRecipientCall({ ...call, durationMs: output.durationMs, success: true });

@@ -141,6 +141,8 @@ export interface CallRecipientInput {
   requestId: string;
   recipient: Recipient;
   request: Json;
+  /** The gather execution this call belongs to (closing.ts); the requestId when absent. */
+  closeKey?: string;
 }
 export interface CallRecipientOutput {
   value: Json;
