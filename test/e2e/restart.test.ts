@@ -10,11 +10,15 @@ jest.setTimeout(90_000);
 
 maybe("crash and restart of the local host", () => {
   const hosts: HostProcess[] = [];
-  const dataDir = tempDataDir();
+  let dataDir = "";
+
+  beforeAll(() => {
+    dataDir = tempDataDir();
+  });
 
   afterAll(async () => {
     for (const h of hosts) await h.stop();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   /** GET /api/scatter-gather/{id}, tolerating a host that is down or a dead pooled connection. */
