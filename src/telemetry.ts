@@ -125,7 +125,7 @@ function createClient(connectionString: string): TelemetryClient {
   const tc = new ai.TelemetryClient(connectionString, { useGlobalProviders: false });
   // Cloud role name / instance as the Functions host reports them (defaults: unknown_service:node).
   const resource = resourceFromAttributes({
-    "service.name": process.env.OTEL_SERVICE_NAME || process.env.WEBSITE_SITE_NAME || "scatter-gather-functions",
+    "service.name": process.env.WEBSITE_SITE_NAME || "scatter-gather-functions",
     "service.instance.id": process.env.WEBSITE_INSTANCE_ID || os.hostname(),
   });
   tc.config.azureMonitorOpenTelemetryOptions = {
