@@ -1,6 +1,6 @@
 /**
  * Small static readers for the Bicep templates in infra/. They are not a Bicep compiler: no Bicep
- * compiler is installable here (see docs/deploy.md), so test/infra/infra.test.ts checks the facts
+ * compiler is installable here (see the README, "Deploy to Azure"), so test/infra/infra.test.ts checks the facts
  * a deployment depends on (module paths, parameters, app settings, role ids, tags) with these.
  */
 import * as fs from "fs";

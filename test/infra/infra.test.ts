@@ -370,7 +370,7 @@ describe("infra templates", () => {
     expect(apiVersionProblems(allBicep())).toEqual([]);
   });
 
-  test("main.bicep outputs what azd and docs/deploy.md read", () => {
+  test("main.bicep outputs what azd and the README read", () => {
     const out = outputs(MAIN);
     for (const name of [
       "AZURE_LOCATION",
