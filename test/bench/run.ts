@@ -81,9 +81,11 @@ async function gather(host: Host, body: unknown): Promise<{ id: string; wallMs: 
  * store: each episode replays the whole history so far, so an instance's work is the sum, over its
  * episodes, of its history length after that episode.
  */
-function replayWork(host: Host, gatherId: string): number {
+function replayWork(host: Host, gatherId: string): { work: number; parentWork: number; episodes: number } {
   const hubDir = join(host.dataDir, "default");
   let work = 0;
+  let parentWork = 0;
+  let episodes = 0;
   for (const file of readdirSync(hubDir)) {
     const records = readFileSync(join(hubDir, file), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
     const created = records.find((r) => r.t === "create");
@@ -93,9 +95,11 @@ function replayWork(host: Host, gatherId: string): number {
       if (record.t !== "episode") continue;
       length += record.events.length;
       work += length;
+      episodes++;
+      if (created.instanceId === gatherId) parentWork += length;
     }
   }
-  return work;
+  return { work, parentWork, episodes };
 }
 
 function peakRssMb(pid: number): number {
@@ -113,17 +117,24 @@ async function main(): Promise<void> {
   try {
     const rows: string[] = [];
     const work: Record<number, number> = {};
+    // Episode batching varies from run to run (one extra episode replays a whole batch history), so
+    // each size runs three times and the median work counts.
     for (const n of [1000, 10_000]) {
-      const run = await gather(host, { request: { bench: n }, recipients: recipients(n, (i) => i % 20), aggregate: { kind: "summary", field: "price" } });
-      work[n] = replayWork(host, run.id);
-      const ok = run.result?.counts?.succeeded === n;
-      if (!ok) failures.push(`N=${n}: ${run.result?.counts?.succeeded} of ${n} succeeded`);
-      rows.push(`N=${String(n).padEnd(6)} wall ${String(run.wallMs).padStart(6)} ms  replay work ${String(work[n]).padStart(9)} events  ${ok ? "all answered" : "INCOMPLETE"}`);
+      const works: number[] = [];
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const run = await gather(host, { request: { bench: n }, recipients: recipients(n, (i) => i % 20), aggregate: { kind: "summary", field: "price" } });
+        const replay = replayWork(host, run.id);
+        works.push(replay.work);
+        const ok = run.result?.counts?.succeeded === n;
+        if (!ok) failures.push(`N=${n}: ${run.result?.counts?.succeeded} of ${n} succeeded`);
+        rows.push(`N=${String(n).padEnd(6)} wall ${String(run.wallMs).padStart(6)} ms  replay work ${String(replay.work).padStart(9)} events (${replay.episodes} episodes; parent ${replay.parentWork})  ${ok ? "all answered" : "INCOMPLETE"}`);
+      }
+      work[n] = works.sort((a, b) => a - b)[1];
     }
-    // "~12x": linear work is 10x; how completions happen to batch into episodes varies from run to
-    // run and with the number of concurrent batches, so 5% over 12 is accepted, not more.
+    // "~12x": linear work is 10x; the parent's share grows with the number of batches, and how
+    // completions batch into episodes varies, so 5% over 12 is accepted, not more.
     const ratio = work[10_000] / work[1000];
-    rows.push(`replay work ratio N=10,000 / N=1,000: ${ratio.toFixed(2)} (linear = 10, target ~12, fails above 12.6)`);
+    rows.push(`replay work ratio of medians N=10,000 / N=1,000: ${ratio.toFixed(2)} (linear = 10, target ~12, fails above 12.6)`);
     if (ratio > 12.6) failures.push(`replay work ratio ${ratio.toFixed(2)} > 12.6`);
 
     // Promptness: one fast answer among slow ones; the gather must close right after it.
