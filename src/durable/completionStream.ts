@@ -4,7 +4,7 @@
  * a new Task.any makes the host schedule it a second time (DESIGN.md trap 1, durable-js #574).
  *
  * This is the project's one touch of durable-functions internals, pinned to durable-functions 3.5.0
- * (package.json) and covered by test/orchestration/completionStream.test.ts through the real replay:
+ * (package.json) and covered by test/orchestration/completionStream.test.ts and orchestrator.test.ts through the real replay:
  *  - the first wait yields a public Task.any over every task: that emits each task's action once;
  *  - afterwards every task reports its completion to a relay (its `parent`, which the SDK calls when a
  *    task settles), and each later wait yields a waiter task that is marked already scheduled, so the
