@@ -8,8 +8,8 @@ import * as df from "durable-functions";
 import type { OrchestrationContext } from "durable-functions";
 import { succeededAnswers } from "../gather/aggregate";
 import { failureReason } from "../gather/failures";
-import { canonicalJson } from "../gather/json";
-import { decide, type Decision } from "../gather/policy";
+import { EqualValueCounter } from "../gather/equalValues";
+import { atDeadline, decide, type Decision } from "../gather/policy";
 import { validateAuctionAnswer } from "../gather/schema";
 import { GatherTally } from "../gather/tally";
 import type {
@@ -133,6 +133,7 @@ export function* scatterGatherBatch(context: OrchestrationContext): Orchestratio
 function* gatherRecipients(context: OrchestrationContext, input: BatchInput): Orchestration<Gathered> {
   const { recipients, completion } = input;
   const deadline = input.deadline ? new Date(input.deadline) : null;
+  const deadlineIso = input.deadline;
   const tally = new GatherTally(
     recipients.map((r) => r.id),
     completion,
@@ -148,7 +149,7 @@ function* gatherRecipients(context: OrchestrationContext, input: BatchInput): Or
   const timer = deadline ? context.df.createTimer(deadline) : undefined;
   const stream = new CompletionStream(context, timer ? [...calls, timer] : calls);
 
-  context.df.setCustomStatus(tally.progress(deadline?.toISOString() ?? null));
+  context.df.setCustomStatus(tally.progress(deadlineIso));
   let decision = tally.decision();
   while (!decision) {
     const task = yield* stream.next();
@@ -164,7 +165,7 @@ function* gatherRecipients(context: OrchestrationContext, input: BatchInput): Or
       const answer = task.result as CallRecipientOutput;
       tally.succeed(index, answer.value, { attempts, durationMs: answer.durationMs });
     }
-    context.df.setCustomStatus(tally.progress(deadline?.toISOString() ?? null));
+    context.df.setCustomStatus(tally.progress(deadlineIso));
     decision = tally.decision();
   }
   // An orchestration does not complete while a timer is pending.
@@ -253,17 +254,9 @@ function* gatherAuction(context: OrchestrationContext, input: OrchestrationInput
   if (!deadline) throw new Error("auction mode needs completion.timeoutMs");
   const deadlineIso = deadline.toISOString();
 
-  if (auction.notify.length > 0) {
-    context.df.setCustomStatus({ phase: "gathering", total: auction.expected ?? 0, succeeded: 0, failed: 0, pending: auction.expected ?? 0, deadline: deadlineIso });
-    const payload = { requestId: instanceId, request: input.request, respondUrl: auction.respondUrl };
-    // notifyResponder never throws: a failed notification is logged, the auction goes on.
-    yield context.df.Task.all(auction.notify.map((url) => context.df.callActivity(FunctionNames.notifyResponder, { url, payload })));
-  }
-
   const responses: RecipientResponse[] = [];
   const seen = new Set<string>();
-  const groups = new Map<string, number>();
-  let largestAgreement = 0;
+  const agreement = new EqualValueCounter();
   const expected = auction.expected;
   const progress = (): GatherProgress => ({
     phase: "gathering",
@@ -281,17 +274,22 @@ function* gatherAuction(context: OrchestrationContext, input: OrchestrationInput
       timedOut: 0,
       // Without `expected`, more answers may always come until the deadline.
       pending: expected !== undefined ? Math.max(0, expected - responses.length) : Number.MAX_SAFE_INTEGER,
-      largestAgreement,
+      largestAgreement: agreement.largest,
     });
 
   context.df.setCustomStatus(progress());
+  if (auction.notify.length > 0) {
+    const payload = { requestId: instanceId, request: input.request, respondUrl: auction.respondUrl };
+    // notifyResponder never throws: a failed notification is logged, the auction goes on.
+    yield context.df.Task.all(auction.notify.map((url) => context.df.callActivity(FunctionNames.notifyResponder, { url, payload })));
+  }
   let decision = verdict();
   while (!decision) {
     const answer = context.df.waitForExternalEvent(RESPONSE_EVENT);
     const timer = context.df.createTimer(deadline);
     const winner = yield context.df.Task.any([answer, timer]);
     if (winner === timer) {
-      decision = { closedBy: "deadline", outcome: responses.length > 0 ? "partial" : "failed" };
+      decision = atDeadline({ succeeded: responses.length });
       break;
     }
     timer.cancel();
@@ -300,12 +298,7 @@ function* gatherAuction(context: OrchestrationContext, input: OrchestrationInput
     if (!parsed.ok || seen.has(parsed.value.responder)) continue;
     seen.add(parsed.value.responder);
     responses.push({ recipientId: parsed.value.responder, status: "succeeded", value: parsed.value.value });
-    if (input.completion.agree) {
-      const key = canonicalJson(parsed.value.value);
-      const count = (groups.get(key) ?? 0) + 1;
-      groups.set(key, count);
-      largestAgreement = Math.max(largestAgreement, count);
-    }
+    if (input.completion.agree) agreement.add(parsed.value.value);
     context.df.setCustomStatus(progress());
     decision = verdict();
   }

@@ -1,5 +1,6 @@
 /** The four aggregations of API.md over the successful answers, in response order. */
-import { canonicalJson, getPath } from "./json";
+import { EqualValueCounter } from "./equalValues";
+import { getPath } from "./json";
 import type { Aggregate, AggregateSpec, Json, RecipientResponse } from "./types";
 
 export interface SucceededAnswer {
@@ -51,18 +52,12 @@ export function aggregate(spec: AggregateSpec, answers: readonly SucceededAnswer
       return { kind: "summary", field, count, sum, average: count > 0 ? sum / count : null, min, max };
     }
     case "vote": {
-      const tallies = new Map<string, { value: Json; count: number }>();
-      let winner: { value: Json; count: number } | undefined;
+      const votes = new EqualValueCounter();
       for (const a of answers) {
         const value = getPath(a.value, spec.field);
-        if (value === undefined) continue;
-        const key = canonicalJson(value);
-        const entry = tallies.get(key) ?? { value, count: 0 };
-        entry.count++;
-        tallies.set(key, entry);
-        // The first value to reach the highest count wins ties.
-        if (!winner || entry.count > winner.count) winner = entry;
+        if (value !== undefined) votes.add(value);
       }
+      const winner = votes.leader;
       return { kind: "vote", ...(spec.field !== undefined ? { field: spec.field } : {}), value: winner?.value ?? null, count: winner?.count ?? 0 };
     }
   }

@@ -2,7 +2,7 @@
  * Outcome bookkeeping for one gather: answers recorded as they arrive (O(1) each), the tally the
  * policy reads, the progress shown in customStatus, and the final responses once the gather closes.
  */
-import { canonicalJson } from "./json";
+import { EqualValueCounter } from "./equalValues";
 import { atDeadline, decide, type Decision } from "./policy";
 import type { CompletionPolicy, Counts, GatherProgress, Json, RecipientResponse } from "./types";
 
@@ -12,8 +12,7 @@ export class GatherTally {
   private failed = 0;
   private timedOut = 0;
   private abandoned = 0;
-  private readonly agreement = new Map<string, number>();
-  private largestAgreement = 0;
+  private readonly agreement = new EqualValueCounter();
 
   /** `recipientIds` in recipient-list order; answers are recorded by index into it. */
   constructor(
@@ -38,12 +37,7 @@ export class GatherTally {
   succeed(index: number, value: Json, extra: { attempts?: number; durationMs?: number } = {}): void {
     this.record(index, { recipientId: this.recipientIds[index], status: "succeeded", value, ...extra });
     this.succeeded++;
-    if (this.policy.agree) {
-      const key = canonicalJson(value);
-      const count = (this.agreement.get(key) ?? 0) + 1;
-      this.agreement.set(key, count);
-      if (count > this.largestAgreement) this.largestAgreement = count;
-    }
+    if (this.policy.agree) this.agreement.add(value);
   }
 
   fail(index: number, error: string, extra: { attempts?: number } = {}): void {
@@ -77,7 +71,7 @@ export class GatherTally {
       failed: this.failed,
       timedOut: this.timedOut,
       pending: this.pending,
-      largestAgreement: this.largestAgreement,
+      largestAgreement: this.agreement.largest,
     });
   }
 
