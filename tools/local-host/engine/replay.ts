@@ -172,14 +172,7 @@ export function replayEpisode(input: ReplayInput): ReplayResult {
   const newTaskId = () => nextId++;
 
   function scheduleActivity(name: string, rawInput: unknown, task: HostTask, onResult: (ok: boolean) => void): void {
-    if (!input.isKnownActivity(name)) {
-      throw new ShimError(
-        `The function '${name}' doesn't exist, is disabled, or is not an activity function. Additional info: ` +
-          (input.knownActivities.length > 0
-            ? `The following are the known activity functions: '${input.knownActivities.join("', '")}'.`
-            : "No activity functions are currently registered!"),
-      );
-    }
+    if (!input.isKnownActivity(name)) throw unknownFunction(name, "activity", input.knownActivities);
     const id = newTaskId();
     // The shim's CallActivityAsync goes through DTFx ScheduleTask(params object[]): the input is wrapped in an array.
     const serialized = JSON.stringify([rawInput === undefined ? null : rawInput]);
@@ -194,14 +187,7 @@ export function replayEpisode(input: ReplayInput): ReplayResult {
     task: HostTask,
     onResult: (ok: boolean) => void,
   ): void {
-    if (!input.isKnownOrchestrator(name)) {
-      throw new ShimError(
-        `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function. Additional info: ` +
-          (input.knownOrchestrators.length > 0
-            ? `The following are the known orchestrator functions: '${input.knownOrchestrators.join("', '")}'.`
-            : "No orchestrator functions are currently registered!"),
-      );
-    }
+    if (!input.isKnownOrchestrator(name)) throw unknownFunction(name, "orchestrator", input.knownOrchestrators);
     const id = newTaskId();
     // DTFx CreateSubOrchestrationInstanceCore: a missing instance id becomes "<executionId>:<sequence id>".
     const childId = instanceId && instanceId.trim() !== "" ? instanceId : `${input.executionId}:${id}`;
@@ -575,4 +561,12 @@ function extractActions(state: ReplayInput["state"]): WorkerAction[] {
   }
   const inner = actions[0];
   return Array.isArray(inner) ? (inner as WorkerAction[]) : [];
+}
+
+/** The host's error for a call to a function that is not registered with that trigger kind. */
+function unknownFunction(name: string, kind: "activity" | "orchestrator", known: readonly string[]): ShimError {
+  return new ShimError(
+    `The function '${name}' doesn't exist, is disabled, or is not an ${kind} function. Additional info: ` +
+      (known.length > 0 ? `The following are the known ${kind} functions: '${known.join("', '")}'.` : `No ${kind} functions are currently registered!`),
+  );
 }
