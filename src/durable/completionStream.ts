@@ -1,15 +1,27 @@
 /**
- * "Wait for the next of these already-scheduled tasks": .NET's Task.WhenAny without scheduling
- * anything again. durable-functions has no public API for it, and re-yielding a scheduled task inside
- * a new Task.any makes the host schedule it a second time (DESIGN.md trap 1, durable-js #574).
+ * "Wait for the next of these tasks": .NET's Task.WhenAny over a set of tasks that may grow (retry
+ * timers, new attempts), without ever yielding a task twice. durable-functions has no public API for
+ * it, and re-yielding a scheduled task inside a new Task.any makes the host schedule it a second time
+ * (docs/durable-functions.md, trap 1; durable-js #574).
  *
  * This is the project's one touch of durable-functions internals, pinned to durable-functions 3.5.0
- * (package.json) and covered by test/orchestration/completionStream.test.ts and orchestrator.test.ts through the real replay:
- *  - the first wait yields a public Task.any over every task: that emits each task's action once;
- *  - afterwards every task reports its completion to a relay (its `parent`, which the SDK calls when a
- *    task settles), and each later wait yields a waiter task that is marked already scheduled, so the
- *    SDK adds no action for it, and that has a non-numeric id, so it takes no sequence number.
- * Each wait costs O(1), so a gather over N tasks replays in O(N), not O(N^2).
+ * (package.json) and covered by test/orchestration through the real replay and the local host's engine.
+ *
+ * How it works:
+ *  - every task added reports its completion to a relay (its `parent`, which the SDK calls when a task
+ *    settles) instead of to a Task.any;
+ *  - a wait yields a waiter task with a non-numeric id (so it takes no sequence number). When tasks were
+ *    added since the last wait, the waiter is yielded inside a public Task.any together with them: that
+ *    emits each new task's action exactly once. The waiter's own action is an empty WhenAll, which the
+ *    host completes at once (OutOfProcOrchestrationShim: Task.WhenAll of nothing), so on the host every
+ *    such Task.any is done as soon as it is invoked and the host's replay walk never blocks on it.
+ *  - Why that matters: the host numbers actions as its walk reaches them. If the walk blocked on a
+ *    Task.any until its first child finished, a Task.any holding a timer that was later cancelled would
+ *    complete at once on every replay (a cancelled timer completes its task), and whatever the host had
+ *    numbered in between (e.g. DTFx retry timers) would shift: a non-determinism failure. With every
+ *    Task.any done at invocation, the host numbers actions in list order, exactly as the SDK does.
+ *  - Without new tasks, the waiter is yielded alone, marked already scheduled: no action at all.
+ * Each wait costs O(new tasks), so a gather over N tasks replays in O(N), not O(N^2).
  */
 import type * as df from "durable-functions";
 
@@ -31,22 +43,33 @@ interface InternalTask extends df.Task {
 
 /** The waiter's id: never a sequence number nor an event name the SDK could match in history. */
 const WAITER_ID = "completion-stream-waiter";
+/** durable-functions' ActionType.WhenAll: with no children the host completes it at once. */
+const WHEN_ALL = 12;
 
 export class CompletionStream<T extends df.Task = df.Task> {
-  private started = false;
+  private readonly unscheduled: InternalTask[] = [];
   private readonly settled: InternalTask[] = [];
+  private readonly relay = { handleCompletion: (child: InternalTask) => this.onSettled(child) };
   private waiter: InternalTask | undefined;
-  private remaining: number;
+  private remaining = 0;
 
   constructor(
     private readonly context: df.OrchestrationContext,
-    private readonly tasks: readonly T[],
+    tasks: readonly T[] = [],
   ) {
-    if (tasks.length === 0) throw new Error("CompletionStream needs at least one task");
-    this.remaining = tasks.length;
+    this.add(...tasks);
   }
 
-  /** How many tasks have not been handed out by next() yet. */
+  /** Adds tasks that were created but never yielded; they are scheduled by the next wait. */
+  add(...tasks: T[]): void {
+    for (const task of tasks as unknown as InternalTask[]) {
+      task.parent = this.relay;
+      this.unscheduled.push(task);
+      this.remaining++;
+    }
+  }
+
+  /** How many added tasks have not been handed out by next() yet. */
   get pending(): number {
     return this.remaining;
   }
@@ -56,36 +79,25 @@ export class CompletionStream<T extends df.Task = df.Task> {
    * Never yields a task that was already yielded.
    */
   *next(): Generator<df.Task, T, unknown> {
-    if (this.remaining === 0) throw new Error("CompletionStream: every task has already been returned");
-    if (!this.started) {
-      this.started = true;
-      const first = (yield this.context.df.Task.any([...this.tasks])) as InternalTask;
-      this.attachRelay(first);
-      this.remaining--;
-      return first as unknown as T;
-    }
-    if (this.settled.length === 0) {
-      this.waiter = new internals.DFTask(WAITER_ID, { actionType: "completion-stream" });
-      this.waiter.alreadyScheduled = true;
-      yield this.waiter;
+    if (this.remaining === 0) throw new Error("CompletionStream: no task left to wait for");
+    // A task that settled already is handed out first; new tasks then go out with the next real wait.
+    while (this.settled.length === 0) {
+      const waiter = new internals.DFTask(WAITER_ID, { actionType: WHEN_ALL, compoundActions: [] });
+      this.waiter = waiter;
+      if (this.unscheduled.length > 0) {
+        const batch = this.unscheduled.splice(0);
+        const carrier = this.context.df.Task.any([...batch, waiter]);
+        // Task.any made itself their parent: completions go to the relay, which wakes the waiter.
+        for (const task of batch) task.parent = this.relay;
+        yield carrier;
+      } else {
+        waiter.alreadyScheduled = true;
+        yield waiter;
+      }
       this.waiter = undefined;
     }
     this.remaining--;
     return this.settled.shift() as unknown as T;
-  }
-
-  /** From now on, the tasks report to this stream instead of the first Task.any. */
-  private attachRelay(first: InternalTask): void {
-    const relay = { handleCompletion: (child: InternalTask) => this.onSettled(child) };
-    for (const task of this.tasks as unknown as InternalTask[]) {
-      if (task === first) continue;
-      if (task.state !== internals.TaskState.Running) {
-        // Cannot happen with the SDK's one-event-at-a-time replay; kept so no completion is ever lost.
-        this.settled.push(task);
-      } else {
-        task.parent = relay;
-      }
-    }
   }
 
   private onSettled(task: InternalTask): void {
@@ -97,14 +109,4 @@ export class CompletionStream<T extends df.Task = df.Task> {
       waiter.setValue(false, task);
     }
   }
-}
-
-/**
- * How many attempts a callActivityWithRetry task made: durable-functions' RetryableTask counts them
- * in `attemptNumber` (1-based, incremented on each failure; after the final failure it is one past).
- */
-export function attemptsOf(task: df.Task): number {
-  const attemptNumber = (task as unknown as { attemptNumber?: number }).attemptNumber;
-  if (typeof attemptNumber !== "number") return 1;
-  return task.isFaulted ? attemptNumber - 1 : attemptNumber;
 }

@@ -9,7 +9,12 @@ export const FunctionNames = {
   callRecipient: "callRecipient",
   aggregateResponses: "aggregateResponses",
   notifyResponder: "notifyResponder",
+  /** Raises CLOSE_EVENT on the batches still running once the parent gather has decided. */
+  closeBatches: "closeBatches",
 } as const;
 
 /** The external event auction answers arrive as. */
 export const RESPONSE_EVENT = "response";
+
+/** The external event a parent gather raises on its batches once it has decided (closeBatches). */
+export const CLOSE_EVENT = "close";

@@ -8,6 +8,7 @@ import type { OrchestrationInput } from "../gather/types";
 import { findStatus, isActive } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { readJsonBody } from "../http/body";
+import { checkStatusResponse, managementUrls, publicOrigin } from "../http/publicUrls";
 import { jsonResponse } from "../http/responses";
 
 export async function startScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -27,7 +28,8 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     if (existing && isActive(existing)) return conflict(client, instanceId);
   }
 
-  const input: OrchestrationInput & { fanoutBatchSize: number } = {
+  const urls = managementUrls(client, instanceId);
+  const input: OrchestrationInput = {
     request: gather.request,
     completion: gather.completion,
     aggregate: gather.aggregate,
@@ -35,7 +37,10 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     ...(gather.recipients ? { recipients: gather.recipients } : {}),
     ...(gather.retry ? { retry: gather.retry } : {}),
     ...(gather.auction
-      ? { auction: { ...gather.auction, respondUrl: new URL(`/api/scatter-gather/${encodeURIComponent(instanceId)}/responses`, request.url).href } }
+      ? {
+          auction: { ...gather.auction, respondUrl: `${publicOrigin(urls)}/api/scatter-gather/${encodeURIComponent(instanceId)}/responses` },
+          maxAnswers: limits.maxRecipients,
+        }
       : {}),
   };
   try {
@@ -47,11 +52,11 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     throw error;
   }
   context.log(`Started ${FunctionNames.orchestrator} ${instanceId} with ${gather.recipients?.length ?? 0} recipients (${gather.completion.mode})`);
-  return client.createCheckStatusResponse(request, instanceId);
+  return checkStatusResponse(urls);
 }
 
 function conflict(client: df.DurableClient, instanceId: string): HttpResponseInit {
-  const urls = client.createHttpManagementPayload(instanceId);
+  const urls = managementUrls(client, instanceId);
   return jsonResponse(409, { ...errorBody("conflict", `instance ${instanceId} is still running`), ...urls }, { Location: urls.statusQueryGetUri });
 }
 

@@ -86,10 +86,11 @@ export class GatherTally {
 
   /**
    * Closes the gather: every recipient still pending becomes `timedOut` (closed by the deadline) or
-   * `abandoned` (closed early by the policy). Returns the responses in recipient-list order.
+   * `abandoned` (closed early by the policy, or with no decision: by a parent gather that decided).
+   * Returns the responses in recipient-list order.
    */
-  close(decision: Decision): { responses: RecipientResponse[]; counts: Counts } {
-    const status = decision.closedBy === "deadline" ? "timedOut" : "abandoned";
+  close(decision: Decision | undefined): { responses: RecipientResponse[]; counts: Counts } {
+    const status = decision?.closedBy === "deadline" ? "timedOut" : "abandoned";
     for (let i = 0; i < this.responses.length; i++) {
       if (this.responses[i] === undefined) this.settle(i, { recipientId: this.recipientIds[i], status });
     }

@@ -116,9 +116,9 @@ export interface GatherResult {
   aggregate: Aggregate;
 }
 
-/** customStatus while the orchestration runs: counts only, so it stays far below 16 KB. */
+/** customStatus: counts only, so it stays far below 16 KB. "done" once the result is written. */
 export interface GatherProgress {
-  phase: "gathering" | "aggregating";
+  phase: "gathering" | "aggregating" | "done";
   total: number;
   succeeded: number;
   failed: number;
@@ -134,6 +134,10 @@ export interface OrchestrationInput {
   completion: CompletionPolicy;
   aggregate: AggregateSpec;
   retry?: RetrySpec;
+  /** Above this many recipients the gather fans out to batch sub-orchestrations (FANOUT_BATCH_SIZE). */
+  fanoutBatchSize?: number;
+  /** Auction: answers taken at most (MAX_RECIPIENTS); the gather closes once it has them. */
+  maxAnswers?: number;
 }
 
 /** What callRecipient receives and returns. */
@@ -143,6 +147,8 @@ export interface CallRecipientInput {
   request: Json;
   /** The gather execution this call belongs to (closing.ts); the requestId when absent. */
   closeKey?: string;
+  /** 1 for the first attempt, then 2, 3, ... (retries are run by the orchestrator). */
+  attempt?: number;
 }
 export interface CallRecipientOutput {
   value: Json;

@@ -89,7 +89,7 @@ function replayWork(host: Host, gatherId: string): { work: number; parentWork: n
   for (const file of readdirSync(hubDir)) {
     const records = readFileSync(join(hubDir, file), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
     const created = records.find((r) => r.t === "create");
-    if (!created || !(created.instanceId === gatherId || created.instanceId.startsWith(`${gatherId}:batch:`))) continue;
+    if (!created || !(created.instanceId === gatherId || created.instanceId.startsWith(`${gatherId}~batch-`))) continue;
     let length = 0;
     for (const record of records) {
       if (record.t !== "episode") continue;

@@ -1,0 +1,91 @@
+/**
+ * Large fan-outs: slices of `batchSize` recipients as sub-orchestrations, so no single history (and
+ * its replay) grows past a slice. Each slice closes early only when the whole gather's policy is met
+ * inside it; the parent merges slices as they finish and decides on the merged tally. Once it has
+ * decided, the slices still running are closed (CLOSE_EVENT): their pending calls and retry waits
+ * would otherwise keep the parent open (DTFx completes an orchestration only with no open task).
+ */
+import type * as df from "durable-functions";
+import type { OrchestrationContext } from "durable-functions";
+import { failureReason } from "../gather/failures";
+import { GatherTally } from "../gather/tally";
+import type { CompletionPolicy, OrchestrationInput, Recipient } from "../gather/types";
+import { CompletionStream } from "./completionStream";
+import type { Gathered, Orchestration, RecipientGatherInput } from "./gatherRecipients";
+import { FunctionNames } from "./names";
+
+/**
+ * A batch's instance id. `~` is outside the alphabet of user instance ids (schema.ts), so no client
+ * can start an instance that a gather will later need for one of its batches.
+ */
+export function batchInstanceId(instanceId: string, batch: number): string {
+  return `${instanceId}~batch-${batch}`;
+}
+
+export function* gatherInBatches(
+  context: OrchestrationContext,
+  input: OrchestrationInput,
+  batchSize: number,
+  deadline: Date | null,
+  closeKey: string,
+): Orchestration<Gathered> {
+  const instanceId = context.df.instanceId;
+  const recipients = input.recipients ?? [];
+  const slices: Recipient[][] = [];
+  for (let i = 0; i < recipients.length; i += batchSize) slices.push(recipients.slice(i, i + batchSize));
+  const offsets = slices.map((_, i) => i * batchSize);
+  const deadlineIso = deadline?.toISOString() ?? null;
+
+  const batches = slices.map((slice, i) =>
+    context.df.callSubOrchestrator(
+      FunctionNames.batchOrchestrator,
+      {
+        requestId: instanceId,
+        request: input.request,
+        recipients: slice,
+        completion: sliceCompletion(input.completion, slice.length),
+        retry: input.retry,
+        deadline: deadlineIso,
+        closeKey,
+        closable: true,
+      } satisfies RecipientGatherInput,
+      batchInstanceId(instanceId, i),
+    ),
+  );
+  const indexOf = new Map<df.Task, number>(batches.map((task, i) => [task, i]));
+  const tally = new GatherTally(
+    recipients.map((r) => r.id),
+    input.completion,
+  );
+  const stream = new CompletionStream(context, batches);
+
+  context.df.setCustomStatus(tally.progress(deadlineIso));
+  let decision = tally.decision();
+  while (!decision) {
+    const task = yield* stream.next();
+    const batch = indexOf.get(task)!;
+    if (task.isFaulted) {
+      // A slice that failed internally: its recipients count as failed, the gather goes on.
+      const reason = failureReason(task.result);
+      slices[batch].forEach((_, j) => tally.fail(offsets[batch] + j, `batch failed: ${reason}`));
+    } else {
+      const output = task.result as Gathered;
+      output.responses.forEach((response, j) => {
+        // A slice closed early because the whole policy was met inside it; its stragglers stay open
+        // here until the merged decision closes them.
+        if (response.status !== "abandoned") tally.settle(offsets[batch] + j, response);
+      });
+    }
+    context.df.setCustomStatus(tally.progress(deadlineIso));
+    decision = tally.decision();
+  }
+  const running = batches.flatMap((task, i) => (task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, i)]));
+  if (running.length > 0) yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds: running });
+  return { decision, ...tally.close(decision) };
+}
+
+/** A slice stops early only when the whole gather's policy is already met inside it. */
+function sliceCompletion(policy: CompletionPolicy, sliceSize: number): CompletionPolicy {
+  if (policy.mode === "quorum" && (policy.quorum ?? 1) > sliceSize) return { mode: "all", agree: false, timeoutMs: policy.timeoutMs };
+  return { ...policy, withinSlice: true };
+}

@@ -1,0 +1,142 @@
+/**
+ * One gather over called recipients: a whole gather, or one batch of a large fan-out. Every recipient
+ * is called at once; answers are taken in completion order until the policy, the deadline or (for a
+ * batch) the parent closes the gather.
+ *
+ * Retries are the orchestrator's own, not callActivityWithRetry: a failed attempt with attempts left
+ * waits on a durable timer that is cancelled when the gather closes. So a decided gather never waits
+ * out a retry interval (DTFx completes an orchestration only when no task is open), and every action
+ * is the orchestrator's, numbered by the host in list order (see completionStream.ts for why the
+ * host's own retries inside a progressive gather end in a non-determinism failure).
+ */
+import type * as df from "durable-functions";
+import type { OrchestrationContext } from "durable-functions";
+import { failureReason } from "../gather/failures";
+import type { Decision } from "../gather/policy";
+import { isFinalFailure, retryDelayMs } from "../gather/retry";
+import { GatherTally } from "../gather/tally";
+import type { CallRecipientInput, CallRecipientOutput, CompletionPolicy, Counts, Json, Recipient, RecipientResponse, RetrySpec } from "../gather/types";
+import { CompletionStream } from "./completionStream";
+import { CLOSE_EVENT, FunctionNames } from "./names";
+
+export type Orchestration<T> = Generator<df.Task, T, unknown>;
+
+/** Input of one gather over recipients; also the input of a batch sub-orchestration. */
+export interface RecipientGatherInput {
+  requestId: string;
+  request: Json;
+  recipients: Recipient[];
+  completion: CompletionPolicy;
+  retry?: RetrySpec;
+  /** Absolute, shared by every batch: the parent's deadline. */
+  deadline: string | null;
+  /**
+   * Names this execution of the gather for closing.ts (its calls end when it closes). Not the bare
+   * instance id: a finished id may be started again, and its new calls must not count as closed.
+   */
+  closeKey?: string;
+  /** Batches: the parent may close this gather early with the CLOSE_EVENT event. */
+  closable?: boolean;
+}
+
+export interface Gathered {
+  /** Undefined when the parent closed this batch: the parent has decided already. */
+  decision: Decision | undefined;
+  responses: RecipientResponse[];
+  counts: Counts;
+}
+
+interface Attempt {
+  index: number;
+  attempt: number;
+}
+
+export function* gatherRecipients(context: OrchestrationContext, input: RecipientGatherInput): Orchestration<Gathered> {
+  const deadline = input.deadline ? new Date(input.deadline) : null;
+  const tally = new GatherTally(
+    input.recipients.map((r) => r.id),
+    input.completion,
+  );
+  const stream = new CompletionStream(context);
+  const calls = new Map<df.Task, Attempt>();
+  const retryWaits = new Map<df.TimerTask, Attempt>();
+  const call = (attempt: Attempt) => {
+    const task = context.df.callActivity(FunctionNames.callRecipient, callInput(input, attempt));
+    calls.set(task, attempt);
+    stream.add(task);
+  };
+  input.recipients.forEach((_, index) => call({ index, attempt: 1 }));
+  const deadlineTimer = deadline ? context.df.createTimer(deadline) : undefined;
+  const closeRequest = input.closable ? context.df.waitForExternalEvent(CLOSE_EVENT) : undefined;
+  for (const task of [deadlineTimer, closeRequest]) if (task) stream.add(task);
+
+  context.df.setCustomStatus(tally.progress(input.deadline));
+  let decision = tally.decision();
+  let closedByParent = false;
+  while (!decision && !closedByParent) {
+    const task = yield* stream.next();
+    if (task === deadlineTimer) {
+      decision = tally.deadlineDecision();
+      break;
+    }
+    if (task === closeRequest) {
+      closedByParent = true;
+      break;
+    }
+    const retry = retryWaits.get(task as df.TimerTask);
+    if (retry) {
+      retryWaits.delete(task as df.TimerTask);
+      call(retry);
+      continue;
+    }
+    const attempt = calls.get(task)!;
+    calls.delete(task);
+    if (task.isFaulted) {
+      const reason = failureReason(task.result);
+      const next = nextAttempt(context, input.retry, attempt, reason, deadline);
+      if (next.retryAt) {
+        const wait = context.df.createTimer(next.retryAt);
+        retryWaits.set(wait, { index: attempt.index, attempt: attempt.attempt + 1 });
+        stream.add(wait);
+        continue;
+      }
+      tally.fail(attempt.index, next.reason, { attempts: attempt.attempt });
+    } else {
+      const answer = task.result as CallRecipientOutput;
+      tally.succeed(attempt.index, answer.value, { attempts: attempt.attempt, durationMs: answer.durationMs });
+    }
+    context.df.setCustomStatus(tally.progress(input.deadline));
+    decision = tally.decision();
+  }
+  // An orchestration does not complete while a timer is pending: cancel the deadline and every retry wait.
+  for (const timer of [deadlineTimer, ...retryWaits.keys()]) {
+    if (timer && !timer.isCompleted && !timer.isFaulted) timer.cancel();
+  }
+  return { decision, ...tally.close(decision) };
+}
+
+function callInput(input: RecipientGatherInput, { index, attempt }: Attempt): CallRecipientInput {
+  return {
+    requestId: input.requestId,
+    recipient: input.recipients[index],
+    request: input.request,
+    ...(input.closeKey ? { closeKey: input.closeKey } : {}),
+    ...(attempt > 1 ? { attempt } : {}),
+  };
+}
+
+/** When the failed recipient is tried again, or the reason it is finally failed. */
+function nextAttempt(
+  context: OrchestrationContext,
+  retry: RetrySpec | undefined,
+  failed: Attempt,
+  reason: string,
+  deadline: Date | null,
+): { retryAt?: Date; reason: string } {
+  const delay = isFinalFailure(reason) ? undefined : retryDelayMs(retry, failed.attempt);
+  if (delay === undefined) return { reason };
+  const retryAt = new Date(context.df.currentUtcDateTime.getTime() + delay);
+  // An attempt that could only start after the deadline can never count: settle the recipient now.
+  if (deadline && retryAt >= deadline) return { reason: `${reason} (the next retry would start after the deadline)` };
+  return { retryAt, reason };
+}

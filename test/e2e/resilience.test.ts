@@ -1,0 +1,162 @@
+/**
+ * Combinations a hostile trial broke: retries under a deadline in every mode (URL and simulated
+ * recipients), a gather decided while another recipient waits on a long retry, public URLs that ignore
+ * the Host header, instance ids a client cannot take from a gather's batches, the auction answer cap.
+ */
+import * as http from "node:http";
+import { ownsHost, pollUntil, recipientServer, runGather, startOk, startHostProcess, uniqueId, useTarget, type AnyJson, type HostProcess } from "./harness";
+
+const target = useTarget();
+jest.setTimeout(60_000);
+
+const healthy = { id: "good", simulate: { latencyMs: 50, value: { ok: 1 } } };
+
+describe("retry under a deadline", () => {
+  for (const mode of ["all", "first", "quorum"] as const) {
+    for (const kind of ["simulated", "URL"] as const) {
+      test(`${mode}, ${kind} recipient failing every attempt: the gather completes, no failed orchestration`, async () => {
+        const srv = await recipientServer(() => ({ status: 503 }));
+        const bad = kind === "URL" ? { id: "bad", url: `${srv.url}/q`, timeoutMs: 2000 } : { id: "bad", simulate: { latencyMs: 10, failureRate: 1 } };
+        const completion = { mode, timeoutMs: 20_000, ...(mode === "quorum" ? { quorum: 1 } : {}) };
+        const status = await runGather(target, {
+          request: 1,
+          recipients: [bad, healthy],
+          completion,
+          retry: { maxAttempts: 3, firstRetryIntervalMs: 100 },
+        });
+        expect(status.runtimeStatus).toBe("Completed");
+        expect(status.result.outcome).toBe("complete");
+        const badResponse = status.result.responses[0];
+        if (mode === "all") {
+          expect(badResponse).toMatchObject({ status: "failed", attempts: 3 });
+          if (kind === "URL") expect(srv.count).toBe(3);
+        } else {
+          expect(["failed", "abandoned"]).toContain(badResponse.status);
+        }
+      });
+    }
+  }
+
+  test("the trial's request completes as failed after 2 attempts", async () => {
+    const status = await runGather(target, {
+      id: uniqueId("h1"),
+      request: 1,
+      recipients: [{ id: "bad", simulate: { latencyMs: 10, failureRate: 1 } }],
+      retry: { maxAttempts: 2, firstRetryIntervalMs: 100 },
+      completion: { timeoutMs: 20_000 },
+    });
+    expect(status.runtimeStatus).toBe("Completed");
+    expect(status.result).toMatchObject({ outcome: "failed", closedBy: "all-failed" });
+    expect(status.result.responses[0]).toMatchObject({ status: "failed", attempts: 2, error: "simulated failure (failureRate 1)" });
+  });
+
+  test("a gather decided by its first answer completes while another recipient waits on a 600 s retry", async () => {
+    const t0 = Date.now();
+    const status = await runGather(target, {
+      request: 1,
+      recipients: [{ id: "slow-retry", simulate: { latencyMs: 0, failureRate: 1 } }, { id: "good", simulate: { latencyMs: 300, value: 1 } }],
+      completion: { mode: "first", timeoutMs: 3_600_000 },
+      retry: { maxAttempts: 3, firstRetryIntervalMs: 600_000 },
+    });
+    expect(status.runtimeStatus).toBe("Completed");
+    expect(status.result).toMatchObject({ outcome: "complete", closedBy: "first-response" });
+    expect(status.result.responses[0]).toMatchObject({ recipientId: "slow-retry", status: "abandoned" });
+    expect(status.progress.phase).toBe("done");
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+});
+
+describe("public URLs come from configuration, never from the Host header", () => {
+  (ownsHost ? test : test.skip)("a start with Host: attacker.invalid gets the host's own URLs; bidders get its respondUrl", async () => {
+    const bidder = await recipientServer(() => ({ json: { ok: true } }));
+    const id = uniqueId("host-header");
+    const body = JSON.stringify({ id, request: 1, auction: { notify: [`${bidder.url}/rfq`], expected: 1 }, completion: { timeoutMs: 30_000 } });
+    const answer = await rawPost(target.host!.port, "/api/scatter-gather", body, { Host: "attacker.invalid" });
+    expect(answer.status).toBe(202);
+    const urls = JSON.parse(answer.body) as Record<string, string>;
+    for (const key of ["statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri"]) {
+      expect(new URL(urls[key]).host).toBe(`localhost:${target.host!.port}`);
+    }
+    expect(answer.headers.location).toBe(urls.statusQueryGetUri);
+    await bidder.waitForCalls(1);
+    expect(bidder.calls[0].body.respondUrl).toBe(`http://localhost:${target.host!.port}/api/scatter-gather/${id}/responses`);
+  });
+
+  (ownsHost ? test : test.skip)("PUBLIC_BASE_URL replaces the origin of every public URL", async () => {
+    let host: HostProcess | undefined;
+    try {
+      host = await startHostProcess({ env: { PUBLIC_BASE_URL: "https://gather.example.com" } });
+      const bidder = await recipientServer(() => ({ json: { ok: true } }));
+      const id = uniqueId("public");
+      const answer = await rawPost(host.port, "/api/scatter-gather", JSON.stringify({ id, request: 1, auction: { notify: [`${bidder.url}/rfq`] }, completion: { timeoutMs: 30_000 } }));
+      expect(answer.status).toBe(202);
+      const urls = JSON.parse(answer.body) as Record<string, string>;
+      expect(urls.statusQueryGetUri.startsWith("https://gather.example.com/runtime/webhooks/durabletask/instances/")).toBe(true);
+      await bidder.waitForCalls(1);
+      expect(bidder.calls[0].body.respondUrl).toBe(`https://gather.example.com/api/scatter-gather/${id}/responses`);
+    } finally {
+      await host?.stop();
+    }
+  });
+});
+
+describe("instance ids", () => {
+  (ownsHost ? test : test.skip)("a client's instance named like a batch does not collide with the gather's batches", async () => {
+    let host: HostProcess | undefined;
+    try {
+      host = await startHostProcess({ env: { FANOUT_BATCH_SIZE: "2" } });
+      const site = { baseUrl: host.url };
+      const id = uniqueId("x");
+      // The trial: start "<id>:batch:0" (a valid user id) first and keep it running...
+      await startOk(site, { id: `${id}:batch:0`, request: 1, recipients: [{ id: "hold", simulate: { latencyMs: 30_000 } }] });
+      // ...then the gather "<id>" with batches: none of its recipients may fail for the name clash.
+      const { id: gatherId } = await startOk(site, { id, request: 1, recipients: ["a", "b", "c", "d", "e"].map((r) => ({ id: r, simulate: { value: r } })) });
+      const status = await pollUntil(site, gatherId, (s) => s.runtimeStatus !== "Running", 20_000);
+      expect(status.result).toMatchObject({ outcome: "complete", counts: { total: 5, succeeded: 5, failed: 0 } });
+      // And the batches' own ids cannot be taken: "~" is outside the id alphabet.
+      const refused = await fetch(`${host.url}/api/scatter-gather`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: `${id}~batch-0`, request: 1, recipients: [healthy] }),
+      });
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as AnyJson).error.details[0].path).toBe("id");
+    } finally {
+      await host?.stop();
+    }
+  });
+});
+
+describe("auction answer cap", () => {
+  (ownsHost ? test : test.skip)("without expected, an auction takes at most MAX_RECIPIENTS answers, then closes", async () => {
+    let host: HostProcess | undefined;
+    try {
+      host = await startHostProcess({ env: { MAX_RECIPIENTS: "3" } });
+      const { id } = await startOk({ baseUrl: host.url }, { request: 1, auction: {}, completion: { timeoutMs: 60_000 } });
+      for (let i = 0; i < 5; i++) {
+        await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}/raiseEvent/response`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ responder: `r${i}`, value: i }),
+        });
+      }
+      const status = await pollUntil({ baseUrl: host.url }, id, (s) => s.runtimeStatus !== "Running", 20_000);
+      expect(status.result).toMatchObject({ closedBy: "all-responded", counts: { total: 3, succeeded: 3 } });
+      expect(status.result.responses.map((r: AnyJson) => r.recipientId)).toEqual(["r0", "r1", "r2"]);
+    } finally {
+      await host?.stop();
+    }
+  });
+});
+
+function rawPost(port: number, path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path, method: "POST", headers: { "content-type": "application/json", ...headers } }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}

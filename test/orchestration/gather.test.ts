@@ -1,0 +1,288 @@
+/**
+ * scatterGatherOrchestrator through the local host's durable engine (the host-side replay with its
+ * sequence numbering and non-determinism checks) and the real durable-functions replay, on a fake
+ * clock: every completion mode, retries under a deadline, batches, auctions.
+ */
+import type { GatherResult, Json, RetrySpec } from "../../src/gather/types";
+import { gatherInput, OrchestrationHost, type Outcome } from "./host";
+
+const hosts: OrchestrationHost[] = [];
+function host(script?: (recipientId: string, attempt: number) => Outcome): OrchestrationHost {
+  const h = new OrchestrationHost(script);
+  hosts.push(h);
+  return h;
+}
+afterEach(async () => {
+  for (const h of hosts.splice(0)) await h.stop();
+});
+
+const sims = (...ids: string[]) => ids.map((id) => ({ id, simulate: { latencyMs: 0, failureRate: 0, value: null as Json } }));
+const urls = (...ids: string[]) => ids.map((id) => ({ id, url: `http://127.0.0.1:9/${id}`, method: "POST" as const, timeoutMs: 1000 }));
+const retry = (maxAttempts: number, firstRetryIntervalMs = 1000, extra: Partial<RetrySpec> = {}): RetrySpec => ({
+  maxAttempts,
+  firstRetryIntervalMs,
+  backoffCoefficient: 1,
+  ...extra,
+});
+const statuses = (result: GatherResult) => Object.fromEntries(result.responses.map((r) => [r.recipientId, [r.status, r.attempts]]));
+
+/** Each recipient's call appears once per attempt in the actions the host received. */
+function expectCallsScheduledOnce(h: OrchestrationHost, attempts: Record<string, number>, instanceId = "g1") {
+  const calls = h.flatActions(instanceId).filter((a) => a.functionName === "callRecipient");
+  expect(calls).toHaveLength(Object.values(attempts).reduce((a, b) => a + b, 0));
+  expect(h.flatActions(instanceId).some((a) => a.actionType === 1)).toBe(false); // no CallActivityWithRetry
+}
+
+describe("completion modes", () => {
+  test("all: every answer is taken, then aggregated; progress ends in phase done", async () => {
+    const h = host((id) => (id === "b" ? { error: "HTTP 503" } : { value: { price: id === "a" ? 40 : 45 } }));
+    await h.start(gatherInput({ aggregate: { kind: "best", field: "price", order: "min" } }));
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { total: 3, succeeded: 2, failed: 1 } });
+    expect(result.aggregate).toMatchObject({ kind: "best", recipientId: "a", value: { price: 40 } });
+    expect(result.responses.find((r) => r.recipientId === "b")).toMatchObject({ status: "failed", error: "HTTP 503", attempts: 1 });
+    expect((await h.status()).customStatus).toMatchObject({ phase: "done", total: 3, succeeded: 2, failed: 1, pending: 0 });
+    expectCallsScheduledOnce(h, { a: 1, b: 1, c: 1 });
+    expect(h.problems()).toEqual([]);
+  });
+
+  test("first: closes at the first success and abandons the rest (the held calls only delay completion)", async () => {
+    const h = host((id) => (id === "b" ? { value: { price: 1 } } : "hold"));
+    await h.start(gatherInput({ completion: { mode: "first", agree: false, timeoutMs: 60_000 } }));
+    await h.until(async () => (await h.phase()) !== "gathering", "the gather to close");
+    h.releaseHeld();
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "first-response" });
+    expect(statuses(result)).toEqual({ a: ["abandoned", undefined], b: ["succeeded", 1], c: ["abandoned", undefined] });
+    // The deadline timer was cancelled: its action says so.
+    expect(h.flatActions().filter((a) => a.actionType === 5).map((a) => a.isCanceled)).toEqual([true]);
+  });
+
+  test("quorum: unreachable as soon as too many failed", async () => {
+    const h = host((id) => (id === "c" ? "hold" : { error: "down" }));
+    await h.start(gatherInput({ completion: { mode: "quorum", quorum: 2, agree: false } }));
+    await h.until(async () => (await h.phase()) !== "gathering", "the gather to close");
+    h.releaseHeld();
+    expect(await h.result()).toMatchObject({ outcome: "failed", closedBy: "quorum-unreachable", counts: { failed: 2, abandoned: 1 } });
+  });
+
+  test("first: every recipient failing closes as all-failed", async () => {
+    const h = host(() => ({ error: "down" }));
+    await h.start(gatherInput({ completion: { mode: "first", agree: false } }));
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "failed", closedBy: "all-failed", counts: { failed: 3 } });
+    expect(result.aggregate).toEqual({ kind: "collect", values: {} });
+  });
+
+  test("agreement quorum: counts deep-equal values only, then votes", async () => {
+    const values: Record<string, Json> = { a: { label: "cat", score: [1, 2] }, b: { label: "dog", score: [1, 2] }, c: { score: [1, 2], label: "cat" } };
+    const h = host((id) => (id in values ? { value: values[id] } : "hold"));
+    await h.start(gatherInput({ recipients: sims("a", "b", "c", "d"), completion: { mode: "quorum", quorum: 2, agree: true }, aggregate: { kind: "vote", order: "min" } }));
+    await h.until(async () => (await h.phase()) !== "gathering", "the gather to close");
+    h.releaseHeld();
+    const result = await h.result();
+    expect(result).toMatchObject({ closedBy: "quorum-reached", counts: { succeeded: 3, abandoned: 1 } });
+    expect(result.aggregate).toEqual({ kind: "vote", value: { label: "cat", score: [1, 2] }, count: 2 });
+  });
+
+  test("agreement quorum: unreachable once no group can still reach it", async () => {
+    const h = host((id) => (id === "c" ? { error: "boom" } : { value: id }));
+    await h.start(gatherInput({ completion: { mode: "quorum", quorum: 2, agree: true } }));
+    expect(await h.result()).toMatchObject({ outcome: "failed", closedBy: "quorum-unreachable" });
+  });
+
+  test("deadline: closes with what arrived; the others are timedOut", async () => {
+    const h = host((id) => (id === "a" ? { value: 1 } : "hold"));
+    await h.start(gatherInput({ completion: { mode: "all", agree: false, timeoutMs: 5000 } }));
+    await h.until(() => h.calls.length === 3);
+    await h.advance(5000);
+    await h.until(async () => (await h.phase()) !== "gathering", "the gather to close");
+    h.releaseHeld();
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "partial", closedBy: "deadline" });
+    expect(statuses(result)).toEqual({ a: ["succeeded", 1], b: ["timedOut", undefined], c: ["timedOut", undefined] });
+  });
+});
+
+describe("retries under a deadline (the orchestrator's own durable retry waits)", () => {
+  // The trial's case: one recipient failing every attempt, retry + deadline. callActivityWithRetry inside
+  // the progressive gather failed the whole orchestration as non-deterministic.
+  for (const mode of ["all", "first", "quorum"] as const) {
+    for (const [kind, recipients] of [
+      ["simulated", sims("bad", "good")],
+      ["URL", urls("bad", "good")],
+    ] as const) {
+      test(`${mode}, ${kind} recipients: a failing recipient is retried, the gather completes`, async () => {
+        const h = host((id) => (id === "bad" ? { error: "HTTP 503" } : { value: { ok: 1 } }));
+        const completion = { mode, agree: false, timeoutMs: 20_000, ...(mode === "quorum" ? { quorum: 1 } : {}) };
+        await h.start(gatherInput({ recipients: [...recipients], completion, retry: retry(3, 100) }));
+        if (mode === "all") {
+          await h.advance(100, 2); // the deadline and the first retry wait are armed
+          await h.until(() => h.calls.filter((c) => c.recipientId === "bad").length === 2);
+          await h.advance(100, 2); // the second
+        }
+        const result = await h.result();
+        expect(result.outcome).toBe("complete");
+        if (mode === "all") {
+          expect(statuses(result)).toEqual({ bad: ["failed", 3], good: ["succeeded", 1] });
+          expectCallsScheduledOnce(h, { bad: 3, good: 1 });
+        } else {
+          // first/quorum decided on "good": the pending retry wait was cancelled, not waited out.
+          expect(result.responses.find((r) => r.recipientId === "good")?.status).toBe("succeeded");
+        }
+        expect(h.problems()).toEqual([]);
+      });
+    }
+  }
+
+  test("the trial's request: one recipient, 2 attempts, 20 s deadline → failed after 2 attempts, no non-determinism", async () => {
+    const h = host(() => ({ error: "simulated failure (failureRate 1)" }));
+    await h.start(gatherInput({ recipients: sims("bad"), completion: { mode: "all", agree: false, timeoutMs: 20_000 }, retry: retry(2, 100) }));
+    await h.advance(100, 2);
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "failed", closedBy: "all-failed" });
+    expect(statuses(result)).toEqual({ bad: ["failed", 2] });
+    expect(h.shape().filter((e) => /TimerCreated|TaskScheduled/.test(e))).toEqual([
+      "TaskScheduled#0", // bad, attempt 1
+      "TimerCreated#1", // the deadline
+      "TimerCreated#2", // the retry wait
+      "TaskScheduled#3", // bad, attempt 2
+      "TaskScheduled#4", // aggregateResponses
+    ]);
+  });
+
+  test("a gather decided by its first answer does not wait out another recipient's 600 s retry wait", async () => {
+    let goodAnswers = false;
+    const h = host((id) => (id === "slow" ? { error: "HTTP 500" } : goodAnswers ? { value: "yes" } : "hold"));
+    await h.start(
+      gatherInput({ recipients: sims("slow", "good"), completion: { mode: "first", agree: false, timeoutMs: 3_600_000 }, retry: retry(5, 600_000) }),
+    );
+    await h.until(() => h.clock.dueTimes().length === 2, "the deadline and the retry wait armed");
+    goodAnswers = true;
+    h.releaseHeld();
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "first-response" });
+    expect(statuses(result)).toEqual({ slow: ["abandoned", undefined], good: ["succeeded", 1] });
+    // Both timers (deadline and retry wait) went out cancelled; no time had to pass.
+    expect(h.flatActions().filter((a) => a.actionType === 5).map((a) => a.isCanceled)).toEqual([true, true]);
+  });
+
+  test("retry waits follow first × coefficient^n, capped by maxRetryIntervalMs", async () => {
+    const h = host(() => ({ error: "down" }));
+    await h.start(gatherInput({ recipients: sims("x"), retry: retry(4, 1000, { backoffCoefficient: 3, maxRetryIntervalMs: 5000 }) }));
+    const start = h.clock.now();
+    const fireAts: number[] = [];
+    for (const wait of [1000, 3000, 5000]) {
+      await h.advance(0);
+      fireAts.push(h.clock.dueTimes()[0] - start);
+      h.clock.advance(wait);
+      await h.until(() => h.calls.length === fireAts.length + 1);
+    }
+    expect(fireAts).toEqual([1000, 1000 + 3000, 1000 + 3000 + 5000]);
+    expect(statuses(await h.result())).toEqual({ x: ["failed", 4] });
+  });
+
+  test("no retry that would start after the deadline: the recipient fails at once and the gather can close", async () => {
+    const h = host(() => ({ error: "down" }));
+    await h.start(gatherInput({ recipients: sims("x"), completion: { mode: "all", agree: false, timeoutMs: 1000 }, retry: retry(3, 5000) }));
+    const result = await h.result();
+    expect(result.responses[0]).toMatchObject({ status: "failed", attempts: 1, error: "down (the next retry would start after the deadline)" });
+  });
+
+  test("a retried recipient that answers on a later attempt succeeds with its attempt count", async () => {
+    const h = host((_id, attempt) => (attempt < 3 ? { error: "flaky" } : { value: { price: 7 } }));
+    await h.start(gatherInput({ recipients: sims("x"), completion: { mode: "all", agree: false, timeoutMs: 60_000 }, retry: retry(5, 10) }));
+    await h.advance(10, 2);
+    await h.until(() => h.calls.length === 2);
+    await h.advance(10, 2);
+    expect(statuses(await h.result())).toEqual({ x: ["succeeded", 3] });
+    expect(h.calls.map((c) => c.attempt)).toEqual([1, 2, 3]);
+  });
+});
+
+describe("large fan-outs", () => {
+  test("batches run under ids clients cannot take (~batch-n), merged in recipient order", async () => {
+    const h = host((id) => ({ value: id }));
+    await h.start(gatherInput({ recipients: sims("a", "b", "c", "d", "e"), fanoutBatchSize: 2 }));
+    const result = await h.result();
+    expect(result.responses.map((r) => r.recipientId)).toEqual(["a", "b", "c", "d", "e"]);
+    const batchIds = (await h.engine.listInstances({})).instances.map((i) => i.instanceId).filter((id) => id !== "g1");
+    expect(batchIds.sort()).toEqual(["g1~batch-0", "g1~batch-1", "g1~batch-2"]);
+  });
+
+  test("a batch closes early only when the whole policy is met inside it", async () => {
+    // quorum 2 over slices [a b c] and [d]: a and b fail, so slice 0 alone can no longer reach 2, but its
+    // last answer still counts for the whole gather: it goes on until c answers.
+    const h = host((id) => (id === "a" || id === "b" ? { error: "down" } : id === "c" ? "hold" : { value: 1 }));
+    await h.start(gatherInput({ recipients: sims("a", "b", "c", "d"), fanoutBatchSize: 3, completion: { mode: "quorum", quorum: 2, agree: false } }));
+    await h.until(async () => ((await h.status("g1~batch-0"))?.customStatus as { failed?: number } | null)?.failed === 2, "a and b failed");
+    expect((await h.status("g1~batch-0")).runtimeStatus).toBe("Running");
+    h.releaseHeld();
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached" });
+    expect(statuses(result)).toEqual({ a: ["failed", 1], b: ["failed", 1], c: ["succeeded", 1], d: ["succeeded", 1] });
+  });
+
+  test("once the parent decides, batches still waiting on retries are closed and the parent completes", async () => {
+    const h = host((id) => (id === "a" ? { value: "first!" } : { error: "HTTP 500" }));
+    await h.start(
+      gatherInput({
+        recipients: sims("a", "b", "c", "d"),
+        fanoutBatchSize: 2,
+        completion: { mode: "first", agree: false, timeoutMs: 3_600_000 },
+        retry: retry(5, 600_000),
+      }),
+    );
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "first-response" });
+    expect(result.responses.find((r) => r.recipientId === "a")).toMatchObject({ status: "succeeded" });
+    for (const id of ["g1~batch-0", "g1~batch-1"]) expect((await h.status(id)).runtimeStatus).toBe("Completed");
+    expect(h.problems()).toEqual([]);
+  });
+});
+
+describe("auction", () => {
+  const auctionInput = (extra: { expected?: number; maxAnswers?: number; timeoutMs?: number } = {}) =>
+    gatherInput({
+      recipients: undefined,
+      auction: { notify: ["http://127.0.0.1:9/rfq"], respondUrl: "http://localhost:7071/api/scatter-gather/g1/responses", ...(extra.expected ? { expected: extra.expected } : {}) },
+      completion: { mode: "all", agree: false, timeoutMs: extra.timeoutMs ?? 60_000 },
+      ...(extra.maxAnswers ? { maxAnswers: extra.maxAnswers } : {}),
+    });
+
+  test("first answer per responder wins; closes at expected; one deadline timer for the whole auction", async () => {
+    const h = host();
+    await h.start(auctionInput({ expected: 2 }));
+    await h.until(() => h.notified.length === 1);
+    await h.engine.raiseEvent("g1", "response", { responder: "acme", value: { price: 5 } });
+    await h.engine.raiseEvent("g1", "response", { responder: "acme", value: { price: 1 } });
+    await h.engine.raiseEvent("g1", "response", { nonsense: true });
+    await h.engine.raiseEvent("g1", "response", { responder: "globex", value: { price: 6 } });
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { total: 2, succeeded: 2 } });
+    expect(result.responses).toEqual([
+      { recipientId: "acme", status: "succeeded", value: { price: 5 } },
+      { recipientId: "globex", status: "succeeded", value: { price: 6 } },
+    ]);
+    expect(h.flatActions().filter((a) => a.actionType === 5)).toHaveLength(1);
+  });
+
+  test("without expected, answers stop at the cap (MAX_RECIPIENTS) and the auction closes", async () => {
+    const h = host();
+    await h.start(auctionInput({ maxAnswers: 3 }));
+    // The last ones may find the auction closed already (the engine then refuses them, as the host does).
+    for (let i = 0; i < 5; i++) await h.engine.raiseEvent("g1", "response", { responder: `r${i}`, value: i }).catch(() => undefined);
+    const result = await h.result();
+    expect(result).toMatchObject({ closedBy: "all-responded", counts: { total: 3, succeeded: 3 } });
+    expect(result.responses.map((r) => r.recipientId)).toEqual(["r0", "r1", "r2"]);
+  });
+
+  test("closes at the deadline with what arrived", async () => {
+    const h = host();
+    await h.start(auctionInput({ timeoutMs: 10_000 }));
+    await h.engine.raiseEvent("g1", "response", { responder: "acme", value: 1 });
+    await h.until(async () => ((await h.status()).customStatus as { succeeded: number }).succeeded === 1);
+    await h.advance(10_000);
+    expect(await h.result()).toMatchObject({ outcome: "partial", closedBy: "deadline", counts: { succeeded: 1 } });
+  });
+});

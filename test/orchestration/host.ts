@@ -1,0 +1,186 @@
+/**
+ * The orchestration test host: the app's orchestrators run through the local host's durable engine
+ * (the host-side replay of OutOfProcOrchestrationShim, sequence numbering and non-determinism checks
+ * included) on a fake clock, with stand-in activities the test scripts. Time only moves when a test
+ * says so, so a deadline or a 10-minute retry wait takes milliseconds (like Temporal's time-skipping
+ * test environment).
+ */
+import { aggregateResponses } from "../../src/functions/aggregateResponses";
+import { CLOSE_EVENT, FunctionNames } from "../../src/durable/names";
+import { scatterGatherBatch, scatterGatherOrchestrator } from "../../src/durable/orchestrator";
+import type { CallRecipientInput, CallRecipientOutput, GatherResult, Json, OrchestrationInput } from "../../src/gather/types";
+import { historyOf, makeHarness, shape, until, type Harness } from "../../tools/local-host/engine/test-support";
+import type { HistoryEvent, InstanceStatus } from "../../tools/local-host/engine/types";
+
+// The library's own Orchestrator class, what app.orchestration registers.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Orchestrator } = require("durable-functions/lib/src/orchestrations/Orchestrator") as {
+  Orchestrator: new (fn: unknown) => { handle(trigger: unknown, context: unknown): Promise<unknown> };
+};
+
+/** What a recipient does on one attempt: answer, fail, or wait until the test releases it. */
+export type Outcome = { value: Json; durationMs?: number } | { error: string } | "hold";
+
+export interface WorkerAction {
+  actionType: number;
+  functionName?: string;
+  compoundActions?: WorkerAction[];
+  isCanceled?: boolean;
+  fireAt?: string;
+}
+
+const ORCHESTRATORS = {
+  [FunctionNames.orchestrator]: scatterGatherOrchestrator,
+  [FunctionNames.batchOrchestrator]: scatterGatherBatch,
+};
+
+export class OrchestrationHost {
+  readonly harness: Harness;
+  /** Every callRecipient invocation, in order. */
+  readonly calls: { recipientId: string; attempt: number; input: CallRecipientInput }[] = [];
+  readonly notified: unknown[] = [];
+  /** The last action list each instance's orchestrator returned. */
+  private readonly actions = new Map<string, WorkerAction[]>();
+  private readonly held: (() => void)[] = [];
+
+  /** `script(recipientId, attempt)` says what each attempt does; default: answer `{ ok: true }`. */
+  constructor(private readonly script: (recipientId: string, attempt: number) => Outcome = () => ({ value: { ok: true } })) {
+    this.harness = makeHarness(ORCHESTRATORS, this.activities(), { invokeOrchestrator: (name, payload) => this.invokeOrchestrator(name, payload) });
+  }
+
+  get engine() {
+    return this.harness.engine;
+  }
+
+  get clock() {
+    return this.harness.clock;
+  }
+
+  async start(input: OrchestrationInput, instanceId = "g1"): Promise<void> {
+    await this.engine.start();
+    await this.engine.startNew(FunctionNames.orchestrator, instanceId, input);
+  }
+
+  async stop(): Promise<void> {
+    for (const release of this.held.splice(0)) release();
+    await this.engine.stop();
+  }
+
+  /** Waits for the instance to finish; fails the test if it did not complete successfully. */
+  async result(instanceId = "g1"): Promise<GatherResult> {
+    const status = await this.finished(instanceId);
+    if (status.runtimeStatus !== "Completed") throw new Error(`${instanceId} is ${status.runtimeStatus}: ${JSON.stringify(status.output)}`);
+    return status.output as GatherResult;
+  }
+
+  async finished(instanceId = "g1"): Promise<InstanceStatus> {
+    await until(async () => isFinished((await this.engine.getStatus(instanceId))?.runtimeStatus), 10_000, `${instanceId} to finish`);
+    return (await this.engine.getStatus(instanceId))!;
+  }
+
+  async status(instanceId = "g1"): Promise<InstanceStatus> {
+    return (await this.engine.getStatus(instanceId))!;
+  }
+
+  /** The customStatus phase ("gathering" until the first episode has run). */
+  async phase(instanceId = "g1"): Promise<string> {
+    return ((await this.status(instanceId)).customStatus as { phase?: string } | null)?.phase ?? "gathering";
+  }
+
+  /** Waits until a condition on the host holds (episodes and activities run asynchronously). */
+  until(condition: () => boolean | Promise<boolean>, what = "condition"): Promise<void> {
+    return until(condition, 10_000, what);
+  }
+
+  /** Waits for `n` armed durable timers, then moves the fake clock. */
+  async advance(ms: number, armedTimers = 1): Promise<void> {
+    await until(() => this.clock.dueTimes().length >= armedTimers, 10_000, `${armedTimers} armed timer(s)`);
+    this.clock.advance(ms);
+  }
+
+  /** Lets every held attempt answer `{ late: true }`. */
+  releaseHeld(): void {
+    for (const release of this.held.splice(0)) release();
+  }
+
+  history(instanceId = "g1"): HistoryEvent[] {
+    return historyOf(this.harness, instanceId);
+  }
+
+  shape(instanceId = "g1"): string[] {
+    return shape(this.history(instanceId));
+  }
+
+  /** The cumulative action list of the instance's last episode, flattened depth first. */
+  flatActions(instanceId = "g1"): WorkerAction[] {
+    const flat: WorkerAction[] = [];
+    const walk = (list: WorkerAction[]) => list.forEach((a) => (a.compoundActions ? walk(a.compoundActions) : flat.push(a)));
+    walk(this.actions.get(instanceId) ?? []);
+    return flat;
+  }
+
+  /** The engine's warnings and errors (re-yielded tasks, non-determinism). */
+  problems(): string[] {
+    return this.harness.logs.filter((l) => l.level !== "info").map((l) => l.message);
+  }
+
+  private async invokeOrchestrator(name: string, payload: Record<string, unknown>): Promise<unknown> {
+    // The host sends the payload as JSON: round-trip it so the SDK sees strings, as in production.
+    const trigger = JSON.parse(JSON.stringify(payload)) as { instanceId: string };
+    const record = (state: unknown) => {
+      const actions = (state as { actions?: WorkerAction[][] } | undefined)?.actions?.[0];
+      if (actions) this.actions.set(trigger.instanceId, JSON.parse(JSON.stringify(actions)) as WorkerAction[]);
+    };
+    try {
+      const state = await new Orchestrator(ORCHESTRATORS[name as keyof typeof ORCHESTRATORS]).handle(trigger, { df: undefined });
+      record(state);
+      return state;
+    } catch (error) {
+      record((error as { state?: unknown }).state);
+      throw error;
+    }
+  }
+
+  private activities() {
+    return {
+      [FunctionNames.callRecipient]: (input: CallRecipientInput) => this.callRecipient(input),
+      [FunctionNames.aggregateResponses]: (input: Parameters<typeof aggregateResponses>[0]) => aggregateResponses(input),
+      [FunctionNames.notifyResponder]: (input: unknown) => {
+        this.notified.push(input);
+        return { delivered: true };
+      },
+      [FunctionNames.closeBatches]: async ({ instanceIds }: { instanceIds: string[] }) => {
+        for (const id of instanceIds) await this.engine.raiseEvent(id, CLOSE_EVENT, null).catch(() => undefined);
+        return { closed: instanceIds.length };
+      },
+    };
+  }
+
+  private async callRecipient(input: CallRecipientInput): Promise<CallRecipientOutput> {
+    const attempt = input.attempt ?? 1;
+    this.calls.push({ recipientId: input.recipient.id, attempt, input });
+    const outcome = this.script(input.recipient.id, attempt);
+    if (outcome === "hold") {
+      await new Promise<void>((resolve) => this.held.push(resolve));
+      return { value: { late: true }, durationMs: 1 };
+    }
+    if ("error" in outcome) throw new Error(outcome.error);
+    return { value: outcome.value, durationMs: outcome.durationMs ?? 5 };
+  }
+}
+
+function isFinished(status: string | undefined): boolean {
+  return status === "Completed" || status === "Failed" || status === "Terminated";
+}
+
+/** An orchestration input with defaults: three simulated recipients, mode all, collect. */
+export function gatherInput(overrides: Partial<OrchestrationInput> = {}): OrchestrationInput {
+  const sim = (id: string) => ({ id, simulate: { latencyMs: 0, failureRate: 0, value: null } });
+  return {
+    request: { item: "widget" },
+    recipients: [sim("a"), sim("b"), sim("c")],
+    completion: { mode: "all", agree: false },
+    aggregate: { kind: "collect", order: "min" },
+    ...overrides,
+  };
+}
