@@ -3,6 +3,10 @@ export const FunctionNames = {
   startScatterGather: "startScatterGather",
   getScatterGather: "getScatterGather",
   submitResponse: "submitResponse",
+  getScatterGatherResponses: "getScatterGatherResponses",
+  deleteScatterGather: "deleteScatterGather",
+  /** Terminates a gather and its batches (the host's terminate reaches one instance). */
+  terminateScatterGather: "terminateScatterGather",
   orchestrator: "scatterGatherOrchestrator",
   /** Sub-orchestrator for one slice of a large fan-out. */
   batchOrchestrator: "scatterGatherBatch",

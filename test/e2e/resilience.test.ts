@@ -149,6 +149,46 @@ describe("auction answer cap", () => {
   });
 });
 
+describe("terminate and delete reach the whole gather", () => {
+  test("terminating a 1,200-recipient gather stops its batches and the calls still queued", async () => {
+    const srv = await recipientServer(() => ({ json: { ok: 1 }, delayMs: 1500 }));
+    const recipients = Array.from({ length: 1200 }, (_, i) => ({ id: `r${i}`, url: `${srv.url}/q` }));
+    const { id } = await startOk(target, { request: 1, recipients });
+    await srv.waitForCalls(100, 20_000);
+    const terminate = await fetch(`${target.baseUrl}/api/scatter-gather/${id}/terminate`, { method: "POST" });
+    expect(terminate.status).toBe(202);
+    expect(((await terminate.json()) as AnyJson).terminated).toBe(4); // the gather and its 3 batches
+    const atTerminate = srv.count;
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    // Without the check, every queued call still reached its recipient (1,200 in all). With it, at most
+    // the calls dequeued within the status cache's second after the terminate.
+    expect(srv.count).toBeLessThan(atTerminate + 600);
+    expect(srv.count).toBeLessThan(1200);
+    const status = await pollUntil(target, id, (s) => s.runtimeStatus !== "Running");
+    expect(status.runtimeStatus).toBe("Terminated");
+    const batch = await fetch(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${id}~batch-0`);
+    expect(((await batch.json()) as AnyJson).runtimeStatus).toBe("Terminated");
+
+    // DELETE then removes the gather and every batch.
+    const deleted = await fetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" });
+    expect(deleted.status).toBe(204);
+    expect((await fetch(`${target.baseUrl}/api/scatter-gather/${id}`)).status).toBe(404);
+    for (const n of [0, 1, 2]) expect((await fetch(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${id}~batch-${n}`)).status).toBe(404);
+  });
+
+  test("DELETE of a running gather is a 409; of an unknown id a 404; terminate of a finished one a 410", async () => {
+    const { id } = await startOk(target, { request: 1, recipients: [{ id: "slow", simulate: { latencyMs: 30_000 } }] });
+    const running = await fetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" });
+    expect(running.status).toBe(409);
+    expect(((await running.json()) as AnyJson).error.code).toBe("conflict");
+    expect((await fetch(`${target.baseUrl}/api/scatter-gather/${uniqueId("nobody")}`, { method: "DELETE" })).status).toBe(404);
+    expect((await fetch(`${target.baseUrl}/api/scatter-gather/${id}/terminate`, { method: "POST" })).status).toBe(202);
+    await pollUntil(target, id, (s) => s.runtimeStatus === "Terminated");
+    expect((await fetch(`${target.baseUrl}/api/scatter-gather/${id}/terminate`, { method: "POST" })).status).toBe(410);
+    expect((await fetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" })).status).toBe(204);
+  });
+});
+
 function rawPost(port: number, path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: "127.0.0.1", port, path, method: "POST", headers: { "content-type": "application/json", ...headers } }, (res) => {

@@ -1,0 +1,35 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import { errorBody } from "../gather/errors";
+import { INSTANCE_ID_PATTERN } from "../gather/schema";
+import { findStatus, isActive } from "../durable/client";
+import { terminateGather } from "../durable/gatherInstances";
+import { FunctionNames } from "../durable/names";
+import { jsonResponse } from "../http/responses";
+
+/**
+ * Terminates a running gather together with its batch sub-orchestrations (the host's terminatePostUri
+ * reaches the gather only). Calls already queued then end without reaching their recipients
+ * (callRecipient checks that its gather still runs); calls in flight run to their own timeout.
+ */
+export async function terminateScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = request.params.id;
+  const notFound = jsonResponse(404, errorBody("not_found", `no scatter-gather with id ${id}`));
+  if (!INSTANCE_ID_PATTERN.test(id)) return notFound;
+  const client = df.getClient(context);
+  const status = await findStatus(client, id, true);
+  if (!status) return notFound;
+  if (!isActive(status)) return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${status.runtimeStatus}: nothing to terminate`));
+  const reason = request.query.get("reason") ?? "terminated through the scatter-gather API";
+  const terminated = await terminateGather(client, status, reason);
+  context.log(`Terminated scatter-gather ${id} (${terminated} instance(s))`);
+  return jsonResponse(202, { id, terminated });
+}
+
+app.http(FunctionNames.terminateScatterGather, {
+  route: "scatter-gather/{id}/terminate",
+  methods: ["POST"],
+  authLevel: "function",
+  extraInputs: [df.input.durableClient()],
+  handler: terminateScatterGather,
+});
