@@ -20,7 +20,8 @@ export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
 const MAX_LATENCY_MS = 600_000;
 const MAX_DEADLINE_MS = 604_800_000;
 const MAX_ATTEMPT_TIMEOUT_MS = 600_000;
-const MAX_ATTEMPTS = 100;
+/** retry.maxAttempts ceiling; the per-gather budget (MAX_ATTEMPTS_PER_GATHER) applies on top. */
+export const MAX_ATTEMPTS = 10;
 
 const jsonValue = z.unknown().refine((v) => v !== undefined, { error: "is required (any JSON value, null included)" });
 const optionalJson = z.unknown().optional();
@@ -176,6 +177,18 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
   if ((kind === "best" || kind === "summary") && aggregate.field === undefined) problem("aggregate.field", `is required for kind "${kind}"`);
   if (kind === "collect" && aggregate.field !== undefined) problem("aggregate.field", 'does not apply to kind "collect"');
   if (kind !== "best" && aggregate.order !== undefined) problem("aggregate.order", 'applies to kind "best" only');
+
+  if (raw.recipients) {
+    // Every attempt is one outbound call (or one simulated answer): bound what one request can cause.
+    const attempts = raw.retry?.maxAttempts ?? 1;
+    const planned = raw.recipients.length * attempts;
+    if (planned > limits.maxAttemptsPerGather) {
+      problem(
+        raw.retry ? "retry.maxAttempts" : "recipients",
+        `${raw.recipients.length} recipients × ${attempts} attempts = ${planned} attempts, more than MAX_ATTEMPTS_PER_GATHER (${limits.maxAttemptsPerGather}) allows`,
+      );
+    }
+  }
 
   if (raw.auction) {
     if (completion.timeoutMs === undefined) problem("completion.timeoutMs", "is required in auction mode");

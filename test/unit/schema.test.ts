@@ -356,11 +356,34 @@ describe("validateGatherRequest: aggregate", () => {
 });
 
 describe("validateGatherRequest: retry", () => {
-  test("maxAttempts is required, 1..100", () => {
+  test("maxAttempts is required, 1..10", () => {
     expect(paths(body({ retry: {} }))).toEqual(["retry.maxAttempts"]);
     expect(invalid(body({ retry: { maxAttempts: 0 } }))).toEqual([{ path: "retry.maxAttempts", message: "must be at least 1" }]);
-    expect(invalid(body({ retry: { maxAttempts: 101 } }))).toEqual([{ path: "retry.maxAttempts", message: "must be at most 100" }]);
-    expect(valid(body({ retry: { maxAttempts: 100 } })).retry!.maxAttempts).toBe(100);
+    expect(invalid(body({ retry: { maxAttempts: 11 } }))).toEqual([{ path: "retry.maxAttempts", message: "must be at most 10" }]);
+    expect(invalid(body({ retry: { maxAttempts: 100 } }))).toEqual([{ path: "retry.maxAttempts", message: "must be at most 10" }]);
+    expect(valid(body({ retry: { maxAttempts: 10 } })).retry!.maxAttempts).toBe(10);
+  });
+
+  test("the attempt budget: recipients × maxAttempts at most MAX_ATTEMPTS_PER_GATHER", () => {
+    const many = (n: number) => Array.from({ length: n }, (_, i) => sim(`r${i}`));
+    const l = limits({ maxAttemptsPerGather: 12 });
+    expect(valid(body({ recipients: many(4), retry: { maxAttempts: 3 } }), l).retry!.maxAttempts).toBe(3);
+    expect(invalid(body({ recipients: many(5), retry: { maxAttempts: 3 } }), l)).toEqual([
+      { path: "retry.maxAttempts", message: "5 recipients × 3 attempts = 15 attempts, more than MAX_ATTEMPTS_PER_GATHER (12) allows" },
+    ]);
+    // Without retry each recipient is one attempt.
+    expect(valid(body({ recipients: many(12) }), l).recipients).toHaveLength(12);
+    expect(invalid(body({ recipients: many(13) }), l)).toEqual([
+      { path: "recipients", message: "13 recipients × 1 attempts = 13 attempts, more than MAX_ATTEMPTS_PER_GATHER (12) allows" },
+    ]);
+  });
+
+  test("the default budget lets MAX_RECIPIENTS recipients make 5 attempts each, not 6; 100 × 100 is refused", () => {
+    const many = (n: number) => Array.from({ length: n }, (_, i) => sim(`r${i}`));
+    expect(DEFAULT_LIMITS.maxAttemptsPerGather).toBe(50_000);
+    expect(valid(body({ recipients: many(10_000), retry: { maxAttempts: 5 } })).recipients).toHaveLength(10_000);
+    expect(paths(body({ recipients: many(10_000), retry: { maxAttempts: 6 } }))).toEqual(["retry.maxAttempts"]);
+    expect(paths(body({ recipients: many(100), retry: { maxAttempts: 100 } }))).toEqual(["retry.maxAttempts"]);
   });
 
   test("intervals and backoff ranges", () => {

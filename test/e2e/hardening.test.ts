@@ -1,0 +1,45 @@
+/**
+ * What a hostile user tried against the service, over HTTP: each is refused with a clear answer (or,
+ * for a recipient's answer, a failed attempt with its reason) instead of amplifying, leaking or breaking.
+ */
+import { gatherUrl, ownsHost, getGather, pollUntil, pollUntilDone, postJson, recipientServer, request, startGather, startOk, uniqueId, useTarget, type HttpAnswer } from "./harness";
+
+const target = useTarget();
+jest.setTimeout(30_000);
+
+const sim = (id: string, latencyMs = 0, value: unknown = 1) => ({ id, simulate: { latencyMs, value } });
+
+function expectError(res: HttpAnswer, status: number, code: string): void {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toMatch(/application\/json/);
+  expect(res.body?.error?.code).toBe(code);
+  expect(typeof res.body.error.message).toBe("string");
+}
+
+function detailPaths(res: HttpAnswer): string[] {
+  return (res.body?.error?.details ?? []).map((d: { path: string }) => d.path);
+}
+
+describe("retry amplification", () => {
+  test("retry.maxAttempts above 10 is a 400, nothing started", async () => {
+    const id = uniqueId("amplify");
+    const server = await recipientServer(() => ({ status: 503, text: "" }));
+    const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `r${i}`, url: `${server.url}/q` }));
+    const res = await startGather(target, { id, request: {}, recipients, retry: { maxAttempts: 100, firstRetryIntervalMs: 1 } });
+    expectError(res, 400, "invalid_request");
+    expect(detailPaths(res)).toEqual(["retry.maxAttempts"]);
+    expect((await getGather(target, id)).status).toBe(404);
+    expect(server.count).toBe(0);
+  });
+
+  test("recipients × maxAttempts over MAX_ATTEMPTS_PER_GATHER is a 400 naming the setting", async () => {
+    // 10000 recipients (MAX_RECIPIENTS's default) × 10 attempts = 100000 > 50000 (the default budget).
+    const id = uniqueId("budget");
+    const recipients = Array.from({ length: 10_000 }, (_, i) => ({ id: `r${i}`, simulate: {} }));
+    const res = await startGather(target, { id, request: {}, recipients, retry: { maxAttempts: 10 } });
+    expectError(res, 400, "invalid_request");
+    // Under BASE_URL the host may have other settings; on our own host the defaults hold.
+    expect(res.body.error.message).toMatch(ownsHost ? /MAX_ATTEMPTS_PER_GATHER \(50000\)/ : /MAX_ATTEMPTS_PER_GATHER|MAX_RECIPIENTS/);
+    expect((await getGather(target, id)).status).toBe(404);
+  });
+});
