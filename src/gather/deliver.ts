@@ -4,6 +4,7 @@
  * Every failure is a RecipientError with a short reason; the caller decides about retries.
  */
 import { UrlAllowlist } from "./allowlist";
+import { FORBIDDEN_HEADER_NAMES } from "./schema";
 import type { CallRecipientInput, CallRecipientOutput, Json, SimulatedRecipient, UrlRecipient } from "./types";
 
 export class RecipientError extends Error {
@@ -70,7 +71,7 @@ async function sendJson(
   try {
     const response = await fetch(target.url, {
       method: target.method,
-      headers: { ...target.headers, "content-type": "application/json", accept: "application/json" },
+      headers: requestHeaders(target.headers),
       body: JSON.stringify(body),
       redirect: "manual",
       signal,
@@ -99,6 +100,21 @@ async function sendJson(
     if (timeout.aborted) throw new RecipientError(`timed out after ${target.timeoutMs} ms`);
     throw new RecipientError(describeNetworkError(error));
   }
+}
+
+/**
+ * The recipient's own headers, then ours: Content-Type and Accept are always JSON (set, not merged
+ * with a recipient's own of any case). Framing and hop-by-hop names are refused at validation and
+ * dropped here too, for requests accepted before that rule.
+ */
+export function requestHeaders(own: Record<string, string> | undefined): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(own ?? {})) {
+    if (!FORBIDDEN_HEADER_NAMES.has(name.toLowerCase())) headers.append(name, value);
+  }
+  headers.set("content-type", "application/json");
+  headers.set("accept", "application/json");
+  return headers;
 }
 
 async function readCapped(response: Response, maxBytes: number): Promise<string> {

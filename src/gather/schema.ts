@@ -17,6 +17,26 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; details: Error
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Instance ids: the recipient-id alphabet, at most 100 characters (the Durable backends' limit). */
 export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
+/** An HTTP header name: a token (RFC 9110 §5.1). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value must not end the header line or the header block early. */
+const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
+/**
+ * Names a recipient may not set: hop-by-hop and message-framing headers, which would let the request
+ * smuggle a second message or break the connection. Content-Type and Accept are ours (JSON) anyway.
+ */
+export const FORBIDDEN_HEADER_NAMES: ReadonlySet<string> = new Set([
+  "connection",
+  "content-length",
+  "expect",
+  "host",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 const MAX_LATENCY_MS = 600_000;
 const MAX_DEADLINE_MS = 604_800_000;
 const MAX_ATTEMPT_TIMEOUT_MS = 600_000;
@@ -116,6 +136,19 @@ function zodDetails(error: z.ZodError): ErrorDetail[] {
   });
 }
 
+function checkHeaders(at: string, headers: Record<string, string>, problem: (path: string, message: string) => void): void {
+  const seen = new Set<string>();
+  for (const [name, value] of Object.entries(headers)) {
+    const path = `${at}.${name}`;
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name)) problem(path, "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)");
+    else if (FORBIDDEN_HEADER_NAMES.has(lower)) problem(path, "is a hop-by-hop or framing header and cannot be set");
+    else if (seen.has(lower)) problem(path, "repeats a header name (names are case-insensitive)");
+    if (HEADER_VALUE_FORBIDDEN.test(value)) problem(path, "the value must not contain CR, LF or NUL");
+    seen.add(lower);
+  }
+}
+
 /** Validates a parsed JSON body against API.md, with the limits and allowlist in force. */
 export function validateGatherRequest(body: unknown, limits: Limits): Validation<GatherRequest> {
   const parsed = bodySchema.safeParse(body);
@@ -146,6 +179,7 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
       }
       if (r.url !== undefined) {
         checkUrl(`${at}.url`, r.url);
+        if (r.headers) checkHeaders(`${at}.headers`, r.headers, problem);
         recipients.push({ id: r.id, url: r.url, method: r.method ?? "POST", ...(r.headers ? { headers: r.headers } : {}), timeoutMs: r.timeoutMs ?? 10_000 });
       } else {
         for (const key of ["method", "headers", "timeoutMs"] as const) {

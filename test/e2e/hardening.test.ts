@@ -2,7 +2,7 @@
  * What a hostile user tried against the service, over HTTP: each is refused with a clear answer (or,
  * for a recipient's answer, a failed attempt with its reason) instead of amplifying, leaking or breaking.
  */
-import { gatherUrl, ownsHost, getGather, pollUntil, pollUntilDone, postJson, recipientServer, request, startGather, startOk, uniqueId, useTarget, type HttpAnswer } from "./harness";
+import { gatherUrl, getGather, ownsHost, pollUntil, pollUntilDone, postJson, recipientServer, request, runGather, startGather, startOk, uniqueId, useTarget, type HttpAnswer } from "./harness";
 
 const target = useTarget();
 jest.setTimeout(30_000);
@@ -41,5 +41,46 @@ describe("retry amplification", () => {
     // Under BASE_URL the host may have other settings; on our own host the defaults hold.
     expect(res.body.error.message).toMatch(ownsHost ? /MAX_ATTEMPTS_PER_GATHER \(50000\)/ : /MAX_ATTEMPTS_PER_GATHER|MAX_RECIPIENTS/);
     expect((await getGather(target, id)).status).toBe(404);
+  });
+});
+
+describe("recipient headers", () => {
+  test("invalid names, CR/LF in values and framing headers are a 400 at their paths, nothing started", async () => {
+    const id = uniqueId("headers");
+    const server = await recipientServer();
+    const url = `${server.url}/q`;
+    const res = await startGather(target, {
+      id,
+      request: {},
+      recipients: [
+        { id: "a", url, headers: { "bad name": "x" } },
+        { id: "b", url, headers: { "x-ok": "v\r\nX-Injected: 1" } },
+        { id: "c", url, headers: { "Transfer-Encoding": "chunked" } },
+        { id: "d", url, headers: { Host: "internal.example" } },
+        { id: "e", url, headers: { "": "x" } },
+      ],
+    });
+    expectError(res, 400, "invalid_request");
+    expect(detailPaths(res)).toEqual([
+      "recipients[0].headers.bad name",
+      "recipients[1].headers.x-ok",
+      "recipients[2].headers.Transfer-Encoding",
+      "recipients[3].headers.Host",
+      "recipients[4].headers.",
+    ]);
+    expect((await getGather(target, id)).status).toBe(404);
+    expect(server.count).toBe(0);
+  });
+
+  test("a recipient's own Content-Type does not merge with ours: the recipient receives application/json", async () => {
+    const server = await recipientServer(() => ({ json: { ok: true } }));
+    const done = await runGather(target, {
+      request: { q: 1 },
+      recipients: [{ id: "a", url: `${server.url}/q`, headers: { "Content-Type": "text/plain", "X-Api-Key": "k1" } }],
+    });
+    expect(done.result).toMatchObject({ outcome: "complete", counts: { succeeded: 1 } });
+    expect(server.calls[0].headers["content-type"]).toBe("application/json");
+    expect(server.calls[0].headers["x-api-key"]).toBe("k1");
+    expect(server.calls[0].body).toMatchObject({ request: { q: 1 }, recipientId: "a" });
   });
 });

@@ -116,6 +116,27 @@ describe("deliver: URL recipients", () => {
     expect(JSON.parse(received.body)).toEqual({ requestId: "req-1", recipientId: "acme", request: { rfq: "quote", qty: 3 } });
   });
 
+  test("a recipient's own Content-Type or Accept (any case) does not merge with ours: JSON wins", async () => {
+    const server = await startServer((_req, res) => json(res, 200, 1));
+    const headers = { "Content-Type": "text/plain", ACCEPT: "text/html", "x-keep": "yes" };
+    expect((await deliver(urlInput(`${server.url}/q`, { headers }), options())).value).toBe(1);
+    const [received] = server.received;
+    expect(received.headers["content-type"]).toBe("application/json");
+    expect(received.headers["accept"]).toBe("application/json");
+    expect(received.headers["x-keep"]).toBe("yes");
+  });
+
+  test("framing headers from a request accepted before they were refused are dropped, not sent", async () => {
+    const server = await startServer((_req, res) => json(res, 200, 1));
+    const headers = { "Transfer-Encoding": "chunked", Connection: "close", Upgrade: "websocket", "x-keep": "yes" };
+    expect((await deliver(urlInput(`${server.url}/q`, { headers }), options())).value).toBe(1);
+    const [received] = server.received;
+    expect(received.headers["transfer-encoding"]).toBeUndefined();
+    expect(received.headers["upgrade"]).toBeUndefined();
+    expect(received.headers["x-keep"]).toBe("yes");
+    expect(JSON.parse(received.body)).toMatchObject({ recipientId: "acme" });
+  });
+
   test("method PUT is used as given; a null request is sent as null", async () => {
     const server = await startServer((_req, res) => json(res, 201, [1, 2, 3]));
     const result = await deliver(urlInput(server.url, { method: "PUT", id: "b-2" }, null), options());

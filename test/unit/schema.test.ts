@@ -239,6 +239,35 @@ describe("validateGatherRequest: recipients", () => {
     ]);
   });
 
+  test("header names must be HTTP tokens; values without CR, LF or NUL", () => {
+    const at = (headers: Record<string, string>) => body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers }] });
+    expect(valid(at({ "x-api-key": "k", "X-Trace_1.!#$%&'*+^`|~": "t v", Authorization: "Bearer x", "x-empty": "" })).recipients).toHaveLength(1);
+    expect(paths(at({ "": "v" }))).toEqual(["recipients[0].headers."]);
+    expect(invalid(at({ "bad name": "v" }))).toEqual([
+      { path: "recipients[0].headers.bad name", message: "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)" },
+    ]);
+    expect(paths(at({ "x:y": "v", "x\r\nInjected": "v", "ü": "v" }))).toEqual([
+      "recipients[0].headers.x:y",
+      "recipients[0].headers.x\r\nInjected",
+      "recipients[0].headers.ü",
+    ]);
+    expect(invalid(at({ "x-a": "v\r\nInjected: 1" }))).toEqual([{ path: "recipients[0].headers.x-a", message: "the value must not contain CR, LF or NUL" }]);
+    expect(paths(at({ "x-a": "v\n", "x-b": "v\r", "x-c": "a\u0000b" }))).toEqual(["recipients[0].headers.x-a", "recipients[0].headers.x-b", "recipients[0].headers.x-c"]);
+  });
+
+  test.each(["connection", "Content-Length", "expect", "HOST", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer", "Proxy-Connection"])(
+    "the hop-by-hop or framing header %s is refused",
+    (name) => {
+      expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: { [name]: "x" } }] }))).toEqual([
+        { path: `recipients[0].headers.${name}`, message: "is a hop-by-hop or framing header and cannot be set" },
+      ]);
+    },
+  );
+
+  test("a header name given twice in different case is refused", () => {
+    expect(paths(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: { "X-Key": "1", "x-key": "2" } }] }))).toEqual(["recipients[0].headers.x-key"]);
+  });
+
   test("per-attempt timeoutMs 1..600000", () => {
     const at = (timeoutMs: number) => body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", timeoutMs }] });
     expect((valid(at(1)).recipients![0] as { timeoutMs: number }).timeoutMs).toBe(1);
