@@ -4,6 +4,7 @@
  * Every failure is a RecipientError with a short reason; the caller decides about retries.
  */
 import { UrlAllowlist } from "./allowlist";
+import { findJsonProblem, MAX_JSON_DEPTH } from "./json";
 import { FORBIDDEN_HEADER_NAMES } from "./schema";
 import type { CallRecipientInput, CallRecipientOutput, Json, SimulatedRecipient, UrlRecipient } from "./types";
 
@@ -89,11 +90,17 @@ async function sendJson(
       return null;
     }
     const text = await readCapped(response, options.maxResponseBytes);
+    let value: Json;
     try {
-      return JSON.parse(text) as Json;
+      value = JSON.parse(text) as Json;
     } catch {
       throw new RecipientError("response body is not JSON");
     }
+    // What could not be passed on faithfully is a failed attempt, not a silently changed value.
+    const problem = findJsonProblem(value);
+    if (problem?.kind === "too-deep") throw new RecipientError(`response body nested deeper than ${MAX_JSON_DEPTH} levels`);
+    if (problem?.kind === "non-finite") throw new RecipientError("response body has a number out of range");
+    return value;
   } catch (error) {
     if (error instanceof RecipientError) throw error;
     if (options.cancel?.aborted) throw new RecipientError(CANCELLED);

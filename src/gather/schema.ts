@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { UrlAllowlist } from "./allowlist";
+import { findJsonProblem } from "./json";
 import type { Limits } from "./limits";
 import type { AuctionAnswer, GatherRequest, Json } from "./types";
 
@@ -151,6 +152,8 @@ function checkHeaders(at: string, headers: Record<string, string>, problem: (pat
 
 /** Validates a parsed JSON body against API.md, with the limits and allowlist in force. */
 export function validateGatherRequest(body: unknown, limits: Limits): Validation<GatherRequest> {
+  const shape = findJsonProblem(body);
+  if (shape) return { ok: false, details: [{ path: shape.path, message: shape.message }] };
   const parsed = bodySchema.safeParse(body);
   if (!parsed.success) return { ok: false, details: zodDetails(parsed.error) };
   const raw = parsed.data;
@@ -269,6 +272,9 @@ const answerSchema = z.strictObject({
 
 /** An auction answer: `{ "responder": "name", "value": <JSON> }`. */
 export function validateAuctionAnswer(body: unknown): Validation<AuctionAnswer> {
+  // Also for answers raised through sendEventPostUri, which bypass submitResponse.
+  const shape = findJsonProblem(body);
+  if (shape) return { ok: false, details: [{ path: shape.path, message: shape.message }] };
   const parsed = answerSchema.safeParse(body);
   if (!parsed.success) return { ok: false, details: zodDetails(parsed.error) };
   return { ok: true, value: { responder: parsed.data.responder, value: parsed.data.value as Json } };

@@ -1,6 +1,7 @@
 /** Reading a JSON request body under the size limit, with API.md's 413/415/400 answers. */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { errorBody } from "../gather/errors";
+import { findJsonProblem } from "../gather/json";
 import { jsonResponse } from "./responses";
 
 export type BodyResult = { ok: true; body: unknown } | { ok: false; response: HttpResponseInit };
@@ -19,11 +20,19 @@ export async function readJsonBody(request: HttpRequest, maxBytes: number): Prom
   if (Number.isFinite(declared) && declared > maxBytes) return tooLarge(maxBytes);
   const bytes = Buffer.from(await request.arrayBuffer());
   if (bytes.length > maxBytes) return tooLarge(maxBytes);
+  let body: unknown;
   try {
-    return { ok: true, body: JSON.parse(bytes.toString("utf8")) };
+    body = JSON.parse(bytes.toString("utf8"));
   } catch (error) {
     return fail(400, errorBody("invalid_request", `the body is not valid JSON: ${(error as Error).message}`));
   }
+  // Checked before anything walks the value recursively (validation, JSON.stringify on the way out).
+  const problem = findJsonProblem(body);
+  if (problem) {
+    const detail = { path: problem.path, message: problem.message };
+    return fail(400, errorBody("invalid_request", `${problem.path || "the body"}: ${problem.message}`, [detail]));
+  }
+  return { ok: true, body };
 }
 
 function tooLarge(maxBytes: number): BodyResult {

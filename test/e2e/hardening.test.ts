@@ -84,3 +84,70 @@ describe("recipient headers", () => {
     expect(server.calls[0].body).toMatchObject({ request: { q: 1 }, recipientId: "a" });
   });
 });
+
+function postRaw(url: string, text: string): Promise<HttpAnswer> {
+  return request(url, { method: "POST", headers: { "content-type": "application/json" }, body: text });
+}
+
+describe("numbers out of range (1e999)", () => {
+  test("in request: a 400 naming the path, nothing started", async () => {
+    const id = uniqueId("inf");
+    const res = await postRaw(gatherUrl(target), `{"id":"${id}","request":{"price":1e999},"recipients":[{"id":"a","simulate":{}}]}`);
+    expectError(res, 400, "invalid_request");
+    expect(detailPaths(res)).toEqual(["request.price"]);
+    expect((await getGather(target, id)).status).toBe(404);
+  });
+
+  test("anywhere else in the body too", async () => {
+    const res = await postRaw(gatherUrl(target), `{"request":{},"recipients":[{"id":"a","simulate":{"value":[1,-1e999]}}]}`);
+    expectError(res, 400, "invalid_request");
+    expect(detailPaths(res)).toEqual(["recipients[0].simulate.value[1]"]);
+  });
+
+  test("in a recipient's answer: a failed attempt with its reason, not a value passed on as null", async () => {
+    const server = await recipientServer(() => ({ text: '{"price":1e999}' }));
+    const done = await runGather(target, { request: {}, recipients: [{ id: "a", url: `${server.url}/q` }] });
+    expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "a", status: "failed", error: "response body has a number out of range" })]);
+    expect(done.result.outcome).toBe("failed");
+  });
+});
+
+describe("nesting depth", () => {
+  const nested = (levels: number) => "[".repeat(levels) + "]".repeat(levels);
+
+  test.each([65, 5_000, 100_000])("a request nested %i levels deep is a 400 with the error shape, not a 500", async (levels) => {
+    const id = uniqueId("deep");
+    const res = await postRaw(gatherUrl(target), `{"id":"${id}","request":${nested(levels)},"recipients":[{"id":"a","simulate":{}}]}`);
+    expectError(res, 400, "invalid_request");
+    expect(res.body.error.details).toEqual([{ path: `request${"[0]".repeat(63)}`, message: "is nested deeper than 64 levels" }]);
+    expect((await getGather(target, id)).status).toBe(404);
+  });
+
+  test("64 levels in all (the body object counts as one) are accepted", async () => {
+    const res = await postRaw(gatherUrl(target), `{"request":${nested(63)},"recipients":[{"id":"a","simulate":{}}]}`);
+    expect(res.status).toBe(202);
+    expect((await pollUntilDone(target, res.body.id)).runtimeStatus).toBe("Completed");
+  });
+
+  test("a recipient's answer nested deeper than 64 levels is a failed attempt with its reason", async () => {
+    const server = await recipientServer(() => ({ text: nested(65) }));
+    const done = await runGather(target, { request: {}, recipients: [{ id: "a", url: `${server.url}/q` }] });
+    expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "a", status: "failed", error: "response body nested deeper than 64 levels" })]);
+  });
+
+  test("an auction answer nested too deep, or with 1e999, is a 400 and not counted", async () => {
+    const { id } = await startOk(target, { request: {}, auction: { expected: 1 }, completion: { timeoutMs: 20_000 } });
+    const url = `${gatherUrl(target, id)}/responses`;
+    // 30000 levels: 60 KB, under MAX_RESPONSE_BYTES (the limit of answer bodies).
+    const deep = await postRaw(url, `{"responder":"r1","value":${nested(30_000)}}`);
+    expectError(deep, 400, "invalid_request");
+    expect(deep.body.error.details[0].message).toBe("is nested deeper than 64 levels");
+    const inf = await postRaw(url, `{"responder":"r1","value":{"bid":1e999}}`);
+    expectError(inf, 400, "invalid_request");
+    expect(detailPaths(inf)).toEqual(["value.bid"]);
+    // A good answer still closes it: nothing was counted before.
+    expect((await postJson(url, { responder: "r1", value: { bid: 3 } })).status).toBe(202);
+    const done = await pollUntilDone(target, id);
+    expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "r1", value: { bid: 3 } })]);
+  });
+});

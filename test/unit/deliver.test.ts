@@ -187,6 +187,27 @@ describe("deliver: URL recipients", () => {
     expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body is not JSON");
   });
 
+  test("an answer with a number out of range (1e999) is a failed attempt, not a value sent on as null", async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"price":1e999}');
+    });
+    expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body has a number out of range");
+  });
+
+  test("an answer nested deeper than 64 levels is a failed attempt; 64 levels are fine; 100000 levels do not overflow", async () => {
+    let levels = 64;
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("[".repeat(levels) + "]".repeat(levels));
+    });
+    expect((await deliver(urlInput(server.url), options())).value).toEqual(JSON.parse("[".repeat(64) + "]".repeat(64)));
+    levels = 65;
+    expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body nested deeper than 64 levels");
+    levels = 30_000; // 60000 bytes, under maxResponseBytes
+    expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body nested deeper than 64 levels");
+  });
+
   test("an empty 2xx body is not JSON", async () => {
     const server = await startServer((_req, res) => {
       res.writeHead(204);

@@ -120,6 +120,20 @@ describe("validateGatherRequest: the body", () => {
     expect(invalid(body({ completion: { mode: "all", deadline: 5 } }))).toEqual([{ path: "completion.deadline", message: "is not a known field" }]);
   });
 
+  test("a non-finite number (JSON.parse of 1e999) anywhere is refused at its path", () => {
+    const message = "is a number out of range (JSON numbers must be finite)";
+    expect(invalid(JSON.parse('{"request":{"price":1e999},"recipients":[{"id":"a","simulate":{}}]}'))).toEqual([{ path: "request.price", message }]);
+    expect(invalid(body({ recipients: [{ id: "a", simulate: { value: [0, -Infinity] } }] }))).toEqual([{ path: "recipients[0].simulate.value[1]", message }]);
+  });
+
+  test("nesting deeper than 64 levels anywhere is refused, also far deeper, without recursion", () => {
+    const nest = (levels: number) => JSON.parse("[".repeat(levels) + "]".repeat(levels));
+    // The body object is level 1: request may nest 63 levels.
+    expect(valid(body({ request: nest(63) })).request).toEqual(nest(63));
+    expect(invalid(body({ request: nest(64) }))).toEqual([{ path: `request${"[0]".repeat(63)}`, message: "is nested deeper than 64 levels" }]);
+    expect(paths(body({ request: nest(100_000) }))).toEqual([`request${"[0]".repeat(63)}`]);
+  });
+
   test("request is required, but null is a valid request", () => {
     expect(invalid({ recipients: [sim("a")] })).toEqual([{ path: "request", message: "is required (any JSON value, null included)" }]);
     expect(valid({ request: null, recipients: [sim("a")] }).request).toBeNull();
@@ -556,6 +570,16 @@ describe("validateAuctionAnswer", () => {
     expect(validateAuctionAnswer({ responder: "acme", value: { price: 40 } })).toEqual({ ok: true, value: { responder: "acme", value: { price: 40 } } });
     expect(validateAuctionAnswer({ responder: "b", value: null })).toEqual({ ok: true, value: { responder: "b", value: null } });
     expect(validateAuctionAnswer({ responder: "c", value: [1, "x", false] })).toEqual({ ok: true, value: { responder: "c", value: [1, "x", false] } });
+  });
+
+  test("a value nested deeper than 64 levels or holding 1e999 is refused (also when raised through sendEventPostUri)", () => {
+    const nest = (levels: number) => JSON.parse("[".repeat(levels) + "]".repeat(levels));
+    expect(validateAuctionAnswer({ responder: "a", value: nest(63) }).ok).toBe(true);
+    expect(validateAuctionAnswer({ responder: "a", value: nest(64) })).toEqual({ ok: false, details: [{ path: `value${"[0]".repeat(63)}`, message: "is nested deeper than 64 levels" }] });
+    expect(validateAuctionAnswer(JSON.parse('{"responder":"a","value":{"bid":1e999}}'))).toEqual({
+      ok: false,
+      details: [{ path: "value.bid", message: "is a number out of range (JSON numbers must be finite)" }],
+    });
   });
 
   test("missing value", () => {
