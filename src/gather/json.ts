@@ -10,13 +10,22 @@ export function canonicalJson(value: Json | undefined): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(",")}}`;
 }
 
-/** `quote.price` into a value; undefined when any step is missing. */
+/**
+ * `quote.price` into a value; undefined when any step is missing. Own fields only: `constructor` or
+ * `__proto__` never reach Object.prototype, `length` is no array element.
+ */
 export function getPath(value: Json | undefined, path: string | undefined): Json | undefined {
   if (path === undefined) return value;
   let current: Json | undefined = value;
   for (const key of path.split(".")) {
     if (current === null || typeof current !== "object") return undefined;
-    current = Array.isArray(current) ? current[Number(key)] : (current as Record<string, Json>)[key];
+    if (Array.isArray(current)) {
+      if (!/^(0|[1-9][0-9]*)$/.test(key)) return undefined;
+      current = current[Number(key)];
+    } else {
+      if (!Object.hasOwn(current, key)) return undefined;
+      current = (current as Record<string, Json>)[key];
+    }
   }
   return current;
 }

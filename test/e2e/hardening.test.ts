@@ -151,3 +151,37 @@ describe("nesting depth", () => {
     expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "r1", value: { bid: 3 } })]);
   });
 });
+
+describe("ids that are Object.prototype's names", () => {
+  const ids = ["__proto__", "constructor", "toString", "hasOwnProperty"];
+
+  test("recipients named __proto__, constructor, toString keep their answers in collect", async () => {
+    const done = await runGather(target, { request: {}, recipients: ids.map((id, i) => sim(id, 0, { n: i })) });
+    expect(done.result.outcome).toBe("complete");
+    expect(done.result.responses.map((r: { recipientId: string }) => r.recipientId)).toEqual(ids);
+    // Read from the JSON text: the key must be there, as an own key, whatever the parser does with it.
+    const text = (await getGather(target, done.id)).text;
+    const values = JSON.parse(text).result.aggregate.values;
+    expect(Object.keys(values).sort()).toEqual([...ids].sort());
+    ids.forEach((id, i) => expect(Object.getOwnPropertyDescriptor(values, id)?.value).toEqual({ n: i }));
+    expect(text).toContain('"__proto__":{"n":0}');
+  });
+
+  test("an auction responder named __proto__ keeps its answer in collect", async () => {
+    const { id } = await startOk(target, { request: {}, auction: { expected: 2 }, completion: { timeoutMs: 20_000 } });
+    const url = `${gatherUrl(target, id)}/responses`;
+    expect((await postJson(url, { responder: "__proto__", value: { bid: 1 } })).status).toBe(202);
+    expect((await postJson(url, { responder: "constructor", value: 2 })).status).toBe(202);
+    await pollUntilDone(target, id);
+    const values = JSON.parse((await getGather(target, id)).text).result.aggregate.values;
+    expect(Object.keys(values).sort()).toEqual(["__proto__", "constructor"]);
+    expect(Object.getOwnPropertyDescriptor(values, "__proto__")?.value).toEqual({ bid: 1 });
+  });
+
+  test("vote and best with a field named after a prototype property read own fields only", async () => {
+    const vote = await runGather(target, { request: {}, recipients: [sim("a", 0, { x: 1 }), sim("b", 0, { x: 2 })], aggregate: { kind: "vote", field: "constructor" } });
+    expect(vote.result.aggregate).toMatchObject({ kind: "vote", value: null, count: 0 });
+    const best = await runGather(target, { request: {}, recipients: [sim("a", 0, { x: 1 })], aggregate: { kind: "best", field: "__proto__" } });
+    expect(best.result.aggregate).toMatchObject({ kind: "best", recipientId: null, value: null });
+  });
+});

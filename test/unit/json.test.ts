@@ -29,6 +29,17 @@ describe("canonicalJson", () => {
   });
 });
 
+describe("getPath: own fields only", () => {
+  test("prototype properties and array properties are missing steps", () => {
+    expect(getPath({ a: 1 }, "constructor")).toBeUndefined();
+    expect(getPath({ a: 1 }, "__proto__")).toBeUndefined();
+    expect(getPath({ a: { b: 1 } }, "a.toString")).toBeUndefined();
+    expect(getPath([1, 2], "length")).toBeUndefined();
+    expect(getPath([1, 2], "01")).toBeUndefined();
+    expect(getPath(JSON.parse('{"__proto__":{"p":7}}'), "__proto__.p")).toBe(7);
+  });
+});
+
 describe("getPath", () => {
   const value = { quote: { price: 42, tiers: [{ n: 1 }, { n: 2 }] }, zero: 0, nil: null };
 
