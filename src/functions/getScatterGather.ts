@@ -1,14 +1,16 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { errorBody } from "../gather/errors";
+import { isInstanceId } from "../gather/schema";
 import { findStatus } from "../durable/client";
 import { FunctionNames } from "../durable/names";
-import { jsonResponse } from "../http/responses";
+import { jsonResponse, notFound } from "../http/responses";
 
 export async function getScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id;
+  // An id outside the pattern names no instance; never let it reach the management API's URL.
+  if (!isInstanceId(id)) return notFound(id);
   const status = await findStatus(df.getClient(context), id);
-  if (!status) return jsonResponse(404, errorBody("not_found", `no scatter-gather with id ${id}`));
+  if (!status) return notFound(id);
   return jsonResponse(200, {
     id,
     runtimeStatus: status.runtimeStatus,

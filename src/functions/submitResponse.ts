@@ -2,14 +2,16 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import { errorBody, summarize } from "../gather/errors";
 import { readLimits } from "../gather/limits";
-import { validateAuctionAnswer } from "../gather/schema";
+import { isInstanceId, validateAuctionAnswer } from "../gather/schema";
 import { findStatus, isActive } from "../durable/client";
 import { FunctionNames, RESPONSE_EVENT } from "../durable/names";
 import { readJsonBody } from "../http/body";
-import { jsonResponse } from "../http/responses";
+import { jsonResponse, notFound } from "../http/responses";
 
 export async function submitResponse(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id;
+  // An id outside the pattern names no instance; never let it reach the management API's URL.
+  if (!isInstanceId(id)) return notFound(id);
   const read = await readJsonBody(request, readLimits().maxResponseBytes);
   if (!read.ok) return read.response;
   const answer = validateAuctionAnswer(read.body);
@@ -17,7 +19,7 @@ export async function submitResponse(request: HttpRequest, context: InvocationCo
 
   const client = df.getClient(context);
   const status = await findStatus(client, id);
-  if (!status) return jsonResponse(404, errorBody("not_found", `no scatter-gather with id ${id}`));
+  if (!status) return notFound(id);
   if (!isActive(status)) return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${status.runtimeStatus}: the answer came too late`));
   await client.raiseEvent(id, RESPONSE_EVENT, answer.value);
   return jsonResponse(202, { id, responder: answer.value.responder, accepted: true });

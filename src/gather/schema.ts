@@ -16,8 +16,17 @@ export interface ErrorDetail {
 export type Validation<T> = { ok: true; value: T } | { ok: false; details: ErrorDetail[] };
 
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-/** Instance ids: the recipient-id alphabet, at most 100 characters (the Durable backends' limit). */
-export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
+/**
+ * Instance ids: the recipient-id alphabet, at most 100 characters (the Durable backends' limit), and not
+ * only dots: `.` and `..` are path segments URL resolution would collapse in the management URLs.
+ */
+export const INSTANCE_ID_PATTERN = /^(?!\.+$)[A-Za-z0-9._:-]{1,100}$/;
+const INSTANCE_ID_RULE = "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots";
+
+/** Whether a route's `{id}` can name an instance at all (anything else is a 404, never a lookup). */
+export function isInstanceId(id: unknown): id is string {
+  return typeof id === "string" && INSTANCE_ID_PATTERN.test(id);
+}
 /** An HTTP header name: a token (RFC 9110 §5.1). */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** A header value must not end the header line or the header block early. */
@@ -106,7 +115,7 @@ const auctionSchema = z.strictObject({
 }, { error: "must be an object" });
 
 const bodySchema = z.strictObject({
-  id: z.string({ error: "must be a string" }).regex(INSTANCE_ID_PATTERN, { error: "must be 1-100 characters of A-Z a-z 0-9 . _ : -" }).optional(),
+  id: z.string({ error: "must be a string" }).regex(INSTANCE_ID_PATTERN, { error: INSTANCE_ID_RULE }).optional(),
   request: jsonValue,
   recipients: z.array(recipientSchema, { error: "must be an array" }).optional(),
   completion: completionSchema.optional(),

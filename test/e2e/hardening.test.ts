@@ -185,3 +185,32 @@ describe("ids that are Object.prototype's names", () => {
     expect(best.result.aggregate).toMatchObject({ kind: "best", recipientId: null, value: null });
   });
 });
+
+describe("route ids outside the instance id pattern", () => {
+  test("GET with an encoded path (x%2F..%2F<victim>) is a 404, not the other instance's status", async () => {
+    const { id: victim } = await startOk(target, { request: { secret: "s3" }, recipients: [sim("a")] });
+    await pollUntilDone(target, victim);
+    expect((await getGather(target, victim)).status).toBe(200);
+    for (const path of [`x%2F..%2F${victim}`, `x%2F%2E%2E%2F${victim}`, `${victim}%3Fx%3D1`, `${victim}%23frag`, `a%20b`]) {
+      const res = await request(`${gatherUrl(target)}/${path}`);
+      expectError(res, 404, "not_found");
+      expect(res.text).not.toContain("s3");
+    }
+  });
+
+  test("POST /responses with an id holding ?, / or a space is a 404, not a 500", async () => {
+    const { id } = await startOk(target, { request: {}, auction: {}, completion: { timeoutMs: 5_000 } });
+    for (const path of [`${id}%3Fx%3D1`, `x%2F..%2F${id}`, `${id}%20`]) {
+      const res = await postJson(`${gatherUrl(target)}/${path}/responses`, { responder: "r", value: 1 });
+      expectError(res, 404, "not_found");
+    }
+  });
+
+  test("an id made only of dots is refused at start", async () => {
+    for (const id of [".", "..", "..."]) {
+      const res = await startGather(target, { id, request: {}, recipients: [sim("a")] });
+      expectError(res, 400, "invalid_request");
+      expect(detailPaths(res)).toEqual(["id"]);
+    }
+  });
+});

@@ -12,10 +12,12 @@ type Status = { runtimeStatus: string; createdTime?: string; lastUpdatedTime?: s
 
 class RecordingClient {
   started: { name: string; instanceId: string; input: unknown }[] = [];
+  lookups: string[] = [];
   raised: { instanceId: string; name: string; data: unknown }[] = [];
   constructor(private readonly statuses: Record<string, Status> = {}) {}
 
   async getStatus(instanceId: string) {
+    this.lookups.push(instanceId);
     const status = this.statuses[instanceId];
     if (!status) throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response. (${instanceId})`);
     return { instanceId, ...status };
@@ -155,5 +157,24 @@ describe("submitResponse", () => {
     expect(bad.status).toBe(400);
     expect((bad.jsonBody as { error: { details: { path: string }[] } }).error.details[0].path).toBe("responder");
     expect(client.raised).toHaveLength(1);
+  });
+});
+
+describe("route ids outside the instance id pattern: 404 before any lookup", () => {
+  const ids = [".", "..", "x/../victim", "victim?x=1", "a b", "", "x".repeat(101), "é"];
+
+  test.each(ids)("GET %j", async (id) => {
+    client = new RecordingClient({ victim: { runtimeStatus: "Completed", output: { secret: 1 } } });
+    const response = await getScatterGather(new HttpRequest({ method: "GET", url: starterUrl, params: { id } }), context());
+    expect(response).toMatchObject({ status: 404, jsonBody: { error: { code: "not_found" } } });
+    expect(client.lookups).toEqual([]);
+  });
+
+  test.each(ids)("POST responses %j", async (id) => {
+    client = new RecordingClient({ victim: { runtimeStatus: "Running" } });
+    const request = new HttpRequest({ method: "POST", url: starterUrl, params: { id }, body: { string: '{"responder":"r","value":1}' }, headers: { "content-type": "application/json" } });
+    expect(await submitResponse(request, context())).toMatchObject({ status: 404, jsonBody: { error: { code: "not_found" } } });
+    expect(client.lookups).toEqual([]);
+    expect(client.raised).toEqual([]);
   });
 });

@@ -139,9 +139,11 @@ describe("validateGatherRequest: the body", () => {
     expect(valid({ request: null, recipients: [sim("a")] }).request).toBeNull();
   });
 
-  test("instance id: the recipient alphabet, at most 100 characters", () => {
+  test("instance id: the recipient alphabet, at most 100 characters, not only dots", () => {
     expect(valid(body({ id: "x".repeat(100) })).id).toBe("x".repeat(100));
-    expect(invalid(body({ id: "x".repeat(101) }))).toEqual([{ path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -" }]);
+    expect(invalid(body({ id: "x".repeat(101) }))).toEqual([{ path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots" }]);
+    for (const id of [".", "..", "....."]) expect(invalid(body({ id }))).toEqual([{ path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots" }]);
+    for (const id of [".a", "a..", "..:", "-", "a.b.c"]) expect(valid(body({ id })).id).toBe(id);
     expect(paths(body({ id: "a b" }))).toEqual(["id"]);
     expect(paths(body({ id: "" }))).toEqual(["id"]);
   });
