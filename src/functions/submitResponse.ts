@@ -5,6 +5,7 @@ import { readLimits } from "../gather/limits";
 import { isInstanceId, validateAuctionAnswer } from "../gather/schema";
 import { findStatus, isActive } from "../durable/client";
 import { FunctionNames, RESPONSE_EVENT } from "../durable/names";
+import { refuseAnswer } from "../http/answers";
 import { readJsonBody } from "../http/body";
 import { jsonResponse, notFound } from "../http/responses";
 
@@ -12,15 +13,17 @@ export async function submitResponse(request: HttpRequest, context: InvocationCo
   const id = request.params.id;
   // An id outside the pattern names no instance; never let it reach the management API's URL.
   if (!isInstanceId(id)) return notFound(id);
-  const read = await readJsonBody(request, readLimits().maxResponseBytes);
+  const limits = readLimits();
+  const read = await readJsonBody(request, limits.maxResponseBytes);
   if (!read.ok) return read.response;
   const answer = validateAuctionAnswer(read.body);
   if (!answer.ok) return jsonResponse(400, errorBody("invalid_request", summarize(answer.details), answer.details));
 
   const client = df.getClient(context);
-  const status = await findStatus(client, id);
+  const status = await findStatus(client, id, true);
   if (!status) return notFound(id);
-  if (!isActive(status)) return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${status.runtimeStatus}: the answer came too late`));
+  const refused = refuseAnswer(id, { input: status.input, customStatus: status.customStatus, active: isActive(status), runtimeStatus: String(status.runtimeStatus) }, limits.maxRecipients);
+  if (refused) return refused;
   await client.raiseEvent(id, RESPONSE_EVENT, answer.value);
   return jsonResponse(202, { id, responder: answer.value.responder, accepted: true });
 }

@@ -2,7 +2,26 @@
  * What a hostile user tried against the service, over HTTP: each is refused with a clear answer (or,
  * for a recipient's answer, a failed attempt with its reason) instead of amplifying, leaking or breaking.
  */
-import { gatherUrl, getGather, ownsHost, pollUntil, pollUntilDone, postJson, recipientServer, request, runGather, startGather, startOk, uniqueId, useTarget, type HttpAnswer } from "./harness";
+import * as fs from "node:fs";
+import {
+  gatherUrl,
+  getGather,
+  ownsHost,
+  pollUntil,
+  pollUntilDone,
+  postJson,
+  recipientServer,
+  request,
+  runGather,
+  startGather,
+  startHostProcess,
+  startOk,
+  uniqueId,
+  useTarget,
+  type HostProcess,
+  type HttpAnswer,
+  type Target,
+} from "./harness";
 
 const target = useTarget();
 jest.setTimeout(30_000);
@@ -212,5 +231,45 @@ describe("route ids outside the instance id pattern", () => {
       expectError(res, 400, "invalid_request");
       expect(detailPaths(res)).toEqual(["id"]);
     }
+  });
+});
+
+describe("POST /responses admits answers to auctions only", () => {
+  test("a gather started with recipients answers 409 conflict, running or finished, and raises nothing", async () => {
+    const { id } = await startOk(target, { request: {}, recipients: [sim("slow", 3_000)] });
+    const url = `${gatherUrl(target, id)}/responses`;
+    const running = await postJson(url, { responder: "intruder", value: 1 });
+    expectError(running, 409, "conflict");
+    expect(running.body.error.message).toMatch(/not an auction/);
+    const done = await pollUntilDone(target, id);
+    expect(done.result.responses.map((r: { recipientId: string }) => r.recipientId)).toEqual(["slow"]);
+    expectError(await postJson(url, { responder: "late", value: 1 }), 409, "conflict");
+  });
+});
+
+// Needs its own host with a small MAX_RECIPIENTS; under BASE_URL the host's settings are not ours to set.
+(ownsHost ? describe : describe.skip)("an auction without `expected` takes at most MAX_RECIPIENTS answers", () => {
+  let small: HostProcess | undefined;
+  const smallTarget: Target = { baseUrl: "" };
+  beforeAll(async () => {
+    small = await startHostProcess({ env: { MAX_RECIPIENTS: "3" } });
+    smallTarget.baseUrl = small.url;
+  }, 60_000);
+  afterAll(async () => {
+    await small?.stop();
+    if (small) fs.rmSync(small.dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  test("answers beyond MAX_RECIPIENTS get a 409 naming the setting", async () => {
+    const { id } = await startOk(smallTarget, { request: {}, auction: {}, completion: { timeoutMs: 20_000 } });
+    const url = `${gatherUrl(smallTarget, id)}/responses`;
+    for (const responder of ["r1", "r2", "r3"]) expect((await postJson(url, { responder, value: 1 })).status).toBe(202);
+    await pollUntil(smallTarget, id, (b) => b.progress?.succeeded === 3);
+    const fourth = await postJson(url, { responder: "r4", value: 1 });
+    expectError(fourth, 409, "conflict");
+    expect(fourth.body.error.message).toMatch(/MAX_RECIPIENTS \(3\)/);
+    // Terminate rather than wait for the deadline.
+    const status = await request(`${smallTarget.baseUrl}/runtime/webhooks/durabletask/instances/${id}/terminate?reason=test`, { method: "POST" });
+    expect([202, 410]).toContain(status.status);
   });
 });
