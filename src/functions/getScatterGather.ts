@@ -1,8 +1,9 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { isInstanceId } from "../gather/schema";
-import { findStatus } from "../durable/client";
+import { findStatus, isActive } from "../durable/client";
 import { FunctionNames } from "../durable/names";
+import { progressOf } from "../http/progress";
 import { jsonResponse, notFound } from "../http/responses";
 
 export async function getScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -16,7 +17,7 @@ export async function getScatterGather(request: HttpRequest, context: Invocation
     runtimeStatus: status.runtimeStatus,
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
-    progress: status.customStatus ?? null,
+    progress: progressOf(status.customStatus, isActive(status)),
     result: status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed ? status.output ?? null : null,
     ...(status.runtimeStatus === df.OrchestrationRuntimeStatus.Failed ? { error: status.output ?? null } : {}),
   });

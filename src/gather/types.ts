@@ -118,7 +118,8 @@ export interface GatherResult {
 
 /** customStatus while the orchestration runs: counts only, so it stays far below 16 KB. */
 export interface GatherProgress {
-  phase: "gathering" | "aggregating";
+  /** "done": shown by GET /api/scatter-gather/{id} once the instance has finished. */
+  phase: "gathering" | "aggregating" | "done";
   total: number;
   succeeded: number;
   failed: number;

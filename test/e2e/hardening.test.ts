@@ -273,3 +273,11 @@ describe("POST /responses admits answers to auctions only", () => {
     expect([202, 410]).toContain(status.status);
   });
 });
+
+describe("final progress", () => {
+  test("a Completed gather's progress says phase done, with its counts", async () => {
+    const done = await runGather(target, { request: {}, recipients: [sim("a"), { id: "b", simulate: { failureRate: 1 } }] });
+    expect(done.runtimeStatus).toBe("Completed");
+    expect(done.progress).toMatchObject({ phase: "done", total: 2, succeeded: 1, failed: 1, pending: 0 });
+  });
+});

@@ -146,6 +146,33 @@ describe("getScatterGather", () => {
   });
 });
 
+describe("getScatterGather: progress of a finished instance", () => {
+  const get = (id: string) => new HttpRequest({ method: "GET", url: `${starterUrl}/${id}`, params: { id } });
+  const counts = { total: 3, succeeded: 2, failed: 1, pending: 0, deadline: null };
+
+  test.each(["Completed", "Failed", "Terminated"])("%s: phase done with the last counts", async (runtimeStatus) => {
+    client = new RecordingClient({ x: { runtimeStatus, customStatus: { phase: "aggregating", ...counts }, output: null } });
+    expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ runtimeStatus, progress: { phase: "done", ...counts } });
+  });
+
+  test("already done (set by the orchestrator) stays done", async () => {
+    client = new RecordingClient({ x: { runtimeStatus: "Completed", customStatus: { phase: "done", ...counts } } });
+    expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ progress: { phase: "done", ...counts } });
+  });
+
+  test("finished without counts in its custom status: null", async () => {
+    for (const customStatus of [undefined, null, "text", { phase: "aggregating" }, [1, 2]]) {
+      client = new RecordingClient({ x: { runtimeStatus: "Completed", customStatus } });
+      expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ progress: null });
+    }
+  });
+
+  test.each(["Pending", "Running", "Suspended", "ContinuedAsNew"])("%s: the custom status as it is", async (runtimeStatus) => {
+    client = new RecordingClient({ x: { runtimeStatus, customStatus: { phase: "aggregating", ...counts } } });
+    expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ progress: { phase: "aggregating", ...counts } });
+  });
+});
+
 describe("submitResponse", () => {
   const answer = (id: string, body: unknown) =>
     new HttpRequest({ method: "POST", url: `${starterUrl}/${id}/responses`, params: { id }, body: { string: JSON.stringify(body) }, headers: { "content-type": "application/json" } });
