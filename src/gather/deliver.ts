@@ -144,7 +144,12 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  try {
+    // fatal: bytes that are not UTF-8 fail the attempt instead of becoming U+FFFD in the value.
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new RecipientError("response body is not valid UTF-8");
+  }
 }
 
 function describeNetworkError(error: unknown): string {

@@ -3,6 +3,8 @@
  * for a recipient's answer, a failed attempt with its reason) instead of amplifying, leaking or breaking.
  */
 import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import {
   gatherUrl,
   getGather,
@@ -279,5 +281,26 @@ describe("final progress", () => {
     const done = await runGather(target, { request: {}, recipients: [sim("a"), { id: "b", simulate: { failureRate: 1 } }] });
     expect(done.runtimeStatus).toBe("Completed");
     expect(done.progress).toMatchObject({ phase: "done", total: 2, succeeded: 1, failed: 1, pending: 0 });
+  });
+});
+
+describe("answers that are not valid UTF-8", () => {
+  let server: http.Server | undefined;
+  afterAll(() => new Promise<void>((resolve) => (server ? (server.closeAllConnections(), server.close(() => resolve())) : resolve())));
+
+  test("are a failed attempt with its reason, not a value with U+FFFD in it", async () => {
+    // Raw bytes: the harness's servers write strings, which are always valid UTF-8.
+    server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const body = Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]);
+        res.writeHead(200, { "content-type": "application/json", "content-length": String(body.length) });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const done = await runGather(target, { request: {}, recipients: [{ id: "a", url: `http://127.0.0.1:${port}/q` }] });
+    expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "a", status: "failed", error: "response body is not valid UTF-8" })]);
   });
 });

@@ -208,6 +208,25 @@ describe("deliver: URL recipients", () => {
     expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body nested deeper than 64 levels");
   });
 
+  test("an answer that is not valid UTF-8 is a failed attempt, not a value with U+FFFD in it", async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]));
+    });
+    expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body is not valid UTF-8");
+  });
+
+  test("valid multi-byte UTF-8, split across chunks, is decoded as it is", async () => {
+    const bytes = Buffer.from(JSON.stringify({ name: "Zürich €😀" }));
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const cut = bytes.indexOf(Buffer.from("😀")) + 2; // inside the 4-byte sequence
+      res.write(bytes.subarray(0, cut));
+      setTimeout(() => res.end(bytes.subarray(cut)), 20);
+    });
+    expect((await deliver(urlInput(server.url), options())).value).toEqual({ name: "Zürich €😀" });
+  });
+
   test("an empty 2xx body is not JSON", async () => {
     const server = await startServer((_req, res) => {
       res.writeHead(204);
