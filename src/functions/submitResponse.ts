@@ -14,7 +14,7 @@ export async function submitResponse(request: HttpRequest, context: InvocationCo
   // An id outside the pattern names no instance; never let it reach the management API's URL.
   if (!isInstanceId(id)) return notFound(id);
   const limits = readLimits();
-  const read = await readJsonBody(request, limits.maxResponseBytes);
+  const read = await readJsonBody(request, limits.maxResponseBytes, "MAX_RESPONSE_BYTES");
   if (!read.ok) return read.response;
   const answer = validateAuctionAnswer(read.body);
   if (!answer.ok) return jsonResponse(400, errorBody("invalid_request", summarize(answer.details), answer.details));

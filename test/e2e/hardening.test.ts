@@ -304,3 +304,29 @@ describe("answers that are not valid UTF-8", () => {
     expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "a", status: "failed", error: "response body is not valid UTF-8" })]);
   });
 });
+
+describe("start bodies", () => {
+  test("a body that is not valid UTF-8 is a 400, nothing started", async () => {
+    const id = uniqueId("utf8");
+    const body = Buffer.concat([Buffer.from(`{"id":"${id}","request":{"name":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"},"recipients":[{"id":"a","simulate":{}}]}')]);
+    const res = await request(gatherUrl(target), { method: "POST", headers: { "content-type": "application/json" }, body });
+    expectError(res, 400, "invalid_request");
+    expect(res.body.error.message).toMatch(/UTF-8/);
+    expect((await getGather(target, id)).status).toBe(404);
+  });
+
+  test("a chunked body (no Content-Length) over MAX_REQUEST_BYTES is a 413", async () => {
+    const chunk = new Uint8Array(64 * 1024).fill(0x20);
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent === 0) controller.enqueue(new TextEncoder().encode('{"request":"'));
+        if (sent > 2 * 1024 * 1024) return controller.close();
+        sent += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    const res = await request(gatherUrl(target), { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit);
+    expectError(res, 413, "payload_too_large");
+  });
+});
