@@ -95,6 +95,10 @@ param maxRequestBytes int = 1048576
 @minValue(1)
 param fanoutBatchSize int = 500
 
+@description('Most delivery attempts per gather: recipients × retry.maxAttempts.')
+@minValue(1)
+param maxAttemptsPerGather int = 50000
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -196,6 +200,7 @@ module api './app/api.bicep' = {
     maxResponseBytes: maxResponseBytes
     maxRequestBytes: maxRequestBytes
     fanoutBatchSize: fanoutBatchSize
+    maxAttemptsPerGather: maxAttemptsPerGather
   }
   // The host must be able to read its storage and the deployment container as soon as it starts.
   dependsOn: [

@@ -36,6 +36,7 @@ param maxRecipients int = 10000
 param maxResponseBytes int = 65536
 param maxRequestBytes int = 1048576
 param fanoutBatchSize int = 500
+param maxAttemptsPerGather int = 50000
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -85,6 +86,7 @@ var appSettings = {
   MAX_RESPONSE_BYTES: string(maxResponseBytes)
   MAX_REQUEST_BYTES: string(maxRequestBytes)
   FANOUT_BATCH_SIZE: string(fanoutBatchSize)
+  MAX_ATTEMPTS_PER_GATHER: string(maxAttemptsPerGather)
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {

@@ -1,20 +1,19 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { errorBody } from "../gather/errors";
-import { INSTANCE_ID_PATTERN } from "../gather/schema";
+import { isInstanceId } from "../gather/schema";
 import { findStatus, isActive } from "../durable/client";
 import { purgeGather } from "../durable/gatherInstances";
 import { FunctionNames } from "../durable/names";
-import { jsonResponse } from "../http/responses";
+import { jsonResponse, notFound } from "../http/responses";
 
 /** Purges a finished gather, its batch sub-orchestrations and (with the payload store) its stored payloads. */
 export async function deleteScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id;
-  const notFound = jsonResponse(404, errorBody("not_found", `no scatter-gather with id ${id}`));
-  if (!INSTANCE_ID_PATTERN.test(id)) return notFound;
+  if (!isInstanceId(id)) return notFound(id);
   const client = df.getClient(context);
   const status = await findStatus(client, id, true);
-  if (!status) return notFound;
+  if (!status) return notFound(id);
   if (isActive(status)) {
     return jsonResponse(409, errorBody("conflict", `scatter-gather ${id} is ${status.runtimeStatus}: terminate it first (POST ${request.url}/terminate)`));
   }

@@ -2,23 +2,28 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import { errorBody, summarize } from "../gather/errors";
 import { readLimits } from "../gather/limits";
-import { validateAuctionAnswer } from "../gather/schema";
+import { isInstanceId, validateAuctionAnswer } from "../gather/schema";
 import { findStatus, isActive } from "../durable/client";
 import { FunctionNames, RESPONSE_EVENT } from "../durable/names";
+import { refuseAnswer } from "../http/answers";
 import { readJsonBody } from "../http/body";
-import { jsonResponse } from "../http/responses";
+import { jsonResponse, notFound } from "../http/responses";
 
 export async function submitResponse(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id;
-  const read = await readJsonBody(request, readLimits().maxResponseBytes);
+  // An id outside the pattern names no instance; never let it reach the management API's URL.
+  if (!isInstanceId(id)) return notFound(id);
+  const limits = readLimits();
+  const read = await readJsonBody(request, limits.maxResponseBytes, "MAX_RESPONSE_BYTES");
   if (!read.ok) return read.response;
   const answer = validateAuctionAnswer(read.body);
   if (!answer.ok) return jsonResponse(400, errorBody("invalid_request", summarize(answer.details), answer.details));
 
   const client = df.getClient(context);
-  const status = await findStatus(client, id);
-  if (!status) return jsonResponse(404, errorBody("not_found", `no scatter-gather with id ${id}`));
-  if (!isActive(status)) return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${status.runtimeStatus}: the answer came too late`));
+  const status = await findStatus(client, id, true);
+  if (!status) return notFound(id);
+  const refused = refuseAnswer(id, { input: status.input, customStatus: status.customStatus, active: isActive(status), runtimeStatus: String(status.runtimeStatus) }, limits.maxRecipients);
+  if (refused) return refused;
   await client.raiseEvent(id, RESPONSE_EVENT, answer.value);
   return jsonResponse(202, { id, responder: answer.value.responder, accepted: true });
 }

@@ -1,11 +1,11 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { errorBody } from "../gather/errors";
-import { INSTANCE_ID_PATTERN } from "../gather/schema";
+import { isInstanceId } from "../gather/schema";
 import { findStatus, isActive } from "../durable/client";
 import { terminateGather } from "../durable/gatherInstances";
 import { FunctionNames } from "../durable/names";
-import { jsonResponse } from "../http/responses";
+import { jsonResponse, notFound } from "../http/responses";
 
 /**
  * Terminates a running gather together with its batch sub-orchestrations (the host's terminatePostUri
@@ -14,11 +14,10 @@ import { jsonResponse } from "../http/responses";
  */
 export async function terminateScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id;
-  const notFound = jsonResponse(404, errorBody("not_found", `no scatter-gather with id ${id}`));
-  if (!INSTANCE_ID_PATTERN.test(id)) return notFound;
+  if (!isInstanceId(id)) return notFound(id);
   const client = df.getClient(context);
   const status = await findStatus(client, id, true);
-  if (!status) return notFound;
+  if (!status) return notFound(id);
   if (!isActive(status)) return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${status.runtimeStatus}: nothing to terminate`));
   const reason = request.query.get("reason") ?? "terminated through the scatter-gather API";
   const terminated = await terminateGather(client, status, reason);

@@ -20,7 +20,9 @@ function numberAt(value: Json, field: string | undefined): number | undefined {
 export function aggregate(spec: AggregateSpec, answers: readonly SucceededAnswer[]): Aggregate {
   switch (spec.kind) {
     case "collect": {
-      const values: Record<string, Json> = {};
+      // No prototype: an id like `__proto__` is an own key (a plain object's setter would swallow it),
+      // and JSON.stringify writes it out like any other.
+      const values: Record<string, Json> = Object.create(null);
       for (const a of answers) values[a.recipientId] = a.value;
       return { kind: "collect", values };
     }

@@ -4,6 +4,8 @@
  * Every failure is a RecipientError with a short reason; the caller decides about retries.
  */
 import { UrlAllowlist } from "./allowlist";
+import { findJsonProblem, MAX_JSON_DEPTH } from "./json";
+import { FORBIDDEN_HEADER_NAMES } from "./schema";
 import type { CallRecipientInput, CallRecipientOutput, Json, SimulatedRecipient, UrlRecipient } from "./types";
 
 export class RecipientError extends Error {
@@ -70,7 +72,7 @@ async function sendJson(
   try {
     const response = await fetch(target.url, {
       method: target.method,
-      headers: { ...target.headers, "content-type": "application/json", accept: "application/json" },
+      headers: requestHeaders(target.headers),
       body: JSON.stringify(body),
       redirect: "manual",
       signal,
@@ -88,17 +90,38 @@ async function sendJson(
       return null;
     }
     const text = await readCapped(response, options.maxResponseBytes);
+    let value: Json;
     try {
-      return JSON.parse(text) as Json;
+      value = JSON.parse(text) as Json;
     } catch {
       throw new RecipientError("response body is not JSON");
     }
+    // What could not be passed on faithfully is a failed attempt, not a silently changed value.
+    const problem = findJsonProblem(value);
+    if (problem?.kind === "too-deep") throw new RecipientError(`response body nested deeper than ${MAX_JSON_DEPTH} levels`);
+    if (problem?.kind === "non-finite") throw new RecipientError("response body has a number out of range");
+    return value;
   } catch (error) {
     if (error instanceof RecipientError) throw error;
     if (options.cancel?.aborted) throw new RecipientError(CANCELLED);
     if (timeout.aborted) throw new RecipientError(`timed out after ${target.timeoutMs} ms`);
     throw new RecipientError(describeNetworkError(error));
   }
+}
+
+/**
+ * The recipient's own headers, then ours: Content-Type and Accept are always JSON (set, not merged
+ * with a recipient's own of any case). Framing and hop-by-hop names are refused at validation and
+ * dropped here too, for requests accepted before that rule.
+ */
+export function requestHeaders(own: Record<string, string> | undefined): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(own ?? {})) {
+    if (!FORBIDDEN_HEADER_NAMES.has(name.toLowerCase())) headers.append(name, value);
+  }
+  headers.set("content-type", "application/json");
+  headers.set("accept", "application/json");
+  return headers;
 }
 
 async function readCapped(response: Response, maxBytes: number): Promise<string> {
@@ -121,7 +144,12 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  try {
+    // fatal: bytes that are not UTF-8 fail the attempt instead of becoming U+FFFD in the value.
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new RecipientError("response body is not valid UTF-8");
+  }
 }
 
 function describeNetworkError(error: unknown): string {

@@ -8,6 +8,11 @@ export interface Limits {
   fanoutBatchSize: number;
   /** Origins URL recipients and notify URLs may use; empty refuses every URL. */
   recipientUrlAllowlist: string[];
+  /**
+   * The most delivery attempts one gather may make: recipients × retry.maxAttempts (1 without retry).
+   * Bounds the outbound calls a single small request can cause.
+   */
+  maxAttemptsPerGather: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -16,6 +21,9 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxRequestBytes: 1_048_576,
   fanoutBatchSize: 500,
   recipientUrlAllowlist: [],
+  // 5 attempts for each of MAX_RECIPIENTS (10000) recipients: a full-size gather may still retry every
+  // recipient four times, while 100 recipients cannot make more than 1000 calls (maxAttempts ≤ 10).
+  maxAttemptsPerGather: 50_000,
 }) as Limits;
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -42,5 +50,6 @@ export function readLimits(env: NodeJS.ProcessEnv = process.env): Limits {
     maxRequestBytes: positiveInt(env, "MAX_REQUEST_BYTES", DEFAULT_LIMITS.maxRequestBytes),
     fanoutBatchSize: positiveInt(env, "FANOUT_BATCH_SIZE", DEFAULT_LIMITS.fanoutBatchSize),
     recipientUrlAllowlist: parseAllowlist(env.RECIPIENT_URL_ALLOWLIST),
+    maxAttemptsPerGather: positiveInt(env, "MAX_ATTEMPTS_PER_GATHER", DEFAULT_LIMITS.maxAttemptsPerGather),
   };
 }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { UrlAllowlist } from "./allowlist";
+import { findJsonProblem } from "./json";
 import type { Limits } from "./limits";
 import type { AuctionAnswer, GatherRequest, Json } from "./types";
 
@@ -15,12 +16,42 @@ export interface ErrorDetail {
 export type Validation<T> = { ok: true; value: T } | { ok: false; details: ErrorDetail[] };
 
 export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-/** Instance ids: the recipient-id alphabet, at most 100 characters (the Durable backends' limit). */
-export const INSTANCE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
+/**
+ * Instance ids: the recipient-id alphabet, at most 100 characters (the Durable backends' limit), and not
+ * only dots: `.` and `..` are path segments URL resolution would collapse in the management URLs.
+ */
+export const INSTANCE_ID_PATTERN = /^(?!\.+$)[A-Za-z0-9._:-]{1,100}$/;
+const INSTANCE_ID_RULE = "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots";
+
+/** Whether a route's `{id}` can name an instance at all (anything else is a 404, never a lookup). */
+export function isInstanceId(id: unknown): id is string {
+  return typeof id === "string" && INSTANCE_ID_PATTERN.test(id);
+}
+/** An HTTP header name: a token (RFC 9110 §5.1). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value must not end the header line or the header block early. */
+const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
+/**
+ * Names a recipient may not set: hop-by-hop and message-framing headers, which would let the request
+ * smuggle a second message or break the connection. Content-Type and Accept are ours (JSON) anyway.
+ */
+export const FORBIDDEN_HEADER_NAMES: ReadonlySet<string> = new Set([
+  "connection",
+  "content-length",
+  "expect",
+  "host",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 const MAX_LATENCY_MS = 600_000;
 const MAX_DEADLINE_MS = 604_800_000;
 const MAX_ATTEMPT_TIMEOUT_MS = 600_000;
-const MAX_ATTEMPTS = 100;
+/** retry.maxAttempts ceiling; the per-gather budget (MAX_ATTEMPTS_PER_GATHER) applies on top. */
+export const MAX_ATTEMPTS = 10;
 
 const jsonValue = z.unknown().refine((v) => v !== undefined, { error: "is required (any JSON value, null included)" });
 const optionalJson = z.unknown().optional();
@@ -84,7 +115,7 @@ const auctionSchema = z.strictObject({
 }, { error: "must be an object" });
 
 const bodySchema = z.strictObject({
-  id: z.string({ error: "must be a string" }).regex(INSTANCE_ID_PATTERN, { error: "must be 1-100 characters of A-Z a-z 0-9 . _ : -" }).optional(),
+  id: z.string({ error: "must be a string" }).regex(INSTANCE_ID_PATTERN, { error: INSTANCE_ID_RULE }).optional(),
   request: jsonValue,
   recipients: z.array(recipientSchema, { error: "must be an array" }).optional(),
   completion: completionSchema.optional(),
@@ -115,8 +146,23 @@ function zodDetails(error: z.ZodError): ErrorDetail[] {
   });
 }
 
+function checkHeaders(at: string, headers: Record<string, string>, problem: (path: string, message: string) => void): void {
+  const seen = new Set<string>();
+  for (const [name, value] of Object.entries(headers)) {
+    const path = `${at}.${name}`;
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name)) problem(path, "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)");
+    else if (FORBIDDEN_HEADER_NAMES.has(lower)) problem(path, "is a hop-by-hop or framing header and cannot be set");
+    else if (seen.has(lower)) problem(path, "repeats a header name (names are case-insensitive)");
+    if (HEADER_VALUE_FORBIDDEN.test(value)) problem(path, "the value must not contain CR, LF or NUL");
+    seen.add(lower);
+  }
+}
+
 /** Validates a parsed JSON body against API.md, with the limits and allowlist in force. */
 export function validateGatherRequest(body: unknown, limits: Limits): Validation<GatherRequest> {
+  const shape = findJsonProblem(body);
+  if (shape) return { ok: false, details: [{ path: shape.path, message: shape.message }] };
   const parsed = bodySchema.safeParse(body);
   if (!parsed.success) return { ok: false, details: zodDetails(parsed.error) };
   const raw = parsed.data;
@@ -145,6 +191,7 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
       }
       if (r.url !== undefined) {
         checkUrl(`${at}.url`, r.url);
+        if (r.headers) checkHeaders(`${at}.headers`, r.headers, problem);
         recipients.push({ id: r.id, url: r.url, method: r.method ?? "POST", ...(r.headers ? { headers: r.headers } : {}), timeoutMs: r.timeoutMs ?? 10_000 });
       } else {
         for (const key of ["method", "headers", "timeoutMs"] as const) {
@@ -176,6 +223,18 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
   if ((kind === "best" || kind === "summary") && aggregate.field === undefined) problem("aggregate.field", `is required for kind "${kind}"`);
   if (kind === "collect" && aggregate.field !== undefined) problem("aggregate.field", 'does not apply to kind "collect"');
   if (kind !== "best" && aggregate.order !== undefined) problem("aggregate.order", 'applies to kind "best" only');
+
+  if (raw.recipients) {
+    // Every attempt is one outbound call (or one simulated answer): bound what one request can cause.
+    const attempts = raw.retry?.maxAttempts ?? 1;
+    const planned = raw.recipients.length * attempts;
+    if (planned > limits.maxAttemptsPerGather) {
+      problem(
+        raw.retry ? "retry.maxAttempts" : "recipients",
+        `${raw.recipients.length} recipients × ${attempts} attempts = ${planned} attempts, more than MAX_ATTEMPTS_PER_GATHER (${limits.maxAttemptsPerGather}) allows`,
+      );
+    }
+  }
 
   if (raw.auction) {
     if (completion.timeoutMs === undefined) problem("completion.timeoutMs", "is required in auction mode");
@@ -222,6 +281,9 @@ const answerSchema = z.strictObject({
 
 /** An auction answer: `{ "responder": "name", "value": <JSON> }`. */
 export function validateAuctionAnswer(body: unknown): Validation<AuctionAnswer> {
+  // Also for answers raised through sendEventPostUri, which bypass submitResponse.
+  const shape = findJsonProblem(body);
+  if (shape) return { ok: false, details: [{ path: shape.path, message: shape.message }] };
   const parsed = answerSchema.safeParse(body);
   if (!parsed.success) return { ok: false, details: zodDetails(parsed.error) };
   return { ok: true, value: { responder: parsed.data.responder, value: parsed.data.value as Json } };

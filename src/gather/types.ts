@@ -118,6 +118,7 @@ export interface GatherResult {
 
 /** customStatus: counts only, so it stays far below 16 KB. "done" once the result is written. */
 export interface GatherProgress {
+  /** "done": shown by GET /api/scatter-gather/{id} once the instance has finished. */
   phase: "gathering" | "aggregating" | "done";
   total: number;
   succeeded: number;

@@ -1,6 +1,7 @@
 /** Reading a JSON request body under the size limit, with API.md's 413/415/400 answers. */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { errorBody } from "../gather/errors";
+import { findJsonProblem } from "../gather/json";
 import { jsonResponse } from "./responses";
 
 export type BodyResult = { ok: true; body: unknown } | { ok: false; response: HttpResponseInit };
@@ -11,23 +12,63 @@ export function isJsonContentType(contentType: string | null): boolean {
   return mediaType === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
 }
 
-export async function readJsonBody(request: HttpRequest, maxBytes: number): Promise<BodyResult> {
+/** `setting` names the app setting behind `maxBytes` in the 413's message. */
+export async function readJsonBody(request: Pick<HttpRequest, "headers" | "body">, maxBytes: number, setting = "MAX_REQUEST_BYTES"): Promise<BodyResult> {
   if (!isJsonContentType(request.headers.get("content-type"))) {
     return fail(415, errorBody("unsupported_media_type", "the body must be JSON sent with Content-Type: application/json"));
   }
+  // A declared length over the limit is refused before reading anything.
   const declared = Number(request.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > maxBytes) return tooLarge(maxBytes);
-  const bytes = Buffer.from(await request.arrayBuffer());
-  if (bytes.length > maxBytes) return tooLarge(maxBytes);
+  if (Number.isFinite(declared) && declared > maxBytes) return tooLarge(maxBytes, setting);
+  // Without one (chunked), the stream is read only until it passes the limit.
+  const bytes = await readAtMost(request.body, maxBytes);
+  if (!bytes) return tooLarge(maxBytes, setting);
+  let text: string;
   try {
-    return { ok: true, body: JSON.parse(bytes.toString("utf8")) };
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return fail(400, errorBody("invalid_request", "the body is not valid UTF-8"));
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
   } catch (error) {
     return fail(400, errorBody("invalid_request", `the body is not valid JSON: ${(error as Error).message}`));
   }
+  // Checked before anything walks the value recursively (validation, JSON.stringify on the way out).
+  const problem = findJsonProblem(body);
+  if (problem) {
+    const detail = { path: problem.path, message: problem.message };
+    return fail(400, errorBody("invalid_request", `${problem.path || "the body"}: ${problem.message}`, [detail]));
+  }
+  return { ok: true, body };
 }
 
-function tooLarge(maxBytes: number): BodyResult {
-  return fail(413, errorBody("payload_too_large", `the body is larger than ${maxBytes} bytes (MAX_REQUEST_BYTES)`));
+/**
+ * The whole stream when it holds at most `maxBytes`; undefined as soon as it holds more, having read
+ * no further than the chunk that crossed the limit and cancelled the rest.
+ */
+export async function readAtMost(stream: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      // Not awaited: a sender that stalls must not hold the 413 back.
+      reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+function tooLarge(maxBytes: number, setting: string): BodyResult {
+  return fail(413, errorBody("payload_too_large", `the body is larger than ${maxBytes} bytes (${setting})`));
 }
 
 function fail(status: number, body: unknown): BodyResult {

@@ -8,17 +8,22 @@ import { getScatterGather } from "../../src/functions/getScatterGather";
 import { startScatterGather } from "../../src/functions/startScatterGather";
 import { submitResponse } from "../../src/functions/submitResponse";
 
-type Status = { runtimeStatus: string; createdTime?: string; lastUpdatedTime?: string; customStatus?: unknown; output?: unknown };
+type Status = { runtimeStatus: string; createdTime?: string; lastUpdatedTime?: string; customStatus?: unknown; output?: unknown; input?: unknown };
 
 class RecordingClient {
   started: { name: string; instanceId: string; input: unknown }[] = [];
+  lookups: string[] = [];
+  showInput: boolean[] = [];
   raised: { instanceId: string; name: string; data: unknown }[] = [];
   constructor(private readonly statuses: Record<string, Status> = {}) {}
 
-  async getStatus(instanceId: string) {
+  async getStatus(instanceId: string, options: { showInput?: boolean } = {}) {
+    this.lookups.push(instanceId);
+    this.showInput.push(options.showInput === true);
     const status = this.statuses[instanceId];
     if (!status) throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response. (${instanceId})`);
-    return { instanceId, ...status };
+    const { input, ...rest } = status;
+    return { instanceId, ...rest, ...(options.showInput ? { input } : {}) };
   }
   async startNew(name: string, options: { instanceId: string; input: unknown }) {
     this.started.push({ name, ...options });
@@ -141,12 +146,41 @@ describe("getScatterGather", () => {
   });
 });
 
+describe("getScatterGather: progress of a finished instance", () => {
+  const get = (id: string) => new HttpRequest({ method: "GET", url: `${starterUrl}/${id}`, params: { id } });
+  const counts = { total: 3, succeeded: 2, failed: 1, pending: 0, deadline: null };
+
+  test.each(["Completed", "Failed", "Terminated"])("%s: phase done with the last counts", async (runtimeStatus) => {
+    client = new RecordingClient({ x: { runtimeStatus, customStatus: { phase: "aggregating", ...counts }, output: null } });
+    expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ runtimeStatus, progress: { phase: "done", ...counts } });
+  });
+
+  test("already done (set by the orchestrator) stays done", async () => {
+    client = new RecordingClient({ x: { runtimeStatus: "Completed", customStatus: { phase: "done", ...counts } } });
+    expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ progress: { phase: "done", ...counts } });
+  });
+
+  test("finished without counts in its custom status: null", async () => {
+    for (const customStatus of [undefined, null, "text", { phase: "aggregating" }, [1, 2]]) {
+      client = new RecordingClient({ x: { runtimeStatus: "Completed", customStatus } });
+      expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ progress: null });
+    }
+  });
+
+  test.each(["Pending", "Running", "Suspended", "ContinuedAsNew"])("%s: the custom status as it is", async (runtimeStatus) => {
+    client = new RecordingClient({ x: { runtimeStatus, customStatus: { phase: "aggregating", ...counts } } });
+    expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ progress: { phase: "aggregating", ...counts } });
+  });
+});
+
 describe("submitResponse", () => {
   const answer = (id: string, body: unknown) =>
     new HttpRequest({ method: "POST", url: `${starterUrl}/${id}/responses`, params: { id }, body: { string: JSON.stringify(body) }, headers: { "content-type": "application/json" } });
 
+  const auctionInput = { request: {}, auction: { notify: [], respondUrl: "http://x/responses" }, completion: { mode: "all", timeoutMs: 1000 } };
+
   test("202 raises the response event; 404 unknown; 410 finished; 400 bad body", async () => {
-    client = new RecordingClient({ open: { runtimeStatus: "Running" }, shut: { runtimeStatus: "Completed" } });
+    client = new RecordingClient({ open: { runtimeStatus: "Running", input: auctionInput }, shut: { runtimeStatus: "Completed", input: auctionInput } });
     expect((await submitResponse(answer("open", { responder: "r1", value: { price: 3 } }), context())).status).toBe(202);
     expect(client.raised).toEqual([{ instanceId: "open", name: "response", data: { responder: "r1", value: { price: 3 } } }]);
     expect((await submitResponse(answer("nope", { responder: "r1", value: 1 }), context())).status).toBe(404);
@@ -155,5 +189,62 @@ describe("submitResponse", () => {
     expect(bad.status).toBe(400);
     expect((bad.jsonBody as { error: { details: { path: string }[] } }).error.details[0].path).toBe("responder");
     expect(client.raised).toHaveLength(1);
+  });
+});
+
+describe("submitResponse: only auctions, at most MAX_RECIPIENTS answers", () => {
+  const answer = (id: string) =>
+    new HttpRequest({ method: "POST", url: `${starterUrl}/${id}/responses`, params: { id }, body: { string: '{"responder":"r9","value":1}' }, headers: { "content-type": "application/json" } });
+  const auctionInput = { request: {}, auction: { notify: [], respondUrl: "http://x/responses" }, completion: { mode: "all", timeoutMs: 1000 } };
+  const progress = (succeeded: number) => ({ phase: "gathering", total: succeeded, succeeded, failed: 0, pending: 0, deadline: "2030-01-01T00:00:00.000Z" });
+  afterEach(() => delete process.env.MAX_RECIPIENTS);
+
+  test("409 conflict for a gather started with recipients, running or finished; the status is read with its input", async () => {
+    const input = { request: {}, recipients: [{ id: "a", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }], completion: { mode: "all" } };
+    client = new RecordingClient({ run: { runtimeStatus: "Running", input }, fin: { runtimeStatus: "Completed", input } });
+    for (const id of ["run", "fin"]) {
+      const response = await submitResponse(answer(id), context());
+      expect(response.status).toBe(409);
+      expect((response.jsonBody as { error: { code: string; message: string } }).error).toEqual({ code: "conflict", message: `scatter-gather ${id} is not an auction: it was started with recipients and takes no answers` });
+    }
+    expect(client.showInput).toEqual([true, true]);
+    expect(client.raised).toEqual([]);
+  });
+
+  test("409 once the auction holds MAX_RECIPIENTS answers; below that the answer is raised", async () => {
+    process.env.MAX_RECIPIENTS = "3";
+    client = new RecordingClient({ two: { runtimeStatus: "Running", input: auctionInput, customStatus: progress(2) }, full: { runtimeStatus: "Running", input: auctionInput, customStatus: progress(3) } });
+    expect((await submitResponse(answer("two"), context())).status).toBe(202);
+    const full = await submitResponse(answer("full"), context());
+    expect(full.status).toBe(409);
+    expect((full.jsonBody as { error: { code: string; message: string } }).error).toEqual({
+      code: "conflict",
+      message: "auction full already holds 3 answers, the most MAX_RECIPIENTS (3) allows: no more are taken",
+    });
+    expect(client.raised.map((r) => r.instanceId)).toEqual(["two"]);
+  });
+
+  test("an auction without customStatus yet (just started) takes the answer", async () => {
+    client = new RecordingClient({ new: { runtimeStatus: "Pending", input: auctionInput } });
+    expect((await submitResponse(answer("new"), context())).status).toBe(202);
+  });
+});
+
+describe("route ids outside the instance id pattern: 404 before any lookup", () => {
+  const ids = [".", "..", "x/../victim", "victim?x=1", "a b", "", "x".repeat(101), "é"];
+
+  test.each(ids)("GET %j", async (id) => {
+    client = new RecordingClient({ victim: { runtimeStatus: "Completed", output: { secret: 1 } } });
+    const response = await getScatterGather(new HttpRequest({ method: "GET", url: starterUrl, params: { id } }), context());
+    expect(response).toMatchObject({ status: 404, jsonBody: { error: { code: "not_found" } } });
+    expect(client.lookups).toEqual([]);
+  });
+
+  test.each(ids)("POST responses %j", async (id) => {
+    client = new RecordingClient({ victim: { runtimeStatus: "Running" } });
+    const request = new HttpRequest({ method: "POST", url: starterUrl, params: { id }, body: { string: '{"responder":"r","value":1}' }, headers: { "content-type": "application/json" } });
+    expect(await submitResponse(request, context())).toMatchObject({ status: 404, jsonBody: { error: { code: "not_found" } } });
+    expect(client.lookups).toEqual([]);
+    expect(client.raised).toEqual([]);
   });
 });

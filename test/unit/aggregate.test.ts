@@ -18,8 +18,32 @@ describe("aggregate: collect", () => {
     });
   });
 
+  test("ids named after Object.prototype's properties are own keys, and JSON keeps them", () => {
+    const ids = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"];
+    const result = aggregate({ kind: "collect", order: "min" }, answers(...ids.map((id, i): [string, Json] => [id, { n: i }])));
+    const values = (result as { values: Record<string, Json> }).values;
+    expect(Object.keys(values)).toEqual(ids);
+    ids.forEach((id, i) => expect(Object.getOwnPropertyDescriptor(values, id)?.value).toEqual({ n: i }));
+    const text = JSON.stringify(result);
+    expect(text).toBe('{"kind":"collect","values":{"__proto__":{"n":0},"constructor":{"n":1},"toString":{"n":2},"hasOwnProperty":{"n":3},"valueOf":{"n":4}}}');
+    // And it survives a JSON round trip (as through the durable history).
+    expect(Object.keys(JSON.parse(text).values)).toEqual(ids);
+  });
+
   test("nothing succeeded: an empty object", () => {
     expect(aggregate({ kind: "collect", order: "min" }, [])).toEqual({ kind: "collect", values: {} });
+  });
+});
+
+describe("aggregate: fields named after prototype properties", () => {
+  test("vote, best and summary read own fields only", () => {
+    const values = answers(["a", { x: 1 }], ["b", { x: 2 }]);
+    expect(aggregate(vote("constructor"), values)).toEqual({ kind: "vote", field: "constructor", value: null, count: 0 });
+    expect(aggregate(vote("__proto__"), values)).toEqual({ kind: "vote", field: "__proto__", value: null, count: 0 });
+    expect(aggregate(best("toString"), values)).toMatchObject({ recipientId: null, value: null });
+    expect(aggregate(summary("x.length"), answers(["a", { x: [1, 2] }]))).toMatchObject({ count: 0 });
+    // An own field of that name is an ordinary field.
+    expect(aggregate(best("constructor"), answers(["a", JSON.parse('{"constructor":5}')], ["b", JSON.parse('{"constructor":3}')]))).toMatchObject({ recipientId: "b" });
   });
 });
 

@@ -116,6 +116,27 @@ describe("deliver: URL recipients", () => {
     expect(JSON.parse(received.body)).toEqual({ requestId: "req-1", recipientId: "acme", request: { rfq: "quote", qty: 3 } });
   });
 
+  test("a recipient's own Content-Type or Accept (any case) does not merge with ours: JSON wins", async () => {
+    const server = await startServer((_req, res) => json(res, 200, 1));
+    const headers = { "Content-Type": "text/plain", ACCEPT: "text/html", "x-keep": "yes" };
+    expect((await deliver(urlInput(`${server.url}/q`, { headers }), options())).value).toBe(1);
+    const [received] = server.received;
+    expect(received.headers["content-type"]).toBe("application/json");
+    expect(received.headers["accept"]).toBe("application/json");
+    expect(received.headers["x-keep"]).toBe("yes");
+  });
+
+  test("framing headers from a request accepted before they were refused are dropped, not sent", async () => {
+    const server = await startServer((_req, res) => json(res, 200, 1));
+    const headers = { "Transfer-Encoding": "chunked", Connection: "close", Upgrade: "websocket", "x-keep": "yes" };
+    expect((await deliver(urlInput(`${server.url}/q`, { headers }), options())).value).toBe(1);
+    const [received] = server.received;
+    expect(received.headers["transfer-encoding"]).toBeUndefined();
+    expect(received.headers["upgrade"]).toBeUndefined();
+    expect(received.headers["x-keep"]).toBe("yes");
+    expect(JSON.parse(received.body)).toMatchObject({ recipientId: "acme" });
+  });
+
   test("method PUT is used as given; a null request is sent as null", async () => {
     const server = await startServer((_req, res) => json(res, 201, [1, 2, 3]));
     const result = await deliver(urlInput(server.url, { method: "PUT", id: "b-2" }, null), options());
@@ -164,6 +185,46 @@ describe("deliver: URL recipients", () => {
       res.end("<html>hello</html>");
     });
     expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body is not JSON");
+  });
+
+  test("an answer with a number out of range (1e999) is a failed attempt, not a value sent on as null", async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"price":1e999}');
+    });
+    expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body has a number out of range");
+  });
+
+  test("an answer nested deeper than 64 levels is a failed attempt; 64 levels are fine; 100000 levels do not overflow", async () => {
+    let levels = 64;
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("[".repeat(levels) + "]".repeat(levels));
+    });
+    expect((await deliver(urlInput(server.url), options())).value).toEqual(JSON.parse("[".repeat(64) + "]".repeat(64)));
+    levels = 65;
+    expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body nested deeper than 64 levels");
+    levels = 30_000; // 60000 bytes, under maxResponseBytes
+    expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body nested deeper than 64 levels");
+  });
+
+  test("an answer that is not valid UTF-8 is a failed attempt, not a value with U+FFFD in it", async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}')]));
+    });
+    expect((await failure(deliver(urlInput(server.url), options()))).message).toBe("response body is not valid UTF-8");
+  });
+
+  test("valid multi-byte UTF-8, split across chunks, is decoded as it is", async () => {
+    const bytes = Buffer.from(JSON.stringify({ name: "Zürich €😀" }));
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const cut = bytes.indexOf(Buffer.from("😀")) + 2; // inside the 4-byte sequence
+      res.write(bytes.subarray(0, cut));
+      setTimeout(() => res.end(bytes.subarray(cut)), 20);
+    });
+    expect((await deliver(urlInput(server.url), options())).value).toEqual({ name: "Zürich €😀" });
   });
 
   test("an empty 2xx body is not JSON", async () => {

@@ -24,6 +24,7 @@ describe("readLimits", () => {
       maxRequestBytes: 1048576,
       fanoutBatchSize: 500,
       recipientUrlAllowlist: [],
+      maxAttemptsPerGather: 50000,
     });
     expect(DEFAULT_LIMITS).toEqual(readLimits({}));
   });
@@ -39,6 +40,7 @@ describe("readLimits", () => {
         MAX_RESPONSE_BYTES: "1024",
         MAX_REQUEST_BYTES: "2048",
         FANOUT_BATCH_SIZE: "7",
+        MAX_ATTEMPTS_PER_GATHER: "300",
         RECIPIENT_URL_ALLOWLIST: "http://localhost:*, http://127.0.0.1:*",
       }),
     ).toEqual({
@@ -47,6 +49,7 @@ describe("readLimits", () => {
       maxRequestBytes: 2048,
       fanoutBatchSize: 7,
       recipientUrlAllowlist: ["http://localhost:*", "http://127.0.0.1:*"],
+      maxAttemptsPerGather: 300,
     });
   });
 
@@ -54,7 +57,7 @@ describe("readLimits", () => {
     expect(() => readLimits({ MAX_RECIPIENTS: raw })).toThrow(`App setting MAX_RECIPIENTS must be a positive integer, got "${raw}"`);
   });
 
-  test.each(["MAX_RESPONSE_BYTES", "MAX_REQUEST_BYTES", "FANOUT_BATCH_SIZE"])("%s is validated too", (name) => {
+  test.each(["MAX_RESPONSE_BYTES", "MAX_REQUEST_BYTES", "FANOUT_BATCH_SIZE", "MAX_ATTEMPTS_PER_GATHER"])("%s is validated too", (name) => {
     expect(() => readLimits({ [name]: "zero" })).toThrow(`App setting ${name} must be a positive integer, got "zero"`);
   });
 });

@@ -120,14 +120,30 @@ describe("validateGatherRequest: the body", () => {
     expect(invalid(body({ completion: { mode: "all", deadline: 5 } }))).toEqual([{ path: "completion.deadline", message: "is not a known field" }]);
   });
 
+  test("a non-finite number (JSON.parse of 1e999) anywhere is refused at its path", () => {
+    const message = "is a number out of range (JSON numbers must be finite)";
+    expect(invalid(JSON.parse('{"request":{"price":1e999},"recipients":[{"id":"a","simulate":{}}]}'))).toEqual([{ path: "request.price", message }]);
+    expect(invalid(body({ recipients: [{ id: "a", simulate: { value: [0, -Infinity] } }] }))).toEqual([{ path: "recipients[0].simulate.value[1]", message }]);
+  });
+
+  test("nesting deeper than 64 levels anywhere is refused, also far deeper, without recursion", () => {
+    const nest = (levels: number) => JSON.parse("[".repeat(levels) + "]".repeat(levels));
+    // The body object is level 1: request may nest 63 levels.
+    expect(valid(body({ request: nest(63) })).request).toEqual(nest(63));
+    expect(invalid(body({ request: nest(64) }))).toEqual([{ path: `request${"[0]".repeat(63)}`, message: "is nested deeper than 64 levels" }]);
+    expect(paths(body({ request: nest(100_000) }))).toEqual([`request${"[0]".repeat(63)}`]);
+  });
+
   test("request is required, but null is a valid request", () => {
     expect(invalid({ recipients: [sim("a")] })).toEqual([{ path: "request", message: "is required (any JSON value, null included)" }]);
     expect(valid({ request: null, recipients: [sim("a")] }).request).toBeNull();
   });
 
-  test("instance id: the recipient alphabet, at most 100 characters", () => {
+  test("instance id: the recipient alphabet, at most 100 characters, not only dots", () => {
     expect(valid(body({ id: "x".repeat(100) })).id).toBe("x".repeat(100));
-    expect(invalid(body({ id: "x".repeat(101) }))).toEqual([{ path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -" }]);
+    expect(invalid(body({ id: "x".repeat(101) }))).toEqual([{ path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots" }]);
+    for (const id of [".", "..", "....."]) expect(invalid(body({ id }))).toEqual([{ path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots" }]);
+    for (const id of [".a", "a..", "..:", "-", "a.b.c"]) expect(valid(body({ id })).id).toBe(id);
     expect(paths(body({ id: "a b" }))).toEqual(["id"]);
     expect(paths(body({ id: "" }))).toEqual(["id"]);
   });
@@ -237,6 +253,35 @@ describe("validateGatherRequest: recipients", () => {
     expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: "x" }] }))).toEqual([
       { path: "recipients[0].headers", message: "must be an object of string values" },
     ]);
+  });
+
+  test("header names must be HTTP tokens; values without CR, LF or NUL", () => {
+    const at = (headers: Record<string, string>) => body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers }] });
+    expect(valid(at({ "x-api-key": "k", "X-Trace_1.!#$%&'*+^`|~": "t v", Authorization: "Bearer x", "x-empty": "" })).recipients).toHaveLength(1);
+    expect(paths(at({ "": "v" }))).toEqual(["recipients[0].headers."]);
+    expect(invalid(at({ "bad name": "v" }))).toEqual([
+      { path: "recipients[0].headers.bad name", message: "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)" },
+    ]);
+    expect(paths(at({ "x:y": "v", "x\r\nInjected": "v", "ü": "v" }))).toEqual([
+      "recipients[0].headers.x:y",
+      "recipients[0].headers.x\r\nInjected",
+      "recipients[0].headers.ü",
+    ]);
+    expect(invalid(at({ "x-a": "v\r\nInjected: 1" }))).toEqual([{ path: "recipients[0].headers.x-a", message: "the value must not contain CR, LF or NUL" }]);
+    expect(paths(at({ "x-a": "v\n", "x-b": "v\r", "x-c": "a\u0000b" }))).toEqual(["recipients[0].headers.x-a", "recipients[0].headers.x-b", "recipients[0].headers.x-c"]);
+  });
+
+  test.each(["connection", "Content-Length", "expect", "HOST", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer", "Proxy-Connection"])(
+    "the hop-by-hop or framing header %s is refused",
+    (name) => {
+      expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: { [name]: "x" } }] }))).toEqual([
+        { path: `recipients[0].headers.${name}`, message: "is a hop-by-hop or framing header and cannot be set" },
+      ]);
+    },
+  );
+
+  test("a header name given twice in different case is refused", () => {
+    expect(paths(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: { "X-Key": "1", "x-key": "2" } }] }))).toEqual(["recipients[0].headers.x-key"]);
   });
 
   test("per-attempt timeoutMs 1..600000", () => {
@@ -356,11 +401,34 @@ describe("validateGatherRequest: aggregate", () => {
 });
 
 describe("validateGatherRequest: retry", () => {
-  test("maxAttempts is required, 1..100", () => {
+  test("maxAttempts is required, 1..10", () => {
     expect(paths(body({ retry: {} }))).toEqual(["retry.maxAttempts"]);
     expect(invalid(body({ retry: { maxAttempts: 0 } }))).toEqual([{ path: "retry.maxAttempts", message: "must be at least 1" }]);
-    expect(invalid(body({ retry: { maxAttempts: 101 } }))).toEqual([{ path: "retry.maxAttempts", message: "must be at most 100" }]);
-    expect(valid(body({ retry: { maxAttempts: 100 } })).retry!.maxAttempts).toBe(100);
+    expect(invalid(body({ retry: { maxAttempts: 11 } }))).toEqual([{ path: "retry.maxAttempts", message: "must be at most 10" }]);
+    expect(invalid(body({ retry: { maxAttempts: 100 } }))).toEqual([{ path: "retry.maxAttempts", message: "must be at most 10" }]);
+    expect(valid(body({ retry: { maxAttempts: 10 } })).retry!.maxAttempts).toBe(10);
+  });
+
+  test("the attempt budget: recipients × maxAttempts at most MAX_ATTEMPTS_PER_GATHER", () => {
+    const many = (n: number) => Array.from({ length: n }, (_, i) => sim(`r${i}`));
+    const l = limits({ maxAttemptsPerGather: 12 });
+    expect(valid(body({ recipients: many(4), retry: { maxAttempts: 3 } }), l).retry!.maxAttempts).toBe(3);
+    expect(invalid(body({ recipients: many(5), retry: { maxAttempts: 3 } }), l)).toEqual([
+      { path: "retry.maxAttempts", message: "5 recipients × 3 attempts = 15 attempts, more than MAX_ATTEMPTS_PER_GATHER (12) allows" },
+    ]);
+    // Without retry each recipient is one attempt.
+    expect(valid(body({ recipients: many(12) }), l).recipients).toHaveLength(12);
+    expect(invalid(body({ recipients: many(13) }), l)).toEqual([
+      { path: "recipients", message: "13 recipients × 1 attempts = 13 attempts, more than MAX_ATTEMPTS_PER_GATHER (12) allows" },
+    ]);
+  });
+
+  test("the default budget lets MAX_RECIPIENTS recipients make 5 attempts each, not 6; 100 × 100 is refused", () => {
+    const many = (n: number) => Array.from({ length: n }, (_, i) => sim(`r${i}`));
+    expect(DEFAULT_LIMITS.maxAttemptsPerGather).toBe(50_000);
+    expect(valid(body({ recipients: many(10_000), retry: { maxAttempts: 5 } })).recipients).toHaveLength(10_000);
+    expect(paths(body({ recipients: many(10_000), retry: { maxAttempts: 6 } }))).toEqual(["retry.maxAttempts"]);
+    expect(paths(body({ recipients: many(100), retry: { maxAttempts: 100 } }))).toEqual(["retry.maxAttempts"]);
   });
 
   test("intervals and backoff ranges", () => {
@@ -504,6 +572,16 @@ describe("validateAuctionAnswer", () => {
     expect(validateAuctionAnswer({ responder: "acme", value: { price: 40 } })).toEqual({ ok: true, value: { responder: "acme", value: { price: 40 } } });
     expect(validateAuctionAnswer({ responder: "b", value: null })).toEqual({ ok: true, value: { responder: "b", value: null } });
     expect(validateAuctionAnswer({ responder: "c", value: [1, "x", false] })).toEqual({ ok: true, value: { responder: "c", value: [1, "x", false] } });
+  });
+
+  test("a value nested deeper than 64 levels or holding 1e999 is refused (also when raised through sendEventPostUri)", () => {
+    const nest = (levels: number) => JSON.parse("[".repeat(levels) + "]".repeat(levels));
+    expect(validateAuctionAnswer({ responder: "a", value: nest(63) }).ok).toBe(true);
+    expect(validateAuctionAnswer({ responder: "a", value: nest(64) })).toEqual({ ok: false, details: [{ path: `value${"[0]".repeat(63)}`, message: "is nested deeper than 64 levels" }] });
+    expect(validateAuctionAnswer(JSON.parse('{"responder":"a","value":{"bid":1e999}}'))).toEqual({
+      ok: false,
+      details: [{ path: "value.bid", message: "is a number out of range (JSON numbers must be finite)" }],
+    });
   });
 
   test("missing value", () => {
