@@ -3,30 +3,49 @@
  * events until the policy, the deadline or the answer cap (MAX_RECIPIENTS) closes the gather. One
  * deadline timer for the whole auction and one event wait at a time, both through the CompletionStream,
  * so nothing is yielded twice and no timer is created per answer.
+ *
+ * Answers through POST /responses arrive already stored, as `{ responder, facts }`. An answer raised
+ * straight through sendEventPostUri carries its value; storeAuctionAnswer stores it (held to
+ * MAX_RESPONSE_BYTES) before it counts. Responder names go to the payload store in chunks
+ * (recordArrivals), so no durable payload grows with the number of answers.
  */
 import type { OrchestrationContext, Task } from "durable-functions";
 import { EqualValueCounter } from "../gather/equalValues";
+import type { AnswerFacts, FactSpec } from "../gather/facts";
+import { findJsonProblem } from "../gather/json";
 import { atDeadline, decide, type Decision } from "../gather/policy";
-import { validateAuctionAnswer } from "../gather/schema";
-import type { Counts, GatherProgress, OrchestrationInput, RecipientResponse } from "../gather/types";
+import { GatherTally } from "../gather/tally";
+import type { GatherProgress, OrchestrationInput } from "../gather/types";
 import { CompletionStream } from "./completionStream";
 import type { Gathered, Orchestration } from "./gatherRecipients";
 import { FunctionNames, RESPONSE_EVENT } from "./names";
 
-export function* gatherAuction(context: OrchestrationContext, input: OrchestrationInput, deadline: Date): Orchestration<Gathered> {
+/** Responder names recorded per recordArrivals call (≤ 500 × 128 characters). */
+export const ARRIVALS_PER_CHUNK = 500;
+
+export interface AuctionGathered extends Gathered {
+  /** How many chunks of responder names recordArrivals stored. */
+  arrivalChunks: number;
+}
+
+/** What storeAuctionAnswer answers: the stored answer's facts, or why it does not count. */
+export type StoredAnswer = { facts: AnswerFacts } | { rejected: string };
+
+export function* gatherAuction(context: OrchestrationContext, input: OrchestrationInput, deadline: Date): Orchestration<AuctionGathered> {
   const auction = input.auction!;
-  const deadlineIso = deadline.toISOString();
-  const book = new AuctionBook(input, deadlineIso);
+  const book = new AuctionBook(input, deadline.toISOString());
+  const factSpec: FactSpec = { agree: input.completion.agree, aggregate: input.aggregate };
 
   context.df.setCustomStatus(book.progress());
   if (auction.notify.length > 0) {
-    const payload = { requestId: context.df.instanceId, request: input.request, respondUrl: auction.respondUrl };
+    const payload = { requestId: context.df.instanceId, run: input.run, respondUrl: auction.respondUrl };
     // notifyResponder never throws: a failed notification is logged, the auction goes on.
-    yield context.df.Task.all(auction.notify.map((url) => context.df.callActivity(FunctionNames.notifyResponder, { url, payload })));
+    yield context.df.Task.all(auction.notify.map((url) => context.df.callActivity(FunctionNames.notifyResponder, { url, ...payload })));
   }
   const deadlineTimer = context.df.createTimer(deadline);
   const stream = new CompletionStream<Task>(context, [deadlineTimer]);
   let decision = book.verdict();
+  let chunks = 0;
   while (!decision) {
     const answer = context.df.waitForExternalEvent(RESPONSE_EVENT);
     stream.add(answer);
@@ -35,20 +54,55 @@ export function* gatherAuction(context: OrchestrationContext, input: Orchestrati
       decision = atDeadline({ succeeded: book.count });
       break;
     }
-    // Malformed events (sendEventPostUri bypasses validation) and repeat answers change nothing.
-    if (!book.take(answer.result)) continue;
+    const event = parseEvent(answer.result, input.maxAnswerBytes ?? Number.MAX_SAFE_INTEGER);
+    // Malformed events, repeat answers and answers past the cap change nothing.
+    if (!event || !book.isNew(event.responder)) continue;
+    let facts = event.facts;
+    if (!facts) {
+      const stored = (yield context.df.callActivity(FunctionNames.storeAuctionAnswer, {
+        run: input.run,
+        responder: event.responder,
+        value: event.value,
+        facts: factSpec,
+      })) as StoredAnswer;
+      if ("rejected" in stored) continue;
+      facts = stored.facts;
+    }
+    book.take(event.responder, facts);
+    if (book.count % ARRIVALS_PER_CHUNK === 0) yield* recordArrivals(context, input, chunks++, book);
     context.df.setCustomStatus(book.progress());
     decision = book.verdict();
   }
   if (!deadlineTimer.isCompleted) deadlineTimer.cancel();
-  return { decision, responses: book.responses, counts: book.counts() };
+  if (book.count % ARRIVALS_PER_CHUNK !== 0) yield* recordArrivals(context, input, chunks++, book);
+  return { decision, ...book.close(decision), arrivalChunks: chunks };
 }
 
-/** The answers of one auction: first answer per responder wins, at most `maxAnswers` of them. */
+function* recordArrivals(context: OrchestrationContext, input: OrchestrationInput, chunk: number, book: AuctionBook): Orchestration<void> {
+  const responders = book.responders.slice(chunk * ARRIVALS_PER_CHUNK, (chunk + 1) * ARRIVALS_PER_CHUNK);
+  yield context.df.callActivity(FunctionNames.recordArrivals, { run: input.run, chunk, responders });
+}
+
+/**
+ * `{ responder, facts }` from POST /responses, or `{ responder, value }` raised straight at the
+ * instance. A raw value nested too deep, not finite or over MAX_RESPONSE_BYTES is ignored here, before
+ * it could reach an activity input (or overflow JSON.stringify).
+ */
+function parseEvent(data: unknown, maxAnswerBytes: number): { responder: string; facts?: AnswerFacts; value?: unknown } | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const { responder, facts, value } = data as Record<string, unknown>;
+  if (typeof responder !== "string" || !/^[A-Za-z0-9._:-]{1,128}$/.test(responder)) return undefined;
+  if (typeof facts === "object" && facts !== null && typeof (facts as AnswerFacts).bytes === "number") return { responder, facts: facts as AnswerFacts };
+  if (value === undefined || findJsonProblem(value) || JSON.stringify(value).length > maxAnswerBytes) return undefined;
+  return { responder, value };
+}
+
+/** The answers of one auction in arrival order: first answer per responder wins, at most `maxAnswers`. */
 class AuctionBook {
-  readonly responses: RecipientResponse[] = [];
+  readonly responders: string[] = [];
   private readonly seen = new Set<string>();
   private readonly agreement = new EqualValueCounter();
+  private readonly tally: GatherTally;
   private readonly expected: number | undefined;
   private readonly maxAnswers: number;
 
@@ -57,21 +111,23 @@ class AuctionBook {
     private readonly deadlineIso: string,
   ) {
     this.expected = input.auction?.expected;
-    this.maxAnswers = input.maxAnswers ?? Number.MAX_SAFE_INTEGER;
+    this.maxAnswers = input.maxAnswers ?? 10_000;
+    this.tally = new GatherTally(this.maxAnswers, { ...input.completion, mode: "all" }, input.aggregate);
   }
 
   get count(): number {
-    return this.responses.length;
+    return this.responders.length;
   }
 
-  /** Records an answer event; false when it is malformed, a repeat, or past the cap. */
-  take(event: unknown): boolean {
-    const parsed = validateAuctionAnswer(event);
-    if (!parsed.ok || this.seen.has(parsed.value.responder) || this.count >= this.maxAnswers) return false;
-    this.seen.add(parsed.value.responder);
-    this.responses.push({ recipientId: parsed.value.responder, status: "succeeded", value: parsed.value.value });
-    if (this.input.completion.agree) this.agreement.add(parsed.value.value);
-    return true;
+  isNew(responder: string): boolean {
+    return !this.seen.has(responder) && this.count < this.maxAnswers;
+  }
+
+  take(responder: string, facts: AnswerFacts): void {
+    this.seen.add(responder);
+    this.tally.succeed(this.count, facts);
+    this.responders.push(responder);
+    if (this.input.completion.agree) this.agreement.add(facts.digest ?? null);
   }
 
   /** Answers that may still come: up to `expected`, else until the deadline, never past the cap. */
@@ -102,7 +158,15 @@ class AuctionBook {
     };
   }
 
-  counts(): Counts {
-    return { total: this.count, succeeded: this.count, failed: 0, timedOut: 0, abandoned: 0 };
+  /** The accepted answers only (the tally was sized for the cap). */
+  close(decision: Decision | undefined): Omit<Gathered, "decision"> {
+    const { outcomes, facts } = this.tally.close(decision);
+    const n = this.count;
+    return {
+      outcomes: outcomes.slice(0, n),
+      facts: facts.slice(0, n),
+      counts: { total: n, succeeded: n, failed: 0, timedOut: 0, abandoned: 0 },
+      plan: this.tally.plan(),
+    };
   }
 }

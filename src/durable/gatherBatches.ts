@@ -9,7 +9,7 @@ import type * as df from "durable-functions";
 import type { OrchestrationContext } from "durable-functions";
 import { failureReason } from "../gather/failures";
 import { GatherTally } from "../gather/tally";
-import type { CompletionPolicy, OrchestrationInput, Recipient } from "../gather/types";
+import type { CompletionPolicy, OrchestrationInput } from "../gather/types";
 import { CompletionStream } from "./completionStream";
 import type { Gathered, Orchestration, RecipientGatherInput } from "./gatherRecipients";
 import { FunctionNames } from "./names";
@@ -30,10 +30,9 @@ export function* gatherInBatches(
   closeKey: string,
 ): Orchestration<Gathered> {
   const instanceId = context.df.instanceId;
-  const recipients = input.recipients ?? [];
-  const slices: Recipient[][] = [];
-  for (let i = 0; i < recipients.length; i += batchSize) slices.push(recipients.slice(i, i + batchSize));
-  const offsets = slices.map((_, i) => i * batchSize);
+  const total = input.recipientCount ?? 0;
+  const slices: { first: number; count: number }[] = [];
+  for (let first = 0; first < total; first += batchSize) slices.push({ first, count: Math.min(batchSize, total - first) });
   const deadlineIso = deadline?.toISOString() ?? null;
 
   const batches = slices.map((slice, i) =>
@@ -41,9 +40,11 @@ export function* gatherInBatches(
       FunctionNames.batchOrchestrator,
       {
         requestId: instanceId,
-        request: input.request,
-        recipients: slice,
-        completion: sliceCompletion(input.completion, slice.length),
+        run: input.run,
+        first: slice.first,
+        count: slice.count,
+        completion: sliceCompletion(input.completion, slice.count),
+        aggregate: input.aggregate,
         retry: input.retry,
         deadline: deadlineIso,
         closeKey,
@@ -53,10 +54,7 @@ export function* gatherInBatches(
     ),
   );
   const indexOf = new Map<df.Task, number>(batches.map((task, i) => [task, i]));
-  const tally = new GatherTally(
-    recipients.map((r) => r.id),
-    input.completion,
-  );
+  const tally = new GatherTally(total, input.completion, input.aggregate);
   const stream = new CompletionStream(context, batches);
 
   context.df.setCustomStatus(tally.progress(deadlineIso));
@@ -67,13 +65,13 @@ export function* gatherInBatches(
     if (task.isFaulted) {
       // A slice that failed internally: its recipients count as failed, the gather goes on.
       const reason = failureReason(task.result);
-      slices[batch].forEach((_, j) => tally.fail(offsets[batch] + j, `batch failed: ${reason}`));
+      for (let j = 0; j < slices[batch].count; j++) tally.fail(slices[batch].first + j, `batch failed: ${reason}`);
     } else {
       const output = task.result as Gathered;
-      output.responses.forEach((response, j) => {
+      output.outcomes.forEach((outcome, j) => {
         // A slice closed early because the whole policy was met inside it; its stragglers stay open
         // here until the merged decision closes them.
-        if (response.status !== "abandoned") tally.settle(offsets[batch] + j, response);
+        if (outcome.status !== "abandoned") tally.settle(slices[batch].first + j, outcome, output.facts[j] ?? undefined);
       });
     }
     context.df.setCustomStatus(tally.progress(deadlineIso));
@@ -81,7 +79,7 @@ export function* gatherInBatches(
   }
   const running = batches.flatMap((task, i) => (task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, i)]));
   if (running.length > 0) yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds: running });
-  return { decision, ...tally.close(decision) };
+  return { decision, ...tally.close(decision), plan: tally.plan() };
 }
 
 /** A slice stops early only when the whole gather's policy is already met inside it. */

@@ -11,7 +11,7 @@ import type { OrchestrationInput } from "../gather/types";
 /** The batch instance ids of a gather, from its input (recipient count and batch size). */
 export function batchIdsOf(status: DurableOrchestrationStatus): string[] {
   const input = status.input as Partial<OrchestrationInput> | null | undefined;
-  const recipients = input?.recipients?.length ?? 0;
+  const recipients = input?.recipientCount ?? 0;
   const batchSize = input?.fanoutBatchSize;
   if (!batchSize || recipients <= batchSize) return [];
   return Array.from({ length: Math.ceil(recipients / batchSize) }, (_, i) => batchInstanceId(status.instanceId, i));

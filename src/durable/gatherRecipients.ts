@@ -15,7 +15,10 @@ import { failureReason } from "../gather/failures";
 import type { Decision } from "../gather/policy";
 import { isFinalFailure, retryDelayMs } from "../gather/retry";
 import { GatherTally } from "../gather/tally";
-import type { CallRecipientInput, CallRecipientOutput, CompletionPolicy, Counts, Json, Recipient, RecipientResponse, RetrySpec } from "../gather/types";
+import type { AnswerFacts, FactSpec } from "../gather/facts";
+import type { RecipientOutcome } from "../gather/outcomes";
+import type { AggregatePlan } from "../gather/aggregation";
+import type { AggregateSpec, CallRecipientInput, CallRecipientOutput, CompletionPolicy, Counts, RetrySpec, RunRef } from "../gather/types";
 import { CompletionStream } from "./completionStream";
 import { CLOSE_EVENT, FunctionNames } from "./names";
 
@@ -24,9 +27,13 @@ export type Orchestration<T> = Generator<df.Task, T, unknown>;
 /** Input of one gather over recipients; also the input of a batch sub-orchestration. */
 export interface RecipientGatherInput {
   requestId: string;
-  request: Json;
-  recipients: Recipient[];
+  /** The run's payloads (request, recipient list, answers). */
+  run: RunRef;
+  /** This gather's recipients: indexes first .. first+count-1 of the stored list. */
+  first: number;
+  count: number;
   completion: CompletionPolicy;
+  aggregate: AggregateSpec;
   retry?: RetrySpec;
   /** Absolute, shared by every batch: the parent's deadline. */
   deadline: string | null;
@@ -42,8 +49,12 @@ export interface RecipientGatherInput {
 export interface Gathered {
   /** Undefined when the parent closed this batch: the parent has decided already. */
   decision: Decision | undefined;
-  responses: RecipientResponse[];
+  /** By index within this gather (index 0 = recipient `first`). */
+  outcomes: RecipientOutcome[];
+  /** The facts of each succeeded answer, null for the others (a batch hands them to its parent). */
+  facts: (AnswerFacts | null)[];
   counts: Counts;
+  plan: AggregatePlan;
 }
 
 interface Attempt {
@@ -53,19 +64,17 @@ interface Attempt {
 
 export function* gatherRecipients(context: OrchestrationContext, input: RecipientGatherInput): Orchestration<Gathered> {
   const deadline = input.deadline ? new Date(input.deadline) : null;
-  const tally = new GatherTally(
-    input.recipients.map((r) => r.id),
-    input.completion,
-  );
+  const tally = new GatherTally(input.count, input.completion, input.aggregate);
+  const factSpec: FactSpec = { agree: input.completion.agree, aggregate: input.aggregate };
   const stream = new CompletionStream(context);
   const calls = new Map<df.Task, Attempt>();
   const retryWaits = new Map<df.TimerTask, Attempt>();
   const call = (attempt: Attempt) => {
-    const task = context.df.callActivity(FunctionNames.callRecipient, callInput(input, attempt));
+    const task = context.df.callActivity(FunctionNames.callRecipient, callInput(input, factSpec, attempt));
     calls.set(task, attempt);
     stream.add(task);
   };
-  input.recipients.forEach((_, index) => call({ index, attempt: 1 }));
+  for (let index = 0; index < input.count; index++) call({ index, attempt: 1 });
   const deadlineTimer = deadline ? context.df.createTimer(deadline) : undefined;
   const closeRequest = input.closable ? context.df.waitForExternalEvent(CLOSE_EVENT) : undefined;
   for (const task of [deadlineTimer, closeRequest]) if (task) stream.add(task);
@@ -103,7 +112,7 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
       tally.fail(attempt.index, next.reason, { attempts: attempt.attempt });
     } else {
       const answer = task.result as CallRecipientOutput;
-      tally.succeed(attempt.index, answer.value, { attempts: attempt.attempt, durationMs: answer.durationMs });
+      tally.succeed(attempt.index, answer.facts, { attempts: attempt.attempt, durationMs: answer.durationMs });
     }
     context.df.setCustomStatus(tally.progress(input.deadline));
     decision = tally.decision();
@@ -112,14 +121,15 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   for (const timer of [deadlineTimer, ...retryWaits.keys()]) {
     if (timer && !timer.isCompleted && !timer.isFaulted) timer.cancel();
   }
-  return { decision, ...tally.close(decision) };
+  return { decision, ...tally.close(decision), plan: tally.plan() };
 }
 
-function callInput(input: RecipientGatherInput, { index, attempt }: Attempt): CallRecipientInput {
+function callInput(input: RecipientGatherInput, facts: FactSpec, { index, attempt }: Attempt): CallRecipientInput {
   return {
     requestId: input.requestId,
-    recipient: input.recipients[index],
-    request: input.request,
+    run: input.run,
+    index: input.first + index,
+    facts,
     ...(input.closeKey ? { closeKey: input.closeKey } : {}),
     ...(attempt > 1 ? { attempt } : {}),
   };

@@ -15,6 +15,10 @@ export const FunctionNames = {
   notifyResponder: "notifyResponder",
   /** Raises CLOSE_EVENT on the batches still running once the parent gather has decided. */
   closeBatches: "closeBatches",
+  /** Auction: stores an answer raised straight at the instance (sendEventPostUri) and returns its facts. */
+  storeAuctionAnswer: "storeAuctionAnswer",
+  /** Auction: stores a chunk of responder names in arrival order. */
+  recordArrivals: "recordArrivals",
 } as const;
 
 /** The external event auction answers arrive as. */

@@ -1,12 +1,15 @@
 /**
  * The scatter-gather orchestrations. They only make durable calls; every decision (is the gather
  * closed, and why; what each recipient's outcome is) comes from the pure domain in src/gather/.
+ * They hold references and answer facts, never the request or the answers (those are in the payload
+ * store), so every durable payload stays bounded whatever the size of the user's data.
  *
  * Deterministic by construction: time from context.df.currentUtcDateTime, no I/O, no randomness.
  */
 import type { OrchestrationContext } from "durable-functions";
-import { succeededAnswers } from "../gather/aggregate";
-import type { Aggregate, Counts, GatherProgress, GatherResult, OrchestrationInput } from "../gather/types";
+import { packOutcomes } from "../gather/outcomes";
+import type { Counts, GatherProgress, GatherResult, OrchestrationInput } from "../gather/types";
+import type { AggregationInput } from "../functions/aggregateResponses";
 import { gatherAuction } from "./gatherAuction";
 import { gatherInBatches } from "./gatherBatches";
 import { gatherRecipients, type Gathered, type Orchestration, type RecipientGatherInput } from "./gatherRecipients";
@@ -25,37 +28,29 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
   const closedAt = context.df.currentUtcDateTime;
 
   context.df.setCustomStatus(statusOf(gathered.counts, deadline, "aggregating"));
-  const aggregate = (yield context.df.callActivity(FunctionNames.aggregateResponses, {
+  const aggregation: AggregationInput = {
     // The activity marks this execution's gather closed so its stragglers stop.
     closeKey,
+    run: input.run,
     spec: input.aggregate,
-    answers: succeededAnswers(gathered.responses),
-    // For telemetry, which the activity emits (never this orchestrator: replay-safe). Replayed values only.
-    report: {
-      instanceId,
-      mode: input.completion.mode,
-      auction: input.auction !== undefined,
+    plan: gathered.plan,
+    outcomes: packOutcomes(gathered.outcomes),
+    ...("arrivalChunks" in gathered ? { arrivalChunks: gathered.arrivalChunks as number } : {}),
+    summary: {
+      id: instanceId,
       outcome: decision.outcome,
       closedBy: decision.closedBy,
-      counts: gathered.counts,
       startedAt: startedAt.toISOString(),
       closedAt: closedAt.toISOString(),
-      recipients: gathered.counts.total,
-      latenciesMs: gathered.responses.flatMap((r) => (r.status === "succeeded" && r.durationMs !== undefined ? [r.durationMs] : [])),
+      counts: gathered.counts,
+      responsesUri: input.responsesUri,
     },
-  })) as Aggregate;
-  context.df.setCustomStatus(statusOf(gathered.counts, deadline, "done"));
-
-  return {
-    id: instanceId,
-    outcome: decision.outcome,
-    closedBy: decision.closedBy,
-    startedAt: startedAt.toISOString(),
-    closedAt: closedAt.toISOString(),
-    counts: gathered.counts,
-    responses: gathered.responses,
-    aggregate,
+    // For telemetry, which the activity emits (never this orchestrator: replay-safe).
+    report: { mode: input.completion.mode, auction: input.auction !== undefined },
   };
+  const result = (yield context.df.callActivity(FunctionNames.aggregateResponses, aggregation)) as GatherResult;
+  context.df.setCustomStatus(statusOf(gathered.counts, deadline, "done"));
+  return result;
 }
 
 /** One slice of a large fan-out, gathered under the same policy and deadline as its parent. */
@@ -68,14 +63,16 @@ function* gather(context: OrchestrationContext, input: OrchestrationInput, deadl
     if (!deadline) throw new Error("auction mode needs completion.timeoutMs");
     return yield* gatherAuction(context, input, deadline);
   }
-  const recipients = input.recipients ?? [];
+  const count = input.recipientCount ?? 0;
   const batchSize = input.fanoutBatchSize ?? Number.POSITIVE_INFINITY;
-  if (recipients.length > batchSize) return yield* gatherInBatches(context, input, batchSize, deadline, closeKey);
+  if (count > batchSize) return yield* gatherInBatches(context, input, batchSize, deadline, closeKey);
   return yield* gatherRecipients(context, {
     requestId: context.df.instanceId,
-    request: input.request,
-    recipients,
+    run: input.run,
+    first: 0,
+    count,
     completion: input.completion,
+    aggregate: input.aggregate,
     retry: input.retry,
     deadline: deadline?.toISOString() ?? null,
     closeKey,

@@ -1,27 +1,96 @@
 import * as df from "durable-functions";
-import { aggregate, type SucceededAnswer } from "../gather/aggregate";
+import { readSucceeded, resolveAggregate, type AnswerSource } from "../gather/aggregate";
+import type { AggregatePlan } from "../gather/aggregation";
 import { markGatherClosed } from "../gather/closing";
-import type { Aggregate, AggregateSpec } from "../gather/types";
+import { readLimits } from "../gather/limits";
+import { unpackOutcomes, type PackedOutcomes, type RecipientOutcome } from "../gather/outcomes";
+import { RunPayloads, type ResultDocument } from "../gather/runPayloads";
+import type { AggregateSpec, CompletionMode, GatherResult, Json, RecipientResponse, RunRef } from "../gather/types";
 import { FunctionNames } from "../durable/names";
-import { flushTelemetry, trackGatherCompleted, type GatherReport } from "../telemetry";
+import { getPayloadStore } from "../payload";
+import { flushTelemetry, trackGatherCompleted } from "../telemetry";
+
+/** What the orchestrator hands the aggregation: references, the plan, packed outcomes (all bounded). */
+export interface AggregationInput {
+  /** Marks this execution's gather closed so its stragglers stop (closing.ts). */
+  closeKey?: string;
+  run: RunRef;
+  spec: AggregateSpec;
+  plan: AggregatePlan;
+  outcomes: PackedOutcomes;
+  /** Auctions: chunks of responder names in arrival order (recordArrivals). */
+  arrivalChunks?: number;
+  summary: Omit<GatherResult, "responses" | "aggregate">;
+  report: { mode: CompletionMode; auction: boolean };
+}
 
 /**
- * Aggregates, then records the gather's telemetry. Emitting here (an activity) and never in the
- * orchestrator is what makes it replay-safe; activities are at-least-once, so a re-executed
- * aggregateResponses would record the gather again (accepted, and visible as a repeated instanceId).
+ * Writes the result document (every outcome with its recipient id) to the payload store and returns
+ * the orchestration output: the summary, the aggregate, and the responses inline only while they fit
+ * RESULT_INLINE_BYTES. It reads only the answers the output shows, one at a time: never every answer.
+ * Also records the gather's telemetry: emitting here (an activity) and never in the orchestrator is what
+ * makes it replay-safe; a re-executed aggregateResponses would record the gather again (accepted).
  */
-export function aggregateResponses(input: { closeKey?: string; spec: AggregateSpec; answers: SucceededAnswer[]; report?: GatherReport }): Aggregate {
-  // The gather is closed: its calls still queued or in flight in this worker end now (closing.ts).
+export async function aggregateResponses(input: AggregationInput): Promise<GatherResult> {
   if (input.closeKey) markGatherClosed(input.closeKey);
-  const result = aggregate(input.spec, input.answers);
-  if (input.report) {
-    trackGatherCompleted(input.report);
-    // Sends the gather's event, its metrics (otherwise exported every 60 s) and the recipients'
-    // dependencies now, in case the instance is scaled in. Not awaited: the gather's completion does
-    // not wait for the ingestion endpoint; flushTelemetry never throws.
-    void flushTelemetry();
+  const limits = readLimits();
+  const payloads = new RunPayloads(getPayloadStore(), input.run);
+  const outcomes = unpackOutcomes(input.outcomes);
+  const auction = input.arrivalChunks !== undefined;
+  const ids = auction ? await payloads.arrivals(input.arrivalChunks ?? 0) : (await payloads.recipients()).map((r) => r.id);
+  const answers: AnswerSource = {
+    ids,
+    succeeded: outcomes.flatMap((o, i) => (o.status === "succeeded" ? [i] : [])),
+    read: (index) => (auction ? payloads.auctionAnswer(ids[index]) : payloads.answer(index)),
+  };
+  const aggregate = await resolveAggregate(input.plan, answers, limits.resultInlineBytes);
+  const entries = outcomes.map((o, i) => ({ recipientId: ids[i], ...o }));
+  const document: ResultDocument = { ...input.summary, aggregate, outcomes: entries, answersBy: auction ? "responder" : "index" };
+  await payloads.storeResult(document);
+  const responses = await inlineResponses(entries, answers, limits.resultInlineBytes);
+
+  trackGatherCompleted({
+    instanceId: input.summary.id,
+    ...input.report,
+    outcome: input.summary.outcome,
+    closedBy: input.summary.closedBy,
+    counts: input.summary.counts,
+    startedAt: input.summary.startedAt,
+    closedAt: input.summary.closedAt,
+    recipients: input.summary.counts.total,
+    latenciesMs: outcomes.flatMap((o) => (o.status === "succeeded" && o.durationMs !== undefined ? [o.durationMs] : [])),
+  });
+  // Sends the gather's event, its metrics and the recipients' dependencies now, in case the instance
+  // is scaled in. Not awaited: the gather's completion does not wait for the ingestion endpoint.
+  void flushTelemetry();
+  return { ...input.summary, ...(responses ? { responses } : {}), aggregate };
+}
+
+/** The responses with their values, or undefined once they would not fit in `budget` bytes. */
+async function inlineResponses(
+  entries: (RecipientOutcome & { recipientId: string })[],
+  answers: AnswerSource,
+  budget: number,
+): Promise<RecipientResponse[] | undefined> {
+  let bytes = Buffer.byteLength(JSON.stringify(entries), "utf8");
+  if (bytes > budget) return undefined;
+  const values = new Map<number, unknown>();
+  for await (const { index, answer } of readSucceeded(answers)) {
+    const value = answer?.value ?? null;
+    bytes += Buffer.byteLength(JSON.stringify(value), "utf8") + 10;
+    if (bytes > budget) return undefined;
+    values.set(index, value);
   }
-  return result;
+  return entries.map((entry, index): RecipientResponse =>
+    entry.status === "succeeded" ? { recipientId: entry.recipientId, status: "succeeded", value: (values.get(index) ?? null) as Json, ...rest(entry) } : entry,
+  );
+}
+
+function rest(entry: RecipientOutcome): { attempts?: number; durationMs?: number } {
+  return {
+    ...(entry.attempts !== undefined ? { attempts: entry.attempts } : {}),
+    ...(entry.durationMs !== undefined ? { durationMs: entry.durationMs } : {}),
+  };
 }
 
 df.app.activity(FunctionNames.aggregateResponses, { handler: aggregateResponses });

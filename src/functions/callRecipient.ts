@@ -3,13 +3,18 @@ import type { InvocationContext } from "@azure/functions";
 import { UrlAllowlist } from "../gather/allowlist";
 import { watchGather } from "../gather/closing";
 import { deliver, RecipientError } from "../gather/deliver";
+import { answerFacts } from "../gather/facts";
 import { readLimits } from "../gather/limits";
+import { RunPayloads } from "../gather/runPayloads";
+import { getPayloadStore } from "../payload";
 import type { CallRecipientInput, CallRecipientOutput } from "../gather/types";
 import { stillGathering } from "../durable/gatherInstances";
 import { FunctionNames } from "../durable/names";
 import { trackRecipientCall } from "../telemetry";
 
 /**
+ * Delivers the gather's request to one recipient and stores its answer in the payload store; the
+ * orchestrator gets the answer's facts only (bounded whatever the answer).
  * Throws a RecipientError when the attempt failed; the orchestrator decides about retries.
  * A call whose gather was terminated or has closed (this process or another) is not made: activities
  * already queued still run after a terminate, and each would otherwise reach its recipient.
@@ -18,7 +23,9 @@ import { trackRecipientCall } from "../telemetry";
  */
 export async function callRecipient(input: CallRecipientInput, context: InvocationContext): Promise<CallRecipientOutput> {
   const limits = readLimits();
-  const { recipient } = input;
+  const payloads = new RunPayloads(getPayloadStore(), input.run);
+  const [recipients, request] = await Promise.all([payloads.recipients(), payloads.request()]);
+  const recipient = recipients[input.index];
   const call = {
     instanceId: input.requestId,
     recipientId: recipient.id,
@@ -31,11 +38,16 @@ export async function callRecipient(input: CallRecipientInput, context: Invocati
   // Ends the call at once if the gather closes meanwhile (closing.ts).
   const watch = watchGather(input.closeKey ?? input.requestId);
   try {
-    const output = await deliver(input, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist), cancel: watch.signal });
-    trackRecipientCall({ ...call, durationMs: output.durationMs, success: true });
-    return output;
+    const delivery = { requestId: input.requestId, recipient, request };
+    const { value, durationMs } = await deliver(delivery, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist), cancel: watch.signal });
+    trackRecipientCall({ ...call, durationMs, success: true });
+    // Activities run at least once: a second run of this attempt finds the answer stored and keeps it.
+    await payloads.storeAnswer(input.index, { recipientId: recipient.id, value, attempts: input.attempt ?? 1, durationMs });
+    return { durationMs, facts: answerFacts(value, input.facts) };
   } catch (error) {
-    trackRecipientCall({ ...call, durationMs: performance.now() - started, success: false, error: (error as Error)?.message ?? String(error) });
+    if (error instanceof RecipientError) {
+      trackRecipientCall({ ...call, durationMs: performance.now() - started, success: false, error: error.message });
+    }
     throw error;
   } finally {
     watch.release();

@@ -6,8 +6,9 @@ import { findStatus, isActive } from "../durable/client";
 import { purgeGather } from "../durable/gatherInstances";
 import { FunctionNames } from "../durable/names";
 import { jsonResponse, notFound } from "../http/responses";
+import { getPayloadStore, instancePrefix } from "../payload";
 
-/** Purges a finished gather, its batch sub-orchestrations and (with the payload store) its stored payloads. */
+/** Purges a finished gather, its batch sub-orchestrations and its stored payloads. */
 export async function deleteScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id;
   if (!isInstanceId(id)) return notFound(id);
@@ -18,7 +19,9 @@ export async function deleteScatterGather(request: HttpRequest, context: Invocat
     return jsonResponse(409, errorBody("conflict", `scatter-gather ${id} is ${status.runtimeStatus}: terminate it first (POST ${request.url}/terminate)`));
   }
   await purgeGather(client, status);
-  context.log(`Purged scatter-gather ${id}`);
+  // Every run of this instance id: its request, recipient list, answers and result.
+  const blobs = await getPayloadStore().deleteByPrefix(instancePrefix(id));
+  context.log(`Purged scatter-gather ${id} (and ${blobs} stored payloads)`);
   return { status: 204 };
 }
 

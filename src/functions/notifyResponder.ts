@@ -3,14 +3,28 @@ import type { InvocationContext } from "@azure/functions";
 import { UrlAllowlist } from "../gather/allowlist";
 import { notify } from "../gather/deliver";
 import { readLimits } from "../gather/limits";
-import type { Json } from "../gather/types";
+import { RunPayloads } from "../gather/runPayloads";
+import type { RunRef } from "../gather/types";
+import { getPayloadStore } from "../payload";
 import { FunctionNames } from "../durable/names";
 
-/** Publishes an auction request to one notify URL, once. Never throws: the auction goes on regardless. */
-export async function notifyResponder(input: { url: string; payload: Json }, context: InvocationContext): Promise<{ url: string; delivered: boolean; error?: string }> {
+export interface NotifyInput {
+  url: string;
+  requestId: string;
+  /** The run whose stored request is published. */
+  run: RunRef;
+  respondUrl: string;
+}
+
+/**
+ * Publishes an auction request to one notify URL, once: `{ requestId, request, respondUrl }`, the
+ * request read from the payload store. Never throws: the auction goes on regardless.
+ */
+export async function notifyResponder(input: NotifyInput, context: InvocationContext): Promise<{ url: string; delivered: boolean; error?: string }> {
   const limits = readLimits();
   try {
-    await notify(input.url, input.payload, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist) });
+    const request = await new RunPayloads(getPayloadStore(), input.run).request();
+    await notify(input.url, { requestId: input.requestId, request, respondUrl: input.respondUrl }, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist) });
     return { url: input.url, delivered: true };
   } catch (error) {
     context.warn(`notify ${input.url} failed: ${(error as Error).message}`);

@@ -9,6 +9,8 @@ import { findStatus, isActive } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { readJsonBody } from "../http/body";
 import { checkStatusResponse, managementUrls, publicOrigin } from "../http/publicUrls";
+import { RunPayloads } from "../gather/runPayloads";
+import { getPayloadStore, newRunId } from "../payload";
 import { jsonResponse } from "../http/responses";
 
 export async function startScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -29,18 +31,21 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
   }
 
   const urls = managementUrls(client, instanceId);
+  const apiBase = `${publicOrigin(urls)}/api/scatter-gather/${encodeURIComponent(instanceId)}`;
+  // The data goes to the payload store; the orchestration gets references (each run its own folder).
+  const run = { instanceId, runId: newRunId() };
+  const payloads = new RunPayloads(getPayloadStore(), run);
+  await Promise.all([payloads.storeRequest(gather.request), gather.recipients ? payloads.storeRecipients(gather.recipients) : undefined]);
   const input: OrchestrationInput = {
-    request: gather.request,
+    run,
     completion: gather.completion,
     aggregate: gather.aggregate,
     fanoutBatchSize: limits.fanoutBatchSize,
-    ...(gather.recipients ? { recipients: gather.recipients } : {}),
+    responsesUri: `${apiBase}/responses`,
+    ...(gather.recipients ? { recipientCount: gather.recipients.length } : {}),
     ...(gather.retry ? { retry: gather.retry } : {}),
     ...(gather.auction
-      ? {
-          auction: { ...gather.auction, respondUrl: `${publicOrigin(urls)}/api/scatter-gather/${encodeURIComponent(instanceId)}/responses` },
-          maxAnswers: limits.maxRecipients,
-        }
+      ? { auction: { ...gather.auction, respondUrl: `${apiBase}/responses` }, maxAnswers: limits.maxRecipients, maxAnswerBytes: limits.maxResponseBytes }
       : {}),
   };
   try {

@@ -1,6 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { errorBody, summarize } from "../gather/errors";
+import { answerFacts } from "../gather/facts";
+import { RunPayloads } from "../gather/runPayloads";
+import type { OrchestrationInput } from "../gather/types";
+import { getPayloadStore } from "../payload";
 import { readLimits } from "../gather/limits";
 import { isInstanceId, validateAuctionAnswer } from "../gather/schema";
 import { findStatus, isActive } from "../durable/client";
@@ -24,8 +28,16 @@ export async function submitResponse(request: HttpRequest, context: InvocationCo
   if (!status) return notFound(id);
   const refused = refuseAnswer(id, { input: status.input, customStatus: status.customStatus, active: isActive(status), runtimeStatus: String(status.runtimeStatus) }, limits.maxRecipients);
   if (refused) return refused;
-  await client.raiseEvent(id, RESPONSE_EVENT, answer.value);
-  return jsonResponse(202, { id, responder: answer.value.responder, accepted: true });
+  // The answer goes to the payload store (a responder's first answer wins); the event carries its facts.
+  const input = status.input as OrchestrationInput;
+  const { responder, value } = answer.value;
+  const stored = await new RunPayloads(getPayloadStore(), input.run).storeAuctionAnswer(responder, { recipientId: responder, value });
+  if (!stored.created && !stored.identical) {
+    return jsonResponse(202, { id, responder, accepted: false, reason: "the responder answered already: the first answer wins" });
+  }
+  const facts = answerFacts(value, { agree: input.completion.agree, aggregate: input.aggregate });
+  await client.raiseEvent(id, RESPONSE_EVENT, { responder, facts });
+  return jsonResponse(202, { id, responder, accepted: true });
 }
 
 app.http(FunctionNames.submitResponse, {

@@ -1,66 +1,65 @@
-/** The four aggregations of API.md over the successful answers, in response order. */
-import { EqualValueCounter } from "./equalValues";
+/**
+ * API.md's aggregate, resolved at the end of a gather from the plan its answer facts made
+ * (aggregation.ts): it reads only the stored answers the result names (the best one, one of the
+ * winning vote), or, for `collect`, the answers while they fit the inline budget.
+ */
+import type { AggregatePlan } from "./aggregation";
 import { getPath } from "./json";
-import type { Aggregate, AggregateSpec, Json, RecipientResponse } from "./types";
+import type { StoredAnswer } from "./runPayloads";
+import type { Aggregate, Json } from "./types";
 
-export interface SucceededAnswer {
-  recipientId: string;
-  value: Json;
+export interface AnswerSource {
+  /** Recipient ids (or responders) by index. */
+  ids: readonly string[];
+  /** Indexes of the succeeded answers, in order. */
+  succeeded: readonly number[];
+  read(index: number): Promise<StoredAnswer | undefined>;
 }
 
-export function succeededAnswers(responses: readonly RecipientResponse[]): SucceededAnswer[] {
-  return responses.filter((r) => r.status === "succeeded").map((r) => ({ recipientId: r.recipientId, value: r.value ?? null }));
+/** How many answers are read ahead: bounds memory to a few answers while hiding the store's latency. */
+const READ_AHEAD = 16;
+
+/** The succeeded answers in index order, read `READ_AHEAD` at a time, never all held at once. */
+export async function* readSucceeded(answers: AnswerSource): AsyncGenerator<{ index: number; answer: StoredAnswer | undefined }> {
+  const pending: { index: number; read: Promise<StoredAnswer | undefined> }[] = [];
+  let next = 0;
+  const fill = () => {
+    while (pending.length < READ_AHEAD && next < answers.succeeded.length) {
+      const index = answers.succeeded[next++];
+      const read = answers.read(index);
+      read.catch(() => undefined); // awaited below, in order; no unhandled rejection meanwhile
+      pending.push({ index, read });
+    }
+  };
+  fill();
+  while (pending.length > 0) {
+    const head = pending.shift()!;
+    const answer = await head.read;
+    fill();
+    yield { index: head.index, answer };
+  }
 }
 
-function numberAt(value: Json, field: string | undefined): number | undefined {
-  const v = getPath(value, field);
-  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
-}
-
-export function aggregate(spec: AggregateSpec, answers: readonly SucceededAnswer[]): Aggregate {
-  switch (spec.kind) {
+export async function resolveAggregate(plan: AggregatePlan, answers: AnswerSource, inlineBytes: number): Promise<Aggregate> {
+  switch (plan.kind) {
     case "collect": {
+      if (plan.bytes + plan.count * 140 > inlineBytes) return { kind: "collect", count: plan.count };
       // No prototype: an id like `__proto__` is an own key (a plain object's setter would swallow it),
       // and JSON.stringify writes it out like any other.
       const values: Record<string, Json> = Object.create(null);
-      for (const a of answers) values[a.recipientId] = a.value;
-      return { kind: "collect", values };
+      for await (const { index, answer } of readSucceeded(answers)) values[answers.ids[index]] = answer?.value ?? null;
+      return { kind: "collect", values, count: plan.count };
     }
     case "best": {
-      const field = spec.field ?? "";
-      let best: { recipientId: string; value: Json; score: number } | undefined;
-      for (const a of answers) {
-        const score = numberAt(a.value, field);
-        if (score === undefined) continue;
-        // Strict comparison: on a tie the earlier answer stays best.
-        if (!best || (spec.order === "max" ? score > best.score : score < best.score)) best = { recipientId: a.recipientId, value: a.value, score };
-      }
-      return { kind: "best", field, order: spec.order, recipientId: best?.recipientId ?? null, value: best?.value ?? null };
+      const winner = plan.index === null ? undefined : await answers.read(plan.index);
+      return { kind: "best", field: plan.field, order: plan.order, recipientId: plan.index === null ? null : answers.ids[plan.index], value: winner?.value ?? null };
     }
-    case "summary": {
-      const field = spec.field ?? "";
-      let count = 0;
-      let sum = 0;
-      let min: number | null = null;
-      let max: number | null = null;
-      for (const a of answers) {
-        const n = numberAt(a.value, field);
-        if (n === undefined) continue;
-        count++;
-        sum += n;
-        min = min === null || n < min ? n : min;
-        max = max === null || n > max ? n : max;
-      }
-      return { kind: "summary", field, count, sum, average: count > 0 ? sum / count : null, min, max };
-    }
+    case "summary":
+      return plan;
     case "vote": {
-      const votes = new EqualValueCounter();
-      for (const a of answers) {
-        const value = getPath(a.value, spec.field);
-        if (value !== undefined) votes.add(value);
-      }
-      const winner = votes.leader;
-      return { kind: "vote", ...(spec.field !== undefined ? { field: spec.field } : {}), value: winner?.value ?? null, count: winner?.count ?? 0 };
+      const winner = plan.index === null ? undefined : await answers.read(plan.index);
+      const value = winner ? getPath(winner.value, plan.field) : undefined;
+      return { kind: "vote", ...(plan.field !== undefined ? { field: plan.field } : {}), value: value ?? null, count: plan.count };
     }
   }
 }

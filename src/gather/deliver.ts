@@ -6,7 +6,14 @@
 import { UrlAllowlist } from "./allowlist";
 import { findJsonProblem, MAX_JSON_DEPTH } from "./json";
 import { FORBIDDEN_HEADER_NAMES } from "./schema";
-import type { CallRecipientInput, CallRecipientOutput, Json, SimulatedRecipient, UrlRecipient } from "./types";
+import type { Json, Recipient, SimulatedRecipient, UrlRecipient } from "./types";
+
+/** One attempt to deliver the gather's request to one recipient. */
+export interface Delivery {
+  requestId: string;
+  recipient: Recipient;
+  request: Json;
+}
 
 export class RecipientError extends Error {
   override readonly name = "RecipientError";
@@ -30,7 +37,7 @@ const defaultSleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener("abort", () => (clearTimeout(timer), reject(new RecipientError(CANCELLED))), { once: true });
   });
 
-export async function deliver(input: CallRecipientInput, options: DeliveryOptions): Promise<CallRecipientOutput> {
+export async function deliver(input: Delivery, options: DeliveryOptions): Promise<{ value: Json; durationMs: number }> {
   if (options.cancel?.aborted) throw new RecipientError(CANCELLED);
   const started = performance.now();
   const { recipient } = input;
@@ -47,7 +54,7 @@ async function simulate(recipient: SimulatedRecipient, options: DeliveryOptions)
   return value;
 }
 
-function callUrl(recipient: UrlRecipient, input: CallRecipientInput, options: DeliveryOptions): Promise<Json> {
+function callUrl(recipient: UrlRecipient, input: Delivery, options: DeliveryOptions): Promise<Json> {
   const body = { requestId: input.requestId, recipientId: recipient.id, request: input.request };
   return sendJson(recipient, body, options, true);
 }

@@ -13,7 +13,17 @@ export interface Limits {
    * Bounds the outbound calls a single small request can cause.
    */
   maxAttemptsPerGather: number;
+  /** The result carries `responses` (and collect's values) inline while they fit in this many bytes. */
+  resultInlineBytes: number;
 }
+
+/**
+ * A batch hands its outcomes and answer facts to its parent in one durable payload (≈ 400 bytes a
+ * recipient at most), and the Durable Task Scheduler refuses payloads over 1 MiB: batches stay ≤ 1000.
+ */
+export const MAX_FANOUT_BATCH_SIZE = 1000;
+/** The inline part of the orchestration output must leave room under the scheduler's 1 MiB. */
+export const MAX_RESULT_INLINE_BYTES = 524_288;
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxRecipients: 10_000,
@@ -24,14 +34,15 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   // 5 attempts for each of MAX_RECIPIENTS (10000) recipients: a full-size gather may still retry every
   // recipient four times, while 100 recipients cannot make more than 1000 calls (maxAttempts ≤ 10).
   maxAttemptsPerGather: 50_000,
+  resultInlineBytes: 262_144,
 }) as Limits;
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new Error(`App setting ${name} must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new Error(`App setting ${name} must be a whole number from 1 to ${max}, got "${raw}"`);
   }
   return value;
 }
@@ -48,8 +59,9 @@ export function readLimits(env: NodeJS.ProcessEnv = process.env): Limits {
     maxRecipients: positiveInt(env, "MAX_RECIPIENTS", DEFAULT_LIMITS.maxRecipients),
     maxResponseBytes: positiveInt(env, "MAX_RESPONSE_BYTES", DEFAULT_LIMITS.maxResponseBytes),
     maxRequestBytes: positiveInt(env, "MAX_REQUEST_BYTES", DEFAULT_LIMITS.maxRequestBytes),
-    fanoutBatchSize: positiveInt(env, "FANOUT_BATCH_SIZE", DEFAULT_LIMITS.fanoutBatchSize),
+    fanoutBatchSize: positiveInt(env, "FANOUT_BATCH_SIZE", DEFAULT_LIMITS.fanoutBatchSize, MAX_FANOUT_BATCH_SIZE),
     recipientUrlAllowlist: parseAllowlist(env.RECIPIENT_URL_ALLOWLIST),
     maxAttemptsPerGather: positiveInt(env, "MAX_ATTEMPTS_PER_GATHER", DEFAULT_LIMITS.maxAttemptsPerGather),
+    resultInlineBytes: positiveInt(env, "RESULT_INLINE_BYTES", DEFAULT_LIMITS.resultInlineBytes, MAX_RESULT_INLINE_BYTES),
   };
 }

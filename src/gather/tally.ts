@@ -1,29 +1,38 @@
 /**
- * Outcome bookkeeping for one gather: answers recorded as they arrive (O(1) each), the tally the
- * policy reads, the progress shown in customStatus, and the final responses once the gather closes.
+ * Outcome bookkeeping for one gather: answers recorded by index as they arrive (O(1) each), the tally
+ * the policy reads, the progress shown in customStatus, the aggregation computed from answer facts,
+ * and the final outcomes once the gather closes. It holds facts, never values: the values are in the
+ * payload store, so the orchestrator's state stays small whatever the recipients answer.
  */
+import { Aggregation, type AggregatePlan } from "./aggregation";
 import { EqualValueCounter } from "./equalValues";
+import type { AnswerFacts } from "./facts";
+import { clipError, type RecipientOutcome } from "./outcomes";
 import { atDeadline, decide, type Decision } from "./policy";
-import type { CompletionPolicy, Counts, GatherProgress, Json, RecipientResponse } from "./types";
+import type { AggregateSpec, CompletionPolicy, Counts, GatherProgress } from "./types";
+
+const COLLECT: AggregateSpec = { kind: "collect", order: "min" };
 
 export class GatherTally {
-  private readonly responses: (RecipientResponse | undefined)[];
+  private readonly outcomes: (RecipientOutcome | undefined)[];
+  /** Facts of each succeeded answer (a batch hands them to its parent). */
+  private readonly facts: (AnswerFacts | undefined)[];
   private succeeded = 0;
   private failed = 0;
   private timedOut = 0;
   private abandoned = 0;
   private readonly agreement = new EqualValueCounter();
+  private readonly aggregation: Aggregation;
 
-  /** `recipientIds` in recipient-list order; answers are recorded by index into it. */
+  /** `total` recipients (or expected answers), recorded by index 0..total-1. */
   constructor(
-    private readonly recipientIds: readonly string[],
+    readonly total: number,
     private readonly policy: CompletionPolicy,
+    aggregate: AggregateSpec = COLLECT,
   ) {
-    this.responses = new Array(recipientIds.length);
-  }
-
-  get total(): number {
-    return this.recipientIds.length;
+    this.outcomes = new Array(total);
+    this.facts = new Array(total);
+    this.aggregation = new Aggregation(aggregate);
   }
 
   get pending(): number {
@@ -31,33 +40,35 @@ export class GatherTally {
   }
 
   isRecorded(index: number): boolean {
-    return this.responses[index] !== undefined;
+    return this.outcomes[index] !== undefined;
   }
 
-  succeed(index: number, value: Json, extra: { attempts?: number; durationMs?: number } = {}): void {
-    this.record(index, { recipientId: this.recipientIds[index], status: "succeeded", value, ...extra });
+  succeed(index: number, facts: AnswerFacts, extra: { attempts?: number; durationMs?: number } = {}): void {
+    this.record(index, { status: "succeeded", ...extra });
+    this.facts[index] = facts;
     this.succeeded++;
-    if (this.policy.agree) this.agreement.add(value);
+    if (this.policy.agree) this.agreement.add(facts.digest ?? null);
+    this.aggregation.add(index, facts);
   }
 
   fail(index: number, error: string, extra: { attempts?: number } = {}): void {
-    this.record(index, { recipientId: this.recipientIds[index], status: "failed", error, ...extra });
+    this.record(index, { status: "failed", error: clipError(error), ...extra });
     this.failed++;
   }
 
-  /** An answer settled elsewhere (a batch's response): recorded as it is. */
-  settle(index: number, response: RecipientResponse): void {
-    switch (response.status) {
+  /** An outcome settled elsewhere (a batch's): recorded as it is, with the answer's facts if it succeeded. */
+  settle(index: number, outcome: RecipientOutcome, facts?: AnswerFacts): void {
+    switch (outcome.status) {
       case "succeeded":
-        return this.succeed(index, response.value ?? null, pick(response));
+        return this.succeed(index, facts ?? { bytes: 0 }, pick(outcome));
       case "failed":
-        return this.fail(index, response.error ?? "failed", pick(response));
+        return this.fail(index, outcome.error ?? "failed", pick(outcome));
       case "timedOut":
-        this.record(index, response);
+        this.record(index, outcome);
         this.timedOut++;
         return;
       case "abandoned":
-        this.record(index, response);
+        this.record(index, outcome);
         this.abandoned++;
         return;
     }
@@ -87,29 +98,34 @@ export class GatherTally {
   /**
    * Closes the gather: every recipient still pending becomes `timedOut` (closed by the deadline) or
    * `abandoned` (closed early by the policy, or with no decision: by a parent gather that decided).
-   * Returns the responses in recipient-list order.
+   * Returns the outcomes in recipient-list order.
    */
-  close(decision: Decision | undefined): { responses: RecipientResponse[]; counts: Counts } {
+  close(decision: Decision | undefined): { outcomes: RecipientOutcome[]; facts: (AnswerFacts | null)[]; counts: Counts } {
     const status = decision?.closedBy === "deadline" ? "timedOut" : "abandoned";
-    for (let i = 0; i < this.responses.length; i++) {
-      if (this.responses[i] === undefined) this.settle(i, { recipientId: this.recipientIds[i], status });
+    for (let i = 0; i < this.outcomes.length; i++) {
+      if (this.outcomes[i] === undefined) this.settle(i, { status });
     }
-    return { responses: this.responses as RecipientResponse[], counts: this.counts() };
+    return { outcomes: this.outcomes as RecipientOutcome[], facts: Array.from(this.facts, (f) => f ?? null), counts: this.counts() };
   }
 
   counts(): Counts {
     return { total: this.total, succeeded: this.succeeded, failed: this.failed, timedOut: this.timedOut, abandoned: this.abandoned };
   }
 
-  private record(index: number, response: RecipientResponse): void {
-    if (this.responses[index] !== undefined) throw new Error(`recipient ${this.recipientIds[index]} was recorded twice`);
-    this.responses[index] = response;
+  /** What the aggregation needs from the payload store. */
+  plan(): AggregatePlan {
+    return this.aggregation.plan();
+  }
+
+  private record(index: number, outcome: RecipientOutcome): void {
+    if (this.outcomes[index] !== undefined) throw new Error(`recipient #${index} was recorded twice`);
+    this.outcomes[index] = outcome;
   }
 }
 
-function pick(response: RecipientResponse): { attempts?: number; durationMs?: number } {
+function pick(outcome: RecipientOutcome): { attempts?: number; durationMs?: number } {
   return {
-    ...(response.attempts !== undefined ? { attempts: response.attempts } : {}),
-    ...(response.durationMs !== undefined ? { durationMs: response.durationMs } : {}),
+    ...(outcome.attempts !== undefined ? { attempts: outcome.attempts } : {}),
+    ...(outcome.durationMs !== undefined ? { durationMs: outcome.durationMs } : {}),
   };
 }

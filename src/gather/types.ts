@@ -1,4 +1,5 @@
 /** The request, policy and outcome types shared by the starter, the orchestrator and the activities. */
+import type { AnswerFacts, FactSpec } from "./facts";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -99,12 +100,13 @@ export interface Counts {
 }
 
 export type Aggregate =
-  | { kind: "collect"; values: Record<string, Json> }
+  /** `values` inline while they fit RESULT_INLINE_BYTES, else only `count` (read them from responsesUri). */
+  | { kind: "collect"; values?: Record<string, Json>; count: number }
   | { kind: "best"; field: string; order: "min" | "max"; recipientId: string | null; value: Json }
   | { kind: "summary"; field: string; count: number; sum: number; average: number | null; min: number | null; max: number | null }
   | { kind: "vote"; field?: string; value: Json; count: number };
 
-/** The orchestration output (API.md "Orchestration output"). */
+/** The orchestration output (API.md "Orchestration output"): bounded whatever the answers. */
 export interface GatherResult {
   id: string;
   outcome: Outcome;
@@ -112,7 +114,9 @@ export interface GatherResult {
   startedAt: string;
   closedAt: string;
   counts: Counts;
-  responses: RecipientResponse[];
+  /** Inline while the whole list serializes to at most RESULT_INLINE_BYTES; else read from responsesUri. */
+  responses?: RecipientResponse[];
+  responsesUri: string;
   aggregate: Aggregate;
 }
 
@@ -127,10 +131,18 @@ export interface GatherProgress {
   deadline: string | null;
 }
 
-/** What the starter hands the orchestrator. */
+/** A gather run's folder in the payload store: `<instanceId>/<runId>/`. */
+export interface RunRef {
+  instanceId: string;
+  runId: string;
+}
+
+/** What the starter hands the orchestrator: references and the few facts decisions need, never the data. */
 export interface OrchestrationInput {
-  request: Json;
-  recipients?: Recipient[];
+  /** Where this run's payloads are in the payload store (src/payload/keys.ts). */
+  run: RunRef;
+  /** How many recipients the stored list holds (absent in auction mode). */
+  recipientCount?: number;
   auction?: AuctionSpec & { respondUrl: string };
   completion: CompletionPolicy;
   aggregate: AggregateSpec;
@@ -139,21 +151,29 @@ export interface OrchestrationInput {
   fanoutBatchSize?: number;
   /** Auction: answers taken at most (MAX_RECIPIENTS); the gather closes once it has them. */
   maxAnswers?: number;
+  /** Auction: the largest answer value raised straight at the instance (MAX_RESPONSE_BYTES). */
+  maxAnswerBytes?: number;
+  /** Absolute URL of GET /api/scatter-gather/{id}/responses, from the public origin. */
+  responsesUri: string;
 }
 
 /** What callRecipient receives and returns. */
 export interface CallRecipientInput {
   requestId: string;
-  recipient: Recipient;
-  request: Json;
+  /** The run's payloads: the request and the recipient list are read from there, the answer stored there. */
+  run: RunRef;
+  /** The recipient's index in the stored list; its answer is stored under it. */
+  index: number;
   /** The gather execution this call belongs to (closing.ts); the requestId when absent. */
   closeKey?: string;
   /** 1 for the first attempt, then 2, 3, ... (retries are run by the orchestrator). */
   attempt?: number;
+  /** Which facts of the answer the gather needs (facts.ts). */
+  facts: FactSpec;
 }
 export interface CallRecipientOutput {
-  value: Json;
   durationMs: number;
+  facts: AnswerFacts;
 }
 
 /** The body of an auction answer (submitResponse, or a raised `response` event). */

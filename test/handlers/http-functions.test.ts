@@ -7,6 +7,8 @@ import * as df from "durable-functions";
 import { getScatterGather } from "../../src/functions/getScatterGather";
 import { startScatterGather } from "../../src/functions/startScatterGather";
 import { submitResponse } from "../../src/functions/submitResponse";
+import { answerFacts } from "../../src/gather/facts";
+import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
 
 type Status = { runtimeStatus: string; createdTime?: string; lastUpdatedTime?: string; customStatus?: unknown; output?: unknown; input?: unknown };
 
@@ -43,13 +45,19 @@ class RecordingClient {
 }
 
 let client: RecordingClient;
+let store: MemoryPayloadStore;
 beforeEach(() => {
   client = new RecordingClient();
+  store = new MemoryPayloadStore();
+  setPayloadStore(store);
   jest.spyOn(df, "getClient").mockImplementation(() => client as unknown as df.DurableClient);
   process.env.RECIPIENT_URL_ALLOWLIST = "http://127.0.0.1:*";
   delete process.env.MAX_REQUEST_BYTES;
 });
-afterEach(() => jest.restoreAllMocks());
+afterEach(() => {
+  jest.restoreAllMocks();
+  setPayloadStore(undefined);
+});
 
 function post(url: string, body: string, contentType = "application/json"): HttpRequest {
   return new HttpRequest({ method: "POST", url, body: { string: body }, headers: { "content-type": contentType } });
@@ -59,7 +67,7 @@ const starterUrl = "http://localhost:7071/api/scatter-gather";
 const valid = { request: { sku: 1 }, recipients: [{ id: "a", simulate: { value: 1 } }, { id: "b", url: "http://127.0.0.1:9001/quote" }] };
 
 describe("startScatterGather", () => {
-  test("202 through createCheckStatusResponse, with the validated input handed to the orchestrator", async () => {
+  test("202 with the management URLs; the request and recipients go to the payload store, the orchestrator gets references", async () => {
     const response = await startScatterGather(post(starterUrl, JSON.stringify({ ...valid, id: "order-42" })), context());
     expect(response.status).toBe(202);
     expect((response.headers as Record<string, string>).Location).toContain("/instances/order-42");
@@ -68,16 +76,22 @@ describe("startScatterGather", () => {
       name: "scatterGatherOrchestrator",
       instanceId: "order-42",
       input: {
-        request: { sku: 1 },
+        run: { instanceId: "order-42", runId: expect.any(String) },
+        recipientCount: 2,
         completion: { mode: "all", agree: false },
         aggregate: { kind: "collect", order: "min" },
         fanoutBatchSize: 500,
-        recipients: [
-          { id: "a", simulate: { latencyMs: 0, failureRate: 0, value: 1 } },
-          { id: "b", url: "http://127.0.0.1:9001/quote", method: "POST", timeoutMs: 10000 },
-        ],
+        responsesUri: "http://localhost:7071/api/scatter-gather/order-42/responses",
       },
     });
+    const input = client.started[0].input as { run: { runId: string } };
+    expect(JSON.stringify(input)).not.toContain("sku");
+    const prefix = `order-42/${input.run.runId}/`;
+    expect(await store.getJson(`${prefix}request.json`)).toEqual({ sku: 1 });
+    expect(await store.getJson(`${prefix}recipients.json`)).toEqual([
+      { id: "a", simulate: { latencyMs: 0, failureRate: 0, value: 1 } },
+      { id: "b", url: "http://127.0.0.1:9001/quote", method: "POST", timeoutMs: 10000 },
+    ]);
   });
 
   test("generates an id when none is given", async () => {
@@ -177,12 +191,22 @@ describe("submitResponse", () => {
   const answer = (id: string, body: unknown) =>
     new HttpRequest({ method: "POST", url: `${starterUrl}/${id}/responses`, params: { id }, body: { string: JSON.stringify(body) }, headers: { "content-type": "application/json" } });
 
-  const auctionInput = { request: {}, auction: { notify: [], respondUrl: "http://x/responses" }, completion: { mode: "all", timeoutMs: 1000 } };
+  const auctionInput = {
+    run: { instanceId: "open", runId: "r" },
+    auction: { notify: [], respondUrl: "http://x/responses" },
+    completion: { mode: "all", agree: false, timeoutMs: 1000 },
+    aggregate: { kind: "best", field: "price", order: "min" },
+  };
 
-  test("202 raises the response event; 404 unknown; 410 finished; 400 bad body", async () => {
+  test("202 stores the answer and raises its facts; a second answer of a responder is kept out; 404 unknown; 410 finished; 400 bad body", async () => {
     client = new RecordingClient({ open: { runtimeStatus: "Running", input: auctionInput }, shut: { runtimeStatus: "Completed", input: auctionInput } });
     expect((await submitResponse(answer("open", { responder: "r1", value: { price: 3 } }), context())).status).toBe(202);
-    expect(client.raised).toEqual([{ instanceId: "open", name: "response", data: { responder: "r1", value: { price: 3 } } }]);
+    const facts = answerFacts({ price: 3 }, { agree: false, aggregate: { kind: "best", field: "price", order: "min" } });
+    expect(client.raised).toEqual([{ instanceId: "open", name: "response", data: { responder: "r1", facts } }]);
+    expect(await store.getJson("open/r/auction/r1.json")).toEqual({ recipientId: "r1", value: { price: 3 } });
+    const again = await submitResponse(answer("open", { responder: "r1", value: { price: 1 } }), context());
+    expect(again).toMatchObject({ status: 202, jsonBody: { accepted: false } });
+    expect(client.raised).toHaveLength(1);
     expect((await submitResponse(answer("nope", { responder: "r1", value: 1 }), context())).status).toBe(404);
     expect((await submitResponse(answer("shut", { responder: "r1", value: 1 }), context())).status).toBe(410);
     const bad = await submitResponse(answer("open", { responder: "has space", value: 1 }), context());
@@ -195,7 +219,12 @@ describe("submitResponse", () => {
 describe("submitResponse: only auctions, at most MAX_RECIPIENTS answers", () => {
   const answer = (id: string) =>
     new HttpRequest({ method: "POST", url: `${starterUrl}/${id}/responses`, params: { id }, body: { string: '{"responder":"r9","value":1}' }, headers: { "content-type": "application/json" } });
-  const auctionInput = { request: {}, auction: { notify: [], respondUrl: "http://x/responses" }, completion: { mode: "all", timeoutMs: 1000 } };
+  const auctionInput = {
+    run: { instanceId: "a", runId: "r" },
+    auction: { notify: [], respondUrl: "http://x/responses" },
+    completion: { mode: "all", agree: false, timeoutMs: 1000 },
+    aggregate: { kind: "collect", order: "min" },
+  };
   const progress = (succeeded: number) => ({ phase: "gathering", total: succeeded, succeeded, failed: 0, pending: 0, deadline: "2030-01-01T00:00:00.000Z" });
   afterEach(() => delete process.env.MAX_RECIPIENTS);
 

@@ -24,7 +24,7 @@ const retry = (maxAttempts: number, firstRetryIntervalMs = 1000, extra: Partial<
   backoffCoefficient: 1,
   ...extra,
 });
-const statuses = (result: GatherResult) => Object.fromEntries(result.responses.map((r) => [r.recipientId, [r.status, r.attempts]]));
+const statuses = (result: GatherResult) => Object.fromEntries(result.responses!.map((r) => [r.recipientId, [r.status, r.attempts]]));
 
 /** Each recipient's call appears once per attempt in the actions the host received. */
 function expectCallsScheduledOnce(h: OrchestrationHost, attempts: Record<string, number>, instanceId = "g1") {
@@ -40,7 +40,7 @@ describe("completion modes", () => {
     const result = await h.result();
     expect(result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { total: 3, succeeded: 2, failed: 1 } });
     expect(result.aggregate).toMatchObject({ kind: "best", recipientId: "a", value: { price: 40 } });
-    expect(result.responses.find((r) => r.recipientId === "b")).toMatchObject({ status: "failed", error: "HTTP 503", attempts: 1 });
+    expect(result.responses!.find((r) => r.recipientId === "b")).toMatchObject({ status: "failed", error: "HTTP 503", attempts: 1 });
     expect((await h.status()).customStatus).toMatchObject({ phase: "done", total: 3, succeeded: 2, failed: 1, pending: 0 });
     expectCallsScheduledOnce(h, { a: 1, b: 1, c: 1 });
     expect(h.problems()).toEqual([]);
@@ -71,7 +71,7 @@ describe("completion modes", () => {
     await h.start(gatherInput({ completion: { mode: "first", agree: false } }));
     const result = await h.result();
     expect(result).toMatchObject({ outcome: "failed", closedBy: "all-failed", counts: { failed: 3 } });
-    expect(result.aggregate).toEqual({ kind: "collect", values: {} });
+    expect(result.aggregate).toEqual({ kind: "collect", values: {}, count: 0 });
   });
 
   test("agreement quorum: counts deep-equal values only, then votes", async () => {
@@ -128,7 +128,7 @@ describe("retries under a deadline (the orchestrator's own durable retry waits)"
           expectCallsScheduledOnce(h, { bad: 3, good: 1 });
         } else {
           // first/quorum decided on "good": the pending retry wait was cancelled, not waited out.
-          expect(result.responses.find((r) => r.recipientId === "good")?.status).toBe("succeeded");
+          expect(result.responses!.find((r) => r.recipientId === "good")?.status).toBe("succeeded");
         }
         expect(h.problems()).toEqual([]);
       });
@@ -186,7 +186,7 @@ describe("retries under a deadline (the orchestrator's own durable retry waits)"
     const h = host(() => ({ error: "down" }));
     await h.start(gatherInput({ recipients: sims("x"), completion: { mode: "all", agree: false, timeoutMs: 1000 }, retry: retry(3, 5000) }));
     const result = await h.result();
-    expect(result.responses[0]).toMatchObject({ status: "failed", attempts: 1, error: "down (the next retry would start after the deadline)" });
+    expect(result.responses![0]).toMatchObject({ status: "failed", attempts: 1, error: "down (the next retry would start after the deadline)" });
   });
 
   test("a retried recipient that answers on a later attempt succeeds with its attempt count", async () => {
@@ -200,12 +200,46 @@ describe("retries under a deadline (the orchestrator's own durable retry waits)"
   });
 });
 
+describe("payloads stay out of durable history", () => {
+  const big = (tag: string) => ({ tag, blob: "x".repeat(60_000) });
+
+  test("30 answers of 60 KB: history and output carry facts and references, the values stay in the store", async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `r${i}`);
+    // An agreement quorum over big answers: equality is decided on digests, the values never travel.
+    const h = host(() => ({ value: big("same") }));
+    await h.start(gatherInput({ recipients: sims(...ids), request: { q: "y".repeat(200_000) }, completion: { mode: "quorum", quorum: 30, agree: true } }));
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached", counts: { succeeded: 30 } });
+    expect(result.responses).toBeUndefined(); // 1.8 MB of answers: read them from responsesUri
+    expect(result.responsesUri).toBe("http://localhost:7071/api/scatter-gather/g1/responses");
+    expect(result.aggregate).toEqual({ kind: "collect", count: 30 });
+    const historyBytes = Buffer.byteLength(JSON.stringify(h.history()), "utf8");
+    expect(historyBytes).toBeLessThan(30 * 3 * 1024); // < 3 KB a recipient, whatever the answers and the request
+    // And the stored result document names every recipient.
+    const doc = await h.store.getJson<{ outcomes: { recipientId: string }[] }>("g1/run-1/result.json");
+    expect(doc.outcomes.map((o) => o.recipientId)).toEqual(ids);
+  });
+
+  test("best and vote read only the answers they name; small results come back inline", async () => {
+    const prices: Record<string, number> = { a: 30, b: 10, c: 20 };
+    const h = host((id) => ({ value: { price: prices[id], label: id === "a" ? "cheap" : "dear" } }));
+    await h.start(gatherInput({ aggregate: { kind: "best", field: "price", order: "min" } }));
+    const result = await h.result();
+    expect(result.aggregate).toEqual({ kind: "best", field: "price", order: "min", recipientId: "b", value: { price: 10, label: "dear" } });
+    expect(result.responses!.map((r) => [r.recipientId, r.status, r.value])).toEqual([
+      ["a", "succeeded", { price: 30, label: "cheap" }],
+      ["b", "succeeded", { price: 10, label: "dear" }],
+      ["c", "succeeded", { price: 20, label: "dear" }],
+    ]);
+  });
+});
+
 describe("large fan-outs", () => {
   test("batches run under ids clients cannot take (~batch-n), merged in recipient order", async () => {
     const h = host((id) => ({ value: id }));
     await h.start(gatherInput({ recipients: sims("a", "b", "c", "d", "e"), fanoutBatchSize: 2 }));
     const result = await h.result();
-    expect(result.responses.map((r) => r.recipientId)).toEqual(["a", "b", "c", "d", "e"]);
+    expect(result.responses!.map((r) => r.recipientId)).toEqual(["a", "b", "c", "d", "e"]);
     const batchIds = (await h.engine.listInstances({})).instances.map((i) => i.instanceId).filter((id) => id !== "g1");
     expect(batchIds.sort()).toEqual(["g1~batch-0", "g1~batch-1", "g1~batch-2"]);
   });
@@ -235,7 +269,7 @@ describe("large fan-outs", () => {
     );
     const result = await h.result();
     expect(result).toMatchObject({ outcome: "complete", closedBy: "first-response" });
-    expect(result.responses.find((r) => r.recipientId === "a")).toMatchObject({ status: "succeeded" });
+    expect(result.responses!.find((r) => r.recipientId === "a")).toMatchObject({ status: "succeeded" });
     for (const id of ["g1~batch-0", "g1~batch-1"]) expect((await h.status(id)).runtimeStatus).toBe("Completed");
     expect(h.problems()).toEqual([]);
   });
@@ -274,7 +308,7 @@ describe("auction", () => {
     for (let i = 0; i < 5; i++) await h.engine.raiseEvent("g1", "response", { responder: `r${i}`, value: i }).catch(() => undefined);
     const result = await h.result();
     expect(result).toMatchObject({ closedBy: "all-responded", counts: { total: 3, succeeded: 3 } });
-    expect(result.responses.map((r) => r.recipientId)).toEqual(["r0", "r1", "r2"]);
+    expect(result.responses!.map((r) => r.recipientId)).toEqual(["r0", "r1", "r2"]);
   });
 
   test("closes at the deadline with what arrived", async () => {

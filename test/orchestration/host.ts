@@ -6,9 +6,13 @@
  * test environment).
  */
 import { aggregateResponses } from "../../src/functions/aggregateResponses";
+import { recordArrivals, storeAuctionAnswer } from "../../src/functions/auctionAnswers";
+import { answerFacts } from "../../src/gather/facts";
+import { RunPayloads } from "../../src/gather/runPayloads";
+import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
 import { CLOSE_EVENT, FunctionNames } from "../../src/durable/names";
 import { scatterGatherBatch, scatterGatherOrchestrator } from "../../src/durable/orchestrator";
-import type { CallRecipientInput, CallRecipientOutput, GatherResult, Json, OrchestrationInput } from "../../src/gather/types";
+import type { CallRecipientInput, CallRecipientOutput, GatherResult, Json, OrchestrationInput, Recipient } from "../../src/gather/types";
 import { historyOf, makeHarness, shape, until, type Harness } from "../../tools/local-host/engine/test-support";
 import type { HistoryEvent, InstanceStatus } from "../../tools/local-host/engine/types";
 
@@ -43,9 +47,13 @@ export class OrchestrationHost {
   private readonly actions = new Map<string, WorkerAction[]>();
   private readonly held: (() => void)[] = [];
 
+  /** The payload store the real activities (aggregation, auction answers) use in this test. */
+  readonly store = new MemoryPayloadStore();
+
   /** `script(recipientId, attempt)` says what each attempt does; default: answer `{ ok: true }`. */
   constructor(private readonly script: (recipientId: string, attempt: number) => Outcome = () => ({ value: { ok: true } })) {
     this.harness = makeHarness(ORCHESTRATORS, this.activities(), { invokeOrchestrator: (name, payload) => this.invokeOrchestrator(name, payload) });
+    setPayloadStore(this.store);
   }
 
   get engine() {
@@ -56,7 +64,19 @@ export class OrchestrationHost {
     return this.harness.clock;
   }
 
-  async start(input: OrchestrationInput, instanceId = "g1"): Promise<void> {
+  /** Stores the request and recipients as the starter does, then starts the orchestration. */
+  async start(gather: GatherSpec, instanceId = "g1"): Promise<void> {
+    const { recipients, request, ...rest } = gather;
+    const run = { instanceId, runId: "run-1" };
+    const payloads = new RunPayloads(this.store, run);
+    await payloads.storeRequest(request ?? null);
+    if (recipients) await payloads.storeRecipients(recipients);
+    const input: OrchestrationInput = {
+      ...rest,
+      run,
+      responsesUri: `http://localhost:7071/api/scatter-gather/${instanceId}/responses`,
+      ...(recipients ? { recipientCount: recipients.length } : {}),
+    };
     await this.engine.start();
     await this.engine.startNew(FunctionNames.orchestrator, instanceId, input);
   }
@@ -64,6 +84,7 @@ export class OrchestrationHost {
   async stop(): Promise<void> {
     for (const release of this.held.splice(0)) release();
     await this.engine.stop();
+    setPayloadStore(undefined);
   }
 
   /** Waits for the instance to finish; fails the test if it did not complete successfully. */
@@ -149,6 +170,8 @@ export class OrchestrationHost {
         this.notified.push(input);
         return { delivered: true };
       },
+      [FunctionNames.storeAuctionAnswer]: (input: Parameters<typeof storeAuctionAnswer>[0]) => storeAuctionAnswer(input),
+      [FunctionNames.recordArrivals]: (input: Parameters<typeof recordArrivals>[0]) => recordArrivals(input),
       [FunctionNames.closeBatches]: async ({ instanceIds }: { instanceIds: string[] }) => {
         for (const id of instanceIds) await this.engine.raiseEvent(id, CLOSE_EVENT, null).catch(() => undefined);
         return { closed: instanceIds.length };
@@ -156,16 +179,23 @@ export class OrchestrationHost {
     };
   }
 
+  /** Stands in for callRecipient: the scripted outcome, stored like the real activity stores it. */
   private async callRecipient(input: CallRecipientInput): Promise<CallRecipientOutput> {
     const attempt = input.attempt ?? 1;
-    this.calls.push({ recipientId: input.recipient.id, attempt, input });
-    const outcome = this.script(input.recipient.id, attempt);
-    if (outcome === "hold") {
-      await new Promise<void>((resolve) => this.held.push(resolve));
-      return { value: { late: true }, durationMs: 1 };
-    }
-    if ("error" in outcome) throw new Error(outcome.error);
-    return { value: outcome.value, durationMs: outcome.durationMs ?? 5 };
+    const payloads = new RunPayloads(this.store, input.run);
+    const recipient = (await payloads.recipients())[input.index];
+    this.calls.push({ recipientId: recipient.id, attempt, input });
+    const outcome = this.script(recipient.id, attempt);
+    const answer = outcome === "hold" ? await this.hold() : outcome;
+    if ("error" in answer) throw new Error(answer.error);
+    const durationMs = answer.durationMs ?? 5;
+    await payloads.storeAnswer(input.index, { recipientId: recipient.id, value: answer.value, attempts: attempt, durationMs });
+    return { durationMs, facts: answerFacts(answer.value, input.facts) };
+  }
+
+  private async hold(): Promise<{ value: Json; durationMs: number }> {
+    await new Promise<void>((resolve) => this.held.push(resolve));
+    return { value: { late: true }, durationMs: 1 };
   }
 }
 
@@ -173,9 +203,12 @@ function isFinished(status: string | undefined): boolean {
   return status === "Completed" || status === "Failed" || status === "Terminated";
 }
 
-/** An orchestration input with defaults: three simulated recipients, mode all, collect. */
-export function gatherInput(overrides: Partial<OrchestrationInput> = {}): OrchestrationInput {
-  const sim = (id: string) => ({ id, simulate: { latencyMs: 0, failureRate: 0, value: null } });
+/** A gather as a test gives it: the orchestration input with the data the starter would store. */
+export type GatherSpec = Omit<OrchestrationInput, "run" | "responsesUri" | "recipientCount"> & { recipients?: Recipient[]; request?: Json };
+
+/** A gather with defaults: three simulated recipients, mode all, collect. */
+export function gatherInput(overrides: Partial<GatherSpec> = {}): GatherSpec {
+  const sim = (id: string): Recipient => ({ id, simulate: { latencyMs: 0, failureRate: 0, value: null } });
   return {
     request: { item: "widget" },
     recipients: [sim("a"), sim("b"), sim("c")],

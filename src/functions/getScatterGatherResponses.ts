@@ -1,0 +1,49 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import * as df from "durable-functions";
+import { findStatus } from "../durable/client";
+import { FunctionNames } from "../durable/names";
+import { errorBody } from "../gather/errors";
+import { parsePageQuery, responsesPage, type ResponseEntry } from "../gather/responsesPage";
+import { RunPayloads } from "../gather/runPayloads";
+import { isInstanceId } from "../gather/schema";
+import type { OrchestrationInput } from "../gather/types";
+import { jsonResponse, notFound } from "../http/responses";
+import { getPayloadStore } from "../payload";
+
+/**
+ * The responses of a gather, page by page, in recipient-list (auction: arrival) order. Once the gather
+ * has its result, from the result document; while it runs (or if it stopped without one), the answers
+ * stored so far, every other recipient `pending`. Values come from the stored answers of the page only.
+ */
+export async function getScatterGatherResponses(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = request.params.id;
+  if (!isInstanceId(id)) return notFound(id);
+  const query = parsePageQuery(request.query);
+  if (!query.ok) return jsonResponse(400, errorBody("invalid_request", query.message));
+  const status = await findStatus(df.getClient(context), id, true);
+  if (!status) return notFound(id);
+  const input = status.input as OrchestrationInput;
+  const payloads = new RunPayloads(getPayloadStore(), input.run);
+  const byResponder = input.auction !== undefined;
+  const entries = await currentEntries(payloads, byResponder);
+  const page = await responsesPage(entries, query.value, input.responsesUri, (entry) =>
+    byResponder ? payloads.auctionAnswer(entry.recipientId) : payloads.answer(entry.index),
+  );
+  return jsonResponse(200, page);
+}
+
+async function currentEntries(payloads: RunPayloads, byResponder: boolean): Promise<ResponseEntry[]> {
+  const result = await payloads.result();
+  if (result) return result.outcomes.map((outcome, index) => ({ index, ...outcome }));
+  if (byResponder) return (await payloads.auctionResponders()).map((recipientId, index) => ({ index, recipientId, status: "succeeded" }));
+  const [recipients, answered] = await Promise.all([payloads.recipients(), payloads.answeredIndexes()]);
+  return recipients.map((r, index) => ({ index, recipientId: r.id, status: answered.has(index) ? "succeeded" : "pending" }));
+}
+
+app.http(FunctionNames.getScatterGatherResponses, {
+  route: "scatter-gather/{id}/responses",
+  methods: ["GET"],
+  authLevel: "function",
+  extraInputs: [df.input.durableClient()],
+  handler: getScatterGatherResponses,
+});
