@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import {
   InstanceNotFoundError,
+  InstanceQuarantinedError,
   InstanceStateError,
   type DurableEngine,
   type InstanceQuery,
@@ -215,7 +216,7 @@ export class DurableHttpApi {
       const type =
         err instanceof OrchestrationAlreadyExistsError
           ? "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
-          : err instanceof InstanceStateError
+          : err instanceof InstanceStateError || err instanceof InstanceQuarantinedError
             ? "System.InvalidOperationException"
             : "System.Exception";
       return errorResponse(500, "Something went wrong while processing your request", e, type);

@@ -16,6 +16,7 @@ import { applyRecord, InstanceStore } from "./store";
 import type { InstanceData, LogRecord } from "./store";
 import {
   InstanceNotFoundError,
+  InstanceQuarantinedError,
   InstanceStateError,
   UnknownFunctionError,
 } from "./types";
@@ -160,6 +161,9 @@ export class Engine implements DurableEngine {
     await this.store.open();
     this.instances.clear();
     for (const data of await this.store.loadAll(this.log)) this.instances.set(data.instanceId, data);
+    if (this.store.quarantinedCount > 0) {
+      this.log("error", `Durable engine: ${this.store.quarantinedCount} instance log(s) quarantined in ${this.store.dir}; those ids are refused.`);
+    }
     this.started = true;
     let resumed = 0;
     for (const inst of this.instances.values()) {
@@ -204,6 +208,7 @@ export class Engine implements DurableEngine {
             : "No orchestrator functions are currently registered!"),
       );
     }
+    this.refuseQuarantined(instanceId);
     const existing = this.instances.get(instanceId);
     if (existing && !isTerminal(existing.status)) {
       throw new InstanceStateError(
@@ -215,6 +220,7 @@ export class Engine implements DurableEngine {
   }
 
   async getStatus(instanceId: string, options: StatusOptions = {}): Promise<InstanceStatus | undefined> {
+    this.refuseQuarantined(instanceId);
     const inst = this.instances.get(instanceId);
     return inst ? this.toStatus(inst, options) : undefined;
   }
@@ -323,6 +329,7 @@ export class Engine implements DurableEngine {
   }
 
   async purge(instanceId: string): Promise<number> {
+    this.refuseQuarantined(instanceId);
     const inst = this.instances.get(instanceId);
     if (!inst || !isTerminal(inst.status)) return 0;
     this.instances.delete(instanceId);
@@ -339,6 +346,7 @@ export class Engine implements DurableEngine {
   }
 
   async waitForCompletion(instanceId: string, timeoutMs: number): Promise<InstanceStatus | undefined> {
+    this.refuseQuarantined(instanceId);
     const inst = this.instances.get(instanceId);
     if (!inst) return undefined;
     if (isTerminal(inst.status)) return this.toStatus(inst, {});
@@ -400,9 +408,16 @@ export class Engine implements DurableEngine {
 
   private requireInstance(instanceId: string): InstanceData {
     this.requireStarted();
+    this.refuseQuarantined(instanceId);
     const inst = this.instances.get(instanceId);
     if (!inst) throw new InstanceNotFoundError(`No instance with ID '${instanceId}' found.`);
     return inst;
+  }
+
+  /** A quarantined id (corrupt log set aside at start) must never run again: say so instead of "not found". */
+  private refuseQuarantined(instanceId: string): void {
+    const why = this.store.quarantineOf(instanceId);
+    if (why) throw new InstanceQuarantinedError(`Instance '${instanceId}' is quarantined: ${why}.`);
   }
 
   // ---------------------------------------------------------------- durable state changes
@@ -708,8 +723,12 @@ export class Engine implements DurableEngine {
     input: string | null,
   ): Promise<void> {
     const existing = this.instances.get(childId);
-    if (existing && !isTerminal(existing.status)) {
-      const reason = `An Orchestration instance with the status ${existing.status} already exists.`;
+    const quarantined = this.store.quarantineOf(childId);
+    if (quarantined || (existing && !isTerminal(existing.status))) {
+      // A quarantined child must not run again: its parent gets a failure that says why.
+      const reason = quarantined
+        ? `Sub-orchestration '${childId}' is quarantined: ${quarantined}.`
+        : `An Orchestration instance with the status ${existing!.status} already exists.`;
       await this.deliver(parent.instanceId, ev.subOrchestrationFailed(this.clock.now(), taskScheduledId, reason, reason), parentExecutionId);
       return;
     }

@@ -134,6 +134,10 @@ export interface DurableEngine {
   /** Resolves once the instance reaches a terminal status or the timeout passes (for waitForCompletionOrCreateCheckStatusResponse). */
   waitForCompletion(instanceId: string, timeoutMs: number): Promise<InstanceStatus | undefined>;
 }
+/** An id whose log was quarantined as corrupt at start: it must not run (again), so every operation on it is refused. */
+export class InstanceQuarantinedError extends Error {
+  readonly code = "quarantined";
+}
 /** A function name that is not registered (the host's ArgumentException on start: the front answers 400). */
 export class UnknownFunctionError extends Error {
   readonly code = "bad_request";
