@@ -8,6 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { DEFAULT_MAX_REQUEST_BODY, readBodyWithin, requestBodyLimit, tooLarge } from "./body-limit";
 import { createEngine } from "./engine";
 import type { DurableEngine } from "./engine/types";
 import { DurableHttpApi, type ApiRequest, type ApiResponse } from "./durable-api";
@@ -59,8 +60,6 @@ export interface FunctionInfo {
 }
 
 const ALL_METHODS = ["GET", "POST", "DELETE", "HEAD", "PATCH", "PUT", "OPTIONS", "TRACE"];
-/** Core Tools' Kestrel limit (Constants.DefaultMaxRequestBodySize). */
-const MAX_REQUEST_BODY = 104857600;
 const WEBHOOK_PATH = "/runtime/webhooks/durabletask";
 const RPC_PATH = "/durabletask/";
 
@@ -87,6 +86,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   let app: WorkerApp | undefined;
   let hostJson: HostJson | undefined;
   let httpRoutes: HttpRoute[] = [];
+  let bodyLimit = DEFAULT_MAX_REQUEST_BODY;
 
   // ---- listeners first: the port (maybe chosen by the OS) is part of the app's settings ----
   const main = http.createServer((req, res) => void onMainRequest(req, res));
@@ -115,6 +115,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     };
     for (const msg of applySettings(settings, process.env)) out(msg);
     keepLoopbackOffProxies(process.env);
+    bodyLimit = requestBodyLimit(process.env);
     if (process.env.FUNCTIONS_WORKER_RUNTIME && process.env.FUNCTIONS_WORKER_RUNTIME !== "node") {
       out(`Warning: FUNCTIONS_WORKER_RUNTIME is '${process.env.FUNCTIONS_WORKER_RUNTIME}'; this local host runs Node.js apps only.`);
     }
@@ -281,8 +282,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
 
   async function onMainRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
-      const body = await readBody(req);
-      if (body === undefined) return send(res, { status: 413, headers: {} });
+      const body = await readBodyWithin(req, bodyLimit);
+      if (body === undefined) return tooLarge(req, res);
       const url = requestUrl(req);
       if (!ready) {
         return send(res, { status: 503, headers: {}, body: stopping ? "" : "Function host is not running." });
@@ -303,8 +304,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
 
   async function onRpcRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
-      const body = await readBody(req);
-      if (body === undefined) return send(res, { status: 413, headers: {} });
+      const body = await readBodyWithin(req, bodyLimit);
+      if (body === undefined) return tooLarge(req, res);
       const url = requestUrl(req);
       if (!ready || !api) return send(res, { status: 503, headers: {} });
       return send(res, await api.handle(apiRequest(req, url, body), RPC_PATH.replace(/\/$/, "")));
@@ -481,21 +482,6 @@ function send(res: http.ServerResponse, r: ApiResponse): void {
   const body = r.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body, "utf8");
   res.setHeader("Content-Length", body.length);
   res.end(res.req?.method === "HEAD" ? undefined : body);
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooBig = false;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_REQUEST_BODY) tooBig = true;
-      else chunks.push(c);
-    });
-    req.on("end", () => resolve(tooBig ? undefined : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 function requestUrl(req: http.IncomingMessage): URL {
