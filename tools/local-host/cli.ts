@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm start`: serves the function app like `func start` would, on http://localhost:7071.
- *   node dist/tools/local-host/cli.js [--port N] [--app-dir DIR] [--data-dir DIR] [--verbose]
+ *   node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--app-dir DIR] [--data-dir DIR] [--verbose]
  * PORT in the environment sets the port when --port is not given.
  */
 import * as path from "node:path";
@@ -9,6 +9,8 @@ import { startLocalHost } from "./host";
 
 interface CliArgs {
   port: number;
+  /** The durable client's local RPC listener port (default: LocalHttpListener's choice). */
+  rpcPort?: number;
   appDir: string;
   dataDir?: string;
   verbose: boolean;
@@ -33,6 +35,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         args.port = parsePort(value());
         portGiven = true;
         break;
+      case "--rpc-port":
+        args.rpcPort = parsePort(value());
+        break;
       case "--app-dir":
         args.appDir = path.resolve(value());
         break;
@@ -44,7 +49,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         break;
       case "--help":
       case "-h":
-        process.stdout.write("Usage: node dist/tools/local-host/cli.js [--port N] [--app-dir DIR] [--data-dir DIR] [--verbose]\n");
+        process.stdout.write("Usage: node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--app-dir DIR] [--data-dir DIR] [--verbose]\n");
         process.exit(0);
         break;
       default:
@@ -69,7 +74,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
-  const host = await startLocalHost({ appDir: args.appDir, port: args.port, dataDir: args.dataDir, verbose: args.verbose });
+  const host = await startLocalHost({ appDir: args.appDir, port: args.port, rpcPort: args.rpcPort, dataDir: args.dataDir, verbose: args.verbose });
   let shuttingDown = false;
   const shutdown = (signal: string) => {
     if (shuttingDown) return;

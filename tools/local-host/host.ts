@@ -12,6 +12,7 @@ import { DEFAULT_MAX_REQUEST_BODY, readBodyWithin, requestBodyLimit, tooLarge } 
 import { createEngine } from "./engine";
 import type { DurableEngine } from "./engine/types";
 import { DurableHttpApi, type ApiRequest, type ApiResponse } from "./durable-api";
+import { refuseUnsupportedOutputs, unsupportedOutputsBanner } from "./output-bindings";
 import { compareRoutes, compileRoute, matchRoute, normalizeTemplate, type CompiledRoute } from "./routes";
 import { applySettings, readHostJson, readLocalSettings, type HostJson } from "./settings";
 import {
@@ -32,6 +33,11 @@ export interface LocalHostOptions {
   appDir?: string;
   /** Port for the HTTP front; 0 picks a free port. Default 7071. */
   port?: number;
+  /**
+   * Port of the durable client's local RPC listener (127.0.0.1). Default: the extension's LocalHttpListener
+   * choice (17071, else a random port in 30000-31000; any free port when `port` is 0). 0 = any free port.
+   */
+  rpcPort?: number;
   /** Durable store directory. Default `<appDir>/.local-host-data`. */
   dataDir?: string;
   /** Extra environment for the app; like real environment variables, it wins over local.settings.json. */
@@ -97,7 +103,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     () => false,
   );
   const rpc = http.createServer((req, res) => void onRpcRequest(req, res));
-  const rpcPort = await listenRpc(rpc, requestedPort === 0);
+  const rpcPort = await listenRpc(rpc, options.rpcPort, requestedPort === 0);
   const baseUrl = `http://localhost:${port}`;
   const rpcBaseUrl = `http://127.0.0.1:${rpcPort}${RPC_PATH}`;
 
@@ -183,6 +189,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       out(f.url ? `\t${f.name}: [${(f.methods ?? ALL_METHODS).join(",")}] ${f.url}` : `\t${f.name}: ${f.triggerType}`);
       out("");
     }
+    const outputsWarning = unsupportedOutputsBanner(fns);
+    if (outputsWarning) out(outputsWarning);
     out(`Host started on ${baseUrl} (also http://127.0.0.1:${port}).`);
 
     let stopped: Promise<void> | undefined;
@@ -247,6 +255,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     if (verbose) out(`[${new Date().toISOString()}] Executing 'Functions.${fn.name}' (Reason='${reason}', Id=${id})`);
     try {
       const r = await app!.invoke(fn.functionId, inputData, triggerMetadata, id);
+      refuseUnsupportedOutputs(fn, r);
       out(`[${new Date().toISOString()}] Executed 'Functions.${fn.name}' (Succeeded, Id=${id}, Duration=${Date.now() - t0}ms)`);
       return r;
     } catch (err) {
@@ -505,7 +514,12 @@ function listen(server: http.Server, port: number, host: string): Promise<number
 }
 
 /** LocalHttpListener: 17071 first, then random ports in 30000-31000, ten attempts; any free port when testing. */
-async function listenRpc(server: http.Server, anyPort: boolean): Promise<number> {
+async function listenRpc(server: http.Server, chosen: number | undefined, anyPort: boolean): Promise<number> {
+  if (chosen !== undefined) {
+    return listen(server, chosen, "127.0.0.1").catch((e: Error) => {
+      throw new Error(`Cannot open the local RPC endpoint on 127.0.0.1:${chosen} (--rpc-port): ${e.message}`);
+    });
+  }
   if (anyPort) return listen(server, 0, "127.0.0.1");
   const tried = new Set<number>();
   for (let attempt = 1; attempt <= 10; attempt++) {

@@ -251,26 +251,17 @@ export class Engine implements DurableEngine {
   }
 
   async terminate(instanceId: string, reason?: string): Promise<void> {
-    const inst = this.requireInstance(instanceId);
-    if (isTerminal(inst.status)) {
-      throw new InstanceStateError(`Instance '${instanceId}' is already in the ${inst.status} state.`);
-    }
+    this.requireState(instanceId, "terminate", (s) => !isTerminal(s));
     await this.deliver(instanceId, ev.executionTerminated(this.clock.now(), reason ?? null));
   }
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
-    const inst = this.requireInstance(instanceId);
-    if (isTerminal(inst.status)) {
-      throw new InstanceStateError(`Instance '${instanceId}' is in the ${inst.status} state and cannot be suspended.`);
-    }
+    this.requireState(instanceId, "suspend", (s) => s === "Running" || s === "Pending" || s === "ContinuedAsNew");
     await this.deliver(instanceId, ev.executionSuspended(this.clock.now(), reason ?? null));
   }
 
   async resume(instanceId: string, reason?: string): Promise<void> {
-    const inst = this.requireInstance(instanceId);
-    if (isTerminal(inst.status)) {
-      throw new InstanceStateError(`Instance '${instanceId}' is in the ${inst.status} state and cannot be resumed.`);
-    }
+    this.requireState(instanceId, "resume", (s) => s === "Suspended");
     await this.deliver(instanceId, ev.executionResumed(this.clock.now(), reason ?? null));
   }
 
@@ -412,6 +403,17 @@ export class Engine implements DurableEngine {
     const inst = this.instances.get(instanceId);
     if (!inst) throw new InstanceNotFoundError(`No instance with ID '${instanceId}' found.`);
     return inst;
+  }
+
+  /**
+   * DurableClient's state rules (IsOrchestrationRunning / IsOrchestrationSuspendable / IsOrchestrationSuspended)
+   * and its InvalidOperationException text, which HttpApiHandler answers with 500.
+   */
+  private requireState(instanceId: string, verb: string, allowed: (s: RuntimeStatus) => boolean): void {
+    const inst = this.requireInstance(instanceId);
+    if (!allowed(inst.status)) {
+      throw new InstanceStateError(`Cannot ${verb} the orchestration instance ${instanceId} because instance is in the ${inst.status} state.`);
+    }
   }
 
   /** A quarantined id (corrupt log set aside at start) must never run again: say so instead of "not found". */
