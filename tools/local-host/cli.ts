@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `npm start`: serves the function app like `func start` would, on http://localhost:7071.
- *   node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--app-dir DIR] [--data-dir DIR] [--verbose]
- * PORT in the environment sets the port when --port is not given.
+ *   node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR] [--verbose]
+ * PORT in the environment sets the port when --port is not given; LOCAL_HOST_MAX_PAYLOAD_BYTES the payload limit
+ * when --max-payload-bytes is not given (default 1048576, the Durable Task Scheduler's; 0 = none).
  */
 import * as path from "node:path";
 import { startLocalHost } from "./host";
@@ -11,6 +12,8 @@ interface CliArgs {
   port: number;
   /** The durable client's local RPC listener port (default: LocalHttpListener's choice). */
   rpcPort?: number;
+  /** Largest durable payload in UTF-8 bytes; 0 = none (default: the engine's 1 MiB). */
+  maxPayloadBytes?: number;
   appDir: string;
   dataDir?: string;
   verbose: boolean;
@@ -38,6 +41,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       case "--rpc-port":
         args.rpcPort = parsePort(value());
         break;
+      case "--max-payload-bytes":
+        args.maxPayloadBytes = parseBytes(value(), name);
+        break;
       case "--app-dir":
         args.appDir = path.resolve(value());
         break;
@@ -49,7 +55,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         break;
       case "--help":
       case "-h":
-        process.stdout.write("Usage: node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--app-dir DIR] [--data-dir DIR] [--verbose]\n");
+        process.stdout.write("Usage: node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR] [--verbose]\n");
         process.exit(0);
         break;
       default:
@@ -57,7 +63,16 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
   }
   if (!portGiven && env.PORT) args.port = parsePort(env.PORT);
+  if (args.maxPayloadBytes === undefined && env.LOCAL_HOST_MAX_PAYLOAD_BYTES) {
+    args.maxPayloadBytes = parseBytes(env.LOCAL_HOST_MAX_PAYLOAD_BYTES, "LOCAL_HOST_MAX_PAYLOAD_BYTES");
+  }
   return args;
+}
+
+function parseBytes(v: string, what: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new Error(`Invalid ${what} '${v}' (bytes, 0 = no limit)`);
+  return n;
 }
 
 function parsePort(v: string): number {
@@ -74,7 +89,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
-  const host = await startLocalHost({ appDir: args.appDir, port: args.port, rpcPort: args.rpcPort, dataDir: args.dataDir, verbose: args.verbose });
+  const host = await startLocalHost({ appDir: args.appDir, port: args.port, rpcPort: args.rpcPort, maxPayloadBytes: args.maxPayloadBytes, dataDir: args.dataDir, verbose: args.verbose });
   let shuttingDown = false;
   const shutdown = (signal: string) => {
     if (shuttingDown) return;

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { DEFAULT_MAX_REQUEST_BODY, readBodyWithin, requestBodyLimit, tooLarge } from "./body-limit";
 import { createEngine } from "./engine";
+import { DEFAULT_MAX_PAYLOAD_BYTES } from "./engine/payload-limit";
 import type { DurableEngine } from "./engine/types";
 import { DurableHttpApi, type ApiRequest, type ApiResponse } from "./durable-api";
 import { refuseUnsupportedOutputs, unsupportedOutputsBanner } from "./output-bindings";
@@ -38,6 +39,8 @@ export interface LocalHostOptions {
    * choice (17071, else a random port in 30000-31000; any free port when `port` is 0). 0 = any free port.
    */
   rpcPort?: number;
+  /** Largest durable payload in UTF-8 bytes (engine/payload-limit.ts). Default 1048576 (Durable Task Scheduler); 0 = none. */
+  maxPayloadBytes?: number;
   /** Durable store directory. Default `<appDir>/.local-host-data`. */
   dataDir?: string;
   /** Extra environment for the app; like real environment variables, it wins over local.settings.json. */
@@ -81,6 +84,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   const dataDir = path.resolve(options.dataDir ?? path.join(appDir, ".local-host-data"));
   const out = options.log ?? ((line: string) => console.log(line));
   const verbose = options.verbose ?? false;
+  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const started = Date.now();
 
   for (const [k, v] of Object.entries(options.env ?? {})) process.env[k] = v;
@@ -158,6 +162,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       activities,
       maxConcurrentActivities: hj.maxConcurrentActivityFunctions,
       maxConcurrentOrchestrations: hj.maxConcurrentOrchestratorFunctions,
+      maxPayloadBytes,
       log: (level, message) => {
         if (level === "info" && !verbose) return;
         out(`[${new Date().toISOString()}] ${level === "info" ? "" : level === "warn" ? "Warning: " : "Error: "}${message}`);
@@ -182,6 +187,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     out("");
     out("This is the project's local host (tools/local-host), NOT the Azure Functions host: it emulates `func start` for this app.");
     out(`Durable task hub '${hj.hubName}', store ${dataDir}, local RPC endpoint ${rpcBaseUrl}`);
+    out(maxPayloadBytes > 0 ? `Durable payloads over ${maxPayloadBytes} bytes (UTF-8) are refused (--max-payload-bytes; 0 = none).` : "Durable payload size limit: none (--max-payload-bytes 0).");
     out("");
     out("Functions:");
     out("");

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import * as os from "node:os";
 import { EventType, ev, historyForStatus, OrchestrationStatus, parsePayload, toJsonString } from "./history";
 import type { ParentInstanceInfo } from "./history";
+import { PayloadLimit, refusalEvent, refusalReason } from "./payload-limit";
 import { replayEpisode } from "./replay";
 import type { NewWork } from "./replay";
 import { applyRecord, InstanceStore } from "./store";
@@ -124,6 +125,7 @@ export class Engine implements DurableEngine {
   private readonly maxOrchestrations: number;
   private readonly knownActivities: string[];
   private readonly knownOrchestrators: string[];
+  private readonly payloadLimit: PayloadLimit;
 
   private readonly instances = new Map<string, InstanceData>();
   private readonly runtime = new Map<string, Runtime>();
@@ -152,6 +154,7 @@ export class Engine implements DurableEngine {
     this.maxOrchestrations = Math.max(1, options.maxConcurrentOrchestrations ?? 10 * cores);
     this.knownActivities = [...options.activities];
     this.knownOrchestrators = [...options.orchestrators];
+    this.payloadLimit = new PayloadLimit(options.maxPayloadBytes);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -215,7 +218,9 @@ export class Engine implements DurableEngine {
         `An Orchestration instance with the status ${existing.status} already exists.`,
       );
     }
-    await this.createInstance(orchestratorName, instanceId, toJsonString(input), null);
+    const serialized = toJsonString(input);
+    this.payloadLimit.refuseClientPayload(`the input of orchestration '${orchestratorName}' ('${instanceId}')`, serialized, (m) => this.log("error", m));
+    await this.createInstance(orchestratorName, instanceId, serialized, null);
     return this.toStatus(this.instances.get(instanceId)!, {});
   }
 
@@ -247,7 +252,9 @@ export class Engine implements DurableEngine {
     if (isTerminal(inst.status)) {
       throw new InstanceStateError(`Instance '${instanceId}' is in the ${inst.status} state and cannot receive events.`);
     }
-    await this.deliver(instanceId, ev.eventRaised(this.clock.now(), eventName, toJsonString(data)));
+    const serialized = toJsonString(data);
+    this.payloadLimit.refuseClientPayload(`event '${eventName}' raised to '${instanceId}'`, serialized, (m) => this.log("error", m));
+    await this.deliver(instanceId, ev.eventRaised(this.clock.now(), eventName, serialized));
   }
 
   async terminate(instanceId: string, reason?: string): Promise<void> {
@@ -517,7 +524,7 @@ export class Engine implements DurableEngine {
     let hasWork = false;
     for (const m of batch) {
       const type = m.event.EventType;
-      if (type === EventType.ExecutionTerminated) {
+      if (type === EventType.ExecutionTerminated || refusalReason(m.event) !== undefined) {
         for (const d of deferred) {
           consumed.push(d.seq);
           newEvents.push(d.event);
@@ -559,12 +566,14 @@ export class Engine implements DurableEngine {
     if (consumed.length === 0) return;
 
     if (terminatedBy) {
-      // Terminate completes the execution without running the orchestrator; output is the reason.
-      const reason = (terminatedBy.Input as string | null) ?? null;
-      newEvents.push(ev.executionCompleted(now, -1, OrchestrationStatus.Terminated, reason));
+      // Terminate (or a refused payload: Failed) completes the execution without running the orchestrator.
+      const refused = refusalReason(terminatedBy);
+      const reason = refused ?? (terminatedBy.Input as string | null) ?? null;
+      const status: RuntimeStatus = refused !== undefined ? "Failed" : "Terminated";
+      newEvents.push(ev.executionCompleted(now, -1, OrchestrationStatus[status], reason, refused));
       newEvents.push(ev.orchestratorCompleted(now));
       await this.commit(instanceId, [
-        { t: "episode", consumed: batch.map((m) => m.seq), events: newEvents, status: "Terminated", output: reason, customStatus: inst.customStatus, at: now },
+        { t: "episode", consumed: batch.map((m) => m.seq), events: newEvents, status, output: reason, customStatus: inst.customStatus, at: now },
       ]);
       if (gen !== this.generation) return;
       this.onTerminal(inst);
@@ -640,6 +649,13 @@ export class Engine implements DurableEngine {
       knownOrchestrators: this.knownOrchestrators,
     });
     for (const w of result.warnings) this.log("warn", `[${instanceId}] ${w}`);
+    const refused = this.payloadLimit.episodeProblem(inst.name, result.newWork, result.outcome);
+    if (refused) {
+      // The backend would refuse this episode's completion: fail the orchestration instead (see NOTES.md).
+      this.log("error", `[${instanceId}] ${refused}`);
+      result.newWork = [];
+      result.outcome = { kind: "failed", reason: refused, details: refused };
+    }
 
     for (const work of result.newWork) {
       if (work.kind === "activity") newEvents.push(ev.taskScheduled(now, work.id, work.name, work.input));
@@ -811,6 +827,12 @@ export class Engine implements DurableEngine {
       }
     }
     if (gen !== this.generation) return; // stopped meanwhile: the activity re-runs after restart
+    const refused = this.payloadLimit.activityProblem(work.name, event);
+    if (refused) {
+      // Never stored: the instance fails with the refusal instead of receiving the result.
+      this.log("error", `[${work.instanceId}] ${refused}`);
+      event = refusalEvent(this.clock.now(), refused);
+    }
     await this.deliver(work.instanceId, event, work.executionId).catch((e) =>
       this.log("error", `Durable engine: could not record the result of '${work.name}': ${errorParts(e).message}`),
     );

@@ -102,3 +102,9 @@ app.http("clientOp", {
 df.app.entity("counter", (context) => {
   context.df.setState((context.df.getState(() => 0) || 0) + 1);
 });
+
+// Payload limits: an activity result of 1.5 MiB is over the Durable Task Scheduler's 1 MiB.
+df.app.activity("bigResult", { handler: (bytes) => "x".repeat(bytes) });
+df.app.orchestration("bigOrchestrator", function* (context) {
+  return yield context.df.callActivity("bigResult", context.df.getInput());
+});
