@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { fileNameFor, QUARANTINE_DIR } from "./store";
 import { completed, makeHarness, until, type Harness, type OrchestratorFn } from "./test-support";
 import { InstanceQuarantinedError } from "./types";
+import { DurableHttpApi } from "../durable-api";
 
 const running: Harness[] = [];
 function harness(...args: Parameters<typeof makeHarness>): Harness {
@@ -133,6 +134,39 @@ describe("corrupt instance logs are quarantined, never re-run", () => {
     expect(fs.existsSync(path.join(quarantineDir(h2), "x.jsonl"))).toBe(true);
     expect((await h2.engine.getStatus("done"))!.runtimeStatus).toBe("Completed");
     await othersServe(h2);
+  });
+
+  test("an unreadable entry (dangling symlink) is quarantined by name", async () => {
+    const h1 = await seeded();
+    const link = path.join(h1.dataDir, "TestHub", "gone.jsonl");
+    fs.symlinkSync(path.join(h1.dataDir, "nowhere"), link);
+    const h2 = await restart(h1);
+    expect(errors(h2).find((m) => m.includes(link))).toMatch(/unreadable: ENOENT/);
+    await expect(h2.engine.getStatus("gone")).rejects.toThrow(InstanceQuarantinedError);
+    await othersServe(h2);
+  });
+
+  test("the HTTP API answers 500 naming the quarantine (not 404, which would invite a re-start)", async () => {
+    const h1 = await seeded();
+    rewriteLine(logFile(h1, "done"), 1, "{");
+    const h2 = await restart(h1);
+    const api = new DurableHttpApi({
+      engine: h2.engine,
+      hubName: "TestHub",
+      connectionName: "Storage",
+      orchestrators: () => new Set(Object.keys(orchestrators)),
+      entities: () => new Set(),
+      webhookUri: () => new URL("http://localhost:7071/runtime/webhooks/durabletask"),
+      rpcBaseUrl: () => undefined,
+    });
+    const call = (method: string, p: string) =>
+      api.handle({ method, url: new URL(`http://localhost:7071/runtime/webhooks/durabletask${p}`), headers: {}, body: Buffer.alloc(0) }, "/runtime/webhooks/durabletask");
+    for (const [method, p] of [["GET", "/instances/done"], ["POST", "/orchestrators/Gather/done"], ["POST", "/instances/done/terminate"]]) {
+      const res = await call(method, p);
+      expect(res.status).toBe(500);
+      expect(JSON.parse(String(res.body)).ExceptionMessage).toMatch(/Instance 'done' is quarantined: its log is corrupt: .*done\.jsonl, line 2/);
+    }
+    expect(h2.activityCalls).toHaveLength(0);
   });
 
   test("a create record for another instance id", async () => {

@@ -329,5 +329,6 @@ async function freePath(dir: string, name: string): Promise<string> {
 }
 
 function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  const message = (e as { message?: unknown } | null)?.message; // fs errors may come from another realm (jest)
+  return typeof message === "string" ? message : String(e);
 }
