@@ -1,7 +1,7 @@
 /**
- * The Functions host's request body cap: Kestrel's MaxRequestBodySize, 100 MB by default
- * (ScriptConstants.DefaultMaxRequestBodySize), overridden by the app setting FUNCTIONS_REQUEST_BODY_SIZE_LIMIT
- * (bytes; azure-functions-host Program.cs). Over the limit Kestrel answers 413 without buffering the body.
+ * The Functions host's request body cap: Kestrel's MaxRequestBodySize, 100 MB by default, set by the app setting
+ * FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (bytes; "App settings reference for Azure Functions"). Over the limit Kestrel
+ * answers 413 without buffering the body.
  */
 import type * as http from "node:http";
 
