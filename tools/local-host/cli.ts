@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * `npm start`: serves the function app like `func start` would, on http://localhost:7071.
- *   node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR] [--verbose]
+ *   node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR]
+ *                                     [--no-azurite] [--azurite-port N] [--verbose]
  * PORT in the environment sets the port when --port is not given; LOCAL_HOST_MAX_PAYLOAD_BYTES the payload limit
  * when --max-payload-bytes is not given (default 1048576, the Durable Task Scheduler's; 0 = none).
+ * The payload store (Azurite, blob only) starts when AzureWebJobsStorage names no account; --no-azurite turns it off.
  */
 import * as path from "node:path";
 import { startLocalHost } from "./host";
@@ -16,11 +18,14 @@ interface CliArgs {
   maxPayloadBytes?: number;
   appDir: string;
   dataDir?: string;
+  /** Start Azurite when AzureWebJobsStorage names no account (default true; --no-azurite). */
+  azurite: boolean;
+  azuritePort?: number;
   verbose: boolean;
 }
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
-  const args: CliArgs = { port: 7071, appDir: process.cwd(), verbose: false };
+  const args: CliArgs = { port: 7071, appDir: process.cwd(), azurite: true, verbose: false };
   let portGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -50,12 +55,18 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       case "--data-dir":
         args.dataDir = path.resolve(value());
         break;
+      case "--no-azurite":
+        args.azurite = false;
+        break;
+      case "--azurite-port":
+        args.azuritePort = parsePort(value());
+        break;
       case "--verbose":
         args.verbose = true;
         break;
       case "--help":
       case "-h":
-        process.stdout.write("Usage: node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR] [--verbose]\n");
+        process.stdout.write("Usage: node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR] [--no-azurite] [--azurite-port N] [--verbose]\n");
         process.exit(0);
         break;
       default:
@@ -89,7 +100,16 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
-  const host = await startLocalHost({ appDir: args.appDir, port: args.port, rpcPort: args.rpcPort, maxPayloadBytes: args.maxPayloadBytes, dataDir: args.dataDir, verbose: args.verbose });
+  const host = await startLocalHost({
+    appDir: args.appDir,
+    port: args.port,
+    rpcPort: args.rpcPort,
+    maxPayloadBytes: args.maxPayloadBytes,
+    dataDir: args.dataDir,
+    azurite: args.azurite,
+    azuritePort: args.azuritePort,
+    verbose: args.verbose,
+  });
   let shuttingDown = false;
   const shutdown = (signal: string) => {
     if (shuttingDown) return;

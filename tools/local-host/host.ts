@@ -14,6 +14,7 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from "./engine/payload-limit";
 import type { DurableEngine } from "./engine/types";
 import { DurableHttpApi, type ApiRequest, type ApiResponse } from "./durable-api";
 import { refuseUnsupportedOutputs, unsupportedOutputsBanner } from "./output-bindings";
+import { openPayloadStore, type PayloadStore } from "./payload-store";
 import { compareRoutes, compileRoute, matchRoute, normalizeTemplate, type CompiledRoute } from "./routes";
 import { applySettings, readHostJson, readLocalSettings, type HostJson } from "./settings";
 import {
@@ -41,8 +42,15 @@ export interface LocalHostOptions {
   rpcPort?: number;
   /** Largest durable payload in UTF-8 bytes (engine/payload-limit.ts). Default 1048576 (Durable Task Scheduler); 0 = none. */
   maxPayloadBytes?: number;
-  /** Durable store directory. Default `<appDir>/.local-host-data`. */
+  /** Durable store directory. Default `<appDir>/.local-host-data`. Azurite's data goes to `<dataDir>/azurite`. */
   dataDir?: string;
+  /**
+   * Start the payload store (an Azurite blob service) when `AzureWebJobsStorage` names no account (unset, empty,
+   * `UseDevelopmentStorage=true`). Default true; false = --no-azurite.
+   */
+  azurite?: boolean;
+  /** Azurite's loopback port. Default 0 = any free port. */
+  azuritePort?: number;
   /** Extra environment for the app; like real environment variables, it wins over local.settings.json. */
   env?: Record<string, string>;
   /** Where host and function log lines go. Default: console. */
@@ -94,6 +102,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   let api: DurableHttpApi | undefined;
   let engine: DurableEngine | undefined;
   let app: WorkerApp | undefined;
+  let payloadStore: PayloadStore | undefined;
   let hostJson: HostJson | undefined;
   let httpRoutes: HttpRoute[] = [];
   let bodyLimit = DEFAULT_MAX_REQUEST_BODY;
@@ -131,6 +140,10 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     }
     hostJson = readHostJson(appDir, process.env);
     const hj = hostJson;
+
+    // ---- the payload store (Azurite) before the app loads: the app reads AzureWebJobsStorage ----
+    const payload = await openPayloadStore({ env: process.env, dataDir, appDir, enabled: options.azurite ?? true, port: options.azuritePort, log: out });
+    payloadStore = payload.store;
 
     // ---- the worker stand-in loads the app ----
     app = new WorkerApp({ appDir, log: (e) => printLog(e) });
@@ -187,6 +200,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     out("");
     out("This is the project's local host (tools/local-host), NOT the Azure Functions host: it emulates `func start` for this app.");
     out(`Durable task hub '${hj.hubName}', store ${dataDir}, local RPC endpoint ${rpcBaseUrl}`);
+    out(payload.banner);
     out(maxPayloadBytes > 0 ? `Durable payloads over ${maxPayloadBytes} bytes (UTF-8) are refused (--max-payload-bytes; 0 = none).` : "Durable payload size limit: none (--max-payload-bytes 0).");
     out("");
     out("Functions:");
@@ -212,6 +226,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
           await closeListeners();
           await engine?.stop();
           await app?.terminate();
+          await payloadStore?.stop();
         })();
         return stopped;
       },
@@ -220,6 +235,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     await closeListeners();
     if (engine) await engine.stop().catch(() => undefined);
     if (app) await app.terminate().catch(() => undefined);
+    if (payloadStore) await payloadStore.stop().catch(() => undefined);
     throw err;
   }
 
