@@ -1,21 +1,31 @@
 #!/usr/bin/env node
 /**
  * `npm start`: serves the function app like `func start` would, on http://localhost:7071.
- *   node dist/tools/local-host/cli.js [--port N] [--app-dir DIR] [--data-dir DIR] [--verbose]
- * PORT in the environment sets the port when --port is not given.
+ *   node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR]
+ *                                     [--no-azurite] [--azurite-port N] [--verbose]
+ * PORT in the environment sets the port when --port is not given; LOCAL_HOST_MAX_PAYLOAD_BYTES the payload limit
+ * when --max-payload-bytes is not given (default 1048576, the Durable Task Scheduler's; 0 = none).
+ * The payload store (Azurite, blob only) starts when AzureWebJobsStorage names no account; --no-azurite turns it off.
  */
 import * as path from "node:path";
 import { startLocalHost } from "./host";
 
 interface CliArgs {
   port: number;
+  /** The durable client's local RPC listener port (default: LocalHttpListener's choice). */
+  rpcPort?: number;
+  /** Largest durable payload in UTF-8 bytes; 0 = none (default: the engine's 1 MiB). */
+  maxPayloadBytes?: number;
   appDir: string;
   dataDir?: string;
+  /** Start Azurite when AzureWebJobsStorage names no account (default true; --no-azurite). */
+  azurite: boolean;
+  azuritePort?: number;
   verbose: boolean;
 }
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
-  const args: CliArgs = { port: 7071, appDir: process.cwd(), verbose: false };
+  const args: CliArgs = { port: 7071, appDir: process.cwd(), azurite: true, verbose: false };
   let portGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -33,18 +43,30 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         args.port = parsePort(value());
         portGiven = true;
         break;
+      case "--rpc-port":
+        args.rpcPort = parsePort(value());
+        break;
+      case "--max-payload-bytes":
+        args.maxPayloadBytes = parseBytes(value(), name);
+        break;
       case "--app-dir":
         args.appDir = path.resolve(value());
         break;
       case "--data-dir":
         args.dataDir = path.resolve(value());
         break;
+      case "--no-azurite":
+        args.azurite = false;
+        break;
+      case "--azurite-port":
+        args.azuritePort = parsePort(value());
+        break;
       case "--verbose":
         args.verbose = true;
         break;
       case "--help":
       case "-h":
-        process.stdout.write("Usage: node dist/tools/local-host/cli.js [--port N] [--app-dir DIR] [--data-dir DIR] [--verbose]\n");
+        process.stdout.write("Usage: node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR] [--no-azurite] [--azurite-port N] [--verbose]\n");
         process.exit(0);
         break;
       default:
@@ -52,7 +74,16 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
   }
   if (!portGiven && env.PORT) args.port = parsePort(env.PORT);
+  if (args.maxPayloadBytes === undefined && env.LOCAL_HOST_MAX_PAYLOAD_BYTES) {
+    args.maxPayloadBytes = parseBytes(env.LOCAL_HOST_MAX_PAYLOAD_BYTES, "LOCAL_HOST_MAX_PAYLOAD_BYTES");
+  }
   return args;
+}
+
+function parseBytes(v: string, what: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new Error(`Invalid ${what} '${v}' (bytes, 0 = no limit)`);
+  return n;
 }
 
 function parsePort(v: string): number {
@@ -69,7 +100,16 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
-  const host = await startLocalHost({ appDir: args.appDir, port: args.port, dataDir: args.dataDir, verbose: args.verbose });
+  const host = await startLocalHost({
+    appDir: args.appDir,
+    port: args.port,
+    rpcPort: args.rpcPort,
+    maxPayloadBytes: args.maxPayloadBytes,
+    dataDir: args.dataDir,
+    azurite: args.azurite,
+    azuritePort: args.azuritePort,
+    verbose: args.verbose,
+  });
   let shuttingDown = false;
   const shutdown = (signal: string) => {
     if (shuttingDown) return;

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import {
   InstanceNotFoundError,
+  InstanceQuarantinedError,
   InstanceStateError,
   type DurableEngine,
   type InstanceQuery,
@@ -215,7 +216,7 @@ export class DurableHttpApi {
       const type =
         err instanceof OrchestrationAlreadyExistsError
           ? "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
-          : err instanceof InstanceStateError
+          : err instanceof InstanceStateError || err instanceof InstanceQuarantinedError
             ? "System.InvalidOperationException"
             : "System.Exception";
       return errorResponse(500, "Something went wrong while processing your request", e, type);
@@ -384,13 +385,7 @@ export class DurableHttpApi {
       else await this.o.engine.resume(instanceId, reason);
     } catch (err) {
       if (err instanceof InstanceNotFoundError) throw new ArgumentError(`No instance with ID '${instanceId}' was found.`);
-      if (err instanceof InstanceStateError) {
-        const verb = op;
-        const now = await this.o.engine.getStatus(instanceId);
-        throw new InstanceStateError(
-          `Cannot ${verb} the orchestration instance ${instanceId} because instance is in the ${now?.runtimeStatus ?? status.runtimeStatus} state.`,
-        );
-      }
+      // InstanceStateError carries DurableClient's "Cannot <op> the orchestration instance ..." text (→ 500).
       throw err;
     }
     return empty(202);
@@ -443,17 +438,16 @@ export class DurableHttpApi {
   }
 
   /**
-   * Entity routes. The local engine runs no entities, so this answers as the host does for an app
-   * without entity state: reads find nothing, signals to unknown entity functions are rejected.
+   * Entity routes. The local engine runs no entities: listing answers an empty list; reading one entity's
+   * state (readEntityState) and signals are refused, since "no such entity" would be a wrong answer.
    */
   private async entities(req: ApiRequest, method: string, entityName: string, entityKey: string): Promise<ApiResponse> {
-    if (method === "GET") {
-      if (entityKey) return empty(404);
+    if (method === "GET" && !entityKey) {
       const res = json(200, []);
       res.headers["x-ms-continuation-token"] = "";
       return res;
     }
-    if (method === "POST" || method === "DELETE") {
+    if (method === "GET" || method === "POST" || method === "DELETE") {
       const known = this.o.entities();
       if (!known.has(entityName)) {
         let message = `The function '${entityName}' doesn't exist, is disabled, or is not an entity function. Additional info: `;

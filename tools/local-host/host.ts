@@ -8,9 +8,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
+import { DEFAULT_MAX_REQUEST_BODY, readBodyWithin, requestBodyLimit, tooLarge } from "./body-limit";
 import { createEngine } from "./engine";
+import { DEFAULT_MAX_PAYLOAD_BYTES } from "./engine/payload-limit";
 import type { DurableEngine } from "./engine/types";
 import { DurableHttpApi, type ApiRequest, type ApiResponse } from "./durable-api";
+import { refuseUnsupportedOutputs, unsupportedOutputsBanner } from "./output-bindings";
+import { openPayloadStore, type PayloadStore } from "./payload-store";
 import { compareRoutes, compileRoute, matchRoute, normalizeTemplate, type CompiledRoute } from "./routes";
 import { applySettings, readHostJson, readLocalSettings, type HostJson } from "./settings";
 import {
@@ -31,8 +35,22 @@ export interface LocalHostOptions {
   appDir?: string;
   /** Port for the HTTP front; 0 picks a free port. Default 7071. */
   port?: number;
-  /** Durable store directory. Default `<appDir>/.local-host-data`. */
+  /**
+   * Port of the durable client's local RPC listener (127.0.0.1). Default: the extension's LocalHttpListener
+   * choice (17071, else a random port in 30000-31000; any free port when `port` is 0). 0 = any free port.
+   */
+  rpcPort?: number;
+  /** Largest durable payload in UTF-8 bytes (engine/payload-limit.ts). Default 1048576 (Durable Task Scheduler); 0 = none. */
+  maxPayloadBytes?: number;
+  /** Durable store directory. Default `<appDir>/.local-host-data`. Azurite's data goes to `<dataDir>/azurite`. */
   dataDir?: string;
+  /**
+   * Start the payload store (an Azurite blob service) when `AzureWebJobsStorage` names no account (unset, empty,
+   * `UseDevelopmentStorage=true`). Default true; false = --no-azurite.
+   */
+  azurite?: boolean;
+  /** Azurite's loopback port. Default 0 = any free port. */
+  azuritePort?: number;
   /** Extra environment for the app; like real environment variables, it wins over local.settings.json. */
   env?: Record<string, string>;
   /** Where host and function log lines go. Default: console. */
@@ -59,8 +77,6 @@ export interface FunctionInfo {
 }
 
 const ALL_METHODS = ["GET", "POST", "DELETE", "HEAD", "PATCH", "PUT", "OPTIONS", "TRACE"];
-/** Core Tools' Kestrel limit (Constants.DefaultMaxRequestBodySize). */
-const MAX_REQUEST_BODY = 104857600;
 const WEBHOOK_PATH = "/runtime/webhooks/durabletask";
 const RPC_PATH = "/durabletask/";
 
@@ -76,6 +92,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   const dataDir = path.resolve(options.dataDir ?? path.join(appDir, ".local-host-data"));
   const out = options.log ?? ((line: string) => console.log(line));
   const verbose = options.verbose ?? false;
+  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const started = Date.now();
 
   for (const [k, v] of Object.entries(options.env ?? {})) process.env[k] = v;
@@ -85,8 +102,10 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   let api: DurableHttpApi | undefined;
   let engine: DurableEngine | undefined;
   let app: WorkerApp | undefined;
+  let payloadStore: PayloadStore | undefined;
   let hostJson: HostJson | undefined;
   let httpRoutes: HttpRoute[] = [];
+  let bodyLimit = DEFAULT_MAX_REQUEST_BODY;
 
   // ---- listeners first: the port (maybe chosen by the OS) is part of the app's settings ----
   const main = http.createServer((req, res) => void onMainRequest(req, res));
@@ -97,7 +116,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     () => false,
   );
   const rpc = http.createServer((req, res) => void onRpcRequest(req, res));
-  const rpcPort = await listenRpc(rpc, requestedPort === 0);
+  const rpcPort = await listenRpc(rpc, options.rpcPort, requestedPort === 0);
   const baseUrl = `http://localhost:${port}`;
   const rpcBaseUrl = `http://127.0.0.1:${rpcPort}${RPC_PATH}`;
 
@@ -115,11 +134,16 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     };
     for (const msg of applySettings(settings, process.env)) out(msg);
     keepLoopbackOffProxies(process.env);
+    bodyLimit = requestBodyLimit(process.env);
     if (process.env.FUNCTIONS_WORKER_RUNTIME && process.env.FUNCTIONS_WORKER_RUNTIME !== "node") {
       out(`Warning: FUNCTIONS_WORKER_RUNTIME is '${process.env.FUNCTIONS_WORKER_RUNTIME}'; this local host runs Node.js apps only.`);
     }
     hostJson = readHostJson(appDir, process.env);
     const hj = hostJson;
+
+    // ---- the payload store (Azurite) before the app loads: the app reads AzureWebJobsStorage ----
+    const payload = await openPayloadStore({ env: process.env, dataDir, appDir, enabled: options.azurite ?? true, port: options.azuritePort, log: out });
+    payloadStore = payload.store;
 
     // ---- the worker stand-in loads the app ----
     app = new WorkerApp({ appDir, log: (e) => printLog(e) });
@@ -151,6 +175,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       activities,
       maxConcurrentActivities: hj.maxConcurrentActivityFunctions,
       maxConcurrentOrchestrations: hj.maxConcurrentOrchestratorFunctions,
+      maxPayloadBytes,
       log: (level, message) => {
         if (level === "info" && !verbose) return;
         out(`[${new Date().toISOString()}] ${level === "info" ? "" : level === "warn" ? "Warning: " : "Error: "}${message}`);
@@ -175,6 +200,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     out("");
     out("This is the project's local host (tools/local-host), NOT the Azure Functions host: it emulates `func start` for this app.");
     out(`Durable task hub '${hj.hubName}', store ${dataDir}, local RPC endpoint ${rpcBaseUrl}`);
+    out(payload.banner);
+    out(maxPayloadBytes > 0 ? `Durable payloads over ${maxPayloadBytes} bytes (UTF-8) are refused (--max-payload-bytes; 0 = none).` : "Durable payload size limit: none (--max-payload-bytes 0).");
     out("");
     out("Functions:");
     out("");
@@ -182,6 +209,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
       out(f.url ? `\t${f.name}: [${(f.methods ?? ALL_METHODS).join(",")}] ${f.url}` : `\t${f.name}: ${f.triggerType}`);
       out("");
     }
+    const outputsWarning = unsupportedOutputsBanner(fns);
+    if (outputsWarning) out(outputsWarning);
     out(`Host started on ${baseUrl} (also http://127.0.0.1:${port}).`);
 
     let stopped: Promise<void> | undefined;
@@ -197,6 +226,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
           await closeListeners();
           await engine?.stop();
           await app?.terminate();
+          await payloadStore?.stop();
         })();
         return stopped;
       },
@@ -205,6 +235,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     await closeListeners();
     if (engine) await engine.stop().catch(() => undefined);
     if (app) await app.terminate().catch(() => undefined);
+    if (payloadStore) await payloadStore.stop().catch(() => undefined);
     throw err;
   }
 
@@ -246,6 +277,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
     if (verbose) out(`[${new Date().toISOString()}] Executing 'Functions.${fn.name}' (Reason='${reason}', Id=${id})`);
     try {
       const r = await app!.invoke(fn.functionId, inputData, triggerMetadata, id);
+      refuseUnsupportedOutputs(fn, r);
       out(`[${new Date().toISOString()}] Executed 'Functions.${fn.name}' (Succeeded, Id=${id}, Duration=${Date.now() - t0}ms)`);
       return r;
     } catch (err) {
@@ -281,8 +313,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
 
   async function onMainRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
-      const body = await readBody(req);
-      if (body === undefined) return send(res, { status: 413, headers: {} });
+      const body = await readBodyWithin(req, bodyLimit);
+      if (body === undefined) return tooLarge(req, res);
       const url = requestUrl(req);
       if (!ready) {
         return send(res, { status: 503, headers: {}, body: stopping ? "" : "Function host is not running." });
@@ -303,8 +335,8 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
 
   async function onRpcRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
-      const body = await readBody(req);
-      if (body === undefined) return send(res, { status: 413, headers: {} });
+      const body = await readBodyWithin(req, bodyLimit);
+      if (body === undefined) return tooLarge(req, res);
       const url = requestUrl(req);
       if (!ready || !api) return send(res, { status: 503, headers: {} });
       return send(res, await api.handle(apiRequest(req, url, body), RPC_PATH.replace(/\/$/, "")));
@@ -483,21 +515,6 @@ function send(res: http.ServerResponse, r: ApiResponse): void {
   res.end(res.req?.method === "HEAD" ? undefined : body);
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooBig = false;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_REQUEST_BODY) tooBig = true;
-      else chunks.push(c);
-    });
-    req.on("end", () => resolve(tooBig ? undefined : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
 function requestUrl(req: http.IncomingMessage): URL {
   const host = req.headers.host ?? `127.0.0.1:${(req.socket.address() as AddressInfo).port}`;
   return new URL(req.url ?? "/", `http://${host}`);
@@ -519,7 +536,12 @@ function listen(server: http.Server, port: number, host: string): Promise<number
 }
 
 /** LocalHttpListener: 17071 first, then random ports in 30000-31000, ten attempts; any free port when testing. */
-async function listenRpc(server: http.Server, anyPort: boolean): Promise<number> {
+async function listenRpc(server: http.Server, chosen: number | undefined, anyPort: boolean): Promise<number> {
+  if (chosen !== undefined) {
+    return listen(server, chosen, "127.0.0.1").catch((e: Error) => {
+      throw new Error(`Cannot open the local RPC endpoint on 127.0.0.1:${chosen} (--rpc-port): ${e.message}`);
+    });
+  }
   if (anyPort) return listen(server, 0, "127.0.0.1");
   const tried = new Set<number>();
   for (let attempt = 1; attempt <= 10; attempt++) {

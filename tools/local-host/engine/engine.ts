@@ -10,12 +10,14 @@ import { randomUUID } from "node:crypto";
 import * as os from "node:os";
 import { EventType, ev, historyForStatus, OrchestrationStatus, parsePayload, toJsonString } from "./history";
 import type { ParentInstanceInfo } from "./history";
+import { PayloadLimit, refusalEvent, refusalReason } from "./payload-limit";
 import { replayEpisode } from "./replay";
 import type { NewWork } from "./replay";
 import { applyRecord, InstanceStore } from "./store";
 import type { InstanceData, LogRecord } from "./store";
 import {
   InstanceNotFoundError,
+  InstanceQuarantinedError,
   InstanceStateError,
   UnknownFunctionError,
 } from "./types";
@@ -123,6 +125,7 @@ export class Engine implements DurableEngine {
   private readonly maxOrchestrations: number;
   private readonly knownActivities: string[];
   private readonly knownOrchestrators: string[];
+  private readonly payloadLimit: PayloadLimit;
 
   private readonly instances = new Map<string, InstanceData>();
   private readonly runtime = new Map<string, Runtime>();
@@ -151,6 +154,7 @@ export class Engine implements DurableEngine {
     this.maxOrchestrations = Math.max(1, options.maxConcurrentOrchestrations ?? 10 * cores);
     this.knownActivities = [...options.activities];
     this.knownOrchestrators = [...options.orchestrators];
+    this.payloadLimit = new PayloadLimit(options.maxPayloadBytes);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -160,6 +164,9 @@ export class Engine implements DurableEngine {
     await this.store.open();
     this.instances.clear();
     for (const data of await this.store.loadAll(this.log)) this.instances.set(data.instanceId, data);
+    if (this.store.quarantinedCount > 0) {
+      this.log("error", `Durable engine: ${this.store.quarantinedCount} instance log(s) quarantined in ${this.store.dir}; those ids are refused.`);
+    }
     this.started = true;
     let resumed = 0;
     for (const inst of this.instances.values()) {
@@ -204,17 +211,21 @@ export class Engine implements DurableEngine {
             : "No orchestrator functions are currently registered!"),
       );
     }
+    this.refuseQuarantined(instanceId);
     const existing = this.instances.get(instanceId);
     if (existing && !isTerminal(existing.status)) {
       throw new InstanceStateError(
         `An Orchestration instance with the status ${existing.status} already exists.`,
       );
     }
-    await this.createInstance(orchestratorName, instanceId, toJsonString(input), null);
+    const serialized = toJsonString(input);
+    this.payloadLimit.refuseClientPayload(`the input of orchestration '${orchestratorName}' ('${instanceId}')`, serialized, (m) => this.log("error", m));
+    await this.createInstance(orchestratorName, instanceId, serialized, null);
     return this.toStatus(this.instances.get(instanceId)!, {});
   }
 
   async getStatus(instanceId: string, options: StatusOptions = {}): Promise<InstanceStatus | undefined> {
+    this.refuseQuarantined(instanceId);
     const inst = this.instances.get(instanceId);
     return inst ? this.toStatus(inst, options) : undefined;
   }
@@ -241,30 +252,23 @@ export class Engine implements DurableEngine {
     if (isTerminal(inst.status)) {
       throw new InstanceStateError(`Instance '${instanceId}' is in the ${inst.status} state and cannot receive events.`);
     }
-    await this.deliver(instanceId, ev.eventRaised(this.clock.now(), eventName, toJsonString(data)));
+    const serialized = toJsonString(data);
+    this.payloadLimit.refuseClientPayload(`event '${eventName}' raised to '${instanceId}'`, serialized, (m) => this.log("error", m));
+    await this.deliver(instanceId, ev.eventRaised(this.clock.now(), eventName, serialized));
   }
 
   async terminate(instanceId: string, reason?: string): Promise<void> {
-    const inst = this.requireInstance(instanceId);
-    if (isTerminal(inst.status)) {
-      throw new InstanceStateError(`Instance '${instanceId}' is already in the ${inst.status} state.`);
-    }
+    this.requireState(instanceId, "terminate", (s) => !isTerminal(s));
     await this.deliver(instanceId, ev.executionTerminated(this.clock.now(), reason ?? null));
   }
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
-    const inst = this.requireInstance(instanceId);
-    if (isTerminal(inst.status)) {
-      throw new InstanceStateError(`Instance '${instanceId}' is in the ${inst.status} state and cannot be suspended.`);
-    }
+    this.requireState(instanceId, "suspend", (s) => s === "Running" || s === "Pending" || s === "ContinuedAsNew");
     await this.deliver(instanceId, ev.executionSuspended(this.clock.now(), reason ?? null));
   }
 
   async resume(instanceId: string, reason?: string): Promise<void> {
-    const inst = this.requireInstance(instanceId);
-    if (isTerminal(inst.status)) {
-      throw new InstanceStateError(`Instance '${instanceId}' is in the ${inst.status} state and cannot be resumed.`);
-    }
+    this.requireState(instanceId, "resume", (s) => s === "Suspended");
     await this.deliver(instanceId, ev.executionResumed(this.clock.now(), reason ?? null));
   }
 
@@ -323,6 +327,7 @@ export class Engine implements DurableEngine {
   }
 
   async purge(instanceId: string): Promise<number> {
+    this.refuseQuarantined(instanceId);
     const inst = this.instances.get(instanceId);
     if (!inst || !isTerminal(inst.status)) return 0;
     this.instances.delete(instanceId);
@@ -339,6 +344,7 @@ export class Engine implements DurableEngine {
   }
 
   async waitForCompletion(instanceId: string, timeoutMs: number): Promise<InstanceStatus | undefined> {
+    this.refuseQuarantined(instanceId);
     const inst = this.instances.get(instanceId);
     if (!inst) return undefined;
     if (isTerminal(inst.status)) return this.toStatus(inst, {});
@@ -400,9 +406,27 @@ export class Engine implements DurableEngine {
 
   private requireInstance(instanceId: string): InstanceData {
     this.requireStarted();
+    this.refuseQuarantined(instanceId);
     const inst = this.instances.get(instanceId);
     if (!inst) throw new InstanceNotFoundError(`No instance with ID '${instanceId}' found.`);
     return inst;
+  }
+
+  /**
+   * DurableClient's state rules (IsOrchestrationRunning / IsOrchestrationSuspendable / IsOrchestrationSuspended)
+   * and its InvalidOperationException text, which HttpApiHandler answers with 500.
+   */
+  private requireState(instanceId: string, verb: string, allowed: (s: RuntimeStatus) => boolean): void {
+    const inst = this.requireInstance(instanceId);
+    if (!allowed(inst.status)) {
+      throw new InstanceStateError(`Cannot ${verb} the orchestration instance ${instanceId} because instance is in the ${inst.status} state.`);
+    }
+  }
+
+  /** A quarantined id (corrupt log set aside at start) must never run again: say so instead of "not found". */
+  private refuseQuarantined(instanceId: string): void {
+    const why = this.store.quarantineOf(instanceId);
+    if (why) throw new InstanceQuarantinedError(`Instance '${instanceId}' is quarantined: ${why}.`);
   }
 
   // ---------------------------------------------------------------- durable state changes
@@ -500,7 +524,7 @@ export class Engine implements DurableEngine {
     let hasWork = false;
     for (const m of batch) {
       const type = m.event.EventType;
-      if (type === EventType.ExecutionTerminated) {
+      if (type === EventType.ExecutionTerminated || refusalReason(m.event) !== undefined) {
         for (const d of deferred) {
           consumed.push(d.seq);
           newEvents.push(d.event);
@@ -542,12 +566,14 @@ export class Engine implements DurableEngine {
     if (consumed.length === 0) return;
 
     if (terminatedBy) {
-      // Terminate completes the execution without running the orchestrator; output is the reason.
-      const reason = (terminatedBy.Input as string | null) ?? null;
-      newEvents.push(ev.executionCompleted(now, -1, OrchestrationStatus.Terminated, reason));
+      // Terminate (or a refused payload: Failed) completes the execution without running the orchestrator.
+      const refused = refusalReason(terminatedBy);
+      const reason = refused ?? (terminatedBy.Input as string | null) ?? null;
+      const status: RuntimeStatus = refused !== undefined ? "Failed" : "Terminated";
+      newEvents.push(ev.executionCompleted(now, -1, OrchestrationStatus[status], reason, refused));
       newEvents.push(ev.orchestratorCompleted(now));
       await this.commit(instanceId, [
-        { t: "episode", consumed: batch.map((m) => m.seq), events: newEvents, status: "Terminated", output: reason, customStatus: inst.customStatus, at: now },
+        { t: "episode", consumed: batch.map((m) => m.seq), events: newEvents, status, output: reason, customStatus: inst.customStatus, at: now },
       ]);
       if (gen !== this.generation) return;
       this.onTerminal(inst);
@@ -623,6 +649,13 @@ export class Engine implements DurableEngine {
       knownOrchestrators: this.knownOrchestrators,
     });
     for (const w of result.warnings) this.log("warn", `[${instanceId}] ${w}`);
+    const refused = this.payloadLimit.episodeProblem(inst.name, result.newWork, result.outcome);
+    if (refused) {
+      // The backend would refuse this episode's completion: fail the orchestration instead (see NOTES.md).
+      this.log("error", `[${instanceId}] ${refused}`);
+      result.newWork = [];
+      result.outcome = { kind: "failed", reason: refused, details: refused };
+    }
 
     for (const work of result.newWork) {
       if (work.kind === "activity") newEvents.push(ev.taskScheduled(now, work.id, work.name, work.input));
@@ -708,8 +741,12 @@ export class Engine implements DurableEngine {
     input: string | null,
   ): Promise<void> {
     const existing = this.instances.get(childId);
-    if (existing && !isTerminal(existing.status)) {
-      const reason = `An Orchestration instance with the status ${existing.status} already exists.`;
+    const quarantined = this.store.quarantineOf(childId);
+    if (quarantined || (existing && !isTerminal(existing.status))) {
+      // A quarantined child must not run again: its parent gets a failure that says why.
+      const reason = quarantined
+        ? `Sub-orchestration '${childId}' is quarantined: ${quarantined}.`
+        : `An Orchestration instance with the status ${existing!.status} already exists.`;
       await this.deliver(parent.instanceId, ev.subOrchestrationFailed(this.clock.now(), taskScheduledId, reason, reason), parentExecutionId);
       return;
     }
@@ -790,6 +827,12 @@ export class Engine implements DurableEngine {
       }
     }
     if (gen !== this.generation) return; // stopped meanwhile: the activity re-runs after restart
+    const refused = this.payloadLimit.activityProblem(work.name, event);
+    if (refused) {
+      // Never stored: the instance fails with the refusal instead of receiving the result.
+      this.log("error", `[${work.instanceId}] ${refused}`);
+      event = refusalEvent(this.clock.now(), refused);
+    }
     await this.deliver(work.instanceId, event, work.executionId).catch((e) =>
       this.log("error", `Durable engine: could not record the result of '${work.name}': ${errorParts(e).message}`),
     );

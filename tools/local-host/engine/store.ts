@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import * as path from "node:path";
 import type { ParentInstanceInfo } from "./history";
+import { recordProblem } from "./log-records";
 import type { HistoryEvent, RuntimeStatus } from "./types";
 
 export interface MailboxEntry {
@@ -138,6 +139,8 @@ interface FileQueue {
 export class InstanceStore {
   readonly dir: string;
   private readonly queues = new Map<string, FileQueue>();
+  /** Quarantined log file names -> why (see loadAll). */
+  private readonly quarantined = new Map<string, string>();
 
   constructor(dataDir: string, taskHubName: string) {
     this.dir = path.join(dataDir, taskHubName);
@@ -201,56 +204,131 @@ export class InstanceStore {
     await fsp.rm(file, { force: true });
   }
 
+  /** Why an id's log is quarantined (a message for the client), or undefined. */
+  quarantineOf(instanceId: string): string | undefined {
+    return this.quarantined.get(fileNameFor(instanceId));
+  }
+
+  get quarantinedCount(): number {
+    return this.quarantined.size;
+  }
+
   /**
-   * Rebuilds every instance from its log. A last line that does not parse (torn write of a killed process)
-   * is dropped and cut off the file so that later appends start on a clean line.
+   * Rebuilds every instance from its log. Only a torn LAST line is an interrupted write: it is dropped and
+   * cut off the file so that later appends start on a clean line. Any other damage (a bad line before the
+   * last, a record of the wrong shape or before `create`, a non-file named *.jsonl, an unreadable file)
+   * quarantines that one log: it moves to `quarantine/`, its id is refused, the other instances load.
    */
-  async loadAll(log: (level: "info" | "warn" | "error", message: string) => void): Promise<InstanceData[]> {
+  async loadAll(log: StoreLog): Promise<InstanceData[]> {
+    this.quarantined.clear();
+    await this.rememberEarlierQuarantine(log);
     const result: InstanceData[] = [];
-    const names = (await fsp.readdir(this.dir)).filter((n) => n.endsWith(".jsonl"));
-    for (const name of names) {
+    for (const name of (await fsp.readdir(this.dir)).filter((n) => n.endsWith(".jsonl")).sort()) {
       const file = path.join(this.dir, name);
-      const text = await fsp.readFile(file, "utf8");
-      let data: InstanceData | undefined;
-      let offset = 0;
-      let goodLength = 0;
-      let torn = false;
-      while (offset < text.length) {
-        const nl = text.indexOf("\n", offset);
-        const end = nl === -1 ? text.length : nl;
-        const line = text.slice(offset, end);
-        if (line.trim().length > 0) {
-          let rec: LogRecord;
-          try {
-            rec = JSON.parse(line) as LogRecord;
-          } catch {
-            torn = true;
-            break;
-          }
-          if (nl === -1) {
-            // A complete JSON value without its newline: the write stopped right before it; keep it.
-            data = applyRecord(data, rec);
-            goodLength = text.length;
-            break;
-          }
-          data = applyRecord(data, rec);
-        }
-        offset = end + 1;
-        goodLength = Math.min(offset, text.length);
-      }
-      if (torn || goodLength !== Buffer.byteLength(text, "utf8")) {
-        const keep = Buffer.byteLength(text.slice(0, goodLength), "utf8");
-        const rest = text.slice(goodLength);
-        if (rest.length > 0) {
-          log("warn", `Instance log ${name}: ignored an incomplete last record (${rest.length} chars) left by an interrupted write.`);
-          await fsp.truncate(file, keep);
-        }
-        if (goodLength > 0 && !text.slice(0, goodLength).endsWith("\n")) {
-          await fsp.appendFile(file, "\n");
-        }
-      }
-      if (data) result.push(data);
+      const loaded = await this.loadFile(file, name, log).catch((e: unknown): Damage => ({ problem: `unreadable: ${errorText(e)}` }));
+      if ("problem" in loaded) await this.quarantine(name, loaded, log);
+      else if (loaded.data) result.push(loaded.data);
     }
     return result;
   }
+
+  private async loadFile(file: string, name: string, log: StoreLog): Promise<Damage | { data?: InstanceData }> {
+    if (!(await fsp.stat(file)).isFile()) return { problem: "not a regular file (a directory or other entry named *.jsonl)" };
+    const text = await fsp.readFile(file, "utf8");
+    const lines = text.split("\n");
+    let last = lines.length - 1;
+    while (last >= 0 && lines[last].trim() === "") last--;
+    let data: InstanceData | undefined;
+    for (let i = 0; i <= last; i++) {
+      if (lines[i].trim() === "") continue;
+      let rec: unknown;
+      try {
+        rec = JSON.parse(lines[i]);
+      } catch (e) {
+        if (i < last) return { line: i + 1, problem: `not valid JSON (${errorText(e)}), and not the last line`, instanceId: data?.instanceId };
+        await this.cutTornTail(file, lines, i, log);
+        return { data };
+      }
+      const shape = recordProblem(rec);
+      const problem = shape ? `wrong record shape: ${shape}` : orderProblem(rec as LogRecord, data, name);
+      if (problem) return { line: i + 1, problem, instanceId: data?.instanceId };
+      data = applyRecord(data, rec as LogRecord);
+    }
+    // A complete last record without its newline (the write stopped right before it): keep it, end the line.
+    if (last >= 0 && last === lines.length - 1) await fsp.appendFile(file, "\n");
+    return { data };
+  }
+
+  private async cutTornTail(file: string, lines: string[], tornIndex: number, log: StoreLog): Promise<void> {
+    const keep = tornIndex === 0 ? 0 : Buffer.byteLength(lines.slice(0, tornIndex).join("\n"), "utf8") + 1;
+    const chars = lines.slice(tornIndex).join("\n").length;
+    log("warn", `Instance log ${file}: line ${tornIndex + 1}: ignored an incomplete last record (${chars} chars) left by an interrupted write.`);
+    await fsp.truncate(file, keep);
+  }
+
+  /** Moves a damaged log into quarantine/ (kept for inspection) and remembers its id as refused. */
+  private async quarantine(name: string, damage: Damage, log: StoreLog): Promise<void> {
+    const from = path.join(this.dir, name);
+    const what = `Instance log ${from}${damage.line !== undefined ? `, line ${damage.line}` : ""}: ${damage.problem}`;
+    let where: string;
+    try {
+      const qdir = path.join(this.dir, QUARANTINE_DIR);
+      await fsp.mkdir(qdir, { recursive: true });
+      const to = await freePath(qdir, name);
+      await fsp.rename(from, to);
+      where = `moved to ${to}`;
+    } catch (e) {
+      where = `could not be moved aside (${errorText(e)}); left in place`;
+    }
+    const who = damage.instanceId !== undefined ? `instance '${damage.instanceId}'` : "its instance";
+    this.quarantined.set(name, `its log is corrupt: ${what}; the log was ${where}`);
+    log("error", `${what}. Quarantined: ${where}; ${who} will not run and its id is refused; the other instances keep serving.`);
+  }
+
+  /** Logs set aside by an earlier start stay quarantined until someone removes them from quarantine/. */
+  private async rememberEarlierQuarantine(log: StoreLog): Promise<void> {
+    const qdir = path.join(this.dir, QUARANTINE_DIR);
+    const names = await fsp.readdir(qdir).catch(() => [] as string[]);
+    for (const n of names) {
+      const m = /^(.*\.jsonl)(\.\d+)?$/.exec(n);
+      if (m) this.quarantined.set(m[1], `its log was set aside as corrupt in ${path.join(qdir, n)}; remove that file to reuse the id`);
+    }
+    if (this.quarantined.size > 0) {
+      log("warn", `${this.quarantined.size} instance log(s) remain in ${qdir}: those instances do not run and their ids are refused.`);
+    }
+  }
+}
+
+export const QUARANTINE_DIR = "quarantine";
+
+export type StoreLog = (level: "info" | "warn" | "error", message: string) => void;
+
+/** A log that cannot be loaded: where (1-based line) and what. */
+interface Damage {
+  line?: number;
+  problem: string;
+  instanceId?: string;
+}
+
+/** Records must start with `create`, and a log holds only the instance its file name is for. */
+function orderProblem(rec: LogRecord, data: InstanceData | undefined, fileName: string): string | undefined {
+  if (rec.t !== "create") return data ? undefined : `a '${rec.t}' record before the instance's create record`;
+  if (fileNameFor(rec.instanceId) !== fileName) return `a create record for instance '${rec.instanceId}', whose log is ${fileNameFor(rec.instanceId)}, not this file`;
+  return undefined;
+}
+
+async function freePath(dir: string, name: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const candidate = path.join(dir, n === 0 ? name : `${name}.${n}`);
+    try {
+      await fsp.lstat(candidate);
+    } catch {
+      return candidate;
+    }
+  }
+}
+
+function errorText(e: unknown): string {
+  const message = (e as { message?: unknown } | null)?.message; // fs errors may come from another realm (jest)
+  return typeof message === "string" ? message : String(e);
 }

@@ -59,6 +59,11 @@ export interface EngineOptions {
   maxConcurrentActivities?: number;
   /** host.json extensions.durableTask.maxConcurrentOrchestratorFunctions. */
   maxConcurrentOrchestrations?: number;
+  /**
+   * Largest payload (UTF-8 bytes) the backend accepts: start input, activity/sub-orchestration inputs, activity
+   * results and failures, raised-event data, orchestration output. Default 1048576 (Durable Task Scheduler); 0 = none.
+   */
+  maxPayloadBytes?: number;
   /** Injectable clock for timers (tests); defaults to the real clock. */
   clock?: Clock;
   /** Warnings (re-yielded tasks, nondeterminism) and information lines; defaults to console. */
@@ -133,6 +138,14 @@ export interface DurableEngine {
   purgeMany(query: InstanceQuery): Promise<number>;
   /** Resolves once the instance reaches a terminal status or the timeout passes (for waitForCompletionOrCreateCheckStatusResponse). */
   waitForCompletion(instanceId: string, timeoutMs: number): Promise<InstanceStatus | undefined>;
+}
+/** An id whose log was quarantined as corrupt at start: it must not run (again), so every operation on it is refused. */
+export class InstanceQuarantinedError extends Error {
+  readonly code = "quarantined";
+}
+/** A client call's payload (start input, event data) over maxPayloadBytes: the call fails (→ 500, like the host's generic handler). */
+export class PayloadTooLargeError extends Error {
+  readonly code = "payload_too_large";
 }
 /** A function name that is not registered (the host's ArgumentException on start: the front answers 400). */
 export class UnknownFunctionError extends Error {

@@ -79,3 +79,32 @@ app.http("clientList", {
     return { jsonBody: all.map((s) => ({ instanceId: s.instanceId, runtimeStatus: s.runtimeStatus })) };
   },
 });
+
+// suspend / resume / readEntityState through the durable client's RPC path; errors come back as 500 + message.
+app.http("clientOp", {
+  route: "client/{id}/op/{op}",
+  methods: ["POST"],
+  extraInputs: [df.input.durableClient()],
+  handler: async (request, context) => {
+    const client = df.getClient(context);
+    const id = request.params.id;
+    try {
+      if (request.params.op === "suspend") await client.suspend(id, "rpc");
+      else if (request.params.op === "resume") await client.resume(id, "rpc");
+      else if (request.params.op === "readEntity") return { jsonBody: await client.readEntityState(new df.EntityId("counter", id)) };
+      return { status: 202 };
+    } catch (err) {
+      return { status: 500, jsonBody: { error: err.message } };
+    }
+  },
+});
+
+df.app.entity("counter", (context) => {
+  context.df.setState((context.df.getState(() => 0) || 0) + 1);
+});
+
+// Payload limits: an activity result of 1.5 MiB is over the Durable Task Scheduler's 1 MiB.
+df.app.activity("bigResult", { handler: (bytes) => "x".repeat(bytes) });
+df.app.orchestration("bigOrchestrator", function* (context) {
+  return yield context.df.callActivity("bigResult", context.df.getInput());
+});

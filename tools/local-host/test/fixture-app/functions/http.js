@@ -1,4 +1,4 @@
-const { app } = require("@azure/functions");
+const { app, output } = require("@azure/functions");
 
 // Route parameters, query, methods and settings read at invocation time.
 app.http("hello", {
@@ -35,5 +35,15 @@ app.get("env", {
 app.get("boom", {
   handler: async () => {
     throw new Error("boom on purpose");
+  },
+});
+
+// A non-HTTP output binding the local host cannot run: setting it must fail, not vanish.
+const blobOutput = output.storageBlob({ path: "out/{rand-guid}.txt", connection: "AzureWebJobsStorage" });
+app.post("blobOut", {
+  extraOutputs: [blobOutput],
+  handler: async (request, context) => {
+    if (request.query.get("write") === "1") context.extraOutputs.set(blobOutput, "lost?");
+    return { body: "handled" };
   },
 });

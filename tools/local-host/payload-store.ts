@@ -1,0 +1,312 @@
+/**
+ * The payload store under the local host: the app keeps its large data in Blob Storage, configured by the app
+ * setting `AzureWebJobsStorage`. When that names no account (unset, empty, `UseDevelopmentStorage=true`), the host
+ * starts an Azurite blob service (the `azurite` npm package, blob only) on a free loopback port with its data in
+ * `<dataDir>/azurite`, and gives the app the explicit connection string for that port.
+ *
+ * Azurite runs in a child process (this very module, `require.main === module`) driven through Azurite's own
+ * BlobServer/BlobConfiguration classes: its module graph (express, lokijs, applicationinsights 2.x which patches
+ * `require` when loaded) stays out of the app's process, and its metadata (LokiJS, saved every 5 s) is flushed
+ * by a graceful close when the host stops OR dies: the child watches its IPC channel, which closes when the
+ * host exits in any way (even `kill -9`), then closes the server (saving the databases) and exits.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** Azurite's well-known development account (the same for every Azurite). */
+export const AZURITE_ACCOUNT_NAME = "devstoreaccount1";
+export const AZURITE_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+export const STORAGE_SETTING = "AzureWebJobsStorage";
+
+export function azuriteConnectionString(port: number): string {
+  return (
+    `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
+    `BlobEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT_NAME};`
+  );
+}
+
+/** Identity-based connections (`AzureWebJobsStorage__blobServiceUri` etc.) that name an account. */
+const IDENTITY_KEYS = ["blobserviceuri", "accountname", "serviceuri"];
+
+export type StorageTarget =
+  /** Nothing names an account: the local host provides one. */
+  | { kind: "local"; setting: string | undefined }
+  /** A connection string or an identity-based connection names an account. */
+  | { kind: "external"; account?: string };
+
+/** What `AzureWebJobsStorage` (after local.settings.json and the real environment) points at. */
+export function storageTarget(env: NodeJS.ProcessEnv): StorageTarget {
+  for (const [key, value] of Object.entries(env)) {
+    const lower = key.toLowerCase();
+    if (!value || !lower.startsWith(STORAGE_SETTING.toLowerCase() + "__")) continue;
+    const prop = lower.slice(STORAGE_SETTING.length + 2);
+    if (prop === "accountname") return { kind: "external", account: value };
+    if (IDENTITY_KEYS.includes(prop)) return { kind: "external", account: hostAccount(value) };
+  }
+  const setting = env[STORAGE_SETTING];
+  if (setting === undefined || setting.trim() === "") return { kind: "local", setting };
+  const parts = parseConnectionString(setting);
+  if ((parts.usedevelopmentstorage ?? "").toLowerCase() === "true") return { kind: "local", setting };
+  return { kind: "external", account: parts.accountname ?? hostAccount(parts.blobendpoint ?? "") };
+}
+
+/** `Key=Value;...` with case-insensitive keys (lower-cased here); values may contain '='. */
+export function parseConnectionString(cs: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of cs.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) continue;
+    out[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function hostAccount(uri: string): string | undefined {
+  try {
+    return new URL(uri).hostname.split(".")[0] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface PayloadStore {
+  /** The blob endpoint, http://127.0.0.1:<port>/devstoreaccount1 */
+  url: string;
+  port: number;
+  /** Azurite's data folder (`--location`). */
+  location: string;
+  /** The Azurite child process. */
+  pid: number;
+  connectionString: string;
+  stop(): Promise<void>;
+}
+
+export interface PayloadStoreOptions {
+  /** Data folder (created if missing). */
+  location: string;
+  /** Loopback port; 0 (default) = any free port. */
+  port?: number;
+  /** Where to resolve the `azurite` package from (default: this module's folder, then the cwd). */
+  resolveFrom?: string[];
+  /** Lines Azurite prints (normally none: access and debug logs are off). */
+  log?: (line: string) => void;
+  /** How long to wait for Azurite to listen. Default 60 s. */
+  readyTimeoutMs?: number;
+}
+
+/** Messages between the host and the Azurite child. */
+type ToChild = { type: "start"; blobDir: string; location: string; port: number } | { type: "stop" };
+type FromChild = { type: "ready"; port: number } | { type: "error"; message: string };
+
+/** Finds the installed Azurite's blob server folder (`azurite/dist/src/blob`). */
+export function resolveAzuriteBlobDir(from: string[]): string {
+  let pkg: string;
+  try {
+    pkg = require.resolve("azurite/package.json", { paths: from });
+  } catch {
+    throw new Error(
+      `The payload store needs the 'azurite' package (a devDependency: run 'npm install'), searched from ${from.join(", ")}. ` +
+        `Set ${STORAGE_SETTING} to a storage account's connection string, or pass --no-azurite to start without it.`,
+    );
+  }
+  return path.join(path.dirname(pkg), "dist", "src", "blob");
+}
+
+/** Starts Azurite's blob service (only) in a child process tied to this one. */
+export async function startPayloadStore(options: PayloadStoreOptions): Promise<PayloadStore> {
+  const blobDir = resolveAzuriteBlobDir(options.resolveFrom ?? [__dirname, process.cwd()]);
+  const location = path.resolve(options.location);
+  fs.mkdirSync(location, { recursive: true });
+  const child = fork(__filename, [], {
+    execArgv: [],
+    // applicationinsights 2.x (Azurite's telemetry, never started here) patches modules when loaded unless told not to.
+    env: { ...process.env, APPLICATION_INSIGHTS_NO_DIAGNOSTIC_CHANNEL: "true" },
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    serialization: "json",
+  });
+  forwardLines(child, options.log);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let port: number;
+  try {
+    port = await awaitReady(child, { type: "start", blobDir, location, port: options.port ?? 0 }, options.readyTimeoutMs ?? 60000);
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
+  }
+  // Neither the child nor its channel keeps the host's event loop alive (a programmatic host that never calls
+  // stop() still exits; the child then sees its channel close and exits too).
+  child.unref();
+  (child.channel as { unref?: () => void } | undefined)?.unref?.();
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT_NAME}`,
+    port,
+    location,
+    pid: child.pid!,
+    connectionString: azuriteConnectionString(port),
+    stop: () => (stopped ??= stopChild(child, exited)),
+  };
+}
+
+function awaitReady(child: ChildProcess, start: ToChild, timeoutMs: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Azurite did not start within ${timeoutMs} ms`)), timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+    };
+    const onMessage = (msg: FromChild) => {
+      done();
+      if (msg.type === "ready") resolve(msg.port);
+      else reject(new Error(`Azurite (payload store) failed to start: ${msg.message}`));
+    };
+    const onExit = (code: number | null, signal: string | null) => {
+      done();
+      reject(new Error(`Azurite (payload store) exited before it was ready (${signal ?? `code ${code}`})`));
+    };
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+    child.send(start);
+  });
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.connected) child.send({ type: "stop" } satisfies ToChild);
+  else child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function forwardLines(child: ChildProcess, log: ((line: string) => void) | undefined): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    stream.setEncoding("utf8");
+    let pending = "";
+    stream.on("data", (d: string) => {
+      pending += d;
+      const lines = pending.split(/\r?\n/);
+      pending = lines.pop() ?? "";
+      for (const line of lines) if (line.trim() !== "") log?.(`[azurite] ${line}`);
+    });
+  }
+  // Streams of a forked child hold the event loop too.
+  (child.stdout as unknown as { unref?: () => void } | null)?.unref?.();
+  (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+}
+
+export interface PayloadStoreSetup {
+  /** The Azurite started for the app, if any. */
+  store?: PayloadStore;
+  /** The start-up banner's line about the payload store. */
+  banner: string;
+}
+
+/**
+ * The host's part: decides from `env` (settings already applied) whether the app needs a local account; if so
+ * starts Azurite under `<dataDir>/azurite` and sets `AzureWebJobsStorage` in `env` to its connection string.
+ */
+export async function openPayloadStore(opts: {
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  appDir: string;
+  /** false = never start Azurite (--no-azurite). */
+  enabled: boolean;
+  port?: number;
+  log?: (line: string) => void;
+}): Promise<PayloadStoreSetup> {
+  const target = storageTarget(opts.env);
+  if (target.kind === "external") {
+    return { banner: `Payload store: ${STORAGE_SETTING}: external account${target.account ? ` '${target.account}'` : ""} (no Azurite started).` };
+  }
+  if (!opts.enabled) {
+    const now = target.setting ? `'${target.setting}'` : "unset";
+    return { banner: `Payload store: Azurite not started (--no-azurite); ${STORAGE_SETTING} is ${now}.` };
+  }
+  const store = await startPayloadStore({
+    location: path.join(opts.dataDir, "azurite"),
+    port: opts.port,
+    resolveFrom: [__dirname, opts.appDir, process.cwd()],
+    log: opts.log,
+  });
+  opts.env[STORAGE_SETTING] = store.connectionString;
+  return {
+    store,
+    banner: `Payload store: Azurite blob service ${store.url}, data ${store.location} (pid ${store.pid}); ${STORAGE_SETTING} points at it.`,
+  };
+}
+
+// ---- the child: Azurite's BlobServer with an explicit configuration ----------------------------------------
+
+interface AzuriteBlobServer {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  getStatus(): string;
+  httpServer: { address(): { port: number } | string | null };
+}
+
+function runChild(): void {
+  let server: AzuriteBlobServer | undefined;
+  let closing: Promise<void> | undefined;
+  const exit = (code: number) => {
+    closing ??= (async () => {
+      setTimeout(() => process.exit(code), 5000).unref();
+      if (server?.getStatus() === "Running") await server.close().catch(() => undefined);
+      process.exit(code);
+    })();
+  };
+  // Ctrl+C in a terminal reaches the whole process group: the host stops the store after its own work.
+  process.on("SIGINT", () => undefined);
+  process.on("SIGTERM", () => exit(0));
+  // The channel closes when the host exits, however it exits (kill -9 included).
+  process.on("disconnect", () => exit(0));
+  process.on("message", (msg: ToChild) => {
+    if (msg.type === "stop") return exit(0);
+    if (msg.type !== "start" || server) return;
+    startBlobServer(msg).then(
+      (s) => {
+        server = s;
+        const address = s.httpServer.address();
+        const port = typeof address === "object" && address ? address.port : msg.port;
+        process.send?.({ type: "ready", port } satisfies FromChild);
+      },
+      (err: Error) => {
+        process.send?.({ type: "error", message: err?.message ?? String(err) } satisfies FromChild, () => process.exit(1));
+      },
+    );
+  });
+}
+
+async function startBlobServer(msg: Extract<ToChild, { type: "start" }>): Promise<AzuriteBlobServer> {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const BlobServer = require(path.join(msg.blobDir, "BlobServer")).default;
+  const BlobConfiguration = require(path.join(msg.blobDir, "BlobConfiguration")).default;
+  const constants = require(path.join(msg.blobDir, "utils", "constants"));
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const loc = msg.location;
+  // BlobConfiguration(host, port, keepAliveTimeout, metadataDBPath, extentDBPath, persistencePathArray,
+  //   enableAccessLog, accessLogWriteStream, enableDebugLog, debugLogFilePath, loose, skipApiVersionCheck)
+  // = azurite-blob --blobHost 127.0.0.1 --blobPort <port> --location <loc> --silent --skipApiVersionCheck (no --debug)
+  const config = new BlobConfiguration(
+    "127.0.0.1",
+    msg.port,
+    constants.DEFAULT_BLOB_KEEP_ALIVE_TIMEOUT,
+    path.join(loc, constants.DEFAULT_BLOB_LOKI_DB_PATH),
+    path.join(loc, constants.DEFAULT_BLOB_EXTENT_LOKI_DB_PATH),
+    [{ locationId: "Default", locationPath: path.join(loc, constants.DEFAULT_BLOB_PERSISTENCE_PATH), maxConcurrency: constants.DEFAULT_WRITE_CONCURRENCY_PER_LOCATION }],
+    false,
+    undefined,
+    false,
+    undefined,
+    false,
+    true,
+  );
+  const server: AzuriteBlobServer = new BlobServer(config);
+  await server.start();
+  return server;
+}
+
+if (require.main === module) runChild();

@@ -1,0 +1,166 @@
+/** The payload store: an Azurite blob service the host starts when AzureWebJobsStorage names no account. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { BlobServiceClient } from "@azure/storage-blob";
+import { parseArgs } from "../cli";
+import { azuriteConnectionString, storageTarget } from "../payload-store";
+import { buildHost, fixtureApp, json, startHostProcess, tempDir, type HostProcess } from "./harness";
+
+jest.setTimeout(90000);
+
+const REAL = "DefaultEndpointsProtocol=https;AccountName=realacct;AccountKey=aGVsbG8=;EndpointSuffix=core.windows.net";
+
+describe("which account AzureWebJobsStorage names", () => {
+  test("unset, empty or UseDevelopmentStorage=true (any case, with a proxy URI) → the local host provides Azurite", () => {
+    expect(storageTarget({}).kind).toBe("local");
+    expect(storageTarget({ AzureWebJobsStorage: "" }).kind).toBe("local");
+    expect(storageTarget({ AzureWebJobsStorage: "  " }).kind).toBe("local");
+    expect(storageTarget({ AzureWebJobsStorage: "UseDevelopmentStorage=true" }).kind).toBe("local");
+    expect(storageTarget({ AzureWebJobsStorage: "usedevelopmentstorage=TRUE;" }).kind).toBe("local");
+    expect(storageTarget({ AzureWebJobsStorage: "UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://myproxy" }).kind).toBe("local");
+  });
+  test("a connection string or an identity-based connection → external, nothing started", () => {
+    expect(storageTarget({ AzureWebJobsStorage: REAL })).toEqual({ kind: "external", account: "realacct" });
+    expect(storageTarget({ AzureWebJobsStorage: "UseDevelopmentStorage=false" }).kind).toBe("external");
+    expect(storageTarget({ AzureWebJobsStorage__blobServiceUri: "https://idacct.blob.core.windows.net" })).toEqual({ kind: "external", account: "idacct" });
+    expect(storageTarget({ AzureWebJobsStorage__accountName: "named" })).toEqual({ kind: "external", account: "named" });
+    expect(storageTarget({ AzureWebJobsStorage__credential: "managedidentity" }).kind).toBe("local");
+  });
+  test("the explicit Azurite connection string for a port", () => {
+    expect(azuriteConnectionString(41000)).toBe(
+      "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:41000/devstoreaccount1;",
+    );
+  });
+  test("CLI: --no-azurite, --azurite-port", () => {
+    expect(parseArgs([], {}).azurite).toBe(true);
+    expect(parseArgs(["--no-azurite"], {}).azurite).toBe(false);
+    expect(parseArgs(["--azurite-port", "10010"], {}).azuritePort).toBe(10010);
+    expect(() => parseArgs(["--azurite-port", "x"], {})).toThrow(/Invalid port/);
+  });
+});
+
+/** The banner's payload-store line: Azurite's port, data folder and pid. */
+function azuriteOf(host: HostProcess): { port: number; location: string; pid: number } {
+  const m = /Payload store: Azurite blob service http:\/\/127\.0\.0\.1:(\d+)\/devstoreaccount1, data (.+) \(pid (\d+)\)/.exec(host.output());
+  if (!m) throw new Error(`no Azurite in the banner:\n${host.output()}`);
+  return { port: Number(m[1]), location: m[2], pid: Number(m[3]) };
+}
+
+async function appSetting(host: HostProcess, name: string): Promise<string | null> {
+  return (await json(await fetch(`${host.url}/api/env/${name}`))).value;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function gone(pid: number, withinMs: number): Promise<boolean> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < withinMs) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return !alive(pid);
+}
+
+async function writeBlob(cs: string, container: string, name: string, text: string): Promise<void> {
+  const c = BlobServiceClient.fromConnectionString(cs).getContainerClient(container);
+  await c.createIfNotExists();
+  await c.getBlockBlobClient(name).upload(text, Buffer.byteLength(text));
+}
+
+async function readBlob(cs: string, container: string, name: string): Promise<string> {
+  const buf = await BlobServiceClient.fromConnectionString(cs).getContainerClient(container).getBlobClient(name).downloadToBuffer();
+  return buf.toString("utf8");
+}
+
+describe("the host starts Azurite for the app", () => {
+  beforeAll(() => {
+    buildHost();
+  });
+
+  test("the app gets the connection string for Azurite's port; blobs survive a restart and a kill -9 of the host", async () => {
+    const dataDir = tempDir("local-host-azurite-");
+    const first = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "" } });
+    let cs: string;
+    try {
+      const az = azuriteOf(first);
+      expect(az.location).toBe(path.join(dataDir, "azurite"));
+      cs = (await appSetting(first, "AzureWebJobsStorage"))!;
+      expect(cs).toBe(azuriteConnectionString(az.port));
+      await writeBlob(cs, "payloads", "req/1.json", '{"n":1}');
+      expect(await first.stop("SIGTERM")).toBe(0);
+      expect(await gone(az.pid, 2000)).toBe(true);
+    } finally {
+      await first.stop("SIGKILL");
+    }
+    expect(fs.existsSync(path.join(dataDir, "azurite", "__azurite_db_blob__.json"))).toBe(true);
+
+    const second = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "" } });
+    try {
+      const az = azuriteOf(second);
+      const cs2 = (await appSetting(second, "AzureWebJobsStorage"))!;
+      expect(await readBlob(cs2, "payloads", "req/1.json")).toBe('{"n":1}');
+      // Written less than Azurite's 5 s metadata autosave before the host dies: the child flushes on the way out.
+      await writeBlob(cs2, "payloads", "req/2.json", '{"n":2}');
+      await second.stop("SIGKILL");
+      expect(await gone(az.pid, 3000)).toBe(true);
+    } finally {
+      await second.stop("SIGKILL");
+    }
+
+    const third = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "UseDevelopmentStorage=true" } });
+    try {
+      const cs3 = (await appSetting(third, "AzureWebJobsStorage"))!;
+      expect(cs3).toBe(azuriteConnectionString(azuriteOf(third).port));
+      expect(await readBlob(cs3, "payloads", "req/1.json")).toBe('{"n":1}');
+      expect(await readBlob(cs3, "payloads", "req/2.json")).toBe('{"n":2}');
+    } finally {
+      await third.stop();
+    }
+  });
+
+  test("two hosts at once get different Azurite ports", async () => {
+    const [a, b] = await Promise.all([
+      startHostProcess({ appDir: fixtureApp, dataDir: tempDir("local-host-az-a-"), env: { AzureWebJobsStorage: "" } }),
+      startHostProcess({ appDir: fixtureApp, dataDir: tempDir("local-host-az-b-"), env: { AzureWebJobsStorage: "" } }),
+    ]);
+    try {
+      const [pa, pb] = [azuriteOf(a).port, azuriteOf(b).port];
+      expect(pa).not.toBe(pb);
+      expect(await appSetting(a, "AzureWebJobsStorage")).toBe(azuriteConnectionString(pa));
+      expect(await appSetting(b, "AzureWebJobsStorage")).toBe(azuriteConnectionString(pb));
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  test("a real connection string: no Azurite, the app keeps its setting", async () => {
+    const dataDir = tempDir("local-host-az-real-");
+    const host = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: REAL } });
+    try {
+      expect(host.output()).toContain("Payload store: AzureWebJobsStorage: external account 'realacct' (no Azurite started).");
+      expect(await appSetting(host, "AzureWebJobsStorage")).toBe(REAL);
+      expect(fs.existsSync(path.join(dataDir, "azurite"))).toBe(false);
+    } finally {
+      await host.stop();
+    }
+  });
+
+  test("--no-azurite: nothing started, the setting left as it was", async () => {
+    const dataDir = tempDir("local-host-az-off-");
+    const host = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "UseDevelopmentStorage=true" }, args: ["--no-azurite"] });
+    try {
+      expect(host.output()).toContain("Payload store: Azurite not started (--no-azurite); AzureWebJobsStorage is 'UseDevelopmentStorage=true'.");
+      expect(await appSetting(host, "AzureWebJobsStorage")).toBe("UseDevelopmentStorage=true");
+      expect(fs.existsSync(path.join(dataDir, "azurite"))).toBe(false);
+    } finally {
+      await host.stop();
+    }
+  });
+});
