@@ -84,14 +84,14 @@ describe("scatterGatherOrchestrator through the real durable-functions replay", 
 
   test("first: closes at the first success, cancels the deadline timer, abandons the rest", async () => {
     const replay = new Replay(scatterGatherOrchestrator, input({ completion: { mode: "first", agree: false, timeoutMs: 5000 } }));
-    let state = await replay.start();
+    const state = await replay.start();
     expect(replay.timerIds()).toEqual([3]);
     expect(timers(replay)[0]).toMatchObject({ fireAt: "2026-11-22T10:00:05.000Z", isCanceled: false });
     expect(state.customStatus).toMatchObject({ deadline: "2026-11-22T10:00:05.000Z" });
 
-    state = await replay.episode([replay.failed(0, "connection refused")], 10);
+    await replay.episode([replay.failed(0, "connection refused")], 10);
     expect(timers(replay)[0].isCanceled).toBe(false);
-    state = await replay.episode([replay.completed(2, answer({ price: 9 }))], 10);
+    await replay.episode([replay.completed(2, answer({ price: 9 }))], 10);
     expect(timers(replay)[0].isCanceled).toBe(true);
     expect(timers(replay)).toHaveLength(1);
 
@@ -270,18 +270,18 @@ describe("auction through the real replay", () => {
 
   test("notifies once, takes answers as events (first per responder wins), closes at expected", async () => {
     const replay = new Replay(scatterGatherOrchestrator, auctionInput());
-    let state = await replay.start();
+    await replay.start();
     const notify = replay.actions.filter((a) => a.functionName === "notifyResponder");
     expect(notify).toHaveLength(1);
     expect(notify[0].input).toEqual({ url: "http://127.0.0.1:9/rfq", payload: { requestId: "test-instance", request: { item: "widget" }, respondUrl: "http://localhost:7071/api/scatter-gather/test-instance/responses" } });
 
     // An answer raised before the notification finished is buffered, not lost.
-    state = await replay.episode([replay.eventRaised("response", { responder: "early", value: 10 })]);
-    state = await replay.episode([replay.completed(0, { url: "http://127.0.0.1:9/rfq", delivered: true })]);
+    await replay.episode([replay.eventRaised("response", { responder: "early", value: 10 })]);
+    let state = await replay.episode([replay.completed(0, { url: "http://127.0.0.1:9/rfq", delivered: true })]);
     expect(state.customStatus).toMatchObject({ succeeded: 1, pending: 1 });
     state = await replay.episode([replay.eventRaised("response", { responder: "early", value: 99 }), replay.eventRaised("response", { nonsense: true })]);
     expect(state.customStatus).toMatchObject({ succeeded: 1, pending: 1 });
-    state = await replay.episode([replay.eventRaised("response", { responder: "late", value: 8 })]);
+    await replay.episode([replay.eventRaised("response", { responder: "late", value: 8 })]);
     const result = await finish(replay);
     expect(result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { total: 2, succeeded: 2 } });
     expect(result.responses).toEqual([
