@@ -1,6 +1,7 @@
 // ESLint flat config: @eslint/js and typescript-eslint recommended, a few cheap type-checked rules,
 // eslint-config-prettier last (Prettier owns formatting), and the orchestrator determinism rules.
 import js from "@eslint/js";
+import { defineConfig } from "eslint/config";
 import prettier from "eslint-config-prettier";
 import globals from "globals";
 import tseslint from "typescript-eslint";
@@ -13,7 +14,7 @@ const DETERMINISM =
 /** Node I/O modules, with or without the `node:` prefix (and their sub-paths, such as fs/promises). */
 const NODE_IO = "(fs|http|https|http2|net|tls|dgram|dns|child_process|cluster|worker_threads|crypto|os|readline|timers)";
 
-export default tseslint.config(
+export default defineConfig(
   {
     ignores: ["dist/", "coverage/", "node_modules/", ".local-host-data/", ".ci/node22/", ".azure/", ".azurite/"],
   },
@@ -73,7 +74,10 @@ export default tseslint.config(
         {
           patterns: [
             { regex: `^(node:)?${NODE_IO}(/.*)?$`, message: DETERMINISM },
-            { group: ["@azure/storage-*", "@azure/identity", "applicationinsights", "@opentelemetry/*", "undici", "axios"], message: DETERMINISM },
+            {
+              group: ["@azure/storage-*", "@azure/identity", "applicationinsights", "@opentelemetry/*", "undici", "axios"],
+              message: DETERMINISM,
+            },
             {
               group: ["**/telemetry", "**/gather/deliver", "**/gather/closing", "**/http/*", "**/functions/*"],
               message: `${DETERMINISM} (This module does I/O or belongs to the function host.)`,
