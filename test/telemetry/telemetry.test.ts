@@ -11,7 +11,7 @@
  *
  * The no-op path and the SDK mapping are tested in-process with a stand-in for the SDK.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
@@ -87,8 +87,10 @@ function loadWithFakeSdk(env: Record<string, string | undefined>) {
       return { TelemetryClient };
     });
     // durable-functions registration is harmless here (no worker): it only records the function.
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded after jest.doMock, in this isolated registry */
     activity = require("../../src/functions/aggregateResponses");
     mod = require("../../src/telemetry");
+    /* eslint-enable @typescript-eslint/no-require-imports */
   });
   const restore = () => {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
@@ -177,6 +179,7 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
   });
 
   test("summarize: nearest-rank percentiles", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the real module, loaded here rather than at import time
     const { summarize } = require("../../src/telemetry") as TelemetryModule;
     expect(summarize([])).toBeUndefined();
     expect(summarize([5, 1, 3, 2, 4])).toEqual({ count: 5, avg: 3, min: 1, max: 5, p50: 3, p95: 5 });
@@ -333,6 +336,7 @@ describe("telemetry end to end (local host → HTTPS sink on 127.0.0.1)", () => 
     build();
     const tls = makeCert(s.tmp);
 
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test server: a rejection fails the run
     s.sink = https.createServer({ key: tls.key, cert: tls.cert }, async (req, res) => {
       const raw = await readBody(req);
       s.sinkPaths.push(`${req.method} ${req.url}`);
@@ -358,6 +362,7 @@ describe("telemetry end to end (local host → HTTPS sink on 127.0.0.1)", () => 
     });
     s.trapPort = await listen(s.trap);
 
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test server: a rejection fails the run
     s.recipient = http.createServer(async (req, res) => {
       await readBody(req);
       s.recipientCalls++;
