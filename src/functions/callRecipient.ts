@@ -5,7 +5,7 @@ import { watchGather } from "../gather/closing";
 import { deliver, RecipientError } from "../gather/deliver";
 import { readLimits } from "../gather/limits";
 import type { CallRecipientInput, CallRecipientOutput } from "../gather/types";
-import { stillGathering } from "../durable/gatherInstances";
+import { stillGathering } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { trackRecipientCall } from "../telemetry";
 
