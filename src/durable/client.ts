@@ -1,5 +1,13 @@
-/** Small conveniences over the durable client, shared by the HTTP functions. */
+/**
+ * The durable client side of a gather, shared by the HTTP functions and callRecipient (never by
+ * orchestrator code): status lookups, and terminate and purge reaching a gather's batches.
+ * A gather is one orchestration plus, above FANOUT_BATCH_SIZE recipients, its batch sub-orchestrations
+ * (`<id>~batch-<n>`); the Durable client reaches one instance at a time and the host's terminate does
+ * not cascade to sub-orchestrations.
+ */
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
+import type { OrchestrationInput } from "../gather/types";
+import { batchInstanceId } from "./gatherBatches";
 
 const ACTIVE = new Set(["Pending", "Running", "Suspended", "ContinuedAsNew"]);
 
@@ -15,4 +23,71 @@ export async function findStatus(client: DurableClient, instanceId: string, show
 
 export function isActive(status: DurableOrchestrationStatus): boolean {
   return ACTIVE.has(String(status.runtimeStatus));
+}
+
+/** The batch instance ids of a gather, from its input (recipient count and batch size). */
+export function batchIdsOf(status: DurableOrchestrationStatus): string[] {
+  const input = status.input as Partial<OrchestrationInput> | null | undefined;
+  const recipients = input?.recipientCount ?? 0;
+  const batchSize = input?.fanoutBatchSize;
+  if (!batchSize || recipients <= batchSize) return [];
+  return Array.from({ length: Math.ceil(recipients / batchSize) }, (_, i) => batchInstanceId(status.instanceId, i));
+}
+
+/** Terminates the gather and each of its batches still running; returns how many were running. */
+export async function terminateGather(client: DurableClient, status: DurableOrchestrationStatus, reason: string): Promise<number> {
+  let terminated = 0;
+  for (const id of [status.instanceId, ...batchIdsOf(status)]) {
+    const current = id === status.instanceId ? status : await findStatus(client, id);
+    if (!current || !isActive(current)) continue;
+    await client.terminate(id, reason);
+    terminated++;
+  }
+  return terminated;
+}
+
+/**
+ * Purges the gather and its batches. Batches still running (the gather was terminated through the
+ * host's own terminate URL, which does not reach them) are terminated first and purged once they stop.
+ */
+export async function purgeGather(client: DurableClient, status: DurableOrchestrationStatus, waitMs = 10_000): Promise<void> {
+  const batches = batchIdsOf(status);
+  for (const id of batches) {
+    const batch = await findStatus(client, id);
+    if (batch && isActive(batch)) await client.terminate(id, `gather ${status.instanceId} deleted`).catch(() => undefined);
+  }
+  const until = Date.now() + waitMs;
+  for (const id of batches) {
+    for (;;) {
+      const batch = await findStatus(client, id);
+      if (!batch) break;
+      if (!isActive(batch)) {
+        await client.purgeInstanceHistory(id);
+        break;
+      }
+      if (Date.now() > until) throw new Error(`batch ${id} did not stop within ${waitMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  await client.purgeInstanceHistory(status.instanceId);
+}
+
+const RUNNING_CHECK_TTL_MS = 1000;
+const runningChecks = new Map<string, { at: number; running: Promise<boolean> }>();
+
+/**
+ * Whether an instance still gathers: running and not yet closed (customStatus phase "gathering").
+ * Cached per process for a second, so a gather's thousands of calls cost one status read a second.
+ * Unknown or unreadable status counts as running: the check may only ever save calls, never lose one.
+ */
+export function stillGathering(client: DurableClient, instanceId: string, now = Date.now()): Promise<boolean> {
+  const cached = runningChecks.get(instanceId);
+  if (cached && now - cached.at < RUNNING_CHECK_TTL_MS) return cached.running;
+  const running = findStatus(client, instanceId).then(
+    (status) => !status || (isActive(status) && (status.customStatus as { phase?: string } | null)?.phase !== "aggregating" && (status.customStatus as { phase?: string } | null)?.phase !== "done"),
+    () => true,
+  );
+  runningChecks.set(instanceId, { at: now, running });
+  for (const [id, entry] of runningChecks) if (now - entry.at > 60_000) runningChecks.delete(id);
+  return running;
 }

@@ -81,17 +81,14 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
 
   context.df.setCustomStatus(tally.progress(input.deadline));
   let decision = tally.decision();
-  let closedByParent = false;
-  while (!decision && !closedByParent) {
+  while (!decision) {
     const task = yield* stream.next();
     if (task === deadlineTimer) {
       decision = tally.deadlineDecision();
       break;
     }
-    if (task === closeRequest) {
-      closedByParent = true;
-      break;
-    }
+    // The parent has decided: close with no decision of our own (pending recipients are abandoned).
+    if (task === closeRequest) break;
     const retry = retryWaits.get(task as df.TimerTask);
     if (retry) {
       retryWaits.delete(task as df.TimerTask);

@@ -7,9 +7,9 @@
  * Deterministic by construction: time from context.df.currentUtcDateTime, no I/O, no randomness.
  */
 import type { OrchestrationContext } from "durable-functions";
+import type { AggregationInput } from "../gather/aggregate";
 import { packOutcomes } from "../gather/outcomes";
 import type { Counts, GatherProgress, GatherResult, OrchestrationInput } from "../gather/types";
-import type { AggregationInput } from "../functions/aggregateResponses";
 import { gatherAuction } from "./gatherAuction";
 import { gatherInBatches } from "./gatherBatches";
 import { gatherRecipients, type Gathered, type Orchestration, type RecipientGatherInput } from "./gatherRecipients";

@@ -1,28 +1,14 @@
 import * as df from "durable-functions";
-import { readSucceeded, resolveAggregate, type AnswerSource } from "../gather/aggregate";
-import type { AggregatePlan } from "../gather/aggregation";
+import { readSucceeded, resolveAggregate, type AggregationInput, type AnswerSource } from "../gather/aggregate";
 import { markGatherClosed } from "../gather/closing";
 import { readLimits } from "../gather/limits";
-import { unpackOutcomes, type PackedOutcomes, type RecipientOutcome } from "../gather/outcomes";
+import { unpackOutcomes, type RecipientOutcome } from "../gather/outcomes";
 import { RunPayloads, type ResultDocument } from "../gather/runPayloads";
-import type { AggregateSpec, CompletionMode, GatherResult, Json, RecipientResponse, RunRef } from "../gather/types";
+import type { GatherResult, Json, RecipientResponse } from "../gather/types";
 import { FunctionNames } from "../durable/names";
 import { getPayloadStore } from "../payload";
 import { flushTelemetry, trackGatherCompleted } from "../telemetry";
 
-/** What the orchestrator hands the aggregation: references, the plan, packed outcomes (all bounded). */
-export interface AggregationInput {
-  /** Marks this execution's gather closed so its stragglers stop (closing.ts). */
-  closeKey?: string;
-  run: RunRef;
-  spec: AggregateSpec;
-  plan: AggregatePlan;
-  outcomes: PackedOutcomes;
-  /** Auctions: chunks of responder names in arrival order (recordArrivals). */
-  arrivalChunks?: number;
-  summary: Omit<GatherResult, "responses" | "aggregate">;
-  report: { mode: CompletionMode; auction: boolean };
-}
 
 /**
  * Writes the result document (every outcome with its recipient id) to the payload store and returns
@@ -31,6 +17,8 @@ export interface AggregationInput {
  * Also records the gather's telemetry: emitting here (an activity) and never in the orchestrator is what
  * makes it replay-safe; a re-executed aggregateResponses would record the gather again (accepted).
  */
+export type { AggregationInput };
+
 export async function aggregateResponses(input: AggregationInput): Promise<GatherResult> {
   if (input.closeKey) markGatherClosed(input.closeKey);
   const limits = readLimits();

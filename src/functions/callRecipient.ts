@@ -8,7 +8,7 @@ import { readLimits } from "../gather/limits";
 import { RunPayloads } from "../gather/runPayloads";
 import { getPayloadStore } from "../payload";
 import type { CallRecipientInput, CallRecipientOutput } from "../gather/types";
-import { stillGathering } from "../durable/gatherInstances";
+import { stillGathering } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { trackRecipientCall } from "../telemetry";
 

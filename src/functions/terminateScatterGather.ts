@@ -2,8 +2,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from "durable-functions";
 import { errorBody } from "../gather/errors";
 import { isInstanceId } from "../gather/schema";
-import { findStatus, isActive } from "../durable/client";
-import { terminateGather } from "../durable/gatherInstances";
+import { findStatus, isActive, terminateGather } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { jsonResponse, notFound } from "../http/responses";
 

@@ -6,7 +6,22 @@
 import type { AggregatePlan } from "./aggregation";
 import { getPath } from "./json";
 import type { StoredAnswer } from "./runPayloads";
-import type { Aggregate, Json } from "./types";
+import type { PackedOutcomes } from "./outcomes";
+import type { Aggregate, AggregateSpec, CompletionMode, GatherResult, Json, RunRef } from "./types";
+
+/** What the orchestrator hands the aggregation: references, the plan, packed outcomes (all bounded). */
+export interface AggregationInput {
+  /** Marks this execution's gather closed so its stragglers stop (closing.ts). */
+  closeKey?: string;
+  run: RunRef;
+  spec: AggregateSpec;
+  plan: AggregatePlan;
+  outcomes: PackedOutcomes;
+  /** Auctions: chunks of responder names in arrival order (recordArrivals). */
+  arrivalChunks?: number;
+  summary: Omit<GatherResult, "responses" | "aggregate">;
+  report: { mode: CompletionMode; auction: boolean };
+}
 
 export interface AnswerSource {
   /** Recipient ids (or responders) by index. */

@@ -224,7 +224,7 @@ export class BlobPayloadStore implements PayloadStore {
     } finally {
       this.cache.deletePrefix(prefix);
     }
-    if (firstError) throw firstError;
+    if (firstError) throw firstError instanceof Error ? firstError : new Error(String(firstError));
     return deleted;
   }
 

@@ -16,7 +16,6 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 export type AnyJson = any;
 
 export const repoRoot = path.resolve(__dirname, "../..");
@@ -142,7 +141,7 @@ export async function startHostProcess(opts: { dataDir?: string; port?: number; 
 /** Polls GET /admin/host/status until it answers { state: "Running" }. */
 export async function waitForRunning(baseUrl: string, timeoutMs = 30_000): Promise<void> {
   const t0 = Date.now();
-  let last = "";
+  let last: string;
   for (;;) {
     try {
       const res = await fetch(`${baseUrl}/admin/host/status`);

@@ -24,7 +24,7 @@ maybe("crash and restart of the local host", () => {
   /** GET /api/scatter-gather/{id}, tolerating a host that is down or a dead pooled connection. */
   async function poll(target: Target, id: string, done: (b: AnyJson) => boolean, timeoutMs: number): Promise<AnyJson> {
     const t0 = Date.now();
-    let last = "";
+    let last: string;
     for (;;) {
       try {
         const res = await getGather(target, id);

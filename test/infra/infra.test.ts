@@ -8,6 +8,7 @@
  * are installed (they are not project dependencies; the test is skipped without them).
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import {
   blockAfter,
@@ -394,7 +395,7 @@ describe("infra templates", () => {
 
 // The checks above must be able to fail: feed them small broken inputs.
 describe("infra checks reject broken templates", () => {
-  const tmp = fs.mkdtempSync(path.join(require("os").tmpdir(), "infra-test-"));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "infra-test-"));
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   test("missing module file", () => {
@@ -509,7 +510,7 @@ describe("infra checks reject broken templates", () => {
 // Optional syntax check with the tree-sitter Bicep grammar (not a compiler: no type checking).
 function loadTreeSitter(): { Parser: any; Language: any; wasm: string } | undefined {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional: the syntax check is skipped without it
     const ts = require("web-tree-sitter");
     return { Parser: ts.Parser, Language: ts.Language, wasm: require.resolve("tree-sitter-bicep/tree-sitter-bicep.wasm") };
   } catch {

@@ -11,7 +11,7 @@
  *
  * The no-op path and the SDK mapping are tested in-process with a stand-in for the SDK.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
@@ -58,6 +58,7 @@ function loadWithFakeSdk(env: Record<string, string | undefined>) {
   }
   let mod!: TelemetryModule;
   let activity!: typeof import("../../src/functions/aggregateResponses");
+  let payload!: typeof import("../../src/payload");
   jest.isolateModules(() => {
     jest.doMock("applicationinsights", () => {
       state.loaded = true;
@@ -87,32 +88,45 @@ function loadWithFakeSdk(env: Record<string, string | undefined>) {
       return { TelemetryClient };
     });
     // durable-functions registration is harmless here (no worker): it only records the function.
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded after jest.doMock, in this isolated registry */
     activity = require("../../src/functions/aggregateResponses");
     mod = require("../../src/telemetry");
+    payload = require("../../src/payload");
+    /* eslint-enable @typescript-eslint/no-require-imports */
   });
   const restore = () => {
     for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
     Object.assign(process.env, saved);
   };
-  return { state, mod, activity, restore };
+  return { state, mod, activity, payload, restore };
 }
 
 describe("telemetry module (in-process, SDK stand-in)", () => {
   test("no connection string: the SDK is never loaded and nothing fails", async () => {
     const warn = jest.spyOn(console, "warn").mockImplementation(() => {});
-    const { state, mod, activity, restore } = loadWithFakeSdk({ APPLICATIONINSIGHTS_CONNECTION_STRING: undefined });
+    const { state, mod, activity, payload, restore } = loadWithFakeSdk({ APPLICATIONINSIGHTS_CONNECTION_STRING: undefined });
     try {
       expect(mod.telemetryEnabled()).toBe(false);
       mod.trackGatherCompleted(report);
       mod.trackRecipientCall({ instanceId: "i", recipientId: "r", durationMs: 1, success: true });
       await mod.flushTelemetry();
       await mod.shutdownTelemetry();
-      const result = activity.aggregateResponses({
+      // The aggregation activity runs on the payload store: a gather of one recipient that answered 1.
+      const store = new payload.MemoryPayloadStore();
+      payload.setPayloadStore(store);
+      const run = { instanceId: "inst-1", runId: "r" };
+      await store.putJson("inst-1/r/recipients.json", [{ id: "a", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }]);
+      await store.putJson("inst-1/r/answers/000000000.json", { recipientId: "a", value: 1 });
+      const counts = { total: 1, succeeded: 1, failed: 0, timedOut: 0, abandoned: 0 };
+      const result = await activity.aggregateResponses({
+        run,
         spec: { kind: "collect", order: "min" },
-        answers: [{ recipientId: "a", value: 1 }],
-        report,
+        plan: { kind: "collect", count: 1, bytes: 1 },
+        outcomes: { rows: [["s", 1, 5]], errors: [] },
+        summary: { id: "inst-1", outcome: "complete", closedBy: "all-responded", startedAt: report.startedAt, closedAt: report.closedAt, counts, responsesUri: "http://localhost/r" },
+        report: { mode: "all", auction: false },
       });
-      expect(result).toEqual({ kind: "collect", values: { a: 1 } });
+      expect(result.aggregate).toEqual({ kind: "collect", values: { a: 1 }, count: 1 });
       expect(state.loaded).toBe(false);
       expect(state.calls).toEqual([]);
       // (@azure/functions warns that it runs outside a worker; that is not ours.)
@@ -177,6 +191,7 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
   });
 
   test("summarize: nearest-rank percentiles", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the real module, loaded here rather than at import time
     const { summarize } = require("../../src/telemetry") as TelemetryModule;
     expect(summarize([])).toBeUndefined();
     expect(summarize([5, 1, 3, 2, 4])).toEqual({ count: 5, avg: 3, min: 1, max: 5, p50: 3, p95: 5 });
@@ -333,6 +348,7 @@ describe("telemetry end to end (local host → HTTPS sink on 127.0.0.1)", () => 
     build();
     const tls = makeCert(s.tmp);
 
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test server: a rejection fails the run
     s.sink = https.createServer({ key: tls.key, cert: tls.cert }, async (req, res) => {
       const raw = await readBody(req);
       s.sinkPaths.push(`${req.method} ${req.url}`);
@@ -358,6 +374,7 @@ describe("telemetry end to end (local host → HTTPS sink on 127.0.0.1)", () => 
     });
     s.trapPort = await listen(s.trap);
 
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test server: a rejection fails the run
     s.recipient = http.createServer(async (req, res) => {
       await readBody(req);
       s.recipientCalls++;

@@ -5,8 +5,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { UrlAllowlist } from "../../src/gather/allowlist";
-import { deliver, notify, RecipientError, type DeliveryOptions } from "../../src/gather/deliver";
-import type { CallRecipientInput, Json, UrlRecipient } from "../../src/gather/types";
+import { deliver, notify, RecipientError, type Delivery, type DeliveryOptions } from "../../src/gather/deliver";
+import type { Json, UrlRecipient } from "../../src/gather/types";
 
 interface Received {
   method: string;
@@ -69,7 +69,7 @@ function options(overrides: Partial<DeliveryOptions> = {}): DeliveryOptions {
   return { maxResponseBytes: 65536, allowlist: LOCAL_ONLY, ...overrides };
 }
 
-function urlInput(url: string, recipient: Partial<UrlRecipient> = {}, request: Json = { rfq: "quote", qty: 3 }): CallRecipientInput {
+function urlInput(url: string, recipient: Partial<UrlRecipient> = {}, request: Json = { rfq: "quote", qty: 3 }): Delivery {
   return { requestId: "req-1", recipient: { id: "acme", url, method: "POST", timeoutMs: 5000, ...recipient }, request };
 }
 
@@ -313,7 +313,7 @@ describe("deliver: URL recipients", () => {
 });
 
 describe("deliver: simulated recipients", () => {
-  const simInput = (simulate: { latencyMs: number; failureRate: number; value: Json }): CallRecipientInput => ({
+  const simInput = (simulate: { latencyMs: number; failureRate: number; value: Json }): Delivery => ({
     requestId: "req-1",
     recipient: { id: "sim-1", simulate },
     request: { q: 1 },

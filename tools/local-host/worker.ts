@@ -265,6 +265,7 @@ export class WorkerApp {
   /** The worker's startApp: package.json `main` glob → load each file → appStart hooks. */
   async load(): Promise<void> {
     installCoreModule();
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the process's one loading app, read by the core module
     activeApp = this;
     const pkgFile = path.join(this.appDir, "package.json");
     let main: string | undefined;
@@ -447,6 +448,7 @@ export class WorkerApp {
     } finally {
       coreCtx.state = undefined;
     }
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows whatever the function threw, as the worker does
     if (post.error !== null && post.error !== undefined) throw post.error;
     return invocModel.getResponse(context, post.result);
   }

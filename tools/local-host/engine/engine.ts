@@ -529,7 +529,6 @@ export class Engine implements DurableEngine {
           consumed.push(d.seq);
           newEvents.push(d.event);
         }
-        deferred = [];
         consumed.push(m.seq);
         newEvents.push(m.event);
         terminatedBy = m.event;

@@ -16,7 +16,6 @@ const { Orchestrator } = require("durable-functions/lib/src/orchestrations/Orche
   Orchestrator: new (fn: unknown) => { handle(trigger: unknown, context: unknown): Promise<unknown> };
 };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type OrchestratorFn = (context: any) => Generator<unknown, unknown, any>;
 export type ActivityFn = (input: any) => unknown | Promise<unknown>;
 

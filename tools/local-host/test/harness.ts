@@ -90,7 +90,7 @@ export function startHostProcess(opts: { appDir: string; dataDir: string; env?: 
       });
     };
     child.stdout!.on("data", onData);
-    exited.then((code) => {
+    void exited.then((code) => {
       clearTimeout(timer);
       reject(Object.assign(new Error(`local host exited with ${code}:\n${out}`), { code, output: out }));
     });
@@ -111,7 +111,6 @@ export async function pollUntil(url: string, done: (body: any, res: Response) =>
 }
 
 /** A response body as loosely typed JSON (test code only). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function json(res: Response): Promise<any> {
-  return res.json() as Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  return res.json() as Promise<any>;
 }
