@@ -46,7 +46,7 @@ describe("completion modes", () => {
     expect(r.responses[0]).toMatchObject({ value: { n: 1 }, attempts: 1 });
     expect(r.responses[0].durationMs).toBeGreaterThanOrEqual(50);
     expect(r.responses[2].error).toMatch(/simulated failure/);
-    expect(r.aggregate).toEqual({ kind: "collect", values: { a: { n: 1 }, b: { n: 2 } } });
+    expect(r.aggregate).toEqual({ kind: "collect", values: { a: { n: 1 }, b: { n: 2 } }, count: 2 });
   });
 
   test("all: every recipient failing closes as all-failed, outcome failed (the orchestration still completes)", async () => {
@@ -75,7 +75,7 @@ describe("completion modes", () => {
     expect(by.slow.status).toBe("abandoned");
     expect(by.slower.status).toBe("abandoned");
     expect(r.responses.map((x: AnyJson) => x.recipientId)).toEqual(["slow", "fails", "fast", "slower"]);
-    expect(r.aggregate).toEqual({ kind: "collect", values: { fast: "f" } });
+    expect(r.aggregate).toEqual({ kind: "collect", values: { fast: "f" }, count: 1 });
     expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(1000);
   });
 
@@ -140,6 +140,7 @@ describe("aggregations", () => {
     expect(result.aggregate).toEqual({
       kind: "collect",
       values: { acme: { quote: { price: 40, ccy: "EUR" } }, bolt: { quote: { price: 35 } }, cobra: { quote: { price: 52.5 } }, dud: { quote: {} } },
+      count: 4,
     });
   });
 
@@ -192,7 +193,7 @@ describe("deadline", () => {
     expect(closedAfter).toBeLessThan(timeoutMs + 1000);
     expect(wall).toBeGreaterThanOrEqual(timeoutMs);
     expect(wall).toBeLessThan(timeoutMs + 1000);
-    expect(r.aggregate).toEqual({ kind: "collect", values: { fast: 1, medium: 2 } });
+    expect(r.aggregate).toEqual({ kind: "collect", values: { fast: 1, medium: 2 }, count: 2 });
   });
 
   test("nothing answered by the deadline: outcome failed, closedBy deadline", async () => {

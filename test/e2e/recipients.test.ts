@@ -18,7 +18,7 @@ async function faultOf(recipient: Record<string, unknown>): Promise<{ status: An
   const bad = status.result.responses[0];
   expect(bad).toMatchObject({ recipientId: "bad", status: "failed", attempts: 1 });
   expect(bad.value).toBeUndefined();
-  expect(status.result.aggregate).toEqual({ kind: "collect", values: { ok: { fine: true } } });
+  expect(status.result.aggregate).toEqual({ kind: "collect", values: { ok: { fine: true } }, count: 1 });
   return { status, bad };
 }
 
