@@ -99,6 +99,14 @@ param fanoutBatchSize int = 500
 @minValue(1)
 param maxAttemptsPerGather int = 50000
 
+@description('The result carries its responses inline while they fit in this many bytes (else read them from responsesUri).')
+@minValue(1)
+@maxValue(524288)
+param resultInlineBytes int = 262144
+
+@description('scheme://host[:port] clients use to reach the app (a gateway or custom domain); empty: the app\'s own host name.')
+param publicBaseUrl string = ''
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -201,6 +209,8 @@ module api './app/api.bicep' = {
     maxRequestBytes: maxRequestBytes
     fanoutBatchSize: fanoutBatchSize
     maxAttemptsPerGather: maxAttemptsPerGather
+    resultInlineBytes: resultInlineBytes
+    publicBaseUrl: publicBaseUrl
   }
   // The host must be able to read its storage and the deployment container as soon as it starts.
   dependsOn: [

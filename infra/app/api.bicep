@@ -37,6 +37,8 @@ param maxResponseBytes int = 65536
 param maxRequestBytes int = 1048576
 param fanoutBatchSize int = 500
 param maxAttemptsPerGather int = 50000
+param resultInlineBytes int = 262144
+param publicBaseUrl string = ''
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -87,6 +89,12 @@ var appSettings = {
   MAX_REQUEST_BYTES: string(maxRequestBytes)
   FANOUT_BATCH_SIZE: string(fanoutBatchSize)
   MAX_ATTEMPTS_PER_GATHER: string(maxAttemptsPerGather)
+  RESULT_INLINE_BYTES: string(resultInlineBytes)
+  // Empty means unset: management URLs and respondUrl then use the app's own host name.
+  PUBLIC_BASE_URL: publicBaseUrl
+
+  // Payload store: the request, answers and results live in this container of the host's storage account.
+  PAYLOAD_CONTAINER: 'scatter-gather-payloads'
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
