@@ -3,12 +3,17 @@
  * wall time, orchestrator replay work and the host's peak memory, and checking DESIGN.md's targets:
  *  - 10,000 recipients in one request complete;
  *  - replay work grows linearly: N=10,000 costs no more than ~12x N=1,000;
- *  - a first-mode decision closes the gather well under a second after the deciding answer.
+ *  - a first-mode decision closes the gather well under a second after the deciding answer;
+ *  - 10,000 recipients each answering MAX_RESPONSE_BYTES complete with every durable payload
+ *    ≤ 1 MiB, history ≤ 3 KB per recipient, host peak RSS ≤ 1.5 GiB, and wall time ≤ 3× the
+ *    10,000-recipient run with small answers (the answers live in the payload store, not in history).
  * Replay work is read from the final histories: every episode replays the history up to its
  * OrchestratorStarted event, so the work of an instance is the sum of those positions.
  * Exits non-zero when a target is missed. Loopback only.
  */
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -102,6 +107,48 @@ function replayWork(host: Host, gatherId: string): { work: number; parentWork: n
   return { work, parentWork, episodes };
 }
 
+/**
+ * The durable payloads of a gather as the store holds them (inputs, results, failure details, event
+ * data, custom status): the largest one, and the history bytes of the gather and its batches.
+ */
+function payloadSizes(host: Host, gatherId: string): { largest: number; historyBytes: number } {
+  const hubDir = join(host.dataDir, "default");
+  let largest = 0;
+  let historyBytes = 0;
+  const measure = (value: unknown) => {
+    if (typeof value === "string") largest = Math.max(largest, Buffer.byteLength(value, "utf8"));
+  };
+  for (const file of readdirSync(hubDir)) {
+    if (!file.endsWith(".jsonl")) continue;
+    const records = readFileSync(join(hubDir, file), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    const created = records.find((r) => r.t === "create");
+    if (!created || !(created.instanceId === gatherId || created.instanceId.startsWith(`${gatherId}~batch-`))) continue;
+    measure(created.input);
+    for (const record of records) {
+      const events = record.t === "episode" ? record.events : record.t === "msg" ? [record.event] : [];
+      if (record.t === "episode") {
+        measure(record.customStatus);
+        historyBytes += Buffer.byteLength(JSON.stringify(record.events), "utf8");
+      }
+      for (const event of events) for (const field of ["Input", "Result", "Details", "Reason"]) measure(event[field]);
+    }
+  }
+  return { largest, historyBytes };
+}
+
+/** A loopback recipient answering `bytes` of JSON to every call. */
+async function bigAnswerServer(bytes: number): Promise<{ url: string; close(): Promise<void> }> {
+  const body = JSON.stringify({ price: 1, pad: "" });
+  const answer = JSON.stringify({ price: 1, pad: "x".repeat(bytes - body.length) });
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(answer) }).end(answer));
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/quote`, close: () => new Promise((ok) => server.close(() => ok())) };
+}
+
 function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -119,12 +166,14 @@ async function main(): Promise<void> {
     const work: Record<number, number> = {};
     // Episode batching varies from run to run (one extra episode replays a whole batch history), so
     // each size runs three times and the median work counts.
+    const walls: Record<number, number[]> = { 1000: [], 10_000: [] };
     for (const n of [1000, 10_000]) {
       const works: number[] = [];
       for (let attempt = 0; attempt < 3; attempt++) {
         const run = await gather(host, { request: { bench: n }, recipients: recipients(n, (i) => i % 20), aggregate: { kind: "summary", field: "price" } });
         const replay = replayWork(host, run.id);
         works.push(replay.work);
+        walls[n].push(run.wallMs);
         const ok = run.result?.counts?.succeeded === n;
         if (!ok) failures.push(`N=${n}: ${run.result?.counts?.succeeded} of ${n} succeeded`);
         rows.push(`N=${String(n).padEnd(6)} wall ${String(run.wallMs).padStart(6)} ms  replay work ${String(replay.work).padStart(9)} events (${replay.episodes} episodes; parent ${replay.parentWork})  ${ok ? "all answered" : "INCOMPLETE"}`);
@@ -147,7 +196,34 @@ async function main(): Promise<void> {
     rows.push(`first mode: closed ${closeLagMs} ms after the deciding answer; completed in ${first.wallMs} ms wall (target: close lag < 1000 ms)`);
     if (closeLagMs >= 1000) failures.push(`first-mode close lag ${closeLagMs} ms`);
 
-    rows.push(`local host peak RSS: ${peakRssMb(host.pid)} MB`);
+    // Big answers: 10,000 URL recipients each answering MAX_RESPONSE_BYTES (64 KiB), 640 MB in all.
+    const maxResponseBytes = 65_536;
+    const server = await bigAnswerServer(maxResponseBytes - 16);
+    try {
+      const n = 10_000;
+      const big = await gather(host, {
+        request: { bench: "big answers" },
+        recipients: Array.from({ length: n }, (_, i) => ({ id: `b${i}`, url: server.url, timeoutMs: 60_000 })),
+        aggregate: { kind: "summary", field: "price" },
+      });
+      const sizes = payloadSizes(host, big.id);
+      const smallWall = walls[10_000].sort((a, b) => a - b)[1];
+      const perRecipient = Math.round(sizes.historyBytes / n);
+      const rss = peakRssMb(host.pid);
+      const ok = big.result?.counts?.succeeded === n;
+      rows.push(
+        `N=10,000 × ${maxResponseBytes} B answers: wall ${big.wallMs} ms (${(big.wallMs / smallWall).toFixed(2)}× the small-answer median ${smallWall} ms, target ≤ 3×); ` +
+          `largest durable payload ${sizes.largest} B (target ≤ 1048576); history ${perRecipient} B per recipient (target ≤ 3072); ${ok ? "all answered" : "INCOMPLETE"}`,
+      );
+      if (!ok) failures.push(`big answers: ${big.result?.counts?.succeeded} of ${n} succeeded`);
+      if (sizes.largest > 1_048_576) failures.push(`largest durable payload ${sizes.largest} B > 1 MiB`);
+      if (perRecipient > 3072) failures.push(`history ${perRecipient} B per recipient > 3 KB`);
+      if (big.wallMs > 3 * smallWall) failures.push(`big answers wall ${big.wallMs} ms > 3× ${smallWall} ms`);
+      if (rss > 1536) failures.push(`peak RSS ${rss} MB > 1.5 GiB`);
+    } finally {
+      await server.close();
+    }
+    rows.push(`local host peak RSS: ${peakRssMb(host.pid)} MB (target ≤ 1536 MB)`);
     console.log(rows.join("\n"));
   } finally {
     await host.stop();
