@@ -2,7 +2,7 @@
  * "Wait for the next of these tasks": .NET's Task.WhenAny over a set of tasks that may grow (retry
  * timers, new attempts), without ever yielding a task twice. durable-functions has no public API for
  * it, and re-yielding a scheduled task inside a new Task.any makes the host schedule it a second time
- * (docs/durable-functions.md, trap 1; durable-js #574).
+ * (docs/design.md, traps 1 and 7; durable-js #574).
  *
  * This is the project's one touch of durable-functions internals, pinned to durable-functions 3.5.0
  * (package.json) and covered by test/orchestration through the real replay and the local host's engine.

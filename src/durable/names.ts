@@ -1,4 +1,4 @@
-/** Function names: part of the contract (API.md), shown in status JSON and dashboards. */
+/** Function names: part of the contract (docs/api.md), shown in status JSON and dashboards. */
 export const FunctionNames = {
   startScatterGather: "startScatterGather",
   getScatterGather: "getScatterGather",

@@ -1,5 +1,5 @@
 /**
- * API.md's aggregate, resolved at the end of a gather from the plan its answer facts made
+ * docs/api.md's aggregate, resolved at the end of a gather from the plan its answer facts made
  * (aggregation.ts): it reads only the stored answers the result names (the best one, one of the
  * winning vote), or, for `collect`, the answers while they fit the inline budget.
  */

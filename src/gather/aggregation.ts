@@ -1,5 +1,5 @@
 /**
- * The aggregation of API.md, computed from answer facts as answers arrive (never from the values,
+ * The aggregation of docs/api.md, computed from answer facts as answers arrive (never from the values,
  * which stay in the payload store): which answer is best, the summary numbers, the vote counts.
  * At the end it says which stored answers the result needs (`AggregatePlan`); the aggregation
  * activity reads just those. Orders match recipient-list order (answer index), whatever the order

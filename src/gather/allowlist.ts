@@ -1,6 +1,6 @@
 /**
  * Origin allowlist for URL recipients and notify URLs: `scheme://host[:port]` entries where `*` may
- * stand for the port or for one leading host label (`https://*.example.com`), as API.md specifies.
+ * stand for the port or for one leading host label (`https://*.example.com`), as docs/api.md specifies.
  */
 
 interface OriginPattern {

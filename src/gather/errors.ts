@@ -1,4 +1,4 @@
-/** The HTTP error body of API.md: `{ "error": { "code", "message", "details"? } }`. */
+/** The HTTP error body of docs/api.md: `{ "error": { "code", "message", "details"? } }`. */
 import type { ErrorDetail } from "./schema";
 
 export type ErrorCode = "invalid_request" | "payload_too_large" | "unsupported_media_type" | "conflict" | "not_found" | "gone";

@@ -30,7 +30,7 @@ export function getPath(value: Json | undefined, path: string | undefined): Json
   return current;
 }
 
-/** How deep JSON may nest (API.md): the outermost object or array is level 1. */
+/** How deep JSON may nest (docs/api.md): the outermost object or array is level 1. */
 export const MAX_JSON_DEPTH = 64;
 
 export interface JsonProblem {

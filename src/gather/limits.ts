@@ -1,4 +1,4 @@
-/** Limits and settings read from app settings (environment), with the defaults of API.md. */
+/** Limits and settings read from app settings (environment), with the defaults of docs/api.md. */
 
 export interface Limits {
   maxRecipients: number;

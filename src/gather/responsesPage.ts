@@ -1,5 +1,5 @@
 /**
- * Paging of GET /api/scatter-gather/{id}/responses (API.md): `?offset=0&limit=100&status=...`, entries
+ * Paging of GET /api/scatter-gather/{id}/responses (docs/api.md): `?offset=0&limit=100&status=...`, entries
  * in list order, values read for the page's succeeded entries only.
  */
 import type { RecipientOutcome } from "./outcomes";

@@ -1,5 +1,5 @@
 /**
- * The POST /api/scatter-gather body: its schema (zod) and the cross-field rules of API.md, producing
+ * The POST /api/scatter-gather body: its schema (zod) and the cross-field rules of docs/api.md, producing
  * either a typed GatherRequest or every problem with its path (`recipients[2].url`).
  */
 import { z } from "zod";
@@ -159,7 +159,7 @@ function checkHeaders(at: string, headers: Record<string, string>, problem: (pat
   }
 }
 
-/** Validates a parsed JSON body against API.md, with the limits and allowlist in force. */
+/** Validates a parsed JSON body against docs/api.md, with the limits and allowlist in force. */
 export function validateGatherRequest(body: unknown, limits: Limits): Validation<GatherRequest> {
   const shape = findJsonProblem(body);
   if (shape) return { ok: false, details: [{ path: shape.path, message: shape.message }] };

@@ -106,7 +106,7 @@ export type Aggregate =
   | { kind: "summary"; field: string; count: number; sum: number; average: number | null; min: number | null; max: number | null }
   | { kind: "vote"; field?: string; value: Json; count: number };
 
-/** The orchestration output (API.md "Orchestration output"): bounded whatever the answers. */
+/** The orchestration output (docs/api.md "Orchestration output"): bounded whatever the answers. */
 export interface GatherResult {
   id: string;
   outcome: Outcome;

@@ -1,4 +1,4 @@
-/** Reading a JSON request body under the size limit, with API.md's 413/415/400 answers. */
+/** Reading a JSON request body under the size limit, with docs/api.md's 413/415/400 answers. */
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { errorBody } from "../gather/errors";
 import { findJsonProblem } from "../gather/json";

@@ -1,6 +1,6 @@
 /**
  * Benchmarks on the local host (`npm run bench`): large fan-outs of simulated recipients, measuring
- * wall time, orchestrator replay work and the host's peak memory, and checking DESIGN.md's targets:
+ * wall time, orchestrator replay work and the host's peak memory, and checking docs/design.md's targets:
  *  - 10,000 recipients in one request complete;
  *  - replay work grows linearly: N=10,000 costs no more than ~12x N=1,000;
  *  - a first-mode decision closes the gather well under a second after the deciding answer;

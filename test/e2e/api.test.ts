@@ -36,7 +36,7 @@ function expectManagementUrls(body: Record<string, unknown>, id: string): void {
 }
 
 describe("202 Accepted", () => {
-  test("the body carries every management URL of API.md, with Location and Retry-After; statusQueryGetUri works", async () => {
+  test("the body carries every management URL of docs/api.md, with Location and Retry-After; statusQueryGetUri works", async () => {
     const id = uniqueId("accepted");
     const res = await startGather(target, { id, request: { x: 1 }, recipients: [sim("a", 600, { v: 1 })] });
     expect(res.status).toBe(202);

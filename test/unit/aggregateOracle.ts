@@ -1,4 +1,4 @@
-/** The four aggregations of API.md computed directly over the values: the oracle the fact-based aggregation (src/gather/aggregation.ts, aggregate.ts) is checked against. */
+/** The four aggregations of docs/api.md computed directly over the values: the oracle the fact-based aggregation (src/gather/aggregation.ts, aggregate.ts) is checked against. */
 import { EqualValueCounter } from "../../src/gather/equalValues";
 import { getPath } from "../../src/gather/json";
 import type { Aggregate, AggregateSpec, Json, RecipientResponse } from "../../src/gather/types";

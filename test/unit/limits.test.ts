@@ -17,7 +17,7 @@ describe("parseAllowlist", () => {
 });
 
 describe("readLimits", () => {
-  test("defaults of API.md from an empty environment", () => {
+  test("defaults of docs/api.md from an empty environment", () => {
     expect(readLimits({})).toEqual({
       maxRecipients: 10000,
       maxResponseBytes: 65536,

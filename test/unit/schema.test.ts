@@ -34,7 +34,7 @@ function paths(input: unknown, l: Limits = limits()): string[] {
 }
 
 describe("validateGatherRequest: a valid request and its defaults", () => {
-  test("the minimal request gets every default of API.md", () => {
+  test("the minimal request gets every default of docs/api.md", () => {
     expect(valid({ request: null, recipients: [{ id: "a", url: "http://127.0.0.1:9001/quote" }] })).toEqual({
       request: null,
       recipients: [{ id: "a", url: "http://127.0.0.1:9001/quote", method: "POST", timeoutMs: 10000 }],
