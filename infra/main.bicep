@@ -10,8 +10,24 @@ targetScope = 'subscription'
 @description('Name of the azd environment; used for the resource group name and to derive unique resource names.')
 param environmentName string
 
+// Regions that offer both Flex Consumption and the Durable Task Scheduler: the list of Azure's own
+// Durable Functions + Durable Task Scheduler + Flex Consumption quickstart
+// (Azure-Samples/durable-functions-quickstart-typescript-azd, infra/main.bicep). Conservative: either
+// service may be available in more regions; check before adding one (see the README).
 @minLength(1)
-@description('Primary location for all resources. It must offer both Flex Consumption and Durable Task Scheduler (e.g. eastus, eastus2, westus2, northeurope, swedencentral, uksouth, australiaeast, southeastasia).')
+@description('Primary location for all resources: a region that offers both Flex Consumption and the Durable Task Scheduler.')
+@allowed([
+  'australiaeast'
+  'centralus'
+  'eastasia'
+  'eastus2'
+  'northcentralus'
+  'northeurope'
+  'southeastasia'
+  'swedencentral'
+  'uksouth'
+  'westus2'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -42,8 +58,8 @@ param resourceGroupName string = ''
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound of Flex Consumption instances the app may scale out to.')
-@minValue(1)
+@description('Upper bound of Flex Consumption instances the app may scale out to (Flex Consumption accepts 40 to 1000).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 

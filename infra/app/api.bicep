@@ -24,7 +24,8 @@ param taskHubName string
   4096
 ])
 param instanceMemoryMB int = 2048
-@minValue(1)
+@description('Flex Consumption accepts 40 to 1000.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 @description('Always-ready instances, e.g. [ { name: \'http\', instanceCount: 1 }, { name: \'durable\', instanceCount: 1 } ]. Empty = scale to zero (pure pay-per-execution).')
@@ -101,9 +102,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // No ftpsState: Flex Consumption has no FTP(S) endpoint, and regions that validate it reject the
+    // property (ARM error 51021).
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {

@@ -10,7 +10,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import {
+  allowedValues,
   blockAfter,
+  decoratorNumber,
   envReads,
   guids,
   listBicepFiles,
@@ -20,6 +22,7 @@ import {
   moduleRefs,
   objectEntries,
   outputs,
+  paramDecorators,
   params,
   parseSimpleYaml,
   resourceBody,
@@ -243,6 +246,85 @@ function apiVersionProblems(bicepSources: Record<string, string>): string[] {
   return problems;
 }
 
+/** Variables azd itself supplies on every run: their placeholders need no default. */
+const AZD_PROVIDED = new Set(["AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID"]);
+
+/**
+ * Every `${VAR}` placeholder of main.parameters.json has a default (`${VAR=default}`) equal to the Bicep
+ * default and allowed by the parameter's decorators, so an azd that substitutes "" for an unset variable
+ * still deploys. A string parameter whose Bicep default is '' needs none ("" is its default).
+ */
+function parameterDefaultProblems(mainSrc: string, parameterFile: { parameters: Record<string, { value: unknown }> }): string[] {
+  const declared = params(mainSrc);
+  const decorators = paramDecorators(mainSrc);
+  const problems: string[] = [];
+  for (const [name, { value }] of Object.entries(parameterFile.parameters ?? {})) {
+    const m = typeof value === "string" ? /^\$\{([A-Za-z_]\w*)(?:=([^}]*))?\}$/.exec(value) : null;
+    if (!m || AZD_PROVIDED.has(m[1])) continue;
+    const decl = declared.get(name);
+    const bicepDefault = decl?.defaultValue?.replace(/^'(.*)'$/, "$1");
+    if (m[2] === undefined) {
+      if (!(decl?.type === "string" && decl.defaultValue === "''")) problems.push(`${name}: placeholder \${${m[1]}} has no default`);
+      continue;
+    }
+    if (bicepDefault !== undefined && m[2] !== bicepDefault) problems.push(`${name}: placeholder default '${m[2]}' differs from the Bicep default '${bicepDefault}'`);
+    const allowed = allowedValues(decorators.get(name));
+    if (allowed && !allowed.includes(m[2])) problems.push(`${name}: placeholder default '${m[2]}' is not in @allowed`);
+    const min = decoratorNumber(decorators.get(name), "minValue");
+    if (min !== undefined && Number(m[2]) < min) problems.push(`${name}: placeholder default ${m[2]} is below @minValue(${min})`);
+  }
+  return problems;
+}
+
+/** What Flex Consumption refuses: siteConfig.ftpsState (ARM 51021), maximumInstanceCount under 40. */
+function flexProblems(files: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [file, src] of Object.entries(files)) {
+    if (/\bftpsState\b/.test(stripComments(src))) problems.push(`${file}: siteConfig.ftpsState is rejected on Flex Consumption`);
+    const decl = params(src).get("maximumInstanceCount");
+    if (!decl) continue;
+    const min = decoratorNumber(paramDecorators(src).get("maximumInstanceCount"), "minValue");
+    if (min === undefined || min < 40) problems.push(`${file}: maximumInstanceCount allows values under 40 (@minValue ${min ?? "missing"})`);
+    if (decl.defaultValue !== undefined && Number(decl.defaultValue) < 40) problems.push(`${file}: maximumInstanceCount default ${decl.defaultValue} is under 40`);
+  }
+  return problems;
+}
+
+/** location carries an @allowed list of region names. */
+function locationProblems(mainSrc: string): string[] {
+  const allowed = allowedValues(paramDecorators(mainSrc).get("location"));
+  if (!allowed || allowed.length === 0) return ["location has no @allowed list"];
+  return allowed.filter((region) => !/^[a-z][a-z0-9]+$/.test(region)).map((region) => `location: '${region}' is not a region name`);
+}
+
+/**
+ * The deployment package: remote build (azd requires node_modules excluded for it), dist shipped (main
+ * points into it), the remote build's inputs kept, and no Core Tools anywhere in package.json (a
+ * remote `npm install` would download the Functions host into the deployed node_modules).
+ */
+function deployPackageProblems(funcignore: string, azureYaml: string, packageJson: { main?: string; [group: string]: unknown }): string[] {
+  const problems: string[] = [];
+  const ignored = new Set(
+    funcignore
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith("#"))
+      .map((line) => line.replace(/^\//, "").replace(/\/$/, "")),
+  );
+  const api = (parseSimpleYaml(azureYaml).services as Record<string, Record<string, unknown>> | undefined)?.api ?? {};
+  if (api.remoteBuild !== "true") problems.push("azure.yaml: service api is not remoteBuild: true");
+  if (!ignored.has("node_modules")) problems.push(".funcignore: node_modules is not excluded (azd refuses remoteBuild: true without it)");
+  const mainDir = String(packageJson.main ?? "").split("/")[0];
+  for (const kept of [mainDir, "host.json", "package.json", "package-lock.json", "src", "tsconfig.json"]) {
+    if (ignored.has(kept)) problems.push(`.funcignore: '${kept}' is excluded but the package needs it`);
+  }
+  for (const group of ["dependencies", "devDependencies", "optionalDependencies"]) {
+    const deps = (packageJson[group] ?? {}) as Record<string, string>;
+    if ("azure-functions-core-tools" in deps) problems.push(`package.json: azure-functions-core-tools in ${group}`);
+  }
+  return problems;
+}
+
 function srcEnvReads(): Set<string> {
   const names = new Set<string>();
   for (const f of listSourceFiles(path.join(ROOT, "src"))) for (const n of envReads(fs.readFileSync(f, "utf8"))) names.add(n);
@@ -390,6 +472,25 @@ describe("infra templates", () => {
   test("azure.yaml declares service api hosted as a function app", () => {
     expect(azureYamlProblems(read("azure.yaml"))).toEqual([]);
   });
+  test("main.parameters.json placeholders carry defaults (older azd passes \"\" for unset variables)", () => {
+    expect(parameterDefaultProblems(MAIN, PARAMETERS)).toEqual([]);
+    expect(PARAMETERS.parameters.dtsSkuName.value).toBe("${DTS_SKU_NAME=Consumption}");
+    expect(PARAMETERS.parameters.principalType.value).toBe("${AZURE_PRINCIPAL_TYPE=User}");
+  });
+
+  test("Flex Consumption: no siteConfig.ftpsState, maximumInstanceCount at least 40", () => {
+    expect(flexProblems({ "infra/main.bicep": MAIN, "infra/app/api.bicep": API })).toEqual([]);
+    expect(decoratorNumber(paramDecorators(MAIN).get("maximumInstanceCount"), "minValue")).toBeGreaterThanOrEqual(40);
+  });
+
+  test("location is limited to regions with both Flex Consumption and the Durable Task Scheduler", () => {
+    expect(locationProblems(MAIN)).toEqual([]);
+    expect(allowedValues(paramDecorators(MAIN).get("location"))).toEqual(expect.arrayContaining(["eastus2", "northeurope", "swedencentral"]));
+  });
+
+  test("deployment package: remote build, dist shipped, no Core Tools in package.json", () => {
+    expect(deployPackageProblems(read(".funcignore"), read("azure.yaml"), JSON.parse(read("package.json")))).toEqual([]);
+  });
 });
 
 // The checks above must be able to fail: feed them small broken inputs.
@@ -484,6 +585,63 @@ describe("infra checks reject broken templates", () => {
     expect(apiVersionProblems({ "x.bicep": src })).toEqual([
       "x.bicep: Microsoft.Web/sites@2018-11-01 is not a checked API version (2024-04-01)",
       "x.bicep: resource type Microsoft.KeyVault/vaults is not in the checked API version table",
+    ]);
+  });
+
+  test("placeholders without defaults, or with defaults the template refuses", () => {
+    const main = [
+      "@allowed([",
+      "  'Consumption'",
+      "  'Dedicated'",
+      "])",
+      "param sku string = 'Consumption'",
+      "@minValue(40)",
+      "param count int = 100",
+      "param allow string = ''",
+      "param n int = 3",
+    ].join("\n");
+    expect(
+      parameterDefaultProblems(main, {
+        parameters: {
+          environmentName: { value: "${AZURE_ENV_NAME}" },
+          sku: { value: "${SKU=Premium}" },
+          count: { value: "${COUNT=10}" },
+          allow: { value: "${ALLOW}" },
+          n: { value: "${N}" },
+        },
+      }),
+    ).toEqual([
+      "sku: placeholder default 'Premium' differs from the Bicep default 'Consumption'",
+      "sku: placeholder default 'Premium' is not in @allowed",
+      "count: placeholder default '10' differs from the Bicep default '100'",
+      "count: placeholder default 10 is below @minValue(40)",
+      "n: placeholder ${N} has no default",
+    ]);
+  });
+
+  test("ftpsState, a small maximumInstanceCount, a location without @allowed", () => {
+    const api = "@minValue(1)\nparam maximumInstanceCount int = 10\nresource s 'Microsoft.Web/sites@2024-04-01' = {\n  properties: {\n    siteConfig: {\n      ftpsState: 'Disabled'\n    }\n  }\n}\n";
+    expect(flexProblems({ "api.bicep": api })).toEqual([
+      "api.bicep: siteConfig.ftpsState is rejected on Flex Consumption",
+      "api.bicep: maximumInstanceCount allows values under 40 (@minValue 1)",
+      "api.bicep: maximumInstanceCount default 10 is under 40",
+    ]);
+    expect(locationProblems("@minLength(1)\n@description('Region (e.g. eastus)')\nparam location string\n")).toEqual(["location has no @allowed list"]);
+    expect(locationProblems("@allowed([\n  'eastus2'\n  'East US'\n])\nparam location string\n")).toEqual(["location: 'East US' is not a region name"]);
+  });
+
+  test("a package that would break remote build, drop main, or ship Core Tools", () => {
+    expect(
+      deployPackageProblems("dist\ntsconfig.json\n", "name: scatter-gather\nservices:\n  api:\n    host: function\n", {
+        main: "dist/src/functions/*.js",
+        optionalDependencies: { "azure-functions-core-tools": "^4" },
+      }),
+    ).toEqual([
+      "azure.yaml: service api is not remoteBuild: true",
+      ".funcignore: node_modules is not excluded (azd refuses remoteBuild: true without it)",
+      ".funcignore: 'dist' is excluded but the package needs it",
+      ".funcignore: 'tsconfig.json' is excluded but the package needs it",
+      "package.json: azure-functions-core-tools in optionalDependencies",
     ]);
   });
 
