@@ -111,6 +111,17 @@ param maxRequestBytes int = 1048576
 @minValue(1)
 param fanoutBatchSize int = 500
 
+// --- Payload store ------------------------------------------------------------
+@description('Blob container, in the function app\'s storage account, that holds requests, answers and results (PAYLOAD_CONTAINER).')
+@minLength(3)
+@maxLength(63)
+param payloadContainerName string = 'scatter-gather-payloads'
+
+@description('Days after which a lifecycle management rule deletes stored payloads (PAYLOAD_RETENTION_DAYS).')
+@minValue(1)
+@maxValue(36500)
+param payloadRetentionDays int = 30
+
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -145,7 +156,11 @@ module storage './core/storage/storage-account.bicep' = {
     tags: tags
     containerNames: [
       deploymentStorageContainerName
+      payloadContainerName
     ]
+    // Payloads of instances nobody purged (DELETE) go after payloadRetentionDays.
+    expiringContainerName: payloadContainerName
+    expireAfterDays: payloadRetentionDays
   }
 }
 
@@ -212,6 +227,8 @@ module api './app/api.bicep' = {
     maxResponseBytes: maxResponseBytes
     maxRequestBytes: maxRequestBytes
     fanoutBatchSize: fanoutBatchSize
+    payloadContainerName: payloadContainerName
+    payloadRetentionDays: payloadRetentionDays
   }
   // The host must be able to read its storage and the deployment container as soon as it starts.
   dependsOn: [
@@ -232,6 +249,7 @@ output AZURE_FUNCTION_APP_URI string = api.outputs.uri
 
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_DEPLOYMENT_STORAGE_CONTAINER_NAME string = deploymentStorageContainerName
+output AZURE_PAYLOAD_CONTAINER_NAME string = payloadContainerName
 output AZURE_USER_ASSIGNED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
 

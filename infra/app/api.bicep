@@ -37,6 +37,10 @@ param maxRecipients int = 10000
 param maxResponseBytes int = 65536
 param maxRequestBytes int = 1048576
 param fanoutBatchSize int = 500
+@description('Payload store container (src/payload), created by the storage module.')
+param payloadContainerName string = 'scatter-gather-payloads'
+@description('Days the storage lifecycle rule keeps payloads; informational for the app.')
+param payloadRetentionDays int = 30
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -65,7 +69,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // FUNCTIONS_WORKER_RUNTIME (and FUNCTIONS_EXTENSION_VERSION) as app settings.
 var appSettings = {
   // Functions host storage through the user-assigned identity (no keys, shared key access is off).
-  // Only the blob service is used: keys/leases and the deployment package. Durable Functions state
+  // Only the blob service is used: keys/leases, the deployment package and, read by src/payload with
+  // these same settings, the payload container. Durable Functions state
   // lives in the Durable Task Scheduler, not in Azure Storage queues/tables.
   AzureWebJobsStorage__accountName: storage.name
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
@@ -86,6 +91,10 @@ var appSettings = {
   MAX_RESPONSE_BYTES: string(maxResponseBytes)
   MAX_REQUEST_BYTES: string(maxRequestBytes)
   FANOUT_BATCH_SIZE: string(fanoutBatchSize)
+
+  // Payload store (src/payload): blobs in the same account, through the AzureWebJobsStorage__* identity settings
+  PAYLOAD_CONTAINER: payloadContainerName
+  PAYLOAD_RETENTION_DAYS: string(payloadRetentionDays)
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {

@@ -69,6 +69,7 @@ const KNOWN_API_VERSIONS: Record<string, string[]> = {
   "Microsoft.Storage/storageAccounts": ["2023-05-01"],
   "Microsoft.Storage/storageAccounts/blobServices": ["2023-05-01"],
   "Microsoft.Storage/storageAccounts/blobServices/containers": ["2023-05-01"],
+  "Microsoft.Storage/storageAccounts/managementPolicies": ["2023-05-01"],
   "Microsoft.OperationalInsights/workspaces": ["2023-09-01"],
   "Microsoft.Insights/components": ["2020-02-02"],
   "Microsoft.DurableTask/schedulers": ["2025-11-01"],
@@ -90,6 +91,8 @@ const DOCUMENTED_APP_SETTINGS = [
   "MAX_RESPONSE_BYTES",
   "MAX_REQUEST_BYTES",
   "FANOUT_BATCH_SIZE",
+  "PAYLOAD_CONTAINER",
+  "PAYLOAD_RETENTION_DAYS",
 ];
 
 /**
@@ -298,6 +301,45 @@ function locationProblems(mainSrc: string): string[] {
 }
 
 /**
+ * The payload container exists in the app's storage account, a lifecycle rule deletes its blobs after
+ * payloadRetentionDays, and the app gets PAYLOAD_CONTAINER / PAYLOAD_RETENTION_DAYS.
+ */
+function payloadInfraProblems(mainSrc: string, storageSrc: string, apiSrc: string): string[] {
+  const problems: string[] = [];
+  const mainParams = params(mainSrc);
+  if (mainParams.get("payloadContainerName")?.defaultValue !== "'scatter-gather-payloads'") problems.push("main.bicep: payloadContainerName default is not 'scatter-gather-payloads'");
+  if (mainParams.get("payloadRetentionDays")?.defaultValue !== "30") problems.push("main.bicep: payloadRetentionDays default is not 30");
+
+  const storage = moduleParams(mainSrc, "storage");
+  if (!/\bpayloadContainerName\b/.test(storage.get("containerNames") ?? "")) problems.push("main.bicep: the storage module does not create the payload container");
+  if (storage.get("expiringContainerName") !== "payloadContainerName") problems.push("main.bicep: the lifecycle rule is not on the payload container");
+  if (storage.get("expireAfterDays") !== "payloadRetentionDays") problems.push("main.bicep: the lifecycle rule does not use payloadRetentionDays");
+
+  const containers = resources(storageSrc).find((r) => r.type === "Microsoft.Storage/storageAccounts/blobServices/containers");
+  if (!containers || !/for\s+\w+\s+in\s+containerNames\b/.test(stripComments(storageSrc))) problems.push("storage: containers are not created from containerNames");
+  const policy = resources(storageSrc).find((r) => r.type === "Microsoft.Storage/storageAccounts/managementPolicies");
+  if (!policy) problems.push("storage: no lifecycle management policy");
+  else {
+    const body = resourceBody(storageSrc, policy.symbol) ?? "";
+    const entries = objectEntries(body);
+    if (entries.get("name") !== "'default'") problems.push("storage: the management policy must be named 'default'");
+    if (entries.get("parent") !== "storage") problems.push("storage: the management policy is not on the storage account");
+    const rule = blockAfter(body, /\brules\s*:\s*\[\s*/) ?? "";
+    if (!/\benabled\s*:\s*true\b/.test(rule)) problems.push("storage: the lifecycle rule is not enabled");
+    if (!/prefixMatch\s*:\s*\[\s*'\$\{expiringContainerName\}\/'\s*\]/.test(rule)) problems.push("storage: the lifecycle rule does not filter on the container prefix");
+    if (!/blobTypes\s*:\s*\[\s*'blockBlob'\s*\]/.test(rule)) problems.push("storage: the lifecycle rule does not cover block blobs");
+    if (!/baseBlob\s*:\s*\{\s*delete\s*:\s*\{\s*daysAfter(?:Modification|Creation)GreaterThan\s*:\s*expireAfterDays\s*\}/.test(rule)) problems.push("storage: the lifecycle rule does not delete after expireAfterDays");
+  }
+
+  const settings = appSettingsOf(apiSrc);
+  if (settings.get("PAYLOAD_CONTAINER") !== "payloadContainerName") problems.push("api.bicep: PAYLOAD_CONTAINER is not payloadContainerName");
+  if (settings.get("PAYLOAD_RETENTION_DAYS") !== "string(payloadRetentionDays)") problems.push("api.bicep: PAYLOAD_RETENTION_DAYS is not string(payloadRetentionDays)");
+  const api = moduleParams(mainSrc, "api");
+  for (const name of ["payloadContainerName", "payloadRetentionDays"]) if (api.get(name) !== name) problems.push(`main.bicep: ${name} is not passed to the api module`);
+  return problems;
+}
+
+/**
  * The deployment package: remote build (azd requires node_modules excluded for it), dist shipped (main
  * points into it), the remote build's inputs kept, and no Core Tools anywhere in package.json (a
  * remote `npm install` would download the Functions host into the deployed node_modules).
@@ -488,6 +530,16 @@ describe("infra templates", () => {
     expect(allowedValues(paramDecorators(MAIN).get("location"))).toEqual(expect.arrayContaining(["eastus2", "northeurope", "swedencentral"]));
   });
 
+  test("payload store: container, lifecycle rule after payloadRetentionDays, app settings", () => {
+    expect(payloadInfraProblems(MAIN, STORAGE, API)).toEqual([]);
+    expect(PARAMETERS.parameters.payloadRetentionDays.value).toBe("${PAYLOAD_RETENTION_DAYS=30}");
+    // the app identity may create, write, read, list and delete blobs in that account
+    const owner = resourceBody(RBAC, "storageBlobDataOwner")!;
+    expect(objectEntries(owner).get("scope")).toBe("storage");
+    expect(objectEntries(objectEntries(owner).get("properties")!).get("principalId")).toBe("identityPrincipalId");
+    expect(stripComments(RBAC)).toMatch(/storageBlobDataOwner:\s*'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'/);
+  });
+
   test("deployment package: remote build, dist shipped, no Core Tools in package.json", () => {
     expect(deployPackageProblems(read(".funcignore"), read("azure.yaml"), JSON.parse(read("package.json")))).toEqual([]);
   });
@@ -628,6 +680,30 @@ describe("infra checks reject broken templates", () => {
     ]);
     expect(locationProblems("@minLength(1)\n@description('Region (e.g. eastus)')\nparam location string\n")).toEqual(["location has no @allowed list"]);
     expect(locationProblems("@allowed([\n  'eastus2'\n  'East US'\n])\nparam location string\n")).toEqual(["location: 'East US' is not a region name"]);
+  });
+
+  test("payload infra without container, lifecycle rule or settings", () => {
+    const main = "param payloadContainerName string = 'x'\nmodule storage './s.bicep' = {\n  name: 's'\n  params: {\n    containerNames: [\n      deploymentStorageContainerName\n    ]\n  }\n}\n";
+    const storage = "resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: name\n}\n";
+    expect(payloadInfraProblems(main, storage, "var appSettings = {\n}\n")).toEqual([
+      "main.bicep: payloadContainerName default is not 'scatter-gather-payloads'",
+      "main.bicep: payloadRetentionDays default is not 30",
+      "main.bicep: the storage module does not create the payload container",
+      "main.bicep: the lifecycle rule is not on the payload container",
+      "main.bicep: the lifecycle rule does not use payloadRetentionDays",
+      "storage: containers are not created from containerNames",
+      "storage: no lifecycle management policy",
+      "api.bicep: PAYLOAD_CONTAINER is not payloadContainerName",
+      "api.bicep: PAYLOAD_RETENTION_DAYS is not string(payloadRetentionDays)",
+      "main.bicep: payloadContainerName is not passed to the api module",
+      "main.bicep: payloadRetentionDays is not passed to the api module",
+    ]);
+    // a policy that deletes the wrong container's blobs, or nothing
+    const wrongRule = STORAGE.replace("'${expiringContainerName}/'", "'${containerNames[0]}/'").replace("daysAfterModificationGreaterThan: expireAfterDays", "daysAfterModificationGreaterThan: 30");
+    expect(payloadInfraProblems(MAIN, wrongRule, API)).toEqual([
+      "storage: the lifecycle rule does not filter on the container prefix",
+      "storage: the lifecycle rule does not delete after expireAfterDays",
+    ]);
   });
 
   test("a package that would break remote build, drop main, or ship Core Tools", () => {
