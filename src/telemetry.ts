@@ -16,6 +16,8 @@
  *   exporter's spelling) with the URL's origin as target for URL recipients, type `Simulated` with
  *   target `simulated` for simulations; success, duration, the reason of a failure (property `error`,
  *   result code = the HTTP status when there was one), properties instanceId + recipientId.
+ * - per payload store request (src/payload): a dependency, type `Azure blob`, target the account host,
+ *   name `<operation> <container>`, data `<operation> <container>/<key>`, properties instanceId, container.
  *
  * Replay safety: this module is only called from activities, never from orchestrator code, so an
  * orchestrator replay cannot emit anything. Activities are at-least-once (a worker crash or a lost
@@ -243,6 +245,58 @@ export function trackRecipientCall(call: RecipientCall): void {
     }
   } catch (error) {
     console.warn(`telemetry: trackRecipientCall failed: ${(error as Error)?.message ?? String(error)}`);
+  }
+}
+
+/** One request of the payload store to Azure Blob Storage (or Azurite). */
+export interface BlobOperation {
+  /** The Blob service REST operation: PutBlob, GetBlob, GetBlobProperties, ListBlobs, DeleteBlob, CreateContainer. */
+  operation: string;
+  container: string;
+  /** Host (and port) of the blob endpoint: `<account>.blob.core.windows.net`, `127.0.0.1:10000`. */
+  accountHost: string;
+  /** The blob's key (none for container and listing operations). */
+  key?: string;
+  /** The orchestration instance the key belongs to (its first segment), for the per-gather query. */
+  instanceId?: string;
+  durationMs: number;
+  success: boolean;
+  /** HTTP status of the response, when there was one. */
+  statusCode?: number;
+  /** Bytes sent or received, when known. */
+  bytes?: number;
+}
+
+/**
+ * One dependency per payload store request, type `Azure blob` (the spelling of the classic SDKs), target
+ * the account host, name `<operation> <container>`. A no-op, allocation aside, without a connection string:
+ * the store calls this for each of possibly tens of thousands of writes.
+ */
+export function trackBlobOperation(op: BlobOperation): void {
+  const tc = getClient();
+  if (!tc) return;
+  try {
+    const data = op.key ? `${op.operation} ${op.container}/${op.key}` : `${op.operation} ${op.container}`;
+    const properties: Record<string, string> = {
+      container: op.container,
+      // The exporter takes a custom dependency type from db.system and the data from db.statement.
+      "db.system": "Azure blob",
+      "db.statement": data,
+    };
+    if (op.instanceId) properties.instanceId = op.instanceId;
+    if (op.bytes !== undefined) properties.bytes = String(op.bytes);
+    tc.trackDependency({
+      name: `${op.operation} ${op.container}`,
+      dependencyTypeName: "Azure blob",
+      target: op.accountHost,
+      data,
+      duration: Math.max(0, Math.round(op.durationMs)),
+      resultCode: op.statusCode ?? (op.success ? 200 : 0),
+      success: op.success,
+      properties,
+    });
+  } catch (error) {
+    console.warn(`telemetry: trackBlobOperation failed: ${(error as Error)?.message ?? String(error)}`);
   }
 }
 

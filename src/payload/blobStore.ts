@@ -1,0 +1,334 @@
+/**
+ * PayloadStore on Azure Blob Storage (@azure/storage-blob), Azurite locally. The only file that imports
+ * the storage SDK. Writes are Put Blob with `If-None-Match: *` (create-only, so blobs are immutable and a
+ * repeated write is detected, not applied); reads are one Get Blob each; listings page through List Blobs.
+ * Every request is reported through `onOperation` (default: an Application Insights dependency).
+ */
+import type { TokenCredential } from "@azure/core-auth";
+import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
+import { createHash } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import type { Readable } from "node:stream";
+import { trackBlobOperation, type BlobOperation } from "../telemetry";
+import { deepFreeze, LruByteCache, type CacheStats } from "./cache";
+import type { PayloadStoreConfig, StorageCredential } from "./config";
+import { assertValidKey, instanceOfKey } from "./keys";
+import {
+  PayloadFormatError,
+  PayloadNotFoundError,
+  type BlobRef,
+  type GetOptions,
+  type ListOptions,
+  type PayloadStore,
+  type PutResult,
+  type ReadAllOptions,
+} from "./store";
+
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
+
+export interface BlobPayloadStoreOptions {
+  /** Bound of the per-process cache of immutable blobs (default 64 MiB). */
+  cacheBytes?: number;
+  /** Called once per storage request (default: trackBlobOperation, a no-op without Application Insights). */
+  onOperation?: (operation: BlobOperation) => void;
+  /** Default page size of list(), deleteByPrefix() and readAll() (the service's maximum is 5000). */
+  listPageSize?: number;
+  /** Parallel deletes in deleteByPrefix (default 16). */
+  deleteConcurrency?: number;
+  /** Default parallel downloads of readAll (default 8). */
+  readConcurrency?: number;
+  /** SDK pipeline options (retries, timeouts); the SDK's defaults otherwise. */
+  pipeline?: StoragePipelineOptions;
+}
+
+interface CachedBlob {
+  text: string;
+  /** The parsed value, once a getJson asked for it (deep-frozen: shared by every caller). */
+  json?: { value: unknown };
+}
+
+/** What a failed SDK call carries (RestError); read structurally to keep the SDK's error class out of the API. */
+interface StorageFailure {
+  statusCode?: number;
+  code?: string;
+  details?: { errorCode?: string };
+}
+
+export function createBlobPayloadStore(config: PayloadStoreConfig, options: BlobPayloadStoreOptions = {}): BlobPayloadStore {
+  const connection = config.connection;
+  const pipeline = options.pipeline ?? {};
+  const service =
+    connection.kind === "connectionString"
+      ? BlobServiceClient.fromConnectionString(connection.connectionString, pipeline)
+      : new BlobServiceClient(connection.blobEndpoint, createCredential(connection.credential), pipeline);
+  return new BlobPayloadStore(service.getContainerClient(config.container), new URL(connection.blobEndpoint).host, options);
+}
+
+/** The identity SDK is loaded only for identity-based connections. */
+function createCredential(credential: StorageCredential): TokenCredential {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const identity = require("@azure/identity") as typeof import("@azure/identity");
+  if (credential.type === "default") return new identity.DefaultAzureCredential();
+  if (credential.clientId) return new identity.ManagedIdentityCredential({ clientId: credential.clientId });
+  if (credential.resourceId) return new identity.ManagedIdentityCredential({ resourceId: credential.resourceId });
+  return new identity.ManagedIdentityCredential();
+}
+
+export class BlobPayloadStore implements PayloadStore {
+  readonly container: string;
+  private readonly cache: LruByteCache<CachedBlob>;
+  private readonly onOperation: (operation: BlobOperation) => void;
+  private containerReady: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: ContainerClient,
+    /** Host of the blob endpoint, the telemetry target. */
+    readonly accountHost: string,
+    private readonly options: BlobPayloadStoreOptions = {},
+  ) {
+    this.container = client.containerName;
+    this.cache = new LruByteCache<CachedBlob>(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
+    this.onOperation = options.onOperation ?? trackBlobOperation;
+  }
+
+  cacheStats(): CacheStats {
+    return this.cache.stats();
+  }
+
+  async putJson(key: string, value: unknown): Promise<PutResult> {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new TypeError(`payload '${key}': ${typeof value} is not JSON`);
+    return this.putText(key, text, JSON_CONTENT_TYPE);
+  }
+
+  async putText(key: string, text: string, contentType = "text/plain; charset=utf-8"): Promise<PutResult> {
+    assertValidKey(key);
+    const body = Buffer.from(text, "utf8");
+    const md5 = createHash("md5").update(body).digest();
+    const md5Base64 = md5.toString("base64");
+    const blob = this.client.getBlockBlobClient(key);
+    const upload = () =>
+      this.call("PutBlob", key, body.length, [409, 412], () =>
+        blob.upload(body, body.length, {
+          conditions: { ifNoneMatch: "*" },
+          blobHTTPHeaders: { blobContentType: contentType, blobContentMD5: md5 },
+        }),
+      );
+    await this.ensureContainer();
+    try {
+      try {
+        await upload();
+      } catch (error) {
+        if (!isContainerMissing(error)) throw error;
+        // The container went away after this process created it (deleted by hand): create it again, once.
+        this.containerReady = undefined;
+        await this.ensureContainer();
+        await upload();
+      }
+      return { key, bytes: body.length, md5: md5Base64, created: true, identical: true };
+    } catch (error) {
+      const status = failure(error).statusCode;
+      if (status !== 409 && status !== 412) throw error;
+      // The key is taken: an earlier run wrote it. The stored blob wins (blobs are immutable).
+      const stored = await this.stat(key);
+      if (!stored) throw error; // deleted in between: report the conflict as it was
+      return { ...stored, created: false, identical: stored.md5 === md5Base64 && stored.bytes === body.length };
+    }
+  }
+
+  async getJson<T = unknown>(keyOrRef: string | BlobRef, options: GetOptions = {}): Promise<T> {
+    const key = keyOf(keyOrRef);
+    if (!options.cache) return parse(key, await this.download(key)) as T;
+    const entry = await this.cached(key);
+    entry.json ??= { value: deepFreeze(parse(key, entry.text)) };
+    return entry.json.value as T;
+  }
+
+  async getText(keyOrRef: string | BlobRef, options: GetOptions = {}): Promise<string> {
+    const key = keyOf(keyOrRef);
+    return options.cache ? (await this.cached(key)).text : this.download(key);
+  }
+
+  async stat(key: string): Promise<BlobRef | undefined> {
+    assertValidKey(key);
+    try {
+      const properties = await this.call("GetBlobProperties", key, undefined, [404], () => this.client.getBlobClient(key).getProperties());
+      return { key, bytes: properties.contentLength ?? 0, md5: properties.contentMD5 ? Buffer.from(properties.contentMD5).toString("base64") : "" };
+    } catch (error) {
+      if (failure(error).statusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<BlobRef> {
+    const pages = this.client
+      .listBlobsFlat({ prefix })
+      .byPage({ maxPageSize: options.pageSize ?? this.options.listPageSize });
+    for (;;) {
+      let page: Awaited<ReturnType<typeof pages.next>>;
+      try {
+        page = await this.call("ListBlobs", undefined, undefined, [], () => pages.next());
+      } catch (error) {
+        if (isContainerMissing(error)) return; // nothing was ever written
+        throw error;
+      }
+      if (page.done) return;
+      for (const item of page.value.segment.blobItems) {
+        const md5 = item.properties.contentMD5;
+        yield { key: item.name, bytes: item.properties.contentLength ?? 0, md5: md5 ? Buffer.from(md5).toString("base64") : "" };
+      }
+      if (!page.value.continuationToken) return;
+    }
+  }
+
+  async *readAll<T = unknown>(prefix: string, options: ReadAllOptions = {}): AsyncIterable<{ ref: BlobRef; value: T }> {
+    const concurrency = Math.max(1, options.concurrency ?? this.options.readConcurrency ?? 8);
+    const ahead: Promise<{ ref: BlobRef; value: T }>[] = [];
+    const fetch = (ref: BlobRef) => {
+      const pending = this.getJson<T>(ref.key).then((value) => ({ ref, value }));
+      pending.catch(() => undefined); // observed when its turn comes; never an unhandled rejection meanwhile
+      return pending;
+    };
+    for await (const ref of this.list(prefix, options)) {
+      ahead.push(fetch(ref));
+      if (ahead.length >= concurrency) yield await ahead.shift()!;
+    }
+    while (ahead.length > 0) yield await ahead.shift()!;
+  }
+
+  async deleteByPrefix(prefix: string): Promise<number> {
+    if (typeof prefix !== "string" || prefix.length === 0) throw new RangeError("deleteByPrefix needs a non-empty prefix");
+    const concurrency = Math.max(1, this.options.deleteConcurrency ?? 16);
+    const running = new Set<Promise<void>>();
+    let deleted = 0;
+    let firstError: unknown;
+    try {
+      for await (const ref of this.list(prefix)) {
+        if (firstError) break;
+        const work: Promise<void> = this.call("DeleteBlob", ref.key, undefined, [404], () =>
+          this.client.getBlobClient(ref.key).deleteIfExists({ deleteSnapshots: "include" }),
+        ).then(
+          (response) => {
+            if (response.succeeded) deleted++;
+          },
+          (error: unknown) => {
+            firstError ??= error;
+          },
+        );
+        running.add(work);
+        void work.finally(() => running.delete(work));
+        if (running.size >= concurrency) await Promise.race(running);
+      }
+      await Promise.all(running);
+    } finally {
+      this.cache.deletePrefix(prefix);
+    }
+    if (firstError) throw firstError;
+    return deleted;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private ensureContainer(): Promise<void> {
+    this.containerReady ??= this.call("CreateContainer", undefined, undefined, [409], () => this.client.createIfNotExists()).then(
+      () => undefined,
+      (error: unknown) => {
+        this.containerReady = undefined;
+        throw error;
+      },
+    );
+    return this.containerReady;
+  }
+
+  private cached(key: string): Promise<CachedBlob> {
+    return this.cache.getOrLoad(key, async () => {
+      const text = await this.download(key);
+      return { value: { text }, bytes: Buffer.byteLength(text, "utf8") };
+    });
+  }
+
+  private async download(key: string): Promise<string> {
+    assertValidKey(key);
+    try {
+      return await this.call("GetBlob", key, undefined, [], async () => {
+        const response = await this.client.getBlobClient(key).download(0);
+        return (await readAllBytes(response.readableStreamBody)).toString("utf8");
+      });
+    } catch (error) {
+      if (failure(error).statusCode === 404) throw new PayloadNotFoundError(key, this.container);
+      throw error;
+    }
+  }
+
+  /** Runs one storage request and reports it; `expected` statuses count as successes (a free key, a taken key). */
+  private async call<T>(operation: string, key: string | undefined, bytes: number | undefined, expected: number[], request: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let statusCode: number | undefined;
+    let success = false;
+    try {
+      const result = await request();
+      statusCode = responseStatus(result);
+      success = true;
+      if (bytes === undefined && typeof result === "string") bytes = Buffer.byteLength(result, "utf8");
+      return result;
+    } catch (error) {
+      statusCode = failure(error).statusCode;
+      success = statusCode !== undefined && expected.includes(statusCode);
+      throw error;
+    } finally {
+      this.report({
+        operation,
+        container: this.container,
+        accountHost: this.accountHost,
+        key,
+        instanceId: key ? instanceOfKey(key) : undefined,
+        durationMs: performance.now() - started,
+        success,
+        statusCode,
+        bytes,
+      });
+    }
+  }
+
+  private report(operation: BlobOperation): void {
+    try {
+      this.onOperation(operation);
+    } catch {
+      // telemetry never breaks a storage call
+    }
+  }
+}
+
+function keyOf(keyOrRef: string | BlobRef): string {
+  return typeof keyOrRef === "string" ? keyOrRef : keyOrRef.key;
+}
+
+function parse(key: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new PayloadFormatError(key, error);
+  }
+}
+
+function failure(error: unknown): StorageFailure {
+  return (error ?? {}) as StorageFailure;
+}
+
+function isContainerMissing(error: unknown): boolean {
+  const f = failure(error);
+  return f.statusCode === 404 && (f.code === "ContainerNotFound" || f.details?.errorCode === "ContainerNotFound");
+}
+
+function responseStatus(result: unknown): number | undefined {
+  const response = (result as { _response?: { status?: number } } | undefined)?._response;
+  return typeof response?.status === "number" ? response.status : undefined;
+}
+
+async function readAllBytes(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
+  if (!stream) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as Readable) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}

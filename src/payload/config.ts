@@ -1,0 +1,161 @@
+/**
+ * Which storage account the payload store uses, read from app settings the way the Functions host reads
+ * its own `AzureWebJobsStorage` connection (learn.microsoft.com/azure/azure-functions/functions-reference,
+ * "Connecting to host storage with an identity"):
+ *
+ * - `AzureWebJobsStorage` = a connection string (AccountKey or SAS, or BlobEndpoint for a custom port),
+ *   or `UseDevelopmentStorage=true`: Azurite's well-known account on http://127.0.0.1:10000 (the SDK
+ *   expands it, including `DevelopmentStorageProxyUri`). Azurite on another port: a full connection string
+ *   with `BlobEndpoint=http://127.0.0.1:<port>/devstoreaccount1`, see azuriteConnectionString().
+ * - identity-based: `AzureWebJobsStorage__blobServiceUri` (or `AzureWebJobsStorage__accountName`, which
+ *   means https://<name>.blob.core.windows.net), with `AzureWebJobsStorage__credential=managedidentity`
+ *   and `AzureWebJobsStorage__clientId` (or `__managedIdentityResourceId`) for a user-assigned identity,
+ *   which is what infra/app/api.bicep sets; without `__credential`, DefaultAzureCredential (a developer
+ *   signed in with `az login`, for instance).
+ *
+ * A plain connection string wins over the identity settings, as in the host. Pure: no SDK import here.
+ */
+import { PayloadStoreConfigError } from "./store";
+
+export const DEFAULT_CONNECTION_NAME = "AzureWebJobsStorage";
+export const DEFAULT_CONTAINER = "scatter-gather-payloads";
+
+/** Azurite's (and the legacy emulator's) fixed development account, public by design. */
+export const DEVSTORE_ACCOUNT = "devstoreaccount1";
+export const DEVSTORE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+export const DEVSTORE_BLOB_PORT = 10000;
+
+export type StorageCredential =
+  | { type: "managedIdentity"; clientId?: string; resourceId?: string }
+  | { type: "default" };
+
+export type StorageConnection =
+  | {
+      kind: "connectionString";
+      /** Passed as is to the SDK (which also understands UseDevelopmentStorage=true). */
+      connectionString: string;
+      /** Blob service URL without a trailing slash (for Azurite: includes /devstoreaccount1). */
+      blobEndpoint: string;
+      /** UseDevelopmentStorage=true or the devstoreaccount1 account. */
+      development: boolean;
+    }
+  | { kind: "identity"; blobEndpoint: string; credential: StorageCredential };
+
+export interface PayloadStoreConfig {
+  connection: StorageConnection;
+  container: string;
+}
+
+/** The connection string of Azurite's development account on `host:port` (for tests and the local host). */
+export function azuriteConnectionString(port: number, host = "127.0.0.1"): string {
+  return (
+    `DefaultEndpointsProtocol=http;AccountName=${DEVSTORE_ACCOUNT};AccountKey=${DEVSTORE_KEY};` +
+    `BlobEndpoint=http://${host}:${port}/${DEVSTORE_ACCOUNT};`
+  );
+}
+
+/** Reads PAYLOAD_CONTAINER and the storage connection named `connectionName` (default AzureWebJobsStorage). */
+export function readPayloadStoreConfig(env: NodeJS.ProcessEnv = process.env, connectionName = DEFAULT_CONNECTION_NAME): PayloadStoreConfig {
+  return { connection: resolveStorageConnection(env, connectionName), container: containerName(env.PAYLOAD_CONTAINER) };
+}
+
+/** PAYLOAD_CONTAINER, checked against the container naming rules (3-63 of a-z 0-9 -, no "--"). */
+export function containerName(raw: string | undefined): string {
+  const name = raw?.trim() || DEFAULT_CONTAINER;
+  if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(name)) {
+    throw new PayloadStoreConfigError(
+      `PAYLOAD_CONTAINER '${name}' is not a valid container name (3-63 characters: lowercase letters, digits and single hyphens, starting and ending with a letter or digit)`,
+    );
+  }
+  return name;
+}
+
+export function resolveStorageConnection(env: NodeJS.ProcessEnv, connectionName = DEFAULT_CONNECTION_NAME): StorageConnection {
+  const setting = (suffix: string): string | undefined => {
+    const value = env[suffix ? `${connectionName}__${suffix}` : connectionName]?.trim();
+    return value ? value : undefined;
+  };
+
+  const connectionString = setting("");
+  if (connectionString) return fromConnectionString(connectionString, connectionName);
+
+  const serviceUri = setting("blobServiceUri");
+  const accountName = setting("accountName");
+  if (serviceUri || accountName) {
+    let blobEndpoint: string;
+    if (serviceUri) {
+      if (!/^https?:\/\/[^/]+/i.test(serviceUri)) {
+        throw new PayloadStoreConfigError(`${connectionName}__blobServiceUri must be an http(s) URL, got '${serviceUri}'`);
+      }
+      blobEndpoint = trimSlash(serviceUri);
+    } else {
+      if (!/^[a-z0-9]{3,24}$/.test(accountName!)) {
+        throw new PayloadStoreConfigError(`${connectionName}__accountName '${accountName}' is not a storage account name`);
+      }
+      blobEndpoint = `https://${accountName}.blob.core.windows.net`;
+    }
+    const credentialKind = setting("credential");
+    let credential: StorageCredential;
+    if (credentialKind === undefined) credential = { type: "default" };
+    else if (credentialKind.toLowerCase() === "managedidentity") {
+      credential = { type: "managedIdentity", clientId: setting("clientId"), resourceId: setting("managedIdentityResourceId") };
+    } else {
+      throw new PayloadStoreConfigError(`${connectionName}__credential '${credentialKind}' is not supported (only 'managedidentity', or unset for DefaultAzureCredential)`);
+    }
+    return { kind: "identity", blobEndpoint, credential };
+  }
+
+  throw new PayloadStoreConfigError(
+    `No payload storage configured. Set ${connectionName} to a connection string (UseDevelopmentStorage=true for Azurite on ` +
+      `127.0.0.1:10000, or a connection string with BlobEndpoint for another port), or set ${connectionName}__blobServiceUri ` +
+      `(or ${connectionName}__accountName) for an identity-based connection, with ${connectionName}__credential=managedidentity ` +
+      `and ${connectionName}__clientId for a user-assigned managed identity.`,
+  );
+}
+
+function fromConnectionString(value: string, connectionName: string): StorageConnection {
+  const fields = parseConnectionString(value);
+  if (fields.usedevelopmentstorage?.toLowerCase() === "true") {
+    return {
+      kind: "connectionString",
+      connectionString: value,
+      blobEndpoint: `http://127.0.0.1:${DEVSTORE_BLOB_PORT}/${DEVSTORE_ACCOUNT}`,
+      development: true,
+    };
+  }
+  const accountName = fields.accountname;
+  let blobEndpoint = fields.blobendpoint;
+  if (!blobEndpoint) {
+    const protocol = (fields.defaultendpointsprotocol ?? "https").toLowerCase();
+    if (!accountName) {
+      throw new PayloadStoreConfigError(`${connectionName} is neither UseDevelopmentStorage=true nor a connection string with AccountName or BlobEndpoint`);
+    }
+    blobEndpoint = `${protocol}://${accountName}.blob.${fields.endpointsuffix ?? "core.windows.net"}`;
+  }
+  if (!/^https?:\/\/[^/]+/i.test(blobEndpoint)) {
+    throw new PayloadStoreConfigError(`${connectionName} has a BlobEndpoint that is not an http(s) URL: '${blobEndpoint}'`);
+  }
+  if (!fields.accountkey && !fields.sharedaccesssignature) {
+    throw new PayloadStoreConfigError(`${connectionName} has neither AccountKey nor SharedAccessSignature (for a managed identity use ${connectionName}__blobServiceUri)`);
+  }
+  return {
+    kind: "connectionString",
+    connectionString: value,
+    blobEndpoint: trimSlash(blobEndpoint),
+    development: accountName === DEVSTORE_ACCOUNT,
+  };
+}
+
+/** `Key=Value;...` with lower-cased keys; a value keeps any '=' after the first (base64 keys, SAS). */
+export function parseConnectionString(value: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const pair of value.split(";")) {
+    const eq = pair.indexOf("=");
+    if (eq > 0) fields[pair.slice(0, eq).trim().toLowerCase()] = pair.slice(eq + 1).trim();
+  }
+  return fields;
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, "");
+}

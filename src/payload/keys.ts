@@ -1,0 +1,99 @@
+/**
+ * Key layout of the payload container, one folder per orchestration instance:
+ *
+ *   <instanceId>/<runId>/request.json            the gather's `request`, written once by the starter
+ *   <instanceId>/<runId>/answers/<index>.json    one answer per recipient (or auction arrival), index
+ *                                                zero-padded to 9 digits so key order = index order
+ *   <instanceId>/<runId>/result.json             the full result (what GET returns)
+ *
+ * `<runId>` is there because a finished instance id may be started again (API.md) while blobs are
+ * create-once and cached by key: each start writes under its own run folder (newRunId() in the starter,
+ * carried in the orchestration input), so a second run never sees the first run's request. Deleting
+ * `instancePrefix(id)` removes every run of an instance (DELETE /api/scatter-gather/{id}).
+ *
+ * Instance ids are `A-Z a-z 0-9 . _ : -` (schema.ts), all valid in blob names; a segment made only of
+ * dots would be collapsed by URL normalisation, so its dots are written as %2E.
+ */
+import { randomBytes } from "node:crypto";
+
+/** Width of the zero-padded answer index: key order equals index order up to 999,999,999 answers. */
+export const INDEX_DIGITS = 9;
+/** Azure's limit on blob name length. */
+const MAX_KEY_LENGTH = 1024;
+
+export interface GatherKeys {
+  /** `<instanceId>/<runId>/`: everything of this run. */
+  readonly prefix: string;
+  readonly request: string;
+  readonly result: string;
+  /** `<instanceId>/<runId>/answers/`: list or readAll this for the answers in index order. */
+  readonly answersPrefix: string;
+  answer(index: number): string;
+}
+
+/** `<instanceId>/`: every run of one instance (what a purge deletes). */
+export function instancePrefix(instanceId: string): string {
+  return `${segment(instanceId, "instanceId")}/`;
+}
+
+export function gatherKeys(instanceId: string, runId: string): GatherKeys {
+  const prefix = `${instancePrefix(instanceId)}${segment(runId, "runId")}/`;
+  const answersPrefix = `${prefix}answers/`;
+  return {
+    prefix,
+    request: `${prefix}request.json`,
+    result: `${prefix}result.json`,
+    answersPrefix,
+    answer(index: number): string {
+      if (!Number.isSafeInteger(index) || index < 0 || index >= 10 ** INDEX_DIGITS) {
+        throw new RangeError(`answer index must be an integer in 0..${10 ** INDEX_DIGITS - 1}, got ${index}`);
+      }
+      return `${answersPrefix}${String(index).padStart(INDEX_DIGITS, "0")}.json`;
+    },
+  };
+}
+
+/** The index of an answer key made by gatherKeys().answer, or undefined for any other key. */
+export function answerIndex(key: string): number | undefined {
+  const match = /\/answers\/(\d+)\.json$/.exec(key);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * A run id for gatherKeys: sortable by start time, unique enough for restarts of one instance id
+ * (UTC timestamp to the millisecond plus 6 random hex digits). Made by the starter, not the orchestrator.
+ */
+export function newRunId(now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:.]/g, "");
+  return `${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+/** The instance id a key belongs to (its first segment, decoded), for telemetry. */
+export function instanceOfKey(key: string): string {
+  const first = key.slice(0, Math.max(0, key.indexOf("/")));
+  return first.replace(/%2E/g, ".");
+}
+
+/** Throws when `key` cannot name a blob faithfully (empty, too long, `.`/`..`/empty segments, a trailing dot). */
+export function assertValidKey(key: string): void {
+  const problem =
+    typeof key !== "string" || key.length === 0
+      ? "is empty"
+      : key.length > MAX_KEY_LENGTH
+        ? `is longer than ${MAX_KEY_LENGTH} characters`
+        : key.includes("\\")
+          ? "contains a backslash"
+          : key.split("/").some((part) => part === "" || /^\.+$/.test(part))
+            ? "has an empty, '.' or '..' segment"
+            : key.endsWith(".")
+              ? "ends with a dot"
+              : undefined;
+  if (problem) throw new RangeError(`payload key '${String(key)}' ${problem}`);
+}
+
+function segment(value: string, what: string): string {
+  if (typeof value !== "string" || value.length === 0 || value.includes("/") || value.includes("\\")) {
+    throw new RangeError(`${what} must be a non-empty string without '/' or '\\', got '${String(value)}'`);
+  }
+  return /^\.+$/.test(value) ? value.replace(/\./g, "%2E") : value;
+}

@@ -1,0 +1,115 @@
+/**
+ * The payload store: where a gather keeps its request, its answers and its result, out of durable history
+ * (the Durable Task Scheduler refuses any payload over 1 MiB, and every history byte is replayed).
+ *
+ * This file is the contract. It names no storage SDK, so the domain and the orchestrators can depend on
+ * it without importing @azure/storage-blob; `BlobPayloadStore` (blobStore.ts) implements it on Azure Blob
+ * Storage, Azurite locally. Keys are laid out by keys.ts.
+ *
+ * Semantics every implementation keeps:
+ * - Blobs are immutable. A write creates the blob only if the key is free (put-if-absent). Activities run
+ *   at least once, so writing a key again is not an error: the call returns the stored blob's ref, with
+ *   `created: false`, and `identical` says whether the stored bytes are the ones just offered. The first
+ *   write wins; a caller whose second run produced different content must carry on with the stored one.
+ * - Because blobs never change, a process may cache them: `get*(key, { cache: true })` fetches a key once
+ *   per process (concurrent first reads share one request) and keeps it in a byte-bounded LRU cache.
+ * - `list(prefix)` yields in key order (lexicographic), page by page: aggregation can stream answers.
+ * - It is I/O: call it from activities and HTTP functions, never from orchestrator code (replays).
+ */
+
+/** What a durable message carries instead of a payload: small, JSON-serialisable. */
+export interface BlobRef {
+  /** The blob's key inside the payload container (see keys.ts for the layout). */
+  readonly key: string;
+  /** Stored size in bytes (UTF-8 JSON). */
+  readonly bytes: number;
+  /** Base64 MD5 of the stored bytes ("" when the store does not know it). */
+  readonly md5: string;
+}
+
+/** The answer of a write. */
+export interface PutResult extends BlobRef {
+  /** true: this call created the blob; false: the key was taken already (an earlier run of the same work). */
+  readonly created: boolean;
+  /** true when the stored bytes are the bytes of this call (always true when created). */
+  readonly identical: boolean;
+}
+
+export interface GetOptions {
+  /**
+   * Keep the blob in the per-process cache (for blobs read many times, such as a gather's request). The
+   * value handed back from the cache is shared: getJson deep-freezes it, never mutate it.
+   */
+  cache?: boolean;
+}
+
+export interface ListOptions {
+  /** Blobs per listing request (the service's maximum, and default, is 5000). */
+  pageSize?: number;
+}
+
+export interface ReadAllOptions extends ListOptions {
+  /** How many blobs are downloaded ahead of the consumer (bounds memory: concurrency x blob size). */
+  concurrency?: number;
+}
+
+export interface PayloadStore {
+  /** Container (or folder) the keys live in, for messages and telemetry. */
+  readonly container: string;
+
+  /** Stores `value` as JSON under `key` unless the key is taken (see PutResult). */
+  putJson(key: string, value: unknown): Promise<PutResult>;
+  /** Stores text under `key` unless the key is taken (see PutResult). */
+  putText(key: string, text: string, contentType?: string): Promise<PutResult>;
+
+  /** The parsed JSON blob. Throws PayloadNotFoundError when there is none. */
+  getJson<T = unknown>(keyOrRef: string | BlobRef, options?: GetOptions): Promise<T>;
+  /** The blob as UTF-8 text. Throws PayloadNotFoundError when there is none. */
+  getText(keyOrRef: string | BlobRef, options?: GetOptions): Promise<string>;
+  /** The ref of a stored blob, or undefined when the key is free. */
+  stat(key: string): Promise<BlobRef | undefined>;
+
+  /** Every blob whose key starts with `prefix`, in key order. */
+  list(prefix: string, options?: ListOptions): AsyncIterable<BlobRef>;
+  /**
+   * Every JSON blob under `prefix`, parsed, in key order, downloaded `concurrency` at a time ahead of the
+   * consumer: the streaming read an aggregation needs (never every answer in memory at once).
+   */
+  readAll<T = unknown>(prefix: string, options?: ReadAllOptions): AsyncIterable<{ ref: BlobRef; value: T }>;
+
+  /** Deletes every blob under `prefix` (e.g. `instancePrefix(id)` when an instance is purged); returns how many. */
+  deleteByPrefix(prefix: string): Promise<number>;
+}
+
+/** The key holds no blob. */
+export class PayloadNotFoundError extends Error {
+  readonly code = "PayloadNotFound";
+  constructor(
+    readonly key: string,
+    readonly container: string,
+  ) {
+    super(`payload '${key}' not found in container '${container}'`);
+    this.name = "PayloadNotFoundError";
+  }
+}
+
+/** No storage account is configured, or its settings are malformed. */
+export class PayloadStoreConfigError extends Error {
+  readonly code = "PayloadStoreConfig";
+  constructor(message: string) {
+    super(message);
+    this.name = "PayloadStoreConfigError";
+  }
+}
+
+/** The stored blob is not valid JSON (getJson / readAll). */
+export class PayloadFormatError extends Error {
+  readonly code = "PayloadFormat";
+  constructor(
+    readonly key: string,
+    cause: unknown,
+  ) {
+    super(`payload '${key}' is not valid JSON: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = "PayloadFormatError";
+  }
+}
