@@ -69,6 +69,7 @@ describe("storage settings (AzureWebJobsStorage, as the Functions host reads the
       blobEndpoint: "https://stabc.blob.core.windows.net",
       credential: { type: "managedIdentity", clientId: "11111111-2222-3333-4444-555555555555", resourceId: undefined },
     });
+    expect(resolveStorageConnection({ AzureWebJobsStorage__serviceUri: "https://stabc.blob.core.windows.net" }).blobEndpoint).toBe("https://stabc.blob.core.windows.net");
     expect(resolveStorageConnection({ AzureWebJobsStorage__accountName: "stabc" })).toEqual({
       kind: "identity",
       blobEndpoint: "https://stabc.blob.core.windows.net",
