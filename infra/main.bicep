@@ -10,8 +10,24 @@ targetScope = 'subscription'
 @description('Name of the azd environment; used for the resource group name and to derive unique resource names.')
 param environmentName string
 
+// Regions that offer both Flex Consumption and the Durable Task Scheduler: the list of Azure's own
+// Durable Functions + Durable Task Scheduler + Flex Consumption quickstart
+// (Azure-Samples/durable-functions-quickstart-typescript-azd, infra/main.bicep). Conservative: either
+// service may be available in more regions; check before adding one (see the README).
 @minLength(1)
-@description('Primary location for all resources. It must offer both Flex Consumption and Durable Task Scheduler (e.g. eastus, eastus2, westus2, northeurope, swedencentral, uksouth, australiaeast, southeastasia).')
+@description('Primary location for all resources: a region that offers both Flex Consumption and the Durable Task Scheduler.')
+@allowed([
+  'australiaeast'
+  'centralus'
+  'eastasia'
+  'eastus2'
+  'northcentralus'
+  'northeurope'
+  'southeastasia'
+  'swedencentral'
+  'uksouth'
+  'westus2'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -42,8 +58,8 @@ param resourceGroupName string = ''
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound of Flex Consumption instances the app may scale out to.')
-@minValue(1)
+@description('Upper bound of Flex Consumption instances the app may scale out to (Flex Consumption accepts 40 to 1000).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
@@ -93,6 +109,7 @@ param maxRequestBytes int = 1048576
 
 @description('Recipients dispatched per fan-out batch.')
 @minValue(1)
+@maxValue(1000)
 param fanoutBatchSize int = 500
 
 @description('Most delivery attempts per gather: recipients × retry.maxAttempts.')
@@ -106,6 +123,17 @@ param resultInlineBytes int = 262144
 
 @description('scheme://host[:port] clients use to reach the app (a gateway or custom domain); empty: the app\'s own host name.')
 param publicBaseUrl string = ''
+
+// --- Payload store ------------------------------------------------------------
+@description('Blob container, in the function app\'s storage account, that holds requests, answers and results (PAYLOAD_CONTAINER).')
+@minLength(3)
+@maxLength(63)
+param payloadContainerName string = 'scatter-gather-payloads'
+
+@description('Days after which a lifecycle management rule deletes stored payloads (PAYLOAD_RETENTION_DAYS).')
+@minValue(1)
+@maxValue(36500)
+param payloadRetentionDays int = 30
 
 var abbrs = loadJsonContent('./abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -141,7 +169,11 @@ module storage './core/storage/storage-account.bicep' = {
     tags: tags
     containerNames: [
       deploymentStorageContainerName
+      payloadContainerName
     ]
+    // Payloads of instances nobody purged (DELETE) go after payloadRetentionDays.
+    expiringContainerName: payloadContainerName
+    expireAfterDays: payloadRetentionDays
   }
 }
 
@@ -211,6 +243,8 @@ module api './app/api.bicep' = {
     maxAttemptsPerGather: maxAttemptsPerGather
     resultInlineBytes: resultInlineBytes
     publicBaseUrl: publicBaseUrl
+    payloadContainerName: payloadContainerName
+    payloadRetentionDays: payloadRetentionDays
   }
   // The host must be able to read its storage and the deployment container as soon as it starts.
   dependsOn: [
@@ -231,6 +265,7 @@ output AZURE_FUNCTION_APP_URI string = api.outputs.uri
 
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_DEPLOYMENT_STORAGE_CONTAINER_NAME string = deploymentStorageContainerName
+output AZURE_PAYLOAD_CONTAINER_NAME string = payloadContainerName
 output AZURE_USER_ASSIGNED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString
 

@@ -24,7 +24,8 @@ param taskHubName string
   4096
 ])
 param instanceMemoryMB int = 2048
-@minValue(1)
+@description('Flex Consumption accepts 40 to 1000.')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 @description('Always-ready instances, e.g. [ { name: \'http\', instanceCount: 1 }, { name: \'durable\', instanceCount: 1 } ]. Empty = scale to zero (pure pay-per-execution).')
@@ -39,6 +40,10 @@ param fanoutBatchSize int = 500
 param maxAttemptsPerGather int = 50000
 param resultInlineBytes int = 262144
 param publicBaseUrl string = ''
+@description('Payload store container (src/payload), created by the storage module.')
+param payloadContainerName string = 'scatter-gather-payloads'
+@description('Days the storage lifecycle rule keeps payloads; informational for the app.')
+param payloadRetentionDays int = 30
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -67,7 +72,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // FUNCTIONS_WORKER_RUNTIME (and FUNCTIONS_EXTENSION_VERSION) as app settings.
 var appSettings = {
   // Functions host storage through the user-assigned identity (no keys, shared key access is off).
-  // Only the blob service is used: keys/leases and the deployment package. Durable Functions state
+  // Only the blob service is used: keys/leases, the deployment package and, read by src/payload with
+  // these same settings, the payload container. Durable Functions state
   // lives in the Durable Task Scheduler, not in Azure Storage queues/tables.
   AzureWebJobsStorage__accountName: storage.name
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
@@ -93,8 +99,9 @@ var appSettings = {
   // Empty means unset: management URLs and respondUrl then use the app's own host name.
   PUBLIC_BASE_URL: publicBaseUrl
 
-  // Payload store: the request, answers and results live in this container of the host's storage account.
-  PAYLOAD_CONTAINER: 'scatter-gather-payloads'
+  // Payload store (src/payload): blobs in the same account, through the AzureWebJobsStorage__* identity settings
+  PAYLOAD_CONTAINER: payloadContainerName
+  PAYLOAD_RETENTION_DAYS: string(payloadRetentionDays)
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
@@ -111,9 +118,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    // No ftpsState: Flex Consumption has no FTP(S) endpoint, and regions that validate it reject the
+    // property (ARM error 51021).
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
     }
     functionAppConfig: {
       deployment: {

@@ -39,8 +39,9 @@ resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' existing = {
   }
 }
 
-// Functions host storage (AzureWebJobsStorage: keys, leases) and the Flex Consumption deployment
-// container. The app has no queue/table/blob triggers and keeps Durable state in the Durable Task
+// Functions host storage (AzureWebJobsStorage: keys, leases), the Flex Consumption deployment
+// container and the payload store (src/payload: create the container if missing, write, read, list and
+// delete blobs), all in this one account. The app has no queue/table/blob triggers and keeps Durable state in the Durable Task
 // Scheduler, so no queue or table roles are granted.
 resource storageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identityPrincipalId, roles.storageBlobDataOwner)

@@ -96,7 +96,7 @@ export class BlobPayloadStore implements PayloadStore {
     return this.cache.stats();
   }
 
-  putJson(key: string, value: unknown): Promise<PutResult> {
+  async putJson(key: string, value: unknown): Promise<PutResult> {
     const text = JSON.stringify(value);
     if (text === undefined) throw new TypeError(`payload '${key}': ${typeof value} is not JSON`);
     return this.putText(key, text, JSON_CONTENT_TYPE);

@@ -7,8 +7,8 @@
  *   or `UseDevelopmentStorage=true`: Azurite's well-known account on http://127.0.0.1:10000 (the SDK
  *   expands it, including `DevelopmentStorageProxyUri`). Azurite on another port: a full connection string
  *   with `BlobEndpoint=http://127.0.0.1:<port>/devstoreaccount1`, see azuriteConnectionString().
- * - identity-based: `AzureWebJobsStorage__blobServiceUri` (or `AzureWebJobsStorage__accountName`, which
- *   means https://<name>.blob.core.windows.net), with `AzureWebJobsStorage__credential=managedidentity`
+ * - identity-based: `AzureWebJobsStorage__blobServiceUri` (`__serviceUri` is read too), or
+ *   `AzureWebJobsStorage__accountName` (= https://<name>.blob.core.windows.net), with `AzureWebJobsStorage__credential=managedidentity`
  *   and `AzureWebJobsStorage__clientId` (or `__managedIdentityResourceId`) for a user-assigned identity,
  *   which is what infra/app/api.bicep sets; without `__credential`, DefaultAzureCredential (a developer
  *   signed in with `az login`, for instance).
@@ -79,7 +79,8 @@ export function resolveStorageConnection(env: NodeJS.ProcessEnv, connectionName 
   const connectionString = setting("");
   if (connectionString) return fromConnectionString(connectionString, connectionName);
 
-  const serviceUri = setting("blobServiceUri");
+  // __serviceUri is the Blob extension's older spelling of __blobServiceUri.
+  const serviceUri = setting("blobServiceUri") ?? setting("serviceUri");
   const accountName = setting("accountName");
   if (serviceUri || accountName) {
     let blobEndpoint: string;

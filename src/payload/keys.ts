@@ -6,7 +6,7 @@
  *                                                zero-padded to 9 digits so key order = index order
  *   <instanceId>/<runId>/result.json             the full result (what GET returns)
  *
- * `<runId>` is there because a finished instance id may be started again (docs/api.md) while blobs are
+ * `<runId>` is there because a finished instance id may be started again (API.md) while blobs are
  * create-once and cached by key: each start writes under its own run folder (newRunId() in the starter,
  * carried in the orchestration input), so a second run never sees the first run's request. Deleting
  * `instancePrefix(id)` removes every run of an instance (DELETE /api/scatter-gather/{id}).

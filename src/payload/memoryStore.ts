@@ -22,7 +22,7 @@ export class MemoryPayloadStore implements PayloadStore {
 
   constructor(readonly container = "memory") {}
 
-  putJson(key: string, value: unknown): Promise<PutResult> {
+  async putJson(key: string, value: unknown): Promise<PutResult> {
     const text = JSON.stringify(value);
     if (text === undefined) throw new TypeError(`payload '${key}': ${typeof value} is not JSON`);
     return this.putText(key, text);

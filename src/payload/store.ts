@@ -14,6 +14,7 @@
  * - Because blobs never change, a process may cache them: `get*(key, { cache: true })` fetches a key once
  *   per process (concurrent first reads share one request) and keeps it in a byte-bounded LRU cache.
  * - `list(prefix)` yields in key order (lexicographic), page by page: aggregation can stream answers.
+ * - It is I/O: call it from activities and HTTP functions, never from orchestrator code (replays).
  */
 
 /** What a durable message carries instead of a payload: small, JSON-serialisable. */

@@ -88,7 +88,7 @@ export function outputs(src: string): Set<string> {
 }
 
 /** Index just after the `{` or `[` that matches the opening one at `open`. String-aware. */
-function matchClose(src: string, open: number): number {
+export function matchClose(src: string, open: number): number {
   const pairs: Record<string, string> = { "{": "}", "[": "]", "(": ")" };
   const stack: string[] = [];
   let i = open;
@@ -257,4 +257,52 @@ export function parseSimpleYaml(text: string): Record<string, unknown> {
     }
   }
   return root;
+}
+
+/**
+ * The decorators written right before each top-level `param` (`@allowed([...])`, `@minValue(40)`, ...),
+ * as source text keyed by parameter name. Only column-0 declarations count, which is how every template
+ * here is formatted.
+ */
+export function paramDecorators(src: string): Map<string, string[]> {
+  const clean = stripComments(src);
+  const out = new Map<string, string[]>();
+  let pending: string[] = [];
+  let i = 0;
+  while (i < clean.length) {
+    const lineEnd = clean.indexOf("\n", i) < 0 ? clean.length : clean.indexOf("\n", i);
+    const line = clean.slice(i, lineEnd);
+    if (line.startsWith("@")) {
+      const open = clean.indexOf("(", i);
+      const end = open >= 0 && open < lineEnd ? matchClose(clean, open) : lineEnd;
+      pending.push(clean.slice(i, end));
+      i = end;
+      continue;
+    }
+    const param = /^param\s+([A-Za-z_]\w*)\b/.exec(line);
+    if (param) {
+      out.set(param[1], pending);
+      pending = [];
+    } else if (line.trim() !== "") {
+      pending = [];
+    }
+    i = lineEnd + 1;
+  }
+  return out;
+}
+
+/** The values of an `@allowed([...])` decorator (strings unquoted, numbers as text), or undefined. */
+export function allowedValues(decorators: string[] = []): string[] | undefined {
+  const allowed = decorators.find((d) => /^@allowed\s*\(/.test(d));
+  if (!allowed) return undefined;
+  return [...allowed.matchAll(/'([^']*)'|(-?\d+(?:\.\d+)?)/g)].map((m) => m[1] ?? m[2]);
+}
+
+/** The number in `@<name>(n)` (minValue, maxValue, minLength, maxLength), or undefined. */
+export function decoratorNumber(decorators: string[] = [], name: string): number | undefined {
+  for (const d of decorators) {
+    const m = new RegExp(`^@${name}\\s*\\(\\s*(-?\\d+)\\s*\\)`).exec(d);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
 }

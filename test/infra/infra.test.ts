@@ -11,7 +11,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import {
+  allowedValues,
   blockAfter,
+  decoratorNumber,
   envReads,
   guids,
   listBicepFiles,
@@ -21,6 +23,7 @@ import {
   moduleRefs,
   objectEntries,
   outputs,
+  paramDecorators,
   params,
   parseSimpleYaml,
   resourceBody,
@@ -67,6 +70,7 @@ const KNOWN_API_VERSIONS: Record<string, string[]> = {
   "Microsoft.Storage/storageAccounts": ["2023-05-01"],
   "Microsoft.Storage/storageAccounts/blobServices": ["2023-05-01"],
   "Microsoft.Storage/storageAccounts/blobServices/containers": ["2023-05-01"],
+  "Microsoft.Storage/storageAccounts/managementPolicies": ["2023-05-01"],
   "Microsoft.OperationalInsights/workspaces": ["2023-09-01"],
   "Microsoft.Insights/components": ["2020-02-02"],
   "Microsoft.DurableTask/schedulers": ["2025-11-01"],
@@ -88,6 +92,8 @@ const DOCUMENTED_APP_SETTINGS = [
   "MAX_RESPONSE_BYTES",
   "MAX_REQUEST_BYTES",
   "FANOUT_BATCH_SIZE",
+  "PAYLOAD_CONTAINER",
+  "PAYLOAD_RETENTION_DAYS",
 ];
 
 /**
@@ -244,6 +250,124 @@ function apiVersionProblems(bicepSources: Record<string, string>): string[] {
   return problems;
 }
 
+/** Variables azd itself supplies on every run: their placeholders need no default. */
+const AZD_PROVIDED = new Set(["AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID"]);
+
+/**
+ * Every `${VAR}` placeholder of main.parameters.json has a default (`${VAR=default}`) equal to the Bicep
+ * default and allowed by the parameter's decorators, so an azd that substitutes "" for an unset variable
+ * still deploys. A string parameter whose Bicep default is '' needs none ("" is its default).
+ */
+function parameterDefaultProblems(mainSrc: string, parameterFile: { parameters: Record<string, { value: unknown }> }): string[] {
+  const declared = params(mainSrc);
+  const decorators = paramDecorators(mainSrc);
+  const problems: string[] = [];
+  for (const [name, { value }] of Object.entries(parameterFile.parameters ?? {})) {
+    const m = typeof value === "string" ? /^\$\{([A-Za-z_]\w*)(?:=([^}]*))?\}$/.exec(value) : null;
+    if (!m || AZD_PROVIDED.has(m[1])) continue;
+    const decl = declared.get(name);
+    const bicepDefault = decl?.defaultValue?.replace(/^'(.*)'$/, "$1");
+    if (m[2] === undefined) {
+      if (!(decl?.type === "string" && decl.defaultValue === "''")) problems.push(`${name}: placeholder \${${m[1]}} has no default`);
+      continue;
+    }
+    if (bicepDefault !== undefined && m[2] !== bicepDefault) problems.push(`${name}: placeholder default '${m[2]}' differs from the Bicep default '${bicepDefault}'`);
+    const allowed = allowedValues(decorators.get(name));
+    if (allowed && !allowed.includes(m[2])) problems.push(`${name}: placeholder default '${m[2]}' is not in @allowed`);
+    const min = decoratorNumber(decorators.get(name), "minValue");
+    if (min !== undefined && Number(m[2]) < min) problems.push(`${name}: placeholder default ${m[2]} is below @minValue(${min})`);
+  }
+  return problems;
+}
+
+/** What Flex Consumption refuses: siteConfig.ftpsState (ARM 51021), maximumInstanceCount under 40. */
+function flexProblems(files: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [file, src] of Object.entries(files)) {
+    if (/\bftpsState\b/.test(stripComments(src))) problems.push(`${file}: siteConfig.ftpsState is rejected on Flex Consumption`);
+    const decl = params(src).get("maximumInstanceCount");
+    if (!decl) continue;
+    const min = decoratorNumber(paramDecorators(src).get("maximumInstanceCount"), "minValue");
+    if (min === undefined || min < 40) problems.push(`${file}: maximumInstanceCount allows values under 40 (@minValue ${min ?? "missing"})`);
+    if (decl.defaultValue !== undefined && Number(decl.defaultValue) < 40) problems.push(`${file}: maximumInstanceCount default ${decl.defaultValue} is under 40`);
+  }
+  return problems;
+}
+
+/** location carries an @allowed list of region names. */
+function locationProblems(mainSrc: string): string[] {
+  const allowed = allowedValues(paramDecorators(mainSrc).get("location"));
+  if (!allowed || allowed.length === 0) return ["location has no @allowed list"];
+  return allowed.filter((region) => !/^[a-z][a-z0-9]+$/.test(region)).map((region) => `location: '${region}' is not a region name`);
+}
+
+/**
+ * The payload container exists in the app's storage account, a lifecycle rule deletes its blobs after
+ * payloadRetentionDays, and the app gets PAYLOAD_CONTAINER / PAYLOAD_RETENTION_DAYS.
+ */
+function payloadInfraProblems(mainSrc: string, storageSrc: string, apiSrc: string): string[] {
+  const problems: string[] = [];
+  const mainParams = params(mainSrc);
+  if (mainParams.get("payloadContainerName")?.defaultValue !== "'scatter-gather-payloads'") problems.push("main.bicep: payloadContainerName default is not 'scatter-gather-payloads'");
+  if (mainParams.get("payloadRetentionDays")?.defaultValue !== "30") problems.push("main.bicep: payloadRetentionDays default is not 30");
+
+  const storage = moduleParams(mainSrc, "storage");
+  if (!/\bpayloadContainerName\b/.test(storage.get("containerNames") ?? "")) problems.push("main.bicep: the storage module does not create the payload container");
+  if (storage.get("expiringContainerName") !== "payloadContainerName") problems.push("main.bicep: the lifecycle rule is not on the payload container");
+  if (storage.get("expireAfterDays") !== "payloadRetentionDays") problems.push("main.bicep: the lifecycle rule does not use payloadRetentionDays");
+
+  const containers = resources(storageSrc).find((r) => r.type === "Microsoft.Storage/storageAccounts/blobServices/containers");
+  if (!containers || !/for\s+\w+\s+in\s+containerNames\b/.test(stripComments(storageSrc))) problems.push("storage: containers are not created from containerNames");
+  const policy = resources(storageSrc).find((r) => r.type === "Microsoft.Storage/storageAccounts/managementPolicies");
+  if (!policy) problems.push("storage: no lifecycle management policy");
+  else {
+    const body = resourceBody(storageSrc, policy.symbol) ?? "";
+    const entries = objectEntries(body);
+    if (entries.get("name") !== "'default'") problems.push("storage: the management policy must be named 'default'");
+    if (entries.get("parent") !== "storage") problems.push("storage: the management policy is not on the storage account");
+    const rule = blockAfter(body, /\brules\s*:\s*\[\s*/) ?? "";
+    if (!/\benabled\s*:\s*true\b/.test(rule)) problems.push("storage: the lifecycle rule is not enabled");
+    if (!/prefixMatch\s*:\s*\[\s*'\$\{expiringContainerName\}\/'\s*\]/.test(rule)) problems.push("storage: the lifecycle rule does not filter on the container prefix");
+    if (!/blobTypes\s*:\s*\[\s*'blockBlob'\s*\]/.test(rule)) problems.push("storage: the lifecycle rule does not cover block blobs");
+    if (!/baseBlob\s*:\s*\{\s*delete\s*:\s*\{\s*daysAfter(?:Modification|Creation)GreaterThan\s*:\s*expireAfterDays\s*\}/.test(rule)) problems.push("storage: the lifecycle rule does not delete after expireAfterDays");
+  }
+
+  const settings = appSettingsOf(apiSrc);
+  if (settings.get("PAYLOAD_CONTAINER") !== "payloadContainerName") problems.push("api.bicep: PAYLOAD_CONTAINER is not payloadContainerName");
+  if (settings.get("PAYLOAD_RETENTION_DAYS") !== "string(payloadRetentionDays)") problems.push("api.bicep: PAYLOAD_RETENTION_DAYS is not string(payloadRetentionDays)");
+  const api = moduleParams(mainSrc, "api");
+  for (const name of ["payloadContainerName", "payloadRetentionDays"]) if (api.get(name) !== name) problems.push(`main.bicep: ${name} is not passed to the api module`);
+  return problems;
+}
+
+/**
+ * The deployment package: remote build (azd requires node_modules excluded for it), dist shipped (main
+ * points into it), the remote build's inputs kept, and no Core Tools anywhere in package.json (a
+ * remote `npm install` would download the Functions host into the deployed node_modules).
+ */
+function deployPackageProblems(funcignore: string, azureYaml: string, packageJson: { main?: string; [group: string]: unknown }): string[] {
+  const problems: string[] = [];
+  const ignored = new Set(
+    funcignore
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith("#"))
+      .map((line) => line.replace(/^\//, "").replace(/\/$/, "")),
+  );
+  const api = (parseSimpleYaml(azureYaml).services as Record<string, Record<string, unknown>> | undefined)?.api ?? {};
+  if (api.remoteBuild !== "true") problems.push("azure.yaml: service api is not remoteBuild: true");
+  if (!ignored.has("node_modules")) problems.push(".funcignore: node_modules is not excluded (azd refuses remoteBuild: true without it)");
+  const mainDir = String(packageJson.main ?? "").split("/")[0];
+  for (const kept of [mainDir, "host.json", "package.json", "package-lock.json", "src", "tsconfig.json"]) {
+    if (ignored.has(kept)) problems.push(`.funcignore: '${kept}' is excluded but the package needs it`);
+  }
+  for (const group of ["dependencies", "devDependencies", "optionalDependencies"]) {
+    const deps = (packageJson[group] ?? {}) as Record<string, string>;
+    if ("azure-functions-core-tools" in deps) problems.push(`package.json: azure-functions-core-tools in ${group}`);
+  }
+  return problems;
+}
+
 function srcEnvReads(): Set<string> {
   const names = new Set<string>();
   for (const f of listSourceFiles(path.join(ROOT, "src"))) for (const n of envReads(fs.readFileSync(f, "utf8"))) names.add(n);
@@ -391,6 +515,35 @@ describe("infra templates", () => {
   test("azure.yaml declares service api hosted as a function app", () => {
     expect(azureYamlProblems(read("azure.yaml"))).toEqual([]);
   });
+  test("main.parameters.json placeholders carry defaults (older azd passes \"\" for unset variables)", () => {
+    expect(parameterDefaultProblems(MAIN, PARAMETERS)).toEqual([]);
+    expect(PARAMETERS.parameters.dtsSkuName.value).toBe("${DTS_SKU_NAME=Consumption}");
+    expect(PARAMETERS.parameters.principalType.value).toBe("${AZURE_PRINCIPAL_TYPE=User}");
+  });
+
+  test("Flex Consumption: no siteConfig.ftpsState, maximumInstanceCount at least 40", () => {
+    expect(flexProblems({ "infra/main.bicep": MAIN, "infra/app/api.bicep": API })).toEqual([]);
+    expect(decoratorNumber(paramDecorators(MAIN).get("maximumInstanceCount"), "minValue")).toBeGreaterThanOrEqual(40);
+  });
+
+  test("location is limited to regions with both Flex Consumption and the Durable Task Scheduler", () => {
+    expect(locationProblems(MAIN)).toEqual([]);
+    expect(allowedValues(paramDecorators(MAIN).get("location"))).toEqual(expect.arrayContaining(["eastus2", "northeurope", "swedencentral"]));
+  });
+
+  test("payload store: container, lifecycle rule after payloadRetentionDays, app settings", () => {
+    expect(payloadInfraProblems(MAIN, STORAGE, API)).toEqual([]);
+    expect(PARAMETERS.parameters.payloadRetentionDays.value).toBe("${PAYLOAD_RETENTION_DAYS=30}");
+    // the app identity may create, write, read, list and delete blobs in that account
+    const owner = resourceBody(RBAC, "storageBlobDataOwner")!;
+    expect(objectEntries(owner).get("scope")).toBe("storage");
+    expect(objectEntries(objectEntries(owner).get("properties")!).get("principalId")).toBe("identityPrincipalId");
+    expect(stripComments(RBAC)).toMatch(/storageBlobDataOwner:\s*'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'/);
+  });
+
+  test("deployment package: remote build, dist shipped, no Core Tools in package.json", () => {
+    expect(deployPackageProblems(read(".funcignore"), read("azure.yaml"), JSON.parse(read("package.json")))).toEqual([]);
+  });
 });
 
 // The checks above must be able to fail: feed them small broken inputs.
@@ -485,6 +638,87 @@ describe("infra checks reject broken templates", () => {
     expect(apiVersionProblems({ "x.bicep": src })).toEqual([
       "x.bicep: Microsoft.Web/sites@2018-11-01 is not a checked API version (2024-04-01)",
       "x.bicep: resource type Microsoft.KeyVault/vaults is not in the checked API version table",
+    ]);
+  });
+
+  test("placeholders without defaults, or with defaults the template refuses", () => {
+    const main = [
+      "@allowed([",
+      "  'Consumption'",
+      "  'Dedicated'",
+      "])",
+      "param sku string = 'Consumption'",
+      "@minValue(40)",
+      "param count int = 100",
+      "param allow string = ''",
+      "param n int = 3",
+    ].join("\n");
+    expect(
+      parameterDefaultProblems(main, {
+        parameters: {
+          environmentName: { value: "${AZURE_ENV_NAME}" },
+          sku: { value: "${SKU=Premium}" },
+          count: { value: "${COUNT=10}" },
+          allow: { value: "${ALLOW}" },
+          n: { value: "${N}" },
+        },
+      }),
+    ).toEqual([
+      "sku: placeholder default 'Premium' differs from the Bicep default 'Consumption'",
+      "sku: placeholder default 'Premium' is not in @allowed",
+      "count: placeholder default '10' differs from the Bicep default '100'",
+      "count: placeholder default 10 is below @minValue(40)",
+      "n: placeholder ${N} has no default",
+    ]);
+  });
+
+  test("ftpsState, a small maximumInstanceCount, a location without @allowed", () => {
+    const api = "@minValue(1)\nparam maximumInstanceCount int = 10\nresource s 'Microsoft.Web/sites@2024-04-01' = {\n  properties: {\n    siteConfig: {\n      ftpsState: 'Disabled'\n    }\n  }\n}\n";
+    expect(flexProblems({ "api.bicep": api })).toEqual([
+      "api.bicep: siteConfig.ftpsState is rejected on Flex Consumption",
+      "api.bicep: maximumInstanceCount allows values under 40 (@minValue 1)",
+      "api.bicep: maximumInstanceCount default 10 is under 40",
+    ]);
+    expect(locationProblems("@minLength(1)\n@description('Region (e.g. eastus)')\nparam location string\n")).toEqual(["location has no @allowed list"]);
+    expect(locationProblems("@allowed([\n  'eastus2'\n  'East US'\n])\nparam location string\n")).toEqual(["location: 'East US' is not a region name"]);
+  });
+
+  test("payload infra without container, lifecycle rule or settings", () => {
+    const main = "param payloadContainerName string = 'x'\nmodule storage './s.bicep' = {\n  name: 's'\n  params: {\n    containerNames: [\n      deploymentStorageContainerName\n    ]\n  }\n}\n";
+    const storage = "resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: name\n}\n";
+    expect(payloadInfraProblems(main, storage, "var appSettings = {\n}\n")).toEqual([
+      "main.bicep: payloadContainerName default is not 'scatter-gather-payloads'",
+      "main.bicep: payloadRetentionDays default is not 30",
+      "main.bicep: the storage module does not create the payload container",
+      "main.bicep: the lifecycle rule is not on the payload container",
+      "main.bicep: the lifecycle rule does not use payloadRetentionDays",
+      "storage: containers are not created from containerNames",
+      "storage: no lifecycle management policy",
+      "api.bicep: PAYLOAD_CONTAINER is not payloadContainerName",
+      "api.bicep: PAYLOAD_RETENTION_DAYS is not string(payloadRetentionDays)",
+      "main.bicep: payloadContainerName is not passed to the api module",
+      "main.bicep: payloadRetentionDays is not passed to the api module",
+    ]);
+    // a policy that deletes the wrong container's blobs, or nothing
+    const wrongRule = STORAGE.replace("'${expiringContainerName}/'", "'${containerNames[0]}/'").replace("daysAfterModificationGreaterThan: expireAfterDays", "daysAfterModificationGreaterThan: 30");
+    expect(payloadInfraProblems(MAIN, wrongRule, API)).toEqual([
+      "storage: the lifecycle rule does not filter on the container prefix",
+      "storage: the lifecycle rule does not delete after expireAfterDays",
+    ]);
+  });
+
+  test("a package that would break remote build, drop main, or ship Core Tools", () => {
+    expect(
+      deployPackageProblems("dist\ntsconfig.json\n", "name: scatter-gather\nservices:\n  api:\n    host: function\n", {
+        main: "dist/src/functions/*.js",
+        optionalDependencies: { "azure-functions-core-tools": "^4" },
+      }),
+    ).toEqual([
+      "azure.yaml: service api is not remoteBuild: true",
+      ".funcignore: node_modules is not excluded (azd refuses remoteBuild: true without it)",
+      ".funcignore: 'dist' is excluded but the package needs it",
+      ".funcignore: 'tsconfig.json' is excluded but the package needs it",
+      "package.json: azure-functions-core-tools in optionalDependencies",
     ]);
   });
 

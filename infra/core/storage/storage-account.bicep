@@ -1,4 +1,4 @@
-metadata description = 'Storage account for the Functions host (AzureWebJobsStorage) and the Flex Consumption deployment package. Shared keys are disabled: every client authenticates with Microsoft Entra ID.'
+metadata description = 'Storage account for the Functions host (AzureWebJobsStorage), the Flex Consumption deployment package and the payload store. Shared keys are disabled: every client authenticates with Microsoft Entra ID.'
 
 param name string
 param location string = resourceGroup().location
@@ -6,6 +6,13 @@ param tags object = {}
 
 @description('Blob containers to create (names only); none of them allows public access.')
 param containerNames array = []
+
+@description('A container whose blobs a lifecycle management rule deletes expireAfterDays after their last write. Empty = no rule.')
+param expiringContainerName string = ''
+
+@description('Days after the last write (for write-once blobs: after creation) before the lifecycle rule deletes a blob.')
+@minValue(1)
+param expireAfterDays int = 30
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -46,6 +53,44 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
     }
   }
 ]
+
+// Lifecycle management (one policy per account, always named 'default'): the service evaluates it about
+// once a day, so a blob can outlive expireAfterDays by up to a day or two.
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = if (!empty(expiringContainerName)) {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'delete-expired-payloads'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                '${expiringContainerName}/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: expireAfterDays
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+  dependsOn: [
+    containers
+  ]
+}
 
 output id string = storage.id
 output name string = storage.name

@@ -1,0 +1,259 @@
+/**
+ * BlobPayloadStore against a real Azurite blob service that this file starts (and stops) on a free
+ * loopback port. No SDK stand-in: requests go through @azure/storage-blob over HTTP. A small counting
+ * proxy between the SDK and Azurite counts the requests that really leave the process (cache tests).
+ * Azurite runs with the loopback guard preloaded: any connection it tried to open elsewhere (its
+ * telemetry, for one) would be refused and logged, and the last test checks the log is empty.
+ */
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createBlobPayloadStore, type BlobPayloadStore, type BlobPayloadStoreOptions } from "../../src/payload/blobStore";
+import { azuriteConnectionString, readPayloadStoreConfig } from "../../src/payload/config";
+import { gatherKeys, instancePrefix } from "../../src/payload/keys";
+import { PayloadFormatError, PayloadNotFoundError } from "../../src/payload/store";
+import type { BlobOperation } from "../../src/telemetry";
+import { startAzurite, type RunningAzurite } from "./azurite";
+
+jest.setTimeout(60_000);
+
+const guardLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "payload-guard-")), "guard.log");
+let azurite: RunningAzurite;
+let proxy: CountingProxy;
+
+beforeAll(async () => {
+  azurite = await startAzurite({
+    preload: [path.resolve(__dirname, "../telemetry/loopback-guard.cjs")],
+    env: { LOOPBACK_GUARD_LOG: guardLog },
+  });
+  proxy = await startCountingProxy(azurite.port);
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await azurite?.stop();
+  fs.rmSync(path.dirname(guardLog), { recursive: true, force: true });
+});
+
+let containerSeq = 0;
+/** A store on its own new container, through the counting proxy. */
+function newStore(options: BlobPayloadStoreOptions = {}, container = `test-${process.pid}-${++containerSeq}`): BlobPayloadStore {
+  return createBlobPayloadStore({ connection: readPayloadStoreConfig({ AzureWebJobsStorage: azuriteConnectionString(proxy.port) }).connection, container }, options);
+}
+
+describe("BlobPayloadStore on Azurite", () => {
+  test("put/get round trip; the container is created on first write", async () => {
+    const store = newStore();
+    const keys = gatherKeys("order-42", "run-1");
+    const value = { sku: "widget", qty: 10, note: "prix: 42 € ✓", nested: [1, null, { deep: true }] };
+    const put = await store.putJson(keys.request, value);
+    const text = JSON.stringify(value);
+    expect(put).toMatchObject({ key: keys.request, bytes: Buffer.byteLength(text), created: true, identical: true });
+    expect(put.md5).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+    expect(await store.getJson(keys.request)).toEqual(value);
+    expect(await store.getJson(put)).toEqual(value); // by ref
+    expect(await store.getText(keys.request)).toBe(text);
+    expect(await store.stat(keys.request)).toEqual({ key: keys.request, bytes: put.bytes, md5: put.md5 });
+    expect(await store.stat(keys.result)).toBeUndefined();
+    // null and strings are JSON too
+    await store.putJson(keys.answer(0), null);
+    expect(await store.getJson(keys.answer(0))).toBeNull();
+    // not JSON, or not a usable key: a rejected promise, before any request
+    await expect(store.putJson(keys.answer(1), undefined)).rejects.toThrow(TypeError);
+    await expect(store.putJson("a/../b.json", 1)).rejects.toThrow(RangeError);
+  });
+
+  test("writes are idempotent: rewriting a key is no error, and the first write wins", async () => {
+    const store = newStore();
+    const key = gatherKeys("i", "r").answer(3);
+    const first = await store.putJson(key, { price: 42 });
+    const again = await store.putJson(key, { price: 42 }); // an activity that ran twice
+    expect(again).toEqual({ key, bytes: first.bytes, md5: first.md5, created: false, identical: true });
+    const other = await store.putJson(key, { price: 41 }); // a second run that got another answer
+    expect(other).toEqual({ key, bytes: first.bytes, md5: first.md5, created: false, identical: false });
+    expect(await store.getJson(key)).toEqual({ price: 42 });
+  });
+
+  test("cached reads: the request is fetched once per process, concurrent first reads included", async () => {
+    const store = newStore();
+    const keys = gatherKeys("cached", "r");
+    await store.putJson(keys.request, { q: "x".repeat(1000) });
+    const gets = () => proxy.count("GET", `/${store.container}/${keys.request}`);
+
+    const before = gets();
+    const values = await Promise.all(Array.from({ length: 25 }, () => store.getJson<{ q: string }>(keys.request, { cache: true })));
+    expect(gets() - before).toBe(1);
+    expect(values.every((v) => v === values[0] && v.q.length === 1000)).toBe(true);
+    await store.getJson(keys.request, { cache: true });
+    await store.getText(keys.request, { cache: true });
+    expect(gets() - before).toBe(1);
+    // the shared value is frozen: a caller cannot change what the next one reads
+    expect(Object.isFrozen(values[0])).toBe(true);
+    // uncached reads go to the service each time
+    await store.getJson(keys.request);
+    await store.getJson(keys.request);
+    expect(gets() - before).toBe(3);
+    expect(store.cacheStats()).toMatchObject({ misses: 1, entries: 1 });
+  });
+
+  test("the cache is bounded in bytes, least recently used first", async () => {
+    const store = newStore({ cacheBytes: 2500 });
+    const keys = ["a", "b", "c"].map((name) => `lru/r/${name}.json`);
+    for (const key of keys) await store.putJson(key, "y".repeat(998)); // 1000 bytes each
+    const gets = (key: string) => proxy.count("GET", `/${store.container}/${key}`);
+    await store.getText(keys[0], { cache: true });
+    await store.getText(keys[1], { cache: true });
+    await store.getText(keys[0], { cache: true }); // a is the most recent
+    await store.getText(keys[2], { cache: true }); // 3000 > 2500: b goes
+    expect(store.cacheStats()).toMatchObject({ entries: 2, bytes: 2000, evictions: 1 });
+    await store.getText(keys[0], { cache: true });
+    await store.getText(keys[1], { cache: true });
+    expect([gets(keys[0]), gets(keys[1]), gets(keys[2])]).toEqual([1, 2, 1]);
+  });
+
+  test("list by prefix in key order across pages; readAll streams the values in that order", async () => {
+    const operations: BlobOperation[] = [];
+    const store = newStore({ onOperation: (op) => operations.push(op) });
+    const keys = gatherKeys("fanout", "r");
+    const indexes = Array.from({ length: 23 }, (_, i) => i).sort(() => Math.random() - 0.5);
+    await Promise.all(indexes.map((i) => store.putJson(keys.answer(i), { i })));
+    await store.putJson(keys.request, {}); // same run, not an answer
+    await store.putJson(gatherKeys("fanout-2", "r").answer(0), { other: true }); // another instance with a common name prefix
+
+    operations.length = 0;
+    const listed: string[] = [];
+    for await (const ref of store.list(keys.answersPrefix, { pageSize: 5 })) listed.push(ref.key);
+    expect(listed).toEqual(Array.from({ length: 23 }, (_, i) => keys.answer(i)));
+    expect(operations.filter((op) => op.operation === "ListBlobs")).toHaveLength(5); // 5+5+5+5+3
+
+    const values: number[] = [];
+    for await (const { ref, value } of store.readAll<{ i: number }>(keys.answersPrefix, { pageSize: 4, concurrency: 3 })) {
+      expect(ref.key).toBe(keys.answer(value.i));
+      values.push(value.i);
+    }
+    expect(values).toEqual(Array.from({ length: 23 }, (_, i) => i));
+
+    const everything: string[] = [];
+    for await (const ref of store.list(instancePrefix("fanout"))) everything.push(ref.key);
+    expect(everything).toHaveLength(24); // not fanout-2's
+  });
+
+  test("deleteByPrefix removes one instance's payloads (every run), nothing else, and its cached copies", async () => {
+    const store = newStore({ listPageSize: 3 });
+    const run1 = gatherKeys("purge-me", "r1");
+    const run2 = gatherKeys("purge-me", "r2");
+    const keep = gatherKeys("purge-me-not", "r1");
+    await Promise.all([
+      store.putJson(run1.request, { n: 1 }),
+      ...Array.from({ length: 7 }, (_, i) => store.putJson(run1.answer(i), i)),
+      store.putJson(run1.result, { done: true }),
+      store.putJson(run2.request, { n: 2 }),
+      store.putJson(keep.request, { keep: true }),
+    ]);
+    await store.getJson(run1.request, { cache: true });
+
+    expect(await store.deleteByPrefix(instancePrefix("purge-me"))).toBe(10);
+    const left: string[] = [];
+    for await (const ref of store.list("purge-me")) left.push(ref.key);
+    expect(left).toEqual([keep.request]);
+    await expect(store.getJson(run1.request, { cache: true })).rejects.toBeInstanceOf(PayloadNotFoundError);
+    expect(await store.deleteByPrefix(instancePrefix("purge-me"))).toBe(0); // purging twice is fine
+    await expect(store.deleteByPrefix("")).rejects.toThrow(RangeError);
+  });
+
+  test("a missing key is a PayloadNotFoundError; a non-JSON blob a PayloadFormatError", async () => {
+    const store = newStore();
+    const error = await store.getJson("nobody/r/request.json").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PayloadNotFoundError);
+    expect(error).toMatchObject({ code: "PayloadNotFound", key: "nobody/r/request.json", container: store.container });
+    await expect(store.getText("nobody/r/request.json", { cache: true })).rejects.toBeInstanceOf(PayloadNotFoundError);
+    // listing a container that was never written is empty, not an error
+    const none: unknown[] = [];
+    for await (const ref of newStore().list("")) none.push(ref);
+    expect(none).toEqual([]);
+    await store.putText("bad/r/result.json", "{ not json", "application/json");
+    await expect(store.getJson("bad/r/result.json")).rejects.toBeInstanceOf(PayloadFormatError);
+  });
+
+  test("each request is reported: Azure blob dependency data for telemetry", async () => {
+    const operations: BlobOperation[] = [];
+    const store = newStore({ onOperation: (op) => operations.push(op) });
+    const key = gatherKeys("tele", "r").request;
+    await store.putJson(key, { a: 1 });
+    await store.putJson(key, { a: 1 });
+    await store.getJson(key);
+    await store.getJson("tele/r/missing.json").catch(() => undefined);
+    const summary = operations.map((op) => [op.operation, op.statusCode, op.success]);
+    expect(summary).toEqual([
+      ["CreateContainer", 201, true],
+      ["PutBlob", 201, true],
+      ["PutBlob", 409, true], // the idempotent rewrite is expected, not a failure
+      ["GetBlobProperties", 200, true],
+      ["GetBlob", undefined, true],
+      ["GetBlob", 404, false],
+    ]);
+    for (const op of operations) {
+      expect(op).toMatchObject({ container: store.container, accountHost: `127.0.0.1:${proxy.port}` });
+      expect(op.durationMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(operations[1]).toMatchObject({ key, instanceId: "tele", bytes: 7 });
+    expect(operations[4]).toMatchObject({ key, bytes: 7 });
+  });
+
+  test("configured from app settings only (AzureWebJobsStorage + PAYLOAD_CONTAINER)", async () => {
+    const store = createBlobPayloadStore(readPayloadStoreConfig({ AzureWebJobsStorage: azurite.connectionString, PAYLOAD_CONTAINER: "from-settings" }));
+    expect(store.container).toBe("from-settings");
+    expect(store.accountHost).toBe(`127.0.0.1:${azurite.port}`);
+    await store.putJson("x/r/request.json", { ok: true });
+    expect(await store.getJson("x/r/request.json")).toEqual({ ok: true });
+  });
+
+  test("Azurite opened no connection beyond loopback (telemetry off)", () => {
+    const log = fs.existsSync(guardLog) ? fs.readFileSync(guardLog, "utf8") : "";
+    expect(log).toBe("");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+interface CountingProxy {
+  port: number;
+  /** Requests seen with this method and URL path (query string ignored). */
+  count(method: string, pathname: string): number;
+  close(): Promise<void>;
+}
+
+/** An HTTP proxy on 127.0.0.1 that forwards every request to Azurite and counts them. */
+async function startCountingProxy(targetPort: number): Promise<CountingProxy> {
+  const counts = new Map<string, number>();
+  const server = http.createServer((req, res) => {
+    const pathname = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/^\/devstoreaccount1/, "");
+    const id = `${req.method} ${pathname}`;
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+    const upstream = http.request(
+      { host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } },
+      (response) => {
+        res.writeHead(response.statusCode ?? 502, response.headers);
+        response.pipe(res);
+      },
+    );
+    upstream.on("error", (error) => {
+      res.writeHead(502);
+      res.end(String(error));
+    });
+    req.pipe(upstream);
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    count: (method, pathname) => counts.get(`${method} ${pathname}`) ?? 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,303 @@
+/**
+ * Payload store pieces that need no storage service: settings resolution, key layout, the LRU cache,
+ * the telemetry mapping, and the in-memory store's contract.
+ */
+import { BlobServiceClient } from "@azure/storage-blob";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { blockAfter, objectEntries } from "../infra/bicep-static";
+import { LruByteCache } from "../../src/payload/cache";
+import {
+  azuriteConnectionString,
+  containerName,
+  DEFAULT_CONTAINER,
+  readPayloadStoreConfig,
+  resolveStorageConnection,
+} from "../../src/payload/config";
+import { answerIndex, assertValidKey, gatherKeys, INDEX_DIGITS, instanceOfKey, instancePrefix, newRunId } from "../../src/payload/keys";
+import { MemoryPayloadStore } from "../../src/payload/memoryStore";
+import { PayloadFormatError, PayloadNotFoundError, PayloadStoreConfigError } from "../../src/payload/store";
+
+const ROOT = path.resolve(__dirname, "../..");
+
+describe("storage settings (AzureWebJobsStorage, as the Functions host reads them)", () => {
+  test("UseDevelopmentStorage=true is Azurite's development account on 127.0.0.1:10000", () => {
+    expect(resolveStorageConnection({ AzureWebJobsStorage: "UseDevelopmentStorage=true" })).toEqual({
+      kind: "connectionString",
+      connectionString: "UseDevelopmentStorage=true",
+      blobEndpoint: "http://127.0.0.1:10000/devstoreaccount1",
+      development: true,
+    });
+  });
+
+  test("Azurite on a custom port: a development connection string with BlobEndpoint", () => {
+    const cs = azuriteConnectionString(47123);
+    expect(cs).toContain("BlobEndpoint=http://127.0.0.1:47123/devstoreaccount1;");
+    expect(resolveStorageConnection({ AzureWebJobsStorage: cs })).toMatchObject({
+      kind: "connectionString",
+      blobEndpoint: "http://127.0.0.1:47123/devstoreaccount1",
+      development: true,
+    });
+    // and the SDK reads it the same way (no request is made)
+    const client = BlobServiceClient.fromConnectionString(cs);
+    expect(client.url).toBe("http://127.0.0.1:47123/devstoreaccount1");
+    expect(client.accountName).toBe("devstoreaccount1");
+  });
+
+  test("account key connection strings without BlobEndpoint", () => {
+    const key = Buffer.from("not-a-real-key").toString("base64");
+    expect(resolveStorageConnection({ AzureWebJobsStorage: `DefaultEndpointsProtocol=https;AccountName=stabc123;AccountKey=${key};EndpointSuffix=core.windows.net` })).toMatchObject({
+      blobEndpoint: "https://stabc123.blob.core.windows.net",
+      development: false,
+    });
+    expect(resolveStorageConnection({ AzureWebJobsStorage: `DefaultEndpointsProtocol=https;AccountName=stabc123;AccountKey=${key};EndpointSuffix=core.chinacloudapi.cn` }).blobEndpoint).toBe(
+      "https://stabc123.blob.core.chinacloudapi.cn",
+    );
+    expect(() => resolveStorageConnection({ AzureWebJobsStorage: "AccountName=stabc123" })).toThrow(/neither AccountKey nor SharedAccessSignature/);
+    expect(() => resolveStorageConnection({ AzureWebJobsStorage: "garbage" })).toThrow(PayloadStoreConfigError);
+  });
+
+  test("identity-based: blobServiceUri or accountName, managed identity with a client id, else DefaultAzureCredential", () => {
+    expect(
+      resolveStorageConnection({
+        AzureWebJobsStorage__blobServiceUri: "https://stabc.blob.core.windows.net/",
+        AzureWebJobsStorage__credential: "managedidentity",
+        AzureWebJobsStorage__clientId: "11111111-2222-3333-4444-555555555555",
+      }),
+    ).toEqual({
+      kind: "identity",
+      blobEndpoint: "https://stabc.blob.core.windows.net",
+      credential: { type: "managedIdentity", clientId: "11111111-2222-3333-4444-555555555555", resourceId: undefined },
+    });
+    expect(resolveStorageConnection({ AzureWebJobsStorage__serviceUri: "https://stabc.blob.core.windows.net" }).blobEndpoint).toBe("https://stabc.blob.core.windows.net");
+    expect(resolveStorageConnection({ AzureWebJobsStorage__accountName: "stabc" })).toEqual({
+      kind: "identity",
+      blobEndpoint: "https://stabc.blob.core.windows.net",
+      credential: { type: "default" },
+    });
+    expect(() => resolveStorageConnection({ AzureWebJobsStorage__accountName: "stabc", AzureWebJobsStorage__credential: "clientsecret" })).toThrow(/not supported/);
+    expect(() => resolveStorageConnection({ AzureWebJobsStorage__blobServiceUri: "stabc.blob.core.windows.net" })).toThrow(/http\(s\) URL/);
+    // a connection string wins, as in the host
+    expect(resolveStorageConnection({ AzureWebJobsStorage: "UseDevelopmentStorage=true", AzureWebJobsStorage__accountName: "stabc" }).kind).toBe("connectionString");
+  });
+
+  test("the settings infra/app/api.bicep puts on the function app resolve to the user-assigned identity", () => {
+    const api = fs.readFileSync(path.join(ROOT, "infra/app/api.bicep"), "utf8");
+    const settings = objectEntries(blockAfter(api, /^\s*var\s+appSettings\s*=\s*\{/m)!);
+    const env: NodeJS.ProcessEnv = {};
+    // stand-in values for the Bicep expressions; the setting names are the template's own
+    const stand: Record<string, string> = {
+      "storage.name": "stabc",
+      "storage.properties.primaryEndpoints.blob": "https://stabc.blob.core.windows.net/",
+      identityClientId: "11111111-2222-3333-4444-555555555555",
+      payloadContainerName: "scatter-gather-payloads",
+    };
+    for (const [name, expression] of settings) {
+      if (!name.startsWith("AzureWebJobsStorage") && name !== "PAYLOAD_CONTAINER") continue;
+      env[name] = stand[expression] ?? expression.replace(/^'(.*)'$/, "$1");
+    }
+    expect(readPayloadStoreConfig(env)).toEqual({
+      connection: {
+        kind: "identity",
+        blobEndpoint: "https://stabc.blob.core.windows.net",
+        credential: { type: "managedIdentity", clientId: "11111111-2222-3333-4444-555555555555", resourceId: undefined },
+      },
+      container: "scatter-gather-payloads",
+    });
+  });
+
+  test("nothing configured: an error that names the settings", () => {
+    let error: unknown;
+    try {
+      resolveStorageConnection({});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(PayloadStoreConfigError);
+    const message = (error as Error).message;
+    for (const name of ["AzureWebJobsStorage", "UseDevelopmentStorage=true", "AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential=managedidentity", "AzureWebJobsStorage__clientId"]) {
+      expect(message).toContain(name);
+    }
+    expect(() => resolveStorageConnection({ AzureWebJobsStorage: "  " })).toThrow(PayloadStoreConfigError);
+  });
+
+  test("PAYLOAD_CONTAINER: default, custom, invalid", () => {
+    expect(containerName(undefined)).toBe(DEFAULT_CONTAINER);
+    expect(DEFAULT_CONTAINER).toBe("scatter-gather-payloads");
+    expect(containerName(" my-payloads ")).toBe("my-payloads");
+    for (const bad of ["ab", "Upper", "-x-y", "x--y", "x_y", "a".repeat(64)]) expect(() => containerName(bad)).toThrow(PayloadStoreConfigError);
+  });
+});
+
+describe("key layout", () => {
+  test("per instance and run: request, zero-padded answers, result", () => {
+    const keys = gatherKeys("order-42", "run1");
+    expect(keys).toMatchObject({
+      prefix: "order-42/run1/",
+      request: "order-42/run1/request.json",
+      result: "order-42/run1/result.json",
+      answersPrefix: "order-42/run1/answers/",
+    });
+    expect(keys.answer(7)).toBe(`order-42/run1/answers/${"7".padStart(INDEX_DIGITS, "0")}.json`);
+    expect(instancePrefix("order-42")).toBe("order-42/");
+    // key order is index order
+    const shuffled = [10, 2, 100, 1, 99999].map((i) => keys.answer(i)).sort();
+    expect(shuffled.map(answerIndex)).toEqual([1, 2, 10, 100, 99999]);
+    expect(() => keys.answer(-1)).toThrow(RangeError);
+    expect(() => keys.answer(1.5)).toThrow(RangeError);
+    expect(answerIndex(keys.request)).toBeUndefined();
+  });
+
+  test("instance ids made only of dots stay one literal segment; invalid keys are refused", () => {
+    expect(gatherKeys("..", "r").request).toBe("%2E%2E/r/request.json");
+    expect(instanceOfKey("%2E%2E/r/request.json")).toBe("..");
+    expect(instanceOfKey("a:b.c/r/answers/000000001.json")).toBe("a:b.c");
+    expect(() => gatherKeys("a/b", "r")).toThrow(RangeError);
+    expect(() => gatherKeys("a", "")).toThrow(RangeError);
+    for (const bad of ["", "a//b", "./a", "a/../b", "a/b.", "a\\b", "x".repeat(1025)]) expect(() => assertValidKey(bad)).toThrow(RangeError);
+    assertValidKey("a/b/c.json");
+  });
+
+  test("run ids sort by start time and differ between two starts in the same millisecond", () => {
+    const t = new Date("2026-11-22T23:15:00.123Z");
+    const a = newRunId(t);
+    const b = newRunId(t);
+    expect(a).toMatch(/^20261122T231500123Z-[0-9a-f]{6}$/);
+    expect(a).not.toBe(b);
+    expect(newRunId(new Date("2026-11-23T00:00:00.000Z")) > a).toBe(true);
+  });
+});
+
+describe("LRU byte cache", () => {
+  test("evicts the least recently used entries to stay within the byte bound", () => {
+    const cache = new LruByteCache<string>(10);
+    cache.set("a", "A", 4);
+    cache.set("b", "B", 4);
+    expect(cache.get("a")).toBe("A"); // a is now the most recent
+    cache.set("c", "C", 4); // 12 > 10: b goes
+    expect(cache.get("b")).toBeUndefined();
+    expect(cache.get("a")).toBe("A");
+    expect(cache.get("c")).toBe("C");
+    expect(cache.stats()).toMatchObject({ bytes: 8, entries: 2, evictions: 1 });
+    cache.set("huge", "H", 11); // larger than the whole cache: not kept, nothing evicted
+    expect(cache.get("huge")).toBeUndefined();
+    expect(cache.stats().entries).toBe(2);
+    cache.deletePrefix("a");
+    expect(cache.stats()).toMatchObject({ bytes: 4, entries: 1 });
+  });
+
+  test("concurrent first reads share one load; a failed load is not cached", async () => {
+    const cache = new LruByteCache<string>(100);
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      return { value: "v", bytes: 1 };
+    };
+    const values = await Promise.all(Array.from({ length: 20 }, () => cache.getOrLoad("k", load)));
+    expect(values).toEqual(Array(20).fill("v"));
+    expect(loads).toBe(1);
+    await cache.getOrLoad("k", load);
+    expect(loads).toBe(1);
+    await expect(cache.getOrLoad("bad", async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
+    await expect(cache.getOrLoad("bad", async () => ({ value: "ok", bytes: 1 }))).resolves.toBe("ok");
+  });
+});
+
+describe("trackBlobOperation (SDK stand-in)", () => {
+  function load(connectionString: string | undefined) {
+    const calls: unknown[] = [];
+    const saved = process.env.APPLICATIONINSIGHTS_CONNECTION_STRING;
+    if (connectionString === undefined) delete process.env.APPLICATIONINSIGHTS_CONNECTION_STRING;
+    else process.env.APPLICATIONINSIGHTS_CONNECTION_STRING = connectionString;
+    let mod!: typeof import("../../src/telemetry");
+    jest.isolateModules(() => {
+      jest.doMock("applicationinsights", () => ({
+        TelemetryClient: class {
+          config: Record<string, unknown> = {};
+          initialize() {}
+          trackDependency(t: unknown) {
+            calls.push(t);
+          }
+        },
+      }));
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after jest.doMock, in this isolated registry
+      mod = require("../../src/telemetry");
+    });
+    const restore = () => {
+      if (saved === undefined) delete process.env.APPLICATIONINSIGHTS_CONNECTION_STRING;
+      else process.env.APPLICATIONINSIGHTS_CONNECTION_STRING = saved;
+    };
+    return { mod, calls, restore };
+  }
+
+  const op = {
+    operation: "PutBlob",
+    container: "scatter-gather-payloads",
+    accountHost: "stabc.blob.core.windows.net",
+    key: "order-42/r/request.json",
+    instanceId: "order-42",
+    durationMs: 12.4,
+    success: true,
+    statusCode: 201,
+    bytes: 321,
+  };
+
+  test("an Azure blob dependency: target the account host, name operation + container", () => {
+    const { mod, calls, restore } = load("InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/");
+    try {
+      mod.trackBlobOperation(op);
+      expect(calls).toEqual([
+        {
+          name: "PutBlob scatter-gather-payloads",
+          dependencyTypeName: "Azure blob",
+          target: "stabc.blob.core.windows.net",
+          data: "PutBlob scatter-gather-payloads/order-42/r/request.json",
+          duration: 12,
+          resultCode: 201,
+          success: true,
+          properties: {
+            container: "scatter-gather-payloads",
+            instanceId: "order-42",
+            bytes: "321",
+            "db.system": "Azure blob",
+            "db.statement": "PutBlob scatter-gather-payloads/order-42/r/request.json",
+          },
+        },
+      ]);
+    } finally {
+      restore();
+    }
+  });
+
+  test("no connection string: nothing", () => {
+    const { mod, calls, restore } = load(undefined);
+    try {
+      mod.trackBlobOperation(op);
+      expect(calls).toEqual([]);
+    } finally {
+      restore();
+    }
+  });
+});
+
+describe("MemoryPayloadStore keeps the store's contract", () => {
+  test("create-only writes, key-ordered listing, NotFound, prefix delete", async () => {
+    const store = new MemoryPayloadStore();
+    const keys = gatherKeys("i", "r");
+    const first = await store.putJson(keys.request, { q: 1 });
+    expect(first).toMatchObject({ key: keys.request, created: true, identical: true, bytes: 7 });
+    expect(await store.putJson(keys.request, { q: 1 })).toMatchObject({ created: false, identical: true, md5: first.md5 });
+    expect(await store.putJson(keys.request, { q: 2 })).toMatchObject({ created: false, identical: false, md5: first.md5 });
+    expect(await store.getJson(keys.request)).toEqual({ q: 1 });
+    for (const i of [3, 1, 2]) await store.putJson(keys.answer(i), { i });
+    const listed: number[] = [];
+    for await (const { value } of store.readAll<{ i: number }>(keys.answersPrefix)) listed.push(value.i);
+    expect(listed).toEqual([1, 2, 3]);
+    await store.putText("i/r/broken.json", "{");
+    await expect(store.getJson("i/r/broken.json")).rejects.toBeInstanceOf(PayloadFormatError);
+    await expect(store.getJson("nope/x.json")).rejects.toBeInstanceOf(PayloadNotFoundError);
+    expect(await store.deleteByPrefix(instancePrefix("i"))).toBe(5);
+    expect(await store.stat(keys.request)).toBeUndefined();
+  });
+});
