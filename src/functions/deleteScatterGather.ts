@@ -1,19 +1,17 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { errorBody } from "../gather/errors";
-import { isInstanceId } from "../gather/schema";
-import { findStatus, isActive, purgeGather } from "../durable/client";
+import { isActive, purgeGather } from "../durable/client";
 import { FunctionNames } from "../durable/names";
-import { jsonResponse, notFound } from "../http/responses";
+import { findGather } from "../http/gatherRoute";
+import { jsonResponse } from "../http/responses";
 import { getPayloadStore, instancePrefix } from "../payload";
 
 /** Purges a finished gather, its batch sub-orchestrations and its stored payloads. */
 export async function deleteScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const id = request.params.id;
-  if (!isInstanceId(id)) return notFound(id);
-  const client = df.getClient(context);
-  const status = await findStatus(client, id, true);
-  if (!status) return notFound(id);
+  const gather = await findGather(request, context, { showInput: true });
+  if (!gather.found) return gather.response;
+  const { id, client, status } = gather;
   if (isActive(status)) {
     return jsonResponse(409, errorBody("conflict", `scatter-gather ${id} is ${status.runtimeStatus}: terminate it first (POST ${request.url}/terminate)`));
   }

@@ -1,17 +1,15 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { isInstanceId } from "../gather/schema";
-import { findStatus, isActive } from "../durable/client";
+import { isActive } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { progressOf } from "../http/progress";
-import { jsonResponse, notFound } from "../http/responses";
+import { findGather } from "../http/gatherRoute";
+import { jsonResponse } from "../http/responses";
 
 export async function getScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const id = request.params.id;
-  // An id outside the pattern names no instance; never let it reach the management API's URL.
-  if (!isInstanceId(id)) return notFound(id);
-  const status = await findStatus(df.getClient(context), id);
-  if (!status) return notFound(id);
+  const gather = await findGather(request, context);
+  if (!gather.found) return gather.response;
+  const { id, status } = gather;
   return jsonResponse(200, {
     id,
     runtimeStatus: status.runtimeStatus,

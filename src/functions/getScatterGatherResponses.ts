@@ -1,13 +1,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
-import { findStatus } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { errorBody } from "../gather/errors";
 import { parsePageQuery, responsesPage, type ResponseEntry } from "../gather/responsesPage";
 import { RunPayloads } from "../gather/runPayloads";
-import { isInstanceId } from "../gather/schema";
 import type { OrchestrationInput } from "../gather/types";
-import { jsonResponse, notFound } from "../http/responses";
+import { findGather } from "../http/gatherRoute";
+import { jsonResponse } from "../http/responses";
 import { getPayloadStore } from "../payload";
 
 /**
@@ -16,13 +15,11 @@ import { getPayloadStore } from "../payload";
  * stored so far, every other recipient `pending`. Values come from the stored answers of the page only.
  */
 export async function getScatterGatherResponses(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const id = request.params.id;
-  if (!isInstanceId(id)) return notFound(id);
   const query = parsePageQuery(request.query);
   if (!query.ok) return jsonResponse(400, errorBody("invalid_request", query.message));
-  const status = await findStatus(df.getClient(context), id, true);
-  if (!status) return notFound(id);
-  const input = status.input as OrchestrationInput;
+  const gather = await findGather(request, context, { showInput: true });
+  if (!gather.found) return gather.response;
+  const input = gather.status.input as OrchestrationInput;
   const payloads = new RunPayloads(getPayloadStore(), input.run);
   const byResponder = input.auction !== undefined;
   const entries = await currentEntries(payloads, byResponder);

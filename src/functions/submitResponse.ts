@@ -6,26 +6,24 @@ import { RunPayloads } from "../gather/runPayloads";
 import type { OrchestrationInput } from "../gather/types";
 import { getPayloadStore } from "../payload";
 import { readLimits } from "../gather/limits";
-import { isInstanceId, validateAuctionAnswer } from "../gather/schema";
-import { findStatus, isActive } from "../durable/client";
+import { validateAuctionAnswer } from "../gather/schema";
+import { isActive } from "../durable/client";
 import { FunctionNames, RESPONSE_EVENT } from "../durable/names";
 import { refuseAnswer } from "../http/answers";
 import { readJsonBody } from "../http/body";
-import { jsonResponse, notFound } from "../http/responses";
+import { findGather } from "../http/gatherRoute";
+import { jsonResponse } from "../http/responses";
 
 export async function submitResponse(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const id = request.params.id;
-  // An id outside the pattern names no instance; never let it reach the management API's URL.
-  if (!isInstanceId(id)) return notFound(id);
   const limits = readLimits();
   const read = await readJsonBody(request, limits.maxResponseBytes, "MAX_RESPONSE_BYTES");
   if (!read.ok) return read.response;
   const answer = validateAuctionAnswer(read.body);
   if (!answer.ok) return jsonResponse(400, errorBody("invalid_request", summarize(answer.details), answer.details));
 
-  const client = df.getClient(context);
-  const status = await findStatus(client, id, true);
-  if (!status) return notFound(id);
+  const gather = await findGather(request, context, { showInput: true });
+  if (!gather.found) return gather.response;
+  const { id, client, status } = gather;
   const refused = refuseAnswer(id, { input: status.input, customStatus: status.customStatus, active: isActive(status), runtimeStatus: String(status.runtimeStatus) }, limits.maxRecipients);
   if (refused) return refused;
   // The answer goes to the payload store (a responder's first answer wins); the event carries its facts.

@@ -1,10 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { errorBody } from "../gather/errors";
-import { isInstanceId } from "../gather/schema";
-import { findStatus, isActive, terminateGather } from "../durable/client";
+import { isActive, terminateGather } from "../durable/client";
 import { FunctionNames } from "../durable/names";
-import { jsonResponse, notFound } from "../http/responses";
+import { findGather } from "../http/gatherRoute";
+import { jsonResponse } from "../http/responses";
 
 /**
  * Terminates a running gather together with its batch sub-orchestrations (the host's terminatePostUri
@@ -12,11 +12,9 @@ import { jsonResponse, notFound } from "../http/responses";
  * (callRecipient checks that its gather still runs); calls in flight run to their own timeout.
  */
 export async function terminateScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const id = request.params.id;
-  if (!isInstanceId(id)) return notFound(id);
-  const client = df.getClient(context);
-  const status = await findStatus(client, id, true);
-  if (!status) return notFound(id);
+  const gather = await findGather(request, context, { showInput: true });
+  if (!gather.found) return gather.response;
+  const { id, client, status } = gather;
   if (!isActive(status)) return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${status.runtimeStatus}: nothing to terminate`));
   const reason = request.query.get("reason") ?? "terminated through the scatter-gather API";
   const terminated = await terminateGather(client, status, reason);

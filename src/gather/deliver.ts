@@ -4,6 +4,7 @@
  * Every failure is a RecipientError with a short reason; the caller decides about retries.
  */
 import { UrlAllowlist } from "./allowlist";
+import { readAtMost } from "./streams";
 import { findJsonProblem, MAX_JSON_DEPTH } from "./json";
 import { FORBIDDEN_HEADER_NAMES } from "./schema";
 import type { Json, Recipient, SimulatedRecipient, UrlRecipient } from "./types";
@@ -137,23 +138,11 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
     await response.body?.cancel();
     throw new RecipientError(`response body larger than ${maxBytes} bytes`);
   }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new RecipientError(`response body larger than ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
+  const bytes = await readAtMost(response.body, maxBytes);
+  if (!bytes) throw new RecipientError(`response body larger than ${maxBytes} bytes`);
   try {
     // fatal: bytes that are not UTF-8 fail the attempt instead of becoming U+FFFD in the value.
-    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     throw new RecipientError("response body is not valid UTF-8");
   }

@@ -2,6 +2,7 @@
 import type { HttpRequest, HttpResponseInit } from "@azure/functions";
 import { errorBody } from "../gather/errors";
 import { findJsonProblem } from "../gather/json";
+import { readAtMost } from "../gather/streams";
 import { jsonResponse } from "./responses";
 
 export type BodyResult = { ok: true; body: unknown } | { ok: false; response: HttpResponseInit };
@@ -42,29 +43,6 @@ export async function readJsonBody(request: Pick<HttpRequest, "headers" | "body"
     return fail(400, errorBody("invalid_request", `${problem.path || "the body"}: ${problem.message}`, [detail]));
   }
   return { ok: true, body };
-}
-
-/**
- * The whole stream when it holds at most `maxBytes`; undefined as soon as it holds more, having read
- * no further than the chunk that crossed the limit and cancelled the rest.
- */
-export async function readAtMost(stream: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | undefined> {
-  if (!stream) return new Uint8Array(0);
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      // Not awaited: a sender that stalls must not hold the 413 back.
-      reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
 }
 
 function tooLarge(maxBytes: number, setting: string): BodyResult {

@@ -3,7 +3,8 @@
  * whole before the 413), UTF-8 checked, JSON parsed and its shape checked.
  */
 import { HttpRequest } from "@azure/functions";
-import { readAtMost, readJsonBody } from "../../src/http/body";
+import { readJsonBody } from "../../src/http/body";
+import { readAtMost } from "../../src/gather/streams";
 
 /** A request whose body is the given stream (what the host hands over for a chunked upload). */
 function streamed(stream: ReadableStream<Uint8Array>, headers: Record<string, string> = { "content-type": "application/json" }) {
