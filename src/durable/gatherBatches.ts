@@ -11,7 +11,7 @@ import { failureReason } from "../gather/failures";
 import { GatherTally } from "../gather/tally";
 import type { CompletionPolicy, OrchestrationInput } from "../gather/types";
 import { CompletionStream } from "./completionStream";
-import type { Gathered, Orchestration, RecipientGatherInput } from "./gatherRecipients";
+import { gatherLoop, type Gathered, type Orchestration, type RecipientGatherInput } from "./gatherRecipients";
 import { FunctionNames } from "./names";
 
 /**
@@ -43,7 +43,7 @@ export function* gatherInBatches(
         run: input.run,
         first: slice.first,
         count: slice.count,
-        completion: sliceCompletion(input.completion, slice.count),
+        ...sliceCompletion(input.completion, slice.count),
         aggregate: input.aggregate,
         retry: input.retry,
         deadline: deadlineIso,
@@ -57,33 +57,29 @@ export function* gatherInBatches(
   const tally = new GatherTally(total, input.completion, input.aggregate);
   const stream = new CompletionStream(context, batches);
 
-  context.df.setCustomStatus(tally.progress(deadlineIso));
-  let decision = tally.decision();
-  while (!decision) {
-    const task = yield* stream.next();
+  const decision = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {
     const batch = indexOf.get(task)!;
     if (task.isFaulted) {
       // A slice that failed internally: its recipients count as failed, the gather goes on.
       const reason = failureReason(task.result);
       for (let j = 0; j < slices[batch].count; j++) tally.fail(slices[batch].first + j, `batch failed: ${reason}`);
-    } else {
-      const output = task.result as Gathered;
-      output.outcomes.forEach((outcome, j) => {
-        // A slice closed early because the whole policy was met inside it; its stragglers stay open
-        // here until the merged decision closes them.
-        if (outcome.status !== "abandoned") tally.settle(slices[batch].first + j, outcome, output.facts[j] ?? undefined);
-      });
+      return "recorded";
     }
-    context.df.setCustomStatus(tally.progress(deadlineIso));
-    decision = tally.decision();
-  }
+    const output = task.result as Gathered;
+    output.outcomes.forEach((outcome, j) => {
+      // A slice closed early because the whole policy was met inside it; its stragglers stay open
+      // here until the merged decision closes them.
+      if (outcome.status !== "abandoned") tally.settle(slices[batch].first + j, outcome, output.facts[j] ?? undefined);
+    });
+    return "recorded";
+  });
   const running = batches.flatMap((task, i) => (task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, i)]));
   if (running.length > 0) yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds: running });
   return { decision, ...tally.close(decision), plan: tally.plan() };
 }
 
 /** A slice stops early only when the whole gather's policy is already met inside it. */
-function sliceCompletion(policy: CompletionPolicy, sliceSize: number): CompletionPolicy {
-  if (policy.mode === "quorum" && (policy.quorum ?? 1) > sliceSize) return { mode: "all", agree: false, timeoutMs: policy.timeoutMs };
-  return { ...policy, withinSlice: true };
+function sliceCompletion(policy: CompletionPolicy, sliceSize: number): { completion: CompletionPolicy; withinSlice?: boolean } {
+  if (policy.mode === "quorum" && (policy.quorum ?? 1) > sliceSize) return { completion: { mode: "all", agree: false, timeoutMs: policy.timeoutMs } };
+  return { completion: policy, withinSlice: true };
 }

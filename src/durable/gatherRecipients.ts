@@ -44,6 +44,8 @@ export interface RecipientGatherInput {
   closeKey?: string;
   /** Batches: the parent may close this gather early with the CLOSE_EVENT event. */
   closable?: boolean;
+  /** Batches: close early only when the whole policy is met inside (policy.ts SliceOptions). */
+  withinSlice?: boolean;
 }
 
 export interface Gathered {
@@ -64,7 +66,7 @@ interface Attempt {
 
 export function* gatherRecipients(context: OrchestrationContext, input: RecipientGatherInput): Orchestration<Gathered> {
   const deadline = input.deadline ? new Date(input.deadline) : null;
-  const tally = new GatherTally(input.count, input.completion, input.aggregate);
+  const tally = new GatherTally(input.count, input.completion, input.aggregate, { withinSlice: input.withinSlice });
   const factSpec: FactSpec = { agree: input.completion.agree, aggregate: input.aggregate };
   const stream = new CompletionStream(context);
   const calls = new Map<df.Task, Attempt>();
@@ -79,46 +81,66 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   const closeRequest = input.closable ? context.df.waitForExternalEvent(CLOSE_EVENT) : undefined;
   for (const task of [deadlineTimer, closeRequest]) if (task) stream.add(task);
 
-  context.df.setCustomStatus(tally.progress(input.deadline));
-  let decision = tally.decision();
-  while (!decision) {
-    const task = yield* stream.next();
-    if (task === deadlineTimer) {
-      decision = tally.deadlineDecision();
-      break;
-    }
+  const decision = yield* gatherLoop(context, stream, tally, input.deadline, (task) => {
+    if (task === deadlineTimer) return { close: tally.deadlineDecision() };
     // The parent has decided: close with no decision of our own (pending recipients are abandoned).
-    if (task === closeRequest) break;
+    if (task === closeRequest) return { close: undefined };
     const retry = retryWaits.get(task as df.TimerTask);
     if (retry) {
       retryWaits.delete(task as df.TimerTask);
       call(retry);
-      continue;
+      return "waiting";
     }
     const attempt = calls.get(task)!;
     calls.delete(task);
-    if (task.isFaulted) {
-      const reason = failureReason(task.result);
-      const next = nextAttempt(context, input.retry, attempt, reason, deadline);
-      if (next.retryAt) {
-        const wait = context.df.createTimer(next.retryAt);
-        retryWaits.set(wait, { index: attempt.index, attempt: attempt.attempt + 1 });
-        stream.add(wait);
-        continue;
-      }
-      tally.fail(attempt.index, next.reason, { attempts: attempt.attempt });
-    } else {
+    if (!task.isFaulted) {
       const answer = task.result as CallRecipientOutput;
       tally.succeed(attempt.index, answer.facts, { attempts: attempt.attempt, durationMs: answer.durationMs });
+      return "recorded";
     }
-    context.df.setCustomStatus(tally.progress(input.deadline));
-    decision = tally.decision();
-  }
+    const reason = failureReason(task.result);
+    const next = nextAttempt(context, input.retry, attempt, reason, deadline);
+    if (!next.retryAt) {
+      tally.fail(attempt.index, next.reason, { attempts: attempt.attempt });
+      return "recorded";
+    }
+    const wait = context.df.createTimer(next.retryAt);
+    retryWaits.set(wait, { index: attempt.index, attempt: attempt.attempt + 1 });
+    stream.add(wait);
+    return "waiting";
+  });
   // An orchestration does not complete while a timer is pending: cancel the deadline and every retry wait.
   for (const timer of [deadlineTimer, ...retryWaits.keys()]) {
     if (timer && !timer.isCompleted && !timer.isFaulted) timer.cancel();
   }
   return { decision, ...tally.close(decision), plan: tally.plan() };
+}
+
+/** What a gather did with a task the stream handed back. */
+export type Taken = "recorded" | "waiting" | { close: Decision | undefined };
+
+/**
+ * The one gather loop (direct gathers, batches, and the parent of batches): takes tasks in completion
+ * order and hands each to `take`; after each recorded outcome it updates the progress and asks the
+ * policy. Ends with the policy's decision, or with the one `take` closes on (deadline, parent's close).
+ */
+export function* gatherLoop(
+  context: OrchestrationContext,
+  stream: CompletionStream,
+  tally: GatherTally,
+  deadlineIso: string | null,
+  take: (task: df.Task) => Taken,
+): Orchestration<Decision | undefined> {
+  context.df.setCustomStatus(tally.progress(deadlineIso));
+  let decision = tally.decision();
+  while (!decision) {
+    const taken = take(yield* stream.next());
+    if (typeof taken === "object") return taken.close;
+    if (taken === "waiting") continue;
+    context.df.setCustomStatus(tally.progress(deadlineIso));
+    decision = tally.decision();
+  }
+  return decision;
 }
 
 function callInput(input: RecipientGatherInput, facts: FactSpec, { index, attempt }: Attempt): CallRecipientInput {

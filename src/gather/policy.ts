@@ -27,8 +27,17 @@ function quorumProgress(policy: CompletionPolicy, tally: Tally): number {
   return policy.agree ? tally.largestAgreement : tally.succeeded;
 }
 
+/** How a policy is applied to one slice of a large fan-out rather than to a whole gather. */
+export interface SliceOptions {
+  /**
+   * Close early only when the policy is met; never as unreachable, since the slice's answers still
+   * count towards the whole gather (its parent decides).
+   */
+  withinSlice?: boolean;
+}
+
 /** Closed, and how, or undefined while the gather must go on. */
-export function decide(policy: CompletionPolicy, tally: Tally): Decision | undefined {
+export function decide(policy: CompletionPolicy, tally: Tally, options: SliceOptions = {}): Decision | undefined {
   switch (policy.mode) {
     case "first":
       if (tally.succeeded > 0) return { closedBy: "first-response", outcome: "complete" };
@@ -37,7 +46,7 @@ export function decide(policy: CompletionPolicy, tally: Tally): Decision | undef
       const quorum = policy.quorum ?? 1;
       const progress = quorumProgress(policy, tally);
       if (progress >= quorum) return { closedBy: "quorum-reached", outcome: "complete" };
-      if (progress + tally.pending < quorum && !policy.withinSlice) {
+      if (progress + tally.pending < quorum && !options.withinSlice) {
         // Answers lost to a deadline upstream made it unreachable: that is the deadline's doing.
         if (tally.timedOut > 0 && tally.pending === 0) return atDeadline(tally);
         return { closedBy: "quorum-unreachable", outcome: "failed" };

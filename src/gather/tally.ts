@@ -8,7 +8,7 @@ import { Aggregation, type AggregatePlan } from "./aggregation";
 import { EqualValueCounter } from "./equalValues";
 import type { AnswerFacts } from "./facts";
 import { clipError, type RecipientOutcome } from "./outcomes";
-import { atDeadline, decide, type Decision } from "./policy";
+import { atDeadline, decide, type Decision, type SliceOptions } from "./policy";
 import type { AggregateSpec, CompletionPolicy, Counts, GatherProgress } from "./types";
 
 const COLLECT: AggregateSpec = { kind: "collect", order: "min" };
@@ -29,6 +29,7 @@ export class GatherTally {
     readonly total: number,
     private readonly policy: CompletionPolicy,
     aggregate: AggregateSpec = COLLECT,
+    private readonly slice: SliceOptions = {},
   ) {
     this.outcomes = new Array(total);
     this.facts = new Array(total);
@@ -83,7 +84,7 @@ export class GatherTally {
       timedOut: this.timedOut,
       pending: this.pending,
       largestAgreement: this.agreement.largest,
-    });
+    }, this.slice);
   }
 
   /** The verdict when the deadline fires first. */

@@ -29,11 +29,6 @@ export interface CompletionPolicy {
   agree: boolean;
   /** The gather deadline, relative to the orchestration start. */
   timeoutMs?: number;
-  /**
-   * Internal, for one slice of a large fan-out: close early only when the policy is met; never as
-   * unreachable, since the slice's answers still count towards the whole gather.
-   */
-  withinSlice?: boolean;
 }
 
 export type AggregateKind = "collect" | "best" | "summary" | "vote";

@@ -11,6 +11,7 @@ function tally(total: number, t: Partial<Omit<Tally, "total" | "pending">> = {})
 
 const ALL: CompletionPolicy = { mode: "all", agree: false };
 const FIRST: CompletionPolicy = { mode: "first", agree: false };
+const slice = { withinSlice: true };
 const quorum = (q: number, extra: Partial<CompletionPolicy> = {}): CompletionPolicy => ({ mode: "quorum", quorum: q, agree: false, ...extra });
 
 describe("decide: mode all", () => {
@@ -105,16 +106,16 @@ describe("decide: mode quorum", () => {
   });
 
   test("withinSlice: never unreachable while answers are pending", () => {
-    const policy = quorum(3, { withinSlice: true });
-    expect(decide(policy, tally(5, { failed: 4 }))).toBeUndefined();
-    expect(decide(policy, tally(5, { succeeded: 3 }))).toEqual({ closedBy: "quorum-reached", outcome: "complete" });
+    const policy = quorum(3);
+    expect(decide(policy, tally(5, { failed: 4 }), slice)).toBeUndefined();
+    expect(decide(policy, tally(5, { succeeded: 3 }), slice)).toEqual({ closedBy: "quorum-reached", outcome: "complete" });
   });
 
   test("withinSlice: once nothing is pending the slice closes like an unmet gather", () => {
-    const policy = quorum(3, { withinSlice: true });
-    expect(decide(policy, tally(3, { failed: 3 }))).toEqual({ closedBy: "all-failed", outcome: "failed" });
-    expect(decide(policy, tally(3, { succeeded: 1, failed: 2 }))).toEqual({ closedBy: "all-failed", outcome: "failed" });
-    expect(decide(policy, tally(3, { succeeded: 1, timedOut: 2 }))).toEqual({ closedBy: "deadline", outcome: "partial" });
+    const policy = quorum(3);
+    expect(decide(policy, tally(3, { failed: 3 }), slice)).toEqual({ closedBy: "all-failed", outcome: "failed" });
+    expect(decide(policy, tally(3, { succeeded: 1, failed: 2 }), slice)).toEqual({ closedBy: "all-failed", outcome: "failed" });
+    expect(decide(policy, tally(3, { succeeded: 1, timedOut: 2 }), slice)).toEqual({ closedBy: "deadline", outcome: "partial" });
   });
 });
 
