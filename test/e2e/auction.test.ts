@@ -2,7 +2,7 @@
  * The auction variant: notify URLs receive the request once; answers arrive through
  * POST /api/scatter-gather/{id}/responses and through sendEventPostUri (event `response`).
  */
-import { pollUntil, pollUntilDone, postJson, gatherUrl, recipientServer, sleep, startOk, uniqueId, useTarget, msBetween } from "./harness";
+import { pollUntil, pollUntilDone, postJson, gatherUrl, recipientServer, request, sleep, startOk, uniqueId, useTarget, msBetween } from "./harness";
 
 const target = useTarget();
 jest.setTimeout(30_000);
@@ -98,5 +98,25 @@ describe("auction", () => {
     const done = await pollUntilDone(target, id, 10_000);
     expect(done.result).toMatchObject({ outcome: "failed", closedBy: "deadline" });
     expect(done.result.counts.succeeded).toBe(0);
+  });
+
+  test("answers raised straight at the instance are held to MAX_RESPONSE_BYTES and stored like the others", async () => {
+    const id = uniqueId("auction-raw");
+    const started = await startOk(target, { id, request: 1, auction: { expected: 2 }, completion: { timeoutMs: 20_000 } });
+    const eventUrl = String(started.body.sendEventPostUri).replace("{eventName}", "response").replace(/^https?:\/\/[^/]+/, target.baseUrl);
+    const raise = (body: unknown) => request(eventUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    // 100 KB: over MAX_RESPONSE_BYTES (64 KiB), under the backend's 1 MiB: the host takes the event, the gather ignores it.
+    expect((await raise({ responder: "huge", value: "x".repeat(100_000) })).status).toBe(202);
+    expect((await raise({ responder: "deep", value: JSON.parse("[".repeat(80) + "]".repeat(80)) })).status).toBe(202);
+    expect((await raise({ responder: "raw", value: { bid: 7 } })).status).toBe(202);
+    expect((await postJson(gatherUrl(target, id) + "/responses", { responder: "posted", value: { bid: 9 } })).status).toBe(202);
+    const done = await pollUntilDone(target, id, 15_000);
+    expect(done.result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { succeeded: 2 } });
+    expect(done.result.responses.map((x: { recipientId: string; value: unknown }) => [x.recipientId, x.value])).toEqual([
+      ["raw", { bid: 7 }],
+      ["posted", { bid: 9 }],
+    ]);
+    const page = (await request(String(done.result.responsesUri).replace(/^https?:\/\/[^/]+/, target.baseUrl))).body;
+    expect(page.items.map((x: { recipientId: string }) => x.recipientId)).toEqual(["raw", "posted"]);
   });
 });
