@@ -16,6 +16,7 @@ import {
   type InstanceStatus,
   type RuntimeStatus,
 } from "./engine/types";
+import { alreadyExistsMessage, isTerminal, RuntimeStatusByNumber, unknownFunctionMessage } from "./engine/host-messages";
 
 export interface ApiRequest {
   method: string;
@@ -52,18 +53,8 @@ class OrchestrationAlreadyExistsError extends Error {}
 const InstanceIdPlaceholder = "INSTANCEID";
 const MaxInstanceIdLength = 256;
 /** OrchestrationRuntimeStatus / OrchestrationStatus enum names by value, for Enum.TryParse of numbers. */
-const statusByNumber: Record<number, RuntimeStatus> = {
-  0: "Running",
-  1: "Completed",
-  2: "ContinuedAsNew",
-  3: "Failed",
-  4: "Canceled",
-  5: "Terminated",
-  6: "Pending",
-  7: "Suspended",
-};
+const statusByNumber = RuntimeStatusByNumber;
 const statusNames = new Set<string>(Object.values(statusByNumber));
-const terminal = new Set<RuntimeStatus>(["Completed", "Failed", "Canceled", "Terminated"]);
 
 export class DurableHttpApi {
   constructor(private readonly o: DurableApiOptions) {}
@@ -140,7 +131,7 @@ export class DurableHttpApi {
       suspendPostUri: p.suspendPostUri,
       resumePostUri: p.resumePostUri,
     };
-    const res = json(202, body);
+    const res = jsonResponse(202, body);
     res.headers["Location"] = p.statusQueryGetUri;
     res.headers["Retry-After"] = "10";
     return res;
@@ -251,9 +242,7 @@ export class DurableHttpApi {
   async startNew(functionName: string, instanceId: string, input: unknown): Promise<string> {
     const known = this.o.orchestrators();
     if (!known.has(functionName)) {
-      let message = `The function '${functionName}' doesn't exist, is disabled, or is not an orchestrator function. Additional info: `;
-      message += known.size > 0 ? `The following are the known orchestrator functions: '${[...known].join("', '")}'.` : "No orchestrator functions are currently registered!";
-      throw new ArgumentError(message);
+      throw new ArgumentError(unknownFunctionMessage(functionName, "orchestrator", known));
     }
     let id = instanceId;
     if (!id) id = randomUUID().replace(/-/g, "");
@@ -267,7 +256,7 @@ export class DurableHttpApi {
       if (err instanceof InstanceStateError) {
         const existing = await this.o.engine.getStatus(id);
         throw new OrchestrationAlreadyExistsError(
-          existing ? `An Orchestration instance with the status ${existing.runtimeStatus} already exists.` : err.message,
+          existing ? alreadyExistsMessage(existing.runtimeStatus) : err.message,
         );
       }
       throw err;
@@ -282,7 +271,7 @@ export class DurableHttpApi {
     const status = await this.o.engine.waitForCompletion(id, timeoutSec * 1000);
     switch (status?.runtimeStatus) {
       case "Completed":
-        return json(200, status.output ?? null);
+        return jsonResponse(200, status.output ?? null);
       case "Canceled":
       case "Failed":
       case "Terminated":
@@ -321,7 +310,7 @@ export class DurableHttpApi {
       default:
         code = 500;
     }
-    const res = json(code, statusPayload(status, showInput, showHistory));
+    const res = jsonResponse(code, statusPayload(status, showInput, showHistory));
     if (location) res.headers["Location"] = req.url.href;
     if (code === 202) res.headers["Retry-After"] = "5";
     return res;
@@ -344,7 +333,7 @@ export class DurableHttpApi {
     const token = header(req.headers, "x-ms-continuation-token");
     if (token !== undefined) condition.continuationToken = token;
     const page = await this.o.engine.listInstances(condition);
-    const res = json(
+    const res = jsonResponse(
       200,
       page.instances.map((s) => statusPayload(s, showInput, false)),
     );
@@ -356,13 +345,13 @@ export class DurableHttpApi {
     const status = await this.o.engine.getStatus(instanceId, { showHistory: false });
     if (!status) return empty(404);
     const deleted = await this.o.engine.purge(instanceId);
-    return json(200, { instancesDeleted: deleted });
+    return jsonResponse(200, { instancesDeleted: deleted });
   }
 
   private async purgeByFilter(req: ApiRequest): Promise<ApiResponse> {
     const q = query(req.url);
     const from = q.date("createdTimeFrom");
-    if (!from) return json(400, "Please provide value for 'createdTimeFrom' parameter.");
+    if (!from) return jsonResponse(400, "Please provide value for 'createdTimeFrom' parameter.");
     const to = q.date("createdTimeTo") ?? new Date();
     const statuses = q.statuses("runtimeStatus");
     const deleted = await this.o.engine.purgeMany({
@@ -371,13 +360,13 @@ export class DurableHttpApi {
       runtimeStatus: statuses.length > 0 ? statuses : undefined,
     });
     if (!deleted) return empty(404);
-    return json(200, { instancesDeleted: deleted });
+    return jsonResponse(200, { instancesDeleted: deleted });
   }
 
   private async terminateLike(req: ApiRequest, instanceId: string, op: "terminate" | "suspend" | "resume"): Promise<ApiResponse> {
     const status = await this.o.engine.getStatus(instanceId);
     if (!status) return empty(404);
-    if (terminal.has(status.runtimeStatus)) return empty(410);
+    if (isTerminal(status.runtimeStatus)) return empty(410);
     const reason = query(req.url).get("reason");
     try {
       if (op === "terminate") await this.o.engine.terminate(instanceId, reason);
@@ -419,10 +408,10 @@ export class DurableHttpApi {
   private async raiseEvent(req: ApiRequest, instanceId: string, eventName: string): Promise<ApiResponse> {
     const status = await this.o.engine.getStatus(instanceId);
     if (!status) return empty(404);
-    if (terminal.has(status.runtimeStatus)) return empty(410);
+    if (isTerminal(status.runtimeStatus)) return empty(410);
     const mediaType = String(req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
     if (mediaType !== "application/json") {
-      return json(400, { Message: "Only application/json request content is supported" });
+      return jsonResponse(400, { Message: "Only application/json request content is supported" });
     }
     const text = req.body.toString("utf8");
     let data: unknown = null;
@@ -443,16 +432,14 @@ export class DurableHttpApi {
    */
   private async entities(req: ApiRequest, method: string, entityName: string, entityKey: string): Promise<ApiResponse> {
     if (method === "GET" && !entityKey) {
-      const res = json(200, []);
+      const res = jsonResponse(200, []);
       res.headers["x-ms-continuation-token"] = "";
       return res;
     }
     if (method === "GET" || method === "POST" || method === "DELETE") {
       const known = this.o.entities();
       if (!known.has(entityName)) {
-        let message = `The function '${entityName}' doesn't exist, is disabled, or is not an entity function. Additional info: `;
-        message += known.size > 0 ? `The following are the known entity functions: '${[...known].join("', '")}'.` : "No entity functions are currently registered!";
-        throw new ArgumentError(message);
+        throw new ArgumentError(unknownFunctionMessage(entityName, "entity", known));
       }
       throw new Error("Durable entities are not supported by the project's local host (tools/local-host); use func start for entities.");
     }
@@ -485,7 +472,8 @@ export function hostTime(iso: string): string {
   return d.toISOString().slice(0, 19) + "Z";
 }
 
-function json(status: number, body: unknown): ApiResponse {
+/** A JSON response as the host writes one. */
+export function jsonResponse(status: number, body: unknown): ApiResponse {
   return { status, headers: { "Content-Type": "application/json; charset=utf-8" }, body: JSON.stringify(body) };
 }
 
@@ -494,7 +482,7 @@ function empty(status: number): ApiResponse {
 }
 
 function errorResponse(status: number, message: string, e: Error, exceptionType: string): ApiResponse {
-  return json(status, {
+  return jsonResponse(status, {
     Message: message,
     ExceptionMessage: e.message,
     ExceptionType: exceptionType,

@@ -12,7 +12,8 @@ import { DEFAULT_MAX_REQUEST_BODY, readBodyWithin, requestBodyLimit, tooLarge } 
 import { createEngine } from "./engine";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./engine/payload-limit";
 import type { DurableEngine } from "./engine/types";
-import { DurableHttpApi, type ApiRequest, type ApiResponse } from "./durable-api";
+import { DurableHttpApi, jsonResponse, type ApiRequest, type ApiResponse } from "./durable-api";
+import { extractOutOfProcState, unknownFunctionMessage } from "./engine/host-messages";
 import { refuseUnsupportedOutputs, unsupportedOutputsBanner } from "./output-bindings";
 import { openPayloadStore, type PayloadStore } from "./payload-store";
 import { compareRoutes, compileRoute, matchRoute, normalizeTemplate, type CompiledRoute } from "./routes";
@@ -251,7 +252,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   function findFunction(name: string, triggerType: string): RegisteredFunction {
     const fn = app?.functions.get(name);
     if (!fn || fn.triggerType.toLowerCase() !== triggerType.toLowerCase()) {
-      throw new Error(`The function '${name}' doesn't exist, is disabled, or is not an ${triggerType} function.`);
+      throw new Error(unknownFunctionMessage(name, triggerType));
     }
     return fn;
   }
@@ -453,14 +454,8 @@ function describeFunctions(fns: RegisteredFunction[], hj: HostJson, baseUrl: str
 /** The orchestrator's failure message carries "\n\n$OutOfProcData$:<state JSON>" (durable-functions OrchestrationFailureError). */
 function attachOutOfProcState(err: unknown): void {
   if (!(err instanceof Error) || (err as Error & { state?: unknown }).state !== undefined) return;
-  const label = "\n\n$OutOfProcData$:";
-  const i = err.message.indexOf(label);
-  if (i < 0) return;
-  try {
-    (err as Error & { state?: unknown }).state = JSON.parse(err.message.slice(i + label.length));
-  } catch {
-    /* not JSON: leave as is */
-  }
+  const state = extractOutOfProcState(err.message);
+  if (state !== undefined) (err as Error & { state?: unknown }).state = state;
 }
 
 function fromRpcHttpResponse(data: RpcTypedData | null | undefined): ApiResponse {
@@ -501,10 +496,6 @@ function serializeCookie(c: RpcHttpCookie): string {
   else if (c.sameSite === "strict") s += "; samesite=strict";
   else if (c.sameSite === "explicitNone") s += "; samesite=none";
   return s;
-}
-
-function jsonResponse(status: number, body: unknown): ApiResponse {
-  return { status, headers: { "Content-Type": "application/json; charset=utf-8" }, body: JSON.stringify(body) };
 }
 
 function send(res: http.ServerResponse, r: ApiResponse): void {

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import * as os from "node:os";
 import { EventType, ev, historyForStatus, OrchestrationStatus, parsePayload, toJsonString } from "./history";
 import type { ParentInstanceInfo } from "./history";
+import { alreadyExistsMessage, extractOutOfProcState, isTerminal, unknownFunctionMessage } from "./host-messages";
 import { PayloadLimit, refusalEvent, refusalReason } from "./payload-limit";
 import { replayEpisode } from "./replay";
 import type { NewWork } from "./replay";
@@ -32,7 +33,6 @@ import type {
   StatusOptions,
 } from "./types";
 
-const TERMINAL: ReadonlySet<RuntimeStatus> = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
 /** DurableOrchestrationContext.SetCustomStatus: MessagePayloadDataConverter's 16 KB limit (UTF-16 size). */
 const MAX_CUSTOM_STATUS_BYTES = 16 * 1024;
 
@@ -64,10 +64,6 @@ interface ActivityWork {
 interface Runtime {
   episodeRunning: boolean;
   queued: boolean;
-}
-
-export function isTerminal(status: RuntimeStatus): boolean {
-  return TERMINAL.has(status);
 }
 
 /** The host prints DateTime status fields as "yyyy-MM-ddTHH:mm:ssZ". */
@@ -204,19 +200,12 @@ export class Engine implements DurableEngine {
   async startNew(orchestratorName: string, instanceId: string, input: unknown): Promise<InstanceStatus> {
     this.requireStarted();
     if (!this.options.orchestrators.has(orchestratorName)) {
-      throw new UnknownFunctionError(
-        `The function '${orchestratorName}' doesn't exist, is disabled, or is not an orchestrator function. Additional info: ` +
-          (this.knownOrchestrators.length > 0
-            ? `The following are the known orchestrator functions: '${this.knownOrchestrators.join("', '")}'.`
-            : "No orchestrator functions are currently registered!"),
-      );
+      throw new UnknownFunctionError(unknownFunctionMessage(orchestratorName, "orchestrator", this.knownOrchestrators));
     }
     this.refuseQuarantined(instanceId);
     const existing = this.instances.get(instanceId);
     if (existing && !isTerminal(existing.status)) {
-      throw new InstanceStateError(
-        `An Orchestration instance with the status ${existing.status} already exists.`,
-      );
+      throw new InstanceStateError(alreadyExistsMessage(existing.status));
     }
     const serialized = toJsonString(input);
     this.payloadLimit.refuseClientPayload(`the input of orchestration '${orchestratorName}' ('${instanceId}')`, serialized, (m) => this.log("error", m));
@@ -746,7 +735,7 @@ export class Engine implements DurableEngine {
       // A quarantined child must not run again: its parent gets a failure that says why.
       const reason = quarantined
         ? `Sub-orchestration '${childId}' is quarantined: ${quarantined}.`
-        : `An Orchestration instance with the status ${existing!.status} already exists.`;
+        : alreadyExistsMessage(existing!.status);
       await this.deliver(parent.instanceId, ev.subOrchestrationFailed(this.clock.now(), taskScheduledId, reason, reason), parentExecutionId);
       return;
     }
@@ -916,18 +905,6 @@ export class Engine implements DurableEngine {
       (e) => e.EventType === EventType.SubOrchestrationInstanceCreated && e.EventId === p.taskScheduledId,
     );
     if (created) this.notifyParent(child);
-  }
-}
-
-const OUT_OF_PROC_DATA_LABEL = "\n\n$OutOfProcData$:";
-
-export function extractOutOfProcState(message: string): unknown {
-  const at = message.indexOf(OUT_OF_PROC_DATA_LABEL);
-  if (at === -1) return undefined;
-  try {
-    return JSON.parse(message.slice(at + OUT_OF_PROC_DATA_LABEL.length));
-  } catch {
-    return undefined;
   }
 }
 

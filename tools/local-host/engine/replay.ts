@@ -19,6 +19,7 @@
  * Cost is linear in history + actions: one pass, maps keyed by sequence id.
  */
 import { EventType, toJsonString } from "./history";
+import { unknownFunctionMessage } from "./host-messages";
 import type { HistoryEvent } from "./types";
 
 /** durable-functions' ActionType numbers (the host's AsyncActionType). */
@@ -565,8 +566,5 @@ function extractActions(state: ReplayInput["state"]): WorkerAction[] {
 
 /** The host's error for a call to a function that is not registered with that trigger kind. */
 function unknownFunction(name: string, kind: "activity" | "orchestrator", known: readonly string[]): ShimError {
-  return new ShimError(
-    `The function '${name}' doesn't exist, is disabled, or is not an ${kind} function. Additional info: ` +
-      (known.length > 0 ? `The following are the known ${kind} functions: '${known.join("', '")}'.` : `No ${kind} functions are currently registered!`),
-  );
+  return new ShimError(unknownFunctionMessage(name, kind, known));
 }
