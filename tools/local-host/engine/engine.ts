@@ -13,6 +13,8 @@ import type { ParentInstanceInfo } from "./history";
 import { alreadyExistsMessage, extractOutOfProcState, isTerminal, unknownFunctionMessage } from "./host-messages";
 import { PayloadLimit, refusalEvent, refusalReason } from "./payload-limit";
 import { replayEpisode } from "./replay";
+import { realClock, TimerSet, type DurableTimer } from "./timers";
+import { BoundedWorkerLoop } from "./worker-loop";
 import type { NewWork } from "./replay";
 import { applyRecord, InstanceStore } from "./store";
 import type { InstanceData, LogRecord } from "./store";
@@ -36,22 +38,7 @@ import type {
 /** DurableOrchestrationContext.SetCustomStatus: MessagePayloadDataConverter's 16 KB limit (UTF-16 size). */
 const MAX_CUSTOM_STATUS_BYTES = 16 * 1024;
 
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    // Node timers cap at 2^31-1 ms; long durable timers re-arm in steps.
-    const MAX = 2 ** 31 - 1;
-    let handle: NodeJS.Timeout;
-    const due = Date.now() + ms;
-    const arm = () => {
-      const left = due - Date.now();
-      handle = setTimeout(left > MAX ? arm : fn, Math.max(0, Math.min(left, MAX)));
-      handle.unref?.();
-    };
-    arm();
-    return { cancel: () => clearTimeout(handle) };
-  },
-};
+export { realClock };
 
 interface ActivityWork {
   instanceId: string;
@@ -64,6 +51,12 @@ interface ActivityWork {
 interface Runtime {
   episodeRunning: boolean;
   queued: boolean;
+}
+
+/** An instance waiting for (or running) an episode; `rt` is its runtime entry when the episode began. */
+interface EpisodeTicket {
+  id: string;
+  rt?: Runtime;
 }
 
 /** The host prints DateTime status fields as "yyyy-MM-ddTHH:mm:ssZ". */
@@ -125,11 +118,9 @@ export class Engine implements DurableEngine {
 
   private readonly instances = new Map<string, InstanceData>();
   private readonly runtime = new Map<string, Runtime>();
-  private readonly readyQueue: string[] = [];
-  private runningEpisodes = 0;
-  private readonly activityQueue: ActivityWork[] = [];
-  private runningActivities = 0;
-  private readonly timers = new Map<string, { cancel(): void }>();
+  private readonly episodes: BoundedWorkerLoop<EpisodeTicket>;
+  private readonly activityLoop: BoundedWorkerLoop<ActivityWork>;
+  private readonly timers: TimerSet;
   private readonly completionWaiters = new Map<string, Set<() => void>>();
   private started = false;
   /** Bumped by stop(): callbacks of an older generation (in-flight work) are ignored. */
@@ -151,6 +142,25 @@ export class Engine implements DurableEngine {
     this.knownActivities = [...options.activities];
     this.knownOrchestrators = [...options.orchestrators];
     this.payloadLimit = new PayloadLimit(options.maxPayloadBytes);
+    this.timers = new TimerSet(this.clock, (t) => this.onTimerDue(t));
+    this.episodes = new BoundedWorkerLoop<EpisodeTicket>(this.maxOrchestrations, (t) => this.runEpisode(t.id, this.generation), {
+      deferred: true,
+      onStart: (t) => {
+        t.rt = this.runtime.get(t.id);
+        if (!t.rt) return false;
+        t.rt.queued = false;
+        t.rt.episodeRunning = true;
+        return true;
+      },
+      onError: (t, e) => this.log("error", `Durable engine: episode of '${t.id}' failed internally: ${errorParts(e).stack ?? e}`),
+      onDone: (t) => {
+        t.rt!.episodeRunning = false;
+        this.schedule(t.id);
+      },
+    });
+    this.activityLoop = new BoundedWorkerLoop<ActivityWork>(this.maxActivities, (work) => this.runActivity(work, this.generation), {
+      onError: (work, e) => this.log("error", `Durable engine: activity '${work.name}' failed internally: ${errorParts(e).stack ?? e}`),
+    });
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -164,6 +174,8 @@ export class Engine implements DurableEngine {
       this.log("error", `Durable engine: ${this.store.quarantinedCount} instance log(s) quarantined in ${this.store.dir}; those ids are refused.`);
     }
     this.started = true;
+    this.episodes.start();
+    this.activityLoop.start();
     let resumed = 0;
     for (const inst of this.instances.values()) {
       if (isTerminal(inst.status)) continue;
@@ -181,13 +193,10 @@ export class Engine implements DurableEngine {
   async stop(): Promise<void> {
     this.started = false;
     this.generation++;
-    for (const t of this.timers.values()) t.cancel();
-    this.timers.clear();
-    this.activityQueue.length = 0;
-    this.readyQueue.length = 0;
+    this.timers.cancelAll();
+    this.activityLoop.stop();
+    this.episodes.stop();
     this.runtime.clear();
-    this.runningActivities = 0;
-    this.runningEpisodes = 0;
     await this.store.drain();
   }
 
@@ -472,32 +481,7 @@ export class Engine implements DurableEngine {
     const inst = this.instances.get(instanceId);
     if (!inst || !hasRunnableMessages(inst)) return;
     rt.queued = true;
-    this.readyQueue.push(instanceId);
-    this.pumpEpisodes();
-  }
-
-  private pumpEpisodes(): void {
-    while (this.started && this.runningEpisodes < this.maxOrchestrations && this.readyQueue.length > 0) {
-      const id = this.readyQueue.shift()!;
-      const rt = this.runtime.get(id);
-      if (!rt) continue;
-      rt.queued = false;
-      rt.episodeRunning = true;
-      this.runningEpisodes++;
-      const gen = this.generation;
-      // Run on a later tick so that messages arriving in the same burst land in one batch.
-      setImmediate(() => {
-        this.runEpisode(id, gen)
-          .catch((e) => this.log("error", `Durable engine: episode of '${id}' failed internally: ${errorParts(e).stack ?? e}`))
-          .finally(() => {
-            if (gen !== this.generation) return;
-            this.runningEpisodes--;
-            rt.episodeRunning = false;
-            this.schedule(id);
-            this.pumpEpisodes();
-          });
-      });
-    }
+    this.episodes.push({ id: instanceId });
   }
 
   private async runEpisode(instanceId: string, gen: number): Promise<void> {
@@ -777,21 +761,7 @@ export class Engine implements DurableEngine {
   // ---------------------------------------------------------------- activities
 
   private enqueueActivity(work: ActivityWork): void {
-    this.activityQueue.push(work);
-    this.pumpActivities();
-  }
-
-  private pumpActivities(): void {
-    while (this.started && this.runningActivities < this.maxActivities && this.activityQueue.length > 0) {
-      const work = this.activityQueue.shift()!;
-      this.runningActivities++;
-      const gen = this.generation;
-      void this.runActivity(work, gen).finally(() => {
-        if (gen !== this.generation) return;
-        this.runningActivities--;
-        this.pumpActivities();
-      });
-    }
+    this.activityLoop.push(work);
   }
 
   private async runActivity(work: ActivityWork, gen: number): Promise<void> {
@@ -830,18 +800,14 @@ export class Engine implements DurableEngine {
   // ---------------------------------------------------------------- timers
 
   private armTimer(instanceId: string, executionId: string, id: number, fireAt: string): void {
-    const key = `${instanceId}\u0000${executionId}\u0000${id}`;
-    if (this.timers.has(key)) return;
-    const delay = Math.max(0, Date.parse(fireAt) - this.clock.now());
-    const gen = this.generation;
-    const handle = this.clock.setTimeout(() => {
-      this.timers.delete(key);
-      if (gen !== this.generation) return;
-      void this.deliver(instanceId, ev.timerFired(this.clock.now(), id, fireAt), executionId).catch((e) =>
-        this.log("error", `Durable engine: could not fire timer ${id} of '${instanceId}': ${errorParts(e).message}`),
-      );
-    }, delay);
-    this.timers.set(key, handle);
+    this.timers.arm({ instanceId, executionId, id, fireAt });
+  }
+
+  private onTimerDue({ instanceId, executionId, id, fireAt }: DurableTimer): void {
+    if (!this.started) return;
+    void this.deliver(instanceId, ev.timerFired(this.clock.now(), id, fireAt), executionId).catch((e) =>
+      this.log("error", `Durable engine: could not fire timer ${id} of '${instanceId}': ${errorParts(e).message}`),
+    );
   }
 
   // ---------------------------------------------------------------- recovery
