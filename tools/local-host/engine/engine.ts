@@ -11,8 +11,12 @@ import * as os from "node:os";
 import { EventType, ev, historyForStatus, OrchestrationStatus, parsePayload, toJsonString } from "./history";
 import type { ParentInstanceInfo } from "./history";
 import { alreadyExistsMessage, extractOutOfProcState, isTerminal, unknownFunctionMessage } from "./host-messages";
-import { PayloadLimit, refusalEvent, refusalReason } from "./payload-limit";
+import { ActivityProcessor, type ActivityWork } from "./activity-processor";
+import { errorParts } from "./errors";
+import { matchInstances, pageOf } from "./paging";
+import { PayloadLimit, refusalReason } from "./payload-limit";
 import { replayEpisode } from "./replay";
+import { keepRewoundChildren, planRewind } from "./rewind";
 import { realClock, TimerSet, type DurableTimer } from "./timers";
 import { BoundedWorkerLoop } from "./worker-loop";
 import type { NewWork } from "./replay";
@@ -40,14 +44,6 @@ const MAX_CUSTOM_STATUS_BYTES = 16 * 1024;
 
 export { realClock };
 
-interface ActivityWork {
-  instanceId: string;
-  executionId: string;
-  id: number;
-  name: string;
-  input: string | null;
-}
-
 interface Runtime {
   episodeRunning: boolean;
   queued: boolean;
@@ -68,44 +64,6 @@ function newExecutionId(): string {
   return randomUUID().replace(/-/g, "");
 }
 
-/** Host-side details for a failed out-of-process activity (TaskActivityShim: Utils.SerializeCause of the friendly exception). */
-export function activityFailureDetails(message: string, stack: string | undefined): string {
-  const rpcMessage = `Result: Failure\nException: ${message}\nStack: ${stack ?? ""}`;
-  const exceptionFields = {
-    Data: null,
-    HelpURL: null,
-    StackTraceString: null,
-    RemoteStackTraceString: null,
-    RemoteStackIndex: 0,
-    ExceptionMethod: null,
-    HResult: -2146233088,
-    Source: null,
-    WatsonBuckets: null,
-  };
-  return JSON.stringify({
-    $type: "System.Exception, System.Private.CoreLib",
-    ClassName: "System.Exception",
-    Message: message,
-    InnerException: {
-      $type: "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",
-      IsUserException: false,
-      RemoteStackTrace: stack ?? null,
-      RemoteMessage: message,
-      RemoteTypeName: null,
-      ClassName: "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException",
-      Message: rpcMessage,
-      InnerException: null,
-      ...exceptionFields,
-    },
-    ...exceptionFields,
-  });
-}
-
-function errorParts(err: unknown): { message: string; stack?: string } {
-  if (err instanceof Error) return { message: err.message, stack: err.stack };
-  return { message: String(err) };
-}
-
 export class Engine implements DurableEngine {
   private readonly store: InstanceStore;
   private readonly clock: Clock;
@@ -120,6 +78,7 @@ export class Engine implements DurableEngine {
   private readonly runtime = new Map<string, Runtime>();
   private readonly episodes: BoundedWorkerLoop<EpisodeTicket>;
   private readonly activityLoop: BoundedWorkerLoop<ActivityWork>;
+  private readonly activityProcessor: ActivityProcessor;
   private readonly timers: TimerSet;
   private readonly completionWaiters = new Map<string, Set<() => void>>();
   private started = false;
@@ -158,7 +117,16 @@ export class Engine implements DurableEngine {
         this.schedule(t.id);
       },
     });
-    this.activityLoop = new BoundedWorkerLoop<ActivityWork>(this.maxActivities, (work) => this.runActivity(work, this.generation), {
+    this.activityProcessor = new ActivityProcessor({
+      activities: options.activities,
+      invokeActivity: options.invokeActivity,
+      clock: this.clock,
+      payloadLimit: this.payloadLimit,
+      log: this.log,
+      deliver: (instanceId, event, executionId) => this.deliver(instanceId, event, executionId),
+      isCurrent: (gen) => gen === this.generation,
+    });
+    this.activityLoop = new BoundedWorkerLoop<ActivityWork>(this.maxActivities, (work) => this.activityProcessor.process(work, this.generation), {
       onError: (work, e) => this.log("error", `Durable engine: activity '${work.name}' failed internally: ${errorParts(e).stack ?? e}`),
     });
   }
@@ -229,20 +197,8 @@ export class Engine implements DurableEngine {
   }
 
   async listInstances(query: InstanceQuery): Promise<{ instances: InstanceStatus[]; continuationToken?: string }> {
-    const matches = this.query(query);
-    let start = 0;
-    if (query.continuationToken) {
-      const after = decodeToken(query.continuationToken);
-      start = matches.findIndex((m) => compareKey(m, after) > 0);
-      if (start === -1) start = matches.length;
-    }
-    const top = query.top && query.top > 0 ? query.top : matches.length;
-    const page = matches.slice(start, start + top);
-    const more = start + top < matches.length;
-    return {
-      instances: page.map((i) => this.toStatus(i, {})),
-      continuationToken: more && page.length > 0 ? encodeToken(page[page.length - 1]) : undefined,
-    };
+    const { page, continuationToken } = pageOf(this.query(query), query);
+    return { instances: page.map((i) => this.toStatus(i, {})), continuationToken };
   }
 
   async raiseEvent(instanceId: string, eventName: string, data: unknown): Promise<void> {
@@ -281,44 +237,13 @@ export class Engine implements DurableEngine {
       throw new InstanceStateError(`Instance '${instanceId}' is in the ${inst.status} state; only Failed instances can be rewound.`);
     }
     const now = this.clock.now();
-    const failedIds = new Set<number>();
-    const failedChildren: string[] = [];
-    const createdById = new Map<number, HistoryEvent>();
-    for (const e of inst.history) {
-      if (e.EventType === EventType.SubOrchestrationInstanceCreated) createdById.set(e.EventId, e);
-      if (e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed) {
-        failedIds.add(e.TaskScheduledId as number);
-        if (e.EventType === EventType.SubOrchestrationInstanceFailed) {
-          const created = createdById.get(e.TaskScheduledId as number);
-          if (created) failedChildren.push(String(created.InstanceId));
-        }
-      }
-    }
-    const rewound = (e: HistoryEvent): HistoryEvent => ({ ...ev.genericEvent(Date.parse(e.Timestamp), `Rewound: ${JSON.stringify(e)}`) });
-    const history = inst.history.map((e) => {
-      const isFailedSchedule =
-        (e.EventType === EventType.TaskScheduled || e.EventType === EventType.SubOrchestrationInstanceCreated) &&
-        failedIds.has(e.EventId);
-      const isFailure =
-        e.EventType === EventType.TaskFailed ||
-        e.EventType === EventType.SubOrchestrationInstanceFailed ||
-        (e.EventType === EventType.ExecutionCompleted && e.OrchestrationStatus === OrchestrationStatus.Failed);
-      return isFailedSchedule || isFailure ? rewound(e) : e;
-    });
-    for (const child of failedChildren) {
+    const plan = planRewind(inst.history);
+    for (const child of plan.failedChildren) {
       const c = this.instances.get(child);
       if (c && c.status === "Failed") await this.rewind(child, reason);
     }
-    // A rewound child sub-orchestration re-runs under its own id; the parent waits for it again, so
-    // its SubOrchestrationInstanceCreated must stay (only its failure goes).
-    const keepChildCreate = new Set(failedChildren.filter((c) => this.instances.get(c)?.status !== "Failed"));
-    const finalHistory = history.map((e, i) => {
-      const original = inst.history[i];
-      if (original.EventType === EventType.SubOrchestrationInstanceCreated && keepChildCreate.has(String(original.InstanceId))) {
-        return original;
-      }
-      return e;
-    });
+    const rewoundChildren = new Set(plan.failedChildren.filter((c) => this.instances.get(c)?.status !== "Failed"));
+    const finalHistory = keepRewoundChildren(inst.history, plan, rewoundChildren);
     const rec: LogRecord = { t: "rewrite", history: finalHistory, status: "Running", output: null, at: now };
     await this.commit(inst.instanceId, [rec]);
     await this.deliver(instanceId, ev.genericEvent(now, reason ?? "Rewind"));
@@ -387,19 +312,7 @@ export class Engine implements DurableEngine {
   }
 
   private query(q: InstanceQuery): InstanceData[] {
-    const from = q.createdTimeFrom?.getTime();
-    const to = q.createdTimeTo?.getTime();
-    const statuses = q.runtimeStatus && q.runtimeStatus.length > 0 ? new Set(q.runtimeStatus) : undefined;
-    const out: InstanceData[] = [];
-    for (const inst of this.instances.values()) {
-      if (from !== undefined && inst.createdTime < from) continue;
-      if (to !== undefined && inst.createdTime > to) continue;
-      if (statuses && !statuses.has(inst.status)) continue;
-      if (q.instanceIdPrefix && !inst.instanceId.startsWith(q.instanceIdPrefix)) continue;
-      out.push(inst);
-    }
-    out.sort((a, b) => compareKey(a, { c: b.createdTime, i: b.instanceId }));
-    return out;
+    return matchInstances(this.instances.values(), q);
   }
 
   private requireInstance(instanceId: string): InstanceData {
@@ -764,39 +677,6 @@ export class Engine implements DurableEngine {
     this.activityLoop.push(work);
   }
 
-  private async runActivity(work: ActivityWork, gen: number): Promise<void> {
-    let event: HistoryEvent;
-    if (!this.options.activities.has(work.name)) {
-      // TaskNonexistentActivityShim
-      const message = `Activity function '${work.name}' does not exist.`;
-      event = ev.taskFailed(this.clock.now(), work.id, `Activity function '${work.name}' failed: ${message}`, activityFailureDetails(message, undefined));
-    } else {
-      const input = activityInputFromHistory(work.input);
-      try {
-        const value = await this.options.invokeActivity(work.name, input, { instanceId: work.instanceId, taskScheduledId: work.id });
-        event = ev.taskCompleted(this.clock.now(), work.id, value === undefined ? null : JSON.stringify(value));
-      } catch (e) {
-        const { message, stack } = errorParts(e);
-        event = ev.taskFailed(
-          this.clock.now(),
-          work.id,
-          `Activity function '${work.name}' failed: ${message}`,
-          activityFailureDetails(message, stack),
-        );
-      }
-    }
-    if (gen !== this.generation) return; // stopped meanwhile: the activity re-runs after restart
-    const refused = this.payloadLimit.activityProblem(work.name, event);
-    if (refused) {
-      // Never stored: the instance fails with the refusal instead of receiving the result.
-      this.log("error", `[${work.instanceId}] ${refused}`);
-      event = refusalEvent(this.clock.now(), refused);
-    }
-    await this.deliver(work.instanceId, event, work.executionId).catch((e) =>
-      this.log("error", `Durable engine: could not record the result of '${work.name}': ${errorParts(e).message}`),
-    );
-  }
-
   // ---------------------------------------------------------------- timers
 
   private armTimer(instanceId: string, executionId: string, id: number, fireAt: string): void {
@@ -874,30 +754,6 @@ export class Engine implements DurableEngine {
   }
 }
 
-/**
- * What the activity function receives for a TaskScheduled Input: the host unwraps DTFx's one-element
- * parameter array and sends the value; the Node worker JSON-parses string trigger data when it can
- * (durable-functions pre-stringifies string inputs, so "Tokyo" travels as "\"Tokyo\"" and arrives as Tokyo).
- */
-export function activityInputFromHistory(serialized: string | null): unknown {
-  if (serialized === null) return null;
-  let value: unknown;
-  try {
-    const wrapped = JSON.parse(serialized) as unknown;
-    value = Array.isArray(wrapped) && wrapped.length === 1 ? wrapped[0] : wrapped;
-  } catch {
-    return serialized;
-  }
-  if (typeof value === "string") {
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      return value;
-    }
-  }
-  return value;
-}
-
 function hasRunnableMessages(inst: InstanceData): boolean {
   if (inst.mailbox.length === 0 || isTerminal(inst.status)) return false;
   if (inst.status !== "Suspended") return true;
@@ -911,25 +767,4 @@ function lastOrchestratorStarted(history: readonly HistoryEvent[]): number {
     if (history[i].EventType === EventType.OrchestratorStarted) return Date.parse(history[i].Timestamp);
   }
   return 0;
-}
-
-interface PageKey {
-  c: number;
-  i: string;
-}
-function compareKey(inst: InstanceData, key: PageKey): number {
-  if (inst.createdTime !== key.c) return inst.createdTime - key.c;
-  return inst.instanceId < key.i ? -1 : inst.instanceId > key.i ? 1 : 0;
-}
-function encodeToken(inst: InstanceData): string {
-  return Buffer.from(JSON.stringify({ c: inst.createdTime, i: inst.instanceId })).toString("base64");
-}
-function decodeToken(token: string): PageKey {
-  try {
-    const k = JSON.parse(Buffer.from(token, "base64").toString("utf8")) as PageKey;
-    if (typeof k.c === "number" && typeof k.i === "string") return k;
-  } catch {
-    // fall through
-  }
-  throw new InstanceStateError("Invalid continuation token.");
 }
