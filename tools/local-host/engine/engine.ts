@@ -6,16 +6,16 @@
  * Every episode is logged and fsync'd before any of its new work (activities, timers, sub-orchestrations,
  * completion notices to a parent) is dispatched, so a crash at any point re-dispatches instead of losing.
  */
-import { randomUUID } from "node:crypto";
 import * as os from "node:os";
-import { EventType, ev, historyForStatus, OrchestrationStatus, parsePayload, toJsonString } from "./history";
+import { EventType, ev, historyForStatus, parsePayload, toJsonString } from "./history";
 import type { ParentInstanceInfo } from "./history";
-import { alreadyExistsMessage, extractOutOfProcState, isTerminal, unknownFunctionMessage } from "./host-messages";
+import { alreadyExistsMessage, isTerminal, unknownFunctionMessage } from "./host-messages";
 import { ActivityProcessor, type ActivityWork } from "./activity-processor";
 import { errorParts } from "./errors";
 import { matchInstances, pageOf } from "./paging";
-import { PayloadLimit, refusalReason } from "./payload-limit";
-import { replayEpisode } from "./replay";
+import { PayloadLimit } from "./payload-limit";
+import { OrchestrationProcessor } from "./orchestration-processor";
+import { hasRunnableMessages, newExecutionId, RuntimeState } from "./runtime-state";
 import { keepRewoundChildren, planRewind } from "./rewind";
 import { realClock, TimerSet, type DurableTimer } from "./timers";
 import { BoundedWorkerLoop } from "./worker-loop";
@@ -39,8 +39,6 @@ import type {
   StatusOptions,
 } from "./types";
 
-/** DurableOrchestrationContext.SetCustomStatus: MessagePayloadDataConverter's 16 KB limit (UTF-16 size). */
-const MAX_CUSTOM_STATUS_BYTES = 16 * 1024;
 
 export { realClock };
 
@@ -60,9 +58,6 @@ function hostTime(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }
 
-function newExecutionId(): string {
-  return randomUUID().replace(/-/g, "");
-}
 
 export class Engine implements DurableEngine {
   private readonly store: InstanceStore;
@@ -70,7 +65,6 @@ export class Engine implements DurableEngine {
   private readonly log: NonNullable<EngineOptions["log"]>;
   private readonly maxActivities: number;
   private readonly maxOrchestrations: number;
-  private readonly knownActivities: string[];
   private readonly knownOrchestrators: string[];
   private readonly payloadLimit: PayloadLimit;
 
@@ -79,6 +73,7 @@ export class Engine implements DurableEngine {
   private readonly episodes: BoundedWorkerLoop<EpisodeTicket>;
   private readonly activityLoop: BoundedWorkerLoop<ActivityWork>;
   private readonly activityProcessor: ActivityProcessor;
+  private readonly orchestrations: OrchestrationProcessor;
   private readonly timers: TimerSet;
   private readonly completionWaiters = new Map<string, Set<() => void>>();
   private started = false;
@@ -98,7 +93,6 @@ export class Engine implements DurableEngine {
     const cores = Math.max(1, os.cpus().length);
     this.maxActivities = Math.max(1, options.maxConcurrentActivities ?? 10 * cores);
     this.maxOrchestrations = Math.max(1, options.maxConcurrentOrchestrations ?? 10 * cores);
-    this.knownActivities = [...options.activities];
     this.knownOrchestrators = [...options.orchestrators];
     this.payloadLimit = new PayloadLimit(options.maxPayloadBytes);
     this.timers = new TimerSet(this.clock, (t) => this.onTimerDue(t));
@@ -116,6 +110,13 @@ export class Engine implements DurableEngine {
         t.rt!.episodeRunning = false;
         this.schedule(t.id);
       },
+    });
+    this.orchestrations = new OrchestrationProcessor({
+      invokeOrchestrator: options.invokeOrchestrator,
+      activities: options.activities,
+      orchestrators: options.orchestrators,
+      payloadLimit: this.payloadLimit,
+      log: this.log,
     });
     this.activityProcessor = new ActivityProcessor({
       activities: options.activities,
@@ -400,202 +401,25 @@ export class Engine implements DurableEngine {
   private async runEpisode(instanceId: string, gen: number): Promise<void> {
     const inst = this.instances.get(instanceId);
     if (!inst || isTerminal(inst.status)) return;
-    const now = Math.max(this.clock.now(), lastOrchestratorStarted(inst.history));
-    const batch = inst.mailbox.slice();
-    const consumed: number[] = [];
-    const newEvents: HistoryEvent[] = [ev.orchestratorStarted(now)];
-    let suspended = inst.status === "Suspended";
-    let deferred: { seq: number; event: HistoryEvent }[] = [];
-    let terminatedBy: HistoryEvent | undefined;
-    let hasWork = false;
-    for (const m of batch) {
-      const type = m.event.EventType;
-      if (type === EventType.ExecutionTerminated || refusalReason(m.event) !== undefined) {
-        for (const d of deferred) {
-          consumed.push(d.seq);
-          newEvents.push(d.event);
-        }
-        deferred = [];
-        consumed.push(m.seq);
-        newEvents.push(m.event);
-        terminatedBy = m.event;
-        break;
-      }
-      if (type === EventType.ExecutionSuspended) {
-        consumed.push(m.seq);
-        newEvents.push(m.event);
-        suspended = true;
-        continue;
-      }
-      if (type === EventType.ExecutionResumed) {
-        consumed.push(m.seq);
-        newEvents.push(m.event);
-        if (suspended) {
-          suspended = false;
-          for (const d of deferred) {
-            consumed.push(d.seq);
-            newEvents.push(d.event);
-            hasWork = true;
-          }
-          deferred = [];
-        }
-        continue;
-      }
-      if (suspended) {
-        deferred.push(m);
-        continue;
-      }
-      consumed.push(m.seq);
-      newEvents.push(m.event);
-      hasWork = true;
-    }
-    if (consumed.length === 0) return;
-
-    if (terminatedBy) {
-      // Terminate (or a refused payload: Failed) completes the execution without running the orchestrator.
-      const refused = refusalReason(terminatedBy);
-      const reason = refused ?? (terminatedBy.Input as string | null) ?? null;
-      const status: RuntimeStatus = refused !== undefined ? "Failed" : "Terminated";
-      newEvents.push(ev.executionCompleted(now, -1, OrchestrationStatus[status], reason, refused));
-      newEvents.push(ev.orchestratorCompleted(now));
-      await this.commit(instanceId, [
-        { t: "episode", consumed: batch.map((m) => m.seq), events: newEvents, status, output: reason, customStatus: inst.customStatus, at: now },
-      ]);
-      if (gen !== this.generation) return;
-      this.onTerminal(inst);
+    const rs = new RuntimeState(inst, this.clock.now());
+    if (rs.consumed.length === 0) return;
+    if (rs.terminatedBy) {
+      await this.commit(instanceId, [rs.terminationRecord()]);
+      if (gen === this.generation) this.onTerminal(inst);
       return;
     }
+    if (!rs.hasWork) return this.commit(instanceId, [rs.idleRecord()]);
 
-    if (!hasWork) {
-      newEvents.push(ev.orchestratorCompleted(now));
-      const status: RuntimeStatus = suspended ? "Suspended" : inst.status === "Suspended" ? "Running" : inst.status;
-      await this.commit(instanceId, [
-        { t: "episode", consumed, events: newEvents, status, output: inst.output, customStatus: inst.customStatus, at: now },
-      ]);
-      return;
-    }
-
-    // ---- invoke the orchestrator with the host's trigger payload
-    const payloadHistory: HistoryEvent[] = new Array(inst.history.length + newEvents.length);
-    for (let i = 0; i < inst.history.length; i++) payloadHistory[i] = { ...inst.history[i], IsPlayed: true };
-    for (let i = 0; i < newEvents.length; i++) payloadHistory[inst.history.length + i] = { ...newEvents[i], IsPlayed: false };
-    const payload: Record<string, unknown> = {
-      history: payloadHistory,
-      input: parsePayload(inst.input),
-      instanceId,
-      isReplaying: inst.history.length > 0,
-      parentInstanceId: inst.parent ? inst.parent.instanceId : null,
-      upperSchemaVersion: 1,
-      upperSchemaVersionNew: 2,
-      longRunningTimerIntervalDuration: "3.00:00:00",
-      maximumShortTimerDuration: "6.00:00:00",
-      defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
-    };
-    let state: { isDone?: boolean; actions?: unknown; output?: unknown; error?: string; customStatus?: unknown } | undefined;
-    let invocationError: string | undefined;
-    try {
-      state = (await this.options.invokeOrchestrator(inst.name, payload)) as typeof state;
-      if (state === null || typeof state !== "object") {
-        invocationError = "The data returned by the out-of-process function execution was not valid json.";
-        state = undefined;
-      }
-    } catch (e) {
-      // durable-functions' OrchestrationFailureError carries the state inside its message after
-      // "$OutOfProcData$:" (what the host's OutOfProcExceptionHelpers extracts); a `.state` is accepted too.
-      const carried = (e as { state?: unknown }).state ?? extractOutOfProcState(errorParts(e).message);
-      if (carried && typeof carried === "object") state = carried as typeof state;
-      else invocationError = errorParts(e).message;
-    }
+    const reply = await this.orchestrations.invoke(rs);
     if (gen !== this.generation) return;
-
-    let customStatus = inst.customStatus;
-    if (state && state.customStatus !== undefined && state.customStatus !== null) {
-      const serialized = JSON.stringify(state.customStatus);
-      const bytes = serialized.length * 2;
-      if (bytes > MAX_CUSTOM_STATUS_BYTES) {
-        invocationError =
-          `The UTF-16 size of the JSON-serialized payload must not exceed 16 KB. ` +
-          `The current payload size is ${Math.round(bytes / 1024)} KB.`;
-        state = undefined;
-      } else {
-        customStatus = serialized;
-      }
-    }
-
-    const fullHistory = payloadHistory; // same events, order preserved (flags irrelevant to the replayer)
-    const result = replayEpisode({
-      orchestratorName: inst.name,
-      executionId: inst.executionId,
-      history: fullHistory,
-      state,
-      invocationError,
-      isKnownActivity: (n) => this.options.activities.has(n),
-      isKnownOrchestrator: (n) => this.options.orchestrators.has(n),
-      knownActivities: this.knownActivities,
-      knownOrchestrators: this.knownOrchestrators,
-    });
-    for (const w of result.warnings) this.log("warn", `[${instanceId}] ${w}`);
-    const refused = this.payloadLimit.episodeProblem(inst.name, result.newWork, result.outcome);
-    if (refused) {
-      // The backend would refuse this episode's completion: fail the orchestration instead (see NOTES.md).
-      this.log("error", `[${instanceId}] ${refused}`);
-      result.newWork = [];
-      result.outcome = { kind: "failed", reason: refused, details: refused };
-    }
-
-    for (const work of result.newWork) {
-      if (work.kind === "activity") newEvents.push(ev.taskScheduled(now, work.id, work.name, work.input));
-      else if (work.kind === "timer") newEvents.push(ev.timerCreated(now, work.id, work.fireAt));
-      else newEvents.push(ev.subOrchestrationCreated(now, work.id, work.name, work.instanceId, work.input));
-    }
-
-    const outcome = result.outcome;
-    let status: RuntimeStatus = suspended ? "Suspended" : "Running";
-    let output: string | null = null;
-    let continueAsNew: Extract<LogRecord, { t: "episode" }>["continueAsNew"];
-    switch (outcome.kind) {
-      case "completed":
-        status = "Completed";
-        output = outcome.output;
-        newEvents.push(ev.executionCompleted(now, result.nextId, OrchestrationStatus.Completed, outcome.output));
-        break;
-      case "failed":
-        status = "Failed";
-        output = outcome.reason;
-        newEvents.push(ev.executionCompleted(now, result.nextId, OrchestrationStatus.Failed, outcome.reason, outcome.details));
-        this.log("warn", `[${instanceId}] ${outcome.reason}`);
-        break;
-      case "continuedAsNew": {
-        status = "ContinuedAsNew";
-        newEvents.push(ev.continueAsNew(now, result.nextId, outcome.input));
-        const executionId = newExecutionId();
-        continueAsNew = {
-          executionId,
-          input: outcome.input,
-          startEvent: ev.executionStarted(now, {
-            name: inst.name,
-            input: outcome.input,
-            instanceId,
-            executionId,
-            parent: inst.parent ?? undefined,
-          }),
-        };
-        break;
-      }
-      case "running":
-        break;
-    }
-    newEvents.push(ev.orchestratorCompleted(now));
-
+    const { newWork, outcome, nextId } = this.orchestrations.decide(rs, reply);
     const executionId = inst.executionId;
-    await this.commit(instanceId, [
-      { t: "episode", consumed, events: newEvents, status, output, customStatus, at: now, continueAsNew },
-    ]);
+    await this.commit(instanceId, [rs.outcomeRecord(newWork, outcome, nextId, reply.customStatus)]);
     if (gen !== this.generation) return;
 
     // ---- dispatch only after the episode is durable
     const stillRunning = outcome.kind === "running";
-    for (const work of result.newWork) this.dispatch(instanceId, executionId, work, stillRunning);
+    for (const work of newWork) this.dispatch(instanceId, executionId, work, stillRunning);
     if (outcome.kind === "completed" || outcome.kind === "failed") this.onTerminal(inst);
   }
 
@@ -754,17 +578,3 @@ export class Engine implements DurableEngine {
   }
 }
 
-function hasRunnableMessages(inst: InstanceData): boolean {
-  if (inst.mailbox.length === 0 || isTerminal(inst.status)) return false;
-  if (inst.status !== "Suspended") return true;
-  return inst.mailbox.some(
-    (m) => m.event.EventType === EventType.ExecutionResumed || m.event.EventType === EventType.ExecutionTerminated,
-  );
-}
-
-function lastOrchestratorStarted(history: readonly HistoryEvent[]): number {
-  for (let i = history.length - 1; i >= 0; i--) {
-    if (history[i].EventType === EventType.OrchestratorStarted) return Date.parse(history[i].Timestamp);
-  }
-  return 0;
-}
