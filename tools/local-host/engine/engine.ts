@@ -20,6 +20,7 @@ import { keepRewoundChildren, planRewind } from "./rewind";
 import { realClock, TimerSet, type DurableTimer } from "./timers";
 import { BoundedWorkerLoop } from "./worker-loop";
 import type { NewWork } from "./replay";
+import type { Backend } from "./backend";
 import { applyRecord, InstanceStore } from "./store";
 import type { InstanceData, LogRecord } from "./store";
 import {
@@ -60,7 +61,7 @@ function hostTime(ms: number): string {
 
 
 export class Engine implements DurableEngine {
-  private readonly store: InstanceStore;
+  private readonly store: Backend;
   private readonly clock: Clock;
   private readonly log: NonNullable<EngineOptions["log"]>;
   private readonly maxActivities: number;
@@ -80,8 +81,11 @@ export class Engine implements DurableEngine {
   /** Bumped by stop(): callbacks of an older generation (in-flight work) are ignored. */
   private generation = 0;
 
-  constructor(private readonly options: EngineOptions) {
-    this.store = new InstanceStore(options.dataDir, options.taskHubName);
+  constructor(
+    private readonly options: EngineOptions,
+    backend?: Backend,
+  ) {
+    this.store = backend ?? new InstanceStore(options.dataDir, options.taskHubName);
     this.clock = options.clock ?? realClock;
     this.log =
       options.log ??
