@@ -147,71 +147,61 @@ export class DurableHttpApi {
         .split("/")
         .filter((s, i, all) => !(all.length === 1 && s === ""))
         .map(decodeSegment);
-      const method = req.method.toUpperCase();
-      const first = (segs[0] ?? "").toLowerCase();
-
-      // orchestrators/{functionName}/{instanceId?}
-      if (first === "orchestrators" && segs.length >= 2 && segs.length <= 3 && segs[1] !== "") {
-        if (method !== "POST") return empty(404);
-        return await this.startOrchestration(req, segs[1], segs[2] ?? "");
-      }
-      // entities/{entityName?}/{entityKey?}
-      if (first === "entities" && segs.length <= 3) {
-        return await this.entities(req, method, segs[1] ?? "", segs[2] ?? "");
-      }
-      // instances/{instanceId?}/{operation?}
-      if (first === "instances" && segs.length <= 3) {
-        const instanceId = segs[1];
-        const operation = segs[2];
-        if (instanceId === undefined || instanceId === "") {
-          if (method === "GET") return await this.listInstances(req);
-          if (method === "DELETE") return await this.purgeByFilter(req);
-          return empty(404);
-        }
-        if (operation === undefined) {
-          if (method === "GET") return await this.getStatus(req, instanceId);
-          if (method === "DELETE") return await this.purgeOne(instanceId);
-          return empty(404);
-        }
-        if (method === "POST") {
-          switch (operation.toLowerCase()) {
-            case "terminate":
-              return await this.terminateLike(req, instanceId, "terminate");
-            case "suspend":
-              return await this.terminateLike(req, instanceId, "suspend");
-            case "resume":
-              return await this.terminateLike(req, instanceId, "resume");
-            case "rewind":
-              return await this.rewind(req, instanceId);
-            case "restart":
-              return await this.restart(req, instanceId);
-          }
-        } else {
-          return empty(404);
-        }
-      }
-      // instances/{instanceId?}/raiseEvent/{eventName}
-      if (first === "instances" && segs.length === 4 && segs[2].toLowerCase() === "raiseevent") {
-        if (method !== "POST") return empty(404);
-        return await this.raiseEvent(req, segs[1], segs[3]);
-      }
-      if (first === "makeprimary" && segs.length === 1) {
-        return errorResponse(500, "Something went wrong while processing your request", new Error("Cannot make current app primary. This app is not using the AppLease feature."), "System.InvalidOperationException");
-      }
-      return empty(404);
+      return await this.route(req, segs, req.method.toUpperCase());
     } catch (err) {
-      if (err instanceof ArgumentError) {
-        return errorResponse(400, "One or more of the arguments submitted is incorrect", err, "System.ArgumentException");
-      }
-      const e = err instanceof Error ? err : new Error(String(err));
-      const type =
-        err instanceof OrchestrationAlreadyExistsError
-          ? "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
-          : err instanceof InstanceStateError || err instanceof InstanceQuarantinedError
-            ? "System.InvalidOperationException"
-            : "System.Exception";
-      return errorResponse(500, "Something went wrong while processing your request", e, type);
+      return errorToResponse(err);
     }
+  }
+
+  private async route(req: ApiRequest, segs: string[], method: string): Promise<ApiResponse> {
+    const first = (segs[0] ?? "").toLowerCase();
+    // orchestrators/{functionName}/{instanceId?}
+    if (first === "orchestrators" && segs.length >= 2 && segs.length <= 3 && segs[1] !== "") {
+      if (method !== "POST") return empty(404);
+      return this.startOrchestration(req, segs[1], segs[2] ?? "");
+    }
+    // entities/{entityName?}/{entityKey?}
+    if (first === "entities" && segs.length <= 3) return this.entities(req, method, segs[1] ?? "", segs[2] ?? "");
+    // instances/{instanceId?}/{operation?}
+    if (first === "instances" && segs.length <= 3) {
+      const r = await this.instances(req, method, segs[1], segs[2]);
+      if (r) return r;
+    }
+    // instances/{instanceId?}/raiseEvent/{eventName}
+    if (first === "instances" && segs.length === 4 && segs[2].toLowerCase() === "raiseevent") {
+      if (method !== "POST") return empty(404);
+      return this.raiseEvent(req, segs[1], segs[3]);
+    }
+    if (first === "makeprimary" && segs.length === 1) {
+      return errorResponse(500, "Something went wrong while processing your request", new Error("Cannot make current app primary. This app is not using the AppLease feature."), "System.InvalidOperationException");
+    }
+    return empty(404);
+  }
+
+  /** instances, instances/{id}, instances/{id}/{operation}; undefined for an unknown POST operation (→ 404). */
+  private async instances(req: ApiRequest, method: string, instanceId: string | undefined, operation: string | undefined): Promise<ApiResponse | undefined> {
+    if (instanceId === undefined || instanceId === "") {
+      if (method === "GET") return this.listInstances(req);
+      if (method === "DELETE") return this.purgeByFilter(req);
+      return empty(404);
+    }
+    if (operation === undefined) {
+      if (method === "GET") return this.getStatus(req, instanceId);
+      if (method === "DELETE") return this.purgeOne(instanceId);
+      return empty(404);
+    }
+    if (method !== "POST") return empty(404);
+    switch (operation.toLowerCase()) {
+      case "terminate":
+      case "suspend":
+      case "resume":
+        return this.terminateLike(req, instanceId, operation.toLowerCase() as "terminate" | "suspend" | "resume");
+      case "rewind":
+        return this.rewind(req, instanceId);
+      case "restart":
+        return this.restart(req, instanceId);
+    }
+    return undefined;
   }
 
   // ---------- handlers ----------
@@ -230,12 +220,7 @@ export class DurableHttpApi {
       }
     }
     const id = await this.startNew(functionName, instanceId, input);
-    const timeout = q.seconds("timeout");
-    const pollingInterval = q.seconds("pollingInterval");
-    if (timeout !== undefined && pollingInterval !== undefined) {
-      return this.waitForCompletionOrCheckStatus(req, id, timeout, pollingInterval);
-    }
-    return this.checkStatusResponse(req.url, id);
+    return this.startedResponse(req, id, q);
   }
 
   /** DurableClient.StartNewAsync: function check, instance id rules, dedupe (OverridableExistingInstanceStates = NonRunningStates). */
@@ -262,6 +247,16 @@ export class DurableHttpApi {
       throw err;
     }
     return id;
+  }
+
+  /** A started instance: wait for it when `timeout` and `pollingInterval` are given, else the check-status response. */
+  private startedResponse(req: ApiRequest, id: string, q: ReturnType<typeof query>): Promise<ApiResponse> | ApiResponse {
+    const timeout = q.seconds("timeout");
+    const pollingInterval = q.seconds("pollingInterval");
+    if (timeout !== undefined && pollingInterval !== undefined) {
+      return this.waitForCompletionOrCheckStatus(req, id, timeout, pollingInterval);
+    }
+    return this.checkStatusResponse(req.url, id);
   }
 
   private async waitForCompletionOrCheckStatus(req: ApiRequest, id: string, timeoutSec: number, intervalSec: number): Promise<ApiResponse> {
@@ -397,12 +392,7 @@ export class DurableHttpApi {
     const status = await this.o.engine.getStatus(instanceId, { showInput: true });
     if (!status) throw new ArgumentError(`An orchestrastion with the instanceId ${instanceId} was not found.`);
     const id = await this.startNew(status.name, withNewId ? "" : status.instanceId, status.input);
-    const timeout = q.seconds("timeout");
-    const pollingInterval = q.seconds("pollingInterval");
-    if (timeout !== undefined && pollingInterval !== undefined) {
-      return this.waitForCompletionOrCheckStatus(req, id, timeout, pollingInterval);
-    }
-    return this.checkStatusResponse(req.url, id);
+    return this.startedResponse(req, id, q);
   }
 
   private async raiseEvent(req: ApiRequest, instanceId: string, eventName: string): Promise<ApiResponse> {
@@ -479,6 +469,21 @@ export function jsonResponse(status: number, body: unknown): ApiResponse {
 
 function empty(status: number): ApiResponse {
   return { status, headers: {} };
+}
+
+/** HttpApiHandler's exception handling: ArgumentException → 400, anything else → 500 with its .NET type. */
+function errorToResponse(err: unknown): ApiResponse {
+  if (err instanceof ArgumentError) {
+    return errorResponse(400, "One or more of the arguments submitted is incorrect", err, "System.ArgumentException");
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  const type =
+    err instanceof OrchestrationAlreadyExistsError
+      ? "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
+      : err instanceof InstanceStateError || err instanceof InstanceQuarantinedError
+        ? "System.InvalidOperationException"
+        : "System.Exception";
+  return errorResponse(500, "Something went wrong while processing your request", e, type);
 }
 
 function errorResponse(status: number, message: string, e: Error, exceptionType: string): ApiResponse {
