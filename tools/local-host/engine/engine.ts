@@ -7,7 +7,7 @@
  * completion notices to a parent) is dispatched, so a crash at any point re-dispatches instead of losing.
  */
 import * as os from "node:os";
-import { EventType, ev, historyForStatus, parsePayload, toJsonString } from "./history";
+import { EventType, ev, toJsonString } from "./history";
 import type { ParentInstanceInfo } from "./history";
 import { alreadyExistsMessage, isTerminal, unknownFunctionMessage } from "./host-messages";
 import { ActivityProcessor, type ActivityWork } from "./activity-processor";
@@ -17,6 +17,8 @@ import { PayloadLimit } from "./payload-limit";
 import { OrchestrationProcessor } from "./orchestration-processor";
 import { hasRunnableMessages, newExecutionId, RuntimeState } from "./runtime-state";
 import { keepRewoundChildren, planRewind } from "./rewind";
+import { outstandingWork, parentStillWaits } from "./recovery";
+import { instanceStatus } from "./status";
 import { realClock, TimerSet, type DurableTimer } from "./timers";
 import { BoundedWorkerLoop } from "./worker-loop";
 import type { NewWork } from "./replay";
@@ -54,10 +56,6 @@ interface EpisodeTicket {
   rt?: Runtime;
 }
 
-/** The host prints DateTime status fields as "yyyy-MM-ddTHH:mm:ssZ". */
-function hostTime(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
-}
 
 
 export class Engine implements DurableEngine {
@@ -299,21 +297,7 @@ export class Engine implements DurableEngine {
   // ---------------------------------------------------------------- status
 
   private toStatus(inst: InstanceData, options: StatusOptions): InstanceStatus {
-    const showInput = options.showInput !== false;
-    const status: InstanceStatus = {
-      name: inst.name,
-      instanceId: inst.instanceId,
-      runtimeStatus: inst.status,
-      input: showInput ? parsePayload(inst.input) : null,
-      customStatus: parsePayload(inst.customStatus),
-      output: parsePayload(inst.output),
-      createdTime: hostTime(inst.createdTime),
-      lastUpdatedTime: hostTime(inst.lastUpdatedTime),
-    };
-    if (options.showHistory && inst.status !== "Pending") {
-      status.historyEvents = historyForStatus(inst.history, options.showHistoryOutput === true, showInput);
-    }
-    return status;
+    return instanceStatus(inst, options);
   }
 
   private query(q: InstanceQuery): InstanceData[] {
@@ -520,65 +504,17 @@ export class Engine implements DurableEngine {
 
   // ---------------------------------------------------------------- recovery
 
-  /** After a restart: re-dispatch activities without a result, re-arm timers, restart or re-notify sub-orchestrations. */
+  /** After a restart: re-dispatch activities without a result, re-arm timers, start missing sub-orchestrations. */
   private resumeOutstandingWork(inst: InstanceData): void {
-    const scheduled = new Map<number, HistoryEvent>();
-    for (const e of inst.history) {
-      if (
-        e.EventType === EventType.TaskScheduled ||
-        e.EventType === EventType.TimerCreated ||
-        e.EventType === EventType.SubOrchestrationInstanceCreated
-      ) {
-        scheduled.set(e.EventId, e);
-      }
-    }
-    const settle = (e: HistoryEvent) => {
-      if (e.EventType === EventType.TimerFired) scheduled.delete(e.TimerId as number);
-      else if (
-        e.EventType === EventType.TaskCompleted ||
-        e.EventType === EventType.TaskFailed ||
-        e.EventType === EventType.SubOrchestrationInstanceCompleted ||
-        e.EventType === EventType.SubOrchestrationInstanceFailed
-      ) {
-        scheduled.delete(e.TaskScheduledId as number);
-      }
-    };
-    for (const e of inst.history) settle(e);
-    for (const m of inst.mailbox) settle(m.event);
-    for (const e of scheduled.values()) {
-      if (e.EventType === EventType.TaskScheduled) {
-        this.enqueueActivity({
-          instanceId: inst.instanceId,
-          executionId: inst.executionId,
-          id: e.EventId,
-          name: String(e.Name),
-          input: (e.Input as string | null) ?? null,
-        });
-      } else if (e.EventType === EventType.TimerCreated) {
-        this.armTimer(inst.instanceId, inst.executionId, e.EventId, String(e.FireAt));
-      } else {
-        const childId = String(e.InstanceId);
-        const child = this.instances.get(childId);
-        if (!child) {
-          void this.startSubOrchestration(inst, inst.executionId, e.EventId, String(e.Name), childId, (e.Input as string | null) ?? null);
-        }
-        // A finished child is re-notified by renotifyParentIfWaiting; a running one notifies on completion.
-      }
+    for (const work of outstandingWork(inst)) {
+      // A child that exists already: a finished one is re-notified (renotifyParentIfWaiting), a running one notifies on completion.
+      if (work.kind === "subOrchestration" && this.instances.has(work.instanceId)) continue;
+      this.dispatch(inst.instanceId, inst.executionId, work, true);
     }
   }
 
   private renotifyParentIfWaiting(child: InstanceData): void {
-    const p = child.parent!;
-    const parent = this.instances.get(p.instanceId);
-    if (!parent || isTerminal(parent.status) || parent.executionId !== p.executionId) return;
-    const isResult = (e: HistoryEvent) =>
-      (e.EventType === EventType.SubOrchestrationInstanceCompleted || e.EventType === EventType.SubOrchestrationInstanceFailed) &&
-      e.TaskScheduledId === p.taskScheduledId;
-    if (parent.history.some(isResult) || parent.mailbox.some((m) => isResult(m.event))) return;
-    const created = parent.history.some(
-      (e) => e.EventType === EventType.SubOrchestrationInstanceCreated && e.EventId === p.taskScheduledId,
-    );
-    if (created) this.notifyParent(child);
+    if (parentStillWaits(child, this.instances.get(child.parent!.instanceId))) this.notifyParent(child);
   }
 }
 
