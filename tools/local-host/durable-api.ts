@@ -16,6 +16,7 @@ import {
   type InstanceStatus,
   type RuntimeStatus,
 } from "./engine/types";
+import { alreadyExistsMessage, isTerminal, RuntimeStatusByNumber, unknownFunctionMessage } from "./engine/host-messages";
 
 export interface ApiRequest {
   method: string;
@@ -52,18 +53,8 @@ class OrchestrationAlreadyExistsError extends Error {}
 const InstanceIdPlaceholder = "INSTANCEID";
 const MaxInstanceIdLength = 256;
 /** OrchestrationRuntimeStatus / OrchestrationStatus enum names by value, for Enum.TryParse of numbers. */
-const statusByNumber: Record<number, RuntimeStatus> = {
-  0: "Running",
-  1: "Completed",
-  2: "ContinuedAsNew",
-  3: "Failed",
-  4: "Canceled",
-  5: "Terminated",
-  6: "Pending",
-  7: "Suspended",
-};
+const statusByNumber = RuntimeStatusByNumber;
 const statusNames = new Set<string>(Object.values(statusByNumber));
-const terminal = new Set<RuntimeStatus>(["Completed", "Failed", "Canceled", "Terminated"]);
 
 export class DurableHttpApi {
   constructor(private readonly o: DurableApiOptions) {}
@@ -140,7 +131,7 @@ export class DurableHttpApi {
       suspendPostUri: p.suspendPostUri,
       resumePostUri: p.resumePostUri,
     };
-    const res = json(202, body);
+    const res = jsonResponse(202, body);
     res.headers["Location"] = p.statusQueryGetUri;
     res.headers["Retry-After"] = "10";
     return res;
@@ -156,71 +147,61 @@ export class DurableHttpApi {
         .split("/")
         .filter((s, i, all) => !(all.length === 1 && s === ""))
         .map(decodeSegment);
-      const method = req.method.toUpperCase();
-      const first = (segs[0] ?? "").toLowerCase();
-
-      // orchestrators/{functionName}/{instanceId?}
-      if (first === "orchestrators" && segs.length >= 2 && segs.length <= 3 && segs[1] !== "") {
-        if (method !== "POST") return empty(404);
-        return await this.startOrchestration(req, segs[1], segs[2] ?? "");
-      }
-      // entities/{entityName?}/{entityKey?}
-      if (first === "entities" && segs.length <= 3) {
-        return await this.entities(req, method, segs[1] ?? "", segs[2] ?? "");
-      }
-      // instances/{instanceId?}/{operation?}
-      if (first === "instances" && segs.length <= 3) {
-        const instanceId = segs[1];
-        const operation = segs[2];
-        if (instanceId === undefined || instanceId === "") {
-          if (method === "GET") return await this.listInstances(req);
-          if (method === "DELETE") return await this.purgeByFilter(req);
-          return empty(404);
-        }
-        if (operation === undefined) {
-          if (method === "GET") return await this.getStatus(req, instanceId);
-          if (method === "DELETE") return await this.purgeOne(instanceId);
-          return empty(404);
-        }
-        if (method === "POST") {
-          switch (operation.toLowerCase()) {
-            case "terminate":
-              return await this.terminateLike(req, instanceId, "terminate");
-            case "suspend":
-              return await this.terminateLike(req, instanceId, "suspend");
-            case "resume":
-              return await this.terminateLike(req, instanceId, "resume");
-            case "rewind":
-              return await this.rewind(req, instanceId);
-            case "restart":
-              return await this.restart(req, instanceId);
-          }
-        } else {
-          return empty(404);
-        }
-      }
-      // instances/{instanceId?}/raiseEvent/{eventName}
-      if (first === "instances" && segs.length === 4 && segs[2].toLowerCase() === "raiseevent") {
-        if (method !== "POST") return empty(404);
-        return await this.raiseEvent(req, segs[1], segs[3]);
-      }
-      if (first === "makeprimary" && segs.length === 1) {
-        return errorResponse(500, "Something went wrong while processing your request", new Error("Cannot make current app primary. This app is not using the AppLease feature."), "System.InvalidOperationException");
-      }
-      return empty(404);
+      return await this.route(req, segs, req.method.toUpperCase());
     } catch (err) {
-      if (err instanceof ArgumentError) {
-        return errorResponse(400, "One or more of the arguments submitted is incorrect", err, "System.ArgumentException");
-      }
-      const e = err instanceof Error ? err : new Error(String(err));
-      const type =
-        err instanceof OrchestrationAlreadyExistsError
-          ? "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
-          : err instanceof InstanceStateError || err instanceof InstanceQuarantinedError
-            ? "System.InvalidOperationException"
-            : "System.Exception";
-      return errorResponse(500, "Something went wrong while processing your request", e, type);
+      return errorToResponse(err);
     }
+  }
+
+  private async route(req: ApiRequest, segs: string[], method: string): Promise<ApiResponse> {
+    const first = (segs[0] ?? "").toLowerCase();
+    // orchestrators/{functionName}/{instanceId?}
+    if (first === "orchestrators" && segs.length >= 2 && segs.length <= 3 && segs[1] !== "") {
+      if (method !== "POST") return empty(404);
+      return this.startOrchestration(req, segs[1], segs[2] ?? "");
+    }
+    // entities/{entityName?}/{entityKey?}
+    if (first === "entities" && segs.length <= 3) return this.entities(req, method, segs[1] ?? "", segs[2] ?? "");
+    // instances/{instanceId?}/{operation?}
+    if (first === "instances" && segs.length <= 3) {
+      const r = await this.instances(req, method, segs[1], segs[2]);
+      if (r) return r;
+    }
+    // instances/{instanceId?}/raiseEvent/{eventName}
+    if (first === "instances" && segs.length === 4 && segs[2].toLowerCase() === "raiseevent") {
+      if (method !== "POST") return empty(404);
+      return this.raiseEvent(req, segs[1], segs[3]);
+    }
+    if (first === "makeprimary" && segs.length === 1) {
+      return errorResponse(500, "Something went wrong while processing your request", new Error("Cannot make current app primary. This app is not using the AppLease feature."), "System.InvalidOperationException");
+    }
+    return empty(404);
+  }
+
+  /** instances, instances/{id}, instances/{id}/{operation}; undefined for an unknown POST operation (→ 404). */
+  private async instances(req: ApiRequest, method: string, instanceId: string | undefined, operation: string | undefined): Promise<ApiResponse | undefined> {
+    if (instanceId === undefined || instanceId === "") {
+      if (method === "GET") return this.listInstances(req);
+      if (method === "DELETE") return this.purgeByFilter(req);
+      return empty(404);
+    }
+    if (operation === undefined) {
+      if (method === "GET") return this.getStatus(req, instanceId);
+      if (method === "DELETE") return this.purgeOne(instanceId);
+      return empty(404);
+    }
+    if (method !== "POST") return empty(404);
+    switch (operation.toLowerCase()) {
+      case "terminate":
+      case "suspend":
+      case "resume":
+        return this.terminateLike(req, instanceId, operation.toLowerCase() as "terminate" | "suspend" | "resume");
+      case "rewind":
+        return this.rewind(req, instanceId);
+      case "restart":
+        return this.restart(req, instanceId);
+    }
+    return undefined;
   }
 
   // ---------- handlers ----------
@@ -239,21 +220,14 @@ export class DurableHttpApi {
       }
     }
     const id = await this.startNew(functionName, instanceId, input);
-    const timeout = q.seconds("timeout");
-    const pollingInterval = q.seconds("pollingInterval");
-    if (timeout !== undefined && pollingInterval !== undefined) {
-      return this.waitForCompletionOrCheckStatus(req, id, timeout, pollingInterval);
-    }
-    return this.checkStatusResponse(req.url, id);
+    return this.startedResponse(req, id, q);
   }
 
   /** DurableClient.StartNewAsync: function check, instance id rules, dedupe (OverridableExistingInstanceStates = NonRunningStates). */
   async startNew(functionName: string, instanceId: string, input: unknown): Promise<string> {
     const known = this.o.orchestrators();
     if (!known.has(functionName)) {
-      let message = `The function '${functionName}' doesn't exist, is disabled, or is not an orchestrator function. Additional info: `;
-      message += known.size > 0 ? `The following are the known orchestrator functions: '${[...known].join("', '")}'.` : "No orchestrator functions are currently registered!";
-      throw new ArgumentError(message);
+      throw new ArgumentError(unknownFunctionMessage(functionName, "orchestrator", known));
     }
     let id = instanceId;
     if (!id) id = randomUUID().replace(/-/g, "");
@@ -267,12 +241,22 @@ export class DurableHttpApi {
       if (err instanceof InstanceStateError) {
         const existing = await this.o.engine.getStatus(id);
         throw new OrchestrationAlreadyExistsError(
-          existing ? `An Orchestration instance with the status ${existing.runtimeStatus} already exists.` : err.message,
+          existing ? alreadyExistsMessage(existing.runtimeStatus) : err.message,
         );
       }
       throw err;
     }
     return id;
+  }
+
+  /** A started instance: wait for it when `timeout` and `pollingInterval` are given, else the check-status response. */
+  private startedResponse(req: ApiRequest, id: string, q: ReturnType<typeof query>): Promise<ApiResponse> | ApiResponse {
+    const timeout = q.seconds("timeout");
+    const pollingInterval = q.seconds("pollingInterval");
+    if (timeout !== undefined && pollingInterval !== undefined) {
+      return this.waitForCompletionOrCheckStatus(req, id, timeout, pollingInterval);
+    }
+    return this.checkStatusResponse(req.url, id);
   }
 
   private async waitForCompletionOrCheckStatus(req: ApiRequest, id: string, timeoutSec: number, intervalSec: number): Promise<ApiResponse> {
@@ -282,7 +266,7 @@ export class DurableHttpApi {
     const status = await this.o.engine.waitForCompletion(id, timeoutSec * 1000);
     switch (status?.runtimeStatus) {
       case "Completed":
-        return json(200, status.output ?? null);
+        return jsonResponse(200, status.output ?? null);
       case "Canceled":
       case "Failed":
       case "Terminated":
@@ -321,7 +305,7 @@ export class DurableHttpApi {
       default:
         code = 500;
     }
-    const res = json(code, statusPayload(status, showInput, showHistory));
+    const res = jsonResponse(code, statusPayload(status, showInput, showHistory));
     if (location) res.headers["Location"] = req.url.href;
     if (code === 202) res.headers["Retry-After"] = "5";
     return res;
@@ -344,7 +328,7 @@ export class DurableHttpApi {
     const token = header(req.headers, "x-ms-continuation-token");
     if (token !== undefined) condition.continuationToken = token;
     const page = await this.o.engine.listInstances(condition);
-    const res = json(
+    const res = jsonResponse(
       200,
       page.instances.map((s) => statusPayload(s, showInput, false)),
     );
@@ -356,13 +340,13 @@ export class DurableHttpApi {
     const status = await this.o.engine.getStatus(instanceId, { showHistory: false });
     if (!status) return empty(404);
     const deleted = await this.o.engine.purge(instanceId);
-    return json(200, { instancesDeleted: deleted });
+    return jsonResponse(200, { instancesDeleted: deleted });
   }
 
   private async purgeByFilter(req: ApiRequest): Promise<ApiResponse> {
     const q = query(req.url);
     const from = q.date("createdTimeFrom");
-    if (!from) return json(400, "Please provide value for 'createdTimeFrom' parameter.");
+    if (!from) return jsonResponse(400, "Please provide value for 'createdTimeFrom' parameter.");
     const to = q.date("createdTimeTo") ?? new Date();
     const statuses = q.statuses("runtimeStatus");
     const deleted = await this.o.engine.purgeMany({
@@ -371,13 +355,13 @@ export class DurableHttpApi {
       runtimeStatus: statuses.length > 0 ? statuses : undefined,
     });
     if (!deleted) return empty(404);
-    return json(200, { instancesDeleted: deleted });
+    return jsonResponse(200, { instancesDeleted: deleted });
   }
 
   private async terminateLike(req: ApiRequest, instanceId: string, op: "terminate" | "suspend" | "resume"): Promise<ApiResponse> {
     const status = await this.o.engine.getStatus(instanceId);
     if (!status) return empty(404);
-    if (terminal.has(status.runtimeStatus)) return empty(410);
+    if (isTerminal(status.runtimeStatus)) return empty(410);
     const reason = query(req.url).get("reason");
     try {
       if (op === "terminate") await this.o.engine.terminate(instanceId, reason);
@@ -408,21 +392,16 @@ export class DurableHttpApi {
     const status = await this.o.engine.getStatus(instanceId, { showInput: true });
     if (!status) throw new ArgumentError(`An orchestrastion with the instanceId ${instanceId} was not found.`);
     const id = await this.startNew(status.name, withNewId ? "" : status.instanceId, status.input);
-    const timeout = q.seconds("timeout");
-    const pollingInterval = q.seconds("pollingInterval");
-    if (timeout !== undefined && pollingInterval !== undefined) {
-      return this.waitForCompletionOrCheckStatus(req, id, timeout, pollingInterval);
-    }
-    return this.checkStatusResponse(req.url, id);
+    return this.startedResponse(req, id, q);
   }
 
   private async raiseEvent(req: ApiRequest, instanceId: string, eventName: string): Promise<ApiResponse> {
     const status = await this.o.engine.getStatus(instanceId);
     if (!status) return empty(404);
-    if (terminal.has(status.runtimeStatus)) return empty(410);
+    if (isTerminal(status.runtimeStatus)) return empty(410);
     const mediaType = String(req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
     if (mediaType !== "application/json") {
-      return json(400, { Message: "Only application/json request content is supported" });
+      return jsonResponse(400, { Message: "Only application/json request content is supported" });
     }
     const text = req.body.toString("utf8");
     let data: unknown = null;
@@ -443,16 +422,14 @@ export class DurableHttpApi {
    */
   private async entities(req: ApiRequest, method: string, entityName: string, entityKey: string): Promise<ApiResponse> {
     if (method === "GET" && !entityKey) {
-      const res = json(200, []);
+      const res = jsonResponse(200, []);
       res.headers["x-ms-continuation-token"] = "";
       return res;
     }
     if (method === "GET" || method === "POST" || method === "DELETE") {
       const known = this.o.entities();
       if (!known.has(entityName)) {
-        let message = `The function '${entityName}' doesn't exist, is disabled, or is not an entity function. Additional info: `;
-        message += known.size > 0 ? `The following are the known entity functions: '${[...known].join("', '")}'.` : "No entity functions are currently registered!";
-        throw new ArgumentError(message);
+        throw new ArgumentError(unknownFunctionMessage(entityName, "entity", known));
       }
       throw new Error("Durable entities are not supported by the project's local host (tools/local-host); use func start for entities.");
     }
@@ -485,7 +462,8 @@ export function hostTime(iso: string): string {
   return d.toISOString().slice(0, 19) + "Z";
 }
 
-function json(status: number, body: unknown): ApiResponse {
+/** A JSON response as the host writes one. */
+export function jsonResponse(status: number, body: unknown): ApiResponse {
   return { status, headers: { "Content-Type": "application/json; charset=utf-8" }, body: JSON.stringify(body) };
 }
 
@@ -493,8 +471,23 @@ function empty(status: number): ApiResponse {
   return { status, headers: {} };
 }
 
+/** HttpApiHandler's exception handling: ArgumentException → 400, anything else → 500 with its .NET type. */
+function errorToResponse(err: unknown): ApiResponse {
+  if (err instanceof ArgumentError) {
+    return errorResponse(400, "One or more of the arguments submitted is incorrect", err, "System.ArgumentException");
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  const type =
+    err instanceof OrchestrationAlreadyExistsError
+      ? "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
+      : err instanceof InstanceStateError || err instanceof InstanceQuarantinedError
+        ? "System.InvalidOperationException"
+        : "System.Exception";
+  return errorResponse(500, "Something went wrong while processing your request", e, type);
+}
+
 function errorResponse(status: number, message: string, e: Error, exceptionType: string): ApiResponse {
-  return json(status, {
+  return jsonResponse(status, {
     Message: message,
     ExceptionMessage: e.message,
     ExceptionType: exceptionType,

@@ -107,3 +107,31 @@ function numberOrUndefined(v: unknown): number | undefined {
   const n = typeof v === "string" ? Number(v) : v;
   return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : undefined;
 }
+
+/**
+ * Core Tools' settings for `func start`: local.settings.json Values plus WEBSITE_HOSTNAME, AzureWebJobsScriptRoot
+ * and AZURE_FUNCTIONS_ENVIRONMENT, the real environment winning; loopback kept off HTTP proxies.
+ */
+export function applyAppSettings(appDir: string, port: number, env: NodeJS.ProcessEnv, out: (line: string) => void): void {
+  const settings = {
+    ...readLocalSettings(appDir),
+    WEBSITE_HOSTNAME: `localhost:${port}`,
+    AzureWebJobsScriptRoot: appDir,
+    AZURE_FUNCTIONS_ENVIRONMENT: "Development",
+  };
+  for (const msg of applySettings(settings, env)) out(msg);
+  keepLoopbackOffProxies(env);
+  if (env.FUNCTIONS_WORKER_RUNTIME && env.FUNCTIONS_WORKER_RUNTIME !== "node") {
+    out(`Warning: FUNCTIONS_WORKER_RUNTIME is '${env.FUNCTIONS_WORKER_RUNTIME}'; this local host runs Node.js apps only.`);
+  }
+}
+
+/** The app's HTTP clients (axios in durable-functions) honour HTTP(S)_PROXY: keep loopback traffic local. */
+export function keepLoopbackOffProxies(env: NodeJS.ProcessEnv): void {
+  const loopback = ["localhost", "127.0.0.1", "::1"];
+  for (const key of ["NO_PROXY", "no_proxy"]) {
+    const current = (env[key] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    for (const h of loopback) if (!current.includes(h)) current.push(h);
+    env[key] = current.join(",");
+  }
+}

@@ -6,23 +6,14 @@ import { fileNameFor } from "./store";
 import {
   completed,
   historyOf,
-  makeHarness,
   shape,
   timersArmed,
   until,
-  type Harness,
   type OrchestratorFn,
+  stoppedAfterEach,
 } from "./test-support";
 
-const running: Harness[] = [];
-function harness(...args: Parameters<typeof makeHarness>): Harness {
-  const h = makeHarness(...args);
-  running.push(h);
-  return h;
-}
-afterEach(async () => {
-  for (const h of running.splice(0)) await h.engine.stop();
-});
+const harness = stoppedAfterEach();
 
 const hello = { Hello: (name: string) => `Hello, ${name}!` };
 

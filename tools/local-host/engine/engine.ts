@@ -1,250 +1,67 @@
 /**
- * The worker loop: per instance a mailbox of new events; one episode at a time per instance (messages
- * arriving meanwhile are batched into the next one); up to maxConcurrentOrchestrations episodes and
- * maxConcurrentActivities activities at once; durable timers on the injected clock.
- *
- * Every episode is logged and fsync'd before any of its new work (activities, timers, sub-orchestrations,
- * completion notices to a parent) is dispatched, so a crash at any point re-dispatches instead of losing.
+ * The durable engine's client API (DurableEngine: what the Durable HTTP API and the durable client call), with
+ * DurableClient's state rules and messages, on top of the task hub (task-hub.ts: instance table, worker loop).
  */
-import { randomUUID } from "node:crypto";
-import * as os from "node:os";
-import { EventType, ev, historyForStatus, OrchestrationStatus, parsePayload, toJsonString } from "./history";
-import type { ParentInstanceInfo } from "./history";
-import { PayloadLimit, refusalEvent, refusalReason } from "./payload-limit";
-import { replayEpisode } from "./replay";
-import type { NewWork } from "./replay";
-import { applyRecord, InstanceStore } from "./store";
+import { ev, toJsonString } from "./history";
+import { alreadyExistsMessage, isTerminal, unknownFunctionMessage } from "./host-messages";
+import { matchInstances, pageOf } from "./paging";
+import { keepRewoundChildren, planRewind } from "./rewind";
+import { instanceStatus } from "./status";
+import type { Backend } from "./backend";
 import type { InstanceData, LogRecord } from "./store";
-import {
-  InstanceNotFoundError,
-  InstanceQuarantinedError,
-  InstanceStateError,
-  UnknownFunctionError,
-} from "./types";
-import type {
-  Clock,
-  DurableEngine,
-  EngineOptions,
-  HistoryEvent,
-  InstanceQuery,
-  InstanceStatus,
-  RuntimeStatus,
-  StatusOptions,
-} from "./types";
+import { TaskHub } from "./task-hub";
+import { InstanceNotFoundError, InstanceStateError, UnknownFunctionError } from "./types";
+import type { DurableEngine, EngineOptions, HistoryEvent, InstanceQuery, InstanceStatus, RuntimeStatus, StatusOptions } from "./types";
 
-const TERMINAL: ReadonlySet<RuntimeStatus> = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
-/** DurableOrchestrationContext.SetCustomStatus: MessagePayloadDataConverter's 16 KB limit (UTF-16 size). */
-const MAX_CUSTOM_STATUS_BYTES = 16 * 1024;
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    // Node timers cap at 2^31-1 ms; long durable timers re-arm in steps.
-    const MAX = 2 ** 31 - 1;
-    let handle: NodeJS.Timeout;
-    const due = Date.now() + ms;
-    const arm = () => {
-      const left = due - Date.now();
-      handle = setTimeout(left > MAX ? arm : fn, Math.max(0, Math.min(left, MAX)));
-      handle.unref?.();
-    };
-    arm();
-    return { cancel: () => clearTimeout(handle) };
-  },
-};
-
-interface ActivityWork {
-  instanceId: string;
-  executionId: string;
-  id: number;
-  name: string;
-  input: string | null;
-}
-
-interface Runtime {
-  episodeRunning: boolean;
-  queued: boolean;
-}
-
-export function isTerminal(status: RuntimeStatus): boolean {
-  return TERMINAL.has(status);
-}
-
-/** The host prints DateTime status fields as "yyyy-MM-ddTHH:mm:ssZ". */
-function hostTime(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
-}
-
-function newExecutionId(): string {
-  return randomUUID().replace(/-/g, "");
-}
-
-/** Host-side details for a failed out-of-process activity (TaskActivityShim: Utils.SerializeCause of the friendly exception). */
-export function activityFailureDetails(message: string, stack: string | undefined): string {
-  const rpcMessage = `Result: Failure\nException: ${message}\nStack: ${stack ?? ""}`;
-  const exceptionFields = {
-    Data: null,
-    HelpURL: null,
-    StackTraceString: null,
-    RemoteStackTraceString: null,
-    RemoteStackIndex: 0,
-    ExceptionMethod: null,
-    HResult: -2146233088,
-    Source: null,
-    WatsonBuckets: null,
-  };
-  return JSON.stringify({
-    $type: "System.Exception, System.Private.CoreLib",
-    ClassName: "System.Exception",
-    Message: message,
-    InnerException: {
-      $type: "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",
-      IsUserException: false,
-      RemoteStackTrace: stack ?? null,
-      RemoteMessage: message,
-      RemoteTypeName: null,
-      ClassName: "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException",
-      Message: rpcMessage,
-      InnerException: null,
-      ...exceptionFields,
-    },
-    ...exceptionFields,
-  });
-}
-
-function errorParts(err: unknown): { message: string; stack?: string } {
-  if (err instanceof Error) return { message: err.message, stack: err.stack };
-  return { message: String(err) };
-}
+export { realClock } from "./timers";
 
 export class Engine implements DurableEngine {
-  private readonly store: InstanceStore;
-  private readonly clock: Clock;
-  private readonly log: NonNullable<EngineOptions["log"]>;
-  private readonly maxActivities: number;
-  private readonly maxOrchestrations: number;
-  private readonly knownActivities: string[];
+  private readonly hub: TaskHub;
   private readonly knownOrchestrators: string[];
-  private readonly payloadLimit: PayloadLimit;
 
-  private readonly instances = new Map<string, InstanceData>();
-  private readonly runtime = new Map<string, Runtime>();
-  private readonly readyQueue: string[] = [];
-  private runningEpisodes = 0;
-  private readonly activityQueue: ActivityWork[] = [];
-  private runningActivities = 0;
-  private readonly timers = new Map<string, { cancel(): void }>();
-  private readonly completionWaiters = new Map<string, Set<() => void>>();
-  private started = false;
-  /** Bumped by stop(): callbacks of an older generation (in-flight work) are ignored. */
-  private generation = 0;
-
-  constructor(private readonly options: EngineOptions) {
-    this.store = new InstanceStore(options.dataDir, options.taskHubName);
-    this.clock = options.clock ?? realClock;
-    this.log =
-      options.log ??
-      ((level, message) => {
-        if (level === "error") console.error(message);
-        else if (level === "warn") console.warn(message);
-        else console.log(message);
-      });
-    const cores = Math.max(1, os.cpus().length);
-    this.maxActivities = Math.max(1, options.maxConcurrentActivities ?? 10 * cores);
-    this.maxOrchestrations = Math.max(1, options.maxConcurrentOrchestrations ?? 10 * cores);
-    this.knownActivities = [...options.activities];
+  constructor(
+    private readonly options: EngineOptions,
+    backend?: Backend,
+  ) {
+    this.hub = new TaskHub(options, backend);
     this.knownOrchestrators = [...options.orchestrators];
-    this.payloadLimit = new PayloadLimit(options.maxPayloadBytes);
   }
 
-  // ---------------------------------------------------------------- lifecycle
-
-  async start(): Promise<void> {
-    if (this.started) return;
-    await this.store.open();
-    this.instances.clear();
-    for (const data of await this.store.loadAll(this.log)) this.instances.set(data.instanceId, data);
-    if (this.store.quarantinedCount > 0) {
-      this.log("error", `Durable engine: ${this.store.quarantinedCount} instance log(s) quarantined in ${this.store.dir}; those ids are refused.`);
-    }
-    this.started = true;
-    let resumed = 0;
-    for (const inst of this.instances.values()) {
-      if (isTerminal(inst.status)) continue;
-      resumed++;
-      this.resumeOutstandingWork(inst);
-      this.schedule(inst.instanceId);
-    }
-    // A finished child whose completion never reached its waiting parent (crash in between) is re-notified.
-    for (const inst of this.instances.values()) {
-      if (isTerminal(inst.status) && inst.parent) this.renotifyParentIfWaiting(inst);
-    }
-    if (resumed > 0) this.log("info", `Durable engine: resumed ${resumed} instance(s) from ${this.store.dir}.`);
+  start(): Promise<void> {
+    return this.hub.start();
   }
 
-  async stop(): Promise<void> {
-    this.started = false;
-    this.generation++;
-    for (const t of this.timers.values()) t.cancel();
-    this.timers.clear();
-    this.activityQueue.length = 0;
-    this.readyQueue.length = 0;
-    this.runtime.clear();
-    this.runningActivities = 0;
-    this.runningEpisodes = 0;
-    await this.store.drain();
-  }
-
-  private requireStarted(): void {
-    if (!this.started) throw new Error("The durable engine is not started.");
+  stop(): Promise<void> {
+    return this.hub.stop();
   }
 
   // ---------------------------------------------------------------- client operations
 
   async startNew(orchestratorName: string, instanceId: string, input: unknown): Promise<InstanceStatus> {
-    this.requireStarted();
+    this.hub.requireStarted();
     if (!this.options.orchestrators.has(orchestratorName)) {
-      throw new UnknownFunctionError(
-        `The function '${orchestratorName}' doesn't exist, is disabled, or is not an orchestrator function. Additional info: ` +
-          (this.knownOrchestrators.length > 0
-            ? `The following are the known orchestrator functions: '${this.knownOrchestrators.join("', '")}'.`
-            : "No orchestrator functions are currently registered!"),
-      );
+      throw new UnknownFunctionError(unknownFunctionMessage(orchestratorName, "orchestrator", this.knownOrchestrators));
     }
-    this.refuseQuarantined(instanceId);
-    const existing = this.instances.get(instanceId);
+    this.hub.refuseQuarantined(instanceId);
+    const existing = this.hub.get(instanceId);
     if (existing && !isTerminal(existing.status)) {
-      throw new InstanceStateError(
-        `An Orchestration instance with the status ${existing.status} already exists.`,
-      );
+      throw new InstanceStateError(alreadyExistsMessage(existing.status));
     }
     const serialized = toJsonString(input);
-    this.payloadLimit.refuseClientPayload(`the input of orchestration '${orchestratorName}' ('${instanceId}')`, serialized, (m) => this.log("error", m));
-    await this.createInstance(orchestratorName, instanceId, serialized, null);
-    return this.toStatus(this.instances.get(instanceId)!, {});
+    this.hub.payloadLimit.refuseClientPayload(`the input of orchestration '${orchestratorName}' ('${instanceId}')`, serialized, (m) => this.hub.log("error", m));
+    await this.hub.createInstance(orchestratorName, instanceId, serialized, null);
+    return this.toStatus(this.hub.get(instanceId)!, {});
   }
 
   async getStatus(instanceId: string, options: StatusOptions = {}): Promise<InstanceStatus | undefined> {
-    this.refuseQuarantined(instanceId);
-    const inst = this.instances.get(instanceId);
+    this.hub.refuseQuarantined(instanceId);
+    const inst = this.hub.get(instanceId);
     return inst ? this.toStatus(inst, options) : undefined;
   }
 
   async listInstances(query: InstanceQuery): Promise<{ instances: InstanceStatus[]; continuationToken?: string }> {
-    const matches = this.query(query);
-    let start = 0;
-    if (query.continuationToken) {
-      const after = decodeToken(query.continuationToken);
-      start = matches.findIndex((m) => compareKey(m, after) > 0);
-      if (start === -1) start = matches.length;
-    }
-    const top = query.top && query.top > 0 ? query.top : matches.length;
-    const page = matches.slice(start, start + top);
-    const more = start + top < matches.length;
-    return {
-      instances: page.map((i) => this.toStatus(i, {})),
-      continuationToken: more && page.length > 0 ? encodeToken(page[page.length - 1]) : undefined,
-    };
+    const { page, continuationToken } = pageOf(this.query(query), query);
+    return { instances: page.map((i) => this.toStatus(i, {})), continuationToken };
   }
 
   async raiseEvent(instanceId: string, eventName: string, data: unknown): Promise<void> {
@@ -253,23 +70,23 @@ export class Engine implements DurableEngine {
       throw new InstanceStateError(`Instance '${instanceId}' is in the ${inst.status} state and cannot receive events.`);
     }
     const serialized = toJsonString(data);
-    this.payloadLimit.refuseClientPayload(`event '${eventName}' raised to '${instanceId}'`, serialized, (m) => this.log("error", m));
-    await this.deliver(instanceId, ev.eventRaised(this.clock.now(), eventName, serialized));
+    this.hub.payloadLimit.refuseClientPayload(`event '${eventName}' raised to '${instanceId}'`, serialized, (m) => this.hub.log("error", m));
+    await this.hub.deliver(instanceId, ev.eventRaised(this.hub.clock.now(), eventName, serialized));
   }
 
   async terminate(instanceId: string, reason?: string): Promise<void> {
     this.requireState(instanceId, "terminate", (s) => !isTerminal(s));
-    await this.deliver(instanceId, ev.executionTerminated(this.clock.now(), reason ?? null));
+    await this.hub.deliver(instanceId, ev.executionTerminated(this.hub.clock.now(), reason ?? null));
   }
 
   async suspend(instanceId: string, reason?: string): Promise<void> {
     this.requireState(instanceId, "suspend", (s) => s === "Running" || s === "Pending" || s === "ContinuedAsNew");
-    await this.deliver(instanceId, ev.executionSuspended(this.clock.now(), reason ?? null));
+    await this.hub.deliver(instanceId, ev.executionSuspended(this.hub.clock.now(), reason ?? null));
   }
 
   async resume(instanceId: string, reason?: string): Promise<void> {
     this.requireState(instanceId, "resume", (s) => s === "Suspended");
-    await this.deliver(instanceId, ev.executionResumed(this.clock.now(), reason ?? null));
+    await this.hub.deliver(instanceId, ev.executionResumed(this.hub.clock.now(), reason ?? null));
   }
 
   /**
@@ -282,57 +99,24 @@ export class Engine implements DurableEngine {
     if (inst.status !== "Failed") {
       throw new InstanceStateError(`Instance '${instanceId}' is in the ${inst.status} state; only Failed instances can be rewound.`);
     }
-    const now = this.clock.now();
-    const failedIds = new Set<number>();
-    const failedChildren: string[] = [];
-    const createdById = new Map<number, HistoryEvent>();
-    for (const e of inst.history) {
-      if (e.EventType === EventType.SubOrchestrationInstanceCreated) createdById.set(e.EventId, e);
-      if (e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed) {
-        failedIds.add(e.TaskScheduledId as number);
-        if (e.EventType === EventType.SubOrchestrationInstanceFailed) {
-          const created = createdById.get(e.TaskScheduledId as number);
-          if (created) failedChildren.push(String(created.InstanceId));
-        }
-      }
-    }
-    const rewound = (e: HistoryEvent): HistoryEvent => ({ ...ev.genericEvent(Date.parse(e.Timestamp), `Rewound: ${JSON.stringify(e)}`) });
-    const history = inst.history.map((e) => {
-      const isFailedSchedule =
-        (e.EventType === EventType.TaskScheduled || e.EventType === EventType.SubOrchestrationInstanceCreated) &&
-        failedIds.has(e.EventId);
-      const isFailure =
-        e.EventType === EventType.TaskFailed ||
-        e.EventType === EventType.SubOrchestrationInstanceFailed ||
-        (e.EventType === EventType.ExecutionCompleted && e.OrchestrationStatus === OrchestrationStatus.Failed);
-      return isFailedSchedule || isFailure ? rewound(e) : e;
-    });
-    for (const child of failedChildren) {
-      const c = this.instances.get(child);
+    const now = this.hub.clock.now();
+    const plan = planRewind(inst.history);
+    for (const child of plan.failedChildren) {
+      const c = this.hub.get(child);
       if (c && c.status === "Failed") await this.rewind(child, reason);
     }
-    // A rewound child sub-orchestration re-runs under its own id; the parent waits for it again, so
-    // its SubOrchestrationInstanceCreated must stay (only its failure goes).
-    const keepChildCreate = new Set(failedChildren.filter((c) => this.instances.get(c)?.status !== "Failed"));
-    const finalHistory = history.map((e, i) => {
-      const original = inst.history[i];
-      if (original.EventType === EventType.SubOrchestrationInstanceCreated && keepChildCreate.has(String(original.InstanceId))) {
-        return original;
-      }
-      return e;
-    });
+    const rewoundChildren = new Set(plan.failedChildren.filter((c) => this.hub.get(c)?.status !== "Failed"));
+    const finalHistory = keepRewoundChildren(inst.history, plan, rewoundChildren);
     const rec: LogRecord = { t: "rewrite", history: finalHistory, status: "Running", output: null, at: now };
-    await this.commit(inst.instanceId, [rec]);
-    await this.deliver(instanceId, ev.genericEvent(now, reason ?? "Rewind"));
+    await this.hub.commit(inst.instanceId, [rec]);
+    await this.hub.deliver(instanceId, ev.genericEvent(now, reason ?? "Rewind"));
   }
 
   async purge(instanceId: string): Promise<number> {
-    this.refuseQuarantined(instanceId);
-    const inst = this.instances.get(instanceId);
+    this.hub.refuseQuarantined(instanceId);
+    const inst = this.hub.get(instanceId);
     if (!inst || !isTerminal(inst.status)) return 0;
-    this.instances.delete(instanceId);
-    this.runtime.delete(instanceId);
-    await this.store.remove(instanceId);
+    await this.hub.remove(instanceId);
     return 1;
   }
 
@@ -344,70 +128,34 @@ export class Engine implements DurableEngine {
   }
 
   async waitForCompletion(instanceId: string, timeoutMs: number): Promise<InstanceStatus | undefined> {
-    this.refuseQuarantined(instanceId);
-    const inst = this.instances.get(instanceId);
+    this.hub.refuseQuarantined(instanceId);
+    const inst = this.hub.get(instanceId);
     if (!inst) return undefined;
     if (isTerminal(inst.status)) return this.toStatus(inst, {});
-    await new Promise<void>((resolve) => {
-      const waiters = this.completionWaiters.get(instanceId) ?? new Set<() => void>();
-      this.completionWaiters.set(instanceId, waiters);
-      const done = () => {
-        clearTimeout(timer);
-        waiters.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, timeoutMs));
-      waiters.add(done);
-    });
-    const now = this.instances.get(instanceId);
+    await this.hub.onceTerminal(instanceId, timeoutMs);
+    const now = this.hub.get(instanceId);
     return now ? this.toStatus(now, {}) : undefined;
   }
 
   /** The current execution's history in the host's JSON shape (for tests and diagnostics; not part of DurableEngine). */
   historyOf(instanceId: string): HistoryEvent[] | undefined {
-    return this.instances.get(instanceId)?.history.slice();
+    return this.hub.get(instanceId)?.history.slice();
   }
 
-  // ---------------------------------------------------------------- status
+  // ---------------------------------------------------------------- helpers
 
   private toStatus(inst: InstanceData, options: StatusOptions): InstanceStatus {
-    const showInput = options.showInput !== false;
-    const status: InstanceStatus = {
-      name: inst.name,
-      instanceId: inst.instanceId,
-      runtimeStatus: inst.status,
-      input: showInput ? parsePayload(inst.input) : null,
-      customStatus: parsePayload(inst.customStatus),
-      output: parsePayload(inst.output),
-      createdTime: hostTime(inst.createdTime),
-      lastUpdatedTime: hostTime(inst.lastUpdatedTime),
-    };
-    if (options.showHistory && inst.status !== "Pending") {
-      status.historyEvents = historyForStatus(inst.history, options.showHistoryOutput === true, showInput);
-    }
-    return status;
+    return instanceStatus(inst, options);
   }
 
   private query(q: InstanceQuery): InstanceData[] {
-    const from = q.createdTimeFrom?.getTime();
-    const to = q.createdTimeTo?.getTime();
-    const statuses = q.runtimeStatus && q.runtimeStatus.length > 0 ? new Set(q.runtimeStatus) : undefined;
-    const out: InstanceData[] = [];
-    for (const inst of this.instances.values()) {
-      if (from !== undefined && inst.createdTime < from) continue;
-      if (to !== undefined && inst.createdTime > to) continue;
-      if (statuses && !statuses.has(inst.status)) continue;
-      if (q.instanceIdPrefix && !inst.instanceId.startsWith(q.instanceIdPrefix)) continue;
-      out.push(inst);
-    }
-    out.sort((a, b) => compareKey(a, { c: b.createdTime, i: b.instanceId }));
-    return out;
+    return matchInstances(this.hub.all(), q);
   }
 
   private requireInstance(instanceId: string): InstanceData {
-    this.requireStarted();
-    this.refuseQuarantined(instanceId);
-    const inst = this.instances.get(instanceId);
+    this.hub.requireStarted();
+    this.hub.refuseQuarantined(instanceId);
+    const inst = this.hub.get(instanceId);
     if (!inst) throw new InstanceNotFoundError(`No instance with ID '${instanceId}' found.`);
     return inst;
   }
@@ -422,570 +170,4 @@ export class Engine implements DurableEngine {
       throw new InstanceStateError(`Cannot ${verb} the orchestration instance ${instanceId} because instance is in the ${inst.status} state.`);
     }
   }
-
-  /** A quarantined id (corrupt log set aside at start) must never run again: say so instead of "not found". */
-  private refuseQuarantined(instanceId: string): void {
-    const why = this.store.quarantineOf(instanceId);
-    if (why) throw new InstanceQuarantinedError(`Instance '${instanceId}' is quarantined: ${why}.`);
-  }
-
-  // ---------------------------------------------------------------- durable state changes
-
-  /** Applies records to memory and appends them to the instance's log (resolves once fsync'd). */
-  private commit(instanceId: string, records: LogRecord[]): Promise<void> {
-    let inst = this.instances.get(instanceId);
-    for (const r of records) inst = applyRecord(inst, r);
-    if (inst) this.instances.set(instanceId, inst);
-    return this.store.append(instanceId, records);
-  }
-
-  private async createInstance(
-    name: string,
-    instanceId: string,
-    input: string | null,
-    parent: ParentInstanceInfo | null,
-  ): Promise<void> {
-    const now = this.clock.now();
-    const executionId = newExecutionId();
-    this.runtime.delete(instanceId);
-    const start = ev.executionStarted(now, { name, input, instanceId, executionId, parent: parent ?? undefined });
-    await this.commit(instanceId, [
-      { t: "create", instanceId, name, executionId, input, parent, createdTime: now },
-      { t: "msg", seq: 0, event: start, at: now },
-    ]);
-    this.schedule(instanceId);
-  }
-
-  /**
-   * Queues a message for an instance (durably) and schedules an episode. Messages for a gone instance, a
-   * finished one, or another execution (expectExecutionId) are dropped, as the backend drops them.
-   */
-  private async deliver(instanceId: string, event: HistoryEvent, expectExecutionId?: string): Promise<void> {
-    const inst = this.instances.get(instanceId);
-    if (!inst || isTerminal(inst.status)) return;
-    if (expectExecutionId !== undefined && inst.executionId !== expectExecutionId) return;
-    const seq = inst.nextSeq;
-    const p = this.commit(instanceId, [{ t: "msg", seq, event, at: this.clock.now() }]);
-    this.schedule(instanceId);
-    await p;
-  }
-
-  // ---------------------------------------------------------------- orchestration episodes
-
-  private schedule(instanceId: string): void {
-    if (!this.started) return;
-    let rt = this.runtime.get(instanceId);
-    if (!rt) {
-      rt = { episodeRunning: false, queued: false };
-      this.runtime.set(instanceId, rt);
-    }
-    if (rt.episodeRunning || rt.queued) return;
-    const inst = this.instances.get(instanceId);
-    if (!inst || !hasRunnableMessages(inst)) return;
-    rt.queued = true;
-    this.readyQueue.push(instanceId);
-    this.pumpEpisodes();
-  }
-
-  private pumpEpisodes(): void {
-    while (this.started && this.runningEpisodes < this.maxOrchestrations && this.readyQueue.length > 0) {
-      const id = this.readyQueue.shift()!;
-      const rt = this.runtime.get(id);
-      if (!rt) continue;
-      rt.queued = false;
-      rt.episodeRunning = true;
-      this.runningEpisodes++;
-      const gen = this.generation;
-      // Run on a later tick so that messages arriving in the same burst land in one batch.
-      setImmediate(() => {
-        this.runEpisode(id, gen)
-          .catch((e) => this.log("error", `Durable engine: episode of '${id}' failed internally: ${errorParts(e).stack ?? e}`))
-          .finally(() => {
-            if (gen !== this.generation) return;
-            this.runningEpisodes--;
-            rt.episodeRunning = false;
-            this.schedule(id);
-            this.pumpEpisodes();
-          });
-      });
-    }
-  }
-
-  private async runEpisode(instanceId: string, gen: number): Promise<void> {
-    const inst = this.instances.get(instanceId);
-    if (!inst || isTerminal(inst.status)) return;
-    const now = Math.max(this.clock.now(), lastOrchestratorStarted(inst.history));
-    const batch = inst.mailbox.slice();
-    const consumed: number[] = [];
-    const newEvents: HistoryEvent[] = [ev.orchestratorStarted(now)];
-    let suspended = inst.status === "Suspended";
-    let deferred: { seq: number; event: HistoryEvent }[] = [];
-    let terminatedBy: HistoryEvent | undefined;
-    let hasWork = false;
-    for (const m of batch) {
-      const type = m.event.EventType;
-      if (type === EventType.ExecutionTerminated || refusalReason(m.event) !== undefined) {
-        for (const d of deferred) {
-          consumed.push(d.seq);
-          newEvents.push(d.event);
-        }
-        consumed.push(m.seq);
-        newEvents.push(m.event);
-        terminatedBy = m.event;
-        break;
-      }
-      if (type === EventType.ExecutionSuspended) {
-        consumed.push(m.seq);
-        newEvents.push(m.event);
-        suspended = true;
-        continue;
-      }
-      if (type === EventType.ExecutionResumed) {
-        consumed.push(m.seq);
-        newEvents.push(m.event);
-        if (suspended) {
-          suspended = false;
-          for (const d of deferred) {
-            consumed.push(d.seq);
-            newEvents.push(d.event);
-            hasWork = true;
-          }
-          deferred = [];
-        }
-        continue;
-      }
-      if (suspended) {
-        deferred.push(m);
-        continue;
-      }
-      consumed.push(m.seq);
-      newEvents.push(m.event);
-      hasWork = true;
-    }
-    if (consumed.length === 0) return;
-
-    if (terminatedBy) {
-      // Terminate (or a refused payload: Failed) completes the execution without running the orchestrator.
-      const refused = refusalReason(terminatedBy);
-      const reason = refused ?? (terminatedBy.Input as string | null) ?? null;
-      const status: RuntimeStatus = refused !== undefined ? "Failed" : "Terminated";
-      newEvents.push(ev.executionCompleted(now, -1, OrchestrationStatus[status], reason, refused));
-      newEvents.push(ev.orchestratorCompleted(now));
-      await this.commit(instanceId, [
-        { t: "episode", consumed: batch.map((m) => m.seq), events: newEvents, status, output: reason, customStatus: inst.customStatus, at: now },
-      ]);
-      if (gen !== this.generation) return;
-      this.onTerminal(inst);
-      return;
-    }
-
-    if (!hasWork) {
-      newEvents.push(ev.orchestratorCompleted(now));
-      const status: RuntimeStatus = suspended ? "Suspended" : inst.status === "Suspended" ? "Running" : inst.status;
-      await this.commit(instanceId, [
-        { t: "episode", consumed, events: newEvents, status, output: inst.output, customStatus: inst.customStatus, at: now },
-      ]);
-      return;
-    }
-
-    // ---- invoke the orchestrator with the host's trigger payload
-    const payloadHistory: HistoryEvent[] = new Array(inst.history.length + newEvents.length);
-    for (let i = 0; i < inst.history.length; i++) payloadHistory[i] = { ...inst.history[i], IsPlayed: true };
-    for (let i = 0; i < newEvents.length; i++) payloadHistory[inst.history.length + i] = { ...newEvents[i], IsPlayed: false };
-    const payload: Record<string, unknown> = {
-      history: payloadHistory,
-      input: parsePayload(inst.input),
-      instanceId,
-      isReplaying: inst.history.length > 0,
-      parentInstanceId: inst.parent ? inst.parent.instanceId : null,
-      upperSchemaVersion: 1,
-      upperSchemaVersionNew: 2,
-      longRunningTimerIntervalDuration: "3.00:00:00",
-      maximumShortTimerDuration: "6.00:00:00",
-      defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
-    };
-    let state: { isDone?: boolean; actions?: unknown; output?: unknown; error?: string; customStatus?: unknown } | undefined;
-    let invocationError: string | undefined;
-    try {
-      state = (await this.options.invokeOrchestrator(inst.name, payload)) as typeof state;
-      if (state === null || typeof state !== "object") {
-        invocationError = "The data returned by the out-of-process function execution was not valid json.";
-        state = undefined;
-      }
-    } catch (e) {
-      // durable-functions' OrchestrationFailureError carries the state inside its message after
-      // "$OutOfProcData$:" (what the host's OutOfProcExceptionHelpers extracts); a `.state` is accepted too.
-      const carried = (e as { state?: unknown }).state ?? extractOutOfProcState(errorParts(e).message);
-      if (carried && typeof carried === "object") state = carried as typeof state;
-      else invocationError = errorParts(e).message;
-    }
-    if (gen !== this.generation) return;
-
-    let customStatus = inst.customStatus;
-    if (state && state.customStatus !== undefined && state.customStatus !== null) {
-      const serialized = JSON.stringify(state.customStatus);
-      const bytes = serialized.length * 2;
-      if (bytes > MAX_CUSTOM_STATUS_BYTES) {
-        invocationError =
-          `The UTF-16 size of the JSON-serialized payload must not exceed 16 KB. ` +
-          `The current payload size is ${Math.round(bytes / 1024)} KB.`;
-        state = undefined;
-      } else {
-        customStatus = serialized;
-      }
-    }
-
-    const fullHistory = payloadHistory; // same events, order preserved (flags irrelevant to the replayer)
-    const result = replayEpisode({
-      orchestratorName: inst.name,
-      executionId: inst.executionId,
-      history: fullHistory,
-      state,
-      invocationError,
-      isKnownActivity: (n) => this.options.activities.has(n),
-      isKnownOrchestrator: (n) => this.options.orchestrators.has(n),
-      knownActivities: this.knownActivities,
-      knownOrchestrators: this.knownOrchestrators,
-    });
-    for (const w of result.warnings) this.log("warn", `[${instanceId}] ${w}`);
-    const refused = this.payloadLimit.episodeProblem(inst.name, result.newWork, result.outcome);
-    if (refused) {
-      // The backend would refuse this episode's completion: fail the orchestration instead (see NOTES.md).
-      this.log("error", `[${instanceId}] ${refused}`);
-      result.newWork = [];
-      result.outcome = { kind: "failed", reason: refused, details: refused };
-    }
-
-    for (const work of result.newWork) {
-      if (work.kind === "activity") newEvents.push(ev.taskScheduled(now, work.id, work.name, work.input));
-      else if (work.kind === "timer") newEvents.push(ev.timerCreated(now, work.id, work.fireAt));
-      else newEvents.push(ev.subOrchestrationCreated(now, work.id, work.name, work.instanceId, work.input));
-    }
-
-    const outcome = result.outcome;
-    let status: RuntimeStatus = suspended ? "Suspended" : "Running";
-    let output: string | null = null;
-    let continueAsNew: Extract<LogRecord, { t: "episode" }>["continueAsNew"];
-    switch (outcome.kind) {
-      case "completed":
-        status = "Completed";
-        output = outcome.output;
-        newEvents.push(ev.executionCompleted(now, result.nextId, OrchestrationStatus.Completed, outcome.output));
-        break;
-      case "failed":
-        status = "Failed";
-        output = outcome.reason;
-        newEvents.push(ev.executionCompleted(now, result.nextId, OrchestrationStatus.Failed, outcome.reason, outcome.details));
-        this.log("warn", `[${instanceId}] ${outcome.reason}`);
-        break;
-      case "continuedAsNew": {
-        status = "ContinuedAsNew";
-        newEvents.push(ev.continueAsNew(now, result.nextId, outcome.input));
-        const executionId = newExecutionId();
-        continueAsNew = {
-          executionId,
-          input: outcome.input,
-          startEvent: ev.executionStarted(now, {
-            name: inst.name,
-            input: outcome.input,
-            instanceId,
-            executionId,
-            parent: inst.parent ?? undefined,
-          }),
-        };
-        break;
-      }
-      case "running":
-        break;
-    }
-    newEvents.push(ev.orchestratorCompleted(now));
-
-    const executionId = inst.executionId;
-    await this.commit(instanceId, [
-      { t: "episode", consumed, events: newEvents, status, output, customStatus, at: now, continueAsNew },
-    ]);
-    if (gen !== this.generation) return;
-
-    // ---- dispatch only after the episode is durable
-    const stillRunning = outcome.kind === "running";
-    for (const work of result.newWork) this.dispatch(instanceId, executionId, work, stillRunning);
-    if (outcome.kind === "completed" || outcome.kind === "failed") this.onTerminal(inst);
-  }
-
-  private dispatch(instanceId: string, executionId: string, work: NewWork, stillRunning: boolean): void {
-    switch (work.kind) {
-      case "activity":
-        this.enqueueActivity({ instanceId, executionId, id: work.id, name: work.name, input: work.input });
-        break;
-      case "timer":
-        // A timer created by an execution that just finished would only deliver a message that gets dropped.
-        if (stillRunning) this.armTimer(instanceId, executionId, work.id, work.fireAt);
-        break;
-      case "subOrchestration": {
-        const inst = this.instances.get(instanceId)!;
-        void this.startSubOrchestration(inst, executionId, work.id, work.name, work.instanceId, work.input).catch((e) =>
-          this.log("error", `Durable engine: could not start sub-orchestration '${work.instanceId}': ${errorParts(e).message}`),
-        );
-        break;
-      }
-    }
-  }
-
-  private async startSubOrchestration(
-    parent: InstanceData,
-    parentExecutionId: string,
-    taskScheduledId: number,
-    name: string,
-    childId: string,
-    input: string | null,
-  ): Promise<void> {
-    const existing = this.instances.get(childId);
-    const quarantined = this.store.quarantineOf(childId);
-    if (quarantined || (existing && !isTerminal(existing.status))) {
-      // A quarantined child must not run again: its parent gets a failure that says why.
-      const reason = quarantined
-        ? `Sub-orchestration '${childId}' is quarantined: ${quarantined}.`
-        : `An Orchestration instance with the status ${existing!.status} already exists.`;
-      await this.deliver(parent.instanceId, ev.subOrchestrationFailed(this.clock.now(), taskScheduledId, reason, reason), parentExecutionId);
-      return;
-    }
-    await this.createInstance(name, childId, input, {
-      name: parent.name,
-      instanceId: parent.instanceId,
-      executionId: parentExecutionId,
-      taskScheduledId,
-    });
-  }
-
-  /** A finished execution: tell its parent (if any) and whoever waits for it. */
-  private onTerminal(inst: InstanceData): void {
-    if (inst.parent) this.notifyParent(inst);
-    const waiters = this.completionWaiters.get(inst.instanceId);
-    if (waiters) {
-      this.completionWaiters.delete(inst.instanceId);
-      for (const w of [...waiters]) w();
-    }
-  }
-
-  private notifyParent(child: InstanceData): void {
-    const p = child.parent!;
-    const now = this.clock.now();
-    let event: HistoryEvent;
-    if (child.status === "Completed") {
-      event = ev.subOrchestrationCompleted(now, p.taskScheduledId, child.output);
-    } else {
-      const failed = [...child.history].reverse().find((e) => e.EventType === EventType.ExecutionCompleted);
-      const reason = child.output ?? `Orchestration '${child.instanceId}' ${child.status.toLowerCase()}.`;
-      const details = (failed?.Details as string | null) ?? reason;
-      event = ev.subOrchestrationFailed(now, p.taskScheduledId, reason, details);
-    }
-    void this.deliver(p.instanceId, event, p.executionId).catch((e) =>
-      this.log("error", `Durable engine: could not notify parent '${p.instanceId}': ${errorParts(e).message}`),
-    );
-  }
-
-  // ---------------------------------------------------------------- activities
-
-  private enqueueActivity(work: ActivityWork): void {
-    this.activityQueue.push(work);
-    this.pumpActivities();
-  }
-
-  private pumpActivities(): void {
-    while (this.started && this.runningActivities < this.maxActivities && this.activityQueue.length > 0) {
-      const work = this.activityQueue.shift()!;
-      this.runningActivities++;
-      const gen = this.generation;
-      void this.runActivity(work, gen).finally(() => {
-        if (gen !== this.generation) return;
-        this.runningActivities--;
-        this.pumpActivities();
-      });
-    }
-  }
-
-  private async runActivity(work: ActivityWork, gen: number): Promise<void> {
-    let event: HistoryEvent;
-    if (!this.options.activities.has(work.name)) {
-      // TaskNonexistentActivityShim
-      const message = `Activity function '${work.name}' does not exist.`;
-      event = ev.taskFailed(this.clock.now(), work.id, `Activity function '${work.name}' failed: ${message}`, activityFailureDetails(message, undefined));
-    } else {
-      const input = activityInputFromHistory(work.input);
-      try {
-        const value = await this.options.invokeActivity(work.name, input, { instanceId: work.instanceId, taskScheduledId: work.id });
-        event = ev.taskCompleted(this.clock.now(), work.id, value === undefined ? null : JSON.stringify(value));
-      } catch (e) {
-        const { message, stack } = errorParts(e);
-        event = ev.taskFailed(
-          this.clock.now(),
-          work.id,
-          `Activity function '${work.name}' failed: ${message}`,
-          activityFailureDetails(message, stack),
-        );
-      }
-    }
-    if (gen !== this.generation) return; // stopped meanwhile: the activity re-runs after restart
-    const refused = this.payloadLimit.activityProblem(work.name, event);
-    if (refused) {
-      // Never stored: the instance fails with the refusal instead of receiving the result.
-      this.log("error", `[${work.instanceId}] ${refused}`);
-      event = refusalEvent(this.clock.now(), refused);
-    }
-    await this.deliver(work.instanceId, event, work.executionId).catch((e) =>
-      this.log("error", `Durable engine: could not record the result of '${work.name}': ${errorParts(e).message}`),
-    );
-  }
-
-  // ---------------------------------------------------------------- timers
-
-  private armTimer(instanceId: string, executionId: string, id: number, fireAt: string): void {
-    const key = `${instanceId}\u0000${executionId}\u0000${id}`;
-    if (this.timers.has(key)) return;
-    const delay = Math.max(0, Date.parse(fireAt) - this.clock.now());
-    const gen = this.generation;
-    const handle = this.clock.setTimeout(() => {
-      this.timers.delete(key);
-      if (gen !== this.generation) return;
-      void this.deliver(instanceId, ev.timerFired(this.clock.now(), id, fireAt), executionId).catch((e) =>
-        this.log("error", `Durable engine: could not fire timer ${id} of '${instanceId}': ${errorParts(e).message}`),
-      );
-    }, delay);
-    this.timers.set(key, handle);
-  }
-
-  // ---------------------------------------------------------------- recovery
-
-  /** After a restart: re-dispatch activities without a result, re-arm timers, restart or re-notify sub-orchestrations. */
-  private resumeOutstandingWork(inst: InstanceData): void {
-    const scheduled = new Map<number, HistoryEvent>();
-    for (const e of inst.history) {
-      if (
-        e.EventType === EventType.TaskScheduled ||
-        e.EventType === EventType.TimerCreated ||
-        e.EventType === EventType.SubOrchestrationInstanceCreated
-      ) {
-        scheduled.set(e.EventId, e);
-      }
-    }
-    const settle = (e: HistoryEvent) => {
-      if (e.EventType === EventType.TimerFired) scheduled.delete(e.TimerId as number);
-      else if (
-        e.EventType === EventType.TaskCompleted ||
-        e.EventType === EventType.TaskFailed ||
-        e.EventType === EventType.SubOrchestrationInstanceCompleted ||
-        e.EventType === EventType.SubOrchestrationInstanceFailed
-      ) {
-        scheduled.delete(e.TaskScheduledId as number);
-      }
-    };
-    for (const e of inst.history) settle(e);
-    for (const m of inst.mailbox) settle(m.event);
-    for (const e of scheduled.values()) {
-      if (e.EventType === EventType.TaskScheduled) {
-        this.enqueueActivity({
-          instanceId: inst.instanceId,
-          executionId: inst.executionId,
-          id: e.EventId,
-          name: String(e.Name),
-          input: (e.Input as string | null) ?? null,
-        });
-      } else if (e.EventType === EventType.TimerCreated) {
-        this.armTimer(inst.instanceId, inst.executionId, e.EventId, String(e.FireAt));
-      } else {
-        const childId = String(e.InstanceId);
-        const child = this.instances.get(childId);
-        if (!child) {
-          void this.startSubOrchestration(inst, inst.executionId, e.EventId, String(e.Name), childId, (e.Input as string | null) ?? null);
-        }
-        // A finished child is re-notified by renotifyParentIfWaiting; a running one notifies on completion.
-      }
-    }
-  }
-
-  private renotifyParentIfWaiting(child: InstanceData): void {
-    const p = child.parent!;
-    const parent = this.instances.get(p.instanceId);
-    if (!parent || isTerminal(parent.status) || parent.executionId !== p.executionId) return;
-    const isResult = (e: HistoryEvent) =>
-      (e.EventType === EventType.SubOrchestrationInstanceCompleted || e.EventType === EventType.SubOrchestrationInstanceFailed) &&
-      e.TaskScheduledId === p.taskScheduledId;
-    if (parent.history.some(isResult) || parent.mailbox.some((m) => isResult(m.event))) return;
-    const created = parent.history.some(
-      (e) => e.EventType === EventType.SubOrchestrationInstanceCreated && e.EventId === p.taskScheduledId,
-    );
-    if (created) this.notifyParent(child);
-  }
-}
-
-const OUT_OF_PROC_DATA_LABEL = "\n\n$OutOfProcData$:";
-
-export function extractOutOfProcState(message: string): unknown {
-  const at = message.indexOf(OUT_OF_PROC_DATA_LABEL);
-  if (at === -1) return undefined;
-  try {
-    return JSON.parse(message.slice(at + OUT_OF_PROC_DATA_LABEL.length));
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * What the activity function receives for a TaskScheduled Input: the host unwraps DTFx's one-element
- * parameter array and sends the value; the Node worker JSON-parses string trigger data when it can
- * (durable-functions pre-stringifies string inputs, so "Tokyo" travels as "\"Tokyo\"" and arrives as Tokyo).
- */
-export function activityInputFromHistory(serialized: string | null): unknown {
-  if (serialized === null) return null;
-  let value: unknown;
-  try {
-    const wrapped = JSON.parse(serialized) as unknown;
-    value = Array.isArray(wrapped) && wrapped.length === 1 ? wrapped[0] : wrapped;
-  } catch {
-    return serialized;
-  }
-  if (typeof value === "string") {
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      return value;
-    }
-  }
-  return value;
-}
-
-function hasRunnableMessages(inst: InstanceData): boolean {
-  if (inst.mailbox.length === 0 || isTerminal(inst.status)) return false;
-  if (inst.status !== "Suspended") return true;
-  return inst.mailbox.some(
-    (m) => m.event.EventType === EventType.ExecutionResumed || m.event.EventType === EventType.ExecutionTerminated,
-  );
-}
-
-function lastOrchestratorStarted(history: readonly HistoryEvent[]): number {
-  for (let i = history.length - 1; i >= 0; i--) {
-    if (history[i].EventType === EventType.OrchestratorStarted) return Date.parse(history[i].Timestamp);
-  }
-  return 0;
-}
-
-interface PageKey {
-  c: number;
-  i: string;
-}
-function compareKey(inst: InstanceData, key: PageKey): number {
-  if (inst.createdTime !== key.c) return inst.createdTime - key.c;
-  return inst.instanceId < key.i ? -1 : inst.instanceId > key.i ? 1 : 0;
-}
-function encodeToken(inst: InstanceData): string {
-  return Buffer.from(JSON.stringify({ c: inst.createdTime, i: inst.instanceId })).toString("base64");
-}
-function decodeToken(token: string): PageKey {
-  try {
-    const k = JSON.parse(Buffer.from(token, "base64").toString("utf8")) as PageKey;
-    if (typeof k.c === "number" && typeof k.i === "string") return k;
-  } catch {
-    // fall through
-  }
-  throw new InstanceStateError("Invalid continuation token.");
 }

@@ -3,7 +3,10 @@
  * HistoryEvent classes serialized by Newtonsoft): PascalCase fields, numeric EventType, payloads
  * (Input/Result) as JSON strings. EventType numbers are durable-functions' HistoryEventType.
  */
+import { OrchestrationStatus, RuntimeStatusByNumber } from "./host-messages";
 import type { HistoryEvent } from "./types";
+
+export { OrchestrationStatus };
 
 export const EventType = {
   ExecutionStarted: 0,
@@ -34,20 +37,8 @@ export const EventTypeName: Record<number, string> = Object.fromEntries(
   Object.entries(EventType).map(([name, n]) => [n, name]),
 );
 
-/** DurableTask.Core OrchestrationStatus numbers, as ExecutionCompleted.OrchestrationStatus carries them. */
-export const OrchestrationStatus = {
-  Running: 0,
-  Completed: 1,
-  ContinuedAsNew: 2,
-  Failed: 3,
-  Canceled: 4,
-  Terminated: 5,
-  Pending: 6,
-  Suspended: 7,
-} as const;
-export const OrchestrationStatusName: Record<number, string> = Object.fromEntries(
-  Object.entries(OrchestrationStatus).map(([name, n]) => [n, name]),
-);
+/** OrchestrationStatus names by number (host-messages.ts). */
+export const OrchestrationStatusName: Readonly<Record<number, string>> = RuntimeStatusByNumber;
 
 /** Serializes a JS value the way the host stores payloads: a JSON string, or null for "no value". */
 export function toJsonString(value: unknown): string | null {

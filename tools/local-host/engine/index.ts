@@ -6,6 +6,6 @@ export function createEngine(options: EngineOptions): DurableEngine {
   return new Engine(options);
 }
 
-export { realClock } from "./engine";
+export { realClock } from "./timers";
 export { FakeClock } from "./fake-clock";
 export * from "./types";

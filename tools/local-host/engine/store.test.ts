@@ -2,19 +2,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileNameFor, QUARANTINE_DIR } from "./store";
-import { completed, makeHarness, until, type Harness, type OrchestratorFn } from "./test-support";
+import { completed, stoppedAfterEach, until, type Harness, type OrchestratorFn } from "./test-support";
 import { InstanceQuarantinedError } from "./types";
 import { DurableHttpApi } from "../durable-api";
 
-const running: Harness[] = [];
-function harness(...args: Parameters<typeof makeHarness>): Harness {
-  const h = makeHarness(...args);
-  running.push(h);
-  return h;
-}
-afterEach(async () => {
-  for (const h of running.splice(0)) await h.engine.stop();
-});
+const harness = stoppedAfterEach();
 
 const orchestrators: Record<string, OrchestratorFn> = {
   Gather: function* (ctx) {

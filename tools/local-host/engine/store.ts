@@ -11,6 +11,7 @@ import * as path from "node:path";
 import type { ParentInstanceInfo } from "./history";
 import { recordProblem } from "./log-records";
 import type { HistoryEvent, RuntimeStatus } from "./types";
+import type { Backend } from "./backend";
 
 export interface MailboxEntry {
   seq: number;
@@ -136,7 +137,8 @@ interface FileQueue {
   flushing: Promise<void> | null;
 }
 
-export class InstanceStore {
+/** The JSON-lines backend: one append-only, group-committed, fsync'd log per instance. */
+export class InstanceStore implements Backend {
   readonly dir: string;
   private readonly queues = new Map<string, FileQueue>();
   /** Quarantined log file names -> why (see loadAll). */

@@ -68,6 +68,19 @@ export function makeHarness(
   return { engine: createEngine(options), clock, dataDir, logs, payloads, activityCalls, options };
 }
 
+/** A harness factory for a test file: every harness it made is stopped after each test. */
+export function stoppedAfterEach(): (...args: Parameters<typeof makeHarness>) => Harness {
+  const running: Harness[] = [];
+  afterEach(async () => {
+    for (const h of running.splice(0)) await h.engine.stop();
+  });
+  return (...args) => {
+    const h = makeHarness(...args);
+    running.push(h);
+    return h;
+  };
+}
+
 export function historyOf(h: Harness, id: string): HistoryEvent[] {
   return (h.engine as unknown as Engine).historyOf(id) ?? [];
 }

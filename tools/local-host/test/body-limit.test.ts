@@ -1,24 +1,21 @@
 /** FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: bodies over the limit get 413 before (or instead of) being read. */
 import * as http from "node:http";
 import { DEFAULT_MAX_REQUEST_BODY, requestBodyLimit } from "../body-limit";
-import { buildHost, fixtureApp, startHostProcess, tempDir, type HostProcess } from "./harness";
+import { hostForSuite, fixtureApp, tempDir, type HostProcess } from "./harness";
 
 jest.setTimeout(60000);
 
 const LIMIT = 64 * 1024;
 let host: HostProcess;
 
-beforeAll(async () => {
-  buildHost();
-  host = await startHostProcess({
+hostForSuite(
+  {
     appDir: fixtureApp,
     dataDir: tempDir("local-host-body-"),
     env: { FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: String(LIMIT) },
-  });
-});
-afterAll(async () => {
-  if (host) await host.stop();
-});
+  },
+  (h) => (host = h),
+);
 
 interface Sent {
   status?: number;

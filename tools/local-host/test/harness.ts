@@ -97,6 +97,19 @@ export function startHostProcess(opts: { appDir: string; dataDir: string; env?: 
   });
 }
 
+/** One host for a whole test file: started before its tests (after compiling), stopped after them. */
+export function hostForSuite(opts: Parameters<typeof startHostProcess>[0], set: (host: HostProcess) => void): void {
+  let started: HostProcess | undefined;
+  beforeAll(async () => {
+    buildHost();
+    started = await startHostProcess(opts);
+    set(started);
+  });
+  afterAll(async () => {
+    if (started) await started.stop();
+  });
+}
+
 /** Polls a status URL until the runtime status is terminal or the timeout passes. */
 export async function pollUntil(url: string, done: (body: any, res: Response) => boolean, timeoutMs = 15000): Promise<{ res: Response; body: any }> {
   const t0 = Date.now();

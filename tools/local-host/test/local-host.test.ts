@@ -2,24 +2,20 @@
  * End-to-end tests of the local host over real HTTP on a free loopback port: the worker stand-in,
  * HTTP trigger routing, settings, the durableClient binding and the Durable webhooks it points to.
  */
-import { buildHost, fixtureApp, json, pollUntil, startHostProcess, tempDir, type HostProcess } from "./harness";
+import { hostForSuite, fixtureApp, json, pollUntil, tempDir, type HostProcess } from "./harness";
 
 jest.setTimeout(60000);
 
 let host: HostProcess;
 
-beforeAll(async () => {
-  buildHost();
-  host = await startHostProcess({
+hostForSuite(
+  {
     appDir: fixtureApp,
     dataDir: tempDir("local-host-data-"),
     env: { FIXTURE_OVERRIDDEN: "from-real-env", FIXTURE_HUB: "" },
-  });
-});
-
-afterAll(async () => {
-  if (host) await host.stop();
-});
+  },
+  (h) => (host = h),
+);
 
 const webhooks = () => `${host.url}/runtime/webhooks/durabletask`;
 

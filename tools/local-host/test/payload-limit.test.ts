@@ -1,19 +1,13 @@
 /** Payload limits through the HTTP front: the fixture's 1.5 MiB activity result, oversized client calls. */
 import { parseArgs } from "../cli";
-import { buildHost, fixtureApp, json, pollUntil, startHostProcess, tempDir, type HostProcess } from "./harness";
+import { hostForSuite, fixtureApp, json, pollUntil, tempDir, type HostProcess } from "./harness";
 
 jest.setTimeout(60000);
 
 const MiB = 1024 * 1024;
 let host: HostProcess;
 
-beforeAll(async () => {
-  buildHost();
-  host = await startHostProcess({ appDir: fixtureApp, dataDir: tempDir("local-host-payload-") }); // default limit
-});
-afterAll(async () => {
-  if (host) await host.stop();
-});
+hostForSuite({ appDir: fixtureApp, dataDir: tempDir("local-host-payload-") }, (h) => (host = h));
 
 const webhooks = () => `${host.url}/runtime/webhooks/durabletask`;
 
