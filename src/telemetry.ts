@@ -84,9 +84,9 @@ export interface RecipientCall {
   attempt?: number;
 }
 
-export const GATHER_EVENT = "ScatterGatherCompleted";
-export const RECIPIENTS_METRIC = "ScatterGather.Recipients";
-export const LATENCY_METRIC = "ScatterGather.AnswerLatencyMs";
+const GATHER_EVENT = "ScatterGatherCompleted";
+const RECIPIENTS_METRIC = "ScatterGather.Recipients";
+const LATENCY_METRIC = "ScatterGather.AnswerLatencyMs";
 /** flushTelemetry never waits longer than this for the ingestion endpoint. */
 const FLUSH_TIMEOUT_MS = 5000;
 

@@ -21,7 +21,7 @@ import { trackRecipientCall } from "../telemetry";
  * Each attempt (each invocation) is one dependency in Application Insights. Activities run at least
  * once: should the host run an invocation again, its dependency is recorded again (accepted).
  */
-export async function callRecipient(input: CallRecipientInput, context: InvocationContext): Promise<CallRecipientOutput> {
+async function callRecipient(input: CallRecipientInput, context: InvocationContext): Promise<CallRecipientOutput> {
   const limits = readLimits();
   const payloads = new RunPayloads(getPayloadStore(), input.run);
   const [recipients, request] = await Promise.all([payloads.recipients(), payloads.request()]);

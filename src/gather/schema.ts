@@ -21,7 +21,7 @@ export type Validation<T> = { ok: true; value: T } | { ok: false; details: Error
  * Instance ids: the recipient-id alphabet, at most 100 characters (the Durable backends' limit), and not
  * only dots: `.` and `..` are path segments URL resolution would collapse in the management URLs.
  */
-export const INSTANCE_ID_PATTERN = /^(?!\.+$)[A-Za-z0-9._:-]{1,100}$/;
+const INSTANCE_ID_PATTERN = /^(?!\.+$)[A-Za-z0-9._:-]{1,100}$/;
 const INSTANCE_ID_RULE = "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots";
 
 /** Whether a route's `{id}` can name an instance at all (anything else is a 404, never a lookup). */
@@ -30,7 +30,7 @@ export function isInstanceId(id: unknown): id is string {
 }
 const MAX_DEADLINE_MS = 604_800_000;
 /** retry.maxAttempts ceiling; the per-gather budget (MAX_ATTEMPTS_PER_GATHER) applies on top. */
-export const MAX_ATTEMPTS = 10;
+const MAX_ATTEMPTS = 10;
 
 const completionSchema = z.strictObject({
   mode: z.enum(["all", "first", "quorum"], { error: 'must be "all", "first" or "quorum"' }).optional(),
