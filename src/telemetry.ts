@@ -50,7 +50,8 @@ import type { TokenCredential } from "@azure/core-auth";
 import type { TelemetryClient } from "applicationinsights";
 import { createRequire } from "node:module";
 import * as os from "node:os";
-import type { ClosedBy, CompletionMode, Counts, Outcome } from "./gather/types";
+import { recipientDependency } from "./gather/transports";
+import type { ClosedBy, CompletionMode, Counts, Outcome, Recipient } from "./gather/types";
 
 /** What the orchestrator hands aggregateResponses for telemetry (deterministic values only). */
 export interface GatherReport {
@@ -71,10 +72,8 @@ export interface GatherReport {
 /** One attempt of callRecipient. */
 export interface RecipientCall {
   instanceId: string;
-  recipientId: string;
-  /** For URL recipients; simulations have none. */
-  url?: string;
-  method?: string;
+  /** The dependency's name, type and target come from its transport (src/gather/transports/). */
+  recipient: Recipient;
   durationMs: number;
   success: boolean;
   /** The failure reason (RecipientError message), when it failed. */
@@ -85,9 +84,9 @@ export interface RecipientCall {
   attempt?: number;
 }
 
-export const GATHER_EVENT = "ScatterGatherCompleted";
-export const RECIPIENTS_METRIC = "ScatterGather.Recipients";
-export const LATENCY_METRIC = "ScatterGather.AnswerLatencyMs";
+const GATHER_EVENT = "ScatterGatherCompleted";
+const RECIPIENTS_METRIC = "ScatterGather.Recipients";
+const LATENCY_METRIC = "ScatterGather.AnswerLatencyMs";
 /** flushTelemetry never waits longer than this for the ingestion endpoint. */
 const FLUSH_TIMEOUT_MS = 5000;
 
@@ -209,40 +208,21 @@ export function trackRecipientCall(call: RecipientCall): void {
   const tc = getClient();
   if (!tc) return;
   try {
-    const properties: Record<string, string> = { instanceId: call.instanceId, recipientId: call.recipientId };
+    const properties: Record<string, string> = { instanceId: call.instanceId, recipientId: call.recipient.id };
     if (call.invocationId) properties.InvocationId = call.invocationId;
     if (call.attempt !== undefined) properties.attempt = String(call.attempt);
     if (call.error) properties.error = call.error;
-    const duration = Math.max(0, Math.round(call.durationMs));
-    if (call.url) {
-      const url = safeUrl(call.url);
-      const method = (call.method ?? "POST").toUpperCase();
-      const status = /^HTTP (\d{3})\b/.exec(call.error ?? "")?.[1];
-      tc.trackDependency({
-        name: `${method} ${url?.pathname ?? ""}`,
-        dependencyTypeName: "HTTP",
-        // Origin only: no query string or credentials in telemetry.
-        target: url?.origin ?? "",
-        data: url ? `${url.origin}${url.pathname}` : "",
-        duration,
-        resultCode: status ?? 0,
-        success: call.success,
-        // http.method makes the exporter classify the span as an HTTP dependency.
-        properties: { ...properties, "http.method": method },
-      });
-    } else {
-      tc.trackDependency({
-        name: "simulate",
-        dependencyTypeName: "Simulated",
-        target: "simulated",
-        data: `simulate ${call.recipientId}`,
-        duration,
-        resultCode: call.success ? "OK" : "Failed",
-        success: call.success,
-        // The exporter takes a custom dependency type from db.system (and drops it from the properties).
-        properties: { ...properties, "db.system": "Simulated" },
-      });
-    }
+    const dependency = recipientDependency(call.recipient, call);
+    tc.trackDependency({
+      name: dependency.name,
+      dependencyTypeName: dependency.type,
+      target: dependency.target,
+      data: dependency.data,
+      duration: Math.max(0, Math.round(call.durationMs)),
+      resultCode: dependency.resultCode,
+      success: call.success,
+      properties: { ...properties, ...dependency.properties },
+    });
   } catch (error) {
     console.warn(`telemetry: trackRecipientCall failed: ${(error as Error)?.message ?? String(error)}`);
   }
@@ -329,14 +309,6 @@ async function bounded(work: Promise<unknown>, ms: number): Promise<void> {
     console.warn(`telemetry: flush failed: ${(error as Error)?.message ?? String(error)}`);
   } finally {
     if (timer) clearTimeout(timer);
-  }
-}
-
-function safeUrl(value: string): URL | undefined {
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
   }
 }
 

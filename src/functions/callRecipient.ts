@@ -21,18 +21,12 @@ import { trackRecipientCall } from "../telemetry";
  * Each attempt (each invocation) is one dependency in Application Insights. Activities run at least
  * once: should the host run an invocation again, its dependency is recorded again (accepted).
  */
-export async function callRecipient(input: CallRecipientInput, context: InvocationContext): Promise<CallRecipientOutput> {
+async function callRecipient(input: CallRecipientInput, context: InvocationContext): Promise<CallRecipientOutput> {
   const limits = readLimits();
   const payloads = new RunPayloads(getPayloadStore(), input.run);
   const [recipients, request] = await Promise.all([payloads.recipients(), payloads.request()]);
   const recipient = recipients[input.index];
-  const call = {
-    instanceId: input.requestId,
-    recipientId: recipient.id,
-    url: "url" in recipient ? recipient.url : undefined,
-    method: "url" in recipient ? recipient.method : undefined,
-    invocationId: context?.invocationId,
-  };
+  const call = { instanceId: input.requestId, recipient, invocationId: context?.invocationId };
   if (!(await gatherStillOpen(input, context))) throw new RecipientError(STOPPED);
   const started = performance.now();
   // Ends the call at once if the gather closes meanwhile (closing.ts).

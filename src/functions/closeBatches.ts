@@ -7,7 +7,7 @@ import { CLOSE_EVENT, FunctionNames } from "../durable/names";
  * each gets CLOSE_EVENT and ends at once, cancelling its deadline and retry timers. Never throws: a
  * batch that finished meanwhile (the client answers 404/410) needs no closing.
  */
-export async function closeBatches(input: { instanceIds: string[] }, context: InvocationContext): Promise<{ closed: number }> {
+async function closeBatches(input: { instanceIds: string[] }, context: InvocationContext): Promise<{ closed: number }> {
   const client = df.getClient(context);
   let closed = 0;
   for (const instanceId of input.instanceIds) {

@@ -8,7 +8,7 @@ import { jsonResponse } from "../http/responses";
 import { getPayloadStore, instancePrefix } from "../payload";
 
 /** Purges a finished gather, its batch sub-orchestrations and its stored payloads. */
-export async function deleteScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function deleteScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const gather = await findGather(request, context, { showInput: true });
   if (!gather.found) return gather.response;
   const { id, client, status } = gather;

@@ -14,7 +14,7 @@ import { getPayloadStore } from "../payload";
  * has its result, from the result document; while it runs (or if it stopped without one), the answers
  * stored so far, every other recipient `pending`. Values come from the stored answers of the page only.
  */
-export async function getScatterGatherResponses(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function getScatterGatherResponses(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const query = parsePageQuery(request.query);
   if (!query.ok) return jsonResponse(400, errorBody("invalid_request", query.message));
   const gather = await findGather(request, context, { showInput: true });

@@ -8,7 +8,7 @@ import type { RunRef } from "../gather/types";
 import { getPayloadStore } from "../payload";
 import { FunctionNames } from "../durable/names";
 
-export interface NotifyInput {
+interface NotifyInput {
   url: string;
   requestId: string;
   /** The run whose stored request is published. */
@@ -20,7 +20,7 @@ export interface NotifyInput {
  * Publishes an auction request to one notify URL, once: `{ requestId, request, respondUrl }`, the
  * request read from the payload store. Never throws: the auction goes on regardless.
  */
-export async function notifyResponder(input: NotifyInput, context: InvocationContext): Promise<{ url: string; delivered: boolean; error?: string }> {
+async function notifyResponder(input: NotifyInput, context: InvocationContext): Promise<{ url: string; delivered: boolean; error?: string }> {
   const limits = readLimits();
   try {
     const request = await new RunPayloads(getPayloadStore(), input.run).request();

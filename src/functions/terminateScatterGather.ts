@@ -11,7 +11,7 @@ import { jsonResponse } from "../http/responses";
  * reaches the gather only). Calls already queued then end without reaching their recipients
  * (callRecipient checks that its gather still runs); calls in flight run to their own timeout.
  */
-export async function terminateScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function terminateScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const gather = await findGather(request, context, { showInput: true });
   if (!gather.found) return gather.response;
   const { id, client, status } = gather;

@@ -23,7 +23,7 @@ export function isGatherClosed(requestId: string): boolean {
   return closedAt.has(requestId);
 }
 
-export class GatherClosedError extends Error {
+class GatherClosedError extends Error {
   override readonly name = "GatherClosedError";
   constructor() {
     super("the gather closed before this call finished");

@@ -24,7 +24,7 @@ export interface FactSpec {
   aggregate: AggregateSpec;
 }
 
-export function digestOf(value: Json | undefined): string {
+function digestOf(value: Json | undefined): string {
   return createHash("sha256").update(canonicalJson(value)).digest("base64url").slice(0, 22);
 }
 

@@ -21,9 +21,9 @@ export interface Limits {
  * A batch hands its outcomes and answer facts to its parent in one durable payload (≈ 400 bytes a
  * recipient at most), and the Durable Task Scheduler refuses payloads over 1 MiB: batches stay ≤ 1000.
  */
-export const MAX_FANOUT_BATCH_SIZE = 1000;
+const MAX_FANOUT_BATCH_SIZE = 1000;
 /** The inline part of the orchestration output must leave room under the scheduler's 1 MiB. */
-export const MAX_RESULT_INLINE_BYTES = 524_288;
+const MAX_RESULT_INLINE_BYTES = 524_288;
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxRecipients: 10_000,

@@ -22,7 +22,7 @@ export interface PackedOutcomes {
 const CODE: Record<ResponseStatus, string> = { succeeded: "s", failed: "f", timedOut: "t", abandoned: "a" };
 const STATUS: Record<string, ResponseStatus> = { s: "succeeded", f: "failed", t: "timedOut", a: "abandoned" };
 /** Error reasons are short ("HTTP 503", "timed out after 2000 ms"); longer ones are cut. */
-export const MAX_ERROR_CHARS = 300;
+const MAX_ERROR_CHARS = 300;
 const MAX_DISTINCT_ERRORS = 200;
 const OTHER_ERRORS = "failed (one of many distinct errors; see the result document)";
 

@@ -30,7 +30,7 @@ export interface ResponsesPage {
 }
 
 const STATUSES: readonly EntryStatus[] = ["succeeded", "failed", "timedOut", "abandoned", "pending"];
-export const MAX_PAGE = 1000;
+const MAX_PAGE = 1000;
 
 export function parsePageQuery(query: { get(name: string): string | null }): { ok: true; value: PageQuery } | { ok: false; message: string } {
   const offset = wholeNumber(query.get("offset"), 0);

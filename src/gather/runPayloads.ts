@@ -4,7 +4,7 @@
  * auction answers by responder, the auction's arrival order, and the result document. Durable
  * messages carry the RunRef and indexes; this is where the data behind them lives.
  */
-import { gatherKeys, INDEX_DIGITS, type GatherKeys } from "../payload/keys";
+import { answerIndex, gatherKeys, INDEX_DIGITS, type GatherKeys } from "../payload/keys";
 import { PayloadNotFoundError, type PayloadStore, type PutResult } from "../payload/store";
 import type { RecipientOutcome } from "./outcomes";
 import type { GatherResult, Json, Recipient, RunRef } from "./types";
@@ -78,8 +78,8 @@ export class RunPayloads {
   async answeredIndexes(): Promise<Set<number>> {
     const indexes = new Set<number>();
     for await (const ref of this.store.list(this.keys.answersPrefix)) {
-      const match = /(\d+)\.json$/.exec(ref.key);
-      if (match) indexes.add(Number(match[1]));
+      const index = answerIndex(ref.key);
+      if (index !== undefined) indexes.add(index);
     }
     return indexes;
   }

@@ -4,8 +4,10 @@
  */
 import { z } from "zod";
 import { UrlAllowlist } from "./allowlist";
+import { httpUrl, int, jsonValue, recipientId } from "./fields";
 import { findJsonProblem } from "./json";
 import type { Limits } from "./limits";
+import { normalizeRecipient, recipientSchema } from "./transports";
 import type { AuctionAnswer, GatherRequest, Json } from "./types";
 
 export interface ErrorDetail {
@@ -15,79 +17,20 @@ export interface ErrorDetail {
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; details: ErrorDetail[] };
 
-export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * Instance ids: the recipient-id alphabet, at most 100 characters (the Durable backends' limit), and not
  * only dots: `.` and `..` are path segments URL resolution would collapse in the management URLs.
  */
-export const INSTANCE_ID_PATTERN = /^(?!\.+$)[A-Za-z0-9._:-]{1,100}$/;
+const INSTANCE_ID_PATTERN = /^(?!\.+$)[A-Za-z0-9._:-]{1,100}$/;
 const INSTANCE_ID_RULE = "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots";
 
 /** Whether a route's `{id}` can name an instance at all (anything else is a 404, never a lookup). */
 export function isInstanceId(id: unknown): id is string {
   return typeof id === "string" && INSTANCE_ID_PATTERN.test(id);
 }
-/** An HTTP header name: a token (RFC 9110 §5.1). */
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** A header value must not end the header line or the header block early. */
-const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
-/**
- * Names a recipient may not set: hop-by-hop and message-framing headers, which would let the request
- * smuggle a second message or break the connection. Content-Type and Accept are ours (JSON) anyway.
- */
-export const FORBIDDEN_HEADER_NAMES: ReadonlySet<string> = new Set([
-  "connection",
-  "content-length",
-  "expect",
-  "host",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
-const MAX_LATENCY_MS = 600_000;
 const MAX_DEADLINE_MS = 604_800_000;
-const MAX_ATTEMPT_TIMEOUT_MS = 600_000;
 /** retry.maxAttempts ceiling; the per-gather budget (MAX_ATTEMPTS_PER_GATHER) applies on top. */
-export const MAX_ATTEMPTS = 10;
-
-const jsonValue = z.unknown().refine((v) => v !== undefined, { error: "is required (any JSON value, null included)" });
-const optionalJson = z.unknown().optional();
-const int = (min: number, max: number) =>
-  z
-    .number({ error: "must be a number" })
-    .int({ error: "must be a whole number" })
-    .min(min, { error: `must be at least ${min}` })
-    .max(max, { error: `must be at most ${max}` });
-const httpUrl = z.string({ error: "must be a string" }).refine(
-  (v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === "http:" || u.protocol === "https:";
-    } catch {
-      return false;
-    }
-  },
-  { error: "must be an absolute http or https URL" },
-);
-const recipientId = z.string({ error: "must be a string" }).regex(ID_PATTERN, { error: "must be 1-128 characters of A-Z a-z 0-9 . _ : -" });
-
-const recipientSchema = z.strictObject({
-  id: recipientId,
-  url: httpUrl.optional(),
-  method: z.enum(["POST", "PUT"], { error: 'must be "POST" or "PUT"' }).optional(),
-  headers: z.record(z.string(), z.string({ error: "header values must be strings" }), { error: "must be an object of string values" }).optional(),
-  timeoutMs: int(1, MAX_ATTEMPT_TIMEOUT_MS).optional(),
-  simulate: z
-    .strictObject({
-      latencyMs: int(0, MAX_LATENCY_MS).optional(),
-      failureRate: z.number({ error: "must be a number" }).min(0, { error: "must be between 0 and 1" }).max(1, { error: "must be between 0 and 1" }).optional(),
-      value: optionalJson,
-    }, { error: "must be an object" })
-    .optional(),
-}, { error: "must be an object" });
+const MAX_ATTEMPTS = 10;
 
 const completionSchema = z.strictObject({
   mode: z.enum(["all", "first", "quorum"], { error: 'must be "all", "first" or "quorum"' }).optional(),
@@ -146,19 +89,6 @@ function zodDetails(error: z.ZodError): ErrorDetail[] {
   });
 }
 
-function checkHeaders(at: string, headers: Record<string, string>, problem: (path: string, message: string) => void): void {
-  const seen = new Set<string>();
-  for (const [name, value] of Object.entries(headers)) {
-    const path = `${at}.${name}`;
-    const lower = name.toLowerCase();
-    if (!HEADER_NAME.test(name)) problem(path, "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)");
-    else if (FORBIDDEN_HEADER_NAMES.has(lower)) problem(path, "is a hop-by-hop or framing header and cannot be set");
-    else if (seen.has(lower)) problem(path, "repeats a header name (names are case-insensitive)");
-    if (HEADER_VALUE_FORBIDDEN.test(value)) problem(path, "the value must not contain CR, LF or NUL");
-    seen.add(lower);
-  }
-}
-
 /** Validates a parsed JSON body against docs/api.md, with the limits and allowlist in force. */
 export function validateGatherRequest(body: unknown, limits: Limits): Validation<GatherRequest> {
   const shape = findJsonProblem(body);
@@ -185,21 +115,8 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
       const at = `recipients[${i}]`;
       if (seen.has(r.id)) problem(`${at}.id`, `duplicate recipient id "${r.id}"`);
       seen.add(r.id);
-      if ((r.url === undefined) === (r.simulate === undefined)) {
-        problem(at, "must have exactly one of url or simulate");
-        return;
-      }
-      if (r.url !== undefined) {
-        checkUrl(`${at}.url`, r.url);
-        if (r.headers) checkHeaders(`${at}.headers`, r.headers, problem);
-        recipients.push({ id: r.id, url: r.url, method: r.method ?? "POST", ...(r.headers ? { headers: r.headers } : {}), timeoutMs: r.timeoutMs ?? 10_000 });
-      } else {
-        for (const key of ["method", "headers", "timeoutMs"] as const) {
-          if (r[key] !== undefined) problem(`${at}.${key}`, "applies to URL recipients only");
-        }
-        const s = r.simulate!;
-        recipients.push({ id: r.id, simulate: { latencyMs: s.latencyMs ?? 0, failureRate: s.failureRate ?? 0, value: (s.value ?? null) as Json } });
-      }
+      const recipient = normalizeRecipient(r, at, { problem, checkUrl });
+      if (recipient) recipients.push(recipient);
     });
   }
 

@@ -1,23 +1,11 @@
 /** The request, policy and outcome types shared by the starter, the orchestrator and the activities. */
 import type { AnswerFacts, FactSpec } from "./facts";
+import type { Recipient } from "./transports";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-export interface UrlRecipient {
-  id: string;
-  url: string;
-  method: "POST" | "PUT";
-  headers?: Record<string, string>;
-  /** Per attempt. */
-  timeoutMs: number;
-}
-
-export interface SimulatedRecipient {
-  id: string;
-  simulate: { latencyMs: number; failureRate: number; value: Json };
-}
-
-export type Recipient = UrlRecipient | SimulatedRecipient;
+/** A recipient: the union of the transports' recipients (src/gather/transports/). */
+export type { Recipient } from "./transports";
 
 export type CompletionMode = "all" | "first" | "quorum";
 

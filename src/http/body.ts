@@ -7,7 +7,7 @@ import { jsonResponse } from "./responses";
 
 export type BodyResult = { ok: true; body: unknown } | { ok: false; response: HttpResponseInit };
 
-export function isJsonContentType(contentType: string | null): boolean {
+function isJsonContentType(contentType: string | null): boolean {
   if (!contentType) return false;
   const mediaType = contentType.split(";")[0].trim().toLowerCase();
   return mediaType === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);

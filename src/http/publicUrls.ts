@@ -9,7 +9,7 @@
 import type { HttpResponseInit } from "@azure/functions";
 import type { DurableClient, HttpManagementPayload } from "durable-functions";
 
-export function readPublicBaseUrl(env: NodeJS.ProcessEnv = process.env): URL | undefined {
+function readPublicBaseUrl(env: NodeJS.ProcessEnv = process.env): URL | undefined {
   const raw = env.PUBLIC_BASE_URL?.trim();
   if (!raw) return undefined;
   let url: URL;

@@ -17,13 +17,13 @@
  */
 import { PayloadStoreConfigError } from "./store";
 
-export const DEFAULT_CONNECTION_NAME = "AzureWebJobsStorage";
+const DEFAULT_CONNECTION_NAME = "AzureWebJobsStorage";
 export const DEFAULT_CONTAINER = "scatter-gather-payloads";
 
 /** Azurite's (and the legacy emulator's) fixed development account, public by design. */
-export const DEVSTORE_ACCOUNT = "devstoreaccount1";
-export const DEVSTORE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-export const DEVSTORE_BLOB_PORT = 10000;
+const DEVSTORE_ACCOUNT = "devstoreaccount1";
+const DEVSTORE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const DEVSTORE_BLOB_PORT = 10000;
 
 export type StorageCredential =
   | { type: "managedIdentity"; clientId?: string; resourceId?: string }
@@ -148,7 +148,7 @@ function fromConnectionString(value: string, connectionName: string): StorageCon
 }
 
 /** `Key=Value;...` with lower-cased keys; a value keeps any '=' after the first (base64 keys, SAS). */
-export function parseConnectionString(value: string): Record<string, string> {
+function parseConnectionString(value: string): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const pair of value.split(";")) {
     const eq = pair.indexOf("=");

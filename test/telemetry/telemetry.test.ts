@@ -108,7 +108,7 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
     try {
       expect(mod.telemetryEnabled()).toBe(false);
       mod.trackGatherCompleted(report);
-      mod.trackRecipientCall({ instanceId: "i", recipientId: "r", durationMs: 1, success: true });
+      mod.trackRecipientCall({ instanceId: "i", recipient: { id: "r", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }, durationMs: 1, success: true });
       await mod.flushTelemetry();
       await mod.shutdownTelemetry();
       // The aggregation activity runs on the payload store: a gather of one recipient that answered 1.
@@ -146,15 +146,13 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
       mod.trackGatherCompleted(report);
       mod.trackRecipientCall({
         instanceId: "inst-1",
-        recipientId: "acme",
-        url: "http://user:pw@127.0.0.1:9001/quote?token=secret",
-        method: "POST",
+        recipient: { id: "acme", url: "http://user:pw@127.0.0.1:9001/quote?token=secret", method: "POST", timeoutMs: 10000 },
         durationMs: 12.4,
         success: false,
         error: "HTTP 503",
         invocationId: "inv-1",
       });
-      mod.trackRecipientCall({ instanceId: "inst-1", recipientId: "sim-1", durationMs: 5, success: true });
+      mod.trackRecipientCall({ instanceId: "inst-1", recipient: { id: "sim-1", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }, durationMs: 5, success: true });
       await mod.flushTelemetry();
 
       expect(state.loaded).toBe(true);

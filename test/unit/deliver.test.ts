@@ -6,7 +6,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { UrlAllowlist } from "../../src/gather/allowlist";
 import { deliver, notify, RecipientError, type Delivery, type DeliveryOptions } from "../../src/gather/deliver";
-import type { Json, UrlRecipient } from "../../src/gather/types";
+import type { HttpRecipient } from "../../src/gather/transports/http";
+import type { Json } from "../../src/gather/types";
 
 interface Received {
   method: string;
@@ -69,7 +70,7 @@ function options(overrides: Partial<DeliveryOptions> = {}): DeliveryOptions {
   return { maxResponseBytes: 65536, allowlist: LOCAL_ONLY, ...overrides };
 }
 
-function urlInput(url: string, recipient: Partial<UrlRecipient> = {}, request: Json = { rfq: "quote", qty: 3 }): Delivery {
+function urlInput(url: string, recipient: Partial<HttpRecipient> = {}, request: Json = { rfq: "quote", qty: 3 }): Delivery {
   return { requestId: "req-1", recipient: { id: "acme", url, method: "POST", timeoutMs: 5000, ...recipient }, request };
 }
 

@@ -1,0 +1,207 @@
+/**
+ * URL recipients (`{ id, url, method?, headers?, timeoutMs? }`): the request POSTed (or PUT) as JSON with
+ * a per-attempt timeout, a capped streamed body, no redirects and the allowlist checked again.
+ * Also sendJson, which auction notifications (deliver.ts notify) share.
+ */
+import { z } from "zod";
+import { findJsonProblem, MAX_JSON_DEPTH } from "../json";
+import { readAtMost } from "../streams";
+import { httpUrl, int } from "../fields";
+import type { Json } from "../types";
+import { CANCELLED, defineTransport, RecipientError, type DeliveryOptions } from "./transport";
+
+export interface HttpRecipient {
+  id: string;
+  url: string;
+  method: "POST" | "PUT";
+  headers?: Record<string, string>;
+  /** Per attempt. */
+  timeoutMs: number;
+}
+
+const MAX_ATTEMPT_TIMEOUT_MS = 600_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** An HTTP header name: a token (RFC 9110 §5.1). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** A header value must not end the header line or the header block early. */
+const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
+/**
+ * Names a recipient may not set: hop-by-hop and message-framing headers, which would let the request
+ * smuggle a second message or break the connection. Content-Type and Accept are ours (JSON) anyway.
+ */
+const FORBIDDEN_HEADER_NAMES: ReadonlySet<string> = new Set([
+  "connection",
+  "content-length",
+  "expect",
+  "host",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+export const httpTransport = defineTransport({
+  name: "http",
+  marker: "url",
+  label: "URL",
+  fields: {
+    url: httpUrl.optional(),
+    method: z.enum(["POST", "PUT"], { error: 'must be "POST" or "PUT"' }).optional(),
+    headers: z
+      .record(z.string(), z.string({ error: "header values must be strings" }), { error: "must be an object of string values" })
+      .optional(),
+    timeoutMs: int(1, MAX_ATTEMPT_TIMEOUT_MS).optional(),
+  },
+  normalize(raw, at, context): HttpRecipient {
+    const url = raw.url!;
+    context.checkUrl(`${at}.url`, url);
+    if (raw.headers) checkHeaders(`${at}.headers`, raw.headers, context.problem);
+    return {
+      id: raw.id,
+      url,
+      method: raw.method ?? "POST",
+      ...(raw.headers ? { headers: raw.headers } : {}),
+      timeoutMs: raw.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    };
+  },
+  deliver({ requestId, recipient, request }, options) {
+    return sendJson(recipient, { requestId, recipientId: recipient.id, request }, options, true);
+  },
+  dependency(recipient, { error }) {
+    const url = safeUrl(recipient.url);
+    const method = (recipient.method ?? "POST").toUpperCase();
+    const status = /^HTTP (\d{3})\b/.exec(error ?? "")?.[1];
+    return {
+      name: `${method} ${url?.pathname ?? ""}`,
+      type: "HTTP",
+      // Origin only: no query string or credentials in telemetry.
+      target: url?.origin ?? "",
+      data: url ? `${url.origin}${url.pathname}` : "",
+      resultCode: status ?? 0,
+      // http.method makes the exporter classify the span as an HTTP dependency.
+      properties: { "http.method": method },
+    };
+  },
+});
+
+function checkHeaders(at: string, headers: Record<string, string>, problem: (path: string, message: string) => void): void {
+  const seen = new Set<string>();
+  for (const [name, value] of Object.entries(headers)) {
+    const path = `${at}.${name}`;
+    const lower = name.toLowerCase();
+    if (!HEADER_NAME.test(name)) problem(path, "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)");
+    else if (FORBIDDEN_HEADER_NAMES.has(lower)) problem(path, "is a hop-by-hop or framing header and cannot be set");
+    else if (seen.has(lower)) problem(path, "repeats a header name (names are case-insensitive)");
+    if (HEADER_VALUE_FORBIDDEN.test(value)) problem(path, "the value must not contain CR, LF or NUL");
+    seen.add(lower);
+  }
+}
+
+/** Sends `body` as JSON; with `expectJson`, a 2xx answer's JSON body is the value, else any 2xx is null. */
+export async function sendJson(
+  target: Pick<HttpRecipient, "url" | "method" | "headers" | "timeoutMs">,
+  body: unknown,
+  options: DeliveryOptions,
+  expectJson: boolean,
+): Promise<Json> {
+  // Checked again here: the allowlist may have changed since the request was accepted.
+  if (!options.allowlist.allows(target.url)) {
+    throw new RecipientError(`URL origin is not in RECIPIENT_URL_ALLOWLIST`);
+  }
+  const timeout = AbortSignal.timeout(target.timeoutMs);
+  const signal = options.cancel ? AbortSignal.any([timeout, options.cancel]) : timeout;
+  try {
+    const response = await fetch(target.url, {
+      method: target.method,
+      headers: requestHeaders(target.headers),
+      body: JSON.stringify(body),
+      redirect: "manual",
+      signal,
+    });
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel();
+      throw new RecipientError(`HTTP ${response.status} redirect not followed`);
+    }
+    if (response.status < 200 || response.status >= 300) {
+      await response.body?.cancel();
+      throw new RecipientError(`HTTP ${response.status}`);
+    }
+    if (!expectJson) {
+      await response.body?.cancel();
+      return null;
+    }
+    const text = await readCapped(response, options.maxResponseBytes);
+    let value: Json;
+    try {
+      value = JSON.parse(text) as Json;
+    } catch {
+      throw new RecipientError("response body is not JSON");
+    }
+    // What could not be passed on faithfully is a failed attempt, not a silently changed value.
+    const problem = findJsonProblem(value);
+    if (problem?.kind === "too-deep") throw new RecipientError(`response body nested deeper than ${MAX_JSON_DEPTH} levels`);
+    if (problem?.kind === "non-finite") throw new RecipientError("response body has a number out of range");
+    return value;
+  } catch (error) {
+    if (error instanceof RecipientError) throw error;
+    if (options.cancel?.aborted) throw new RecipientError(CANCELLED);
+    if (timeout.aborted) throw new RecipientError(`timed out after ${target.timeoutMs} ms`);
+    throw new RecipientError(describeNetworkError(error));
+  }
+}
+
+/**
+ * The recipient's own headers, then ours: Content-Type and Accept are always JSON (set, not merged
+ * with a recipient's own of any case). Framing and hop-by-hop names are refused at validation and
+ * dropped here too, for requests accepted before that rule.
+ */
+function requestHeaders(own: Record<string, string> | undefined): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(own ?? {})) {
+    if (!FORBIDDEN_HEADER_NAMES.has(name.toLowerCase())) headers.append(name, value);
+  }
+  headers.set("content-type", "application/json");
+  headers.set("accept", "application/json");
+  return headers;
+}
+
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel();
+    throw new RecipientError(`response body larger than ${maxBytes} bytes`);
+  }
+  const bytes = await readAtMost(response.body, maxBytes);
+  if (!bytes) throw new RecipientError(`response body larger than ${maxBytes} bytes`);
+  try {
+    // fatal: bytes that are not UTF-8 fail the attempt instead of becoming U+FFFD in the value.
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new RecipientError("response body is not valid UTF-8");
+  }
+}
+
+function describeNetworkError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  switch (cause?.code) {
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ECONNRESET":
+    case "UND_ERR_SOCKET":
+      return "connection reset";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "host not found";
+  }
+  return cause?.message ?? (error instanceof Error ? error.message : String(error));
+}
+
+function safeUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The recipient transports: the one list of them, and the one place a recipient's transport is told
+ * apart (transportOf, by the field that marks it: `url`, `simulate`). The request schema, delivery and
+ * telemetry go through the functions here, never through a transport's fields.
+ *
+ * Adding a transport: a module beside this file (its zod fragment, normalization, delivery and
+ * dependency, checked by defineTransport) and one entry in TRANSPORTS; Recipient follows from the list.
+ * Recipients keep their request shape after validation (defaults filled in) and are stored so in
+ * recipients.json: the marker field is the discriminant, so no stored list needs rewriting.
+ */
+import { z } from "zod";
+import { recipientId } from "../fields";
+import type { Json } from "../types";
+import { httpTransport } from "./http";
+import { simulatedTransport } from "./simulated";
+import type { Delivery, DeliveryOptions, NormalizeContext, RecipientDependency, RecipientTransport } from "./transport";
+
+/** Every transport, in the order their fields appear in the recipient schema (and its error list). */
+export const TRANSPORTS = [httpTransport, simulatedTransport] as const;
+
+type AnyTransport = (typeof TRANSPORTS)[number];
+type RecipientOf<T> = T extends RecipientTransport<infer R, infer _F> ? R : never;
+/** A normalized recipient: the union of every transport's recipient. */
+export type Recipient = RecipientOf<AnyTransport>;
+
+function transportFields(): Record<string, z.ZodType> {
+  const shape: Record<string, z.ZodType> = { id: recipientId };
+  for (const transport of TRANSPORTS) {
+    for (const [key, field] of Object.entries(transport.fields)) {
+      // Two transports sharing a field name could not be told apart by their fields.
+      if (key in shape) throw new Error(`recipient transport "${transport.name}": the field "${key}" is taken`);
+      shape[key] = field;
+    }
+  }
+  delete shape.id;
+  return shape;
+}
+
+/** A recipient as parsed, before normalization. */
+type ParsedRecipient = { id: string } & Record<string, unknown>;
+
+/** One recipient of the request body: `id` and every transport's fields, each optional (see normalizeRecipient). */
+export const recipientSchema: z.ZodType<ParsedRecipient> = z.strictObject(
+  { id: recipientId, ...transportFields() },
+  { error: "must be an object" },
+);
+
+/** The transport of a recipient (request shape, normalized or stored): the one whose marker it has. */
+function transportOf(recipient: object): RecipientTransport<Recipient> | undefined {
+  const found = TRANSPORTS.filter((t) => t.marker in recipient);
+  return found.length === 1 ? (found[0] as unknown as RecipientTransport<Recipient>) : undefined;
+}
+
+function orList(words: readonly string[]): string {
+  return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}`;
+}
+
+/**
+ * A parsed recipient (recipientSchema) normalized by its transport, with the cross-field rules: exactly
+ * one marker, no field of another transport. Problems go to `context`; undefined when there is no transport.
+ */
+export function normalizeRecipient(raw: ParsedRecipient, at: string, context: NormalizeContext): Recipient | undefined {
+  const present = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+  const transport = transportOf(present);
+  if (!transport) {
+    context.problem(at, `must have exactly one of ${orList(TRANSPORTS.map((t) => t.marker))}`);
+    return undefined;
+  }
+  for (const other of TRANSPORTS) {
+    if ((other as unknown) === transport) continue;
+    for (const key of Object.keys(other.fields)) {
+      if (key in present) context.problem(`${at}.${key}`, `applies to ${other.label} recipients only`);
+    }
+  }
+  return transport.normalize(present as ParsedRecipient, at, context);
+}
+
+/** One attempt to deliver the request to a recipient, by its transport. */
+export function deliverTo(delivery: Delivery<Recipient>, options: DeliveryOptions): Promise<Json> {
+  return known(delivery.recipient).deliver(delivery, options);
+}
+
+/** The dependency one attempt is recorded as (telemetry.ts). */
+export function recipientDependency(recipient: Recipient, outcome: { success: boolean; error?: string }): RecipientDependency {
+  return known(recipient).dependency(recipient, outcome);
+}
+
+function known(recipient: Recipient): RecipientTransport<Recipient> {
+  const transport = transportOf(recipient);
+  if (!transport) throw new Error(`recipient "${recipient.id}" has no known transport`);
+  return transport;
+}

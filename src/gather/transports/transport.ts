@@ -1,0 +1,76 @@
+/**
+ * What a recipient transport is (one module each beside this file, listed in index.ts): the fields a
+ * request gives for it (a zod fragment), how they are normalized, how the request is delivered, and
+ * what its dependency looks like in Application Insights.
+ */
+import type { z } from "zod";
+import type { UrlAllowlist } from "../allowlist";
+import type { Json } from "../types";
+
+/** A failed attempt, with a short reason; the orchestrator decides about retries. */
+export class RecipientError extends Error {
+  override readonly name = "RecipientError";
+}
+
+export const CANCELLED = "cancelled: the gather closed before this call finished";
+
+/** One attempt to deliver the gather's request to one recipient. */
+export interface Delivery<R = { id: string }> {
+  requestId: string;
+  recipient: R;
+  request: Json;
+}
+
+export interface DeliveryOptions {
+  maxResponseBytes: number;
+  allowlist: UrlAllowlist;
+  /** For simulations; injectable so tests can be exact. */
+  random?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Aborted when the gather closed meanwhile (see closing.ts): the call ends at once. */
+  cancel?: AbortSignal;
+}
+
+/** What validation offers a transport while it normalizes one recipient. */
+export interface NormalizeContext {
+  /** Reports a problem at a path (`recipients[2].url`). */
+  problem(path: string, message: string): void;
+  /** Reports a URL whose origin RECIPIENT_URL_ALLOWLIST does not allow. */
+  checkUrl(path: string, url: string): void;
+}
+
+/** One recipient call as an Application Insights dependency (telemetry.ts adds the common properties). */
+export interface RecipientDependency {
+  name: string;
+  /** dependencyTypeName. */
+  type: string;
+  target: string;
+  data: string;
+  resultCode: string | number;
+  /** Properties the exporter reads (http.method, db.system). */
+  properties: Record<string, string>;
+}
+
+export interface RecipientTransport<R extends { id: string }, F extends z.ZodRawShape = z.ZodRawShape> {
+  /** The discriminant (transportOf in index.ts). */
+  readonly name: string;
+  /** The field whose presence makes a recipient one of this transport's (`url`, `simulate`). */
+  readonly marker: keyof F & string;
+  /** How messages name these recipients: "applies to URL recipients only". */
+  readonly label: string;
+  /** This transport's fields of a recipient object, each optional (the marker tells the transports apart). */
+  readonly fields: F;
+  /** The normalized recipient (defaults filled in) from its parsed fields; problems go to `context`. */
+  normalize(raw: { id: string } & z.infer<z.ZodObject<F>>, at: string, context: NormalizeContext): R;
+  /** One attempt: the answer's value, or a RecipientError. */
+  deliver(delivery: Delivery<R>, options: DeliveryOptions): Promise<Json>;
+  /** The dependency recorded for one attempt. */
+  dependency(recipient: R, outcome: { success: boolean; error?: string }): RecipientDependency;
+}
+
+/** Identity, for inference: `defineTransport({ ... })` checks the module against RecipientTransport. */
+export function defineTransport<R extends { id: string }, F extends z.ZodRawShape>(
+  transport: RecipientTransport<R, F>,
+): RecipientTransport<R, F> {
+  return transport;
+}
