@@ -7,7 +7,7 @@ import { UrlAllowlist } from "./allowlist";
 import { httpUrl, int, jsonValue, recipientId } from "./fields";
 import { findJsonProblem } from "./json";
 import type { Limits } from "./limits";
-import { normalizeRecipient, recipientSchema } from "./transports";
+import { normalizeRecipient, recipientSchema, type Recipient } from "./transports";
 import type { AuctionAnswer, GatherRequest, Json } from "./types";
 
 export interface ErrorDetail {
@@ -90,6 +90,10 @@ function zodDetails(error: z.ZodError): ErrorDetail[] {
 }
 
 /** Validates a parsed JSON body against docs/api.md, with the limits and allowlist in force. */
+type RawBody = z.infer<typeof bodySchema>;
+/** Records one problem at a path; every check below reports through it. */
+type Report = (path: string, message: string) => void;
+
 export function validateGatherRequest(body: unknown, limits: Limits): Validation<GatherRequest> {
   const shape = findJsonProblem(body);
   if (shape) return { ok: false, details: [{ path: shape.path, message: shape.message }] };
@@ -97,7 +101,7 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
   if (!parsed.success) return { ok: false, details: zodDetails(parsed.error) };
   const raw = parsed.data;
   const details: ErrorDetail[] = [];
-  const problem = (path: string, message: string) => details.push({ path, message });
+  const problem: Report = (path, message) => details.push({ path, message });
   const allowlist = new UrlAllowlist(limits.recipientUrlAllowlist);
   const checkUrl = (path: string, url: string) => {
     if (!allowlist.allows(url)) problem(path, `origin is not in RECIPIENT_URL_ALLOWLIST ${allowlist.describe()}`);
@@ -105,89 +109,103 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
 
   if (raw.recipients && raw.auction) problem("auction", "give either recipients or auction, not both");
   if (!raw.recipients && !raw.auction) problem("recipients", "is required (or auction)");
+  const recipients = raw.recipients ? checkRecipients(raw.recipients, limits, problem, checkUrl) : undefined;
+  checkCompletion(raw, limits, problem);
+  checkAggregate(raw, problem);
+  checkAttemptBudget(raw, limits, problem);
+  if (raw.auction) checkAuction(raw, limits, problem, checkUrl);
+  if (details.length > 0) return { ok: false, details };
+  return { ok: true, value: normalizedRequest(raw, recipients) };
+}
 
-  const recipients: GatherRequest["recipients"] = [];
-  if (raw.recipients) {
-    if (raw.recipients.length === 0) problem("recipients", "must have at least one recipient");
-    if (raw.recipients.length > limits.maxRecipients) problem("recipients", `must have at most ${limits.maxRecipients} recipients (MAX_RECIPIENTS)`);
-    const seen = new Set<string>();
-    raw.recipients.forEach((r, i) => {
-      const at = `recipients[${i}]`;
-      if (seen.has(r.id)) problem(`${at}.id`, `duplicate recipient id "${r.id}"`);
-      seen.add(r.id);
-      const recipient = normalizeRecipient(r, at, { problem, checkUrl });
-      if (recipient) recipients.push(recipient);
-    });
-  }
+function checkRecipients(raw: NonNullable<RawBody["recipients"]>, limits: Limits, problem: Report, checkUrl: (path: string, url: string) => void): Recipient[] {
+  if (raw.length === 0) problem("recipients", "must have at least one recipient");
+  if (raw.length > limits.maxRecipients) problem("recipients", `must have at most ${limits.maxRecipients} recipients (MAX_RECIPIENTS)`);
+  const recipients: Recipient[] = [];
+  const seen = new Set<string>();
+  raw.forEach((r, i) => {
+    const at = `recipients[${i}]`;
+    if (seen.has(r.id)) problem(`${at}.id`, `duplicate recipient id "${r.id}"`);
+    seen.add(r.id);
+    const recipient = normalizeRecipient(r, at, { problem, checkUrl });
+    if (recipient) recipients.push(recipient);
+  });
+  return recipients;
+}
 
+function checkCompletion(raw: RawBody, limits: Limits, problem: Report): void {
   const completion = raw.completion ?? {};
-  const mode = completion.mode ?? "all";
   const population = raw.recipients?.length ?? raw.auction?.expected;
-  if (mode === "quorum") {
-    if (completion.quorum === undefined) problem("completion.quorum", 'is required with mode "quorum"');
-    else if (population !== undefined && completion.quorum > population) {
-      problem("completion.quorum", `must be at most ${population} (the number of ${raw.recipients ? "recipients" : "expected answers"})`);
-    } else if (population === undefined && completion.quorum > limits.maxRecipients) {
-      problem("completion.quorum", `must be at most ${limits.maxRecipients}`);
-    }
-  } else {
+  if ((completion.mode ?? "all") !== "quorum") {
     if (completion.quorum !== undefined) problem("completion.quorum", 'applies to mode "quorum" only');
     if (completion.agree !== undefined) problem("completion.agree", 'applies to mode "quorum" only');
+  } else if (completion.quorum === undefined) {
+    problem("completion.quorum", 'is required with mode "quorum"');
+  } else if (population !== undefined && completion.quorum > population) {
+    problem("completion.quorum", `must be at most ${population} (the number of ${raw.recipients ? "recipients" : "expected answers"})`);
+  } else if (population === undefined && completion.quorum > limits.maxRecipients) {
+    problem("completion.quorum", `must be at most ${limits.maxRecipients}`);
   }
+}
 
+function checkAggregate(raw: RawBody, problem: Report): void {
   const aggregate = raw.aggregate ?? {};
   const kind = aggregate.kind ?? "collect";
   if ((kind === "best" || kind === "summary") && aggregate.field === undefined) problem("aggregate.field", `is required for kind "${kind}"`);
   if (kind === "collect" && aggregate.field !== undefined) problem("aggregate.field", 'does not apply to kind "collect"');
   if (kind !== "best" && aggregate.order !== undefined) problem("aggregate.order", 'applies to kind "best" only');
+}
 
-  if (raw.recipients) {
-    // Every attempt is one outbound call (or one simulated answer): bound what one request can cause.
-    const attempts = raw.retry?.maxAttempts ?? 1;
-    const planned = raw.recipients.length * attempts;
-    if (planned > limits.maxAttemptsPerGather) {
-      problem(
-        raw.retry ? "retry.maxAttempts" : "recipients",
-        `${raw.recipients.length} recipients × ${attempts} attempts = ${planned} attempts, more than MAX_ATTEMPTS_PER_GATHER (${limits.maxAttemptsPerGather}) allows`,
-      );
-    }
+/** Every attempt is one outbound call (or one simulated answer): bound what one request can cause. */
+function checkAttemptBudget(raw: RawBody, limits: Limits, problem: Report): void {
+  if (!raw.recipients) return;
+  const attempts = raw.retry?.maxAttempts ?? 1;
+  const planned = raw.recipients.length * attempts;
+  if (planned > limits.maxAttemptsPerGather) {
+    problem(
+      raw.retry ? "retry.maxAttempts" : "recipients",
+      `${raw.recipients.length} recipients × ${attempts} attempts = ${planned} attempts, more than MAX_ATTEMPTS_PER_GATHER (${limits.maxAttemptsPerGather}) allows`,
+    );
   }
+}
 
-  if (raw.auction) {
-    if (completion.timeoutMs === undefined) problem("completion.timeoutMs", "is required in auction mode");
-    if (raw.retry) problem("retry", "does not apply in auction mode");
-    if (raw.auction.expected !== undefined && raw.auction.expected > limits.maxRecipients) {
-      problem("auction.expected", `must be at most ${limits.maxRecipients} (MAX_RECIPIENTS)`);
-    }
-    raw.auction.notify?.forEach((url, i) => checkUrl(`auction.notify[${i}]`, url));
+function checkAuction(raw: RawBody, limits: Limits, problem: Report, checkUrl: (path: string, url: string) => void): void {
+  const auction = raw.auction!;
+  if (raw.completion?.timeoutMs === undefined) problem("completion.timeoutMs", "is required in auction mode");
+  if (raw.retry) problem("retry", "does not apply in auction mode");
+  if (auction.expected !== undefined && auction.expected > limits.maxRecipients) {
+    problem("auction.expected", `must be at most ${limits.maxRecipients} (MAX_RECIPIENTS)`);
   }
+  auction.notify?.forEach((url, i) => checkUrl(`auction.notify[${i}]`, url));
+}
 
-  if (details.length > 0) return { ok: false, details };
+/** The request with every default of docs/api.md filled in. */
+function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): GatherRequest {
+  const completion = raw.completion ?? {};
+  const aggregate = raw.aggregate ?? {};
+  const { auction, retry } = raw;
   return {
-    ok: true,
-    value: {
-      ...(raw.id !== undefined ? { id: raw.id } : {}),
-      request: raw.request as Json,
-      ...(raw.recipients ? { recipients } : {}),
-      ...(raw.auction ? { auction: { notify: raw.auction.notify ?? [], ...(raw.auction.expected !== undefined ? { expected: raw.auction.expected } : {}) } } : {}),
-      completion: {
-        mode,
-        ...(completion.quorum !== undefined ? { quorum: completion.quorum } : {}),
-        agree: completion.agree ?? false,
-        ...(completion.timeoutMs !== undefined ? { timeoutMs: completion.timeoutMs } : {}),
-      },
-      aggregate: { kind, ...(aggregate.field !== undefined ? { field: aggregate.field } : {}), order: aggregate.order ?? "min" },
-      ...(raw.retry
-        ? {
-            retry: {
-              maxAttempts: raw.retry.maxAttempts,
-              firstRetryIntervalMs: raw.retry.firstRetryIntervalMs ?? 1000,
-              backoffCoefficient: raw.retry.backoffCoefficient ?? 1,
-              ...(raw.retry.maxRetryIntervalMs !== undefined ? { maxRetryIntervalMs: raw.retry.maxRetryIntervalMs } : {}),
-            },
-          }
-        : {}),
+    ...(raw.id !== undefined ? { id: raw.id } : {}),
+    request: raw.request as Json,
+    ...(recipients ? { recipients } : {}),
+    ...(auction ? { auction: { notify: auction.notify ?? [], ...(auction.expected !== undefined ? { expected: auction.expected } : {}) } } : {}),
+    completion: {
+      mode: completion.mode ?? "all",
+      ...(completion.quorum !== undefined ? { quorum: completion.quorum } : {}),
+      agree: completion.agree ?? false,
+      ...(completion.timeoutMs !== undefined ? { timeoutMs: completion.timeoutMs } : {}),
     },
+    aggregate: { kind: aggregate.kind ?? "collect", ...(aggregate.field !== undefined ? { field: aggregate.field } : {}), order: aggregate.order ?? "min" },
+    ...(retry
+      ? {
+          retry: {
+            maxAttempts: retry.maxAttempts,
+            firstRetryIntervalMs: retry.firstRetryIntervalMs ?? 1000,
+            backoffCoefficient: retry.backoffCoefficient ?? 1,
+            ...(retry.maxRetryIntervalMs !== undefined ? { maxRetryIntervalMs: retry.maxRetryIntervalMs } : {}),
+          },
+        }
+      : {}),
   };
 }
 
