@@ -11,14 +11,11 @@
  * OrchestratorStarted event, so the work of an instance is the sum of those positions.
  * Exits non-zero when a target is missed. Loopback only.
  */
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-
-const root = resolve(__dirname, "../../..");
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { startHostProcess, tempDataDir } from "../e2e/harness";
 
 interface Host {
   url: string;
@@ -27,36 +24,16 @@ interface Host {
   stop(): Promise<void>;
 }
 
+/** The local host from dist/, started like the e2e suite starts it (one launcher for every suite). */
 async function startHost(): Promise<Host> {
-  const dataDir = mkdtempSync(join(tmpdir(), "sg-bench-"));
-  const child = spawn(process.execPath, [join(root, "dist/tools/local-host/cli.js"), "--port", "0", "--data-dir", dataDir], {
-    cwd: root,
-    env: { ...process.env, PORT: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  const port = await new Promise<number>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`host did not start:\n${out}`)), 30_000);
-    const check = () => {
-      const m = /Host started on http:\/\/localhost:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        ok(Number(m[1]));
-      }
-    };
-    child.stdout.on("data", check);
-    child.on("exit", () => fail(new Error(`host exited:\n${out}`)));
-  });
+  const host = await startHostProcess({ dataDir: tempDataDir() });
   return {
-    url: `http://127.0.0.1:${port}`,
-    dataDir,
-    pid: child.pid!,
+    url: host.url,
+    dataDir: host.dataDir,
+    pid: host.child.pid!,
     stop: async () => {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.on("exit", r));
-      rmSync(dataDir, { recursive: true, force: true });
+      await host.stop();
+      rmSync(host.dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -9,12 +9,12 @@
  * Also: scriptable recipient servers (node:http on 127.0.0.1, port 0). Nothing here talks to anything
  * but 127.0.0.1 / localhost.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { spawnHost, type HostProcess } from "../../tools/local-host/test/harness";
 
 export type AnyJson = any;
 
@@ -36,18 +36,7 @@ export function uniqueId(prefix: string): string {
 
 // ------------------------------------------------------------------------------------------ host process
 
-export interface HostProcess {
-  port: number;
-  /** http://127.0.0.1:<port> */
-  url: string;
-  dataDir: string;
-  child: ChildProcess;
-  output(): string;
-  /** SIGTERM, then SIGKILL after `graceMs`. Resolves when the process has exited. */
-  stop(graceMs?: number): Promise<void>;
-  /** kill -9, no grace. */
-  kill9(): Promise<void>;
-}
+export type { HostProcess } from "../../tools/local-host/test/harness";
 
 /** A free loopback port: bind port 0, read it, close. */
 export function freePort(): Promise<number> {
@@ -67,8 +56,9 @@ export function tempDataDir(): string {
 }
 
 /**
- * Starts `node dist/tools/local-host/cli.js` from the project root. `port` 0 (default) lets the host pick
- * a free port (the printed URL is parsed); give a port to restart on the same one.
+ * Starts `node dist/tools/local-host/cli.js` from the project root (the local host's own launcher,
+ * tools/local-host/test/harness.ts). `port` 0 (default) lets the host pick a free port (the printed URL
+ * is parsed); give a port to restart on the same one.
  */
 export async function startHostProcess(opts: { dataDir?: string; port?: number; env?: Record<string, string> } = {}): Promise<HostProcess> {
   if (!fs.existsSync(cliPath)) {
@@ -77,68 +67,17 @@ export async function startHostProcess(opts: { dataDir?: string; port?: number; 
         "Run `npm run build` first (or `npm run test:e2e`, which builds), or set BASE_URL to test a running host.",
     );
   }
-  const dataDir = opts.dataDir ?? tempDataDir();
-  const env: NodeJS.ProcessEnv = { ...process.env, RECIPIENT_URL_ALLOWLIST: ALLOWLIST, ...(opts.env ?? {}) };
-  delete env.PORT;
-  delete env.BASE_URL;
-  const child = spawn(process.execPath, [cliPath, "--port", String(opts.port ?? 0), "--app-dir", repoRoot, "--data-dir", dataDir], {
-    cwd: repoRoot,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const alive = () => child.exitCode === null && child.signalCode === null;
-
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`the local host did not print "Host started on ..." within 30 s:\n${out}`));
-    }, 30_000);
-    const onData = () => {
-      const m = /Host started on http:\/\/localhost:(\d+)/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      child.stdout!.off("data", onData);
-      resolve(Number(m[1]));
-    };
-    child.stdout!.on("data", onData);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`the local host exited (${child.exitCode ?? child.signalCode}) before it started:\n${out}`));
-    });
-  });
-
-  const host: HostProcess = {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    dataDir,
-    child,
-    output: () => out,
-    stop: async (graceMs = 8000) => {
-      if (!alive()) return exited;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => alive() && child.kill("SIGKILL"), graceMs);
-      await exited;
-      clearTimeout(timer);
-    },
-    kill9: async () => {
-      if (alive()) child.kill("SIGKILL");
-      await exited;
-    },
-  };
+  const env = { RECIPIENT_URL_ALLOWLIST: ALLOWLIST, ...(opts.env ?? {}) };
+  const host = await spawnHost({ cliPath, appDir: repoRoot, dataDir: opts.dataDir ?? tempDataDir(), port: opts.port, env });
   try {
     await waitForRunning(host.url);
   } catch (error) {
-    await host.stop(1000);
+    await host.stop("SIGTERM", 1000);
     throw error;
   }
   return host;
 }
 
-/** Polls GET /admin/host/status until it answers { state: "Running" }. */
 export async function waitForRunning(baseUrl: string, timeoutMs = 30_000): Promise<void> {
   const t0 = Date.now();
   let last: string;

@@ -49,29 +49,47 @@ export interface HostProcess {
   port: number;
   /** http://127.0.0.1:<port> */
   url: string;
+  dataDir: string;
   child: ChildProcess;
   output(): string;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends `signal` (SIGTERM by default), then SIGKILL after `graceMs`; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
+  /** kill -9, no grace. */
+  kill9(): Promise<void>;
 }
 
-export function startHostProcess(opts: { appDir: string; dataDir: string; env?: Record<string, string>; args?: string[] }): Promise<HostProcess> {
-  const dir = buildHost();
+export interface SpawnOptions {
+  /** The built `cli.js` to run. */
+  cliPath: string;
+  appDir: string;
+  dataDir: string;
+  /** 0 (default): a free port, read back from the host's banner. */
+  port?: number;
+  env?: Record<string, string>;
+  args?: string[];
+  startTimeoutMs?: number;
+}
+
+/**
+ * The one host-process launcher of the test suites (this folder's, the app's e2e suite, the bench): runs
+ * `cli.js` as a child process and resolves once it printed "Host started on ...".
+ */
+export function spawnHost(opts: SpawnOptions): Promise<HostProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...(opts.env ?? {}) };
   delete env.PORT;
-  const child = spawn(process.execPath, [path.join(dir, "cli.js"), "--port", "0", "--app-dir", opts.appDir, "--data-dir", opts.dataDir, ...(opts.args ?? [])], {
-    cwd: opts.appDir,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const args = [opts.cliPath, "--port", String(opts.port ?? 0), "--app-dir", opts.appDir, "--data-dir", opts.dataDir, ...(opts.args ?? [])];
+  const child = spawn(process.execPath, args, { cwd: opts.appDir, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const timeoutMs = opts.startTimeoutMs ?? 30000;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`local host did not start:\n${out}`));
-    }, 20000);
+      reject(new Error(`local host did not print "Host started on ..." within ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     const onData = () => {
       const m = /Host started on http:\/\/localhost:(\d+)/.exec(out);
       if (!m) return;
@@ -81,11 +99,20 @@ export function startHostProcess(opts: { appDir: string; dataDir: string; env?: 
       resolve({
         port,
         url: `http://127.0.0.1:${port}`,
+        dataDir: opts.dataDir,
         child,
         output: () => out,
-        stop: async (signal: NodeJS.Signals = "SIGTERM") => {
-          if (child.exitCode === null) child.kill(signal);
-          return exited;
+        stop: async (signal: NodeJS.Signals = "SIGTERM", graceMs = 8000) => {
+          if (!alive()) return exited;
+          child.kill(signal);
+          const kill = setTimeout(() => alive() && child.kill("SIGKILL"), graceMs);
+          const code = await exited;
+          clearTimeout(kill);
+          return code;
+        },
+        kill9: async () => {
+          if (alive()) child.kill("SIGKILL");
+          await exited;
         },
       });
     };
@@ -95,6 +122,11 @@ export function startHostProcess(opts: { appDir: string; dataDir: string; env?: 
       reject(Object.assign(new Error(`local host exited with ${code}:\n${out}`), { code, output: out }));
     });
   });
+}
+
+/** This folder's host: the freshly compiled local host (see buildHost) on a fixture app. */
+export function startHostProcess(opts: Omit<SpawnOptions, "cliPath">): Promise<HostProcess> {
+  return spawnHost({ ...opts, cliPath: path.join(buildHost(), "cli.js"), startTimeoutMs: opts.startTimeoutMs ?? 20000 });
 }
 
 /** One host for a whole test file: started before its tests (after compiling), stopped after them. */
