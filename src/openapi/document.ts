@@ -215,6 +215,7 @@ export function buildOpenApiDocument(): Json {
             "202": answer("Delivered", "SubmitAccepted"),
             "400": error("Bad body"),
             "404": error("Unknown id"),
+            "409": error("Not an auction (started with recipients), or the auction holds MAX_RECIPIENTS answers already"),
             "410": error("The gather is no longer running: the answer came late"),
             "413": error("Over MAX_RESPONSE_BYTES"),
             "415": error("Not JSON"),

@@ -165,7 +165,12 @@ export const gatherListSchema = z.looseObject({
 });
 
 /** 202 of POST /api/scatter-gather/{id}/responses. */
-export const submitAcceptedSchema = z.looseObject({ id: z.string(), responder: z.string(), accepted: z.literal(true) });
+export const submitAcceptedSchema = z.looseObject({
+  id: z.string(),
+  responder: z.string(),
+  accepted: z.boolean().meta({ description: "false when the responder had answered already: the first answer wins" }),
+  reason: z.string().optional(),
+});
 
 /** 202 of POST /api/scatter-gather/{id}/terminate. */
 export const terminateAcceptedSchema = z.looseObject({

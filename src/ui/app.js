@@ -489,8 +489,8 @@ function wire() {
     setText("#answer-state", "sending…");
     try {
       const value = JSON.parse($("#answer-value").value);
-      await api("POST", `${gatherPath(state.id)}/responses`, JSON.stringify({ responder: $("#responder").value, value }));
-      setText("#answer-state", "accepted");
+      const answer = await api("POST", `${gatherPath(state.id)}/responses`, JSON.stringify({ responder: $("#responder").value, value }));
+      setText("#answer-state", answer.accepted === false ? `not taken: ${answer.reason || "refused"}` : "accepted");
     } catch (error) {
       setText("#answer-state", error.status === 410 ? "too late: the gather is closed" : error.message);
     }

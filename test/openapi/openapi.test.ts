@@ -223,13 +223,16 @@ describe("real answers conform to the document", () => {
       completion: { mode: "all", timeoutMs: 30_000 },
       aggregate: { kind: "best", field: "price" },
     });
-    for (const [responder, price] of [
-      ["b1", 100],
-      ["b2", 90],
-    ] as const) {
+    const answers = [
+      ["b1", 100, true],
+      ["b1", 10, false], // a responder's second answer: the first wins
+      ["b2", 90, true],
+    ] as const;
+    for (const [responder, price, accepted] of answers) {
       const submitted = await raw("POST", `${target.baseUrl}${R.replace("{id}", id)}`, { responder, value: { price } });
       expect(submitted.status).toBe(202);
       expectConforms(R, "post", 202, submitted.body);
+      expect(submitted.body.accepted).toBe(accepted);
     }
     const done = await pollUntil(target, id, (b) => b.runtimeStatus === "Completed");
     expectConforms(ID, "get", 200, done);
@@ -247,6 +250,9 @@ describe("real answers conform to the document", () => {
     const next = await raw("GET", first.nextUri!);
     expectConforms(G, "get", 200, next.body);
     expect(next.body.items[0]?.id).not.toBe(first.items[0]?.id);
+    const notAuction = await raw("POST", `${target.baseUrl}${R.replace("{id}", other.id)}`, { responder: "b1", value: 1 });
+    expect(notAuction.status).toBe(409);
+    expectConforms(R, "post", 409, notAuction.body);
     const badTop = await client.list({ top: 1000 }).catch((e) => e);
     expect(badTop).toBeInstanceOf(ApiError);
     expect((badTop as ApiError).status).toBe(400);

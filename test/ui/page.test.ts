@@ -183,14 +183,15 @@ maybe("the gather page", () => {
     expect(await page.textContent("#policy")).toBe("auction, all, deadline 60000 ms, best price");
 
     await page.click("#answer-box summary");
-    for (const [responder, price] of [
-      ["bidder-1", 100],
-      ["bidder-2", 90],
+    for (const [responder, price, shown] of [
+      ["bidder-1", 100, "accepted"],
+      ["bidder-1", 10, "not taken: the responder answered already: the first answer wins"],
+      ["bidder-2", 90, "accepted"],
     ] as const) {
       await page.fill("#responder", responder);
       await page.fill("#answer-value", JSON.stringify({ price }));
       await page.click("#answer-form button");
-      await page.waitForSelector('#answer-state:text-is("accepted")');
+      await page.waitForSelector(`#answer-state:text-is("${shown}")`);
       await page.$eval("#answer-state", (state) => (state.textContent = ""));
     }
     await page.waitForSelector("#watch[data-done=true]", { timeout: 20_000 });
