@@ -266,7 +266,9 @@ async function poll() {
       state.lastTable = now;
       await renderResponses();
     }
-    if (done || now - state.lastHistogram > 2000) {
+    // The histogram reads every page of responses: every 2 s for a small gather, every 15 s for a large one.
+    const total = (status.progress && status.progress.total) || 0;
+    if (done || now - state.lastHistogram > (total > 1000 ? 15000 : 2000)) {
       state.lastHistogram = now;
       await renderHistogram();
     }
