@@ -59,6 +59,11 @@ export default defineConfig(
     files: ["**/*.js", "**/*.cjs"],
     languageOptions: { sourceType: "commonjs", globals: { ...globals.node } },
   },
+  // The gather page's script runs in the browser, as a classic script (src/ui/app.js, served by /api/ui).
+  {
+    files: ["src/ui/**/*.js"],
+    languageOptions: { sourceType: "script", globals: { ...globals.browser } },
+  },
   {
     files: ["**/*.mjs"],
     languageOptions: { sourceType: "module", globals: { ...globals.node } },

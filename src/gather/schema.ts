@@ -223,3 +223,6 @@ export function validateAuctionAnswer(body: unknown): Validation<AuctionAnswer> 
   if (!parsed.success) return { ok: false, details: zodDetails(parsed.error) };
   return { ok: true, value: { responder: parsed.data.responder, value: parsed.data.value as Json } };
 }
+
+/** The zod schemas themselves, for the OpenAPI document (src/openapi): generated, so it cannot drift. */
+export { bodySchema as gatherRequestSchema, answerSchema as auctionAnswerSchema };

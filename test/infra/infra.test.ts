@@ -370,7 +370,9 @@ function deployPackageProblems(funcignore: string, azureYaml: string, packageJso
 
 function srcEnvReads(): Set<string> {
   const names = new Set<string>();
-  for (const f of listSourceFiles(path.join(ROOT, "src"))) for (const n of envReads(fs.readFileSync(f, "utf8"))) names.add(n);
+  // src/cli is the command-line client, run on the user's machine: its variables are not app settings.
+  const appFiles = listSourceFiles(path.join(ROOT, "src")).filter((f) => !f.startsWith(path.join(ROOT, "src", "cli") + path.sep));
+  for (const f of appFiles) for (const n of envReads(fs.readFileSync(f, "utf8"))) names.add(n);
   return names;
 }
 

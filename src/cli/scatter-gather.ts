@@ -1,0 +1,239 @@
+#!/usr/bin/env node
+/**
+ * scatter-gather: the command-line client of the Scatter-Gather API (the package's `bin`).
+ *
+ *   scatter-gather run request.json        start, show live progress, print the outcome and the aggregate
+ *   scatter-gather watch <id>              the same for a gather already started
+ *   scatter-gather responses <id> [--status failed] [--json]
+ *   scatter-gather list | terminate <id> | delete <id>
+ *
+ * --url (SCATTER_GATHER_URL, default http://localhost:7071), --key (SCATTER_GATHER_KEY, sent as
+ * x-functions-key). Exit codes: 0 complete (or the command succeeded), 2 partial, 3 failed (or the gather
+ * ended without a result), 1 usage or HTTP errors.
+ */
+import { Command, Option } from "commander";
+import { SingleBar } from "cli-progress";
+import * as fs from "node:fs";
+import { ApiError, ScatterGatherClient, type GatherStatus } from "../client";
+import { colorEnabled, listTable, progressLine, responsesTable, style, summary, untilDeadline, type Style } from "./render";
+
+const EXIT = { ok: 0, error: 1, partial: 2, failed: 3 } as const;
+const TABLE_ROWS = 50;
+
+interface GlobalOptions {
+  url: string;
+  key?: string;
+}
+
+function clientOf(cmd: Command): ScatterGatherClient {
+  const o = cmd.optsWithGlobals<GlobalOptions>();
+  return new ScatterGatherClient({ baseUrl: o.url, key: o.key });
+}
+
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const err = (text: string) => process.stderr.write(`${text}\n`);
+
+function exitCodeOf(status: GatherStatus): number {
+  if (!status.result) return EXIT.failed;
+  return status.result.outcome === "complete" ? EXIT.ok : status.result.outcome === "partial" ? EXIT.partial : EXIT.failed;
+}
+
+/**
+ * Polls the gather until it ends, showing progress on stderr: a bar on a terminal (succeeded, failed,
+ * pending, time to the deadline, phase), else one plain line per change. Nothing with --json.
+ */
+async function watch(
+  client: ScatterGatherClient,
+  id: string,
+  options: { json: boolean; intervalMs: number },
+  s: Style,
+): Promise<GatherStatus> {
+  const tty = Boolean(process.stderr.isTTY) && !options.json;
+  let bar: SingleBar | undefined;
+  let lastLine = "";
+  const onProgress = (status: GatherStatus) => {
+    if (options.json) return;
+    const p = status.progress;
+    if (!tty) {
+      const line = progressLine(status).replace(/deadline in [\d.]+s|deadline in \d+m\d+s/, "deadline set"); // a line per change, not per tick
+      if (line !== lastLine) err(progressLine(status));
+      lastLine = line;
+      return;
+    }
+    if (!p) return;
+    const values = {
+      succeeded: s.green(String(p.succeeded)),
+      failed: s.red(String(p.failed)),
+      pending: String(p.pending),
+      deadline: untilDeadline(p.deadline),
+      phase: p.phase,
+    };
+    if (!bar) {
+      bar = new SingleBar({
+        format: `${id} {bar} {value}/{total} | succeeded {succeeded} failed {failed} pending {pending} | deadline {deadline} | {phase}`,
+        barCompleteChar: "█",
+        barIncompleteChar: "░",
+        hideCursor: true,
+        clearOnComplete: false,
+        stopOnComplete: false,
+        fps: 10,
+        stream: process.stderr,
+      });
+      bar.start(p.total, p.succeeded + p.failed, values);
+    } else {
+      bar.setTotal(p.total);
+      bar.update(p.succeeded + p.failed, values);
+    }
+  };
+  try {
+    return await client.waitFor(id, { intervalMs: options.intervalMs, onProgress });
+  } finally {
+    bar?.stop();
+  }
+}
+
+async function report(client: ScatterGatherClient, status: GatherStatus, json: boolean, s: Style): Promise<number> {
+  if (json) {
+    out(JSON.stringify(status, null, 2));
+    return exitCodeOf(status);
+  }
+  let items: Awaited<ReturnType<ScatterGatherClient["responses"]>>["items"] = [];
+  let total = 0;
+  try {
+    const page = await client.responses(status.id, { limit: TABLE_ROWS });
+    items = page.items;
+    total = page.total;
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    err(s.dim(`(responses not available: ${error.message})`));
+  }
+  out(summary(status, items, total, s));
+  return exitCodeOf(status);
+}
+
+function readRequest(file: string): unknown {
+  const text = file === "-" ? fs.readFileSync(0, "utf8") : fs.readFileSync(file, "utf8");
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${file} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+class UsageError extends Error {}
+
+export function buildProgram(): Command {
+  const s = style(colorEnabled(process.stdout));
+  const program = new Command("scatter-gather")
+    .description("Start, watch and inspect scatter-gathers of a Scatter-Gather Functions app")
+    .addOption(new Option("--url <url>", "the function app").env("SCATTER_GATHER_URL").default("http://localhost:7071"))
+    .addOption(new Option("--key <key>", "a function key, sent as x-functions-key").env("SCATTER_GATHER_KEY"))
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+  const interval = new Option("--interval <ms>", "poll interval").default(500).argParser((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 50) throw new UsageError("--interval must be a whole number of milliseconds, at least 50");
+    return n;
+  });
+
+  program
+    .command("run")
+    .description("start a gather from a JSON file (- for stdin), show its progress, then its outcome and aggregate")
+    .argument("<file>", "the request body (POST /api/scatter-gather)")
+    .option("--json", "no progress; print the final status as JSON")
+    .addOption(interval)
+    .action(async (file: string, o: { json?: boolean; interval: number }, cmd: Command) => {
+      const client = clientOf(cmd);
+      const started = await client.start(readRequest(file) as Record<string, unknown>);
+      if (!o.json) err(s.dim(`started ${started.id} (scatter-gather watch ${started.id})`));
+      const status = await watch(client, started.id, { json: Boolean(o.json), intervalMs: o.interval }, s);
+      process.exitCode = await report(client, status, Boolean(o.json), s);
+    });
+
+  program
+    .command("watch")
+    .description("show a gather's progress until it ends, then its outcome and aggregate")
+    .argument("<id>")
+    .option("--json", "no progress; print the final status as JSON")
+    .addOption(interval)
+    .action(async (id: string, o: { json?: boolean; interval: number }, cmd: Command) => {
+      const client = clientOf(cmd);
+      const status = await watch(client, id, { json: Boolean(o.json), intervalMs: o.interval }, s);
+      process.exitCode = await report(client, status, Boolean(o.json), s);
+    });
+
+  program
+    .command("responses")
+    .description("a gather's responses (all pages), as a table or JSON")
+    .argument("<id>")
+    .addOption(new Option("--status <status>", "only these").choices(["succeeded", "failed", "timedOut", "abandoned", "pending"]))
+    .option("--json", "print a JSON array")
+    .action(async (id: string, o: { status?: "succeeded"; json?: boolean }, cmd: Command) => {
+      const items = await clientOf(cmd).allResponses(id, { status: o.status, limit: 1000 });
+      out(o.json ? JSON.stringify(items, null, 2) : items.length ? responsesTable(items, s) : "no responses");
+    });
+
+  program
+    .command("list")
+    .description("recent gathers, one page")
+    .option("--top <n>", "page size (1-100)", (v) => Number(v), 20)
+    .option("--continuation-token <token>", "the next page, from a previous --json list")
+    .option("--json", "print the page as JSON (items, continuationToken)")
+    .action(async (o: { top: number; continuationToken?: string; json?: boolean }, cmd: Command) => {
+      const page = await clientOf(cmd).list({ top: o.top, continuationToken: o.continuationToken });
+      if (o.json) {
+        out(JSON.stringify(page, null, 2));
+        return;
+      }
+      out(page.items.length ? listTable(page.items, s) : "no gathers");
+      if (page.continuationToken) out(s.dim(`more: scatter-gather list --continuation-token '${page.continuationToken}'`));
+    });
+
+  program
+    .command("terminate")
+    .description("terminate a running gather and its batches")
+    .argument("<id>")
+    .option("--reason <text>")
+    .option("--json", "print the answer as JSON")
+    .action(async (id: string, o: { reason?: string; json?: boolean }, cmd: Command) => {
+      const answer = await clientOf(cmd).terminate(id, o.reason);
+      out(o.json ? JSON.stringify(answer) : `terminated ${id} (${answer.terminated} instance(s))`);
+    });
+
+  program
+    .command("delete")
+    .description("purge a finished gather, its batches and its stored payloads")
+    .argument("<id>")
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await clientOf(cmd).delete(id);
+      out(`deleted ${id}`);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const sub of program.commands) sub.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return EXIT.ok;
+    if (typeof code === "string" && code.startsWith("commander.")) return EXIT.error; // commander printed the message
+    if (error instanceof ApiError) {
+      err(`error: ${error.message}`);
+      for (const d of error.details) err(`  ${d.path || "(body)"}: ${d.message}`);
+    } else err(`error: ${(error as Error).message}`);
+    return EXIT.error;
+  }
+}
+
+if (require.main === module) {
+  void main().then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,250 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API, generated from the zod schemas (src/openapi/schemas.ts,
+ * src/gather/schema.ts) with zod's z.toJSONSchema: the document cannot drift from the validation.
+ * Served by GET /api/openapi.json (src/functions/openapi.ts).
+ */
+import { z } from "zod";
+import { answerSchemas, requestSchemas } from "./schemas";
+
+type Json = Record<string, unknown>;
+
+const REF = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** JSON Schema (2020-12, the dialect of OpenAPI 3.1) for a set of named zod schemas, refs between them. */
+function componentSchemas(schemas: Record<string, z.ZodType>, io: "input" | "output"): Record<string, Json> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
+  const { schemas: out } = z.toJSONSchema(registry, {
+    target: "draft-2020-12",
+    io,
+    unrepresentable: "any",
+    uri: (id) => `#/components/schemas/${id}`,
+  }) as { schemas: Record<string, Json> };
+  for (const schema of Object.values(out)) {
+    delete schema.$schema;
+    delete schema.$id;
+  }
+  return out;
+}
+
+const json = (schema: Json) => ({ "application/json": { schema } });
+const answer = (description: string, schema?: string, headers?: Json) => ({
+  description,
+  ...(schema ? { content: json(REF(schema)) } : {}),
+  ...(headers ? { headers } : {}),
+});
+const error = (description: string) => answer(description, "ErrorBody");
+const idParam = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "the gather's instance id",
+  schema: { type: "string", pattern: "^[A-Za-z0-9._:-]{1,100}$" },
+};
+const intQuery = (name: string, description: string, min: number, max?: number, dflt?: number) => ({
+  name,
+  in: "query",
+  required: false,
+  description,
+  schema: {
+    type: "integer",
+    minimum: min,
+    ...(max !== undefined ? { maximum: max } : {}),
+    ...(dflt !== undefined ? { default: dflt } : {}),
+  },
+});
+const NO_AUTH: Json[] = [];
+
+const providers = [
+  { id: "acme", simulate: { latencyMs: 200, value: { price: 42 } } },
+  { id: "globex", simulate: { latencyMs: 600, value: { price: 39 } } },
+  { id: "flaky", simulate: { latencyMs: 100, failureRate: 1 } },
+];
+
+/** The README's examples, by name: the document's request examples, which the page offers too. */
+export const gatherExamples: Record<string, { summary: string; value: Json }> = {
+  all: {
+    summary: "all: three simulated providers, best price wins, 5 s deadline",
+    value: {
+      request: { sku: "widget", qty: 10 },
+      recipients: providers,
+      completion: { mode: "all", timeoutMs: 5000 },
+      aggregate: { kind: "best", field: "price", order: "min" },
+    },
+  },
+  first: {
+    summary: "first: close at the first successful answer (the rest are abandoned)",
+    value: { request: {}, recipients: providers, completion: { mode: "first", timeoutMs: 3000 } },
+  },
+  quorum: {
+    summary: "quorum: close when 2 answers succeeded; quorum-unreachable as soon as 2 can no longer succeed",
+    value: { request: {}, recipients: providers, completion: { mode: "quorum", quorum: 2, timeoutMs: 3000 } },
+  },
+  agreement: {
+    summary: "agreement quorum: close when 2 answers are equal, then take the majority value",
+    value: { request: {}, recipients: providers, completion: { mode: "quorum", quorum: 2, agree: true }, aggregate: { kind: "vote" } },
+  },
+  auction: {
+    summary: "auction: nobody is called; answers arrive through POST /api/scatter-gather/{id}/responses",
+    value: {
+      id: "rfq-7",
+      request: { lot: 7 },
+      auction: { notify: ["http://127.0.0.1:9002/rfq"], expected: 2 },
+      completion: { mode: "all", timeoutMs: 60000 },
+      aggregate: { kind: "best", field: "price" },
+    },
+  },
+};
+
+export function buildOpenApiDocument(): Json {
+  const schemas = { ...componentSchemas(requestSchemas, "input"), ...componentSchemas(answerSchemas, "output") };
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Scatter-Gather service",
+      version: "1.0.0",
+      description:
+        "Ask many recipients the same thing at once, gather their answers under a completion policy and a durable deadline, and aggregate them. " +
+        "Data routes need a function key (`x-functions-key` header or `?code=`); the Durable management URLs of the 202 answer carry their own key.",
+    },
+    servers: [{ url: "/", description: "this function app" }],
+    security: [{ functionKeyHeader: [] }, { functionKeyQuery: [] }],
+    paths: {
+      "/api/scatter-gather": {
+        post: {
+          operationId: "startScatterGather",
+          summary: "Start a gather",
+          requestBody: { required: true, content: { "application/json": { schema: REF("GatherRequest"), examples: gatherExamples } } },
+          responses: {
+            "202": answer("Started: the management URLs", "ManagementUrls", {
+              Location: { description: "= statusQueryGetUri", schema: { type: "string" } },
+              "Retry-After": { description: "seconds", schema: { type: "string" } },
+            }),
+            "400": error("The body breaks the contract (every problem with its path); nothing started"),
+            "409": answer("The id is running; its management URLs", "ConflictBody"),
+            "413": error("Over MAX_REQUEST_BYTES"),
+            "415": error("Not JSON"),
+          },
+        },
+        get: {
+          operationId: "listScatterGathers",
+          summary: "Recent gathers, page by page",
+          description:
+            "Instances of scatterGatherOrchestrator (not its batch sub-orchestrations), in the Durable backend's order. " +
+            "A page may hold fewer than `top` items (batches are left out): follow `continuationToken` until it is null.",
+          parameters: [
+            intQuery("top", "page size", 1, 100, 20),
+            { name: "continuationToken", in: "query", required: false, schema: { type: "string" }, description: "from the previous page" },
+            {
+              name: "createdFrom",
+              in: "query",
+              required: false,
+              schema: { type: "string", format: "date-time" },
+              description: "only gathers created at or after",
+            },
+            {
+              name: "createdTo",
+              in: "query",
+              required: false,
+              schema: { type: "string", format: "date-time" },
+              description: "only gathers created at or before",
+            },
+            {
+              name: "runtimeStatus",
+              in: "query",
+              required: false,
+              schema: { type: "string" },
+              description: "comma-separated runtime statuses, e.g. Running,Pending",
+            },
+          ],
+          responses: { "200": answer("A page of gathers", "GatherList"), "400": error("A bad query parameter") },
+        },
+      },
+      "/api/scatter-gather/{id}": {
+        parameters: [idParam],
+        get: {
+          operationId: "getScatterGather",
+          summary: "Progress while running, the result when done",
+          responses: { "200": answer("The gather", "GatherStatus"), "404": error("Unknown id") },
+        },
+        delete: {
+          operationId: "deleteScatterGather",
+          summary: "Purge a finished gather, its batches and its stored payloads",
+          responses: { "204": answer("Purged"), "404": error("Unknown id"), "409": error("Still running: terminate it first") },
+        },
+      },
+      "/api/scatter-gather/{id}/terminate": {
+        parameters: [idParam],
+        post: {
+          operationId: "terminateScatterGather",
+          summary: "Terminate a running gather and its batches",
+          parameters: [{ name: "reason", in: "query", required: false, schema: { type: "string" } }],
+          responses: { "202": answer("Terminated", "TerminateAccepted"), "404": error("Unknown id"), "410": error("Already finished") },
+        },
+      },
+      "/api/scatter-gather/{id}/responses": {
+        parameters: [idParam],
+        get: {
+          operationId: "getScatterGatherResponses",
+          summary: "The responses, page by page, in recipient-list order (auction: arrival order)",
+          parameters: [
+            intQuery("offset", "first entry", 0, undefined, 0),
+            intQuery("limit", "page size", 1, 1000, 100),
+            {
+              name: "status",
+              in: "query",
+              required: false,
+              schema: { type: "string", enum: ["succeeded", "failed", "timedOut", "abandoned", "pending"] },
+              description: "only entries with this status",
+            },
+          ],
+          responses: {
+            "200": answer("A page of responses", "ResponsesPage"),
+            "400": error("A bad query parameter"),
+            "404": error("Unknown id"),
+          },
+        },
+        post: {
+          operationId: "submitResponse",
+          summary: "An auction answer (raised as the `response` event)",
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: REF("AuctionAnswer"), example: { responder: "bidder-1", value: { price: 100 } } } },
+          },
+          responses: {
+            "202": answer("Delivered", "SubmitAccepted"),
+            "400": error("Bad body"),
+            "404": error("Unknown id"),
+            "409": error("Not an auction (started with recipients), or the auction holds MAX_RECIPIENTS answers already"),
+            "410": error("The gather is no longer running: the answer came late"),
+            "413": error("Over MAX_RESPONSE_BYTES"),
+            "415": error("Not JSON"),
+          },
+        },
+      },
+      "/api/openapi.json": {
+        get: {
+          operationId: "openapi",
+          summary: "This document",
+          security: NO_AUTH,
+          responses: { "200": { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } } },
+        },
+      },
+      "/api/ui": {
+        get: {
+          operationId: "ui",
+          summary: "The live gather page (HTML; it asks for a function key and sends it as x-functions-key)",
+          security: NO_AUTH,
+          responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } },
+        },
+      },
+    },
+    components: {
+      schemas,
+      securitySchemes: {
+        functionKeyHeader: { type: "apiKey", in: "header", name: "x-functions-key" },
+        functionKeyQuery: { type: "apiKey", in: "query", name: "code" },
+      },
+    },
+  };
+}

@@ -1,0 +1,527 @@
+// The live gather page (GET /api/ui). Plain browser JavaScript, no build step, no libraries.
+// It only talks to this app's HTTP API (see /api/openapi.json); the function key is typed in (or given
+// once as ?code=), kept in this tab's sessionStorage and sent as x-functions-key, never put in the page.
+"use strict";
+
+const API = new URL("./", location.href).pathname.replace(/ui\/?$/, "").replace(/\/$/, ""); // "/api"
+const $ = (selector) => document.querySelector(selector);
+const POLL_MS = 500;
+const PAGE_SIZE = 25;
+const TERMINAL = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
+const CLOSED_BY = {
+  "all-responded": "every recipient answered or finally failed",
+  "first-response": "the first successful answer arrived",
+  "quorum-reached": "the quorum of answers was reached",
+  deadline: "the deadline passed before the policy was met",
+  "quorum-unreachable": "the quorum could no longer be met",
+  "all-failed": "every recipient failed",
+};
+
+const state = { id: null, status: null, body: null, offset: 0, filter: "", timer: null, lastTable: 0, lastHistogram: 0, recentToken: null };
+
+// ---------------------------------------------------------------------------------------------- key
+
+function takeKeyFromUrl() {
+  const url = new URL(location.href);
+  const code = url.searchParams.get("code");
+  if (code === null) return;
+  sessionStorage.setItem("sg.key", code);
+  url.searchParams.delete("code"); // out of the address bar and the history
+  history.replaceState(null, "", url.pathname + url.search + url.hash);
+}
+
+function key() {
+  return sessionStorage.getItem("sg.key") || "";
+}
+
+function showKeyState(message) {
+  $("#key-state").textContent = message || (key() ? "key set for this tab" : "no key");
+}
+
+// ---------------------------------------------------------------------------------------------- API
+
+class ApiError extends Error {
+  constructor(status, body, what) {
+    super(`${what}: ${status}${body && body.error ? ` ${body.error.message}` : ""}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { accept: "application/json" };
+  if (key()) headers["x-functions-key"] = key();
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : body });
+  const text = await res.text();
+  let parsed;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
+  if (res.status === 401 || res.status === 403) showKeyState("the API wants a function key");
+  if (!res.ok) throw new ApiError(res.status, parsed, `${method} ${path}`);
+  return parsed;
+}
+
+const gatherPath = (id) => `/scatter-gather/${encodeURIComponent(id)}`;
+
+// ---------------------------------------------------------------------------------------------- helpers
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+function badge(text) {
+  return el("span", { class: `status-${text}` }, text);
+}
+
+function setText(selector, text) {
+  $(selector).textContent = text;
+}
+
+function remaining(deadline) {
+  if (!deadline) return "none";
+  const ms = Date.parse(deadline) - Date.now();
+  if (ms <= 0) return "passed";
+  return ms < 60000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
+}
+
+// ---------------------------------------------------------------------------------------------- start
+
+let examples = {};
+
+async function loadExamples() {
+  const doc = await fetch(`${API}/openapi.json`).then((r) => r.json());
+  const item = doc.paths[`${API}/scatter-gather`] || doc.paths["/api/scatter-gather"];
+  examples = item.post.requestBody.content["application/json"].examples;
+  const box = $("#examples");
+  for (const [name, example] of Object.entries(examples)) {
+    box.append(el("button", { class: "small", title: example.summary, "data-example": name, onclick: () => useExample(name) }, name));
+  }
+  if (!$("#editor").value) useExample("all");
+}
+
+function useExample(name) {
+  $("#editor").value = JSON.stringify(examples[name].value, null, 2);
+  for (const b of document.querySelectorAll("#examples button")) b.classList.toggle("active", b.dataset.example === name);
+  clearErrors();
+}
+
+function clearErrors() {
+  $("#errors").hidden = true;
+  $("#annotated").textContent = "";
+}
+
+/** Pretty-printed JSON as lines, each with the path (recipients[2].url) of the value it holds. */
+function linesWithPaths(value, path = "", indent = "", prefix = "", suffix = "", out = []) {
+  const isObject = value !== null && typeof value === "object";
+  if (!isObject || (Array.isArray(value) ? value.length === 0 : Object.keys(value).length === 0)) {
+    out.push({ path, text: `${indent}${prefix}${JSON.stringify(value)}${suffix}` });
+    return out;
+  }
+  out.push({ path, text: `${indent}${prefix}${Array.isArray(value) ? "[" : "{"}` });
+  const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+  entries.forEach(([k, v], i) => {
+    const childPath = typeof k === "number" ? `${path}[${k}]` : path ? `${path}.${k}` : k;
+    const comma = i < entries.length - 1 ? "," : "";
+    linesWithPaths(v, childPath, `${indent}  `, typeof k === "number" ? "" : `${JSON.stringify(k)}: `, comma, out);
+  });
+  out.push({ path, text: `${indent}${Array.isArray(value) ? "]" : "}"}${suffix}` });
+  return out;
+}
+
+/** The line a path names, or its nearest ancestor's (a missing field is reported on its parent). */
+function lineOf(lines, path) {
+  for (let p = path; ; p = p.replace(/(\.[^.[\]]+|\[\d+\])$/, "")) {
+    const index = lines.findIndex((l) => l.path === p);
+    if (index >= 0) return index;
+    if (p === "") return 0;
+    if (!/(\.[^.[\]]+|\[\d+\])$/.test(p)) p = "";
+  }
+}
+
+/** The request pretty-printed, each error of the API next to the line of the field it names. */
+function showErrors(body, error) {
+  const details = (error.body && error.body.error && error.body.error.details) || [];
+  $("#errors").hidden = false;
+  setText("#errors-summary", `${error.status}: ${(error.body && error.body.error && error.body.error.message) || error.message}`);
+  const pre = $("#annotated");
+  pre.textContent = "";
+  if (body === undefined || details.length === 0) return;
+  const lines = linesWithPaths(body);
+  const notes = new Map();
+  for (const d of details) {
+    const at = lineOf(lines, d.path);
+    notes.set(at, [...(notes.get(at) || []), d]);
+  }
+  lines.forEach((line, i) => {
+    const ds = notes.get(i);
+    const row = el("div", ds ? { class: "bad-line" } : {}, line.text);
+    for (const d of ds || []) row.append(el("span", { class: "note", "data-path": d.path }, `   ← ${d.path || "(body)"}: ${d.message}`));
+    pre.append(row);
+  });
+}
+
+async function start() {
+  clearErrors();
+  const text = $("#editor").value;
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    showErrors(undefined, { status: "not JSON", message: e.message, body: null });
+    return;
+  }
+  $("#start-button").disabled = true;
+  setText("#start-state", "starting…");
+  try {
+    const started = await api("POST", "/scatter-gather", text);
+    setText("#start-state", "");
+    sessionStorage.setItem(`sg.body.${started.id}`, JSON.stringify(body));
+    location.hash = encodeURIComponent(started.id);
+    void refreshRecent();
+  } catch (error) {
+    setText("#start-state", "");
+    if (error.status === 409 && error.body && error.body.id) {
+      showErrors(body, error);
+      $("#errors-summary").append(" ", el("a", { href: `#${encodeURIComponent(error.body.id)}` }, "watch it"));
+    } else showErrors(body, error);
+  } finally {
+    $("#start-button").disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- recent
+
+async function refreshRecent(more = false) {
+  try {
+    const page = await api(
+      "GET",
+      `/scatter-gather?top=50${more && state.recentToken ? `&continuationToken=${encodeURIComponent(state.recentToken)}` : ""}`,
+    );
+    const tbody = $("#recent tbody");
+    if (!more) tbody.textContent = "";
+    const items = [...page.items].sort((a, b) => (a.createdTime < b.createdTime ? 1 : -1));
+    for (const g of items) {
+      const counts = g.counts || g.progress;
+      tbody.append(
+        el(
+          "tr",
+          { "data-id": g.id, class: g.id === state.id ? "current" : "", onclick: () => (location.hash = encodeURIComponent(g.id)) },
+          el("td", {}, el("code", {}, g.id)),
+          el("td", {}, badge(g.runtimeStatus)),
+          el("td", {}, new Date(g.createdTime).toLocaleTimeString([], { hour12: false })),
+          el("td", {}, g.outcome ? badge(g.outcome) : ""),
+          el("td", { class: "num" }, counts ? `${counts.succeeded}/${counts.total}` : ""),
+        ),
+      );
+    }
+    state.recentToken = page.continuationToken;
+    $("#recent-more").hidden = !page.continuationToken;
+  } catch (error) {
+    $("#recent tbody").textContent = "";
+    $("#recent tbody").append(el("tr", {}, el("td", { colspan: "5", class: "error" }, error.message)));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- watch
+
+function watch(id) {
+  clearInterval(state.timer);
+  Object.assign(state, { id, status: null, offset: 0, lastTable: 0, lastHistogram: 0 });
+  const saved = sessionStorage.getItem(`sg.body.${id}`);
+  state.body = saved ? JSON.parse(saved) : null;
+  $("#watch").hidden = false;
+  setText("#gather-id", id);
+  for (const s of ["#action-state", "#answer-state", "#aggregate"]) setText(s, "");
+  $("#responses tbody").textContent = "";
+  $("#histogram").textContent = "";
+  for (const row of document.querySelectorAll("#recent tbody tr")) row.classList.toggle("current", row.dataset.id === id);
+  void poll();
+  state.timer = setInterval(poll, POLL_MS);
+}
+
+let polling = false;
+async function poll() {
+  if (polling || !state.id) return;
+  polling = true;
+  const id = state.id;
+  try {
+    const status = await api("GET", gatherPath(id));
+    if (id !== state.id) return;
+    state.status = status;
+    renderStatus(status);
+    const done = TERMINAL.has(status.runtimeStatus);
+    const now = Date.now();
+    if (done || now - state.lastTable > 1000) {
+      state.lastTable = now;
+      await renderResponses();
+    }
+    // The histogram reads every page of responses: every 2 s for a small gather, every 15 s for a large one.
+    const total = (status.progress && status.progress.total) || 0;
+    if (done || now - state.lastHistogram > (total > 1000 ? 15000 : 2000)) {
+      state.lastHistogram = now;
+      await renderHistogram();
+    }
+    if (done) {
+      clearInterval(state.timer);
+      $("#watch").dataset.done = "true";
+      void refreshRecent();
+    } else delete $("#watch").dataset.done;
+  } catch (error) {
+    setText("#action-state", error.message);
+    if (error.status === 404) clearInterval(state.timer);
+  } finally {
+    polling = false;
+  }
+}
+
+function policyText(body) {
+  if (!body) return "(started elsewhere)";
+  const c = body.completion || {};
+  const a = body.aggregate || {};
+  const mode = c.mode || "all";
+  const parts = [mode === "quorum" ? `quorum ${c.quorum}${c.agree ? " agreeing" : ""}` : mode];
+  parts.push(c.timeoutMs ? `deadline ${c.timeoutMs} ms` : "no deadline");
+  parts.push(`${a.kind || "collect"}${a.field ? ` ${a.field}` : ""}${a.order ? ` ${a.order}` : ""}`);
+  if (body.auction) parts.unshift("auction");
+  if (body.retry) parts.push(`retry ×${body.retry.maxAttempts}`);
+  return parts.join(", ");
+}
+
+function renderStatus(status) {
+  const p = status.progress || {};
+  const r = status.result;
+  const counts = r ? r.counts : p;
+  setText("#runtime-status", status.runtimeStatus);
+  $("#runtime-status").className = `status-${status.runtimeStatus}`;
+  setText("#phase", p.phase || "—");
+  setText("#policy", policyText(state.body));
+  setText("#outcome", r ? r.outcome : "—");
+  $("#outcome").className = r ? `status-${r.outcome}` : "";
+  setText(
+    "#closed-by",
+    r
+      ? `${r.closedBy}: ${CLOSED_BY[r.closedBy] || ""}`
+      : TERMINAL.has(status.runtimeStatus)
+        ? `${status.runtimeStatus.toLowerCase()}, no result`
+        : "—",
+  );
+  const total = (counts && counts.total) || 0;
+  const ok = (counts && counts.succeeded) || 0;
+  const bad = (counts && counts.failed) || 0;
+  $("#progress .ok").style.width = total ? `${(100 * ok) / total}%` : "0";
+  $("#progress .bad").style.width = total ? `${(100 * bad) / total}%` : "0";
+  const pending = r ? 0 : p.pending || 0;
+  const extra = r ? `, timed out ${r.counts.timedOut}, abandoned ${r.counts.abandoned}` : "";
+  setText("#counts", `${total} recipients: succeeded ${ok}, failed ${bad}, pending ${pending}${extra}`);
+  $("#terminate").disabled = TERMINAL.has(status.runtimeStatus);
+  $("#delete").disabled = !TERMINAL.has(status.runtimeStatus);
+  setText("#aggregate", r ? JSON.stringify(r.aggregate, null, 2) : "(when the gather closes)");
+  renderDeadline();
+}
+
+function renderDeadline() {
+  const s = state.status;
+  if (!s) return;
+  const deadline = s.progress && s.progress.deadline;
+  if (s.result) setText("#deadline", deadline ? `closed ${s.result.closedAt.slice(11, 23)} (deadline ${deadline.slice(11, 23)})` : "none");
+  else if (TERMINAL.has(s.runtimeStatus)) setText("#deadline", "—");
+  else setText("#deadline", remaining(deadline));
+}
+
+async function renderResponses() {
+  const id = state.id;
+  const q = `?offset=${state.offset}&limit=${PAGE_SIZE}${state.filter ? `&status=${state.filter}` : ""}`;
+  const page = await api("GET", `${gatherPath(id)}/responses${q}`);
+  if (id !== state.id) return;
+  const tbody = $("#responses tbody");
+  tbody.textContent = "";
+  for (const r of page.items) {
+    const value =
+      r.value === undefined
+        ? ""
+        : el("button", { class: "small", onclick: (e) => e.target.replaceWith(el("pre", {}, JSON.stringify(r.value, null, 2))) }, "show");
+    tbody.append(
+      el(
+        "tr",
+        { "data-recipient": r.recipientId },
+        el("td", {}, el("code", {}, r.recipientId)),
+        el("td", {}, badge(r.status)),
+        el("td", { class: "num" }, r.attempts === undefined ? "" : String(r.attempts)),
+        el("td", { class: "num" }, r.durationMs === undefined ? "" : `${Math.round(r.durationMs)} ms`),
+        el("td", { class: "error" }, r.error || ""),
+        el("td", {}, value),
+      ),
+    );
+  }
+  const last = Math.min(page.offset + page.items.length, page.total);
+  setText("#page-info", page.total ? `${page.offset + 1}–${last} of ${page.total}` : "none");
+  $("#page-prev").disabled = page.offset === 0;
+  $("#page-next").disabled = page.nextUri === null;
+}
+
+/** Every entry's duration (all pages), then an SVG histogram of them. */
+async function renderHistogram() {
+  const id = state.id;
+  const durations = [];
+  for (let offset = 0; ;) {
+    const page = await api("GET", `${gatherPath(id)}/responses?offset=${offset}&limit=1000`);
+    for (const r of page.items) if (typeof r.durationMs === "number") durations.push(r.durationMs);
+    if (page.nextUri === null || page.items.length === 0) break;
+    offset += page.items.length;
+  }
+  if (id !== state.id) return;
+  $("#histogram").textContent = "";
+  $("#histogram").append(histogram(durations));
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Answer latencies in equal-width bins: one bar per bin, its count as data-count and a tooltip. */
+function histogram(durations) {
+  const W = 560,
+    H = 180,
+    left = 36,
+    bottom = 28,
+    top = 10;
+  const root = svg("svg", {
+    viewBox: `0 0 ${W} ${H}`,
+    role: "img",
+    "aria-label": `latency histogram of ${durations.length} answers`,
+    "data-total": durations.length,
+  });
+  if (durations.length === 0) {
+    root.append(svg("text", { x: left, y: H / 2 }, "no answers yet"));
+    return root;
+  }
+  const min = Math.min(...durations),
+    max = Math.max(...durations);
+  const bins = Math.max(1, Math.min(20, Math.ceil(Math.sqrt(durations.length)) + 1));
+  const width = Math.max(1, Math.ceil((max - min + 1) / bins));
+  const counts = new Array(bins).fill(0);
+  for (const d of durations) counts[Math.min(bins - 1, Math.floor((d - min) / width))]++;
+  const peak = Math.max(...counts);
+  const barW = (W - left - 8) / bins;
+  root.append(svg("line", { x1: left, y1: H - bottom, x2: W - 4, y2: H - bottom }));
+  counts.forEach((n, i) => {
+    const h = ((H - bottom - top) * n) / peak;
+    const from = Math.round(min + i * width),
+      to = Math.round(min + (i + 1) * width);
+    const bar = svg("rect", {
+      class: "bar",
+      x: left + i * barW + 1,
+      y: H - bottom - h,
+      width: Math.max(1, barW - 2),
+      height: h,
+      "data-count": n,
+      "data-from": from,
+      "data-to": to,
+    });
+    bar.append(svg("title", {}, `${from}–${to} ms: ${n} answer${n === 1 ? "" : "s"}`));
+    root.append(bar);
+  });
+  root.append(svg("text", { x: left, y: H - 8 }, `${Math.round(min)} ms`));
+  root.append(svg("text", { x: W - 4, y: H - 8, "text-anchor": "end" }, `${Math.round(min + bins * width)} ms`));
+  root.append(svg("text", { x: left - 4, y: top + 8, "text-anchor": "end" }, String(peak)));
+  root.append(svg("text", { x: left - 4, y: H - bottom, "text-anchor": "end" }, "0"));
+  return root;
+}
+
+// ---------------------------------------------------------------------------------------------- actions
+
+async function act(what, call) {
+  setText("#action-state", `${what}…`);
+  try {
+    await call();
+    setText("#action-state", `${what}: done`);
+  } catch (error) {
+    setText("#action-state", error.message);
+  }
+}
+
+function wire() {
+  $("#key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const value = $("#key").value.trim();
+    if (value) sessionStorage.setItem("sg.key", value);
+    else sessionStorage.removeItem("sg.key");
+    $("#key").value = "";
+    showKeyState();
+    void refreshRecent();
+  });
+  $("#start-button").addEventListener("click", () => void start());
+  $("#recent-refresh").addEventListener("click", () => void refreshRecent());
+  $("#recent-more").addEventListener("click", () => void refreshRecent(true));
+  $("#terminate").addEventListener("click", () =>
+    act("terminate", async () => {
+      await api("POST", `${gatherPath(state.id)}/terminate?reason=${encodeURIComponent("terminated from the gather page")}`);
+      clearInterval(state.timer);
+      state.timer = setInterval(poll, POLL_MS);
+    }),
+  );
+  $("#delete").addEventListener("click", () =>
+    act("delete", async () => {
+      if (!confirm(`Delete ${state.id} and its stored payloads?`)) throw new Error("not deleted");
+      await api("DELETE", gatherPath(state.id));
+      clearInterval(state.timer);
+      state.id = null;
+      $("#watch").hidden = true;
+      history.replaceState(null, "", location.pathname + location.search);
+      void refreshRecent();
+    }),
+  );
+  $("#answer-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    setText("#answer-state", "sending…");
+    try {
+      const value = JSON.parse($("#answer-value").value);
+      const answer = await api("POST", `${gatherPath(state.id)}/responses`, JSON.stringify({ responder: $("#responder").value, value }));
+      setText("#answer-state", answer.accepted === false ? `not taken: ${answer.reason || "refused"}` : "accepted");
+    } catch (error) {
+      setText("#answer-state", error.status === 410 ? "too late: the gather is closed" : error.message);
+    }
+  });
+  $("#status-filter").addEventListener("change", (e) => {
+    state.filter = e.target.value;
+    state.offset = 0;
+    void renderResponses();
+  });
+  $("#page-prev").addEventListener("click", () => {
+    state.offset = Math.max(0, state.offset - PAGE_SIZE);
+    void renderResponses();
+  });
+  $("#page-next").addEventListener("click", () => {
+    state.offset += PAGE_SIZE;
+    void renderResponses();
+  });
+  window.addEventListener("hashchange", route);
+  setInterval(renderDeadline, 100);
+}
+
+function route() {
+  const id = decodeURIComponent(location.hash.slice(1));
+  if (id && id !== state.id) watch(id);
+}
+
+takeKeyFromUrl();
+wire();
+showKeyState();
+void loadExamples().catch((error) => setText("#start-state", `examples: ${error.message}`));
+void refreshRecent();
+route();

@@ -1,0 +1,114 @@
+/**
+ * GET /api/scatter-gather: recent gathers, one page at a time, through the Durable HTTP API's instance
+ * query (`GET …/runtime/webhooks/durabletask/instances?top=N` with the `x-ms-continuation-token` header).
+ * The durable client's getStatusBy() would read every page before answering; here one page of the
+ * backend is read per call and its continuation token handed to the caller. The query URL is the
+ * client's statusQueryGetUri template without an instance id: the same URL (and, in Azure, the same
+ * system key) the client itself would use.
+ */
+import type { DurableClient } from "durable-functions";
+import { FunctionNames } from "../durable/names";
+
+export interface ListQuery {
+  top: number;
+  continuationToken?: string;
+  createdFrom?: Date;
+  createdTo?: Date;
+  runtimeStatus?: string[];
+}
+
+const STATUSES = ["Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Canceled", "Terminated", "Suspended"];
+
+export function parseListQuery(get: (name: string) => string | null): ListQuery | { error: string } {
+  const rawTop = get("top");
+  let top = 20;
+  if (rawTop !== null && rawTop !== "") {
+    if (!/^\d+$/.test(rawTop) || Number(rawTop) < 1 || Number(rawTop) > 100)
+      return { error: "top must be a whole number between 1 and 100" };
+    top = Number(rawTop);
+  }
+  const query: ListQuery = { top };
+  const token = get("continuationToken");
+  if (token) query.continuationToken = token;
+  for (const [name, key] of [
+    ["createdFrom", "createdFrom"],
+    ["createdTo", "createdTo"],
+  ] as const) {
+    const raw = get(name);
+    if (!raw) continue;
+    const date = new Date(raw);
+    if (Number.isNaN(date.getTime())) return { error: `${name} must be an ISO date-time` };
+    query[key] = date;
+  }
+  const statuses = get("runtimeStatus");
+  if (statuses) {
+    const list = statuses
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = list.find((s) => !STATUSES.includes(s));
+    if (bad) return { error: `runtimeStatus: unknown status ${bad} (one of ${STATUSES.join(", ")})` };
+    query.runtimeStatus = list;
+  }
+  return query;
+}
+
+interface DurableStatusPayload {
+  name?: string;
+  instanceId: string;
+  runtimeStatus: string;
+  createdTime: string;
+  lastUpdatedTime: string;
+  customStatus?: unknown;
+  output?: unknown;
+}
+
+/** The instance query URL: statusQueryGetUri of a placeholder id, with the id segment removed. */
+export function instancesQueryUrl(client: DurableClient, query: ListQuery): string {
+  const placeholder = "LIST-PLACEHOLDER";
+  const url = new URL(client.createHttpManagementPayload(placeholder).statusQueryGetUri);
+  url.pathname = url.pathname.replace(new RegExp(`/instances/${placeholder}$`), "/instances");
+  url.searchParams.set("top", String(query.top));
+  url.searchParams.set("showInput", "false");
+  if (query.createdFrom) url.searchParams.set("createdTimeFrom", query.createdFrom.toISOString());
+  if (query.createdTo) url.searchParams.set("createdTimeTo", query.createdTo.toISOString());
+  if (query.runtimeStatus) url.searchParams.set("runtimeStatus", query.runtimeStatus.join(","));
+  return url.href;
+}
+
+export function summarize(status: DurableStatusPayload) {
+  const output = (status.runtimeStatus === "Completed" ? status.output : null) as {
+    outcome?: string;
+    closedBy?: string;
+    counts?: unknown;
+  } | null;
+  return {
+    id: status.instanceId,
+    runtimeStatus: status.runtimeStatus,
+    createdTime: status.createdTime,
+    lastUpdatedTime: status.lastUpdatedTime,
+    progress: status.customStatus ?? null,
+    outcome: output?.outcome ?? null,
+    closedBy: output?.closedBy ?? null,
+    counts: output?.counts ?? null,
+  };
+}
+
+/** Gathers only: the orchestrator's instances, not its batches (`<id>~batch-<n>`). */
+export function isGather(status: DurableStatusPayload): boolean {
+  return status.name === FunctionNames.orchestrator && !status.instanceId.includes("~batch-");
+}
+
+export async function listGathers(client: DurableClient, query: ListQuery, fetchImpl: typeof fetch = fetch) {
+  const res = await fetchImpl(instancesQueryUrl(client, query), {
+    headers: query.continuationToken ? { "x-ms-continuation-token": query.continuationToken } : {},
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (res.status !== 200) throw new Error(`the Durable instance query answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+  const statuses = (await res.json()) as DurableStatusPayload[];
+  const token = res.headers.get("x-ms-continuation-token");
+  return {
+    items: statuses.filter(isGather).map(summarize),
+    continuationToken: token && token !== "null" && statuses.length > 0 ? token : null,
+  };
+}

@@ -1,0 +1,260 @@
+/**
+ * GET /api/openapi.json: a valid OpenAPI 3.1 document (checked by @seriousme/openapi-schema-validator),
+ * generated from the zod schemas the functions validate with, naming every route of API.md; and the
+ * real answers of a local host (or BASE_URL) match the document's schemas for their status codes.
+ */
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { z } from "zod";
+import { ApiError, ScatterGatherClient } from "../../src/client";
+import { gatherRequestSchema } from "../../src/gather/schema";
+import { gatherExamples } from "../../src/openapi/document";
+import { pollUntil, recipientServer, repoRoot, uniqueId, useTarget, type AnyJson } from "../e2e/harness";
+
+const target = useTarget();
+jest.setTimeout(60_000);
+
+let doc: AnyJson;
+let ajv: Ajv2020;
+let client: ScatterGatherClient;
+
+beforeAll(async () => {
+  const res = await fetch(`${target.baseUrl}/api/openapi.json`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get("content-type")).toMatch(/application\/json/);
+  doc = await res.json();
+  ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  ajv.addSchema({ ...doc, $id: "openapi.json" });
+  client = new ScatterGatherClient({ baseUrl: target.baseUrl });
+});
+
+/** Runs the validator package's own CLI (an ES module, so outside jest's module registry). */
+async function validateDocument(document: unknown): Promise<{ valid: boolean; output: string }> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sg-openapi-")), "openapi.json");
+  fs.writeFileSync(file, JSON.stringify(document));
+  const cli = path.join(repoRoot, "node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js");
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, file]);
+    return { valid: JSON.parse(stdout).valid === true, output: stdout };
+  } catch (error) {
+    return { valid: false, output: String((error as { stdout?: string }).stdout ?? error) };
+  } finally {
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+}
+
+function schemaOf(route: string, method: string, status: number): AnyJson {
+  const answer = doc.paths[route]?.[method]?.responses?.[String(status)];
+  if (!answer) throw new Error(`the document has no ${status} answer for ${method.toUpperCase()} ${route}`);
+  return answer.content?.["application/json"]?.schema;
+}
+
+/** The body matches the schema the document gives for this route, method and status. */
+function expectConforms(route: string, method: string, status: number, body: unknown): void {
+  const schema = schemaOf(route, method, status);
+  expect(schema?.$ref).toMatch(/^#\/components\/schemas\//);
+  const validate = ajv.getSchema(`openapi.json${schema.$ref}`)!;
+  const ok = validate(body);
+  if (!ok)
+    throw new Error(
+      `${method.toUpperCase()} ${route} ${status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 1500)}`,
+    );
+}
+
+async function raw(method: string, url: string, body?: unknown): Promise<{ status: number; body: AnyJson }> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+describe("the document", () => {
+  test("is a valid OpenAPI 3.1 document; a broken one is not", async () => {
+    expect(doc.openapi).toBe("3.1.0");
+    const good = await validateDocument(doc);
+    expect(good).toEqual({ valid: true, output: expect.any(String) });
+    const broken = { ...doc, paths: { ...doc.paths, "/api/scatter-gather": { get: { responses: { "200": { content: {} } } } } } }; // answer without description
+    expect((await validateDocument(broken)).valid).toBe(false);
+  });
+
+  test("every route of API.md and the added ones, by function name", () => {
+    const operations: Record<string, string> = {};
+    for (const [route, item] of Object.entries<AnyJson>(doc.paths)) {
+      for (const method of ["get", "post", "delete"])
+        if (item[method]) operations[item[method].operationId] = `${method.toUpperCase()} ${route}`;
+    }
+    expect(operations).toEqual({
+      startScatterGather: "POST /api/scatter-gather",
+      listScatterGathers: "GET /api/scatter-gather",
+      getScatterGather: "GET /api/scatter-gather/{id}",
+      deleteScatterGather: "DELETE /api/scatter-gather/{id}",
+      terminateScatterGather: "POST /api/scatter-gather/{id}/terminate",
+      getScatterGatherResponses: "GET /api/scatter-gather/{id}/responses",
+      submitResponse: "POST /api/scatter-gather/{id}/responses",
+      openapi: "GET /api/openapi.json",
+      ui: "GET /api/ui",
+    });
+  });
+
+  test("the request schema is the one the function validates with (generated, not written twice)", () => {
+    const generated = z.toJSONSchema(gatherRequestSchema, { target: "draft-2020-12", io: "input", unrepresentable: "any" }) as AnyJson;
+    delete generated.$schema;
+    expect(doc.components.schemas.GatherRequest).toEqual(generated);
+    expect(doc.components.schemas.GatherRequest.required).toEqual(["request"]);
+    expect(doc.components.schemas.GatherRequest.properties.completion.properties.mode.enum).toEqual(["all", "first", "quorum"]);
+  });
+
+  test("the README's examples conform to the request schema; a wrong mode and an unknown field do not", () => {
+    const validate = ajv.getSchema("openapi.json#/components/schemas/GatherRequest")!;
+    expect(Object.keys(doc.paths["/api/scatter-gather"].post.requestBody.content["application/json"].examples)).toEqual([
+      "all",
+      "first",
+      "quorum",
+      "agreement",
+      "auction",
+    ]);
+    for (const [name, example] of Object.entries(gatherExamples)) expect([name, validate(example.value)]).toEqual([name, true]);
+    expect(validate({ request: {}, recipients: [], completion: { mode: "most" } })).toBe(false);
+    expect(validate({ request: {}, recipients: [], colour: "red" })).toBe(false);
+  });
+});
+
+describe("real answers conform to the document", () => {
+  const G = "/api/scatter-gather";
+  const ID = "/api/scatter-gather/{id}";
+  const R = "/api/scatter-gather/{id}/responses";
+
+  test("start (202), get while running and done, responses pages, list, delete (204)", async () => {
+    const id = uniqueId("oas");
+    const body = { ...(gatherExamples.all.value as object), id };
+    const started = await raw("POST", `${target.baseUrl}${G}`, body);
+    expect(started.status).toBe(202);
+    expectConforms(G, "post", 202, started.body);
+
+    const running = await raw("GET", `${target.baseUrl}${G}/${id}`);
+    expect(running.status).toBe(200);
+    expectConforms(ID, "get", 200, running.body);
+    const pendingPage = await raw("GET", `${target.baseUrl}${G}/${id}/responses?limit=2`);
+    expectConforms(R, "get", 200, pendingPage.body);
+
+    const done = await pollUntil(target, id, (b) => b.runtimeStatus === "Completed");
+    expectConforms(ID, "get", 200, done);
+    expect(done.result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { total: 3, succeeded: 2, failed: 1 } });
+
+    const first = await raw("GET", `${target.baseUrl}${G}/${id}/responses?limit=2`);
+    expect(first.status).toBe(200);
+    expectConforms(R, "get", 200, first.body);
+    expect(first.body).toMatchObject({ offset: 0, limit: 2, total: 3 });
+    expect(first.body.items.map((i: AnyJson) => i.recipientId)).toEqual(["acme", "globex"]);
+    const second = await raw("GET", first.body.nextUri);
+    expectConforms(R, "get", 200, second.body);
+    expect(second.body).toMatchObject({ offset: 2, total: 3, nextUri: null, items: [{ recipientId: "flaky", status: "failed" }] });
+    const failed = await raw("GET", `${target.baseUrl}${G}/${id}/responses?status=failed`);
+    expect(failed.body).toMatchObject({ total: 1, items: [{ recipientId: "flaky" }] });
+
+    const list = await raw("GET", `${target.baseUrl}${G}?top=100`);
+    expect(list.status).toBe(200);
+    expectConforms(G, "get", 200, list.body);
+    expect(list.body.items.find((g: AnyJson) => g.id === id)).toMatchObject({
+      runtimeStatus: "Completed",
+      outcome: "complete",
+      closedBy: "all-responded",
+    });
+
+    const deleted = await fetch(`${target.baseUrl}${G}/${id}`, { method: "DELETE" });
+    expect(deleted.status).toBe(204);
+    const gone = await raw("GET", `${target.baseUrl}${G}/${id}`);
+    expect(gone.status).toBe(404);
+    expectConforms(ID, "get", 404, gone.body);
+  });
+
+  test("errors: 400 with details, 404, 409 with management URLs, terminate 202 then 410, delete 409 while running", async () => {
+    const bad = await raw("POST", `${target.baseUrl}${G}`, {
+      request: {},
+      recipients: [{ id: "a", url: "ftp://x" }],
+      completion: { mode: "most" },
+    });
+    expect(bad.status).toBe(400);
+    expectConforms(G, "post", 400, bad.body);
+    expect(bad.body.error.details.map((d: AnyJson) => d.path)).toEqual(expect.arrayContaining(["recipients[0].url", "completion.mode"]));
+
+    expectConforms(R, "get", 404, (await raw("GET", `${target.baseUrl}${G}/${uniqueId("nobody")}/responses`)).body);
+    const badQuery = await raw("GET", `${target.baseUrl}${G}/x/responses?limit=5000`);
+    expect(badQuery.status).toBe(400);
+    expectConforms(R, "get", 400, badQuery.body);
+
+    const id = uniqueId("oas-long");
+    await client.start({ id, request: {}, recipients: [{ id: "slow", simulate: { latencyMs: 30_000, value: 1 } }] });
+    const conflict = await raw("POST", `${target.baseUrl}${G}`, { id, request: {}, recipients: [{ id: "a", simulate: {} }] });
+    expect(conflict.status).toBe(409);
+    expectConforms(G, "post", 409, conflict.body);
+    const stillRunning = await raw("DELETE", `${target.baseUrl}${G}/${id}`);
+    expect(stillRunning.status).toBe(409);
+    expectConforms(ID, "delete", 409, stillRunning.body);
+
+    const terminated = await raw("POST", `${target.baseUrl}${G}/${id}/terminate`);
+    expect(terminated.status).toBe(202);
+    expectConforms("/api/scatter-gather/{id}/terminate", "post", 202, terminated.body);
+    await pollUntil(target, id, (b) => b.runtimeStatus === "Terminated");
+    const again = await raw("POST", `${target.baseUrl}${G}/${id}/terminate`);
+    expect(again.status).toBe(410);
+    expectConforms("/api/scatter-gather/{id}/terminate", "post", 410, again.body);
+    const terminatedStatus = await raw("GET", `${target.baseUrl}${G}/${id}`);
+    expectConforms(ID, "get", 200, terminatedStatus.body);
+    await client.delete(id);
+  });
+
+  test("auction: submit 202, a late answer 410; the list's paging (continuationToken) conforms", async () => {
+    const notify = await recipientServer();
+    const id = uniqueId("oas-rfq");
+    await client.start({
+      id,
+      request: { lot: 1 },
+      auction: { notify: [`${notify.url}/rfq`], expected: 2 },
+      completion: { mode: "all", timeoutMs: 30_000 },
+      aggregate: { kind: "best", field: "price" },
+    });
+    const answers = [
+      ["b1", 100, true],
+      ["b1", 10, false], // a responder's second answer: the first wins
+      ["b2", 90, true],
+    ] as const;
+    for (const [responder, price, accepted] of answers) {
+      const submitted = await raw("POST", `${target.baseUrl}${R.replace("{id}", id)}`, { responder, value: { price } });
+      expect(submitted.status).toBe(202);
+      expectConforms(R, "post", 202, submitted.body);
+      expect(submitted.body.accepted).toBe(accepted);
+    }
+    const done = await pollUntil(target, id, (b) => b.runtimeStatus === "Completed");
+    expectConforms(ID, "get", 200, done);
+    expect(done.result.aggregate).toMatchObject({ kind: "best", recipientId: "b2" });
+    const late = await raw("POST", `${target.baseUrl}${R.replace("{id}", id)}`, { responder: "b3", value: { price: 1 } });
+    expect(late.status).toBe(410);
+    expectConforms(R, "post", 410, late.body);
+
+    const other = await client.start({ request: {}, recipients: [{ id: "a", simulate: { value: 1 } }] });
+    await client.waitFor(other.id, { intervalMs: 100, timeoutMs: 20_000 });
+    const first = await client.list({ top: 1 });
+    expectConforms(G, "get", 200, first);
+    expect(first.items.length).toBeLessThanOrEqual(1);
+    expect(first.continuationToken).not.toBeNull(); // two gathers, one a page
+    const next = await raw("GET", first.nextUri!);
+    expectConforms(G, "get", 200, next.body);
+    expect(next.body.items[0]?.id).not.toBe(first.items[0]?.id);
+    const notAuction = await raw("POST", `${target.baseUrl}${R.replace("{id}", other.id)}`, { responder: "b1", value: 1 });
+    expect(notAuction.status).toBe(409);
+    expectConforms(R, "post", 409, notAuction.body);
+    const badTop = await client.list({ top: 1000 }).catch((e) => e);
+    expect(badTop).toBeInstanceOf(ApiError);
+    expect((badTop as ApiError).status).toBe(400);
+  });
+});

@@ -1,0 +1,244 @@
+/**
+ * The live gather page (GET /api/ui) in a real browser: Debian's chromium driven by playwright-core,
+ * against a local host this file starts (or BASE_URL). Skipped, with a message, only when
+ * /usr/bin/chromium is missing and CI is not set; under CI a missing browser fails the suite
+ * (.ci/run installs it). The screenshot of the first test is saved to test/ui/artifacts/gather.png
+ * (gitignored); with UPDATE_DOCS_SCREENSHOT=1 also to docs/gather-page.png (the README's).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { ScatterGatherClient } from "../../src/client";
+import { pollUntil, recipientServer, repoRoot, uniqueId, useTarget } from "../e2e/harness";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const haveChromium = fs.existsSync(CHROMIUM);
+const ARTIFACTS = path.join(repoRoot, "test", "ui", "artifacts");
+const KEY = "page-test-key";
+
+if (!haveChromium && !process.env.CI) {
+  console.warn(`test/ui skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this suite fails instead.`);
+}
+const maybe = haveChromium || process.env.CI ? describe : describe.skip;
+
+maybe("the gather page", () => {
+  const target = useTarget();
+  jest.setTimeout(90_000);
+  let browser: Browser;
+  let page: Page;
+  let client: ScatterGatherClient;
+  const apiKeys: Array<{ url: string; key: string | undefined }> = [];
+
+  beforeAll(async () => {
+    const { chromium } = await import("playwright-core");
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.on("request", (req) => {
+      if (/\/api\/scatter-gather/.test(req.url())) apiKeys.push({ url: req.url(), key: req.headers()["x-functions-key"] });
+    });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    client = new ScatterGatherClient({ baseUrl: target.baseUrl });
+    // ?code= is taken once: into the tab's storage, out of the address bar
+    await page.goto(`${target.baseUrl}/api/ui?code=${KEY}`);
+    await page.waitForSelector("#examples button[data-example=auction]");
+    expect(page.url()).toBe(`${target.baseUrl}/api/ui`);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  test("the page: one HTML file, a script and a stylesheet; no key in it; a CSP", async () => {
+    const res = await fetch(`${target.baseUrl}/api/ui?code=${KEY}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const html = await res.text();
+    expect(html).not.toContain(KEY);
+    expect(html).toContain('src="ui/app.js"');
+    expect((await fetch(`${target.baseUrl}/api/ui/app.js`)).headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect((await fetch(`${target.baseUrl}/api/ui/style.css`)).status).toBe(200);
+    expect((await fetch(`${target.baseUrl}/api/ui/package.json`)).status).toBe(404);
+  });
+
+  test("start the README's first example from the page, watch it complete: table, histogram and aggregate as the API says", async () => {
+    expect(await page.locator("#examples button").allTextContents()).toEqual(["all", "first", "quorum", "agreement", "auction"]);
+    expect(JSON.parse(await page.inputValue("#editor"))).toMatchObject({
+      request: { sku: "widget", qty: 10 },
+      aggregate: { kind: "best", field: "price", order: "min" },
+    });
+    await page.click("#start-button");
+    await page.waitForSelector("#watch:not([hidden])");
+    // while it runs: a deadline counting down
+    await page.locator("#deadline", { hasText: /^\d+\.\d s$/ }).waitFor({ timeout: 5000 });
+    await page.waitForSelector("#watch[data-done=true]", { timeout: 20_000 });
+    const id = (await page.textContent("#gather-id"))!;
+    expect(page.url()).toBe(`${target.baseUrl}/api/ui#${id}`);
+
+    const status = await client.get(id);
+    const items = await client.allResponses(id);
+    expect(status.result).toMatchObject({ outcome: "complete", closedBy: "all-responded" });
+    expect(await page.textContent("#runtime-status")).toBe("Completed");
+    expect(await page.textContent("#outcome")).toBe("complete");
+    expect(await page.textContent("#closed-by")).toMatch(/^all-responded: /);
+    expect(await page.textContent("#policy")).toBe("all, deadline 5000 ms, best price min");
+    expect(await page.textContent("#counts")).toBe("3 recipients: succeeded 2, failed 1, pending 0, timed out 0, abandoned 0");
+
+    const rows = await page.$$eval("#responses tbody tr", (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)),
+    );
+    expect(rows).toEqual(
+      items.map((r) => [
+        r.recipientId,
+        r.status,
+        String(r.attempts ?? ""),
+        r.durationMs === undefined ? "" : `${Math.round(r.durationMs)} ms`,
+        r.error ?? "",
+        r.value === undefined ? "" : "show",
+      ]),
+    );
+    await page.click("#responses tr[data-recipient=globex] button");
+    expect(JSON.parse((await page.textContent("#responses tr[data-recipient=globex] pre"))!)).toEqual({ price: 39 });
+
+    const withDuration = items.filter((r) => typeof r.durationMs === "number");
+    const bars = await page.$$eval("#histogram rect.bar", (rects) =>
+      rects.map((r) => ({
+        n: Number(r.getAttribute("data-count")),
+        from: Number(r.getAttribute("data-from")),
+        to: Number(r.getAttribute("data-to")),
+      })),
+    );
+    expect(bars.reduce((sum, b) => sum + b.n, 0)).toBe(withDuration.length);
+    for (const r of withDuration) expect(bars.some((b) => b.n > 0 && r.durationMs! >= b.from - 1 && r.durationMs! <= b.to + 1)).toBe(true);
+
+    expect(JSON.parse((await page.textContent("#aggregate"))!)).toEqual(status.result!.aggregate);
+    await page.waitForSelector(`#recent tr[data-id="${id}"]`);
+
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    const shot = path.join(ARTIFACTS, "gather.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(fs.statSync(shot).size).toBeGreaterThan(10_000);
+    if (process.env.UPDATE_DOCS_SCREENSHOT === "1") fs.copyFileSync(shot, path.join(repoRoot, "docs", "gather-page.png"));
+
+    // every API call carried the key given as ?code=
+    expect(apiKeys.length).toBeGreaterThan(3);
+    expect(apiKeys.filter((c) => c.key !== KEY)).toEqual([]);
+  });
+
+  test("validation errors from the API are shown next to the field path they name", async () => {
+    const annotated = () =>
+      page.$$eval("#annotated .bad-line", (lines) =>
+        lines.map((l) => ({
+          line: l.firstChild!.textContent!.trim(),
+          notes: [...l.querySelectorAll(".note")].map((n) => n.getAttribute("data-path")),
+        })),
+      );
+    // shape errors (zod): a bad URL, an unknown field
+    await page.fill("#editor", JSON.stringify({ request: {}, recipients: [{ id: "a", url: "ftp://x", colour: "red" }] }));
+    await page.click("#start-button");
+    await page.waitForSelector("#annotated .note");
+    expect(await page.textContent("#errors-summary")).toMatch(/^400: /);
+    expect(await annotated()).toEqual([
+      { line: '"url": "ftp://x",', notes: ["recipients[0].url"] },
+      { line: '"colour": "red"', notes: ["recipients[0].colour"] },
+    ]);
+    // rules across fields: a duplicate id, a missing quorum and a missing field (on their parent's line)
+    await page.fill(
+      "#editor",
+      JSON.stringify({
+        request: {},
+        recipients: [
+          { id: "a", simulate: {} },
+          { id: "a", simulate: {} },
+        ],
+        completion: { mode: "quorum" },
+        aggregate: { kind: "best" },
+      }),
+    );
+    await page.click("#start-button");
+    await page.waitForSelector('#annotated .note[data-path="completion.quorum"]');
+    expect(await annotated()).toEqual([
+      { line: '"id": "a",', notes: ["recipients[1].id"] },
+      { line: '"completion": {', notes: ["completion.quorum"] },
+      { line: '"aggregate": {', notes: ["aggregate.field"] },
+    ]);
+    expect(await page.textContent('#annotated .note[data-path="completion.quorum"]')).toBe(
+      '   ← completion.quorum: is required with mode "quorum"',
+    );
+  });
+
+  test("an auction from the page: answers raised from the form, the aggregate, then delete", async () => {
+    const notify = await recipientServer();
+    await page.click("#examples button[data-example=auction]");
+    const body = JSON.parse(await page.inputValue("#editor"));
+    expect(body).toMatchObject({ id: "rfq-7", auction: { expected: 2 } });
+    const id = uniqueId("page-rfq");
+    await page.fill("#editor", JSON.stringify({ ...body, id, auction: { ...body.auction, notify: [`${notify.url}/rfq`] } }, null, 2));
+    await page.click("#start-button");
+    await page.waitForSelector(`#gather-id:text-is("${id}")`);
+    await page.waitForSelector("#runtime-status.status-Running");
+    await notify.waitForCalls(1);
+    expect(await page.textContent("#policy")).toBe("auction, all, deadline 60000 ms, best price");
+
+    await page.click("#answer-box summary");
+    for (const [responder, price, shown] of [
+      ["bidder-1", 100, "accepted"],
+      ["bidder-1", 10, "not taken: the responder answered already: the first answer wins"],
+      ["bidder-2", 90, "accepted"],
+    ] as const) {
+      await page.fill("#responder", responder);
+      await page.fill("#answer-value", JSON.stringify({ price }));
+      await page.click("#answer-form button");
+      await page.waitForSelector(`#answer-state:text-is("${shown}")`);
+      await page.$eval("#answer-state", (state) => (state.textContent = ""));
+    }
+    await page.waitForSelector("#watch[data-done=true]", { timeout: 20_000 });
+    const status = await client.get(id);
+    expect(status.result?.aggregate).toMatchObject({ kind: "best", recipientId: "bidder-2", value: { price: 90 } });
+    expect(JSON.parse((await page.textContent("#aggregate"))!)).toEqual(status.result!.aggregate);
+    expect(await page.$$eval("#responses tbody tr", (trs) => trs.map((tr) => tr.getAttribute("data-recipient")))).toEqual([
+      "bidder-1",
+      "bidder-2",
+    ]);
+
+    // a late answer: 410, shown as such
+    await page.fill("#responder", "bidder-3");
+    await page.click("#answer-form button");
+    await page.waitForSelector('#answer-state:text-is("too late: the gather is closed")');
+
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.click("#delete");
+    await page.waitForSelector("#watch", { state: "hidden" });
+    await expect(client.get(id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  test("terminate a running gather from the page", async () => {
+    const id = uniqueId("page-long");
+    await page.fill(
+      "#editor",
+      JSON.stringify({
+        id,
+        request: {},
+        recipients: [{ id: "slow", simulate: { latencyMs: 30_000, value: 1 } }],
+        completion: { timeoutMs: 40_000 },
+      }),
+    );
+    await page.click("#start-button");
+    await page.waitForSelector(`#gather-id:text-is("${id}")`);
+    await page.waitForSelector("#runtime-status.status-Running");
+    expect(await page.isDisabled("#delete")).toBe(true);
+    const a = (await page.textContent("#deadline"))!;
+    await page.waitForTimeout(400);
+    const b = (await page.textContent("#deadline"))!;
+    expect(parseFloat(b)).toBeLessThan(parseFloat(a)); // counting down
+    expect(await page.$$eval("#responses tbody tr", (trs) => trs.map((tr) => tr.textContent))).toEqual(["slowpending"]);
+
+    await page.click("#terminate");
+    await page.waitForSelector("#runtime-status.status-Terminated", { timeout: 15_000 });
+    expect(await page.textContent("#closed-by")).toBe("terminated, no result");
+    await pollUntil(target, id, (s) => s.runtimeStatus === "Terminated");
+    await client.delete(id);
+  });
+});
