@@ -18,7 +18,8 @@ import { spawnHost, type HostProcess } from "../../tools/local-host/test/harness
 
 export type AnyJson = any;
 
-export const repoRoot = path.resolve(__dirname, "../..");
+/** The project root, from the sources (ts-jest) or from their build in dist/ (the bench). */
+export const repoRoot = [path.resolve(__dirname, "../.."), path.resolve(__dirname, "../../..")].find((dir) => fs.existsSync(path.join(dir, "package.json")))!;
 export const cliPath = path.join(repoRoot, "dist", "tools", "local-host", "cli.js");
 export const externalBaseUrl = process.env.BASE_URL?.replace(/\/+$/, "") || undefined;
 /** True when the suite starts its own local host (false under BASE_URL). */
