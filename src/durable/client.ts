@@ -12,7 +12,11 @@ import { batchInstanceId } from "./gatherBatches";
 const ACTIVE = new Set(["Pending", "Running", "Suspended", "ContinuedAsNew"]);
 
 /** The instance's status, or undefined when the id is unknown (the client throws on the host's 404). */
-export async function findStatus(client: DurableClient, instanceId: string, showInput = false): Promise<DurableOrchestrationStatus | undefined> {
+export async function findStatus(
+  client: DurableClient,
+  instanceId: string,
+  showInput = false,
+): Promise<DurableOrchestrationStatus | undefined> {
   try {
     return await client.getStatus(instanceId, { showHistory: false, showHistoryOutput: false, showInput });
   } catch (error) {
@@ -84,7 +88,11 @@ export function stillGathering(client: DurableClient, instanceId: string, now = 
   const cached = runningChecks.get(instanceId);
   if (cached && now - cached.at < RUNNING_CHECK_TTL_MS) return cached.running;
   const running = findStatus(client, instanceId).then(
-    (status) => !status || (isActive(status) && (status.customStatus as { phase?: string } | null)?.phase !== "aggregating" && (status.customStatus as { phase?: string } | null)?.phase !== "done"),
+    (status) =>
+      !status ||
+      (isActive(status) &&
+        (status.customStatus as { phase?: string } | null)?.phase !== "aggregating" &&
+        (status.customStatus as { phase?: string } | null)?.phase !== "done"),
     () => true,
   );
   runningChecks.set(instanceId, { at: now, running });

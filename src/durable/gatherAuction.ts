@@ -92,7 +92,8 @@ function parseEvent(data: unknown, maxAnswerBytes: number): { responder: string;
   if (typeof data !== "object" || data === null) return undefined;
   const { responder, facts, value } = data as Record<string, unknown>;
   if (typeof responder !== "string" || !/^[A-Za-z0-9._:-]{1,128}$/.test(responder)) return undefined;
-  if (typeof facts === "object" && facts !== null && typeof (facts as AnswerFacts).bytes === "number") return { responder, facts: facts as AnswerFacts };
+  if (typeof facts === "object" && facts !== null && typeof (facts as AnswerFacts).bytes === "number")
+    return { responder, facts: facts as AnswerFacts };
   if (value === undefined || findJsonProblem(value) || JSON.stringify(value).length > maxAnswerBytes) return undefined;
   return { responder, value };
 }

@@ -80,6 +80,7 @@ export function* gatherInBatches(
 
 /** A slice stops early only when the whole gather's policy is already met inside it. */
 function sliceCompletion(policy: CompletionPolicy, sliceSize: number): { completion: CompletionPolicy; withinSlice?: boolean } {
-  if (policy.mode === "quorum" && (policy.quorum ?? 1) > sliceSize) return { completion: { mode: "all", agree: false, timeoutMs: policy.timeoutMs } };
+  if (policy.mode === "quorum" && (policy.quorum ?? 1) > sliceSize)
+    return { completion: { mode: "all", agree: false, timeoutMs: policy.timeoutMs } };
   return { completion: policy, withinSlice: true };
 }

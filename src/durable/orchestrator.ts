@@ -58,7 +58,12 @@ export function* scatterGatherBatch(context: OrchestrationContext): Orchestratio
   return yield* gatherRecipients(context, context.df.getInput() as RecipientGatherInput);
 }
 
-function* gather(context: OrchestrationContext, input: OrchestrationInput, deadline: Date | null, closeKey: string): Orchestration<Gathered> {
+function* gather(
+  context: OrchestrationContext,
+  input: OrchestrationInput,
+  deadline: Date | null,
+  closeKey: string,
+): Orchestration<Gathered> {
   if (input.auction) {
     if (!deadline) throw new Error("auction mode needs completion.timeoutMs");
     return yield* gatherAuction(context, input, deadline);

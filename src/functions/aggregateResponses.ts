@@ -9,7 +9,6 @@ import { FunctionNames } from "../durable/names";
 import { getPayloadStore } from "../payload";
 import { flushTelemetry, trackGatherCompleted } from "../telemetry";
 
-
 /**
  * Writes the result document (every outcome with its recipient id) to the payload store and returns
  * the orchestration output: the summary, the aggregate, and the responses inline only while they fit
@@ -70,7 +69,9 @@ async function inlineResponses(
     values.set(index, value);
   }
   return entries.map((entry, index): RecipientResponse =>
-    entry.status === "succeeded" ? { recipientId: entry.recipientId, status: "succeeded", value: (values.get(index) ?? null) as Json, ...rest(entry) } : entry,
+    entry.status === "succeeded"
+      ? { recipientId: entry.recipientId, status: "succeeded", value: (values.get(index) ?? null) as Json, ...rest(entry) }
+      : entry,
   );
 }
 

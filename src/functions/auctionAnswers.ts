@@ -13,14 +13,22 @@ import { getPayloadStore } from "../payload";
  * to the same rules (MAX_RESPONSE_BYTES, nesting, finite numbers), stored like any other answer, and
  * counted only if it is the responder's first.
  */
-export async function storeAuctionAnswer(input: { run: RunRef; responder: string; value: unknown; facts: FactSpec }): Promise<StoredOrRejected> {
+export async function storeAuctionAnswer(input: {
+  run: RunRef;
+  responder: string;
+  value: unknown;
+  facts: FactSpec;
+}): Promise<StoredOrRejected> {
   const { maxResponseBytes } = readLimits();
   const value = input.value as Json;
   const bytes = Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
   if (bytes > maxResponseBytes) return { rejected: `answer larger than ${maxResponseBytes} bytes (MAX_RESPONSE_BYTES)` };
   const problem = findJsonProblem(value);
   if (problem) return { rejected: problem.message };
-  const stored = await new RunPayloads(getPayloadStore(), input.run).storeAuctionAnswer(input.responder, { recipientId: input.responder, value });
+  const stored = await new RunPayloads(getPayloadStore(), input.run).storeAuctionAnswer(input.responder, {
+    recipientId: input.responder,
+    value,
+  });
   if (!stored.created && !stored.identical) return { rejected: "the responder answered already (first answer wins)" };
   return { facts: answerFacts(value, input.facts) };
 }

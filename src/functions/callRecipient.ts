@@ -33,7 +33,11 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
   const watch = watchGather(input.closeKey ?? input.requestId);
   try {
     const delivery = { requestId: input.requestId, recipient, request };
-    const { value, durationMs } = await deliver(delivery, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist), cancel: watch.signal });
+    const { value, durationMs } = await deliver(delivery, {
+      maxResponseBytes: limits.maxResponseBytes,
+      allowlist: new UrlAllowlist(limits.recipientUrlAllowlist),
+      cancel: watch.signal,
+    });
     trackRecipientCall({ ...call, durationMs, success: true });
     // Activities run at least once: a second run of this attempt finds the answer stored and keeps it.
     await payloads.storeAnswer(input.index, { recipientId: recipient.id, value, attempts: input.attempt ?? 1, durationMs });

@@ -13,7 +13,10 @@ async function deleteScatterGather(request: HttpRequest, context: InvocationCont
   if (!gather.found) return gather.response;
   const { id, client, status } = gather;
   if (isActive(status)) {
-    return jsonResponse(409, errorBody("conflict", `scatter-gather ${id} is ${status.runtimeStatus}: terminate it first (POST ${request.url}/terminate)`));
+    return jsonResponse(
+      409,
+      errorBody("conflict", `scatter-gather ${id} is ${status.runtimeStatus}: terminate it first (POST ${request.url}/terminate)`),
+    );
   }
   await purgeGather(client, status);
   // Every run of this instance id: its request, recipient list, answers and result.

@@ -16,7 +16,7 @@ export async function getScatterGather(request: HttpRequest, context: Invocation
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
     progress: progressOf(status.customStatus, isActive(status)),
-    result: status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed ? status.output ?? null : null,
+    result: status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed ? (status.output ?? null) : null,
     ...(status.runtimeStatus === df.OrchestrationRuntimeStatus.Failed ? { error: status.output ?? null } : {}),
   });
 }

@@ -20,11 +20,18 @@ interface NotifyInput {
  * Publishes an auction request to one notify URL, once: `{ requestId, request, respondUrl }`, the
  * request read from the payload store. Never throws: the auction goes on regardless.
  */
-async function notifyResponder(input: NotifyInput, context: InvocationContext): Promise<{ url: string; delivered: boolean; error?: string }> {
+async function notifyResponder(
+  input: NotifyInput,
+  context: InvocationContext,
+): Promise<{ url: string; delivered: boolean; error?: string }> {
   const limits = readLimits();
   try {
     const request = await new RunPayloads(getPayloadStore(), input.run).request();
-    await notify(input.url, { requestId: input.requestId, request, respondUrl: input.respondUrl }, { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist) });
+    await notify(
+      input.url,
+      { requestId: input.requestId, request, respondUrl: input.respondUrl },
+      { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist) },
+    );
     return { url: input.url, delivered: true };
   } catch (error) {
     context.warn(`notify ${input.url} failed: ${(error as Error).message}`);

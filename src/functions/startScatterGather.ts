@@ -45,7 +45,11 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     ...(gather.recipients ? { recipientCount: gather.recipients.length } : {}),
     ...(gather.retry ? { retry: gather.retry } : {}),
     ...(gather.auction
-      ? { auction: { ...gather.auction, respondUrl: `${apiBase}/responses` }, maxAnswers: limits.maxRecipients, maxAnswerBytes: limits.maxResponseBytes }
+      ? {
+          auction: { ...gather.auction, respondUrl: `${apiBase}/responses` },
+          maxAnswers: limits.maxRecipients,
+          maxAnswerBytes: limits.maxResponseBytes,
+        }
       : {}),
   };
   try {
@@ -56,13 +60,19 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     if (again && isActive(again)) return conflict(client, instanceId);
     throw error;
   }
-  context.log(`Started ${FunctionNames.orchestrator} ${instanceId} with ${gather.recipients?.length ?? 0} recipients (${gather.completion.mode})`);
+  context.log(
+    `Started ${FunctionNames.orchestrator} ${instanceId} with ${gather.recipients?.length ?? 0} recipients (${gather.completion.mode})`,
+  );
   return checkStatusResponse(urls);
 }
 
 function conflict(client: df.DurableClient, instanceId: string): HttpResponseInit {
   const urls = managementUrls(client, instanceId);
-  return jsonResponse(409, { ...errorBody("conflict", `instance ${instanceId} is still running`), ...urls }, { Location: urls.statusQueryGetUri });
+  return jsonResponse(
+    409,
+    { ...errorBody("conflict", `instance ${instanceId} is still running`), ...urls },
+    { Location: urls.statusQueryGetUri },
+  );
 }
 
 app.http(FunctionNames.startScatterGather, {

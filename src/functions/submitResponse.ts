@@ -24,7 +24,11 @@ export async function submitResponse(request: HttpRequest, context: InvocationCo
   const gather = await findGather(request, context, { showInput: true });
   if (!gather.found) return gather.response;
   const { id, client, status } = gather;
-  const refused = refuseAnswer(id, { input: status.input, customStatus: status.customStatus, active: isActive(status), runtimeStatus: String(status.runtimeStatus) }, limits.maxRecipients);
+  const refused = refuseAnswer(
+    id,
+    { input: status.input, customStatus: status.customStatus, active: isActive(status), runtimeStatus: String(status.runtimeStatus) },
+    limits.maxRecipients,
+  );
   if (refused) return refused;
   // The answer goes to the payload store (a responder's first answer wins); the event carries its facts.
   const input = status.input as OrchestrationInput;

@@ -15,7 +15,8 @@ async function terminateScatterGather(request: HttpRequest, context: InvocationC
   const gather = await findGather(request, context, { showInput: true });
   if (!gather.found) return gather.response;
   const { id, client, status } = gather;
-  if (!isActive(status)) return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${status.runtimeStatus}: nothing to terminate`));
+  if (!isActive(status))
+    return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${status.runtimeStatus}: nothing to terminate`));
   const reason = request.query.get("reason") ?? "terminated through the scatter-gather API";
   const terminated = await terminateGather(client, status, reason);
   context.log(`Terminated scatter-gather ${id} (${terminated} instance(s))`);

@@ -67,7 +67,13 @@ export async function resolveAggregate(plan: AggregatePlan, answers: AnswerSourc
     }
     case "best": {
       const winner = plan.index === null ? undefined : await answers.read(plan.index);
-      return { kind: "best", field: plan.field, order: plan.order, recipientId: plan.index === null ? null : answers.ids[plan.index], value: winner?.value ?? null };
+      return {
+        kind: "best",
+        field: plan.field,
+        order: plan.order,
+        recipientId: plan.index === null ? null : answers.ids[plan.index],
+        value: winner?.value ?? null,
+      };
     }
     case "summary":
       return plan;

@@ -62,7 +62,15 @@ export class Aggregation {
       case "best":
         return { kind, field, order, index: this.best?.index ?? null };
       case "summary":
-        return { kind, field, count: this.count, sum: this.sum, average: this.count > 0 ? this.sum / this.count : null, min: this.min, max: this.max };
+        return {
+          kind,
+          field,
+          count: this.count,
+          sum: this.sum,
+          average: this.count > 0 ? this.sum / this.count : null,
+          min: this.min,
+          max: this.max,
+        };
       case "vote":
         return { kind, ...(this.spec.field !== undefined ? { field: this.spec.field } : {}), ...this.voteWinner() };
     }

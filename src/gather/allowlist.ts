@@ -54,12 +54,12 @@ export class UrlAllowlist {
     if (parsed.username || parsed.password) return false;
     const host = parsed.hostname.toLowerCase();
     const port = parsed.port || DEFAULT_PORTS[parsed.protocol];
-    return this.patterns.some(
-      (p) => p.protocol === parsed.protocol && (p.port === "*" || p.port === port) && hostMatches(p.host, host),
-    );
+    return this.patterns.some((p) => p.protocol === parsed.protocol && (p.port === "*" || p.port === port) && hostMatches(p.host, host));
   }
 
   describe(): string {
-    return this.patterns.length === 0 ? "(empty: URL recipients are refused)" : this.patterns.map((p) => `${p.protocol}//${p.host}:${p.port}`).join(", ");
+    return this.patterns.length === 0
+      ? "(empty: URL recipients are refused)"
+      : this.patterns.map((p) => `${p.protocol}//${p.host}:${p.port}`).join(", ");
   }
 }

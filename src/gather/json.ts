@@ -60,11 +60,23 @@ interface Frame {
  * JSON.parse can build is safe to check and memory stays small however wide the value is.
  */
 export function findJsonProblem(value: unknown, root = "", maxDepth = MAX_JSON_DEPTH): JsonProblem | undefined {
-  const nonFinite = (path: string): JsonProblem => ({ kind: "non-finite", path, message: "is a number out of range (JSON numbers must be finite)" });
+  const nonFinite = (path: string): JsonProblem => ({
+    kind: "non-finite",
+    path,
+    message: "is a number out of range (JSON numbers must be finite)",
+  });
   const tooDeep = (path: string): JsonProblem => ({ kind: "too-deep", path, message: `is nested deeper than ${maxDepth} levels` });
   const open = (container: object, parent: Frame | undefined, key: string | number | undefined): Frame => {
     const keys = Array.isArray(container) ? undefined : Object.keys(container);
-    return { container, keys, length: keys ? keys.length : (container as unknown[]).length, next: 0, depth: (parent?.depth ?? 0) + 1, parent, key };
+    return {
+      container,
+      keys,
+      length: keys ? keys.length : (container as unknown[]).length,
+      next: 0,
+      depth: (parent?.depth ?? 0) + 1,
+      parent,
+      key,
+    };
   };
 
   if (typeof value === "number") return Number.isFinite(value) ? undefined : nonFinite(root);

@@ -43,7 +43,12 @@ export function packOutcomes(outcomes: readonly RecipientOutcome[]): PackedOutco
     return n;
   };
   const rows = outcomes.map((o): PackedRow => {
-    const row: PackedRow = [CODE[o.status], o.attempts ?? -1, o.durationMs ?? -1, o.error !== undefined ? errorNumber(clipError(o.error)) : -1];
+    const row: PackedRow = [
+      CODE[o.status],
+      o.attempts ?? -1,
+      o.durationMs ?? -1,
+      o.error !== undefined ? errorNumber(clipError(o.error)) : -1,
+    ];
     while (row.length > 1 && row[row.length - 1] === -1) row.pop();
     return row;
   });

@@ -32,13 +32,17 @@ export interface ResponsesPage {
 const STATUSES: readonly EntryStatus[] = ["succeeded", "failed", "timedOut", "abandoned", "pending"];
 const MAX_PAGE = 1000;
 
-export function parsePageQuery(query: { get(name: string): string | null }): { ok: true; value: PageQuery } | { ok: false; message: string } {
+export function parsePageQuery(query: {
+  get(name: string): string | null;
+}): { ok: true; value: PageQuery } | { ok: false; message: string } {
   const offset = wholeNumber(query.get("offset"), 0);
   const limit = wholeNumber(query.get("limit"), 100);
   const status = query.get("status") ?? undefined;
   if (offset === undefined || offset < 0) return { ok: false, message: "offset must be a whole number ≥ 0" };
-  if (limit === undefined || limit < 1 || limit > MAX_PAGE) return { ok: false, message: `limit must be a whole number from 1 to ${MAX_PAGE}` };
-  if (status !== undefined && !STATUSES.includes(status as EntryStatus)) return { ok: false, message: `status must be one of ${STATUSES.join(", ")}` };
+  if (limit === undefined || limit < 1 || limit > MAX_PAGE)
+    return { ok: false, message: `limit must be a whole number from 1 to ${MAX_PAGE}` };
+  if (status !== undefined && !STATUSES.includes(status as EntryStatus))
+    return { ok: false, message: `status must be one of ${STATUSES.join(", ")}` };
   return { ok: true, value: { offset, limit, ...(status ? { status: status as EntryStatus } : {}) } };
 }
 
@@ -63,7 +67,9 @@ export async function responsesPage(
     }),
   );
   const next = query.offset + query.limit < matching.length;
-  const nextUri = next ? `${baseUri}?${new URLSearchParams({ offset: String(query.offset + query.limit), limit: String(query.limit), ...(query.status ? { status: query.status } : {}) })}` : null;
+  const nextUri = next
+    ? `${baseUri}?${new URLSearchParams({ offset: String(query.offset + query.limit), limit: String(query.limit), ...(query.status ? { status: query.status } : {}) })}`
+    : null;
   return { items, offset: query.offset, limit: query.limit, total: matching.length, nextUri };
 }
 

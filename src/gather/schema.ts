@@ -32,40 +32,62 @@ const MAX_DEADLINE_MS = 604_800_000;
 /** retry.maxAttempts ceiling; the per-gather budget (MAX_ATTEMPTS_PER_GATHER) applies on top. */
 const MAX_ATTEMPTS = 10;
 
-const completionSchema = z.strictObject({
-  mode: z.enum(["all", "first", "quorum"], { error: 'must be "all", "first" or "quorum"' }).optional(),
-  quorum: int(1, Number.MAX_SAFE_INTEGER).optional(),
-  agree: z.boolean({ error: "must be true or false" }).optional(),
-  timeoutMs: int(1, MAX_DEADLINE_MS).optional(),
-}, { error: "must be an object" });
+const completionSchema = z.strictObject(
+  {
+    mode: z.enum(["all", "first", "quorum"], { error: 'must be "all", "first" or "quorum"' }).optional(),
+    quorum: int(1, Number.MAX_SAFE_INTEGER).optional(),
+    agree: z.boolean({ error: "must be true or false" }).optional(),
+    timeoutMs: int(1, MAX_DEADLINE_MS).optional(),
+  },
+  { error: "must be an object" },
+);
 
-const aggregateSchema = z.strictObject({
-  kind: z.enum(["collect", "best", "summary", "vote"], { error: 'must be "collect", "best", "summary" or "vote"' }).optional(),
-  field: z.string({ error: "must be a string" }).regex(/^[^.]+(\.[^.]+)*$/, { error: "must be a dot path like quote.price" }).optional(),
-  order: z.enum(["min", "max"], { error: 'must be "min" or "max"' }).optional(),
-}, { error: "must be an object" });
+const aggregateSchema = z.strictObject(
+  {
+    kind: z.enum(["collect", "best", "summary", "vote"], { error: 'must be "collect", "best", "summary" or "vote"' }).optional(),
+    field: z
+      .string({ error: "must be a string" })
+      .regex(/^[^.]+(\.[^.]+)*$/, { error: "must be a dot path like quote.price" })
+      .optional(),
+    order: z.enum(["min", "max"], { error: 'must be "min" or "max"' }).optional(),
+  },
+  { error: "must be an object" },
+);
 
-const retrySchema = z.strictObject({
-  maxAttempts: int(1, MAX_ATTEMPTS),
-  firstRetryIntervalMs: int(1, MAX_DEADLINE_MS).optional(),
-  backoffCoefficient: z.number({ error: "must be a number" }).min(1, { error: "must be at least 1" }).max(100, { error: "must be at most 100" }).optional(),
-  maxRetryIntervalMs: int(1, MAX_DEADLINE_MS).optional(),
-}, { error: "must be an object" });
+const retrySchema = z.strictObject(
+  {
+    maxAttempts: int(1, MAX_ATTEMPTS),
+    firstRetryIntervalMs: int(1, MAX_DEADLINE_MS).optional(),
+    backoffCoefficient: z
+      .number({ error: "must be a number" })
+      .min(1, { error: "must be at least 1" })
+      .max(100, { error: "must be at most 100" })
+      .optional(),
+    maxRetryIntervalMs: int(1, MAX_DEADLINE_MS).optional(),
+  },
+  { error: "must be an object" },
+);
 
-const auctionSchema = z.strictObject({
-  notify: z.array(httpUrl, { error: "must be an array of URLs" }).max(100, { error: "must have at most 100 URLs" }).optional(),
-  expected: int(1, Number.MAX_SAFE_INTEGER).optional(),
-}, { error: "must be an object" });
+const auctionSchema = z.strictObject(
+  {
+    notify: z.array(httpUrl, { error: "must be an array of URLs" }).max(100, { error: "must have at most 100 URLs" }).optional(),
+    expected: int(1, Number.MAX_SAFE_INTEGER).optional(),
+  },
+  { error: "must be an object" },
+);
 
-const bodySchema = z.strictObject({
-  id: z.string({ error: "must be a string" }).regex(INSTANCE_ID_PATTERN, { error: INSTANCE_ID_RULE }).optional(),
-  request: jsonValue,
-  recipients: z.array(recipientSchema, { error: "must be an array" }).optional(),
-  completion: completionSchema.optional(),
-  aggregate: aggregateSchema.optional(),
-  retry: retrySchema.optional(),
-  auction: auctionSchema.optional(),
-}, { error: "the body must be a JSON object" });
+const bodySchema = z.strictObject(
+  {
+    id: z.string({ error: "must be a string" }).regex(INSTANCE_ID_PATTERN, { error: INSTANCE_ID_RULE }).optional(),
+    request: jsonValue,
+    recipients: z.array(recipientSchema, { error: "must be an array" }).optional(),
+    completion: completionSchema.optional(),
+    aggregate: aggregateSchema.optional(),
+    retry: retrySchema.optional(),
+    auction: auctionSchema.optional(),
+  },
+  { error: "the body must be a JSON object" },
+);
 
 /** `recipients[2].url` from zod's ["recipients", 2, "url"]. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -118,7 +140,12 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
   return { ok: true, value: normalizedRequest(raw, recipients) };
 }
 
-function checkRecipients(raw: NonNullable<RawBody["recipients"]>, limits: Limits, problem: Report, checkUrl: (path: string, url: string) => void): Recipient[] {
+function checkRecipients(
+  raw: NonNullable<RawBody["recipients"]>,
+  limits: Limits,
+  problem: Report,
+  checkUrl: (path: string, url: string) => void,
+): Recipient[] {
   if (raw.length === 0) problem("recipients", "must have at least one recipient");
   if (raw.length > limits.maxRecipients) problem("recipients", `must have at most ${limits.maxRecipients} recipients (MAX_RECIPIENTS)`);
   const recipients: Recipient[] = [];
@@ -151,7 +178,8 @@ function checkCompletion(raw: RawBody, limits: Limits, problem: Report): void {
 function checkAggregate(raw: RawBody, problem: Report): void {
   const aggregate = raw.aggregate ?? {};
   const kind = aggregate.kind ?? "collect";
-  if ((kind === "best" || kind === "summary") && aggregate.field === undefined) problem("aggregate.field", `is required for kind "${kind}"`);
+  if ((kind === "best" || kind === "summary") && aggregate.field === undefined)
+    problem("aggregate.field", `is required for kind "${kind}"`);
   if (kind === "collect" && aggregate.field !== undefined) problem("aggregate.field", 'does not apply to kind "collect"');
   if (kind !== "best" && aggregate.order !== undefined) problem("aggregate.order", 'applies to kind "best" only');
 }
@@ -188,14 +216,20 @@ function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): G
     ...(raw.id !== undefined ? { id: raw.id } : {}),
     request: raw.request as Json,
     ...(recipients ? { recipients } : {}),
-    ...(auction ? { auction: { notify: auction.notify ?? [], ...(auction.expected !== undefined ? { expected: auction.expected } : {}) } } : {}),
+    ...(auction
+      ? { auction: { notify: auction.notify ?? [], ...(auction.expected !== undefined ? { expected: auction.expected } : {}) } }
+      : {}),
     completion: {
       mode: completion.mode ?? "all",
       ...(completion.quorum !== undefined ? { quorum: completion.quorum } : {}),
       agree: completion.agree ?? false,
       ...(completion.timeoutMs !== undefined ? { timeoutMs: completion.timeoutMs } : {}),
     },
-    aggregate: { kind: aggregate.kind ?? "collect", ...(aggregate.field !== undefined ? { field: aggregate.field } : {}), order: aggregate.order ?? "min" },
+    aggregate: {
+      kind: aggregate.kind ?? "collect",
+      ...(aggregate.field !== undefined ? { field: aggregate.field } : {}),
+      order: aggregate.order ?? "min",
+    },
     ...(retry
       ? {
           retry: {
@@ -209,10 +243,13 @@ function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): G
   };
 }
 
-const answerSchema = z.strictObject({
-  responder: recipientId,
-  value: jsonValue,
-}, { error: "the body must be a JSON object" });
+const answerSchema = z.strictObject(
+  {
+    responder: recipientId,
+    value: jsonValue,
+  },
+  { error: "the body must be a JSON object" },
+);
 
 /** An auction answer: `{ "responder": "name", "value": <JSON> }`. */
 export function validateAuctionAnswer(body: unknown): Validation<AuctionAnswer> {

@@ -77,14 +77,18 @@ export class GatherTally {
 
   /** The policy's verdict on what has been recorded so far. */
   decision(): Decision | undefined {
-    return decide(this.policy, {
-      total: this.total,
-      succeeded: this.succeeded,
-      failed: this.failed,
-      timedOut: this.timedOut,
-      pending: this.pending,
-      largestAgreement: this.agreement.largest,
-    }, this.slice);
+    return decide(
+      this.policy,
+      {
+        total: this.total,
+        succeeded: this.succeeded,
+        failed: this.failed,
+        timedOut: this.timedOut,
+        pending: this.pending,
+        largestAgreement: this.agreement.largest,
+      },
+      this.slice,
+    );
   }
 
   /** The verdict when the deadline fires first. */

@@ -64,13 +64,7 @@ export interface RecipientResponse {
   durationMs?: number;
 }
 
-export type ClosedBy =
-  | "all-responded"
-  | "first-response"
-  | "quorum-reached"
-  | "deadline"
-  | "quorum-unreachable"
-  | "all-failed";
+export type ClosedBy = "all-responded" | "first-response" | "quorum-reached" | "deadline" | "quorum-unreachable" | "all-failed";
 
 export type Outcome = "complete" | "partial" | "failed";
 

@@ -17,14 +17,21 @@ export interface InstanceFacts {
 /** Undefined when the answer may be raised, else the refusal. */
 export function refuseAnswer(id: string, facts: InstanceFacts, maxRecipients: number): HttpResponseInit | undefined {
   if (isPlainObject(facts.input) && !("auction" in facts.input)) {
-    return jsonResponse(409, errorBody("conflict", `scatter-gather ${id} is not an auction: it was started with recipients and takes no answers`));
+    return jsonResponse(
+      409,
+      errorBody("conflict", `scatter-gather ${id} is not an auction: it was started with recipients and takes no answers`),
+    );
   }
-  if (!facts.active) return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${facts.runtimeStatus}: the answer came too late`));
+  if (!facts.active)
+    return jsonResponse(410, errorBody("gone", `scatter-gather ${id} is ${facts.runtimeStatus}: the answer came too late`));
   const held = isPlainObject(facts.customStatus) ? facts.customStatus.succeeded : undefined;
   if (typeof held === "number" && held >= maxRecipients) {
     return jsonResponse(
       409,
-      errorBody("conflict", `auction ${id} already holds ${held} answers, the most MAX_RECIPIENTS (${maxRecipients}) allows: no more are taken`),
+      errorBody(
+        "conflict",
+        `auction ${id} already holds ${held} answers, the most MAX_RECIPIENTS (${maxRecipients}) allows: no more are taken`,
+      ),
     );
   }
   return undefined;

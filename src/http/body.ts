@@ -14,7 +14,11 @@ function isJsonContentType(contentType: string | null): boolean {
 }
 
 /** `setting` names the app setting behind `maxBytes` in the 413's message. */
-export async function readJsonBody(request: Pick<HttpRequest, "headers" | "body">, maxBytes: number, setting = "MAX_REQUEST_BYTES"): Promise<BodyResult> {
+export async function readJsonBody(
+  request: Pick<HttpRequest, "headers" | "body">,
+  maxBytes: number,
+  setting = "MAX_REQUEST_BYTES",
+): Promise<BodyResult> {
   if (!isJsonContentType(request.headers.get("content-type"))) {
     return fail(415, errorBody("unsupported_media_type", "the body must be JSON sent with Content-Type: application/json"));
   }

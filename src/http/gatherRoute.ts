@@ -13,7 +13,11 @@ export type RouteGather =
  * The instance and its status, or the 404 to answer: for an unknown id, and for an id outside the
  * instance id pattern before any lookup (it must never reach the management API's URLs).
  */
-export async function findGather(request: HttpRequest, context: InvocationContext, options: { showInput?: boolean } = {}): Promise<RouteGather> {
+export async function findGather(
+  request: HttpRequest,
+  context: InvocationContext,
+  options: { showInput?: boolean } = {},
+): Promise<RouteGather> {
   const id = request.params.id;
   if (!isInstanceId(id)) return { found: false, response: notFound(id) };
   const client = df.getClient(context);

@@ -18,7 +18,8 @@ function readPublicBaseUrl(env: NodeJS.ProcessEnv = process.env): URL | undefine
   } catch {
     throw new Error(`App setting PUBLIC_BASE_URL must be an absolute http(s) URL, got "${raw}"`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`App setting PUBLIC_BASE_URL must be http or https, got "${raw}"`);
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new Error(`App setting PUBLIC_BASE_URL must be http or https, got "${raw}"`);
   return url;
 }
 

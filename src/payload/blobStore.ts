@@ -154,7 +154,11 @@ export class BlobPayloadStore implements PayloadStore {
     assertValidKey(key);
     try {
       const properties = await this.call("GetBlobProperties", key, undefined, [404], () => this.client.getBlobClient(key).getProperties());
-      return { key, bytes: properties.contentLength ?? 0, md5: properties.contentMD5 ? Buffer.from(properties.contentMD5).toString("base64") : "" };
+      return {
+        key,
+        bytes: properties.contentLength ?? 0,
+        md5: properties.contentMD5 ? Buffer.from(properties.contentMD5).toString("base64") : "",
+      };
     } catch (error) {
       if (failure(error).statusCode === 404) return undefined;
       throw error;
@@ -162,9 +166,7 @@ export class BlobPayloadStore implements PayloadStore {
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<BlobRef> {
-    const pages = this.client
-      .listBlobsFlat({ prefix })
-      .byPage({ maxPageSize: options.pageSize ?? this.options.listPageSize });
+    const pages = this.client.listBlobsFlat({ prefix }).byPage({ maxPageSize: options.pageSize ?? this.options.listPageSize });
     for (;;) {
       let page: Awaited<ReturnType<typeof pages.next>>;
       try {
@@ -262,7 +264,13 @@ export class BlobPayloadStore implements PayloadStore {
   }
 
   /** Runs one storage request and reports it; `expected` statuses count as successes (a free key, a taken key). */
-  private async call<T>(operation: string, key: string | undefined, bytes: number | undefined, expected: number[], request: () => Promise<T>): Promise<T> {
+  private async call<T>(
+    operation: string,
+    key: string | undefined,
+    bytes: number | undefined,
+    expected: number[],
+    request: () => Promise<T>,
+  ): Promise<T> {
     const started = performance.now();
     let statusCode: number | undefined;
     let success = false;

@@ -25,9 +25,7 @@ const DEVSTORE_ACCOUNT = "devstoreaccount1";
 const DEVSTORE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const DEVSTORE_BLOB_PORT = 10000;
 
-export type StorageCredential =
-  | { type: "managedIdentity"; clientId?: string; resourceId?: string }
-  | { type: "default" };
+export type StorageCredential = { type: "managedIdentity"; clientId?: string; resourceId?: string } | { type: "default" };
 
 export type StorageConnection =
   | {
@@ -101,7 +99,9 @@ export function resolveStorageConnection(env: NodeJS.ProcessEnv, connectionName 
     else if (credentialKind.toLowerCase() === "managedidentity") {
       credential = { type: "managedIdentity", clientId: setting("clientId"), resourceId: setting("managedIdentityResourceId") };
     } else {
-      throw new PayloadStoreConfigError(`${connectionName}__credential '${credentialKind}' is not supported (only 'managedidentity', or unset for DefaultAzureCredential)`);
+      throw new PayloadStoreConfigError(
+        `${connectionName}__credential '${credentialKind}' is not supported (only 'managedidentity', or unset for DefaultAzureCredential)`,
+      );
     }
     return { kind: "identity", blobEndpoint, credential };
   }
@@ -129,7 +129,9 @@ function fromConnectionString(value: string, connectionName: string): StorageCon
   if (!blobEndpoint) {
     const protocol = (fields.defaultendpointsprotocol ?? "https").toLowerCase();
     if (!accountName) {
-      throw new PayloadStoreConfigError(`${connectionName} is neither UseDevelopmentStorage=true nor a connection string with AccountName or BlobEndpoint`);
+      throw new PayloadStoreConfigError(
+        `${connectionName} is neither UseDevelopmentStorage=true nor a connection string with AccountName or BlobEndpoint`,
+      );
     }
     blobEndpoint = `${protocol}://${accountName}.blob.${fields.endpointsuffix ?? "core.windows.net"}`;
   }
@@ -137,7 +139,9 @@ function fromConnectionString(value: string, connectionName: string): StorageCon
     throw new PayloadStoreConfigError(`${connectionName} has a BlobEndpoint that is not an http(s) URL: '${blobEndpoint}'`);
   }
   if (!fields.accountkey && !fields.sharedaccesssignature) {
-    throw new PayloadStoreConfigError(`${connectionName} has neither AccountKey nor SharedAccessSignature (for a managed identity use ${connectionName}__blobServiceUri)`);
+    throw new PayloadStoreConfigError(
+      `${connectionName} has neither AccountKey nor SharedAccessSignature (for a managed identity use ${connectionName}__blobServiceUri)`,
+    );
   }
   return {
     kind: "connectionString",

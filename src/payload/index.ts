@@ -9,7 +9,14 @@ import type { PayloadStore } from "./store";
 
 export * from "./store";
 export * from "./keys";
-export { azuriteConnectionString, DEFAULT_CONTAINER, readPayloadStoreConfig, resolveStorageConnection, type PayloadStoreConfig, type StorageConnection } from "./config";
+export {
+  azuriteConnectionString,
+  DEFAULT_CONTAINER,
+  readPayloadStoreConfig,
+  resolveStorageConnection,
+  type PayloadStoreConfig,
+  type StorageConnection,
+} from "./config";
 export { BlobPayloadStore, createBlobPayloadStore, DEFAULT_CACHE_BYTES, type BlobPayloadStoreOptions } from "./blobStore";
 export { MemoryPayloadStore } from "./memoryStore";
 

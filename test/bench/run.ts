@@ -46,7 +46,11 @@ async function json(url: string, init?: RequestInit): Promise<{ status: number; 
 
 async function gather(host: Host, body: unknown): Promise<{ id: string; wallMs: number; result: any }> {
   const started = performance.now();
-  const start = await json(`${host.url}/api/scatter-gather`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const start = await json(`${host.url}/api/scatter-gather`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   if (start.status !== 202) throw new Error(`start failed: ${start.status} ${JSON.stringify(start.body)}`);
   const id = start.body.id as string;
   for (;;) {
@@ -69,7 +73,10 @@ function replayWork(host: Host, gatherId: string): { work: number; parentWork: n
   let parentWork = 0;
   let episodes = 0;
   for (const file of readdirSync(hubDir)) {
-    const records = readFileSync(join(hubDir, file), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    const records = readFileSync(join(hubDir, file), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
     const created = records.find((r) => r.t === "create");
     if (!created || !(created.instanceId === gatherId || created.instanceId.startsWith(`${gatherId}~batch-`))) continue;
     let length = 0;
@@ -97,7 +104,10 @@ function payloadSizes(host: Host, gatherId: string): { largest: number; historyB
   };
   for (const file of readdirSync(hubDir)) {
     if (!file.endsWith(".jsonl")) continue;
-    const records = readFileSync(join(hubDir, file), "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    const records = readFileSync(join(hubDir, file), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
     const created = records.find((r) => r.t === "create");
     if (!created || !(created.instanceId === gatherId || created.instanceId.startsWith(`${gatherId}~batch-`))) continue;
     measure(created.input);
@@ -119,7 +129,9 @@ async function bigAnswerServer(bytes: number): Promise<{ url: string; close(): P
   const answer = JSON.stringify({ price: 1, pad: "x".repeat(bytes - body.length) });
   const server = createServer((req, res) => {
     req.resume();
-    req.on("end", () => res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(answer) }).end(answer));
+    req.on("end", () =>
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(answer) }).end(answer),
+    );
   });
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address() as AddressInfo;
@@ -147,13 +159,19 @@ async function main(): Promise<void> {
     for (const n of [1000, 10_000]) {
       const works: number[] = [];
       for (let attempt = 0; attempt < 3; attempt++) {
-        const run = await gather(host, { request: { bench: n }, recipients: recipients(n, (i) => i % 20), aggregate: { kind: "summary", field: "price" } });
+        const run = await gather(host, {
+          request: { bench: n },
+          recipients: recipients(n, (i) => i % 20),
+          aggregate: { kind: "summary", field: "price" },
+        });
         const replay = replayWork(host, run.id);
         works.push(replay.work);
         walls[n].push(run.wallMs);
         const ok = run.result?.counts?.succeeded === n;
         if (!ok) failures.push(`N=${n}: ${run.result?.counts?.succeeded} of ${n} succeeded`);
-        rows.push(`N=${String(n).padEnd(6)} wall ${String(run.wallMs).padStart(6)} ms  replay work ${String(replay.work).padStart(9)} events (${replay.episodes} episodes; parent ${replay.parentWork})  ${ok ? "all answered" : "INCOMPLETE"}`);
+        rows.push(
+          `N=${String(n).padEnd(6)} wall ${String(run.wallMs).padStart(6)} ms  replay work ${String(replay.work).padStart(9)} events (${replay.episodes} episodes; parent ${replay.parentWork})  ${ok ? "all answered" : "INCOMPLETE"}`,
+        );
       }
       work[n] = works.sort((a, b) => a - b)[1];
     }
@@ -170,7 +188,9 @@ async function main(): Promise<void> {
       completion: { mode: "first", timeoutMs: 60_000 },
     });
     const closeLagMs = new Date(first.result.closedAt).getTime() - new Date(first.result.startedAt).getTime() - 200;
-    rows.push(`first mode: closed ${closeLagMs} ms after the deciding answer; completed in ${first.wallMs} ms wall (target: close lag < 1000 ms)`);
+    rows.push(
+      `first mode: closed ${closeLagMs} ms after the deciding answer; completed in ${first.wallMs} ms wall (target: close lag < 1000 ms)`,
+    );
     if (closeLagMs >= 1000) failures.push(`first-mode close lag ${closeLagMs} ms`);
 
     // Big answers: 10,000 URL recipients each answering MAX_RESPONSE_BYTES (64 KiB), 640 MB in all.

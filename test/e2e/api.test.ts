@@ -23,7 +23,15 @@ import {
 const target = useTarget();
 jest.setTimeout(30_000);
 
-const MANAGEMENT_URLS = ["statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri", "suspendPostUri", "resumePostUri", "rewindPostUri"];
+const MANAGEMENT_URLS = [
+  "statusQueryGetUri",
+  "sendEventPostUri",
+  "terminatePostUri",
+  "purgeHistoryDeleteUri",
+  "suspendPostUri",
+  "resumePostUri",
+  "rewindPostUri",
+];
 const sim = (id: string, latencyMs = 0, value: unknown = 1) => ({ id, simulate: { latencyMs, value } });
 
 function expectManagementUrls(body: Record<string, unknown>, id: string): void {
@@ -102,7 +110,11 @@ describe("rejected starts: a clear 4xx, nothing started", () => {
   }
 
   test("400: the body is not JSON", async () => {
-    const res = await request(gatherUrl(target), { method: "POST", headers: { "content-type": "application/json" }, body: '{"id": "x", "request": ' });
+    const res = await request(gatherUrl(target), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"id": "x", "request": ',
+    });
     expectErrorShape(res, 400, "invalid_request");
     await expectNothingStarted("x");
   });
@@ -112,13 +124,18 @@ describe("rejected starts: a clear 4xx, nothing started", () => {
     const res = await startGather(target, {
       id,
       request: {},
-      recipients: [{ id: "a", simulate: { latencyMs: -5 } }, { id: "b", url: "ftp://127.0.0.1/x" }],
+      recipients: [
+        { id: "a", simulate: { latencyMs: -5 } },
+        { id: "b", url: "ftp://127.0.0.1/x" },
+      ],
       completion: { mode: "most" },
       aggregate: { kind: "median" },
     });
     expectErrorShape(res, 400, "invalid_request");
     const paths = res.body.error.details.map((d: { path: string }) => d.path);
-    expect(paths).toEqual(expect.arrayContaining(["recipients[0].simulate.latencyMs", "recipients[1].url", "completion.mode", "aggregate.kind"]));
+    expect(paths).toEqual(
+      expect.arrayContaining(["recipients[0].simulate.latencyMs", "recipients[1].url", "completion.mode", "aggregate.kind"]),
+    );
     for (const d of res.body.error.details) expect(typeof d.message).toBe("string");
     await expectNothingStarted(id);
   });
@@ -144,11 +161,22 @@ describe("rejected starts: a clear 4xx, nothing started", () => {
 
   test("400: a URL outside RECIPIENT_URL_ALLOWLIST (recipient and auction notify), nobody called", async () => {
     const id = uniqueId("bad-url");
-    const res = await startGather(target, { id, request: {}, recipients: [sim("ok"), { id: "evil", url: "https://quotes.example.invalid/q" }] });
+    const res = await startGather(target, {
+      id,
+      request: {},
+      recipients: [sim("ok"), { id: "evil", url: "https://quotes.example.invalid/q" }],
+    });
     expectErrorShape(res, 400, "invalid_request");
-    expect(res.body.error.details).toEqual([expect.objectContaining({ path: "recipients[1].url", message: expect.stringMatching(/RECIPIENT_URL_ALLOWLIST/) })]);
+    expect(res.body.error.details).toEqual([
+      expect.objectContaining({ path: "recipients[1].url", message: expect.stringMatching(/RECIPIENT_URL_ALLOWLIST/) }),
+    ]);
 
-    const notify = await startGather(target, { id, request: {}, auction: { notify: ["http://10.1.2.3:80/rfq"] }, completion: { timeoutMs: 1000 } });
+    const notify = await startGather(target, {
+      id,
+      request: {},
+      auction: { notify: ["http://10.1.2.3:80/rfq"] },
+      completion: { timeoutMs: 1000 },
+    });
     expectErrorShape(notify, 400, "invalid_request");
     expect(notify.body.error.details).toEqual([expect.objectContaining({ path: "auction.notify[0]" })]);
     await expectNothingStarted(id);

@@ -2,7 +2,19 @@
  * The auction variant: notify URLs receive the request once; answers arrive through
  * POST /api/scatter-gather/{id}/responses and through sendEventPostUri (event `response`).
  */
-import { pollUntil, pollUntilDone, postJson, gatherUrl, recipientServer, request, sleep, startOk, uniqueId, useTarget, msBetween } from "./harness";
+import {
+  pollUntil,
+  pollUntilDone,
+  postJson,
+  gatherUrl,
+  recipientServer,
+  request,
+  sleep,
+  startOk,
+  uniqueId,
+  useTarget,
+  msBetween,
+} from "./harness";
 
 const target = useTarget();
 jest.setTimeout(30_000);
@@ -103,8 +115,11 @@ describe("auction", () => {
   test("answers raised straight at the instance are held to MAX_RESPONSE_BYTES and stored like the others", async () => {
     const id = uniqueId("auction-raw");
     const started = await startOk(target, { id, request: 1, auction: { expected: 2 }, completion: { timeoutMs: 20_000 } });
-    const eventUrl = String(started.body.sendEventPostUri).replace("{eventName}", "response").replace(/^https?:\/\/[^/]+/, target.baseUrl);
-    const raise = (body: unknown) => request(eventUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const eventUrl = String(started.body.sendEventPostUri)
+      .replace("{eventName}", "response")
+      .replace(/^https?:\/\/[^/]+/, target.baseUrl);
+    const raise = (body: unknown) =>
+      request(eventUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     // 100 KB: over MAX_RESPONSE_BYTES (64 KiB), under the backend's 1 MiB: the host takes the event, the gather ignores it.
     expect((await raise({ responder: "huge", value: "x".repeat(100_000) })).status).toBe(202);
     expect((await raise({ responder: "deep", value: JSON.parse("[".repeat(80) + "]".repeat(80)) })).status).toBe(202);

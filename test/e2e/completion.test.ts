@@ -2,7 +2,18 @@
  * Completion modes, aggregations, the deadline and customStatus progress, over HTTP.
  * Simulated recipients (and one scripted loopback server for the progress test).
  */
-import { msBetween, pollUntil, pollUntilDone, recipientServer, runGather, startOk, TERMINAL, uniqueId, useTarget, type AnyJson } from "./harness";
+import {
+  msBetween,
+  pollUntil,
+  pollUntilDone,
+  recipientServer,
+  runGather,
+  startOk,
+  TERMINAL,
+  uniqueId,
+  useTarget,
+  type AnyJson,
+} from "./harness";
 
 const target = useTarget();
 jest.setTimeout(30_000);
@@ -133,29 +144,52 @@ describe("completion modes", () => {
 });
 
 describe("aggregations", () => {
-  const quotes = [sim("acme", 10, { quote: { price: 40, ccy: "EUR" } }), sim("bolt", 60, { quote: { price: 35 } }), sim("cobra", 30, { quote: { price: 52.5 } }), sim("dud", 0, { quote: {} }), sim("down", 0, null, 1)];
+  const quotes = [
+    sim("acme", 10, { quote: { price: 40, ccy: "EUR" } }),
+    sim("bolt", 60, { quote: { price: 35 } }),
+    sim("cobra", 30, { quote: { price: 52.5 } }),
+    sim("dud", 0, { quote: {} }),
+    sim("down", 0, null, 1),
+  ];
 
   test("collect: every successful value by recipient", async () => {
     const { result } = await runGather(target, { request: {}, recipients: quotes, aggregate: { kind: "collect" } });
     expect(result.aggregate).toEqual({
       kind: "collect",
-      values: { acme: { quote: { price: 40, ccy: "EUR" } }, bolt: { quote: { price: 35 } }, cobra: { quote: { price: 52.5 } }, dud: { quote: {} } },
+      values: {
+        acme: { quote: { price: 40, ccy: "EUR" } },
+        bolt: { quote: { price: 35 } },
+        cobra: { quote: { price: 52.5 } },
+        dud: { quote: {} },
+      },
       count: 4,
     });
   });
 
   test("best min with a dot path", async () => {
-    const { result } = await runGather(target, { request: {}, recipients: quotes, aggregate: { kind: "best", field: "quote.price", order: "min" } });
+    const { result } = await runGather(target, {
+      request: {},
+      recipients: quotes,
+      aggregate: { kind: "best", field: "quote.price", order: "min" },
+    });
     expect(result.aggregate).toMatchObject({ kind: "best", recipientId: "bolt", value: { quote: { price: 35 } } });
   });
 
   test("best max with a dot path", async () => {
-    const { result } = await runGather(target, { request: {}, recipients: quotes, aggregate: { kind: "best", field: "quote.price", order: "max" } });
+    const { result } = await runGather(target, {
+      request: {},
+      recipients: quotes,
+      aggregate: { kind: "best", field: "quote.price", order: "max" },
+    });
     expect(result.aggregate).toMatchObject({ kind: "best", recipientId: "cobra", value: { quote: { price: 52.5 } } });
   });
 
   test("best when nothing succeeded: recipientId and value null", async () => {
-    const { result } = await runGather(target, { request: {}, recipients: [sim("down", 0, null, 1)], aggregate: { kind: "best", field: "price" } });
+    const { result } = await runGather(target, {
+      request: {},
+      recipients: [sim("down", 0, null, 1)],
+      aggregate: { kind: "best", field: "price" },
+    });
     expect(result.aggregate).toMatchObject({ kind: "best", recipientId: null, value: null });
   });
 
@@ -167,7 +201,13 @@ describe("aggregations", () => {
   test("vote: the most frequent value and its count", async () => {
     const { result } = await runGather(target, {
       request: {},
-      recipients: [sim("a", 0, { pick: "red" }), sim("b", 20, { pick: { hue: "blue", x: [1] } }), sim("c", 40, { pick: "red" }), sim("d", 60, { pick: { x: [1], hue: "blue" } }), sim("e", 80, { pick: { hue: "blue", x: [1] } })],
+      recipients: [
+        sim("a", 0, { pick: "red" }),
+        sim("b", 20, { pick: { hue: "blue", x: [1] } }),
+        sim("c", 40, { pick: "red" }),
+        sim("d", 60, { pick: { x: [1], hue: "blue" } }),
+        sim("e", 80, { pick: { hue: "blue", x: [1] } }),
+      ],
       aggregate: { kind: "vote", field: "pick" },
     });
     expect(result.aggregate).toMatchObject({ kind: "vote", value: { hue: "blue", x: [1] }, count: 3 });

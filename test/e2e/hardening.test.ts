@@ -128,7 +128,9 @@ describe("numbers out of range (1e999)", () => {
   test("in a recipient's answer: a failed attempt with its reason, not a value passed on as null", async () => {
     const server = await recipientServer(() => ({ text: '{"price":1e999}' }));
     const done = await runGather(target, { request: {}, recipients: [{ id: "a", url: `${server.url}/q` }] });
-    expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "a", status: "failed", error: "response body has a number out of range" })]);
+    expect(done.result.responses).toEqual([
+      expect.objectContaining({ recipientId: "a", status: "failed", error: "response body has a number out of range" }),
+    ]);
     expect(done.result.outcome).toBe("failed");
   });
 });
@@ -153,7 +155,9 @@ describe("nesting depth", () => {
   test("a recipient's answer nested deeper than 64 levels is a failed attempt with its reason", async () => {
     const server = await recipientServer(() => ({ text: nested(65) }));
     const done = await runGather(target, { request: {}, recipients: [{ id: "a", url: `${server.url}/q` }] });
-    expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "a", status: "failed", error: "response body nested deeper than 64 levels" })]);
+    expect(done.result.responses).toEqual([
+      expect.objectContaining({ recipientId: "a", status: "failed", error: "response body nested deeper than 64 levels" }),
+    ]);
   });
 
   test("an auction answer nested too deep, or with 1e999, is a 400 and not counted", async () => {
@@ -200,9 +204,17 @@ describe("ids that are Object.prototype's names", () => {
   });
 
   test("vote and best with a field named after a prototype property read own fields only", async () => {
-    const vote = await runGather(target, { request: {}, recipients: [sim("a", 0, { x: 1 }), sim("b", 0, { x: 2 })], aggregate: { kind: "vote", field: "constructor" } });
+    const vote = await runGather(target, {
+      request: {},
+      recipients: [sim("a", 0, { x: 1 }), sim("b", 0, { x: 2 })],
+      aggregate: { kind: "vote", field: "constructor" },
+    });
     expect(vote.result.aggregate).toMatchObject({ kind: "vote", value: null, count: 0 });
-    const best = await runGather(target, { request: {}, recipients: [sim("a", 0, { x: 1 })], aggregate: { kind: "best", field: "__proto__" } });
+    const best = await runGather(target, {
+      request: {},
+      recipients: [sim("a", 0, { x: 1 })],
+      aggregate: { kind: "best", field: "__proto__" },
+    });
     expect(best.result.aggregate).toMatchObject({ kind: "best", recipientId: null, value: null });
   });
 });
@@ -306,14 +318,20 @@ describe("answers that are not valid UTF-8", () => {
     await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
     const { port } = server.address() as AddressInfo;
     const done = await runGather(target, { request: {}, recipients: [{ id: "a", url: `http://127.0.0.1:${port}/q` }] });
-    expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "a", status: "failed", error: "response body is not valid UTF-8" })]);
+    expect(done.result.responses).toEqual([
+      expect.objectContaining({ recipientId: "a", status: "failed", error: "response body is not valid UTF-8" }),
+    ]);
   });
 });
 
 describe("start bodies", () => {
   test("a body that is not valid UTF-8 is a 400, nothing started", async () => {
     const id = uniqueId("utf8");
-    const body = Buffer.concat([Buffer.from(`{"id":"${id}","request":{"name":"`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"},"recipients":[{"id":"a","simulate":{}}]}')]);
+    const body = Buffer.concat([
+      Buffer.from(`{"id":"${id}","request":{"name":"`),
+      Buffer.from([0xc3, 0x28, 0xff]),
+      Buffer.from('"},"recipients":[{"id":"a","simulate":{}}]}'),
+    ]);
     const res = await request(gatherUrl(target), { method: "POST", headers: { "content-type": "application/json" }, body });
     expectError(res, 400, "invalid_request");
     expect(res.body.error.message).toMatch(/UTF-8/);
@@ -331,7 +349,12 @@ describe("start bodies", () => {
         controller.enqueue(chunk);
       },
     });
-    const res = await request(gatherUrl(target), { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit);
+    const res = await request(gatherUrl(target), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
     expectError(res, 413, "payload_too_large");
   });
 });

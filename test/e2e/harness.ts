@@ -19,7 +19,9 @@ import { spawnHost, type HostProcess } from "../../tools/local-host/test/harness
 export type AnyJson = any;
 
 /** The project root, from the sources (ts-jest) or from their build in dist/ (the bench). */
-export const repoRoot = [path.resolve(__dirname, "../.."), path.resolve(__dirname, "../../..")].find((dir) => fs.existsSync(path.join(dir, "package.json")))!;
+export const repoRoot = [path.resolve(__dirname, "../.."), path.resolve(__dirname, "../../..")].find((dir) =>
+  fs.existsSync(path.join(dir, "package.json")),
+)!;
 export const cliPath = path.join(repoRoot, "dist", "tools", "local-host", "cli.js");
 export const externalBaseUrl = process.env.BASE_URL?.replace(/\/+$/, "") || undefined;
 /** True when the suite starts its own local host (false under BASE_URL). */
@@ -195,14 +197,21 @@ export async function pollUntilDone(target: Target, idOrUri: string, timeoutMs =
 }
 
 /** Polls GET /api/scatter-gather/{id} until `done(body)`. */
-export async function pollUntil(target: Target, idOrUri: string, done: (body: AnyJson) => boolean, timeoutMs = 20_000, intervalMs = 100): Promise<AnyJson> {
+export async function pollUntil(
+  target: Target,
+  idOrUri: string,
+  done: (body: AnyJson) => boolean,
+  timeoutMs = 20_000,
+  intervalMs = 100,
+): Promise<AnyJson> {
   const id = instanceIdOf(idOrUri);
   const t0 = Date.now();
   let last: HttpAnswer | undefined;
   for (;;) {
     last = await getGather(target, id);
     if (last.status === 200 && done(last.body)) return last.body;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms polling ${id}: last ${last.status} ${last.text.slice(0, 2000)}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms polling ${id}: last ${last.status} ${last.text.slice(0, 2000)}`);
     await sleep(intervalMs);
   }
 }

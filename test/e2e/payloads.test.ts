@@ -62,7 +62,10 @@ describe("30 recipients answering 60 KB each (1.8 MB in all)", () => {
   }
 
   test("paging: offset, limit, status filter, nextUri; 400 for a bad query; 404 for an unknown id", async () => {
-    const recipients = Array.from({ length: 12 }, (_, i) => ({ id: `p${i}`, simulate: { value: { n: i }, failureRate: i % 4 === 0 ? 1 : 0 } }));
+    const recipients = Array.from({ length: 12 }, (_, i) => ({
+      id: `p${i}`,
+      simulate: { value: { n: i }, failureRate: i % 4 === 0 ? 1 : 0 },
+    }));
     const { result } = await runGather(target, { request: 1, recipients });
     const base = result.responsesUri.replace(/^https?:\/\/[^/]+/, target.baseUrl);
     const page = (await request(`${base}?offset=2&limit=3`)).body;
@@ -110,7 +113,10 @@ describe("a 1 MiB request to 10,000 recipients", () => {
 
 describe("DELETE", () => {
   test("removes the gather and its stored payloads: the responses route then answers 404", async () => {
-    const { id, result } = await runGather(target, { request: { big: "y".repeat(50_000) }, recipients: [{ id: "a", simulate: { value: 1 } }] });
+    const { id, result } = await runGather(target, {
+      request: { big: "y".repeat(50_000) },
+      recipients: [{ id: "a", simulate: { value: 1 } }],
+    });
     const base = result.responsesUri.replace(/^https?:\/\/[^/]+/, target.baseUrl);
     expect((await request(base)).status).toBe(200);
     expect((await request(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" })).status).toBe(204);

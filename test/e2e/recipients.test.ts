@@ -34,7 +34,12 @@ describe("URL recipients", () => {
       aggregate: { kind: "best", field: "quote.price" },
     });
     expect(status.result).toMatchObject({ outcome: "complete", closedBy: "all-responded" });
-    expect(status.result.responses[0]).toMatchObject({ recipientId: "p", status: "succeeded", value: { quote: { price: 12.5 } }, attempts: 1 });
+    expect(status.result.responses[0]).toMatchObject({
+      recipientId: "p",
+      status: "succeeded",
+      value: { quote: { price: 12.5 } },
+      attempts: 1,
+    });
     expect(srv.count).toBe(2);
     const put = srv.calls.find((c) => c.url === "/quote?x=1")!;
     expect(put.method).toBe("PUT");

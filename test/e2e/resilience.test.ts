@@ -4,7 +4,18 @@
  * the Host header, instance ids a client cannot take from a gather's batches, the auction answer cap.
  */
 import * as http from "node:http";
-import { ownsHost, pollUntil, recipientServer, runGather, startOk, startHostProcess, uniqueId, useTarget, type AnyJson, type HostProcess } from "./harness";
+import {
+  ownsHost,
+  pollUntil,
+  recipientServer,
+  runGather,
+  startOk,
+  startHostProcess,
+  uniqueId,
+  useTarget,
+  type AnyJson,
+  type HostProcess,
+} from "./harness";
 
 const target = useTarget();
 jest.setTimeout(60_000);
@@ -16,7 +27,8 @@ describe("retry under a deadline", () => {
     for (const kind of ["simulated", "URL"] as const) {
       test(`${mode}, ${kind} recipient failing every attempt: the gather completes, no failed orchestration`, async () => {
         const srv = await recipientServer(() => ({ status: 503 }));
-        const bad = kind === "URL" ? { id: "bad", url: `${srv.url}/q`, timeoutMs: 2000 } : { id: "bad", simulate: { latencyMs: 10, failureRate: 1 } };
+        const bad =
+          kind === "URL" ? { id: "bad", url: `${srv.url}/q`, timeoutMs: 2000 } : { id: "bad", simulate: { latencyMs: 10, failureRate: 1 } };
         const completion = { mode, timeoutMs: 20_000, ...(mode === "quorum" ? { quorum: 1 } : {}) };
         const status = await runGather(target, {
           request: 1,
@@ -54,7 +66,10 @@ describe("retry under a deadline", () => {
     const t0 = Date.now();
     const status = await runGather(target, {
       request: 1,
-      recipients: [{ id: "slow-retry", simulate: { latencyMs: 0, failureRate: 1 } }, { id: "good", simulate: { latencyMs: 300, value: 1 } }],
+      recipients: [
+        { id: "slow-retry", simulate: { latencyMs: 0, failureRate: 1 } },
+        { id: "good", simulate: { latencyMs: 300, value: 1 } },
+      ],
       completion: { mode: "first", timeoutMs: 3_600_000 },
       retry: { maxAttempts: 3, firstRetryIntervalMs: 600_000 },
     });
@@ -70,7 +85,12 @@ describe("public URLs come from configuration, never from the Host header", () =
   (ownsHost ? test : test.skip)("a start with Host: attacker.invalid gets the host's own URLs; bidders get its respondUrl", async () => {
     const bidder = await recipientServer(() => ({ json: { ok: true } }));
     const id = uniqueId("host-header");
-    const body = JSON.stringify({ id, request: 1, auction: { notify: [`${bidder.url}/rfq`], expected: 1 }, completion: { timeoutMs: 30_000 } });
+    const body = JSON.stringify({
+      id,
+      request: 1,
+      auction: { notify: [`${bidder.url}/rfq`], expected: 1 },
+      completion: { timeoutMs: 30_000 },
+    });
     const answer = await rawPost(target.host!.port, "/api/scatter-gather", body, { Host: "attacker.invalid" });
     expect(answer.status).toBe(202);
     const urls = JSON.parse(answer.body) as Record<string, string>;
@@ -88,7 +108,11 @@ describe("public URLs come from configuration, never from the Host header", () =
       host = await startHostProcess({ env: { PUBLIC_BASE_URL: "https://gather.example.com" } });
       const bidder = await recipientServer(() => ({ json: { ok: true } }));
       const id = uniqueId("public");
-      const answer = await rawPost(host.port, "/api/scatter-gather", JSON.stringify({ id, request: 1, auction: { notify: [`${bidder.url}/rfq`] }, completion: { timeoutMs: 30_000 } }));
+      const answer = await rawPost(
+        host.port,
+        "/api/scatter-gather",
+        JSON.stringify({ id, request: 1, auction: { notify: [`${bidder.url}/rfq`] }, completion: { timeoutMs: 30_000 } }),
+      );
       expect(answer.status).toBe(202);
       const urls = JSON.parse(answer.body) as Record<string, string>;
       expect(urls.statusQueryGetUri.startsWith("https://gather.example.com/runtime/webhooks/durabletask/instances/")).toBe(true);
@@ -110,7 +134,11 @@ describe("instance ids", () => {
       // The trial: start "<id>:batch:0" (a valid user id) first and keep it running...
       await startOk(site, { id: `${id}:batch:0`, request: 1, recipients: [{ id: "hold", simulate: { latencyMs: 30_000 } }] });
       // ...then the gather "<id>" with batches: none of its recipients may fail for the name clash.
-      const { id: gatherId } = await startOk(site, { id, request: 1, recipients: ["a", "b", "c", "d", "e"].map((r) => ({ id: r, simulate: { value: r } })) });
+      const { id: gatherId } = await startOk(site, {
+        id,
+        request: 1,
+        recipients: ["a", "b", "c", "d", "e"].map((r) => ({ id: r, simulate: { value: r } })),
+      });
       const status = await pollUntil(site, gatherId, (s) => s.runtimeStatus !== "Running", 20_000);
       expect(status.result).toMatchObject({ outcome: "complete", counts: { total: 5, succeeded: 5, failed: 0 } });
       // And the batches' own ids cannot be taken: "~" is outside the id alphabet.
@@ -173,7 +201,8 @@ describe("terminate and delete reach the whole gather", () => {
     const deleted = await fetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" });
     expect(deleted.status).toBe(204);
     expect((await fetch(`${target.baseUrl}/api/scatter-gather/${id}`)).status).toBe(404);
-    for (const n of [0, 1, 2]) expect((await fetch(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${id}~batch-${n}`)).status).toBe(404);
+    for (const n of [0, 1, 2])
+      expect((await fetch(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${id}~batch-${n}`)).status).toBe(404);
   });
 
   test("DELETE of a running gather is a 409; of an unknown id a 404; terminate of a finished one a 410", async () => {
@@ -189,13 +218,21 @@ describe("terminate and delete reach the whole gather", () => {
   });
 });
 
-function rawPost(port: number, path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+function rawPost(
+  port: number,
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: "POST", headers: { "content-type": "application/json", ...headers } }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
-    });
+    const req = http.request(
+      { host: "127.0.0.1", port, path, method: "POST", headers: { "content-type": "application/json", ...headers } },
+      (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });

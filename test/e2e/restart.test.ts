@@ -3,7 +3,18 @@
  * completes with every recipient accounted for. Starts its own hosts, so it is skipped under BASE_URL.
  */
 import * as fs from "node:fs";
-import { getGather, ownsHost, sleep, startHostProcess, startOk, tempDataDir, uniqueId, type AnyJson, type HostProcess, type Target } from "./harness";
+import {
+  getGather,
+  ownsHost,
+  sleep,
+  startHostProcess,
+  startOk,
+  tempDataDir,
+  uniqueId,
+  type AnyJson,
+  type HostProcess,
+  type Target,
+} from "./harness";
 
 const maybe = ownsHost ? describe : describe.skip;
 jest.setTimeout(90_000);
@@ -45,7 +56,10 @@ maybe("crash and restart of the local host", () => {
     const target: Target = { baseUrl: first.url, host: first };
     const id = uniqueId("crash");
     // Latencies spread over ~4 s; the deadline is far away.
-    const recipients = Array.from({ length: N }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: 200 + ((i * 37) % 200) * 20, value: { i } } }));
+    const recipients = Array.from({ length: N }, (_, i) => ({
+      id: `r${i}`,
+      simulate: { latencyMs: 200 + ((i * 37) % 200) * 20, value: { i } },
+    }));
     await startOk(target, { id, request: { durable: true }, recipients, completion: { timeoutMs: 120_000 } });
 
     const before = await poll(target, id, (b) => b.progress?.phase === "gathering" && b.progress.succeeded >= 20, 20_000);

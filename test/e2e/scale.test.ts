@@ -10,7 +10,10 @@ jest.setTimeout(90_000);
 test("2,000 simulated recipients with small latencies complete with counts.total 2000", async () => {
   const N = 2000;
   const id = uniqueId("scale");
-  const recipients = Array.from({ length: N }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: (i * 7) % 40, value: { i, price: 1000 - (i % 997) } } }));
+  const recipients = Array.from({ length: N }, (_, i) => ({
+    id: `r${i}`,
+    simulate: { latencyMs: (i * 7) % 40, value: { i, price: 1000 - (i % 997) } },
+  }));
   const t0 = Date.now();
   await startOk(target, { id, request: { big: true }, recipients, aggregate: { kind: "summary", field: "price" } });
   const status = await pollUntilDone(target, id, 80_000, 250);
@@ -38,7 +41,9 @@ test("2,000 simulated recipients with small latencies complete with counts.total
   expect(status.progress).toMatchObject({ total: N, succeeded: N, failed: 0, pending: 0 });
 
   // The batches were sub-orchestrations (4 of 500).
-  const batches = (await listInstanceIds(target, `&instanceIdPrefix=${encodeURIComponent(`${id}~batch-`)}`)).filter((x) => x.startsWith(`${id}~batch-`));
+  const batches = (await listInstanceIds(target, `&instanceIdPrefix=${encodeURIComponent(`${id}~batch-`)}`)).filter((x) =>
+    x.startsWith(`${id}~batch-`),
+  );
   expect(batches).toEqual([0, 1, 2, 3].map((i) => `${id}~batch-${i}`));
   // Wall clock, printed for the report (not asserted tightly: CI machines differ).
   expect(elapsed).toBeLessThan(80_000);

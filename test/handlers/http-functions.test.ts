@@ -10,7 +10,14 @@ import { submitResponse } from "../../src/functions/submitResponse";
 import { answerFacts } from "../../src/gather/facts";
 import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
 
-type Status = { runtimeStatus: string; createdTime?: string; lastUpdatedTime?: string; customStatus?: unknown; output?: unknown; input?: unknown };
+type Status = {
+  runtimeStatus: string;
+  createdTime?: string;
+  lastUpdatedTime?: string;
+  customStatus?: unknown;
+  output?: unknown;
+  input?: unknown;
+};
 
 class RecordingClient {
   started: { name: string; instanceId: string; input: unknown }[] = [];
@@ -36,7 +43,12 @@ class RecordingClient {
   }
   createHttpManagementPayload(instanceId: string) {
     const base = `http://localhost:7071/runtime/webhooks/durabletask/instances/${instanceId}`;
-    return { id: instanceId, statusQueryGetUri: base, sendEventPostUri: `${base}/raiseEvent/{eventName}`, terminatePostUri: `${base}/terminate?reason={text}` };
+    return {
+      id: instanceId,
+      statusQueryGetUri: base,
+      sendEventPostUri: `${base}/raiseEvent/{eventName}`,
+      terminatePostUri: `${base}/terminate?reason={text}`,
+    };
   }
   createCheckStatusResponse(_request: unknown, instanceId: string): HttpResponseInit {
     const payload = this.createHttpManagementPayload(instanceId);
@@ -64,7 +76,13 @@ function post(url: string, body: string, contentType = "application/json"): Http
 }
 const context = () => new InvocationContext({ functionName: "test" });
 const starterUrl = "http://localhost:7071/api/scatter-gather";
-const valid = { request: { sku: 1 }, recipients: [{ id: "a", simulate: { value: 1 } }, { id: "b", url: "http://127.0.0.1:9001/quote" }] };
+const valid = {
+  request: { sku: 1 },
+  recipients: [
+    { id: "a", simulate: { value: 1 } },
+    { id: "b", url: "http://127.0.0.1:9001/quote" },
+  ],
+};
 
 describe("startScatterGather", () => {
   test("202 with the management URLs; the request and recipients go to the payload store, the orchestrator gets references", async () => {
@@ -102,7 +120,9 @@ describe("startScatterGather", () => {
   test("auction: the orchestrator gets the absolute respond URL", async () => {
     const body = { id: "rfq-1", request: {}, auction: { notify: [], expected: 2 }, completion: { timeoutMs: 1000 } };
     expect((await startScatterGather(post(starterUrl, JSON.stringify(body)), context())).status).toBe(202);
-    expect(client.started[0].input).toMatchObject({ auction: { expected: 2, notify: [], respondUrl: "http://localhost:7071/api/scatter-gather/rfq-1/responses" } });
+    expect(client.started[0].input).toMatchObject({
+      auction: { expected: 2, notify: [], respondUrl: "http://localhost:7071/api/scatter-gather/rfq-1/responses" },
+    });
   });
 
   test.each([
@@ -117,7 +137,14 @@ describe("startScatterGather", () => {
   });
 
   test("400 lists every problem with its path", async () => {
-    const body = { request: 1, recipients: [{ id: "a", url: "http://evil.example.com/" }, { id: "a", simulate: {} }], completion: { mode: "sometimes" } };
+    const body = {
+      request: 1,
+      recipients: [
+        { id: "a", url: "http://evil.example.com/" },
+        { id: "a", simulate: {} },
+      ],
+      completion: { mode: "sometimes" },
+    };
     const response = await startScatterGather(post(starterUrl, JSON.stringify(body)), context());
     expect(response.status).toBe(400);
     const paths = (response.jsonBody as { error: { details: { path: string }[] } }).error.details.map((d) => d.path);
@@ -136,7 +163,11 @@ describe("startScatterGather", () => {
     client = new RecordingClient({ busy: { runtimeStatus: "Running" }, done: { runtimeStatus: "Completed" } });
     const busy = await startScatterGather(post(starterUrl, JSON.stringify({ ...valid, id: "busy" })), context());
     expect(busy.status).toBe(409);
-    expect(busy.jsonBody).toMatchObject({ error: { code: "conflict" }, id: "busy", statusQueryGetUri: expect.stringContaining("/instances/busy") });
+    expect(busy.jsonBody).toMatchObject({
+      error: { code: "conflict" },
+      id: "busy",
+      statusQueryGetUri: expect.stringContaining("/instances/busy"),
+    });
     const done = await startScatterGather(post(starterUrl, JSON.stringify({ ...valid, id: "done" })), context());
     expect(done.status).toBe(202);
     expect(client.started.map((s) => s.instanceId)).toEqual(["done"]);
@@ -149,10 +180,26 @@ describe("getScatterGather", () => {
   test("progress while running, result when done, 404 when unknown", async () => {
     client = new RecordingClient({
       run: { runtimeStatus: "Running", createdTime: "t0", lastUpdatedTime: "t1", customStatus: { phase: "gathering", pending: 2 } },
-      fin: { runtimeStatus: "Completed", createdTime: "t0", lastUpdatedTime: "t2", customStatus: { phase: "aggregating" }, output: { outcome: "complete" } },
+      fin: {
+        runtimeStatus: "Completed",
+        createdTime: "t0",
+        lastUpdatedTime: "t2",
+        customStatus: { phase: "aggregating" },
+        output: { outcome: "complete" },
+      },
     });
     const running = await getScatterGather(get("run"), context());
-    expect(running).toMatchObject({ status: 200, jsonBody: { id: "run", runtimeStatus: "Running", createdTime: "t0", lastUpdatedTime: "t1", progress: { phase: "gathering", pending: 2 }, result: null } });
+    expect(running).toMatchObject({
+      status: 200,
+      jsonBody: {
+        id: "run",
+        runtimeStatus: "Running",
+        createdTime: "t0",
+        lastUpdatedTime: "t1",
+        progress: { phase: "gathering", pending: 2 },
+        result: null,
+      },
+    });
     const finished = await getScatterGather(get("fin"), context());
     expect(finished.jsonBody).toMatchObject({ runtimeStatus: "Completed", result: { outcome: "complete" } });
     const unknown = await getScatterGather(get("nope"), context());
@@ -189,7 +236,13 @@ describe("getScatterGather: progress of a finished instance", () => {
 
 describe("submitResponse", () => {
   const answer = (id: string, body: unknown) =>
-    new HttpRequest({ method: "POST", url: `${starterUrl}/${id}/responses`, params: { id }, body: { string: JSON.stringify(body) }, headers: { "content-type": "application/json" } });
+    new HttpRequest({
+      method: "POST",
+      url: `${starterUrl}/${id}/responses`,
+      params: { id },
+      body: { string: JSON.stringify(body) },
+      headers: { "content-type": "application/json" },
+    });
 
   const auctionInput = {
     run: { instanceId: "open", runId: "r" },
@@ -199,7 +252,10 @@ describe("submitResponse", () => {
   };
 
   test("202 stores the answer and raises its facts; a second answer of a responder is kept out; 404 unknown; 410 finished; 400 bad body", async () => {
-    client = new RecordingClient({ open: { runtimeStatus: "Running", input: auctionInput }, shut: { runtimeStatus: "Completed", input: auctionInput } });
+    client = new RecordingClient({
+      open: { runtimeStatus: "Running", input: auctionInput },
+      shut: { runtimeStatus: "Completed", input: auctionInput },
+    });
     expect((await submitResponse(answer("open", { responder: "r1", value: { price: 3 } }), context())).status).toBe(202);
     const facts = answerFacts({ price: 3 }, { agree: false, aggregate: { kind: "best", field: "price", order: "min" } });
     expect(client.raised).toEqual([{ instanceId: "open", name: "response", data: { responder: "r1", facts } }]);
@@ -218,23 +274,43 @@ describe("submitResponse", () => {
 
 describe("submitResponse: only auctions, at most MAX_RECIPIENTS answers", () => {
   const answer = (id: string) =>
-    new HttpRequest({ method: "POST", url: `${starterUrl}/${id}/responses`, params: { id }, body: { string: '{"responder":"r9","value":1}' }, headers: { "content-type": "application/json" } });
+    new HttpRequest({
+      method: "POST",
+      url: `${starterUrl}/${id}/responses`,
+      params: { id },
+      body: { string: '{"responder":"r9","value":1}' },
+      headers: { "content-type": "application/json" },
+    });
   const auctionInput = {
     run: { instanceId: "a", runId: "r" },
     auction: { notify: [], respondUrl: "http://x/responses" },
     completion: { mode: "all", agree: false, timeoutMs: 1000 },
     aggregate: { kind: "collect", order: "min" },
   };
-  const progress = (succeeded: number) => ({ phase: "gathering", total: succeeded, succeeded, failed: 0, pending: 0, deadline: "2030-01-01T00:00:00.000Z" });
+  const progress = (succeeded: number) => ({
+    phase: "gathering",
+    total: succeeded,
+    succeeded,
+    failed: 0,
+    pending: 0,
+    deadline: "2030-01-01T00:00:00.000Z",
+  });
   afterEach(() => delete process.env.MAX_RECIPIENTS);
 
   test("409 conflict for a gather started with recipients, running or finished; the status is read with its input", async () => {
-    const input = { request: {}, recipients: [{ id: "a", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }], completion: { mode: "all" } };
+    const input = {
+      request: {},
+      recipients: [{ id: "a", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }],
+      completion: { mode: "all" },
+    };
     client = new RecordingClient({ run: { runtimeStatus: "Running", input }, fin: { runtimeStatus: "Completed", input } });
     for (const id of ["run", "fin"]) {
       const response = await submitResponse(answer(id), context());
       expect(response.status).toBe(409);
-      expect((response.jsonBody as { error: { code: string; message: string } }).error).toEqual({ code: "conflict", message: `scatter-gather ${id} is not an auction: it was started with recipients and takes no answers` });
+      expect((response.jsonBody as { error: { code: string; message: string } }).error).toEqual({
+        code: "conflict",
+        message: `scatter-gather ${id} is not an auction: it was started with recipients and takes no answers`,
+      });
     }
     expect(client.showInput).toEqual([true, true]);
     expect(client.raised).toEqual([]);
@@ -242,7 +318,10 @@ describe("submitResponse: only auctions, at most MAX_RECIPIENTS answers", () => 
 
   test("409 once the auction holds MAX_RECIPIENTS answers; below that the answer is raised", async () => {
     process.env.MAX_RECIPIENTS = "3";
-    client = new RecordingClient({ two: { runtimeStatus: "Running", input: auctionInput, customStatus: progress(2) }, full: { runtimeStatus: "Running", input: auctionInput, customStatus: progress(3) } });
+    client = new RecordingClient({
+      two: { runtimeStatus: "Running", input: auctionInput, customStatus: progress(2) },
+      full: { runtimeStatus: "Running", input: auctionInput, customStatus: progress(3) },
+    });
     expect((await submitResponse(answer("two"), context())).status).toBe(202);
     const full = await submitResponse(answer("full"), context());
     expect(full.status).toBe(409);
@@ -271,7 +350,13 @@ describe("route ids outside the instance id pattern: 404 before any lookup", () 
 
   test.each(ids)("POST responses %j", async (id) => {
     client = new RecordingClient({ victim: { runtimeStatus: "Running" } });
-    const request = new HttpRequest({ method: "POST", url: starterUrl, params: { id }, body: { string: '{"responder":"r","value":1}' }, headers: { "content-type": "application/json" } });
+    const request = new HttpRequest({
+      method: "POST",
+      url: starterUrl,
+      params: { id },
+      body: { string: '{"responder":"r","value":1}' },
+      headers: { "content-type": "application/json" },
+    });
     expect(await submitResponse(request, context())).toMatchObject({ status: 404, jsonBody: { error: { code: "not_found" } } });
     expect(client.lookups).toEqual([]);
     expect(client.raised).toEqual([]);

@@ -100,7 +100,13 @@ const DOCUMENTED_APP_SETTINGS = [
  * Variables the platform or the local tooling provides, which must not be app settings.
  * Anything else that src/ reads has to be set in infra/app/api.bicep.
  */
-const NOT_APP_SETTINGS = new Set(["NODE_ENV", "WEBSITE_HOSTNAME", "WEBSITE_SITE_NAME", "WEBSITE_INSTANCE_ID", "FUNCTIONS_EXTENSION_VERSION"]);
+const NOT_APP_SETTINGS = new Set([
+  "NODE_ENV",
+  "WEBSITE_HOSTNAME",
+  "WEBSITE_SITE_NAME",
+  "WEBSITE_INSTANCE_ID",
+  "FUNCTIONS_EXTENSION_VERSION",
+]);
 
 /** App settings Flex Consumption rejects or ignores (set through functionAppConfig instead). */
 const FLEX_FORBIDDEN_SETTINGS = [
@@ -126,9 +132,12 @@ function moduleProblems(files: string[]): string[] {
 function parameterProblems(mainSrc: string, parameterFile: { parameters: Record<string, { value: unknown }> }): string[] {
   const declared = params(mainSrc);
   const supplied = Object.keys(parameterFile.parameters ?? {});
-  const problems = supplied.filter((p) => !declared.has(p)).map((p) => `main.parameters.json supplies '${p}', which main.bicep does not declare`);
+  const problems = supplied
+    .filter((p) => !declared.has(p))
+    .map((p) => `main.parameters.json supplies '${p}', which main.bicep does not declare`);
   for (const p of declared.values()) {
-    if (!p.optional && !supplied.includes(p.name)) problems.push(`main.bicep parameter '${p.name}' has no default and is not in main.parameters.json`);
+    if (!p.optional && !supplied.includes(p.name))
+      problems.push(`main.bicep parameter '${p.name}' has no default and is not in main.parameters.json`);
   }
   return problems;
 }
@@ -194,7 +203,8 @@ function roleProblems(bicepSources: Record<string, string>): string[] {
         const name = roleKeyName(key);
         const id = value.replace(/^'(.*)'$/, "$1").toLowerCase();
         if (!name) problems.push(`${file}: role key '${key}' is not in the test's role table`);
-        else if (BUILT_IN_ROLES[name] !== id) problems.push(`${file}: role '${name}' has id ${id}, documented id is ${BUILT_IN_ROLES[name]}`);
+        else if (BUILT_IN_ROLES[name] !== id)
+          problems.push(`${file}: role '${name}' has id ${id}, documented id is ${BUILT_IN_ROLES[name]}`);
       }
     }
   }
@@ -244,7 +254,8 @@ function apiVersionProblems(bicepSources: Record<string, string>): string[] {
       const base = r.type.split("/").slice(0, 2).join("/");
       const known = KNOWN_API_VERSIONS[r.type] ?? (r.type.startsWith("Microsoft.DurableTask/") ? KNOWN_API_VERSIONS[base] : undefined);
       if (!known) problems.push(`${file}: resource type ${r.type} is not in the checked API version table`);
-      else if (!known.includes(r.apiVersion)) problems.push(`${file}: ${r.type}@${r.apiVersion} is not a checked API version (${known.join(", ")})`);
+      else if (!known.includes(r.apiVersion))
+        problems.push(`${file}: ${r.type}@${r.apiVersion} is not a checked API version (${known.join(", ")})`);
     }
   }
   return problems;
@@ -271,7 +282,8 @@ function parameterDefaultProblems(mainSrc: string, parameterFile: { parameters: 
       if (!(decl?.type === "string" && decl.defaultValue === "''")) problems.push(`${name}: placeholder \${${m[1]}} has no default`);
       continue;
     }
-    if (bicepDefault !== undefined && m[2] !== bicepDefault) problems.push(`${name}: placeholder default '${m[2]}' differs from the Bicep default '${bicepDefault}'`);
+    if (bicepDefault !== undefined && m[2] !== bicepDefault)
+      problems.push(`${name}: placeholder default '${m[2]}' differs from the Bicep default '${bicepDefault}'`);
     const allowed = allowedValues(decorators.get(name));
     if (allowed && !allowed.includes(m[2])) problems.push(`${name}: placeholder default '${m[2]}' is not in @allowed`);
     const min = decoratorNumber(decorators.get(name), "minValue");
@@ -288,8 +300,10 @@ function flexProblems(files: Record<string, string>): string[] {
     const decl = params(src).get("maximumInstanceCount");
     if (!decl) continue;
     const min = decoratorNumber(paramDecorators(src).get("maximumInstanceCount"), "minValue");
-    if (min === undefined || min < 40) problems.push(`${file}: maximumInstanceCount allows values under 40 (@minValue ${min ?? "missing"})`);
-    if (decl.defaultValue !== undefined && Number(decl.defaultValue) < 40) problems.push(`${file}: maximumInstanceCount default ${decl.defaultValue} is under 40`);
+    if (min === undefined || min < 40)
+      problems.push(`${file}: maximumInstanceCount allows values under 40 (@minValue ${min ?? "missing"})`);
+    if (decl.defaultValue !== undefined && Number(decl.defaultValue) < 40)
+      problems.push(`${file}: maximumInstanceCount default ${decl.defaultValue} is under 40`);
   }
   return problems;
 }
@@ -308,16 +322,21 @@ function locationProblems(mainSrc: string): string[] {
 function payloadInfraProblems(mainSrc: string, storageSrc: string, apiSrc: string): string[] {
   const problems: string[] = [];
   const mainParams = params(mainSrc);
-  if (mainParams.get("payloadContainerName")?.defaultValue !== "'scatter-gather-payloads'") problems.push("main.bicep: payloadContainerName default is not 'scatter-gather-payloads'");
+  if (mainParams.get("payloadContainerName")?.defaultValue !== "'scatter-gather-payloads'")
+    problems.push("main.bicep: payloadContainerName default is not 'scatter-gather-payloads'");
   if (mainParams.get("payloadRetentionDays")?.defaultValue !== "30") problems.push("main.bicep: payloadRetentionDays default is not 30");
 
   const storage = moduleParams(mainSrc, "storage");
-  if (!/\bpayloadContainerName\b/.test(storage.get("containerNames") ?? "")) problems.push("main.bicep: the storage module does not create the payload container");
-  if (storage.get("expiringContainerName") !== "payloadContainerName") problems.push("main.bicep: the lifecycle rule is not on the payload container");
-  if (storage.get("expireAfterDays") !== "payloadRetentionDays") problems.push("main.bicep: the lifecycle rule does not use payloadRetentionDays");
+  if (!/\bpayloadContainerName\b/.test(storage.get("containerNames") ?? ""))
+    problems.push("main.bicep: the storage module does not create the payload container");
+  if (storage.get("expiringContainerName") !== "payloadContainerName")
+    problems.push("main.bicep: the lifecycle rule is not on the payload container");
+  if (storage.get("expireAfterDays") !== "payloadRetentionDays")
+    problems.push("main.bicep: the lifecycle rule does not use payloadRetentionDays");
 
   const containers = resources(storageSrc).find((r) => r.type === "Microsoft.Storage/storageAccounts/blobServices/containers");
-  if (!containers || !/for\s+\w+\s+in\s+containerNames\b/.test(stripComments(storageSrc))) problems.push("storage: containers are not created from containerNames");
+  if (!containers || !/for\s+\w+\s+in\s+containerNames\b/.test(stripComments(storageSrc)))
+    problems.push("storage: containers are not created from containerNames");
   const policy = resources(storageSrc).find((r) => r.type === "Microsoft.Storage/storageAccounts/managementPolicies");
   if (!policy) problems.push("storage: no lifecycle management policy");
   else {
@@ -327,16 +346,21 @@ function payloadInfraProblems(mainSrc: string, storageSrc: string, apiSrc: strin
     if (entries.get("parent") !== "storage") problems.push("storage: the management policy is not on the storage account");
     const rule = blockAfter(body, /\brules\s*:\s*\[\s*/) ?? "";
     if (!/\benabled\s*:\s*true\b/.test(rule)) problems.push("storage: the lifecycle rule is not enabled");
-    if (!/prefixMatch\s*:\s*\[\s*'\$\{expiringContainerName\}\/'\s*\]/.test(rule)) problems.push("storage: the lifecycle rule does not filter on the container prefix");
+    if (!/prefixMatch\s*:\s*\[\s*'\$\{expiringContainerName\}\/'\s*\]/.test(rule))
+      problems.push("storage: the lifecycle rule does not filter on the container prefix");
     if (!/blobTypes\s*:\s*\[\s*'blockBlob'\s*\]/.test(rule)) problems.push("storage: the lifecycle rule does not cover block blobs");
-    if (!/baseBlob\s*:\s*\{\s*delete\s*:\s*\{\s*daysAfter(?:Modification|Creation)GreaterThan\s*:\s*expireAfterDays\s*\}/.test(rule)) problems.push("storage: the lifecycle rule does not delete after expireAfterDays");
+    if (!/baseBlob\s*:\s*\{\s*delete\s*:\s*\{\s*daysAfter(?:Modification|Creation)GreaterThan\s*:\s*expireAfterDays\s*\}/.test(rule))
+      problems.push("storage: the lifecycle rule does not delete after expireAfterDays");
   }
 
   const settings = appSettingsOf(apiSrc);
-  if (settings.get("PAYLOAD_CONTAINER") !== "payloadContainerName") problems.push("api.bicep: PAYLOAD_CONTAINER is not payloadContainerName");
-  if (settings.get("PAYLOAD_RETENTION_DAYS") !== "string(payloadRetentionDays)") problems.push("api.bicep: PAYLOAD_RETENTION_DAYS is not string(payloadRetentionDays)");
+  if (settings.get("PAYLOAD_CONTAINER") !== "payloadContainerName")
+    problems.push("api.bicep: PAYLOAD_CONTAINER is not payloadContainerName");
+  if (settings.get("PAYLOAD_RETENTION_DAYS") !== "string(payloadRetentionDays)")
+    problems.push("api.bicep: PAYLOAD_RETENTION_DAYS is not string(payloadRetentionDays)");
   const api = moduleParams(mainSrc, "api");
-  for (const name of ["payloadContainerName", "payloadRetentionDays"]) if (api.get(name) !== name) problems.push(`main.bicep: ${name} is not passed to the api module`);
+  for (const name of ["payloadContainerName", "payloadRetentionDays"])
+    if (api.get(name) !== name) problems.push(`main.bicep: ${name} is not passed to the api module`);
   return problems;
 }
 
@@ -517,7 +541,7 @@ describe("infra templates", () => {
   test("azure.yaml declares service api hosted as a function app", () => {
     expect(azureYamlProblems(read("azure.yaml"))).toEqual([]);
   });
-  test("main.parameters.json placeholders carry defaults (older azd passes \"\" for unset variables)", () => {
+  test('main.parameters.json placeholders carry defaults (older azd passes "" for unset variables)', () => {
     expect(parameterDefaultProblems(MAIN, PARAMETERS)).toEqual([]);
     expect(PARAMETERS.parameters.dtsSkuName.value).toBe("${DTS_SKU_NAME=Consumption}");
     expect(PARAMETERS.parameters.principalType.value).toBe("${AZURE_PRINCIPAL_TYPE=User}");
@@ -530,7 +554,9 @@ describe("infra templates", () => {
 
   test("location is limited to regions with both Flex Consumption and the Durable Task Scheduler", () => {
     expect(locationProblems(MAIN)).toEqual([]);
-    expect(allowedValues(paramDecorators(MAIN).get("location"))).toEqual(expect.arrayContaining(["eastus2", "northeurope", "swedencentral"]));
+    expect(allowedValues(paramDecorators(MAIN).get("location"))).toEqual(
+      expect.arrayContaining(["eastus2", "northeurope", "swedencentral"]),
+    );
   });
 
   test("payload store: container, lifecycle rule after payloadRetentionDays, app settings", () => {
@@ -555,7 +581,10 @@ describe("infra checks reject broken templates", () => {
 
   test("missing module file", () => {
     const f = path.join(tmp, "main.bicep");
-    fs.writeFileSync(f, "module a './app/nope.bicep' = {\n  name: 'a'\n}\n// module b './commented-out.bicep' = {}\nmodule c 'br/public:avm/res/x:1.0.0' = {\n  name: 'c'\n}\n");
+    fs.writeFileSync(
+      f,
+      "module a './app/nope.bicep' = {\n  name: 'a'\n}\n// module b './commented-out.bicep' = {}\nmodule c 'br/public:avm/res/x:1.0.0' = {\n  name: 'c'\n}\n",
+    );
     expect(moduleProblems([f])).toEqual([`${path.relative(ROOT, f)}: module './app/nope.bicep' does not exist`]);
   });
 
@@ -616,9 +645,9 @@ describe("infra checks reject broken templates", () => {
   });
 
   test("azure.yaml with the wrong host or without the api service", () => {
-    expect(azureYamlProblems("name: scatter-gather\nservices:\n  api:\n    project: .\n    language: ts\n    host: containerapp\n")).toEqual([
-      "service api host is 'containerapp', expected 'function'",
-    ]);
+    expect(
+      azureYamlProblems("name: scatter-gather\nservices:\n  api:\n    project: .\n    language: ts\n    host: containerapp\n"),
+    ).toEqual(["service api host is 'containerapp', expected 'function'"]);
     expect(azureYamlProblems("name: other\nservices:\n  web:\n    host: function\n")).toEqual([
       "azure.yaml name is 'other', expected 'scatter-gather'",
       "azure.yaml has no service 'api'",
@@ -626,7 +655,8 @@ describe("infra checks reject broken templates", () => {
   });
 
   test("function app without the azd-service-name tag, or tagged with another name", () => {
-    const site = (tags: string) => `param serviceName string = 'web'\nresource fa 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'x'\n  tags: ${tags}\n}\n`;
+    const site = (tags: string) =>
+      `param serviceName string = 'web'\nresource fa 'Microsoft.Web/sites@2024-04-01' = {\n  name: 'x'\n  tags: ${tags}\n}\n`;
     expect(serviceTagProblems("", site("tags"), "api")).toEqual(["the function app has no 'azd-service-name' tag"]);
     expect(serviceTagProblems("", site("union(tags, { 'azd-service-name': serviceName })"), "api")).toEqual([
       "azd-service-name tag resolves to 'web', expected 'api'",
@@ -675,18 +705,24 @@ describe("infra checks reject broken templates", () => {
   });
 
   test("ftpsState, a small maximumInstanceCount, a location without @allowed", () => {
-    const api = "@minValue(1)\nparam maximumInstanceCount int = 10\nresource s 'Microsoft.Web/sites@2024-04-01' = {\n  properties: {\n    siteConfig: {\n      ftpsState: 'Disabled'\n    }\n  }\n}\n";
+    const api =
+      "@minValue(1)\nparam maximumInstanceCount int = 10\nresource s 'Microsoft.Web/sites@2024-04-01' = {\n  properties: {\n    siteConfig: {\n      ftpsState: 'Disabled'\n    }\n  }\n}\n";
     expect(flexProblems({ "api.bicep": api })).toEqual([
       "api.bicep: siteConfig.ftpsState is rejected on Flex Consumption",
       "api.bicep: maximumInstanceCount allows values under 40 (@minValue 1)",
       "api.bicep: maximumInstanceCount default 10 is under 40",
     ]);
-    expect(locationProblems("@minLength(1)\n@description('Region (e.g. eastus)')\nparam location string\n")).toEqual(["location has no @allowed list"]);
-    expect(locationProblems("@allowed([\n  'eastus2'\n  'East US'\n])\nparam location string\n")).toEqual(["location: 'East US' is not a region name"]);
+    expect(locationProblems("@minLength(1)\n@description('Region (e.g. eastus)')\nparam location string\n")).toEqual([
+      "location has no @allowed list",
+    ]);
+    expect(locationProblems("@allowed([\n  'eastus2'\n  'East US'\n])\nparam location string\n")).toEqual([
+      "location: 'East US' is not a region name",
+    ]);
   });
 
   test("payload infra without container, lifecycle rule or settings", () => {
-    const main = "param payloadContainerName string = 'x'\nmodule storage './s.bicep' = {\n  name: 's'\n  params: {\n    containerNames: [\n      deploymentStorageContainerName\n    ]\n  }\n}\n";
+    const main =
+      "param payloadContainerName string = 'x'\nmodule storage './s.bicep' = {\n  name: 's'\n  params: {\n    containerNames: [\n      deploymentStorageContainerName\n    ]\n  }\n}\n";
     const storage = "resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: name\n}\n";
     expect(payloadInfraProblems(main, storage, "var appSettings = {\n}\n")).toEqual([
       "main.bicep: payloadContainerName default is not 'scatter-gather-payloads'",
@@ -702,7 +738,10 @@ describe("infra checks reject broken templates", () => {
       "main.bicep: payloadRetentionDays is not passed to the api module",
     ]);
     // a policy that deletes the wrong container's blobs, or nothing
-    const wrongRule = STORAGE.replace("'${expiringContainerName}/'", "'${containerNames[0]}/'").replace("daysAfterModificationGreaterThan: expireAfterDays", "daysAfterModificationGreaterThan: 30");
+    const wrongRule = STORAGE.replace("'${expiringContainerName}/'", "'${containerNames[0]}/'").replace(
+      "daysAfterModificationGreaterThan: expireAfterDays",
+      "daysAfterModificationGreaterThan: 30",
+    );
     expect(payloadInfraProblems(MAIN, wrongRule, API)).toEqual([
       "storage: the lifecycle rule does not filter on the container prefix",
       "storage: the lifecycle rule does not delete after expireAfterDays",
@@ -725,12 +764,13 @@ describe("infra checks reject broken templates", () => {
   });
 
   test("process.env reads are found in source", () => {
-    const src = "const a = process.env.MAX_RECIPIENTS;\nconst b = process.env['TASKHUB_NAME'];\nconst { FANOUT_BATCH_SIZE, X: y } = process.env;\n";
+    const src =
+      "const a = process.env.MAX_RECIPIENTS;\nconst b = process.env['TASKHUB_NAME'];\nconst { FANOUT_BATCH_SIZE, X: y } = process.env;\n";
     expect([...envReads(src)].sort()).toEqual(["FANOUT_BATCH_SIZE", "MAX_RECIPIENTS", "TASKHUB_NAME", "X"]);
     const viaParameter = [
       "function positiveInt(env: NodeJS.ProcessEnv, name: string, d: number) { return Number(env[name] ?? d); }",
       "export const read = (env: NodeJS.ProcessEnv = process.env) => ({",
-      "  max: positiveInt(env, \"MAX_RESPONSE_BYTES\", 1),",
+      '  max: positiveInt(env, "MAX_RESPONSE_BYTES", 1),',
       "  allow: env.RECIPIENT_URL_ALLOWLIST,",
       "});",
     ].join("\n");
@@ -769,7 +809,8 @@ describeSyntax("bicep syntax (tree-sitter-bicep; skipped unless web-tree-sitter 
   const syntaxErrors = (src: string): string[] => {
     const errors: string[] = [];
     const visit = (n: any) => {
-      if (n.type === "ERROR" || n.isMissing) errors.push(`${n.startPosition.row + 1}:${n.startPosition.column + 1} ${n.isMissing ? `missing ${n.type}` : "syntax error"}`);
+      if (n.type === "ERROR" || n.isMissing)
+        errors.push(`${n.startPosition.row + 1}:${n.startPosition.column + 1} ${n.isMissing ? `missing ${n.type}` : "syntax error"}`);
       for (const c of n.children) visit(c);
     };
     visit(parser.parse(src).rootNode);
@@ -777,7 +818,11 @@ describeSyntax("bicep syntax (tree-sitter-bicep; skipped unless web-tree-sitter 
   };
 
   test("every .bicep file parses", () => {
-    for (const f of listBicepFiles(INFRA)) expect({ file: path.relative(ROOT, f), errors: syntaxErrors(fs.readFileSync(f, "utf8")) }).toEqual({ file: path.relative(ROOT, f), errors: [] });
+    for (const f of listBicepFiles(INFRA))
+      expect({ file: path.relative(ROOT, f), errors: syntaxErrors(fs.readFileSync(f, "utf8")) }).toEqual({
+        file: path.relative(ROOT, f),
+        errors: [],
+      });
   });
 
   test("a broken template is reported", () => {

@@ -6,7 +6,15 @@
  */
 import * as df from "durable-functions";
 import { CompletionStream } from "../../src/durable/completionStream";
-import { completed, historyOf, makeHarness, shape, until, type Harness, type OrchestratorFn } from "../../tools/local-host/engine/test-support";
+import {
+  completed,
+  historyOf,
+  makeHarness,
+  shape,
+  until,
+  type Harness,
+  type OrchestratorFn,
+} from "../../tools/local-host/engine/test-support";
 
 const harnesses: Harness[] = [];
 function harness(orchestrators: Record<string, OrchestratorFn>, activities: Parameters<typeof makeHarness>[1]): Harness {
@@ -59,7 +67,12 @@ test("hands back tasks in completion order; added tasks go out with the next wai
   const status = await completed(h.engine, "s");
   expect(status.output).toEqual(["C", "D", "A", "B"]);
   // Each call scheduled once, numbered in the order the worker sent them.
-  expect(shape(historyOf(h, "s")).filter((e) => e.startsWith("TaskScheduled"))).toEqual(["TaskScheduled#0", "TaskScheduled#1", "TaskScheduled#2", "TaskScheduled#3"]);
+  expect(shape(historyOf(h, "s")).filter((e) => e.startsWith("TaskScheduled"))).toEqual([
+    "TaskScheduled#0",
+    "TaskScheduled#1",
+    "TaskScheduled#2",
+    "TaskScheduled#3",
+  ]);
   // In the last episode the earlier answers are replayed history, the newest is not.
   expect(replaying.slice(-4)).toEqual([true, true, true, false]);
   expect(h.logs.filter((l) => l.level !== "info")).toEqual([]);

@@ -55,7 +55,12 @@ describe("completion modes", () => {
     expect(result).toMatchObject({ outcome: "complete", closedBy: "first-response" });
     expect(statuses(result)).toEqual({ a: ["abandoned", undefined], b: ["succeeded", 1], c: ["abandoned", undefined] });
     // The deadline timer was cancelled: its action says so.
-    expect(h.flatActions().filter((a) => a.actionType === 5).map((a) => a.isCanceled)).toEqual([true]);
+    expect(
+      h
+        .flatActions()
+        .filter((a) => a.actionType === 5)
+        .map((a) => a.isCanceled),
+    ).toEqual([true]);
   });
 
   test("quorum: unreachable as soon as too many failed", async () => {
@@ -75,9 +80,19 @@ describe("completion modes", () => {
   });
 
   test("agreement quorum: counts deep-equal values only, then votes", async () => {
-    const values: Record<string, Json> = { a: { label: "cat", score: [1, 2] }, b: { label: "dog", score: [1, 2] }, c: { score: [1, 2], label: "cat" } };
+    const values: Record<string, Json> = {
+      a: { label: "cat", score: [1, 2] },
+      b: { label: "dog", score: [1, 2] },
+      c: { score: [1, 2], label: "cat" },
+    };
     const h = host((id) => (id in values ? { value: values[id] } : "hold"));
-    await h.start(gatherInput({ recipients: sims("a", "b", "c", "d"), completion: { mode: "quorum", quorum: 2, agree: true }, aggregate: { kind: "vote", order: "min" } }));
+    await h.start(
+      gatherInput({
+        recipients: sims("a", "b", "c", "d"),
+        completion: { mode: "quorum", quorum: 2, agree: true },
+        aggregate: { kind: "vote", order: "min" },
+      }),
+    );
     await h.until(async () => (await h.phase()) !== "gathering", "the gather to close");
     h.releaseHeld();
     const result = await h.result();
@@ -137,7 +152,9 @@ describe("retries under a deadline (the orchestrator's own durable retry waits)"
 
   test("the trial's request: one recipient, 2 attempts, 20 s deadline → failed after 2 attempts, no non-determinism", async () => {
     const h = host(() => ({ error: "simulated failure (failureRate 1)" }));
-    await h.start(gatherInput({ recipients: sims("bad"), completion: { mode: "all", agree: false, timeoutMs: 20_000 }, retry: retry(2, 100) }));
+    await h.start(
+      gatherInput({ recipients: sims("bad"), completion: { mode: "all", agree: false, timeoutMs: 20_000 }, retry: retry(2, 100) }),
+    );
     await h.advance(100, 2);
     const result = await h.result();
     expect(result).toMatchObject({ outcome: "failed", closedBy: "all-failed" });
@@ -155,7 +172,11 @@ describe("retries under a deadline (the orchestrator's own durable retry waits)"
     let goodAnswers = false;
     const h = host((id) => (id === "slow" ? { error: "HTTP 500" } : goodAnswers ? { value: "yes" } : "hold"));
     await h.start(
-      gatherInput({ recipients: sims("slow", "good"), completion: { mode: "first", agree: false, timeoutMs: 3_600_000 }, retry: retry(5, 600_000) }),
+      gatherInput({
+        recipients: sims("slow", "good"),
+        completion: { mode: "first", agree: false, timeoutMs: 3_600_000 },
+        retry: retry(5, 600_000),
+      }),
     );
     await h.until(() => h.clock.dueTimes().length === 2, "the deadline and the retry wait armed");
     goodAnswers = true;
@@ -164,7 +185,12 @@ describe("retries under a deadline (the orchestrator's own durable retry waits)"
     expect(result).toMatchObject({ outcome: "complete", closedBy: "first-response" });
     expect(statuses(result)).toEqual({ slow: ["abandoned", undefined], good: ["succeeded", 1] });
     // Both timers (deadline and retry wait) went out cancelled; no time had to pass.
-    expect(h.flatActions().filter((a) => a.actionType === 5).map((a) => a.isCanceled)).toEqual([true, true]);
+    expect(
+      h
+        .flatActions()
+        .filter((a) => a.actionType === 5)
+        .map((a) => a.isCanceled),
+    ).toEqual([true, true]);
   });
 
   test("retry waits follow first × coefficient^n, capped by maxRetryIntervalMs", async () => {
@@ -184,14 +210,22 @@ describe("retries under a deadline (the orchestrator's own durable retry waits)"
 
   test("no retry that would start after the deadline: the recipient fails at once and the gather can close", async () => {
     const h = host(() => ({ error: "down" }));
-    await h.start(gatherInput({ recipients: sims("x"), completion: { mode: "all", agree: false, timeoutMs: 1000 }, retry: retry(3, 5000) }));
+    await h.start(
+      gatherInput({ recipients: sims("x"), completion: { mode: "all", agree: false, timeoutMs: 1000 }, retry: retry(3, 5000) }),
+    );
     const result = await h.result();
-    expect(result.responses![0]).toMatchObject({ status: "failed", attempts: 1, error: "down (the next retry would start after the deadline)" });
+    expect(result.responses![0]).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      error: "down (the next retry would start after the deadline)",
+    });
   });
 
   test("a retried recipient that answers on a later attempt succeeds with its attempt count", async () => {
     const h = host((_id, attempt) => (attempt < 3 ? { error: "flaky" } : { value: { price: 7 } }));
-    await h.start(gatherInput({ recipients: sims("x"), completion: { mode: "all", agree: false, timeoutMs: 60_000 }, retry: retry(5, 10) }));
+    await h.start(
+      gatherInput({ recipients: sims("x"), completion: { mode: "all", agree: false, timeoutMs: 60_000 }, retry: retry(5, 10) }),
+    );
     await h.advance(10, 2);
     await h.until(() => h.calls.length === 2);
     await h.advance(10, 2);
@@ -207,7 +241,13 @@ describe("payloads stay out of durable history", () => {
     const ids = Array.from({ length: 30 }, (_, i) => `r${i}`);
     // An agreement quorum over big answers: equality is decided on digests, the values never travel.
     const h = host(() => ({ value: big("same") }));
-    await h.start(gatherInput({ recipients: sims(...ids), request: { q: "y".repeat(200_000) }, completion: { mode: "quorum", quorum: 30, agree: true } }));
+    await h.start(
+      gatherInput({
+        recipients: sims(...ids),
+        request: { q: "y".repeat(200_000) },
+        completion: { mode: "quorum", quorum: 30, agree: true },
+      }),
+    );
     const result = await h.result();
     expect(result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached", counts: { succeeded: 30 } });
     expect(result.responses).toBeUndefined(); // 1.8 MB of answers: read them from responsesUri
@@ -248,7 +288,9 @@ describe("large fan-outs", () => {
     // quorum 2 over slices [a b c] and [d]: a and b fail, so slice 0 alone can no longer reach 2, but its
     // last answer still counts for the whole gather: it goes on until c answers.
     const h = host((id) => (id === "a" || id === "b" ? { error: "down" } : id === "c" ? "hold" : { value: 1 }));
-    await h.start(gatherInput({ recipients: sims("a", "b", "c", "d"), fanoutBatchSize: 3, completion: { mode: "quorum", quorum: 2, agree: false } }));
+    await h.start(
+      gatherInput({ recipients: sims("a", "b", "c", "d"), fanoutBatchSize: 3, completion: { mode: "quorum", quorum: 2, agree: false } }),
+    );
     await h.until(async () => ((await h.status("g1~batch-0"))?.customStatus as { failed?: number } | null)?.failed === 2, "a and b failed");
     expect((await h.status("g1~batch-0")).runtimeStatus).toBe("Running");
     h.releaseHeld();
@@ -279,7 +321,11 @@ describe("auction", () => {
   const auctionInput = (extra: { expected?: number; maxAnswers?: number; timeoutMs?: number } = {}) =>
     gatherInput({
       recipients: undefined,
-      auction: { notify: ["http://127.0.0.1:9/rfq"], respondUrl: "http://localhost:7071/api/scatter-gather/g1/responses", ...(extra.expected ? { expected: extra.expected } : {}) },
+      auction: {
+        notify: ["http://127.0.0.1:9/rfq"],
+        respondUrl: "http://localhost:7071/api/scatter-gather/g1/responses",
+        ...(extra.expected ? { expected: extra.expected } : {}),
+      },
       completion: { mode: "all", agree: false, timeoutMs: extra.timeoutMs ?? 60_000 },
       ...(extra.maxAnswers ? { maxAnswers: extra.maxAnswers } : {}),
     });

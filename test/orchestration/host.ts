@@ -52,7 +52,9 @@ export class OrchestrationHost {
 
   /** `script(recipientId, attempt)` says what each attempt does; default: answer `{ ok: true }`. */
   constructor(private readonly script: (recipientId: string, attempt: number) => Outcome = () => ({ value: { ok: true } })) {
-    this.harness = makeHarness(ORCHESTRATORS, this.activities(), { invokeOrchestrator: (name, payload) => this.invokeOrchestrator(name, payload) });
+    this.harness = makeHarness(ORCHESTRATORS, this.activities(), {
+      invokeOrchestrator: (name, payload) => this.invokeOrchestrator(name, payload),
+    });
     setPayloadStore(this.store);
   }
 

@@ -59,9 +59,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   const args = [
     ...(options.preload ?? []).flatMap((module) => ["-r", module]),
     main,
-    "--blobHost", host,
-    "--blobPort", String(options.port ?? 0),
-    "--location", location,
+    "--blobHost",
+    host,
+    "--blobPort",
+    String(options.port ?? 0),
+    "--location",
+    location,
     "--silent",
     "--skipApiVersionCheck",
     "--loose",
@@ -81,7 +84,10 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Azurite did not start within ${options.startTimeoutMs ?? 30000} ms:\n${output}`)), options.startTimeoutMs ?? 30000);
+      const timer = setTimeout(
+        () => reject(new Error(`Azurite did not start within ${options.startTimeoutMs ?? 30000} ms:\n${output}`)),
+        options.startTimeoutMs ?? 30000,
+      );
       const check = () => {
         const match = /successfully listens on https?:\/\/[^:\s]+:(\d+)/.exec(output);
         if (match) {

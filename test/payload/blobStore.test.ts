@@ -40,7 +40,10 @@ afterAll(async () => {
 let containerSeq = 0;
 /** A store on its own new container, through the counting proxy. */
 function newStore(options: BlobPayloadStoreOptions = {}, container = `test-${process.pid}-${++containerSeq}`): BlobPayloadStore {
-  return createBlobPayloadStore({ connection: readPayloadStoreConfig({ AzureWebJobsStorage: azuriteConnectionString(proxy.port) }).connection, container }, options);
+  return createBlobPayloadStore(
+    { connection: readPayloadStoreConfig({ AzureWebJobsStorage: azuriteConnectionString(proxy.port) }).connection, container },
+    options,
+  );
 }
 
 describe("BlobPayloadStore on Azurite", () => {
@@ -203,7 +206,9 @@ describe("BlobPayloadStore on Azurite", () => {
   });
 
   test("configured from app settings only (AzureWebJobsStorage + PAYLOAD_CONTAINER)", async () => {
-    const store = createBlobPayloadStore(readPayloadStoreConfig({ AzureWebJobsStorage: azurite.connectionString, PAYLOAD_CONTAINER: "from-settings" }));
+    const store = createBlobPayloadStore(
+      readPayloadStoreConfig({ AzureWebJobsStorage: azurite.connectionString, PAYLOAD_CONTAINER: "from-settings" }),
+    );
     expect(store.container).toBe("from-settings");
     expect(store.accountHost).toBe(`127.0.0.1:${azurite.port}`);
     await store.putJson("x/r/request.json", { ok: true });
@@ -233,7 +238,13 @@ async function startCountingProxy(targetPort: number): Promise<CountingProxy> {
     const id = `${req.method} ${pathname}`;
     counts.set(id, (counts.get(id) ?? 0) + 1);
     const upstream = http.request(
-      { host: "127.0.0.1", port: targetPort, method: req.method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${targetPort}` } },
+      {
+        host: "127.0.0.1",
+        port: targetPort,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: `127.0.0.1:${targetPort}` },
+      },
       (response) => {
         res.writeHead(response.statusCode ?? 502, response.headers);
         response.pipe(res);

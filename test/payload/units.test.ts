@@ -46,14 +46,22 @@ describe("storage settings (AzureWebJobsStorage, as the Functions host reads the
 
   test("account key connection strings without BlobEndpoint", () => {
     const key = Buffer.from("not-a-real-key").toString("base64");
-    expect(resolveStorageConnection({ AzureWebJobsStorage: `DefaultEndpointsProtocol=https;AccountName=stabc123;AccountKey=${key};EndpointSuffix=core.windows.net` })).toMatchObject({
+    expect(
+      resolveStorageConnection({
+        AzureWebJobsStorage: `DefaultEndpointsProtocol=https;AccountName=stabc123;AccountKey=${key};EndpointSuffix=core.windows.net`,
+      }),
+    ).toMatchObject({
       blobEndpoint: "https://stabc123.blob.core.windows.net",
       development: false,
     });
-    expect(resolveStorageConnection({ AzureWebJobsStorage: `DefaultEndpointsProtocol=https;AccountName=stabc123;AccountKey=${key};EndpointSuffix=core.chinacloudapi.cn` }).blobEndpoint).toBe(
-      "https://stabc123.blob.core.chinacloudapi.cn",
+    expect(
+      resolveStorageConnection({
+        AzureWebJobsStorage: `DefaultEndpointsProtocol=https;AccountName=stabc123;AccountKey=${key};EndpointSuffix=core.chinacloudapi.cn`,
+      }).blobEndpoint,
+    ).toBe("https://stabc123.blob.core.chinacloudapi.cn");
+    expect(() => resolveStorageConnection({ AzureWebJobsStorage: "AccountName=stabc123" })).toThrow(
+      /neither AccountKey nor SharedAccessSignature/,
     );
-    expect(() => resolveStorageConnection({ AzureWebJobsStorage: "AccountName=stabc123" })).toThrow(/neither AccountKey nor SharedAccessSignature/);
     expect(() => resolveStorageConnection({ AzureWebJobsStorage: "garbage" })).toThrow(PayloadStoreConfigError);
   });
 
@@ -69,16 +77,22 @@ describe("storage settings (AzureWebJobsStorage, as the Functions host reads the
       blobEndpoint: "https://stabc.blob.core.windows.net",
       credential: { type: "managedIdentity", clientId: "11111111-2222-3333-4444-555555555555", resourceId: undefined },
     });
-    expect(resolveStorageConnection({ AzureWebJobsStorage__serviceUri: "https://stabc.blob.core.windows.net" }).blobEndpoint).toBe("https://stabc.blob.core.windows.net");
+    expect(resolveStorageConnection({ AzureWebJobsStorage__serviceUri: "https://stabc.blob.core.windows.net" }).blobEndpoint).toBe(
+      "https://stabc.blob.core.windows.net",
+    );
     expect(resolveStorageConnection({ AzureWebJobsStorage__accountName: "stabc" })).toEqual({
       kind: "identity",
       blobEndpoint: "https://stabc.blob.core.windows.net",
       credential: { type: "default" },
     });
-    expect(() => resolveStorageConnection({ AzureWebJobsStorage__accountName: "stabc", AzureWebJobsStorage__credential: "clientsecret" })).toThrow(/not supported/);
+    expect(() =>
+      resolveStorageConnection({ AzureWebJobsStorage__accountName: "stabc", AzureWebJobsStorage__credential: "clientsecret" }),
+    ).toThrow(/not supported/);
     expect(() => resolveStorageConnection({ AzureWebJobsStorage__blobServiceUri: "stabc.blob.core.windows.net" })).toThrow(/http\(s\) URL/);
     // a connection string wins, as in the host
-    expect(resolveStorageConnection({ AzureWebJobsStorage: "UseDevelopmentStorage=true", AzureWebJobsStorage__accountName: "stabc" }).kind).toBe("connectionString");
+    expect(
+      resolveStorageConnection({ AzureWebJobsStorage: "UseDevelopmentStorage=true", AzureWebJobsStorage__accountName: "stabc" }).kind,
+    ).toBe("connectionString");
   });
 
   test("the settings infra/app/api.bicep puts on the function app resolve to the user-assigned identity", () => {
@@ -115,7 +129,14 @@ describe("storage settings (AzureWebJobsStorage, as the Functions host reads the
     }
     expect(error).toBeInstanceOf(PayloadStoreConfigError);
     const message = (error as Error).message;
-    for (const name of ["AzureWebJobsStorage", "UseDevelopmentStorage=true", "AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential=managedidentity", "AzureWebJobsStorage__clientId"]) {
+    for (const name of [
+      "AzureWebJobsStorage",
+      "UseDevelopmentStorage=true",
+      "AzureWebJobsStorage__blobServiceUri",
+      "AzureWebJobsStorage__accountName",
+      "AzureWebJobsStorage__credential=managedidentity",
+      "AzureWebJobsStorage__clientId",
+    ]) {
       expect(message).toContain(name);
     }
     expect(() => resolveStorageConnection({ AzureWebJobsStorage: "  " })).toThrow(PayloadStoreConfigError);
@@ -125,7 +146,8 @@ describe("storage settings (AzureWebJobsStorage, as the Functions host reads the
     expect(containerName(undefined)).toBe(DEFAULT_CONTAINER);
     expect(DEFAULT_CONTAINER).toBe("scatter-gather-payloads");
     expect(containerName(" my-payloads ")).toBe("my-payloads");
-    for (const bad of ["ab", "Upper", "-x-y", "x--y", "x_y", "a".repeat(64)]) expect(() => containerName(bad)).toThrow(PayloadStoreConfigError);
+    for (const bad of ["ab", "Upper", "-x-y", "x--y", "x_y", "a".repeat(64)])
+      expect(() => containerName(bad)).toThrow(PayloadStoreConfigError);
   });
 });
 
@@ -154,7 +176,8 @@ describe("key layout", () => {
     expect(instanceOfKey("a:b.c/r/answers/000000001.json")).toBe("a:b.c");
     expect(() => gatherKeys("a/b", "r")).toThrow(RangeError);
     expect(() => gatherKeys("a", "")).toThrow(RangeError);
-    for (const bad of ["", "a//b", "./a", "a/../b", "a/b.", "a\\b", "x".repeat(1025)]) expect(() => assertValidKey(bad)).toThrow(RangeError);
+    for (const bad of ["", "a//b", "./a", "a/../b", "a/b.", "a\\b", "x".repeat(1025)])
+      expect(() => assertValidKey(bad)).toThrow(RangeError);
     assertValidKey("a/b/c.json");
   });
 

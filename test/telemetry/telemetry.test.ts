@@ -27,7 +27,10 @@ interface Envelope {
   name: string;
   iKey: string;
   tags?: Record<string, string>;
-  data: { baseType: string; baseData: Record<string, unknown> & { properties?: Record<string, string>; measurements?: Record<string, number> } };
+  data: {
+    baseType: string;
+    baseData: Record<string, unknown> & { properties?: Record<string, string>; measurements?: Record<string, number> };
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,7 +111,12 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
     try {
       expect(mod.telemetryEnabled()).toBe(false);
       mod.trackGatherCompleted(report);
-      mod.trackRecipientCall({ instanceId: "i", recipient: { id: "r", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }, durationMs: 1, success: true });
+      mod.trackRecipientCall({
+        instanceId: "i",
+        recipient: { id: "r", simulate: { latencyMs: 0, failureRate: 0, value: 1 } },
+        durationMs: 1,
+        success: true,
+      });
       await mod.flushTelemetry();
       await mod.shutdownTelemetry();
       // The aggregation activity runs on the payload store: a gather of one recipient that answered 1.
@@ -123,7 +131,15 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
         spec: { kind: "collect", order: "min" },
         plan: { kind: "collect", count: 1, bytes: 1 },
         outcomes: { rows: [["s", 1, 5]], errors: [] },
-        summary: { id: "inst-1", outcome: "complete", closedBy: "all-responded", startedAt: report.startedAt, closedAt: report.closedAt, counts, responsesUri: "http://localhost/r" },
+        summary: {
+          id: "inst-1",
+          outcome: "complete",
+          closedBy: "all-responded",
+          startedAt: report.startedAt,
+          closedAt: report.closedAt,
+          counts,
+          responsesUri: "http://localhost/r",
+        },
         report: { mode: "all", auction: false },
       });
       expect(result.aggregate).toEqual({ kind: "collect", values: { a: 1 }, count: 1 });
@@ -152,17 +168,33 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
         error: "HTTP 503",
         invocationId: "inv-1",
       });
-      mod.trackRecipientCall({ instanceId: "inst-1", recipient: { id: "sim-1", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }, durationMs: 5, success: true });
+      mod.trackRecipientCall({
+        instanceId: "inst-1",
+        recipient: { id: "sim-1", simulate: { latencyMs: 0, failureRate: 0, value: 1 } },
+        durationMs: 5,
+        success: true,
+      });
       await mod.flushTelemetry();
 
       expect(state.loaded).toBe(true);
-      expect(state.calls[0]).toEqual({ method: "new", arg: { connectionString: expect.stringContaining(IKEY), options: { useGlobalProviders: false } } });
+      expect(state.calls[0]).toEqual({
+        method: "new",
+        arg: { connectionString: expect.stringContaining(IKEY), options: { useGlobalProviders: false } },
+      });
       const of = (m: string) => state.calls.filter((c) => c.method === m).map((c) => c.arg as Record<string, any>);
       expect(of("trackEvent")).toEqual([
         {
           name: "ScatterGatherCompleted",
           properties: { instanceId: "inst-1", mode: "all", outcome: "complete", closedBy: "all-responded", auction: "false" },
-          measurements: expect.objectContaining({ total: 3, succeeded: 2, failed: 1, timedOut: 0, abandoned: 0, durationMs: 1250, answerLatencyP95Ms: 300 }),
+          measurements: expect.objectContaining({
+            total: 3,
+            succeeded: 2,
+            failed: 1,
+            timedOut: 0,
+            abandoned: 0,
+            durationMs: 1250,
+            answerLatencyP95Ms: 300,
+          }),
         },
       ]);
       const metrics = of("trackMetric");
@@ -181,7 +213,11 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
         properties: { instanceId: "inst-1", recipientId: "acme", error: "HTTP 503", InvocationId: "inv-1" },
       });
       expect(JSON.stringify(httpDep)).not.toMatch(/secret|pw@/);
-      expect(simDep).toMatchObject({ dependencyTypeName: "Simulated", success: true, properties: { instanceId: "inst-1", recipientId: "sim-1" } });
+      expect(simDep).toMatchObject({
+        dependencyTypeName: "Simulated",
+        success: true,
+        properties: { instanceId: "inst-1", recipientId: "sim-1" },
+      });
       expect(state.flushed).toBe(1);
     } finally {
       restore();
@@ -253,9 +289,15 @@ function parseEnvelopes(raw: Buffer, encoding: string | undefined): Envelope[] {
 
 function build(): void {
   // Like `npm run build`; other work in progress may have type errors elsewhere, tsc still emits.
-  const tsc = spawnSync(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: ROOT, encoding: "utf8" });
-  const needed = ["dist/src/telemetry.js", "dist/src/functions/callRecipient.js", "dist/tools/local-host/cli.js"].map((f) => path.join(ROOT, f));
-  const fresh = needed.every((f) => fs.existsSync(f)) && fs.statSync(needed[0]).mtimeMs >= fs.statSync(path.join(ROOT, "src/telemetry.ts")).mtimeMs;
+  const tsc = spawnSync(process.execPath, [path.join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  const needed = ["dist/src/telemetry.js", "dist/src/functions/callRecipient.js", "dist/tools/local-host/cli.js"].map((f) =>
+    path.join(ROOT, f),
+  );
+  const fresh =
+    needed.every((f) => fs.existsSync(f)) && fs.statSync(needed[0]).mtimeMs >= fs.statSync(path.join(ROOT, "src/telemetry.ts")).mtimeMs;
   if (!fresh) throw new Error(`build failed:\n${tsc.stdout}\n${tsc.stderr}`);
   if (tsc.status !== 0) console.warn(`tsc reported errors (output still emitted):\n${tsc.stdout.slice(0, 2000)}`);
 }
@@ -267,7 +309,23 @@ function makeCert(dir: string): { key: Buffer; cert: Buffer; certFile: string } 
   const certFile = path.join(dir, "cert.pem");
   const r = spawnSync(
     "openssl",
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
     { encoding: "utf8" },
   );
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
@@ -276,7 +334,8 @@ function makeCert(dir: string): { key: Buffer; cert: Buffer; certFile: string } 
 
 function startHost(s: Servers, certFile: string): Promise<string> {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(APPLICATIONINSIGHTS_|APPINSIGHTS_|APPLICATION_INSIGHTS_|OTEL_)/i.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!/^(APPLICATIONINSIGHTS_|APPINSIGHTS_|APPLICATION_INSIGHTS_|OTEL_)/i.test(k)) env[k] = v;
   Object.assign(env, {
     APPLICATIONINSIGHTS_CONNECTION_STRING: `InstrumentationKey=${IKEY};IngestionEndpoint=https://127.0.0.1:${s.sinkPort}/`,
     NODE_EXTRA_CA_CERTS: certFile,
@@ -295,7 +354,15 @@ function startHost(s: Servers, certFile: string): Promise<string> {
   });
   const child = spawn(
     process.execPath,
-    ["-r", path.join(__dirname, "loopback-guard.cjs"), path.join(ROOT, "dist/tools/local-host/cli.js"), "--port", "0", "--data-dir", path.join(s.tmp, "data")],
+    [
+      "-r",
+      path.join(__dirname, "loopback-guard.cjs"),
+      path.join(ROOT, "dist/tools/local-host/cli.js"),
+      "--port",
+      "0",
+      "--data-dir",
+      path.join(s.tmp, "data"),
+    ],
     { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
   );
   s.host = child;
@@ -420,12 +487,20 @@ describe("telemetry end to end (local host → HTTPS sink on 127.0.0.1)", () => 
     }
     expect(status.runtimeStatus).toBe("Completed");
     const result = status.result;
-    expect(result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { total: 4, succeeded: 3, failed: 1, timedOut: 0, abandoned: 0 } });
+    expect(result).toMatchObject({
+      outcome: "complete",
+      closedBy: "all-responded",
+      counts: { total: 4, succeeded: 3, failed: 1, timedOut: 0, abandoned: 0 },
+    });
     expect(s.recipientCalls).toBe(1);
 
     const mine = () => s.envelopes.filter((e) => e.data?.baseData?.properties?.instanceId === id);
     const named = (baseType: string, name?: string) =>
-      mine().filter((e) => e.data.baseType === baseType && (name === undefined || (e.data.baseData.name ?? (e.data.baseData.metrics as any)?.[0]?.name) === name));
+      mine().filter(
+        (e) =>
+          e.data.baseType === baseType &&
+          (name === undefined || (e.data.baseData.name ?? (e.data.baseData.metrics as any)?.[0]?.name) === name),
+      );
     const complete = () =>
       named("EventData", "ScatterGatherCompleted").length > 0 &&
       named("MetricData", "ScatterGather.Recipients").length > 0 &&
@@ -445,8 +520,16 @@ describe("telemetry end to end (local host → HTTPS sink on 127.0.0.1)", () => 
     const events = named("EventData", "ScatterGatherCompleted");
     expect(events).toHaveLength(1);
     const event = events[0].data.baseData;
-    expect(event.properties).toMatchObject({ instanceId: id, mode: "all", outcome: "complete", closedBy: "all-responded", auction: "false" });
-    const latencies = (result.responses as Array<{ status: string; durationMs?: number }>).filter((r) => r.status === "succeeded").map((r) => r.durationMs!);
+    expect(event.properties).toMatchObject({
+      instanceId: id,
+      mode: "all",
+      outcome: "complete",
+      closedBy: "all-responded",
+      auction: "false",
+    });
+    const latencies = (result.responses as Array<{ status: string; durationMs?: number }>)
+      .filter((r) => r.status === "succeeded")
+      .map((r) => r.durationMs!);
     expect(latencies).toHaveLength(3);
     expect(event.measurements).toMatchObject({
       total: 4,

@@ -11,18 +11,27 @@ import type { Aggregate, AggregateSpec, Json } from "../../src/gather/types";
 import { aggregate as oracle, succeededAnswers, type SucceededAnswer } from "./aggregateOracle";
 
 /** The pipeline over answers in list order, fed to the Aggregation in `arrival` order. */
-async function aggregate(spec: AggregateSpec, list: SucceededAnswer[], arrival: number[] = list.map((_, i) => i), inlineBytes = 1 << 20): Promise<Aggregate> {
+async function aggregate(
+  spec: AggregateSpec,
+  list: SucceededAnswer[],
+  arrival: number[] = list.map((_, i) => i),
+  inlineBytes = 1 << 20,
+): Promise<Aggregate> {
   const aggregation = new Aggregation(spec);
   for (const index of arrival) aggregation.add(index, answerFacts(list[index].value, { agree: false, aggregate: spec }));
   const reads: number[] = [];
-  const result = await resolveAggregate(aggregation.plan(), {
-    ids: list.map((a) => a.recipientId),
-    succeeded: list.map((_, i) => i),
-    read: async (index) => {
-      reads.push(index);
-      return { recipientId: list[index].recipientId, value: list[index].value };
+  const result = await resolveAggregate(
+    aggregation.plan(),
+    {
+      ids: list.map((a) => a.recipientId),
+      succeeded: list.map((_, i) => i),
+      read: async (index) => {
+        reads.push(index);
+        return { recipientId: list[index].recipientId, value: list[index].value };
+      },
     },
-  }, inlineBytes);
+    inlineBytes,
+  );
   if (spec.kind === "best" || spec.kind === "vote") expect(reads.length).toBeLessThanOrEqual(1);
   if (spec.kind === "summary") expect(reads).toEqual([]);
   return result;
@@ -58,7 +67,9 @@ describe("aggregate: collect", () => {
     expect(Object.keys(values)).toEqual(ids);
     ids.forEach((id, i) => expect(Object.getOwnPropertyDescriptor(values, id)?.value).toEqual({ n: i }));
     const text = JSON.stringify(result);
-    expect(text).toBe('{"kind":"collect","values":{"__proto__":{"n":0},"constructor":{"n":1},"toString":{"n":2},"hasOwnProperty":{"n":3},"valueOf":{"n":4}},"count":5}');
+    expect(text).toBe(
+      '{"kind":"collect","values":{"__proto__":{"n":0},"constructor":{"n":1},"toString":{"n":2},"hasOwnProperty":{"n":3},"valueOf":{"n":4}},"count":5}',
+    );
     // And it survives a JSON round trip (as through the durable history).
     expect(Object.keys(JSON.parse(text).values)).toEqual(ids);
   });
@@ -76,7 +87,9 @@ describe("aggregate: fields named after prototype properties", () => {
     expect(await aggregate(best("toString"), values)).toMatchObject({ recipientId: null, value: null });
     expect(await aggregate(summary("x.length"), answers(["a", { x: [1, 2] }]))).toMatchObject({ count: 0 });
     // An own field of that name is an ordinary field.
-    expect(await aggregate(best("constructor"), answers(["a", JSON.parse('{"constructor":5}')], ["b", JSON.parse('{"constructor":3}')]))).toMatchObject({ recipientId: "b" });
+    expect(
+      await aggregate(best("constructor"), answers(["a", JSON.parse('{"constructor":5}')], ["b", JSON.parse('{"constructor":3}')])),
+    ).toMatchObject({ recipientId: "b" });
   });
 });
 
@@ -84,11 +97,23 @@ describe("aggregate: best", () => {
   const quotes = answers(["a", { price: 45 }], ["b", { price: 40 }], ["c", { price: 50 }]);
 
   test("min picks the lowest", async () => {
-    expect(await aggregate(best("price"), quotes)).toEqual({ kind: "best", field: "price", order: "min", recipientId: "b", value: { price: 40 } });
+    expect(await aggregate(best("price"), quotes)).toEqual({
+      kind: "best",
+      field: "price",
+      order: "min",
+      recipientId: "b",
+      value: { price: 40 },
+    });
   });
 
   test("max picks the highest", async () => {
-    expect(await aggregate(best("price", "max"), quotes)).toEqual({ kind: "best", field: "price", order: "max", recipientId: "c", value: { price: 50 } });
+    expect(await aggregate(best("price", "max"), quotes)).toEqual({
+      kind: "best",
+      field: "price",
+      order: "max",
+      recipientId: "c",
+      value: { price: 50 },
+    });
   });
 
   test("a nested dot path", async () => {
@@ -120,7 +145,13 @@ describe("aggregate: best", () => {
       ["g", { price: true }],
       ["h", { price: 20 }],
     );
-    expect(await aggregate(best("price"), mixed)).toEqual({ kind: "best", field: "price", order: "min", recipientId: "f", value: { price: 12 } });
+    expect(await aggregate(best("price"), mixed)).toEqual({
+      kind: "best",
+      field: "price",
+      order: "min",
+      recipientId: "f",
+      value: { price: 12 },
+    });
   });
 
   test("negative numbers and zero compare as numbers", async () => {
@@ -131,7 +162,13 @@ describe("aggregate: best", () => {
 
   test("nothing usable: recipientId null and value null", async () => {
     expect(await aggregate(best("price"), [])).toEqual({ kind: "best", field: "price", order: "min", recipientId: null, value: null });
-    expect(await aggregate(best("price"), answers(["a", { cost: 1 }]))).toEqual({ kind: "best", field: "price", order: "min", recipientId: null, value: null });
+    expect(await aggregate(best("price"), answers(["a", { cost: 1 }]))).toEqual({
+      kind: "best",
+      field: "price",
+      order: "min",
+      recipientId: null,
+      value: null,
+    });
   });
 });
 
@@ -143,16 +180,48 @@ describe("aggregate: summary", () => {
 
   test("a nested field and a fractional average", async () => {
     const values = answers(["a", { q: { p: 1 } }], ["b", { q: { p: 2 } }]);
-    expect(await aggregate(summary("q.p"), values)).toEqual({ kind: "summary", field: "q.p", count: 2, sum: 3, average: 1.5, min: 1, max: 2 });
+    expect(await aggregate(summary("q.p"), values)).toEqual({
+      kind: "summary",
+      field: "q.p",
+      count: 2,
+      sum: 3,
+      average: 1.5,
+      min: 1,
+      max: 2,
+    });
   });
 
   test("a single value", async () => {
-    expect(await aggregate(summary("n"), answers(["a", { n: 0 }]))).toEqual({ kind: "summary", field: "n", count: 1, sum: 0, average: 0, min: 0, max: 0 });
+    expect(await aggregate(summary("n"), answers(["a", { n: 0 }]))).toEqual({
+      kind: "summary",
+      field: "n",
+      count: 1,
+      sum: 0,
+      average: 0,
+      min: 0,
+      max: 0,
+    });
   });
 
   test("nothing numeric: count 0, sum 0, average/min/max null", async () => {
-    expect(await aggregate(summary("n"), [])).toEqual({ kind: "summary", field: "n", count: 0, sum: 0, average: null, min: null, max: null });
-    expect(await aggregate(summary("n"), answers(["a", { n: "5" }]))).toEqual({ kind: "summary", field: "n", count: 0, sum: 0, average: null, min: null, max: null });
+    expect(await aggregate(summary("n"), [])).toEqual({
+      kind: "summary",
+      field: "n",
+      count: 0,
+      sum: 0,
+      average: null,
+      min: null,
+      max: null,
+    });
+    expect(await aggregate(summary("n"), answers(["a", { n: "5" }]))).toEqual({
+      kind: "summary",
+      field: "n",
+      count: 0,
+      sum: 0,
+      average: null,
+      min: null,
+      max: null,
+    });
   });
 });
 
@@ -173,16 +242,25 @@ describe("aggregate: vote", () => {
   });
 
   test("null is a value that can win", async () => {
-    expect(await aggregate(vote("v"), answers(["a", { v: null }], ["b", { v: 1 }], ["c", { v: null }]))).toEqual({ kind: "vote", field: "v", value: null, count: 2 });
+    expect(await aggregate(vote("v"), answers(["a", { v: null }], ["b", { v: 1 }], ["c", { v: null }]))).toEqual({
+      kind: "vote",
+      field: "v",
+      value: null,
+      count: 2,
+    });
   });
 
   test("ties go to the value that reached the count first", async () => {
     // "a" reaches 1 first, "b" reaches 2 first, then "a" also reaches 2: "b" wins.
-    expect(await aggregate(vote(), answers(["r1", "a"], ["r2", "b"], ["r3", "b"], ["r4", "a"]))).toEqual({ kind: "vote", value: "b", count: 2 });
+    expect(await aggregate(vote(), answers(["r1", "a"], ["r2", "b"], ["r3", "b"], ["r4", "a"]))).toEqual({
+      kind: "vote",
+      value: "b",
+      count: 2,
+    });
     expect(await aggregate(vote(), answers(["r1", "a"], ["r2", "b"]))).toEqual({ kind: "vote", value: "a", count: 1 });
   });
 
-  test("1 and \"1\" are different values", async () => {
+  test('1 and "1" are different values', async () => {
     expect(await aggregate(vote(), answers(["a", 1], ["b", "1"], ["c", "1"]))).toEqual({ kind: "vote", value: "1", count: 2 });
   });
 
@@ -201,7 +279,18 @@ describe("the fact-based aggregation equals aggregating the values, in any arriv
       return state % n;
     };
   }
-  const pool: Json[] = [{ price: 5, tag: "a" }, { price: 5, tag: "b" }, { price: -2 }, { price: 9.5, q: { p: 1 } }, { tag: "a" }, "x", null, [1, 2], { q: { p: 1 } }, { q: { p: 2 } }];
+  const pool: Json[] = [
+    { price: 5, tag: "a" },
+    { price: 5, tag: "b" },
+    { price: -2 },
+    { price: 9.5, q: { p: 1 } },
+    { tag: "a" },
+    "x",
+    null,
+    [1, 2],
+    { q: { p: 1 } },
+    { q: { p: 2 } },
+  ];
   const specs: AggregateSpec[] = [
     { kind: "collect", order: "min" },
     { kind: "best", field: "price", order: "min" },
@@ -222,6 +311,11 @@ describe("the fact-based aggregation equals aggregating the values, in any arriv
   });
 
   test("the oracle reads successes only, in response order", () => {
-    expect(succeededAnswers([{ recipientId: "a", status: "failed" }, { recipientId: "b", status: "succeeded", value: 1 }])).toEqual([{ recipientId: "b", value: 1 }]);
+    expect(
+      succeededAnswers([
+        { recipientId: "a", status: "failed" },
+        { recipientId: "b", status: "succeeded", value: 1 },
+      ]),
+    ).toEqual([{ recipientId: "b", value: 1 }]);
   });
 });

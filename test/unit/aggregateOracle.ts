@@ -35,7 +35,8 @@ export function aggregate(spec: AggregateSpec, answers: readonly SucceededAnswer
         const score = numberAt(a.value, field);
         if (score === undefined) continue;
         // Strict comparison: on a tie the earlier answer stays best.
-        if (!best || (spec.order === "max" ? score > best.score : score < best.score)) best = { recipientId: a.recipientId, value: a.value, score };
+        if (!best || (spec.order === "max" ? score > best.score : score < best.score))
+          best = { recipientId: a.recipientId, value: a.value, score };
       }
       return { kind: "best", field, order: spec.order, recipientId: best?.recipientId ?? null, value: best?.value ?? null };
     }
@@ -62,7 +63,12 @@ export function aggregate(spec: AggregateSpec, answers: readonly SucceededAnswer
         if (value !== undefined) votes.add(value);
       }
       const winner = votes.leader;
-      return { kind: "vote", ...(spec.field !== undefined ? { field: spec.field } : {}), value: winner?.value ?? null, count: winner?.count ?? 0 };
+      return {
+        kind: "vote",
+        ...(spec.field !== undefined ? { field: spec.field } : {}),
+        value: winner?.value ?? null,
+        count: winner?.count ?? 0,
+      };
     }
   }
 }

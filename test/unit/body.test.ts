@@ -40,7 +40,10 @@ function bytesStream(...parts: Uint8Array[]): ReadableStream<Uint8Array> {
 
 const error = (result: Awaited<ReturnType<typeof readJsonBody>>) => {
   if (result.ok) throw new Error(`expected a refusal, got ${JSON.stringify(result.body)}`);
-  return { status: result.response.status, body: result.response.jsonBody as { error: { code: string; message: string; details?: unknown[] } } };
+  return {
+    status: result.response.status,
+    body: result.response.jsonBody as { error: { code: string; message: string; details?: unknown[] } },
+  };
 };
 
 describe("readJsonBody: size", () => {
@@ -76,7 +79,12 @@ describe("readJsonBody: size", () => {
   });
 
   test("through @azure/functions' own HttpRequest too", async () => {
-    const request = new HttpRequest({ method: "POST", url: "http://localhost/api/x", body: { string: '{"a":1}' }, headers: { "content-type": "application/json" } });
+    const request = new HttpRequest({
+      method: "POST",
+      url: "http://localhost/api/x",
+      body: { string: '{"a":1}' },
+      headers: { "content-type": "application/json" },
+    });
     expect(await readJsonBody(request, 100)).toEqual({ ok: true, body: { a: 1 } });
   });
 });
@@ -92,7 +100,10 @@ describe("readJsonBody: content", () => {
   test("multi-byte characters split across chunks are fine", async () => {
     const bytes = Buffer.from(JSON.stringify({ city: "Zürich €😀" }));
     const cut = bytes.indexOf(Buffer.from("😀")) + 1;
-    expect(await readJsonBody(streamed(bytesStream(bytes.subarray(0, cut), bytes.subarray(cut))), 1000)).toEqual({ ok: true, body: { city: "Zürich €😀" } });
+    expect(await readJsonBody(streamed(bytesStream(bytes.subarray(0, cut), bytes.subarray(cut))), 1000)).toEqual({
+      ok: true,
+      body: { city: "Zürich €😀" },
+    });
   });
 
   test("not JSON, a non-JSON content type, too deep, 1e999", async () => {

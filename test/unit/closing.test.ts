@@ -4,7 +4,11 @@ import { UrlAllowlist } from "../../src/gather/allowlist";
 import { isGatherClosed, markGatherClosed, watchGather } from "../../src/gather/closing";
 import { deliver } from "../../src/gather/deliver";
 
-const options = (cancel?: AbortSignal) => ({ maxResponseBytes: 1000, allowlist: new UrlAllowlist(["http://127.0.0.1:*"]), ...(cancel ? { cancel } : {}) });
+const options = (cancel?: AbortSignal) => ({
+  maxResponseBytes: 1000,
+  allowlist: new UrlAllowlist(["http://127.0.0.1:*"]),
+  ...(cancel ? { cancel } : {}),
+});
 
 describe("closing a gather stops its remaining calls", () => {
   test("a watched call is aborted when its gather closes, others are not", () => {
@@ -33,7 +37,10 @@ describe("closing a gather stops its remaining calls", () => {
   test("a simulated recipient's wait ends at once", async () => {
     const watch = watchGather("g4");
     const started = Date.now();
-    const call = deliver({ requestId: "g4", request: null, recipient: { id: "s", simulate: { latencyMs: 60_000, failureRate: 0, value: 1 } } }, options(watch.signal));
+    const call = deliver(
+      { requestId: "g4", request: null, recipient: { id: "s", simulate: { latencyMs: 60_000, failureRate: 0, value: 1 } } },
+      options(watch.signal),
+    );
     setTimeout(() => markGatherClosed("g4"), 50);
     await expect(call).rejects.toThrow("cancelled: the gather closed before this call finished");
     expect(Date.now() - started).toBeLessThan(2000);
@@ -46,7 +53,10 @@ describe("closing a gather stops its remaining calls", () => {
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
       const watch = watchGather("g5");
-      const call = deliver({ requestId: "g5", request: null, recipient: { id: "u", url, method: "POST", timeoutMs: 60_000 } }, options(watch.signal));
+      const call = deliver(
+        { requestId: "g5", request: null, recipient: { id: "u", url, method: "POST", timeoutMs: 60_000 } },
+        options(watch.signal),
+      );
       setTimeout(() => markGatherClosed("g5"), 100);
       await expect(call).rejects.toThrow("cancelled");
       expect(hung).toBe(1);

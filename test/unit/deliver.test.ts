@@ -27,7 +27,9 @@ interface TestServer {
 const servers: TestServer[] = [];
 
 /** Starts a server whose handler runs once the request body has been read. */
-async function startServer(handler: (req: http.IncomingMessage, res: http.ServerResponse, received: Received) => void): Promise<TestServer> {
+async function startServer(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, received: Received) => void,
+): Promise<TestServer> {
   const received: Received[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -355,7 +357,9 @@ describe("deliver: simulated recipients", () => {
 
   test("failureRate 0 never fails and never draws", async () => {
     const random = jest.fn(() => 0);
-    expect((await deliver(simInput({ latencyMs: 0, failureRate: 0, value: { ok: true } }), { ...options(), random })).value).toEqual({ ok: true });
+    expect((await deliver(simInput({ latencyMs: 0, failureRate: 0, value: { ok: true } }), { ...options(), random })).value).toEqual({
+      ok: true,
+    });
     expect(random).not.toHaveBeenCalled();
   });
 

@@ -2,12 +2,16 @@ import { failureReason } from "../../src/gather/failures";
 
 describe("failureReason", () => {
   test("the activity failure as the orchestrator sees it", () => {
-    const error = new Error("Activity function 'callRecipient' failed: RecipientError: HTTP 503 \n {\"message\":\"HTTP 503\",\"name\":\"RecipientError\"}");
+    const error = new Error(
+      'Activity function \'callRecipient\' failed: RecipientError: HTTP 503 \n {"message":"HTTP 503","name":"RecipientError"}',
+    );
     expect(failureReason(error)).toBe("HTTP 503");
   });
 
   test("a worker-framed message with the stack", () => {
-    const error = new Error("Result: Failure\nException: HTTP 503\nStack: RecipientError: HTTP 503\n    at sendJson (/app/dist/src/gather/deliver.js:60:19)");
+    const error = new Error(
+      "Result: Failure\nException: HTTP 503\nStack: RecipientError: HTTP 503\n    at sendJson (/app/dist/src/gather/deliver.js:60:19)",
+    );
     expect(failureReason(error)).toBe("HTTP 503");
   });
 

@@ -24,7 +24,7 @@ describe("canonicalJson", () => {
     expect(canonicalJson({ z: [{ y: 1, x: { q: null, p: [] } }], a: {} })).toBe('{"a":{},"z":[{"x":{"p":[],"q":null},"y":1}]}');
   });
 
-  test("1 and \"1\" differ", () => {
+  test('1 and "1" differ', () => {
     expect(canonicalJson(1)).not.toBe(canonicalJson("1"));
   });
 });
@@ -99,7 +99,8 @@ describe("findJsonProblem", () => {
   };
 
   test("scalars, flat and moderately nested values are fine", () => {
-    for (const v of [null, true, 0, -1.5e308, "x", [], {}, { a: [1, { b: "c" }] }, nest(MAX_JSON_DEPTH)]) expect(findJsonProblem(v)).toBeUndefined();
+    for (const v of [null, true, 0, -1.5e308, "x", [], {}, { a: [1, { b: "c" }] }, nest(MAX_JSON_DEPTH)])
+      expect(findJsonProblem(v)).toBeUndefined();
   });
 
   test("64 levels are allowed, 65 are not; the path names the container one level too deep", () => {
@@ -119,7 +120,11 @@ describe("findJsonProblem", () => {
   });
 
   test("±Infinity (JSON.parse of 1e999) anywhere, with its path", () => {
-    expect(findJsonProblem(JSON.parse("1e999"))).toEqual({ kind: "non-finite", path: "", message: "is a number out of range (JSON numbers must be finite)" });
+    expect(findJsonProblem(JSON.parse("1e999"))).toEqual({
+      kind: "non-finite",
+      path: "",
+      message: "is a number out of range (JSON numbers must be finite)",
+    });
     expect(findJsonProblem(JSON.parse('{"request":{"price":1e999}}'))).toMatchObject({ kind: "non-finite", path: "request.price" });
     expect(findJsonProblem(JSON.parse('{"a":[1,2,{"b":-1e999}]}'), "value")).toMatchObject({ path: "value.a[2].b" });
     expect(findJsonProblem(NaN)).toMatchObject({ kind: "non-finite" });

@@ -57,15 +57,21 @@ describe("readLimits", () => {
   });
 
   test.each(["abc", "0", "-1", "1.5", "12abc", "NaN"])("an invalid number %j throws", (raw) => {
-    expect(() => readLimits({ MAX_RECIPIENTS: raw })).toThrow(`App setting MAX_RECIPIENTS must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, got "${raw}"`);
+    expect(() => readLimits({ MAX_RECIPIENTS: raw })).toThrow(
+      `App setting MAX_RECIPIENTS must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, got "${raw}"`,
+    );
   });
 
   test.each(["MAX_RESPONSE_BYTES", "MAX_REQUEST_BYTES", "MAX_ATTEMPTS_PER_GATHER"])("%s is validated too", (name) => {
-    expect(() => readLimits({ [name]: "zero" })).toThrow(`App setting ${name} must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, got "zero"`);
+    expect(() => readLimits({ [name]: "zero" })).toThrow(
+      `App setting ${name} must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, got "zero"`,
+    );
   });
 
   test("FANOUT_BATCH_SIZE and RESULT_INLINE_BYTES have ceilings: a batch's and the output's payloads must fit the scheduler's 1 MiB", () => {
-    expect(() => readLimits({ FANOUT_BATCH_SIZE: "zero" })).toThrow('App setting FANOUT_BATCH_SIZE must be a whole number from 1 to 1000, got "zero"');
+    expect(() => readLimits({ FANOUT_BATCH_SIZE: "zero" })).toThrow(
+      'App setting FANOUT_BATCH_SIZE must be a whole number from 1 to 1000, got "zero"',
+    );
     expect(() => readLimits({ FANOUT_BATCH_SIZE: "1001" })).toThrow("from 1 to 1000");
     expect(readLimits({ FANOUT_BATCH_SIZE: "1000" }).fanoutBatchSize).toBe(1000);
     expect(() => readLimits({ RESULT_INLINE_BYTES: "524289" })).toThrow("from 1 to 524288");

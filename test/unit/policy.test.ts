@@ -12,7 +12,12 @@ function tally(total: number, t: Partial<Omit<Tally, "total" | "pending">> = {})
 const ALL: CompletionPolicy = { mode: "all", agree: false };
 const FIRST: CompletionPolicy = { mode: "first", agree: false };
 const slice = { withinSlice: true };
-const quorum = (q: number, extra: Partial<CompletionPolicy> = {}): CompletionPolicy => ({ mode: "quorum", quorum: q, agree: false, ...extra });
+const quorum = (q: number, extra: Partial<CompletionPolicy> = {}): CompletionPolicy => ({
+  mode: "quorum",
+  quorum: q,
+  agree: false,
+  ...extra,
+});
 
 describe("decide: mode all", () => {
   test("stays open while anyone is pending, even with failures", () => {

@@ -85,7 +85,11 @@ describe("validateGatherRequest: a valid request and its defaults", () => {
   });
 
   test("summary and vote are accepted with a field; vote also without one", () => {
-    expect(valid(body({ aggregate: { kind: "summary", field: "price" } })).aggregate).toEqual({ kind: "summary", field: "price", order: "min" });
+    expect(valid(body({ aggregate: { kind: "summary", field: "price" } })).aggregate).toEqual({
+      kind: "summary",
+      field: "price",
+      order: "min",
+    });
     expect(valid(body({ aggregate: { kind: "vote" } })).aggregate).toEqual({ kind: "vote", order: "min" });
     expect(valid(body({ aggregate: { kind: "vote", field: "a.b" } })).aggregate).toEqual({ kind: "vote", field: "a.b", order: "min" });
   });
@@ -117,20 +121,28 @@ describe("validateGatherRequest: the body", () => {
     expect(invalid(body({ recipients: [sim("a"), { id: "b", simulate: { value: 1, jitter: 3 } }] }))).toEqual([
       { path: "recipients[1].simulate.jitter", message: "is not a known field" },
     ]);
-    expect(invalid(body({ completion: { mode: "all", deadline: 5 } }))).toEqual([{ path: "completion.deadline", message: "is not a known field" }]);
+    expect(invalid(body({ completion: { mode: "all", deadline: 5 } }))).toEqual([
+      { path: "completion.deadline", message: "is not a known field" },
+    ]);
   });
 
   test("a non-finite number (JSON.parse of 1e999) anywhere is refused at its path", () => {
     const message = "is a number out of range (JSON numbers must be finite)";
-    expect(invalid(JSON.parse('{"request":{"price":1e999},"recipients":[{"id":"a","simulate":{}}]}'))).toEqual([{ path: "request.price", message }]);
-    expect(invalid(body({ recipients: [{ id: "a", simulate: { value: [0, -Infinity] } }] }))).toEqual([{ path: "recipients[0].simulate.value[1]", message }]);
+    expect(invalid(JSON.parse('{"request":{"price":1e999},"recipients":[{"id":"a","simulate":{}}]}'))).toEqual([
+      { path: "request.price", message },
+    ]);
+    expect(invalid(body({ recipients: [{ id: "a", simulate: { value: [0, -Infinity] } }] }))).toEqual([
+      { path: "recipients[0].simulate.value[1]", message },
+    ]);
   });
 
   test("nesting deeper than 64 levels anywhere is refused, also far deeper, without recursion", () => {
     const nest = (levels: number) => JSON.parse("[".repeat(levels) + "]".repeat(levels));
     // The body object is level 1: request may nest 63 levels.
     expect(valid(body({ request: nest(63) })).request).toEqual(nest(63));
-    expect(invalid(body({ request: nest(64) }))).toEqual([{ path: `request${"[0]".repeat(63)}`, message: "is nested deeper than 64 levels" }]);
+    expect(invalid(body({ request: nest(64) }))).toEqual([
+      { path: `request${"[0]".repeat(63)}`, message: "is nested deeper than 64 levels" },
+    ]);
     expect(paths(body({ request: nest(100_000) }))).toEqual([`request${"[0]".repeat(63)}`]);
   });
 
@@ -141,8 +153,11 @@ describe("validateGatherRequest: the body", () => {
 
   test("instance id: the recipient alphabet, at most 100 characters, not only dots", () => {
     expect(valid(body({ id: "x".repeat(100) })).id).toBe("x".repeat(100));
-    expect(invalid(body({ id: "x".repeat(101) }))).toEqual([{ path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots" }]);
-    for (const id of [".", "..", "....."]) expect(invalid(body({ id }))).toEqual([{ path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots" }]);
+    expect(invalid(body({ id: "x".repeat(101) }))).toEqual([
+      { path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots" },
+    ]);
+    for (const id of [".", "..", "....."])
+      expect(invalid(body({ id }))).toEqual([{ path: "id", message: "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots" }]);
     for (const id of [".a", "a..", "..:", "-", "a.b.c"]) expect(valid(body({ id })).id).toBe(id);
     expect(paths(body({ id: "a b" }))).toEqual(["id"]);
     expect(paths(body({ id: "" }))).toEqual(["id"]);
@@ -201,14 +216,11 @@ describe("validateGatherRequest: recipients", () => {
     ]);
   });
 
-  test.each(["ftp://127.0.0.1/x", "javascript:alert(1)", "file:///etc/passwd", "not a url", "/relative/path"])(
-    "non-http URL %s",
-    (url) => {
-      expect(invalid(body({ recipients: [{ id: "a", url }] }))).toEqual([
-        { path: "recipients[0].url", message: "must be an absolute http or https URL" },
-      ]);
-    },
-  );
+  test.each(["ftp://127.0.0.1/x", "javascript:alert(1)", "file:///etc/passwd", "not a url", "/relative/path"])("non-http URL %s", (url) => {
+    expect(invalid(body({ recipients: [{ id: "a", url }] }))).toEqual([
+      { path: "recipients[0].url", message: "must be an absolute http or https URL" },
+    ]);
+  });
 
   test("url must be a string", () => {
     expect(invalid(body({ recipients: [{ id: "a", url: 5 }] }))).toEqual([{ path: "recipients[0].url", message: "must be a string" }]);
@@ -234,10 +246,17 @@ describe("validateGatherRequest: recipients", () => {
     const l = limits({ recipientUrlAllowlist: ["http://localhost:*", "https://*.example.com"] });
     const urls = ["http://localhost:1/", "http://localhost:65535/x", "https://a.example.com/q", "https://a.b.example.com/q"];
     expect(valid(body({ recipients: urls.map((url, i) => ({ id: `r${i}`, url })) }), l).recipients).toHaveLength(4);
-    expect(paths(body({ recipients: [{ id: "a", url: "https://example.com/q" }, { id: "b", url: "https://a.example.com:8443/q" }] }), l)).toEqual([
-      "recipients[0].url",
-      "recipients[1].url",
-    ]);
+    expect(
+      paths(
+        body({
+          recipients: [
+            { id: "a", url: "https://example.com/q" },
+            { id: "b", url: "https://a.example.com:8443/q" },
+          ],
+        }),
+        l,
+      ),
+    ).toEqual(["recipients[0].url", "recipients[1].url"]);
   });
 
   test.each(["GET", "DELETE", "post", "PATCH"])("method %s is refused", (method) => {
@@ -257,31 +276,49 @@ describe("validateGatherRequest: recipients", () => {
 
   test("header names must be HTTP tokens; values without CR, LF or NUL", () => {
     const at = (headers: Record<string, string>) => body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers }] });
-    expect(valid(at({ "x-api-key": "k", "X-Trace_1.!#$%&'*+^`|~": "t v", Authorization: "Bearer x", "x-empty": "" })).recipients).toHaveLength(1);
+    expect(
+      valid(at({ "x-api-key": "k", "X-Trace_1.!#$%&'*+^`|~": "t v", Authorization: "Bearer x", "x-empty": "" })).recipients,
+    ).toHaveLength(1);
     expect(paths(at({ "": "v" }))).toEqual(["recipients[0].headers."]);
     expect(invalid(at({ "bad name": "v" }))).toEqual([
       { path: "recipients[0].headers.bad name", message: "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)" },
     ]);
-    expect(paths(at({ "x:y": "v", "x\r\nInjected": "v", "ü": "v" }))).toEqual([
+    expect(paths(at({ "x:y": "v", "x\r\nInjected": "v", ü: "v" }))).toEqual([
       "recipients[0].headers.x:y",
       "recipients[0].headers.x\r\nInjected",
       "recipients[0].headers.ü",
     ]);
-    expect(invalid(at({ "x-a": "v\r\nInjected: 1" }))).toEqual([{ path: "recipients[0].headers.x-a", message: "the value must not contain CR, LF or NUL" }]);
-    expect(paths(at({ "x-a": "v\n", "x-b": "v\r", "x-c": "a\u0000b" }))).toEqual(["recipients[0].headers.x-a", "recipients[0].headers.x-b", "recipients[0].headers.x-c"]);
+    expect(invalid(at({ "x-a": "v\r\nInjected: 1" }))).toEqual([
+      { path: "recipients[0].headers.x-a", message: "the value must not contain CR, LF or NUL" },
+    ]);
+    expect(paths(at({ "x-a": "v\n", "x-b": "v\r", "x-c": "a\u0000b" }))).toEqual([
+      "recipients[0].headers.x-a",
+      "recipients[0].headers.x-b",
+      "recipients[0].headers.x-c",
+    ]);
   });
 
-  test.each(["connection", "Content-Length", "expect", "HOST", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer", "Proxy-Connection"])(
-    "the hop-by-hop or framing header %s is refused",
-    (name) => {
-      expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: { [name]: "x" } }] }))).toEqual([
-        { path: `recipients[0].headers.${name}`, message: "is a hop-by-hop or framing header and cannot be set" },
-      ]);
-    },
-  );
+  test.each([
+    "connection",
+    "Content-Length",
+    "expect",
+    "HOST",
+    "transfer-encoding",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "Proxy-Connection",
+  ])("the hop-by-hop or framing header %s is refused", (name) => {
+    expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: { [name]: "x" } }] }))).toEqual([
+      { path: `recipients[0].headers.${name}`, message: "is a hop-by-hop or framing header and cannot be set" },
+    ]);
+  });
 
   test("a header name given twice in different case is refused", () => {
-    expect(paths(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: { "X-Key": "1", "x-key": "2" } }] }))).toEqual(["recipients[0].headers.x-key"]);
+    expect(paths(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers: { "X-Key": "1", "x-key": "2" } }] }))).toEqual([
+      "recipients[0].headers.x-key",
+    ]);
   });
 
   test("per-attempt timeoutMs 1..600000", () => {
@@ -319,7 +356,9 @@ describe("validateGatherRequest: recipients", () => {
   });
 
   test("simulate must be an object", () => {
-    expect(invalid(body({ recipients: [{ id: "s", simulate: 5 }] }))).toEqual([{ path: "recipients[0].simulate", message: "must be an object" }]);
+    expect(invalid(body({ recipients: [{ id: "s", simulate: 5 }] }))).toEqual([
+      { path: "recipients[0].simulate", message: "must be an object" },
+    ]);
   });
 });
 
@@ -331,11 +370,15 @@ describe("validateGatherRequest: completion", () => {
   });
 
   test("quorum mode needs a quorum", () => {
-    expect(invalid(body({ completion: { mode: "quorum" } }))).toEqual([{ path: "completion.quorum", message: 'is required with mode "quorum"' }]);
+    expect(invalid(body({ completion: { mode: "quorum" } }))).toEqual([
+      { path: "completion.quorum", message: 'is required with mode "quorum"' },
+    ]);
   });
 
   test("quorum 0", () => {
-    expect(invalid(body({ completion: { mode: "quorum", quorum: 0 } }))).toEqual([{ path: "completion.quorum", message: "must be at least 1" }]);
+    expect(invalid(body({ completion: { mode: "quorum", quorum: 0 } }))).toEqual([
+      { path: "completion.quorum", message: "must be at least 1" },
+    ]);
   });
 
   test("quorum up to the number of recipients, not beyond", () => {
@@ -346,13 +389,19 @@ describe("validateGatherRequest: completion", () => {
   });
 
   test("quorum with mode all (explicit or default)", () => {
-    expect(invalid(body({ completion: { mode: "all", quorum: 2 } }))).toEqual([{ path: "completion.quorum", message: 'applies to mode "quorum" only' }]);
+    expect(invalid(body({ completion: { mode: "all", quorum: 2 } }))).toEqual([
+      { path: "completion.quorum", message: 'applies to mode "quorum" only' },
+    ]);
     expect(invalid(body({ completion: { quorum: 2 } }))).toEqual([{ path: "completion.quorum", message: 'applies to mode "quorum" only' }]);
   });
 
   test("agree with a non-quorum mode", () => {
-    expect(invalid(body({ completion: { mode: "first", agree: true } }))).toEqual([{ path: "completion.agree", message: 'applies to mode "quorum" only' }]);
-    expect(invalid(body({ completion: { agree: false } }))).toEqual([{ path: "completion.agree", message: 'applies to mode "quorum" only' }]);
+    expect(invalid(body({ completion: { mode: "first", agree: true } }))).toEqual([
+      { path: "completion.agree", message: 'applies to mode "quorum" only' },
+    ]);
+    expect(invalid(body({ completion: { agree: false } }))).toEqual([
+      { path: "completion.agree", message: 'applies to mode "quorum" only' },
+    ]);
   });
 
   test("agree must be a boolean", () => {
@@ -365,7 +414,9 @@ describe("validateGatherRequest: completion", () => {
     expect(valid(body({ completion: { timeoutMs: 1 } })).completion).toEqual({ mode: "all", agree: false, timeoutMs: 1 });
     expect(valid(body({ completion: { timeoutMs: 604800000 } })).completion.timeoutMs).toBe(604800000);
     expect(invalid(body({ completion: { timeoutMs: 0 } }))).toEqual([{ path: "completion.timeoutMs", message: "must be at least 1" }]);
-    expect(invalid(body({ completion: { timeoutMs: 604800001 } }))).toEqual([{ path: "completion.timeoutMs", message: "must be at most 604800000" }]);
+    expect(invalid(body({ completion: { timeoutMs: 604800001 } }))).toEqual([
+      { path: "completion.timeoutMs", message: "must be at most 604800000" },
+    ]);
   });
 });
 
@@ -381,12 +432,16 @@ describe("validateGatherRequest: aggregate", () => {
   });
 
   test("collect with a field", () => {
-    expect(invalid(body({ aggregate: { field: "price" } }))).toEqual([{ path: "aggregate.field", message: 'does not apply to kind "collect"' }]);
+    expect(invalid(body({ aggregate: { field: "price" } }))).toEqual([
+      { path: "aggregate.field", message: 'does not apply to kind "collect"' },
+    ]);
   });
 
   test.each(["collect", "summary", "vote"])("order on kind %s", (kind) => {
     const field = kind === "collect" ? {} : { field: "price" };
-    expect(invalid(body({ aggregate: { kind, order: "max", ...field } }))).toEqual([{ path: "aggregate.order", message: 'applies to kind "best" only' }]);
+    expect(invalid(body({ aggregate: { kind, order: "max", ...field } }))).toEqual([
+      { path: "aggregate.order", message: 'applies to kind "best" only' },
+    ]);
   });
 
   test("order must be min or max", () => {
@@ -396,7 +451,9 @@ describe("validateGatherRequest: aggregate", () => {
   });
 
   test.each(["a..b", ".a", "a.", ""])("field %j is not a dot path", (field) => {
-    expect(invalid(body({ aggregate: { kind: "best", field } }))).toEqual([{ path: "aggregate.field", message: "must be a dot path like quote.price" }]);
+    expect(invalid(body({ aggregate: { kind: "best", field } }))).toEqual([
+      { path: "aggregate.field", message: "must be a dot path like quote.price" },
+    ]);
   });
 });
 
@@ -476,12 +533,16 @@ describe("validateGatherRequest: auction", () => {
   });
 
   test("auction without timeoutMs", () => {
-    expect(invalid(auction({ completion: { mode: "first" } }))).toEqual([{ path: "completion.timeoutMs", message: "is required in auction mode" }]);
+    expect(invalid(auction({ completion: { mode: "first" } }))).toEqual([
+      { path: "completion.timeoutMs", message: "is required in auction mode" },
+    ]);
     expect(paths(auction({ completion: undefined }))).toEqual(["completion.timeoutMs"]);
   });
 
   test("auction together with recipients", () => {
-    expect(invalid(auction({ recipients: [sim("a")] }))).toEqual([{ path: "auction", message: "give either recipients or auction, not both" }]);
+    expect(invalid(auction({ recipients: [sim("a")] }))).toEqual([
+      { path: "auction", message: "give either recipients or auction, not both" },
+    ]);
   });
 
   test("a notify URL outside the allowlist", () => {
@@ -534,7 +595,10 @@ describe("validateGatherRequest: several problems at once", () => {
     expect(
       invalid({
         request: 1,
-        recipients: [{ id: "bad id", url: "ftp://x/" }, { id: "b", simulate: { latencyMs: -5, value: 1 } }],
+        recipients: [
+          { id: "bad id", url: "ftp://x/" },
+          { id: "b", simulate: { latencyMs: -5, value: 1 } },
+        ],
         completion: { mode: "most" },
         aggregate: { kind: "best", field: "p", order: "up" },
       }),
@@ -569,15 +633,24 @@ describe("validateGatherRequest: several problems at once", () => {
 
 describe("validateAuctionAnswer", () => {
   test("a valid answer, any JSON value (null included)", () => {
-    expect(validateAuctionAnswer({ responder: "acme", value: { price: 40 } })).toEqual({ ok: true, value: { responder: "acme", value: { price: 40 } } });
+    expect(validateAuctionAnswer({ responder: "acme", value: { price: 40 } })).toEqual({
+      ok: true,
+      value: { responder: "acme", value: { price: 40 } },
+    });
     expect(validateAuctionAnswer({ responder: "b", value: null })).toEqual({ ok: true, value: { responder: "b", value: null } });
-    expect(validateAuctionAnswer({ responder: "c", value: [1, "x", false] })).toEqual({ ok: true, value: { responder: "c", value: [1, "x", false] } });
+    expect(validateAuctionAnswer({ responder: "c", value: [1, "x", false] })).toEqual({
+      ok: true,
+      value: { responder: "c", value: [1, "x", false] },
+    });
   });
 
   test("a value nested deeper than 64 levels or holding 1e999 is refused (also when raised through sendEventPostUri)", () => {
     const nest = (levels: number) => JSON.parse("[".repeat(levels) + "]".repeat(levels));
     expect(validateAuctionAnswer({ responder: "a", value: nest(63) }).ok).toBe(true);
-    expect(validateAuctionAnswer({ responder: "a", value: nest(64) })).toEqual({ ok: false, details: [{ path: `value${"[0]".repeat(63)}`, message: "is nested deeper than 64 levels" }] });
+    expect(validateAuctionAnswer({ responder: "a", value: nest(64) })).toEqual({
+      ok: false,
+      details: [{ path: `value${"[0]".repeat(63)}`, message: "is nested deeper than 64 levels" }],
+    });
     expect(validateAuctionAnswer(JSON.parse('{"responder":"a","value":{"bid":1e999}}'))).toEqual({
       ok: false,
       details: [{ path: "value.bid", message: "is a number out of range (JSON numbers must be finite)" }],
@@ -605,7 +678,10 @@ describe("validateAuctionAnswer", () => {
 
   test("not an object, or an unknown field", () => {
     expect(validateAuctionAnswer("acme")).toEqual({ ok: false, details: [{ path: "", message: "the body must be a JSON object" }] });
-    expect(validateAuctionAnswer({ responder: "a", value: 1, price: 2 })).toEqual({ ok: false, details: [{ path: "price", message: "is not a known field" }] });
+    expect(validateAuctionAnswer({ responder: "a", value: 1, price: 2 })).toEqual({
+      ok: false,
+      details: [{ path: "price", message: "is not a known field" }],
+    });
   });
 });
 

@@ -76,7 +76,14 @@ describe("GatherTally", () => {
       pending: 1,
       deadline: "2026-11-22T10:00:05.000Z",
     });
-    expect(t.progress(null, "aggregating")).toEqual({ phase: "aggregating", total: 3, succeeded: 1, failed: 1, pending: 1, deadline: null });
+    expect(t.progress(null, "aggregating")).toEqual({
+      phase: "aggregating",
+      total: 3,
+      succeeded: 1,
+      failed: 1,
+      pending: 1,
+      deadline: null,
+    });
   });
 
   test("close() at the deadline marks the pending recipients timedOut", () => {
@@ -118,7 +125,11 @@ describe("GatherTally", () => {
   describe("settle() (a batch's outcomes merged into its parent)", () => {
     test("succeeded: counted, with attempts, durationMs and the answer's facts", () => {
       const t = new GatherTally(2, ALL, { kind: "summary", field: "v", order: "min" });
-      t.settle(0, { status: "succeeded", attempts: 2, durationMs: 40 }, answerFacts({ v: 4 }, { agree: false, aggregate: { kind: "summary", field: "v", order: "min" } }));
+      t.settle(
+        0,
+        { status: "succeeded", attempts: 2, durationMs: 40 },
+        answerFacts({ v: 4 }, { agree: false, aggregate: { kind: "summary", field: "v", order: "min" } }),
+      );
       t.settle(1, { status: "succeeded" });
       expect(t.counts()).toEqual({ total: 2, succeeded: 2, failed: 0, timedOut: 0, abandoned: 0 });
       expect(t.close(t.decision()!).outcomes).toEqual([{ status: "succeeded", attempts: 2, durationMs: 40 }, { status: "succeeded" }]);

@@ -66,7 +66,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         break;
       case "--help":
       case "-h":
-        process.stdout.write("Usage: node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR] [--no-azurite] [--azurite-port N] [--verbose]\n");
+        process.stdout.write(
+          "Usage: node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR] [--no-azurite] [--azurite-port N] [--verbose]\n",
+        );
         process.exit(0);
         break;
       default:

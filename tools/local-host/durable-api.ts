@@ -79,7 +79,13 @@ export class DurableHttpApi {
     };
   }
 
-  managementLinks(requestUrl: URL | undefined, instanceId: string, taskHub?: string, connection?: string, returnInternalServerErrorOnFailure = false) {
+  managementLinks(
+    requestUrl: URL | undefined,
+    instanceId: string,
+    taskHub?: string,
+    connection?: string,
+    returnInternalServerErrorOnFailure = false,
+  ) {
     const notification = this.o.webhookUri();
     const hostUrl = (requestUrl ?? notification).origin;
     const base = hostUrl + notification.pathname.replace(/\/+$/, "");
@@ -173,13 +179,23 @@ export class DurableHttpApi {
       return this.raiseEvent(req, segs[1], segs[3]);
     }
     if (first === "makeprimary" && segs.length === 1) {
-      return errorResponse(500, "Something went wrong while processing your request", new Error("Cannot make current app primary. This app is not using the AppLease feature."), "System.InvalidOperationException");
+      return errorResponse(
+        500,
+        "Something went wrong while processing your request",
+        new Error("Cannot make current app primary. This app is not using the AppLease feature."),
+        "System.InvalidOperationException",
+      );
     }
     return empty(404);
   }
 
   /** instances, instances/{id}, instances/{id}/{operation}; undefined for an unknown POST operation (→ 404). */
-  private async instances(req: ApiRequest, method: string, instanceId: string | undefined, operation: string | undefined): Promise<ApiResponse | undefined> {
+  private async instances(
+    req: ApiRequest,
+    method: string,
+    instanceId: string | undefined,
+    operation: string | undefined,
+  ): Promise<ApiResponse | undefined> {
     if (instanceId === undefined || instanceId === "") {
       if (method === "GET") return this.listInstances(req);
       if (method === "DELETE") return this.purgeByFilter(req);
@@ -233,16 +249,15 @@ export class DurableHttpApi {
     if (!id) id = randomUUID().replace(/-/g, "");
     else if (id.startsWith("@")) throw new ArgumentError("Orchestration instance ids must not start with @.");
     // eslint-disable-next-line no-control-regex
-    else if (/[/\\?#\u0000-\u001f\u007f-\u009f]/.test(id)) throw new ArgumentError("Orchestration instance ids must not contain /, \\, #, ?, or control characters.");
+    else if (/[/\\?#\u0000-\u001f\u007f-\u009f]/.test(id))
+      throw new ArgumentError("Orchestration instance ids must not contain /, \\, #, ?, or control characters.");
     if (id.length > MaxInstanceIdLength) throw new ArgumentError(`Instance ID lengths must not exceed ${MaxInstanceIdLength} characters.`);
     try {
       await this.o.engine.startNew(functionName, id, input === null ? undefined : input);
     } catch (err) {
       if (err instanceof InstanceStateError) {
         const existing = await this.o.engine.getStatus(id);
-        throw new OrchestrationAlreadyExistsError(
-          existing ? alreadyExistsMessage(existing.runtimeStatus) : err.message,
-        );
+        throw new OrchestrationAlreadyExistsError(existing ? alreadyExistsMessage(existing.runtimeStatus) : err.message);
       }
       throw err;
     }
@@ -378,7 +393,8 @@ export class DurableHttpApi {
   private async rewind(req: ApiRequest, instanceId: string): Promise<ApiResponse> {
     const status = await this.o.engine.getStatus(instanceId);
     if (!status) return empty(404);
-    if (status.runtimeStatus === "Canceled" || status.runtimeStatus === "Terminated" || status.runtimeStatus === "Completed") return empty(410);
+    if (status.runtimeStatus === "Canceled" || status.runtimeStatus === "Terminated" || status.runtimeStatus === "Completed")
+      return empty(410);
     if (status.runtimeStatus !== "Failed") {
       throw new InstanceStateError("The rewind operation is only supported on failed orchestration instances.");
     }
@@ -399,7 +415,10 @@ export class DurableHttpApi {
     const status = await this.o.engine.getStatus(instanceId);
     if (!status) return empty(404);
     if (isTerminal(status.runtimeStatus)) return empty(410);
-    const mediaType = String(req.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
+    const mediaType = String(req.headers["content-type"] ?? "")
+      .split(";")[0]
+      .trim()
+      .toLowerCase();
     if (mediaType !== "application/json") {
       return jsonResponse(400, { Message: "Only application/json request content is supported" });
     }
@@ -503,10 +522,7 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 
 /** WebUtility.UrlEncode: spaces as '+', unreserved `-_.!*()`, upper-case hex. */
 export function urlEncode(s: string): string {
-  return encodeURIComponent(s)
-    .replace(/%20/g, "+")
-    .replace(/~/g, "%7E")
-    .replace(/'/g, "%27");
+  return encodeURIComponent(s).replace(/%20/g, "+").replace(/~/g, "%7E").replace(/'/g, "%27");
 }
 
 function decodeSegment(s: string): string {

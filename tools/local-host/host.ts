@@ -165,7 +165,9 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
   });
   await engine.start();
   if (index.entities.size > 0) {
-    log.out(`Warning: entity functions (${[...index.entities].join(", ")}) are registered but this local host does not run durable entities.`);
+    log.out(
+      `Warning: entity functions (${[...index.entities].join(", ")}) are registered but this local host does not run durable entities.`,
+    );
   }
 
   front.open({ api, trigger: new HttpTriggerAdapter(index, hostJson.routePrefix, invoker, log), hostJson });
@@ -185,7 +187,12 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
   return { url: `http://127.0.0.1:${port}`, port, rpcBaseUrl, functions };
 }
 
-function startEngine(hj: HostJson, index: FunctionIndex, invoker: FunctionInvoker, o: { dataDir: string; maxPayloadBytes: number; log: HostLog }): DurableEngine {
+function startEngine(
+  hj: HostJson,
+  index: FunctionIndex,
+  invoker: FunctionInvoker,
+  o: { dataDir: string; maxPayloadBytes: number; log: HostLog },
+): DurableEngine {
   return createEngine({
     dataDir: o.dataDir,
     taskHubName: hj.hubName,

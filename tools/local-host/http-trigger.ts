@@ -9,7 +9,14 @@ import type { FunctionIndex } from "./function-index";
 import type { HostLog } from "./host-log";
 import type { FunctionInvoker } from "./invoker";
 import { matchRoute } from "./routes";
-import { fromTypedData, type RegisteredFunction, type RpcHttpCookie, type RpcHttpData, type RpcInvocationResponse, type RpcTypedData } from "./worker";
+import {
+  fromTypedData,
+  type RegisteredFunction,
+  type RpcHttpCookie,
+  type RpcHttpData,
+  type RpcInvocationResponse,
+  type RpcTypedData,
+} from "./worker";
 
 export class HttpTriggerAdapter {
   constructor(
@@ -52,11 +59,22 @@ export class HttpTriggerAdapter {
       });
   }
 
-  private async invoke(fn: RegisteredFunction, req: http.IncomingMessage, url: URL, body: Buffer, params: Record<string, string>): Promise<ApiResponse> {
+  private async invoke(
+    fn: RegisteredFunction,
+    req: http.IncomingMessage,
+    url: URL,
+    body: Buffer,
+    params: Record<string, string>,
+  ): Promise<ApiResponse> {
     const { rpcHttp, triggerMetadata } = toRpcHttp(req, url, body, params);
     let response: RpcInvocationResponse;
     try {
-      response = await this.invoker.invoke(fn, `This function was programmatically called via the host APIs.`, [{ name: fn.triggerName, data: { http: rpcHttp } }], triggerMetadata);
+      response = await this.invoker.invoke(
+        fn,
+        `This function was programmatically called via the host APIs.`,
+        [{ name: fn.triggerName, data: { http: rpcHttp } }],
+        triggerMetadata,
+      );
     } catch (err) {
       const e = err as Error;
       this.log.line(`[${fn.name}] Error: ${e?.stack ?? String(err)}`);
@@ -71,7 +89,12 @@ export class HttpTriggerAdapter {
 }
 
 /** The request as the host sends it to the worker: RpcHttpData, and Query/Headers/route params as trigger metadata. */
-export function toRpcHttp(req: http.IncomingMessage, url: URL, body: Buffer, params: Record<string, string>): { rpcHttp: RpcHttpData; triggerMetadata: Record<string, RpcTypedData> } {
+export function toRpcHttp(
+  req: http.IncomingMessage,
+  url: URL,
+  body: Buffer,
+  params: Record<string, string>,
+): { rpcHttp: RpcHttpData; triggerMetadata: Record<string, RpcTypedData> } {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined) continue;

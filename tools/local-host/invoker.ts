@@ -30,7 +30,12 @@ export class FunctionInvoker {
   constructor(private readonly deps: InvokerDeps) {}
 
   /** One invocation with its log lines; throws what the function threw. */
-  async invoke(fn: RegisteredFunction, reason: string, inputData: RpcParameterBinding[], triggerMetadata: Record<string, RpcTypedData>): Promise<RpcInvocationResponse> {
+  async invoke(
+    fn: RegisteredFunction,
+    reason: string,
+    inputData: RpcParameterBinding[],
+    triggerMetadata: Record<string, RpcTypedData>,
+  ): Promise<RpcInvocationResponse> {
     const { app, log } = this.deps;
     const inputs = [...inputData, ...this.extraInputs(fn)];
     const id = randomUUID();

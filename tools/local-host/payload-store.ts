@@ -220,7 +220,9 @@ export async function openPayloadStore(opts: {
 }): Promise<PayloadStoreSetup> {
   const target = storageTarget(opts.env);
   if (target.kind === "external") {
-    return { banner: `Payload store: ${STORAGE_SETTING}: external account${target.account ? ` '${target.account}'` : ""} (no Azurite started).` };
+    return {
+      banner: `Payload store: ${STORAGE_SETTING}: external account${target.account ? ` '${target.account}'` : ""} (no Azurite started).`,
+    };
   }
   if (!opts.enabled) {
     const now = target.setting ? `'${target.setting}'` : "unset";
@@ -296,7 +298,13 @@ async function startBlobServer(msg: Extract<ToChild, { type: "start" }>): Promis
     constants.DEFAULT_BLOB_KEEP_ALIVE_TIMEOUT,
     path.join(loc, constants.DEFAULT_BLOB_LOKI_DB_PATH),
     path.join(loc, constants.DEFAULT_BLOB_EXTENT_LOKI_DB_PATH),
-    [{ locationId: "Default", locationPath: path.join(loc, constants.DEFAULT_BLOB_PERSISTENCE_PATH), maxConcurrency: constants.DEFAULT_WRITE_CONCURRENCY_PER_LOCATION }],
+    [
+      {
+        locationId: "Default",
+        locationPath: path.join(loc, constants.DEFAULT_BLOB_PERSISTENCE_PATH),
+        maxConcurrency: constants.DEFAULT_WRITE_CONCURRENCY_PER_LOCATION,
+      },
+    ],
     false,
     undefined,
     false,

@@ -130,7 +130,10 @@ export function applyAppSettings(appDir: string, port: number, env: NodeJS.Proce
 export function keepLoopbackOffProxies(env: NodeJS.ProcessEnv): void {
   const loopback = ["localhost", "127.0.0.1", "::1"];
   for (const key of ["NO_PROXY", "no_proxy"]) {
-    const current = (env[key] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    const current = (env[key] ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const h of loopback) if (!current.includes(h)) current.push(h);
     env[key] = current.join(",");
   }

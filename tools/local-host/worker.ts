@@ -433,7 +433,10 @@ export class WorkerApp {
     inputs = pre.inputs as unknown[];
     callback = pre.functionCallback as FunctionCallback;
 
-    const post = { hookData, invocationContext: context, inputs, result: null as unknown, error: null as unknown } as Record<string, unknown>;
+    const post = { hookData, invocationContext: context, inputs, result: null as unknown, error: null as unknown } as Record<
+      string,
+      unknown
+    >;
     coreCtx.state = "invocation";
     try {
       post.result = await invocModel.invokeFunction(context, inputs, callback);

@@ -18,7 +18,13 @@ function processor(invoke: (name: string, input: unknown) => Promise<unknown>, o
   });
   return { p, delivered };
 }
-const work = (name = "Hello", input: string | null = '["\\"Tokyo\\""]'): ActivityWork => ({ instanceId: "i", executionId: "x", id: 3, name, input });
+const work = (name = "Hello", input: string | null = '["\\"Tokyo\\""]'): ActivityWork => ({
+  instanceId: "i",
+  executionId: "x",
+  id: 3,
+  name,
+  input,
+});
 
 test("a result becomes TaskCompleted with the JSON result; the input arrives unwrapped", async () => {
   const seen: unknown[] = [];
@@ -26,7 +32,11 @@ test("a result becomes TaskCompleted with the JSON result; the input arrives unw
   await p.process(work(), 0);
   expect(seen).toEqual(["Tokyo"]);
   expect(delivered).toHaveLength(1);
-  expect(delivered[0]).toMatchObject({ instanceId: "i", executionId: "x", event: { EventType: EventType.TaskCompleted, TaskScheduledId: 3, Result: '"Hello Tokyo"' } });
+  expect(delivered[0]).toMatchObject({
+    instanceId: "i",
+    executionId: "x",
+    event: { EventType: EventType.TaskCompleted, TaskScheduledId: 3, Result: '"Hello Tokyo"' },
+  });
 });
 
 test("a throw becomes TaskFailed with the host's reason; an unknown name fails like TaskNonexistentActivityShim", async () => {

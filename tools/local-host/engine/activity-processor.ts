@@ -41,9 +41,9 @@ export class ActivityProcessor {
       this.deps.log("error", `[${work.instanceId}] ${refused}`);
       event = refusalEvent(this.deps.clock.now(), refused);
     }
-    await this.deps.deliver(work.instanceId, event, work.executionId).catch((e) =>
-      this.deps.log("error", `Durable engine: could not record the result of '${work.name}': ${errorParts(e).message}`),
-    );
+    await this.deps
+      .deliver(work.instanceId, event, work.executionId)
+      .catch((e) => this.deps.log("error", `Durable engine: could not record the result of '${work.name}': ${errorParts(e).message}`));
   }
 
   /** Runs the activity: TaskCompleted with its JSON result, or TaskFailed as the host words it. */
@@ -52,7 +52,12 @@ export class ActivityProcessor {
     if (!this.deps.activities.has(work.name)) {
       // TaskNonexistentActivityShim
       const message = `Activity function '${work.name}' does not exist.`;
-      return ev.taskFailed(now(), work.id, `Activity function '${work.name}' failed: ${message}`, activityFailureDetails(message, undefined));
+      return ev.taskFailed(
+        now(),
+        work.id,
+        `Activity function '${work.name}' failed: ${message}`,
+        activityFailureDetails(message, undefined),
+      );
     }
     const input = activityInputFromHistory(work.input);
     try {

@@ -3,15 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { computeRetryDelayMs } from "./replay";
 import { fileNameFor } from "./store";
-import {
-  completed,
-  historyOf,
-  shape,
-  timersArmed,
-  until,
-  type OrchestratorFn,
-  stoppedAfterEach,
-} from "./test-support";
+import { completed, historyOf, shape, timersArmed, until, type OrchestratorFn, stoppedAfterEach } from "./test-support";
 
 const harness = stoppedAfterEach();
 
@@ -38,10 +30,22 @@ describe("golden histories (shapes of durable-functions' own test histories)", (
     expect(s.output).toEqual(["Hello, Tokyo!", "Hello, Seattle!", "Hello, London!"]);
     // testhistories.ts GetHelloSequenceReplayFinal (durable-js test data), plus the completion the host appends.
     expect(shape(historyOf(h, "seq"))).toEqual([
-      "OrchestratorStarted", "ExecutionStarted", "TaskScheduled#0", "OrchestratorCompleted",
-      "OrchestratorStarted", "TaskCompleted->0", "TaskScheduled#1", "OrchestratorCompleted",
-      "OrchestratorStarted", "TaskCompleted->1", "TaskScheduled#2", "OrchestratorCompleted",
-      "OrchestratorStarted", "TaskCompleted->2", "ExecutionCompleted", "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "ExecutionStarted",
+      "TaskScheduled#0",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TaskCompleted->0",
+      "TaskScheduled#1",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TaskCompleted->1",
+      "TaskScheduled#2",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TaskCompleted->2",
+      "ExecutionCompleted",
+      "OrchestratorCompleted",
     ]);
     const hist = historyOf(h, "seq");
     // Field shapes the SDK reads: JSON-string payloads, legacy array-wrapped activity input.
@@ -102,13 +106,24 @@ describe("golden histories (shapes of durable-functions' own test histories)", (
     expect(s.output).toBe(6);
     const sh = shape(historyOf(h, "fan"));
     expect(sh.slice(0, 11)).toEqual([
-      "OrchestratorStarted", "ExecutionStarted", "TaskScheduled#0", "OrchestratorCompleted",
-      "OrchestratorStarted", "TaskCompleted->0", "TaskScheduled#1", "TaskScheduled#2", "TaskScheduled#3", "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "ExecutionStarted",
+      "TaskScheduled#0",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TaskCompleted->0",
+      "TaskScheduled#1",
+      "TaskScheduled#2",
+      "TaskScheduled#3",
+      "OrchestratorCompleted",
       "OrchestratorStarted",
     ]);
-    expect(sh.filter((x) => x.startsWith("TaskCompleted")).sort()).toEqual(
-      ["TaskCompleted->0", "TaskCompleted->1", "TaskCompleted->2", "TaskCompleted->3"],
-    );
+    expect(sh.filter((x) => x.startsWith("TaskCompleted")).sort()).toEqual([
+      "TaskCompleted->0",
+      "TaskCompleted->1",
+      "TaskCompleted->2",
+      "TaskCompleted->3",
+    ]);
     expect(sh.slice(-2)).toEqual(["ExecutionCompleted", "OrchestratorCompleted"]);
   });
 
@@ -136,8 +151,14 @@ describe("golden histories (shapes of durable-functions' own test histories)", (
     expect(s.output).toBe("done");
     const hist = historyOf(h, "timer");
     expect(shape(hist)).toEqual([
-      "OrchestratorStarted", "ExecutionStarted", "TimerCreated#0", "OrchestratorCompleted",
-      "OrchestratorStarted", "TimerFired->0", "ExecutionCompleted", "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "ExecutionStarted",
+      "TimerCreated#0",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TimerFired->0",
+      "ExecutionCompleted",
+      "OrchestratorCompleted",
     ]);
     expect(hist[2].FireAt).toBe(new Date(t0 + 60_000).toISOString());
     expect(hist[5].FireAt).toBe(new Date(t0 + 60_000).toISOString());
@@ -161,8 +182,13 @@ describe("golden histories (shapes of durable-functions' own test histories)", (
     expect(s.output).toEqual({ go: true });
     const hist = historyOf(h, "ev");
     expect(shape(hist)).toEqual([
-      "OrchestratorStarted", "ExecutionStarted", "OrchestratorCompleted",
-      "OrchestratorStarted", "EventRaised", "ExecutionCompleted", "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "ExecutionStarted",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "EventRaised",
+      "ExecutionCompleted",
+      "OrchestratorCompleted",
     ]);
     expect(hist[4]).toMatchObject({ Name: "start", Input: JSON.stringify({ go: true }) });
   });
@@ -170,7 +196,12 @@ describe("golden histories (shapes of durable-functions' own test histories)", (
 
 describe("retries (DTFx RetryInterceptor timing)", () => {
   test("delay formula: first * coefficient^(attempt-1), capped, stops at the retry timeout", () => {
-    const o = { firstRetryIntervalInMilliseconds: 1000, maxNumberOfAttempts: 5, backoffCoefficient: 2, maxRetryIntervalInMilliseconds: 5000 };
+    const o = {
+      firstRetryIntervalInMilliseconds: 1000,
+      maxNumberOfAttempts: 5,
+      backoffCoefficient: 2,
+      maxRetryIntervalInMilliseconds: 5000,
+    };
     expect([0, 1, 2, 3].map((n) => computeRetryDelayMs(o, n, 0, 0))).toEqual([1000, 2000, 4000, 5000]);
     expect(computeRetryDelayMs({ ...o, retryTimeoutInMilliseconds: 3000 }, 1, 0, 2999)).toBe(2000);
     expect(computeRetryDelayMs({ ...o, retryTimeoutInMilliseconds: 3000 }, 1, 0, 3000)).toBe(0);
@@ -213,12 +244,30 @@ describe("retries (DTFx RetryInterceptor timing)", () => {
     expect(s.output).toBe("Hello, Tokyo!");
     const hist = historyOf(h, "retry");
     expect(shape(hist)).toEqual([
-      "OrchestratorStarted", "ExecutionStarted", "TaskScheduled#0", "OrchestratorCompleted",
-      "OrchestratorStarted", "TaskFailed->0", "TimerCreated#1", "OrchestratorCompleted",
-      "OrchestratorStarted", "TimerFired->1", "TaskScheduled#2", "OrchestratorCompleted",
-      "OrchestratorStarted", "TaskFailed->2", "TimerCreated#3", "OrchestratorCompleted",
-      "OrchestratorStarted", "TimerFired->3", "TaskScheduled#4", "OrchestratorCompleted",
-      "OrchestratorStarted", "TaskCompleted->4", "ExecutionCompleted", "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "ExecutionStarted",
+      "TaskScheduled#0",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TaskFailed->0",
+      "TimerCreated#1",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TimerFired->1",
+      "TaskScheduled#2",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TaskFailed->2",
+      "TimerCreated#3",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TimerFired->3",
+      "TaskScheduled#4",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TaskCompleted->4",
+      "ExecutionCompleted",
+      "OrchestratorCompleted",
     ]);
     const failed = hist[5];
     expect(failed.Reason).toBe("Activity function 'Hello' failed: boom 1");
@@ -237,7 +286,11 @@ describe("retries (DTFx RetryInterceptor timing)", () => {
           return yield ctx.df.callActivityWithRetry("Bad", new df.RetryOptions(500, 2), null);
         },
       },
-      { Bad: () => { throw new Error("nope"); } },
+      {
+        Bad: () => {
+          throw new Error("nope");
+        },
+      },
     );
     await h.engine.start();
     await h.engine.startNew("AlwaysFails", "fail", undefined);
@@ -254,11 +307,26 @@ describe("retries (DTFx RetryInterceptor timing)", () => {
     const hist = historyOf(h, "fail");
     const sh = shape(hist);
     expect(sh).toEqual([
-      "OrchestratorStarted", "ExecutionStarted", "TaskScheduled#0", "OrchestratorCompleted",
-      "OrchestratorStarted", "TaskFailed->0", "TimerCreated#1", "OrchestratorCompleted",
-      "OrchestratorStarted", "TimerFired->1", "TaskScheduled#2", "OrchestratorCompleted",
-      "OrchestratorStarted", "TaskFailed->2", "TimerCreated#3", "OrchestratorCompleted",
-      "OrchestratorStarted", "TimerFired->3", "ExecutionCompleted", "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "ExecutionStarted",
+      "TaskScheduled#0",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TaskFailed->0",
+      "TimerCreated#1",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TimerFired->1",
+      "TaskScheduled#2",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TaskFailed->2",
+      "TimerCreated#3",
+      "OrchestratorCompleted",
+      "OrchestratorStarted",
+      "TimerFired->3",
+      "ExecutionCompleted",
+      "OrchestratorCompleted",
     ]);
     // The back-compat timer fires at the failure time itself.
     expect(hist[14].FireAt).toBe(new Date(Date.parse(hist[12].Timestamp)).toISOString());
@@ -278,7 +346,13 @@ describe("fan-out, races, failures", () => {
           return winner.result;
         },
       },
-      { Fast: () => "fast", Slow: async () => { await slowGate; return "slow"; } },
+      {
+        Fast: () => "fast",
+        Slow: async () => {
+          await slowGate;
+          return "slow";
+        },
+      },
     );
     await h.engine.start();
     await h.engine.startNew("Race", "race", undefined);
@@ -347,7 +421,12 @@ describe("fan-out, races, failures", () => {
           }
         },
       },
-      { ...hello, Bad: () => { throw new Error("bad input"); } },
+      {
+        ...hello,
+        Bad: () => {
+          throw new Error("bad input");
+        },
+      },
     );
     await h.engine.start();
     await h.engine.startNew("Catches", "c", undefined);
@@ -358,8 +437,17 @@ describe("fan-out, races, failures", () => {
 
   test("unhandled activity failure fails the orchestration with the host's message", async () => {
     const h = harness(
-      { Throws: function* (ctx) { yield ctx.df.callActivity("Bad", null); return 1; } },
-      { Bad: () => { throw new Error("kaput"); } },
+      {
+        Throws: function* (ctx) {
+          yield ctx.df.callActivity("Bad", null);
+          return 1;
+        },
+      },
+      {
+        Bad: () => {
+          throw new Error("kaput");
+        },
+      },
     );
     await h.engine.start();
     await h.engine.startNew("Throws", "t", undefined);
@@ -369,7 +457,14 @@ describe("fan-out, races, failures", () => {
   });
 
   test("unknown activity name fails the orchestration like the host", async () => {
-    const h = harness({ Calls: function* (ctx) { yield ctx.df.callActivity("Nope", null); } }, hello);
+    const h = harness(
+      {
+        Calls: function* (ctx) {
+          yield ctx.df.callActivity("Nope", null);
+        },
+      },
+      hello,
+    );
     await h.engine.start();
     await h.engine.startNew("Calls", "u", undefined);
     const s = await completed(h.engine, "u");
@@ -412,7 +507,13 @@ describe("fan-out, races, failures", () => {
           return "done";
         },
       },
-      { Hello: () => { version = 2; return "h"; }, Other: () => "o" },
+      {
+        Hello: () => {
+          version = 2;
+          return "h";
+        },
+        Other: () => "o",
+      },
     );
     await h.engine.start();
     await h.engine.startNew("Changes", "nd", undefined);
@@ -427,7 +528,14 @@ describe("fan-out, races, failures", () => {
 
   test("an orchestrator that throws fails with 'Orchestrator function ... failed'", async () => {
     /* eslint-disable require-yield -- an orchestrator is a generator, even one that only throws */
-    const h = harness({ Boom: function* () { throw new Error("bad state"); } }, {});
+    const h = harness(
+      {
+        Boom: function* () {
+          throw new Error("bad state");
+        },
+      },
+      {},
+    );
     /* eslint-enable require-yield */
     await h.engine.start();
     await h.engine.startNew("Boom", "boom", undefined);
@@ -546,7 +654,9 @@ describe("events, sub-orchestrations, continueAsNew, custom status", () => {
     await h.engine.startNew("Huge", "huge", undefined);
     const s = await completed(h.engine, "huge");
     expect(s.runtimeStatus).toBe("Failed");
-    expect(String(s.output)).toMatch(/^Orchestrator function 'Huge' failed: The UTF-16 size of the JSON-serialized payload must not exceed 16 KB/);
+    expect(String(s.output)).toMatch(
+      /^Orchestrator function 'Huge' failed: The UTF-16 size of the JSON-serialized payload must not exceed 16 KB/,
+    );
   });
 });
 
@@ -586,12 +696,21 @@ describe("management operations", () => {
     const s = await completed(h.engine, "sus");
     expect(s.runtimeStatus).toBe("Completed");
     expect(s.output).toBe("later");
-    const names = (await h.engine.getStatus("sus", { showHistory: true }))!.historyEvents!.map((e) => (e as { EventType: string }).EventType);
+    const names = (await h.engine.getStatus("sus", { showHistory: true }))!.historyEvents!.map(
+      (e) => (e as { EventType: string }).EventType,
+    );
     expect(names).toEqual(["ExecutionStarted", "ExecutionSuspended", "ExecutionResumed", "EventRaised", "ExecutionCompleted"]);
   });
 
   test("status with history is shaped like the host's showHistory output", async () => {
-    const h = harness({ One: function* (ctx) { return yield ctx.df.callActivity("Hello", "z"); } }, hello);
+    const h = harness(
+      {
+        One: function* (ctx) {
+          return yield ctx.df.callActivity("Hello", "z");
+        },
+      },
+      hello,
+    );
     await h.engine.start();
     await h.engine.startNew("One", "hist", { in: 1 });
     await completed(h.engine, "hist");
@@ -599,7 +718,12 @@ describe("management operations", () => {
     expect(s.createdTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(s.historyEvents).toEqual([
       expect.objectContaining({ EventType: "ExecutionStarted", FunctionName: "One", Input: JSON.stringify({ in: 1 }) }),
-      expect.objectContaining({ EventType: "TaskCompleted", FunctionName: "Hello", Result: "Hello, z!", ScheduledTime: expect.any(String) }),
+      expect.objectContaining({
+        EventType: "TaskCompleted",
+        FunctionName: "Hello",
+        Result: "Hello, z!",
+        ScheduledTime: expect.any(String),
+      }),
       expect.objectContaining({ EventType: "ExecutionCompleted", OrchestrationStatus: "Completed", Result: "Hello, z!" }),
     ]);
     const noOut = (await h.engine.getStatus("hist", { showHistory: true, showInput: false }))!;
@@ -609,7 +733,15 @@ describe("management operations", () => {
   });
 
   test("purge, purgeMany, listInstances paging and filters; duplicate start of a running id is rejected", async () => {
-    const h = harness({ ...waitsForever, One: function* (ctx) { return yield ctx.df.callActivity("Hello", "q"); } }, hello);
+    const h = harness(
+      {
+        ...waitsForever,
+        One: function* (ctx) {
+          return yield ctx.df.callActivity("Hello", "q");
+        },
+      },
+      hello,
+    );
     await h.engine.start();
     for (const id of ["job-1", "job-2", "job-3"]) {
       await h.engine.startNew("One", id, undefined);
@@ -639,8 +771,20 @@ describe("management operations", () => {
   test("rewind re-runs the failed activity and the instance completes", async () => {
     let fail = true;
     const h = harness(
-      { Flaky: function* (ctx) { const a = yield ctx.df.callActivity("Hello", "ok"); const b = yield ctx.df.callActivity("Maybe", null); return [a, b]; } },
-      { ...hello, Maybe: () => { if (fail) throw new Error("down"); return "up"; } },
+      {
+        Flaky: function* (ctx) {
+          const a = yield ctx.df.callActivity("Hello", "ok");
+          const b = yield ctx.df.callActivity("Maybe", null);
+          return [a, b];
+        },
+      },
+      {
+        ...hello,
+        Maybe: () => {
+          if (fail) throw new Error("down");
+          return "up";
+        },
+      },
     );
     await h.engine.start();
     await h.engine.startNew("Flaky", "rw", undefined);
@@ -659,9 +803,7 @@ describe("durability", () => {
     let gate: Promise<void> = new Promise(() => undefined); // first engine's activities never finish
     const orchestrators = {
       Fan: function* (ctx: { df: any }) {
-        const parts: number[] = yield ctx.df.Task.all(
-          Array.from({ length: 20 }, (_, i) => ctx.df.callActivity("Work", i)),
-        );
+        const parts: number[] = yield ctx.df.Task.all(Array.from({ length: 20 }, (_, i) => ctx.df.callActivity("Work", i)));
         yield ctx.df.createTimer(new Date(ctx.df.currentUtcDateTime.getTime() + 5000));
         return parts.reduce((a, b) => a + b, 0);
       },
@@ -698,7 +840,12 @@ describe("durability", () => {
 
   test("a torn last log line is tolerated and the instance resumes", async () => {
     const h1 = harness(
-      { W: function* (ctx: { df: any }) { const v = yield ctx.df.waitForExternalEvent("go"); return v; } },
+      {
+        W: function* (ctx: { df: any }) {
+          const v = yield ctx.df.waitForExternalEvent("go");
+          return v;
+        },
+      },
       {},
     );
     await h1.engine.start();
@@ -708,7 +855,15 @@ describe("durability", () => {
     const file = path.join(h1.dataDir, "TestHub", fileNameFor("torn id/with:odd chars"));
     fs.appendFileSync(file, '{"t":"msg","seq":9,"event":{"EventType":15,"Na'); // kill -9 mid-write
 
-    const h2 = harness({ W: function* (ctx) { return (yield ctx.df.waitForExternalEvent("go")) as unknown; } }, {}, { dataDir: h1.dataDir });
+    const h2 = harness(
+      {
+        W: function* (ctx) {
+          return (yield ctx.df.waitForExternalEvent("go")) as unknown;
+        },
+      },
+      {},
+      { dataDir: h1.dataDir },
+    );
     await h2.engine.start();
     expect(h2.logs.some((l) => l.level === "warn" && /incomplete last record/.test(l.message))).toBe(true);
     await h2.engine.raiseEvent("torn id/with:odd chars", "go", "after crash");
@@ -721,10 +876,19 @@ describe("durability", () => {
   test("a sub-orchestration started before a stop completes and reaches its parent after restart", async () => {
     let gate: Promise<void> = new Promise(() => undefined);
     const orchestrators = {
-      P: function* (ctx) { return (yield ctx.df.callSubOrchestrator("C", 5, "c1")) as unknown; },
-      C: function* (ctx) { return (yield ctx.df.callActivity("Slow", ctx.df.getInput())) as unknown; },
+      P: function* (ctx) {
+        return (yield ctx.df.callSubOrchestrator("C", 5, "c1")) as unknown;
+      },
+      C: function* (ctx) {
+        return (yield ctx.df.callActivity("Slow", ctx.df.getInput())) as unknown;
+      },
     } as Record<string, OrchestratorFn>;
-    const activities = { Slow: async (n: number) => { await gate; return n * 2; } };
+    const activities = {
+      Slow: async (n: number) => {
+        await gate;
+        return n * 2;
+      },
+    };
     const h1 = harness(orchestrators, activities);
     await h1.engine.start();
     await h1.engine.startNew("P", "p1", undefined);

@@ -48,7 +48,9 @@ export class Engine implements DurableEngine {
       throw new InstanceStateError(alreadyExistsMessage(existing.status));
     }
     const serialized = toJsonString(input);
-    this.hub.payloadLimit.refuseClientPayload(`the input of orchestration '${orchestratorName}' ('${instanceId}')`, serialized, (m) => this.hub.log("error", m));
+    this.hub.payloadLimit.refuseClientPayload(`the input of orchestration '${orchestratorName}' ('${instanceId}')`, serialized, (m) =>
+      this.hub.log("error", m),
+    );
     await this.hub.createInstance(orchestratorName, instanceId, serialized, null);
     return this.toStatus(this.hub.get(instanceId)!, {});
   }
@@ -70,7 +72,9 @@ export class Engine implements DurableEngine {
       throw new InstanceStateError(`Instance '${instanceId}' is in the ${inst.status} state and cannot receive events.`);
     }
     const serialized = toJsonString(data);
-    this.hub.payloadLimit.refuseClientPayload(`event '${eventName}' raised to '${instanceId}'`, serialized, (m) => this.hub.log("error", m));
+    this.hub.payloadLimit.refuseClientPayload(`event '${eventName}' raised to '${instanceId}'`, serialized, (m) =>
+      this.hub.log("error", m),
+    );
     await this.hub.deliver(instanceId, ev.eventRaised(this.hub.clock.now(), eventName, serialized));
   }
 
@@ -167,7 +171,9 @@ export class Engine implements DurableEngine {
   private requireState(instanceId: string, verb: string, allowed: (s: RuntimeStatus) => boolean): void {
     const inst = this.requireInstance(instanceId);
     if (!allowed(inst.status)) {
-      throw new InstanceStateError(`Cannot ${verb} the orchestration instance ${instanceId} because instance is in the ${inst.status} state.`);
+      throw new InstanceStateError(
+        `Cannot ${verb} the orchestration instance ${instanceId} because instance is in the ${inst.status} state.`,
+      );
     }
   }
 }

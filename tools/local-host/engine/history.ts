@@ -33,9 +33,7 @@ export const EventType = {
 } as const;
 
 /** Names by number, for the status API's showHistory output (the host prints EventType as a name). */
-export const EventTypeName: Record<number, string> = Object.fromEntries(
-  Object.entries(EventType).map(([name, n]) => [n, name]),
-);
+export const EventTypeName: Record<number, string> = Object.fromEntries(Object.entries(EventType).map(([name, n]) => [n, name]));
 
 /** OrchestrationStatus names by number (host-messages.ts). */
 export const OrchestrationStatusName: Readonly<Record<number, string>> = RuntimeStatusByNumber;
@@ -77,13 +75,16 @@ export const ev = {
   orchestratorStarted: (ts: number): HistoryEvent => base(EventType.OrchestratorStarted, -1, ts),
   orchestratorCompleted: (ts: number): HistoryEvent => base(EventType.OrchestratorCompleted, -1, ts),
 
-  executionStarted(ts: number, o: {
-    name: string;
-    input: string | null;
-    instanceId: string;
-    executionId: string;
-    parent?: ParentInstanceInfo;
-  }): HistoryEvent {
+  executionStarted(
+    ts: number,
+    o: {
+      name: string;
+      input: string | null;
+      instanceId: string;
+      executionId: string;
+      parent?: ParentInstanceInfo;
+    },
+  ): HistoryEvent {
     return {
       ...base(EventType.ExecutionStarted, -1, ts),
       OrchestrationInstance: { InstanceId: o.instanceId, ExecutionId: o.executionId },

@@ -21,7 +21,9 @@ test("status numbers both ways", () => {
 });
 
 test("the unknown-function text, with and without the known names", () => {
-  expect(unknownFunctionMessage("x", "activityTrigger")).toBe("The function 'x' doesn't exist, is disabled, or is not an activityTrigger function.");
+  expect(unknownFunctionMessage("x", "activityTrigger")).toBe(
+    "The function 'x' doesn't exist, is disabled, or is not an activityTrigger function.",
+  );
   expect(unknownFunctionMessage("x", "orchestrator", ["a", "b"])).toBe(
     "The function 'x' doesn't exist, is disabled, or is not an orchestrator function. Additional info: The following are the known orchestrator functions: 'a', 'b'.",
   );

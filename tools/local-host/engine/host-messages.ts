@@ -39,7 +39,9 @@ export function unknownFunctionMessage(name: string, kind: string, known?: Itera
   const names = [...known];
   return (
     `${head} Additional info: ` +
-    (names.length > 0 ? `The following are the known ${kind} functions: '${names.join("', '")}'.` : `No ${kind} functions are currently registered!`)
+    (names.length > 0
+      ? `The following are the known ${kind} functions: '${names.join("', '")}'.`
+      : `No ${kind} functions are currently registered!`)
   );
 }
 

@@ -45,10 +45,14 @@ function checkActivity(e: HistoryEvent, g: GeneratedAction | undefined): void {
   }
   const head = `A previous execution of this orchestration scheduled an activity task with sequence number ${id} named '${name}', `;
   if (g.type !== "TaskScheduled") {
-    throw new NonDeterminismError(`${head}but the current orchestration replay instead produced a ${actionClassName[g.type]} action with this sequence number. ${CHANGED}`);
+    throw new NonDeterminismError(
+      `${head}but the current orchestration replay instead produced a ${actionClassName[g.type]} action with this sequence number. ${CHANGED}`,
+    );
   }
   if (!sameName(g, e)) {
-    throw new NonDeterminismError(`${head}but the current orchestration replay instead scheduled an activity task named '${g.name}' with this sequence number.  ${CHANGED}`);
+    throw new NonDeterminismError(
+      `${head}but the current orchestration replay instead scheduled an activity task named '${g.name}' with this sequence number.  ${CHANGED}`,
+    );
   }
 }
 
@@ -58,7 +62,9 @@ function checkTimer(e: HistoryEvent, g: GeneratedAction | undefined): void {
     throw new NonDeterminismError(`${head} but the current replay execution hasn't (yet?) scheduled this task. ${CHANGED}`);
   }
   if (g.type !== "TimerCreated") {
-    throw new NonDeterminismError(`${head} named but the current orchestration replay instead produced a ${actionClassName[g.type]} action with this sequence number. ${CHANGED}`);
+    throw new NonDeterminismError(
+      `${head} named but the current orchestration replay instead produced a ${actionClassName[g.type]} action with this sequence number. ${CHANGED}`,
+    );
   }
 }
 
@@ -70,9 +76,13 @@ function checkSubOrchestration(e: HistoryEvent, g: GeneratedAction | undefined):
     throw new NonDeterminismError(`${what}, but the current replay execution hasn't (yet?) scheduled this task. ${CHANGED}`);
   }
   if (g.type !== "SubOrchestrationInstanceCreated") {
-    throw new NonDeterminismError(`${what}, but the current orchestration replay instead produced a ${actionClassName[g.type]} action at this sequence number. ${CHANGED}`);
+    throw new NonDeterminismError(
+      `${what}, but the current orchestration replay instead produced a ${actionClassName[g.type]} action at this sequence number. ${CHANGED}`,
+    );
   }
   if (!sameName(g, e)) {
-    throw new NonDeterminismError(`${what}, but the current orchestration replay instead scheduled a sub-orchestration task with name ${g.name} at this sequence number. ${CHANGED}`);
+    throw new NonDeterminismError(
+      `${what}, but the current orchestration replay instead scheduled a sub-orchestration task with name ${g.name} at this sequence number. ${CHANGED}`,
+    );
   }
 }

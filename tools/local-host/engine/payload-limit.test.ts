@@ -53,7 +53,11 @@ function start(extra: Parameters<typeof makeHarness>[2] = {}): Harness {
   return h;
 }
 
-const errors = (x: Harness) => x.logs.filter((l) => l.level === "error").map((l) => l.message).join("\n");
+const errors = (x: Harness) =>
+  x.logs
+    .filter((l) => l.level === "error")
+    .map((l) => l.message)
+    .join("\n");
 
 describe("payload limit (default 1 MiB, UTF-8 bytes)", () => {
   test("an activity returning 1.5 MiB fails the instance with a reason naming the result, its size and the limit", async () => {

@@ -47,7 +47,8 @@ export class PayloadLimit {
       }
     }
     if (outcome.kind === "completed") return this.problem(`the output of orchestration '${orchestratorName}'`, outcome.output);
-    if (outcome.kind === "continuedAsNew") return this.problem(`the continue-as-new input of orchestration '${orchestratorName}'`, outcome.input);
+    if (outcome.kind === "continuedAsNew")
+      return this.problem(`the continue-as-new input of orchestration '${orchestratorName}'`, outcome.input);
     if (outcome.kind === "failed") {
       return this.problem(`the failure details of orchestration '${orchestratorName}'`, outcome.reason + outcome.details);
     }
@@ -57,7 +58,10 @@ export class PayloadLimit {
   /** An activity's result or failure (TaskCompleted / TaskFailed) as the worker reports it. */
   activityProblem(activityName: string, event: HistoryEvent): string | undefined {
     if (event.EventType === EventType.TaskCompleted) {
-      return this.problem(`the result of activity '${activityName}' (task ${String(event.TaskScheduledId)})`, event.Result as string | null);
+      return this.problem(
+        `the result of activity '${activityName}' (task ${String(event.TaskScheduledId)})`,
+        event.Result as string | null,
+      );
     }
     const failure = `${String(event.Reason ?? "")}${String(event.Details ?? "")}`;
     return this.problem(`the failure details of activity '${activityName}' (task ${String(event.TaskScheduledId)})`, failure);

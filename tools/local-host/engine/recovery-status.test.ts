@@ -45,10 +45,16 @@ test("outstanding work: scheduled without a result in history or mailbox", () =>
 });
 
 test("a finished child's parent still waits only if it created the child and has no result for it", () => {
-  const child = inst({ instanceId: "c", status: "Completed", parent: { name: "orch", instanceId: "p", executionId: "x", taskScheduledId: 3 } });
+  const child = inst({
+    instanceId: "c",
+    status: "Completed",
+    parent: { name: "orch", instanceId: "p", executionId: "x", taskScheduledId: 3 },
+  });
   const created = ev.subOrchestrationCreated(T, 3, "Child", "c", null);
   expect(parentStillWaits(child, inst({ history: [created] }))).toBe(true);
-  expect(parentStillWaits(child, inst({ history: [created], mailbox: [{ seq: 0, event: ev.subOrchestrationCompleted(T, 3, null) }] }))).toBe(false);
+  expect(
+    parentStillWaits(child, inst({ history: [created], mailbox: [{ seq: 0, event: ev.subOrchestrationCompleted(T, 3, null) }] })),
+  ).toBe(false);
   expect(parentStillWaits(child, inst({ history: [created], executionId: "other" }))).toBe(false);
   expect(parentStillWaits(child, inst({ history: [created], status: "Failed" }))).toBe(false);
   expect(parentStillWaits(child, undefined)).toBe(false);
@@ -57,7 +63,13 @@ test("a finished child's parent still waits only if it created the child and has
 test("the status document: host times, payloads parsed (raw string fallback), input hidden on request", () => {
   expect(hostTime(T)).toBe("2024-01-01T00:00:00Z");
   const s = instanceStatus(inst({}), { showInput: false });
-  expect(s).toMatchObject({ name: "orch", runtimeStatus: "Running", input: null, customStatus: "not json", createdTime: "2024-01-01T00:00:00Z" });
+  expect(s).toMatchObject({
+    name: "orch",
+    runtimeStatus: "Running",
+    input: null,
+    customStatus: "not json",
+    createdTime: "2024-01-01T00:00:00Z",
+  });
   expect(s.historyEvents).toBeUndefined();
   expect(instanceStatus(inst({ history: [ev.orchestratorStarted(T)] }), { showHistory: true }).historyEvents).toEqual([]);
 });
@@ -71,9 +83,11 @@ test("non-determinism: DTFx's messages", () => {
     ),
   );
   expect(() => checkScheduled(scheduled, { type: "TimerCreated" })).toThrow(/instead produced a CreateTimerOrchestratorAction action/);
-  expect(() => checkScheduled(ev.timerCreated(T, 1, "x"), { type: "TaskScheduled", name: "A" })).toThrow(/timer task with sequence number 1 named but/);
-  expect(() => checkScheduled(ev.subOrchestrationCreated(T, 2, "C", "c", null), { type: "SubOrchestrationInstanceCreated", name: "D" })).toThrow(
-    /instead scheduled a sub-orchestration task with name D at this sequence number/,
+  expect(() => checkScheduled(ev.timerCreated(T, 1, "x"), { type: "TaskScheduled", name: "A" })).toThrow(
+    /timer task with sequence number 1 named but/,
   );
+  expect(() =>
+    checkScheduled(ev.subOrchestrationCreated(T, 2, "C", "c", null), { type: "SubOrchestrationInstanceCreated", name: "D" }),
+  ).toThrow(/instead scheduled a sub-orchestration task with name D at this sequence number/);
   expect(EventType.TaskScheduled).toBe(4);
 });

@@ -18,7 +18,10 @@ function run(history: HistoryEvent[], actions: unknown[], extra: Partial<ReplayI
     ...known,
   });
 }
-const start = (): HistoryEvent[] => [ev.orchestratorStarted(T0), ev.executionStarted(T0, { name: "O", input: null, instanceId: "i", executionId: "e1" })];
+const start = (): HistoryEvent[] => [
+  ev.orchestratorStarted(T0),
+  ev.executionStarted(T0, { name: "O", input: null, instanceId: "i", executionId: "e1" }),
+];
 const call = (name: string) => ({ actionType: ActionType.CallActivity, functionName: name, input: 1 });
 
 describe("host-side replay (ProcessAsyncActionsV2 semantics)", () => {
@@ -35,10 +38,10 @@ describe("host-side replay (ProcessAsyncActionsV2 semantics)", () => {
     const r = run(history, [{ actionType: ActionType.WhenAll, compoundActions: [call("A"), call("B")] }, call("C")]);
     expect(r.newWork).toEqual([]);
     expect(r.outcome).toEqual({ kind: "running" });
-    const done = run([...history, ev.taskCompleted(T0 + 1000, 1, "1")], [
-      { actionType: ActionType.WhenAll, compoundActions: [call("A"), call("B")] },
-      call("C"),
-    ]);
+    const done = run(
+      [...history, ev.taskCompleted(T0 + 1000, 1, "1")],
+      [{ actionType: ActionType.WhenAll, compoundActions: [call("A"), call("B")] }, call("C")],
+    );
     expect(done.newWork).toEqual([{ kind: "activity", id: 2, name: "C", input: "[1]" }]);
   });
 

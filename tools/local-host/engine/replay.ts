@@ -129,12 +129,7 @@ function toIso(fireAt: string | Date | undefined): string {
 }
 
 /** DTFx RetryInterceptor.ComputeNextDelay (with the Durable extension's defaults: max interval 6 days, no timeout). */
-export function computeRetryDelayMs(
-  options: WorkerRetryOptions,
-  retryCount: number,
-  firstAttemptMs: number,
-  nowMs: number,
-): number {
+export function computeRetryDelayMs(options: WorkerRetryOptions, retryCount: number, firstAttemptMs: number, nowMs: number): number {
   const coefficient = options.backoffCoefficient ?? 1;
   const maxInterval = options.maxRetryIntervalInMilliseconds ?? 6 * 24 * 3600 * 1000;
   const timeout = options.retryTimeoutInMilliseconds;
@@ -214,7 +209,10 @@ class EpisodeReplay {
       }
     }
     this.warnAboutReyieldedTasks();
-    return this.result(this.outcome(shimFailure), [...this.generated.values()].map((g) => g.work));
+    return this.result(
+      this.outcome(shimFailure),
+      [...this.generated.values()].map((g) => g.work),
+    );
   }
 
   private result(outcome: ReplayOutcome, newWork: NewWork[]): ReplayResult {
@@ -270,7 +268,11 @@ class EpisodeReplay {
     if (!this.walkDone || this.openTasks.size > 0) return { kind: "running" };
     const state = this.input.state ?? {};
     if (typeof state.error === "string" && state.error.length > 0) {
-      return { kind: "failed", reason: `Orchestrator function '${name}' failed: ${state.error}`, details: `Message: ${state.error}, StackTrace: ` };
+      return {
+        kind: "failed",
+        reason: `Orchestrator function '${name}' failed: ${state.error}`,
+        details: `Message: ${state.error}, StackTrace: `,
+      };
     }
     if (!state.isDone) return { kind: "running" };
     if (this.continueAsNewInput !== undefined) return { kind: "continuedAsNew", input: this.continueAsNewInput };
@@ -395,7 +397,13 @@ class EpisodeReplay {
     this.openTasks.set(id, { task, onResult });
   }
 
-  private scheduleSubOrchestration(name: string, instanceId: string | undefined, rawInput: unknown, task: HostTask, onResult: (ok: boolean) => void): void {
+  private scheduleSubOrchestration(
+    name: string,
+    instanceId: string | undefined,
+    rawInput: unknown,
+    task: HostTask,
+    onResult: (ok: boolean) => void,
+  ): void {
     if (!this.input.isKnownOrchestrator(name)) throw unknownFunction(name, "orchestrator", this.input.knownOrchestrators);
     const id = this.nextId++;
     // DTFx CreateSubOrchestrationInstanceCore: a missing instance id becomes "<executionId>:<sequence id>".
@@ -502,9 +510,7 @@ function extractActions(state: ReplayInput["state"]): WorkerAction[] {
   const actions = state.actions;
   if (!Array.isArray(actions) || actions.length === 0) return [];
   if (actions.length !== 1) {
-    throw new Error(
-      `With OOProc schema V3, expected actions array to be of length 1 in outer layer but got size: ${actions.length}`,
-    );
+    throw new Error(`With OOProc schema V3, expected actions array to be of length 1 in outer layer but got size: ${actions.length}`);
   }
   const inner = actions[0];
   return Array.isArray(inner) ? (inner as WorkerAction[]) : [];

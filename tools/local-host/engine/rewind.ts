@@ -33,7 +33,11 @@ export function planRewind(history: readonly HistoryEvent[]): RewindPlan {
  * A child that was rewound re-runs under its own id and the parent waits for it again: its
  * SubOrchestrationInstanceCreated stays as it was (only its failure goes).
  */
-export function keepRewoundChildren(original: readonly HistoryEvent[], plan: RewindPlan, rewoundChildren: ReadonlySet<string>): HistoryEvent[] {
+export function keepRewoundChildren(
+  original: readonly HistoryEvent[],
+  plan: RewindPlan,
+  rewoundChildren: ReadonlySet<string>,
+): HistoryEvent[] {
   return plan.history.map((e, i) => {
     const o = original[i];
     return o.EventType === EventType.SubOrchestrationInstanceCreated && rewoundChildren.has(String(o.InstanceId)) ? o : e;

@@ -53,7 +53,15 @@ test("while suspended, messages wait; resume releases them; terminate ends the b
 
 test("an outcome becomes schedule events, ExecutionCompleted / ContinueAsNew and OrchestratorCompleted", () => {
   const rs = new RuntimeState(instance("Running", [raised("a")]), T);
-  const rec = rs.outcomeRecord([{ kind: "activity", id: 0, name: "A", input: "[1]" }, { kind: "timer", id: 1, fireAt: new Date(T).toISOString() }], { kind: "completed", output: "42" }, 2, '"new"');
+  const rec = rs.outcomeRecord(
+    [
+      { kind: "activity", id: 0, name: "A", input: "[1]" },
+      { kind: "timer", id: 1, fireAt: new Date(T).toISOString() },
+    ],
+    { kind: "completed", output: "42" },
+    2,
+    '"new"',
+  );
   expect(rec.events.map((e) => e.EventType)).toEqual([
     EventType.OrchestratorStarted,
     EventType.EventRaised,

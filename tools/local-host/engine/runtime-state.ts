@@ -21,9 +21,7 @@ export function newExecutionId(): string {
 export function hasRunnableMessages(inst: InstanceData): boolean {
   if (inst.mailbox.length === 0 || isTerminal(inst.status)) return false;
   if (inst.status !== "Suspended") return true;
-  return inst.mailbox.some(
-    (m) => m.event.EventType === EventType.ExecutionResumed || m.event.EventType === EventType.ExecutionTerminated,
-  );
+  return inst.mailbox.some((m) => m.event.EventType === EventType.ExecutionResumed || m.event.EventType === EventType.ExecutionTerminated);
 }
 
 function lastOrchestratorStarted(history: readonly HistoryEvent[]): number {
@@ -114,7 +112,12 @@ export class RuntimeState {
     const status: RuntimeStatus = refused !== undefined ? "Failed" : "Terminated";
     this.newEvents.push(ev.executionCompleted(this.now, -1, OrchestrationStatus[status], reason, refused));
     this.newEvents.push(ev.orchestratorCompleted(this.now));
-    return this.record(this.batch.map((m) => m.seq), status, reason, this.inst.customStatus);
+    return this.record(
+      this.batch.map((m) => m.seq),
+      status,
+      reason,
+      this.inst.customStatus,
+    );
   }
 
   /** Only suspend/resume bookkeeping: no orchestrator call. */
@@ -150,7 +153,11 @@ export class RuntimeState {
   private nextExecution(input: string | null): NonNullable<EpisodeRecord["continueAsNew"]> {
     const executionId = newExecutionId();
     const { name, instanceId, parent } = this.inst;
-    return { executionId, input, startEvent: ev.executionStarted(this.now, { name, input, instanceId, executionId, parent: parent ?? undefined }) };
+    return {
+      executionId,
+      input,
+      startEvent: ev.executionStarted(this.now, { name, input, instanceId, executionId, parent: parent ?? undefined }),
+    };
   }
 
   private record(consumed: number[], status: RuntimeStatus, output: string | null, customStatus: string | null): EpisodeRecord {

@@ -101,7 +101,11 @@ describe("corrupt instance logs are quarantined, never re-run", () => {
   });
 
   test.each([
-    ["a field of the wrong type", '{"t":"msg","seq":"one","event":{"EventType":15,"EventId":-1,"Timestamp":"x"},"at":1}', /'seq' is not a non-negative integer/],
+    [
+      "a field of the wrong type",
+      '{"t":"msg","seq":"one","event":{"EventType":15,"EventId":-1,"Timestamp":"x"},"at":1}',
+      /'seq' is not a non-negative integer/,
+    ],
     ["an event without EventType", '{"t":"msg","seq":7,"event":{"EventId":-1,"Timestamp":"x"},"at":1}', /event\.EventType is not a number/],
     ["an unknown record kind", '{"t":"bogus"}', /unknown record kind "bogus"/],
     ["not an object", "[1,2]", /not a JSON object/],
@@ -152,11 +156,20 @@ describe("corrupt instance logs are quarantined, never re-run", () => {
       rpcBaseUrl: () => undefined,
     });
     const call = (method: string, p: string) =>
-      api.handle({ method, url: new URL(`http://localhost:7071/runtime/webhooks/durabletask${p}`), headers: {}, body: Buffer.alloc(0) }, "/runtime/webhooks/durabletask");
-    for (const [method, p] of [["GET", "/instances/done"], ["POST", "/orchestrators/Gather/done"], ["POST", "/instances/done/terminate"]]) {
+      api.handle(
+        { method, url: new URL(`http://localhost:7071/runtime/webhooks/durabletask${p}`), headers: {}, body: Buffer.alloc(0) },
+        "/runtime/webhooks/durabletask",
+      );
+    for (const [method, p] of [
+      ["GET", "/instances/done"],
+      ["POST", "/orchestrators/Gather/done"],
+      ["POST", "/instances/done/terminate"],
+    ]) {
       const res = await call(method, p);
       expect(res.status).toBe(500);
-      expect(JSON.parse(String(res.body)).ExceptionMessage).toMatch(/Instance 'done' is quarantined: its log is corrupt: .*done\.jsonl, line 2/);
+      expect(JSON.parse(String(res.body)).ExceptionMessage).toMatch(
+        /Instance 'done' is quarantined: its log is corrupt: .*done\.jsonl, line 2/,
+      );
     }
     expect(h2.activityCalls).toHaveLength(0);
   });
@@ -176,7 +189,9 @@ describe("corrupt instance logs are quarantined, never re-run", () => {
     fs.appendFileSync(file, '{"t":"msg","seq":9,"event":{"EventType":15,"Na');
     const h2 = await restart(h1);
     expect(errors(h2)).toEqual([]);
-    expect(h2.logs.some((l) => l.level === "warn" && l.message.includes(file) && /line \d+: ignored an incomplete last record/.test(l.message))).toBe(true);
+    expect(
+      h2.logs.some((l) => l.level === "warn" && l.message.includes(file) && /line \d+: ignored an incomplete last record/.test(l.message)),
+    ).toBe(true);
     expect(fs.existsSync(quarantineDir(h2))).toBe(false);
     await othersServe(h2);
   });
@@ -195,11 +210,20 @@ describe("corrupt instance logs are quarantined, never re-run", () => {
         return (yield ctx.df.callActivity("Slow", ctx.df.getInput())) as unknown;
       },
     };
-    const acts = { Slow: async (n: number) => { await gate; return n; } };
+    const acts = {
+      Slow: async (n: number) => {
+        await gate;
+        return n;
+      },
+    };
     const h1 = harness(orch, acts);
     await h1.engine.start();
     await h1.engine.startNew("P", "parent", undefined);
-    await until(() => fs.existsSync(logFile(h1, "child")) && fs.readFileSync(logFile(h1, "child"), "utf8").includes('"episode"'), 5000, "child episode");
+    await until(
+      () => fs.existsSync(logFile(h1, "child")) && fs.readFileSync(logFile(h1, "child"), "utf8").includes('"episode"'),
+      5000,
+      "child episode",
+    );
     await h1.engine.stop();
     rewriteLine(logFile(h1, "child"), 1, "garbage");
     gate = Promise.resolve();

@@ -247,7 +247,8 @@ export class InstanceStore implements Backend {
       try {
         rec = JSON.parse(lines[i]);
       } catch (e) {
-        if (i < last) return { line: i + 1, problem: `not valid JSON (${errorText(e)}), and not the last line`, instanceId: data?.instanceId };
+        if (i < last)
+          return { line: i + 1, problem: `not valid JSON (${errorText(e)}), and not the last line`, instanceId: data?.instanceId };
         await this.cutTornTail(file, lines, i, log);
         return { data };
       }
@@ -264,7 +265,10 @@ export class InstanceStore implements Backend {
   private async cutTornTail(file: string, lines: string[], tornIndex: number, log: StoreLog): Promise<void> {
     const keep = tornIndex === 0 ? 0 : Buffer.byteLength(lines.slice(0, tornIndex).join("\n"), "utf8") + 1;
     const chars = lines.slice(tornIndex).join("\n").length;
-    log("warn", `Instance log ${file}: line ${tornIndex + 1}: ignored an incomplete last record (${chars} chars) left by an interrupted write.`);
+    log(
+      "warn",
+      `Instance log ${file}: line ${tornIndex + 1}: ignored an incomplete last record (${chars} chars) left by an interrupted write.`,
+    );
     await fsp.truncate(file, keep);
   }
 
@@ -315,7 +319,8 @@ interface Damage {
 /** Records must start with `create`, and a log holds only the instance its file name is for. */
 function orderProblem(rec: LogRecord, data: InstanceData | undefined, fileName: string): string | undefined {
   if (rec.t !== "create") return data ? undefined : `a '${rec.t}' record before the instance's create record`;
-  if (fileNameFor(rec.instanceId) !== fileName) return `a create record for instance '${rec.instanceId}', whose log is ${fileNameFor(rec.instanceId)}, not this file`;
+  if (fileNameFor(rec.instanceId) !== fileName)
+    return `a create record for instance '${rec.instanceId}', whose log is ${fileNameFor(rec.instanceId)}, not this file`;
   return undefined;
 }
 

@@ -23,7 +23,6 @@ import { realClock, TimerSet, type DurableTimer } from "./timers";
 import { InstanceQuarantinedError, type Clock, type EngineOptions, type HistoryEvent } from "./types";
 import { BoundedWorkerLoop } from "./worker-loop";
 
-
 interface Runtime {
   episodeRunning: boolean;
   queued: boolean;
@@ -34,8 +33,6 @@ interface EpisodeTicket {
   id: string;
   rt?: Runtime;
 }
-
-
 
 /** The engine's core; engine.ts puts the DurableEngine client API on top of it. */
 export class TaskHub {
@@ -58,10 +55,7 @@ export class TaskHub {
   /** Bumped by stop(): callbacks of an older generation (in-flight work) are ignored. */
   private generation = 0;
 
-  constructor(
-    options: EngineOptions,
-    backend?: Backend,
-  ) {
+  constructor(options: EngineOptions, backend?: Backend) {
     this.store = backend ?? new InstanceStore(options.dataDir, options.taskHubName);
     this.clock = options.clock ?? realClock;
     this.log =
@@ -107,9 +101,13 @@ export class TaskHub {
       deliver: (instanceId, event, executionId) => this.deliver(instanceId, event, executionId),
       isCurrent: (gen) => gen === this.generation,
     });
-    this.activityLoop = new BoundedWorkerLoop<ActivityWork>(this.maxActivities, (work) => this.activityProcessor.process(work, this.generation), {
-      onError: (work, e) => this.log("error", `Durable engine: activity '${work.name}' failed internally: ${errorParts(e).stack ?? e}`),
-    });
+    this.activityLoop = new BoundedWorkerLoop<ActivityWork>(
+      this.maxActivities,
+      (work) => this.activityProcessor.process(work, this.generation),
+      {
+        onError: (work, e) => this.log("error", `Durable engine: activity '${work.name}' failed internally: ${errorParts(e).stack ?? e}`),
+      },
+    );
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -120,7 +118,10 @@ export class TaskHub {
     this.instances.clear();
     for (const data of await this.store.loadAll(this.log)) this.instances.set(data.instanceId, data);
     if (this.store.quarantinedCount > 0) {
-      this.log("error", `Durable engine: ${this.store.quarantinedCount} instance log(s) quarantined in ${this.store.dir}; those ids are refused.`);
+      this.log(
+        "error",
+        `Durable engine: ${this.store.quarantinedCount} instance log(s) quarantined in ${this.store.dir}; those ids are refused.`,
+      );
     }
     this.started = true;
     this.episodes.start();
@@ -201,12 +202,7 @@ export class TaskHub {
     return this.store.append(instanceId, records);
   }
 
-  async createInstance(
-    name: string,
-    instanceId: string,
-    input: string | null,
-    parent: ParentInstanceInfo | null,
-  ): Promise<void> {
+  async createInstance(name: string, instanceId: string, input: string | null, parent: ParentInstanceInfo | null): Promise<void> {
     const now = this.clock.now();
     const executionId = newExecutionId();
     this.runtime.delete(instanceId);
@@ -307,7 +303,11 @@ export class TaskHub {
       const reason = quarantined
         ? `Sub-orchestration '${childId}' is quarantined: ${quarantined}.`
         : alreadyExistsMessage(existing!.status);
-      await this.deliver(parent.instanceId, ev.subOrchestrationFailed(this.clock.now(), taskScheduledId, reason, reason), parentExecutionId);
+      await this.deliver(
+        parent.instanceId,
+        ev.subOrchestrationFailed(this.clock.now(), taskScheduledId, reason, reason),
+        parentExecutionId,
+      );
       return;
     }
     await this.createInstance(name, childId, input, {
@@ -379,4 +379,3 @@ export class TaskHub {
     if (parentStillWaits(child, this.instances.get(child.parent!.instanceId))) this.notifyParent(child);
   }
 }
-

@@ -5,15 +5,7 @@
  */
 
 /** Runtime status names exactly as the Durable Functions host reports them in status JSON. */
-export type RuntimeStatus =
-  | "Pending"
-  | "Running"
-  | "Completed"
-  | "ContinuedAsNew"
-  | "Failed"
-  | "Canceled"
-  | "Terminated"
-  | "Suspended";
+export type RuntimeStatus = "Pending" | "Running" | "Completed" | "ContinuedAsNew" | "Failed" | "Canceled" | "Terminated" | "Suspended";
 
 /**
  * One history event in the host's JSON shape (DurableTask.Core HistoryEvent serialized for the

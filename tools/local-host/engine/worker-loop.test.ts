@@ -37,9 +37,13 @@ describe("BoundedWorkerLoop", () => {
   test("nothing runs before start(); stop() drops the queue and ignores in-flight completions", async () => {
     const done: number[] = [];
     const g = gate();
-    const loop = new BoundedWorkerLoop<number>(1, async (n) => {
-      if (n === 1) await g.promise;
-    }, { onDone: (n) => done.push(n) });
+    const loop = new BoundedWorkerLoop<number>(
+      1,
+      async (n) => {
+        if (n === 1) await g.promise;
+      },
+      { onDone: (n) => done.push(n) },
+    );
     loop.push(1);
     loop.push(2);
     expect(loop.running).toBe(0);
@@ -56,10 +60,14 @@ describe("BoundedWorkerLoop", () => {
   test("deferred items start on a later tick, not after stop(); onStart can skip; errors go to onError", async () => {
     const ran: string[] = [];
     const errors: string[] = [];
-    const loop = new BoundedWorkerLoop<string>(4, async (s) => {
-      ran.push(s);
-      if (s === "bad") throw new Error("boom");
-    }, { deferred: true, onStart: (s) => s !== "skip", onError: (s, e) => errors.push(`${s}:${(e as Error).message}`) });
+    const loop = new BoundedWorkerLoop<string>(
+      4,
+      async (s) => {
+        ran.push(s);
+        if (s === "bad") throw new Error("boom");
+      },
+      { deferred: true, onStart: (s) => s !== "skip", onError: (s, e) => errors.push(`${s}:${(e as Error).message}`) },
+    );
     loop.start();
     loop.push("a");
     loop.push("skip");

@@ -55,7 +55,9 @@ describe("suspend / resume follow DurableClient's state rules", () => {
     await pollUntil(base, (b) => b.runtimeStatus === "Suspended");
     res = await post(`${base}/suspend?reason=again`);
     expect(res.status).toBe(500);
-    expect((await json(res)).ExceptionMessage).toBe("Cannot suspend the orchestration instance fid-1 because instance is in the Suspended state.");
+    expect((await json(res)).ExceptionMessage).toBe(
+      "Cannot suspend the orchestration instance fid-1 because instance is in the Suspended state.",
+    );
     expect((await post(`${base}/resume?reason=x`)).status).toBe(202);
     await pollUntil(base, (b) => b.runtimeStatus === "Running");
     await post(`${base}/terminate?reason=done`);
@@ -70,7 +72,9 @@ describe("suspend / resume follow DurableClient's state rules", () => {
     await pollUntil(base, (b) => b.runtimeStatus === "Suspended");
     res = await post(`${host.url}/api/client/fid-2/op/suspend`);
     expect(res.status).toBe(500);
-    expect((await json(res)).error).toContain("Cannot suspend the orchestration instance fid-2 because instance is in the Suspended state.");
+    expect((await json(res)).error).toContain(
+      "Cannot suspend the orchestration instance fid-2 because instance is in the Suspended state.",
+    );
     await post(`${base}/terminate?reason=done`);
   });
 });
@@ -97,7 +101,9 @@ describe("output bindings the host cannot run", () => {
     expect(await ok.text()).toBe("handled");
     const res = await post(`${host.url}/api/blobOut?write=1`);
     expect(res.status).toBe(500);
-    expect(host.output()).toMatch(/Function 'blobOut' set its output binding '\S+' of type 'blob', which the project's local host \(tools\/local-host\) cannot run; the output was NOT written/);
+    expect(host.output()).toMatch(
+      /Function 'blobOut' set its output binding '\S+' of type 'blob', which the project's local host \(tools\/local-host\) cannot run; the output was NOT written/,
+    );
   });
 });
 
@@ -109,7 +115,11 @@ describe("--rpc-port", () => {
   });
 
   test("a port in use fails start-up with a message naming it", async () => {
-    const err = await startHostProcess({ appDir: fixtureApp, dataDir: tempDir("local-host-fid2-"), args: ["--rpc-port", String(rpcPort)] }).then(
+    const err = await startHostProcess({
+      appDir: fixtureApp,
+      dataDir: tempDir("local-host-fid2-"),
+      args: ["--rpc-port", String(rpcPort)],
+    }).then(
       () => undefined,
       (e: Error & { output?: string }) => e,
     );

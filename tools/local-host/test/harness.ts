@@ -24,14 +24,19 @@ export function buildHost(): string {
     process.execPath,
     [
       tsc,
-      "--outDir", outDir,
-      "--rootDir", path.join(repoRoot, "tools", "local-host"),
-      "--module", "commonjs",
-      "--target", "ES2022",
+      "--outDir",
+      outDir,
+      "--rootDir",
+      path.join(repoRoot, "tools", "local-host"),
+      "--module",
+      "commonjs",
+      "--target",
+      "ES2022",
       "--esModuleInterop",
       "--skipLibCheck",
       "--strict",
-      "--types", "node",
+      "--types",
+      "node",
       path.join(repoRoot, "tools", "local-host", "cli.ts"),
       path.join(repoRoot, "tools", "local-host", "index.ts"),
     ],
@@ -143,7 +148,11 @@ export function hostForSuite(opts: Parameters<typeof startHostProcess>[0], set: 
 }
 
 /** Polls a status URL until the runtime status is terminal or the timeout passes. */
-export async function pollUntil(url: string, done: (body: any, res: Response) => boolean, timeoutMs = 15000): Promise<{ res: Response; body: any }> {
+export async function pollUntil(
+  url: string,
+  done: (body: any, res: Response) => boolean,
+  timeoutMs = 15000,
+): Promise<{ res: Response; body: any }> {
   const t0 = Date.now();
   for (;;) {
     const res = await fetch(url);

@@ -40,11 +40,19 @@ describe("FunctionIndex", () => {
   });
   test("find: the host's message for a wrong name or kind", () => {
     expect(index.find("Act", "activityTrigger").name).toBe("Act");
-    expect(() => index.find("Act", "orchestrationTrigger")).toThrow("The function 'Act' doesn't exist, is disabled, or is not an orchestrationTrigger function.");
+    expect(() => index.find("Act", "orchestrationTrigger")).toThrow(
+      "The function 'Act' doesn't exist, is disabled, or is not an orchestrationTrigger function.",
+    );
   });
   test("describe: HTTP functions with their URLs first", () => {
     const d = index.describe("api", "http://localhost:7071");
-    expect(d[0]).toEqual({ name: "byId", triggerType: "httpTrigger", route: "items/{id}", methods: ["GET"], url: "http://localhost:7071/api/items/{id}" });
+    expect(d[0]).toEqual({
+      name: "byId",
+      triggerType: "httpTrigger",
+      route: "items/{id}",
+      methods: ["GET"],
+      url: "http://localhost:7071/api/items/{id}",
+    });
     expect(d.find((f) => f.name === "noRoute")!.url).toBe("http://localhost:7071/api/noRoute");
     expect(d.slice(3).map((f) => f.name)).toEqual(["Orch", "Act", "Ent"]);
   });
@@ -63,9 +71,13 @@ describe("HTTP-trigger conversions", () => {
   test("HTTP output → response: none is 204, a plain value is the body, cookies serialized", () => {
     expect(fromRpcHttpResponse(undefined)).toEqual({ status: 204, headers: {} });
     expect(fromRpcHttpResponse({ json: '{"a":1}' })).toEqual({ status: 200, headers: {}, body: '{"a":1}' });
-    const r = fromRpcHttpResponse({ http: { statusCode: "201", headers: { a: "b" }, body: { string: "ok" }, cookies: [{ name: "c", value: "1", path: { value: "/" } }] } } as never);
+    const r = fromRpcHttpResponse({
+      http: { statusCode: "201", headers: { a: "b" }, body: { string: "ok" }, cookies: [{ name: "c", value: "1", path: { value: "/" } }] },
+    } as never);
     expect(r).toEqual({ status: 201, headers: { a: "b", "Set-Cookie": ["c=1; path=/"] }, body: "ok" });
-    expect(serializeCookie({ name: "s", value: "v", secure: { value: true }, httpOnly: { value: true }, sameSite: "strict" } as never)).toBe("s=v; secure; httponly; samesite=strict");
+    expect(
+      serializeCookie({ name: "s", value: "v", secure: { value: true }, httpOnly: { value: true }, sameSite: "strict" } as never),
+    ).toBe("s=v; secure; httponly; samesite=strict");
   });
 });
 

@@ -101,7 +101,9 @@ describe("settings", () => {
 
   test("real environment variables win over local.settings.json", async () => {
     expect(await env("FIXTURE_OVERRIDDEN")).toBe("from-real-env");
-    expect(host.output()).toContain("Skipping 'FIXTURE_OVERRIDDEN' from local settings as it's already defined in current environment variables.");
+    expect(host.output()).toContain(
+      "Skipping 'FIXTURE_OVERRIDDEN' from local settings as it's already defined in current environment variables.",
+    );
   });
 
   test("an empty real variable does not hide the local setting; WEBSITE_HOSTNAME is set like Core Tools", async () => {
@@ -168,7 +170,11 @@ describe("durable: createCheckStatusResponse and the management URLs", () => {
     expect(wrongType.status).toBe(400);
     expect(await json(wrongType)).toEqual({ Message: "Only application/json request content is supported" });
 
-    const raised = await fetch(eventUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ok: true }) });
+    const raised = await fetch(eventUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ok: true }),
+    });
     expect(raised.status).toBe(202);
     const { body } = await pollUntil(started.statusQueryGetUri, (b) => b.runtimeStatus === "Completed");
     expect(body.output.approval).toEqual({ ok: true });
@@ -224,11 +230,24 @@ describe("durable: createCheckStatusResponse and the management URLs", () => {
 describe("durable: webhook start, instances list, purge by filter", () => {
   test("POST orchestrators/{name}/{id} starts with a chosen id; a running id answers 500; unknown names 400", async () => {
     const url = `${webhooks()}/orchestrators/fixtureOrchestrator/chosen-id-1`;
-    const first = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ waitForEvent: true, timerMs: 10 }) });
+    const first = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ waitForEvent: true, timerMs: 10 }),
+    });
     expect(first.status).toBe(202);
     const body = await json(first);
     expect(body.id).toBe("chosen-id-1");
-    expect(Object.keys(body)).toEqual(["id", "statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri", "restartPostUri", "suspendPostUri", "resumePostUri"]);
+    expect(Object.keys(body)).toEqual([
+      "id",
+      "statusQueryGetUri",
+      "sendEventPostUri",
+      "terminatePostUri",
+      "purgeHistoryDeleteUri",
+      "restartPostUri",
+      "suspendPostUri",
+      "resumePostUri",
+    ]);
     expect(first.headers.get("location")).toBe(body.statusQueryGetUri);
 
     const again = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
@@ -241,7 +260,11 @@ describe("durable: webhook start, instances list, purge by filter", () => {
     expect(err.Message).toBe("One or more of the arguments submitted is incorrect");
     expect(err.ExceptionMessage).toContain("The function 'noSuchOrchestrator' doesn't exist");
 
-    const bad = await fetch(`${webhooks()}/orchestrators/fixtureOrchestrator`, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
+    const bad = await fetch(`${webhooks()}/orchestrators/fixtureOrchestrator`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
     expect(bad.status).toBe(400);
     expect((await json(bad)).Message).toBe("Invalid JSON content");
 
@@ -269,7 +292,9 @@ describe("durable: webhook start, instances list, purge by filter", () => {
     const seen: string[] = [];
     let token: string | null = null;
     for (let page = 0; page < 10; page++) {
-      const res: Response = await fetch(`${webhooks()}/instances?instanceIdPrefix=list-&top=1`, { headers: token ? { "x-ms-continuation-token": token } : {} });
+      const res: Response = await fetch(`${webhooks()}/instances?instanceIdPrefix=list-&top=1`, {
+        headers: token ? { "x-ms-continuation-token": token } : {},
+      });
       const items = (await json(res)) as any[];
       expect(items.length).toBeLessThanOrEqual(1);
       seen.push(...items.map((s) => s.instanceId));

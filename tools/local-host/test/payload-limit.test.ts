@@ -16,7 +16,11 @@ test("the banner states the limit", () => {
 });
 
 test("an activity returning 1.5 MiB fails the instance; the reason names the result, its size and the limit", async () => {
-  const res = await fetch(`${webhooks()}/orchestrators/bigOrchestrator/big-1`, { method: "POST", headers: { "content-type": "application/json" }, body: String(1.5 * MiB) });
+  const res = await fetch(`${webhooks()}/orchestrators/bigOrchestrator/big-1`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: String(1.5 * MiB),
+  });
   expect(res.status).toBe(202);
   const { res: status, body } = await pollUntil((await json(res)).statusQueryGetUri, (b) => b.runtimeStatus === "Failed");
   expect(status.status).toBe(200);
@@ -28,19 +32,32 @@ test("an activity returning 1.5 MiB fails the instance; the reason names the res
 
 test("a start input or event data over the limit: 500 naming the size and the limit, nothing started", async () => {
   const payload = JSON.stringify("y".repeat(1.5 * MiB));
-  let res = await fetch(`${webhooks()}/orchestrators/fixtureOrchestrator/too-big`, { method: "POST", headers: { "content-type": "application/json" }, body: payload });
+  let res = await fetch(`${webhooks()}/orchestrators/fixtureOrchestrator/too-big`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: payload,
+  });
   expect(res.status).toBe(500);
   expect((await json(res)).ExceptionMessage).toBe(
     `The payload of the input of orchestration 'fixtureOrchestrator' ('too-big') is ${1.5 * MiB + 2} bytes (UTF-8), over the limit of 1048576 bytes (--max-payload-bytes).`,
   );
   expect((await fetch(`${webhooks()}/instances/too-big`)).status).toBe(404);
 
-  res = await fetch(`${host.url}/api/orchestrators/fixtureOrchestrator?id=evt-big`, { method: "POST", body: JSON.stringify({ waitForEvent: true, timerMs: 10 }) });
+  res = await fetch(`${host.url}/api/orchestrators/fixtureOrchestrator?id=evt-big`, {
+    method: "POST",
+    body: JSON.stringify({ waitForEvent: true, timerMs: 10 }),
+  });
   const started = await json(res);
   await pollUntil(started.statusQueryGetUri, (b) => b.customStatus?.phase === "waiting");
-  res = await fetch(started.sendEventPostUri.replace("{eventName}", "approval"), { method: "POST", headers: { "content-type": "application/json" }, body: payload });
+  res = await fetch(started.sendEventPostUri.replace("{eventName}", "approval"), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: payload,
+  });
   expect(res.status).toBe(500);
-  expect((await json(res)).ExceptionMessage).toMatch(/event 'approval' raised to 'evt-big' is 1572866 bytes \(UTF-8\), over the limit of 1048576 bytes/);
+  expect((await json(res)).ExceptionMessage).toMatch(
+    /event 'approval' raised to 'evt-big' is 1572866 bytes \(UTF-8\), over the limit of 1048576 bytes/,
+  );
   await fetch(started.terminatePostUri.replace("{text}", "done"), { method: "POST" });
 });
 

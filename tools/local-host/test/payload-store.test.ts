@@ -17,12 +17,17 @@ describe("which account AzureWebJobsStorage names", () => {
     expect(storageTarget({ AzureWebJobsStorage: "  " }).kind).toBe("local");
     expect(storageTarget({ AzureWebJobsStorage: "UseDevelopmentStorage=true" }).kind).toBe("local");
     expect(storageTarget({ AzureWebJobsStorage: "usedevelopmentstorage=TRUE;" }).kind).toBe("local");
-    expect(storageTarget({ AzureWebJobsStorage: "UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://myproxy" }).kind).toBe("local");
+    expect(storageTarget({ AzureWebJobsStorage: "UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://myproxy" }).kind).toBe(
+      "local",
+    );
   });
   test("a connection string or an identity-based connection → external, nothing started", () => {
     expect(storageTarget({ AzureWebJobsStorage: REAL })).toEqual({ kind: "external", account: "realacct" });
     expect(storageTarget({ AzureWebJobsStorage: "UseDevelopmentStorage=false" }).kind).toBe("external");
-    expect(storageTarget({ AzureWebJobsStorage__blobServiceUri: "https://idacct.blob.core.windows.net" })).toEqual({ kind: "external", account: "idacct" });
+    expect(storageTarget({ AzureWebJobsStorage__blobServiceUri: "https://idacct.blob.core.windows.net" })).toEqual({
+      kind: "external",
+      account: "idacct",
+    });
     expect(storageTarget({ AzureWebJobsStorage__accountName: "named" })).toEqual({ kind: "external", account: "named" });
     expect(storageTarget({ AzureWebJobsStorage__credential: "managedidentity" }).kind).toBe("local");
   });
@@ -41,7 +46,9 @@ describe("which account AzureWebJobsStorage names", () => {
 
 /** The banner's payload-store line: Azurite's port, data folder and pid. */
 function azuriteOf(host: HostProcess): { port: number; location: string; pid: number } {
-  const m = /Payload store: Azurite blob service http:\/\/127\.0\.0\.1:(\d+)\/devstoreaccount1, data (.+) \(pid (\d+)\)/.exec(host.output());
+  const m = /Payload store: Azurite blob service http:\/\/127\.0\.0\.1:(\d+)\/devstoreaccount1, data (.+) \(pid (\d+)\)/.exec(
+    host.output(),
+  );
   if (!m) throw new Error(`no Azurite in the banner:\n${host.output()}`);
   return { port: Number(m[1]), location: m[2], pid: Number(m[3]) };
 }
@@ -154,9 +161,16 @@ describe("the host starts Azurite for the app", () => {
 
   test("--no-azurite: nothing started, the setting left as it was", async () => {
     const dataDir = tempDir("local-host-az-off-");
-    const host = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "UseDevelopmentStorage=true" }, args: ["--no-azurite"] });
+    const host = await startHostProcess({
+      appDir: fixtureApp,
+      dataDir,
+      env: { AzureWebJobsStorage: "UseDevelopmentStorage=true" },
+      args: ["--no-azurite"],
+    });
     try {
-      expect(host.output()).toContain("Payload store: Azurite not started (--no-azurite); AzureWebJobsStorage is 'UseDevelopmentStorage=true'.");
+      expect(host.output()).toContain(
+        "Payload store: Azurite not started (--no-azurite); AzureWebJobsStorage is 'UseDevelopmentStorage=true'.",
+      );
       expect(await appSetting(host, "AzureWebJobsStorage")).toBe("UseDevelopmentStorage=true");
       expect(fs.existsSync(path.join(dataDir, "azurite"))).toBe(false);
     } finally {

@@ -55,9 +55,19 @@ describe("settings", () => {
     expect(resolveSettingRefs("%HUB%x", { HUB: "h" })).toBe("hx");
     expect(() => resolveSettingRefs("%MISSING%", {})).toThrow(/MISSING/);
     const hj = readHostJson(path.join(__dirname, "fixture-app"), { FIXTURE_HUB: "Hub1" });
-    expect(hj).toMatchObject({ routePrefix: "api", hubName: "Hub1", connectionName: "Storage", maxConcurrentActivityFunctions: 4, maxConcurrentOrchestratorFunctions: 2 });
+    expect(hj).toMatchObject({
+      routePrefix: "api",
+      hubName: "Hub1",
+      connectionName: "Storage",
+      maxConcurrentActivityFunctions: 4,
+      maxConcurrentOrchestratorFunctions: 2,
+    });
     const repo = readHostJson(path.resolve(__dirname, "../../.."), { TASKHUB_NAME: "default" });
-    expect(repo).toMatchObject({ hubName: "default", connectionName: "DURABLE_TASK_SCHEDULER_CONNECTION_STRING", maxConcurrentActivityFunctions: 500 });
+    expect(repo).toMatchObject({
+      hubName: "default",
+      connectionName: "DURABLE_TASK_SCHEDULER_CONNECTION_STRING",
+      maxConcurrentActivityFunctions: 500,
+    });
   });
 });
 
@@ -73,7 +83,7 @@ describe("cli arguments", () => {
 });
 
 describe("host formats", () => {
-  test("WebUtility.UrlEncode and DateTime ToString(\"s\")+Z", () => {
+  test('WebUtility.UrlEncode and DateTime ToString("s")+Z', () => {
     expect(urlEncode("a b/c~'")).toBe("a+b%2Fc%7E%27");
     expect(hostTime("2026-01-02T03:04:05.678Z")).toBe("2026-01-02T03:04:05Z");
   });
