@@ -10,10 +10,9 @@
  * (recordArrivals), so no durable payload grows with the number of answers.
  */
 import type { OrchestrationContext, Task } from "durable-functions";
-import { EqualValueCounter } from "../gather/equalValues";
 import type { AnswerFacts, FactSpec } from "../gather/facts";
 import { findJsonProblem } from "../gather/json";
-import { atDeadline, decide, type Decision } from "../gather/policy";
+import { atDeadline, type Decision } from "../gather/policy";
 import { GatherTally } from "../gather/tally";
 import type { GatherProgress, OrchestrationInput } from "../gather/types";
 import { CompletionStream } from "./completionStream";
@@ -102,7 +101,7 @@ function parseEvent(data: unknown, maxAnswerBytes: number): { responder: string;
 class AuctionBook {
   readonly responders: string[] = [];
   private readonly seen = new Set<string>();
-  private readonly agreement = new EqualValueCounter();
+  /** One slot per answer that may come: `expected`, else the cap; the policy reads it like any gather's. */
   private readonly tally: GatherTally;
   private readonly expected: number | undefined;
   private readonly maxAnswers: number;
@@ -111,9 +110,10 @@ class AuctionBook {
     private readonly input: OrchestrationInput,
     private readonly deadlineIso: string,
   ) {
-    this.expected = input.auction?.expected;
     this.maxAnswers = input.maxAnswers ?? 10_000;
-    this.tally = new GatherTally(this.maxAnswers, { ...input.completion, mode: "all" }, input.aggregate);
+    // Validation keeps `expected` within MAX_RECIPIENTS; the cap wins should it not.
+    this.expected = input.auction?.expected !== undefined ? Math.min(input.auction.expected, this.maxAnswers) : undefined;
+    this.tally = new GatherTally(this.expected ?? this.maxAnswers, input.completion, input.aggregate);
   }
 
   get count(): number {
@@ -128,24 +128,10 @@ class AuctionBook {
     this.seen.add(responder);
     this.tally.succeed(this.count, facts);
     this.responders.push(responder);
-    if (this.input.completion.agree) this.agreement.add(facts.digest ?? null);
-  }
-
-  /** Answers that may still come: up to `expected`, else until the deadline, never past the cap. */
-  private get pending(): number {
-    const room = Math.max(0, this.maxAnswers - this.count);
-    return this.expected !== undefined ? Math.min(room, Math.max(0, this.expected - this.count)) : room;
   }
 
   verdict(): Decision | undefined {
-    return decide(this.input.completion, {
-      total: this.expected ?? this.count,
-      succeeded: this.count,
-      failed: 0,
-      timedOut: 0,
-      pending: this.pending,
-      largestAgreement: this.agreement.largest,
-    });
+    return this.tally.decision();
   }
 
   progress(): GatherProgress {
@@ -154,7 +140,8 @@ class AuctionBook {
       total: this.expected ?? this.count,
       succeeded: this.count,
       failed: 0,
-      pending: this.expected !== undefined ? this.pending : 0,
+      // Without `expected`, more answers may always come until the deadline: nothing is shown as pending.
+      pending: this.expected !== undefined ? this.tally.pending : 0,
       deadline: this.deadlineIso,
     };
   }
