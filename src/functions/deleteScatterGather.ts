@@ -1,5 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import * as df from "durable-functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { gatherApi } from "../http/register";
 import { errorBody } from "../gather/errors";
 import { isActive, purgeGather } from "../durable/client";
 import { FunctionNames } from "../durable/names";
@@ -25,10 +25,4 @@ async function deleteScatterGather(request: HttpRequest, context: InvocationCont
   return { status: 204 };
 }
 
-app.http(FunctionNames.deleteScatterGather, {
-  route: "scatter-gather/{id}",
-  methods: ["DELETE"],
-  authLevel: "function",
-  extraInputs: [df.input.durableClient()],
-  handler: deleteScatterGather,
-});
+gatherApi(FunctionNames.deleteScatterGather, "DELETE", "scatter-gather/{id}", deleteScatterGather);

@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { gatherApi } from "../http/register";
 import * as df from "durable-functions";
 import { isActive } from "../durable/client";
 import { FunctionNames } from "../durable/names";
@@ -21,10 +22,4 @@ export async function getScatterGather(request: HttpRequest, context: Invocation
   });
 }
 
-app.http(FunctionNames.getScatterGather, {
-  route: "scatter-gather/{id}",
-  methods: ["GET"],
-  authLevel: "function",
-  extraInputs: [df.input.durableClient()],
-  handler: getScatterGather,
-});
+gatherApi(FunctionNames.getScatterGather, "GET", "scatter-gather/{id}", getScatterGather);

@@ -1,5 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import * as df from "durable-functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { gatherApi } from "../http/register";
 import { FunctionNames } from "../durable/names";
 import { errorBody } from "../gather/errors";
 import { parsePageQuery, responsesPage, type ResponseEntry } from "../gather/responsesPage";
@@ -37,10 +37,4 @@ async function currentEntries(payloads: RunPayloads, byResponder: boolean): Prom
   return recipients.map((r, index) => ({ index, recipientId: r.id, status: answered.has(index) ? "succeeded" : "pending" }));
 }
 
-app.http(FunctionNames.getScatterGatherResponses, {
-  route: "scatter-gather/{id}/responses",
-  methods: ["GET"],
-  authLevel: "function",
-  extraInputs: [df.input.durableClient()],
-  handler: getScatterGatherResponses,
-});
+gatherApi(FunctionNames.getScatterGatherResponses, "GET", "scatter-gather/{id}/responses", getScatterGatherResponses);

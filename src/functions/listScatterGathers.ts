@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { gatherApi } from "../http/register";
 import * as df from "durable-functions";
 import { errorBody } from "../gather/errors";
 import { jsonResponse } from "../http/responses";
@@ -22,10 +23,4 @@ export async function listScatterGathers(request: HttpRequest, context: Invocati
   return jsonResponse(200, { items, continuationToken, nextUri });
 }
 
-app.http("listScatterGathers", {
-  route: "scatter-gather",
-  methods: ["GET"],
-  authLevel: "function",
-  extraInputs: [df.input.durableClient()],
-  handler: listScatterGathers,
-});
+gatherApi("listScatterGathers", "GET", "scatter-gather", listScatterGathers);

@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { gatherApi } from "../http/register";
 import * as df from "durable-functions";
 import { randomUUID } from "node:crypto";
 import { errorBody, summarize } from "../gather/errors";
@@ -75,10 +76,4 @@ function conflict(client: df.DurableClient, instanceId: string): HttpResponseIni
   );
 }
 
-app.http(FunctionNames.startScatterGather, {
-  route: "scatter-gather",
-  methods: ["POST"],
-  authLevel: "function",
-  extraInputs: [df.input.durableClient()],
-  handler: startScatterGather,
-});
+gatherApi(FunctionNames.startScatterGather, "POST", "scatter-gather", startScatterGather);

@@ -1,5 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import * as df from "durable-functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { gatherApi } from "../http/register";
 import { errorBody, summarize } from "../gather/errors";
 import { answerFacts } from "../gather/facts";
 import { RunPayloads } from "../gather/runPayloads";
@@ -42,10 +42,4 @@ export async function submitResponse(request: HttpRequest, context: InvocationCo
   return jsonResponse(202, { id, responder, accepted: true });
 }
 
-app.http(FunctionNames.submitResponse, {
-  route: "scatter-gather/{id}/responses",
-  methods: ["POST"],
-  authLevel: "function",
-  extraInputs: [df.input.durableClient()],
-  handler: submitResponse,
-});
+gatherApi(FunctionNames.submitResponse, "POST", "scatter-gather/{id}/responses", submitResponse);

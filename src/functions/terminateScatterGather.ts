@@ -1,5 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
-import * as df from "durable-functions";
+import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { gatherApi } from "../http/register";
 import { errorBody } from "../gather/errors";
 import { isActive, terminateGather } from "../durable/client";
 import { FunctionNames } from "../durable/names";
@@ -23,10 +23,4 @@ async function terminateScatterGather(request: HttpRequest, context: InvocationC
   return jsonResponse(202, { id, terminated });
 }
 
-app.http(FunctionNames.terminateScatterGather, {
-  route: "scatter-gather/{id}/terminate",
-  methods: ["POST"],
-  authLevel: "function",
-  extraInputs: [df.input.durableClient()],
-  handler: terminateScatterGather,
-});
+gatherApi(FunctionNames.terminateScatterGather, "POST", "scatter-gather/{id}/terminate", terminateScatterGather);
