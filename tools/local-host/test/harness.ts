@@ -134,6 +134,17 @@ export function startHostProcess(opts: Omit<SpawnOptions, "cliPath">): Promise<H
   return spawnHost({ ...opts, cliPath: path.join(buildHost(), "cli.js"), startTimeoutMs: opts.startTimeoutMs ?? 20000 });
 }
 
+/**
+ * The host's output once it matches `pattern`: a function's log lines reach the child's stdout on their
+ * own schedule, possibly after the HTTP answer that caused them.
+ */
+export async function outputMatching(host: HostProcess, pattern: RegExp | string, timeoutMs = 5000): Promise<string> {
+  const matches = () => (typeof pattern === "string" ? host.output().includes(pattern) : pattern.test(host.output()));
+  const end = Date.now() + timeoutMs;
+  while (!matches() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20));
+  return host.output();
+}
+
 /** One host for a whole test file: started before its tests (after compiling), stopped after them. */
 export function hostForSuite(opts: Parameters<typeof startHostProcess>[0], set: (host: HostProcess) => void): void {
   let started: HostProcess | undefined;

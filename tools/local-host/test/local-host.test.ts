@@ -2,7 +2,7 @@
  * End-to-end tests of the local host over real HTTP on a free loopback port: the worker stand-in,
  * HTTP trigger routing, settings, the durableClient binding and the Durable webhooks it points to.
  */
-import { hostForSuite, fixtureApp, json, pollUntil, tempDir, type HostProcess } from "./harness";
+import { hostForSuite, fixtureApp, json, outputMatching, pollUntil, tempDir, type HostProcess } from "./harness";
 
 jest.setTimeout(60000);
 
@@ -46,7 +46,7 @@ describe("host", () => {
 
   test("context.log lines carry the function name", async () => {
     await fetch(`${host.url}/api/hello/logcheck`);
-    expect(host.output()).toMatch(/\[hello\] hello called for logcheck/);
+    expect(await outputMatching(host, /\[hello\] hello called for logcheck/)).toMatch(/\[hello\] hello called for logcheck/);
   });
 });
 
@@ -88,7 +88,7 @@ describe("HTTP triggers", () => {
   test("a throwing function answers 500", async () => {
     const res = await fetch(`${host.url}/api/boom`);
     expect(res.status).toBe(500);
-    expect(host.output()).toContain("boom on purpose");
+    expect(await outputMatching(host, "boom on purpose")).toContain("boom on purpose");
   });
 });
 

@@ -1,6 +1,6 @@
 /** Payload limits through the HTTP front: the fixture's 1.5 MiB activity result, oversized client calls. */
 import { parseArgs } from "../cli";
-import { hostForSuite, fixtureApp, json, pollUntil, tempDir, type HostProcess } from "./harness";
+import { hostForSuite, fixtureApp, json, outputMatching, pollUntil, tempDir, type HostProcess } from "./harness";
 
 jest.setTimeout(60000);
 
@@ -27,7 +27,8 @@ test("an activity returning 1.5 MiB fails the instance; the reason names the res
   expect(body.output).toBe(
     `The payload of the result of activity 'bigResult' (task 0) is ${1.5 * MiB + 2} bytes (UTF-8), over the limit of 1048576 bytes (--max-payload-bytes).`,
   );
-  expect(host.output()).toMatch(/Error: \[big-1\] The payload of the result of activity 'bigResult'/);
+  const logged = /Error: \[big-1\] The payload of the result of activity 'bigResult'/;
+  expect(await outputMatching(host, logged)).toMatch(logged);
 });
 
 test("a start input or event data over the limit: 500 naming the size and the limit, nothing started", async () => {
