@@ -67,25 +67,35 @@ async function gather(host: Host, body: unknown): Promise<{ id: string; wallMs: 
  * store: each episode replays the whole history so far, so an instance's work is the sum, over its
  * episodes, of its history length after that episode.
  */
-function replayWork(host: Host, gatherId: string): { work: number; parentWork: number; episodes: number } {
+/** The store's log records of a gather and of its batches, one array per instance. */
+function gatherLogs(host: Host, gatherId: string): { instanceId: string; records: any[] }[] {
   const hubDir = join(host.dataDir, "default");
-  let work = 0;
-  let parentWork = 0;
-  let episodes = 0;
+  const logs: { instanceId: string; records: any[] }[] = [];
   for (const file of readdirSync(hubDir)) {
+    if (!file.endsWith(".jsonl")) continue;
     const records = readFileSync(join(hubDir, file), "utf8")
       .split("\n")
       .filter(Boolean)
       .map((line) => JSON.parse(line));
     const created = records.find((r) => r.t === "create");
-    if (!created || !(created.instanceId === gatherId || created.instanceId.startsWith(`${gatherId}~batch-`))) continue;
+    if (created && (created.instanceId === gatherId || created.instanceId.startsWith(`${gatherId}~batch-`)))
+      logs.push({ instanceId: created.instanceId, records });
+  }
+  return logs;
+}
+
+function replayWork(host: Host, gatherId: string): { work: number; parentWork: number; episodes: number } {
+  let work = 0;
+  let parentWork = 0;
+  let episodes = 0;
+  for (const { instanceId, records } of gatherLogs(host, gatherId)) {
     let length = 0;
     for (const record of records) {
       if (record.t !== "episode") continue;
       length += record.events.length;
       work += length;
       episodes++;
-      if (created.instanceId === gatherId) parentWork += length;
+      if (instanceId === gatherId) parentWork += length;
     }
   }
   return { work, parentWork, episodes };
@@ -96,20 +106,13 @@ function replayWork(host: Host, gatherId: string): { work: number; parentWork: n
  * data, custom status): the largest one, and the history bytes of the gather and its batches.
  */
 function payloadSizes(host: Host, gatherId: string): { largest: number; historyBytes: number } {
-  const hubDir = join(host.dataDir, "default");
   let largest = 0;
   let historyBytes = 0;
   const measure = (value: unknown) => {
     if (typeof value === "string") largest = Math.max(largest, Buffer.byteLength(value, "utf8"));
   };
-  for (const file of readdirSync(hubDir)) {
-    if (!file.endsWith(".jsonl")) continue;
-    const records = readFileSync(join(hubDir, file), "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => JSON.parse(line));
+  for (const { records } of gatherLogs(host, gatherId)) {
     const created = records.find((r) => r.t === "create");
-    if (!created || !(created.instanceId === gatherId || created.instanceId.startsWith(`${gatherId}~batch-`))) continue;
     measure(created.input);
     for (const record of records) {
       const events = record.t === "episode" ? record.events : record.t === "msg" ? [record.event] : [];
