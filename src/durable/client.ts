@@ -88,11 +88,11 @@ export function stillGathering(client: DurableClient, instanceId: string, now = 
   const cached = runningChecks.get(instanceId);
   if (cached && now - cached.at < RUNNING_CHECK_TTL_MS) return cached.running;
   const running = findStatus(client, instanceId).then(
-    (status) =>
-      !status ||
-      (isActive(status) &&
-        (status.customStatus as { phase?: string } | null)?.phase !== "aggregating" &&
-        (status.customStatus as { phase?: string } | null)?.phase !== "done"),
+    (status) => {
+      if (!status) return true;
+      const phase = (status.customStatus as { phase?: string } | null)?.phase;
+      return isActive(status) && phase !== "aggregating" && phase !== "done";
+    },
     () => true,
   );
   runningChecks.set(instanceId, { at: now, running });
