@@ -9,7 +9,8 @@
 import type { OrchestrationContext } from "durable-functions";
 import type { AggregationInput } from "../gather/aggregate";
 import { packOutcomes } from "../gather/outcomes";
-import type { Counts, GatherProgress, GatherResult, OrchestrationInput } from "../gather/types";
+import { progressOf } from "../gather/tally";
+import type { GatherResult, OrchestrationInput } from "../gather/types";
 import { gatherAuction } from "./gatherAuction";
 import { gatherInBatches } from "./gatherBatches";
 import { gatherRecipients, type Gathered, type Orchestration, type RecipientGatherInput } from "./gatherRecipients";
@@ -27,7 +28,7 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
   const decision = gathered.decision!;
   const closedAt = context.df.currentUtcDateTime;
 
-  context.df.setCustomStatus(statusOf(gathered.counts, deadline, "aggregating"));
+  context.df.setCustomStatus(progressOf(gathered.counts, deadline?.toISOString() ?? null, "aggregating"));
   const aggregation: AggregationInput = {
     // The activity marks this execution's gather closed so its stragglers stop.
     closeKey,
@@ -49,7 +50,7 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
     report: { mode: input.completion.mode, auction: input.auction !== undefined },
   };
   const result = (yield context.df.callActivity(FunctionNames.aggregateResponses, aggregation)) as GatherResult;
-  context.df.setCustomStatus(statusOf(gathered.counts, deadline, "done"));
+  context.df.setCustomStatus(progressOf(gathered.counts, deadline?.toISOString() ?? null, "done"));
   return result;
 }
 
@@ -82,15 +83,4 @@ function* gather(
     deadline: deadline?.toISOString() ?? null,
     closeKey,
   });
-}
-
-function statusOf(counts: Counts, deadline: Date | null, phase: GatherProgress["phase"]): GatherProgress {
-  return {
-    phase,
-    total: counts.total,
-    succeeded: counts.succeeded,
-    failed: counts.failed,
-    pending: counts.total - counts.succeeded - counts.failed - counts.timedOut - counts.abandoned,
-    deadline: deadline?.toISOString() ?? null,
-  };
 }

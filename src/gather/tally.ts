@@ -97,7 +97,7 @@ export class GatherTally {
   }
 
   progress(deadline: string | null, phase: GatherProgress["phase"] = "gathering"): GatherProgress {
-    return { phase, total: this.total, succeeded: this.succeeded, failed: this.failed, pending: this.pending, deadline };
+    return progressOf(this.counts(), deadline, phase);
   }
 
   /**
@@ -133,4 +133,10 @@ function pick(outcome: RecipientOutcome): { attempts?: number; durationMs?: numb
     ...(outcome.attempts !== undefined ? { attempts: outcome.attempts } : {}),
     ...(outcome.durationMs !== undefined ? { durationMs: outcome.durationMs } : {}),
   };
+}
+
+/** customStatus from counts: while gathering (GatherTally.progress) and after the close (the orchestrator). */
+export function progressOf(counts: Counts, deadline: string | null, phase: GatherProgress["phase"]): GatherProgress {
+  const pending = counts.total - counts.succeeded - counts.failed - counts.timedOut - counts.abandoned;
+  return { phase, total: counts.total, succeeded: counts.succeeded, failed: counts.failed, pending, deadline };
 }
