@@ -84,10 +84,11 @@ const runningChecks = new Map<string, { at: number; running: Promise<boolean> }>
  * Cached per process for a second, so a gather's thousands of calls cost one status read a second.
  * Unknown or unreadable status counts as running: the check may only ever save calls, never lose one.
  */
-export function stillGathering(client: DurableClient, instanceId: string, now = Date.now()): Promise<boolean> {
+export function stillGathering(client: DurableClient | (() => DurableClient), instanceId: string, now = Date.now()): Promise<boolean> {
   const cached = runningChecks.get(instanceId);
   if (cached && now - cached.at < RUNNING_CHECK_TTL_MS) return cached.running;
-  const running = findStatus(client, instanceId).then(
+  // A factory is called only here, on a miss: building a client per call costs more than the check.
+  const running = findStatus(typeof client === "function" ? client() : client, instanceId).then(
     (status) => {
       if (!status) return true;
       const phase = (status.customStatus as { phase?: string } | null)?.phase;

@@ -95,7 +95,7 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
     calls.delete(task);
     if (!task.isFaulted) {
       const answer = task.result as CallRecipientOutput;
-      tally.succeed(attempt.index, answer.facts, { attempts: attempt.attempt, durationMs: answer.durationMs });
+      tally.succeed(attempt.index, answer.facts, { attempts: attempt.attempt, durationMs: answer.durationMs, answer: answer.answer });
       return "recorded";
     }
     const reason = failureReason(task.result);

@@ -2,7 +2,7 @@ import * as df from "durable-functions";
 import { readSucceeded, resolveAggregate, type AggregationInput, type AnswerSource } from "../gather/aggregate";
 import { markGatherClosed } from "../gather/closing";
 import { readLimits } from "../gather/limits";
-import { unpackOutcomes, type RecipientOutcome } from "../gather/outcomes";
+import { publicOutcome, unpackOutcomes, type RecipientOutcome } from "../gather/outcomes";
 import { RunPayloads, type ResultDocument } from "../gather/runPayloads";
 import type { GatherResult, Json, RecipientResponse } from "../gather/types";
 import { FunctionNames } from "../durable/names";
@@ -25,10 +25,16 @@ export async function aggregateResponses(input: AggregationInput): Promise<Gathe
   const outcomes = unpackOutcomes(input.outcomes);
   const auction = input.arrivalChunks !== undefined;
   const ids = auction ? await payloads.arrivals(input.arrivalChunks ?? 0) : (await payloads.recipients()).map((r) => r.id);
+  const succeeded = outcomes.flatMap((o, i) => (o.status === "succeeded" ? [i] : []));
+  const refs = succeeded.flatMap((i) => outcomes[i].answer ?? []);
   const answers: AnswerSource = {
     ids,
-    succeeded: outcomes.flatMap((o, i) => (o.status === "succeeded" ? [i] : [])),
-    read: (index) => (auction ? payloads.auctionAnswer(ids[index]) : payloads.answer(index)),
+    succeeded,
+    read: (index) => {
+      const ref = outcomes[index].answer;
+      return auction ? payloads.auctionAnswer(ids[index]) : ref ? payloads.answer(ref) : Promise.resolve(undefined);
+    },
+    ...(auction || refs.length !== succeeded.length ? {} : { readAll: () => payloads.answersAt(refs) }),
   };
   const aggregate = await resolveAggregate(input.plan, answers, limits.resultInlineBytes);
   const entries = outcomes.map((o, i) => ({ recipientId: ids[i], ...o }));
@@ -59,19 +65,22 @@ async function inlineResponses(
   answers: AnswerSource,
   budget: number,
 ): Promise<RecipientResponse[] | undefined> {
-  let bytes = Buffer.byteLength(JSON.stringify(entries), "utf8");
-  if (bytes > budget) return undefined;
-  const values = new Map<number, unknown>();
+  let bytes = Buffer.byteLength(JSON.stringify(entries.map(publicOutcome)), "utf8");
+  // Answer refs give the stored sizes without a read: no read at all when the values cannot fit. A
+  // stored answer is its value plus the recipient id and under 100 bytes of fields (a lower bound).
+  const values = entries.reduce((sum, e) => sum + Math.max(0, (e.answer?.length ?? 0) - 100 - Buffer.byteLength(e.recipientId, "utf8")), 0);
+  if (bytes + values > budget) return undefined;
+  const read = new Map<number, unknown>();
   for await (const { index, answer } of readSucceeded(answers)) {
     const value = answer?.value ?? null;
     bytes += Buffer.byteLength(JSON.stringify(value), "utf8") + 10;
     if (bytes > budget) return undefined;
-    values.set(index, value);
+    read.set(index, value);
   }
   return entries.map((entry, index): RecipientResponse =>
     entry.status === "succeeded"
-      ? { recipientId: entry.recipientId, status: "succeeded", value: (values.get(index) ?? null) as Json, ...rest(entry) }
-      : entry,
+      ? { recipientId: entry.recipientId, status: "succeeded", value: (read.get(index) ?? null) as Json, ...rest(entry) }
+      : publicOutcome(entry),
   );
 }
 

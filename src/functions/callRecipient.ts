@@ -14,7 +14,7 @@ import { trackRecipientCall } from "../telemetry";
 
 /**
  * Delivers the gather's request to one recipient and stores its answer in the payload store; the
- * orchestrator gets the answer's facts only (bounded whatever the answer).
+ * orchestrator gets the answer's facts and where it is stored (bounded whatever the answer).
  * Throws a RecipientError when the attempt failed; the orchestrator decides about retries.
  * A call whose gather was terminated or has closed (this process or another) is not made: activities
  * already queued still run after a terminate, and each would otherwise reach its recipient.
@@ -39,9 +39,11 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
       cancel: watch.signal,
     });
     trackRecipientCall({ ...call, durationMs, success: true });
-    // Activities run at least once: a second run of this attempt finds the answer stored and keeps it.
-    await payloads.storeAnswer(input.index, { recipientId: recipient.id, value, attempts: input.attempt ?? 1, durationMs });
-    return { durationMs, facts: answerFacts(value, input.facts) };
+    // Serialized once: the stored line and the facts' size both come from it (answers can be 64 KB).
+    const valueJson = JSON.stringify(value);
+    // Stored with the answers other calls of this process store meanwhile (answerGroups.ts).
+    const answer = await payloads.storeAnswer(input.index, { recipientId: recipient.id, attempts: input.attempt ?? 1, durationMs }, valueJson);
+    return { durationMs, facts: answerFacts(value, input.facts, Buffer.byteLength(valueJson, "utf8")), answer };
   } catch (error) {
     if (error instanceof RecipientError) {
       trackRecipientCall({ ...call, durationMs: performance.now() - started, success: false, error: error.message });
@@ -56,16 +58,18 @@ const STOPPED = "cancelled: the gather was stopped or closed before this call st
 
 /** Both the gather and the batch that scheduled this call (the trigger's instanceId) still gather. */
 async function gatherStillOpen(input: CallRecipientInput, context: InvocationContext): Promise<boolean> {
-  let client: df.DurableClient;
-  try {
-    client = df.getClient(context);
-  } catch {
-    return true; // invoked without the client binding (a test calling the handler directly)
-  }
+  // Invoked without the client binding (a test calling the handler directly): nothing to check.
+  if (!context?.extraInputs) return true;
+  let client: df.DurableClient | undefined;
+  const lazyClient = () => (client ??= df.getClient(context));
   const owner = context.triggerMetadata?.instanceId;
-  const checks = [stillGathering(client, input.requestId)];
-  if (typeof owner === "string" && owner !== input.requestId) checks.push(stillGathering(client, owner));
-  return (await Promise.all(checks)).every(Boolean);
+  try {
+    const checks = [stillGathering(lazyClient, input.requestId)];
+    if (typeof owner === "string" && owner !== input.requestId) checks.push(stillGathering(lazyClient, owner));
+    return (await Promise.all(checks)).every(Boolean);
+  } catch {
+    return true; // no client binding
+  }
 }
 
 df.app.activity(FunctionNames.callRecipient, { handler: callRecipient, extraInputs: [df.input.durableClient()] });

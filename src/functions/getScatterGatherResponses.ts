@@ -24,7 +24,7 @@ async function getScatterGatherResponses(request: HttpRequest, context: Invocati
   const byResponder = input.auction !== undefined;
   const entries = await currentEntries(payloads, byResponder);
   const page = await responsesPage(entries, query.value, input.responsesUri, (entry) =>
-    byResponder ? payloads.auctionAnswer(entry.recipientId) : payloads.answer(entry.index),
+    byResponder ? payloads.auctionAnswer(entry.recipientId) : entry.answer ? payloads.answer(entry.answer) : Promise.resolve(undefined),
   );
   return jsonResponse(200, page);
 }
@@ -33,8 +33,11 @@ async function currentEntries(payloads: RunPayloads, byResponder: boolean): Prom
   const result = await payloads.result();
   if (result) return result.outcomes.map((outcome, index) => ({ index, ...outcome }));
   if (byResponder) return (await payloads.auctionResponders()).map((recipientId, index) => ({ index, recipientId, status: "succeeded" }));
-  const [recipients, answered] = await Promise.all([payloads.recipients(), payloads.answeredIndexes()]);
-  return recipients.map((r, index) => ({ index, recipientId: r.id, status: answered.has(index) ? "succeeded" : "pending" }));
+  const [recipients, stored] = await Promise.all([payloads.recipients(), payloads.storedAnswers()]);
+  return recipients.map((r, index) => {
+    const answer = stored.get(index);
+    return answer ? { index, recipientId: r.id, status: "succeeded", answer } : { index, recipientId: r.id, status: "pending" };
+  });
 }
 
 gatherApi(FunctionNames.getScatterGatherResponses, "GET", "scatter-gather/{id}/responses", getScatterGatherResponses);

@@ -29,13 +29,26 @@ export interface AnswerSource {
   /** Indexes of the succeeded answers, in order. */
   succeeded: readonly number[];
   read(index: number): Promise<StoredAnswer | undefined>;
+  /**
+   * Every succeeded answer at once, in `succeeded` order, when the store can serve them in fewer
+   * requests than one per answer (answer groups). Called only for answers that fit the inline budget.
+   */
+  readAll?(): Promise<(StoredAnswer | undefined)[]>;
 }
 
 /** How many answers are read ahead: bounds memory to a few answers while hiding the store's latency. */
 const READ_AHEAD = 16;
 
-/** The succeeded answers in index order, read `READ_AHEAD` at a time, never all held at once. */
+/**
+ * The succeeded answers in index order: all at once where the source reads them in bulk (callers make
+ * sure they fit the inline budget), otherwise `READ_AHEAD` at a time, never all held at once.
+ */
 export async function* readSucceeded(answers: AnswerSource): AsyncGenerator<{ index: number; answer: StoredAnswer | undefined }> {
+  if (answers.readAll) {
+    const all = await answers.readAll();
+    for (let i = 0; i < answers.succeeded.length; i++) yield { index: answers.succeeded[i], answer: all[i] };
+    return;
+  }
   const pending: { index: number; read: Promise<StoredAnswer | undefined> }[] = [];
   let next = 0;
   const fill = () => {

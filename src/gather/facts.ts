@@ -28,8 +28,9 @@ function digestOf(value: Json | undefined): string {
   return createHash("sha256").update(canonicalJson(value)).digest("base64url").slice(0, 22);
 }
 
-export function answerFacts(value: Json, spec: FactSpec): AnswerFacts {
-  const facts: AnswerFacts = { bytes: Buffer.byteLength(JSON.stringify(value), "utf8") };
+/** `bytes`: the value's JSON size when the caller has serialized it already. */
+export function answerFacts(value: Json, spec: FactSpec, bytes?: number): AnswerFacts {
+  const facts: AnswerFacts = { bytes: bytes ?? Buffer.byteLength(JSON.stringify(value), "utf8") };
   if (spec.agree) facts.digest = digestOf(value);
   const { kind, field } = spec.aggregate;
   if (kind === "best" || kind === "summary") {

@@ -1,8 +1,10 @@
 /**
  * Recipient outcomes as the orchestrator knows them (no recipient id, no value: both live in the
- * payload store), and their packed form for durable payloads: one short row per recipient and each
- * distinct error once, so 10,000 outcomes stay around 150 KB whatever the recipients answered.
+ * payload store, the value at `answer`), and their packed form for durable payloads: one short row per
+ * recipient, each distinct error and each answer group once, so 10,000 outcomes stay around 300 KB
+ * whatever the recipients answered.
  */
+import type { AnswerRef } from "./answerGroups";
 import type { ResponseStatus } from "./types";
 
 export interface RecipientOutcome {
@@ -10,13 +12,20 @@ export interface RecipientOutcome {
   attempts?: number;
   durationMs?: number;
   error?: string;
+  /** Where a succeeded call's answer is stored. */
+  answer?: AnswerRef;
 }
 
-/** [status code, attempts, durationMs, error number]; trailing fields left out when absent. */
-export type PackedRow = [string, number?, number?, number?];
+/**
+ * [status code, attempts, durationMs, error number, answer group number, answer offset, answer length];
+ * -1 for an absent number, trailing ones left out.
+ */
+export type PackedRow = [string, number?, number?, number?, number?, number?, number?];
 export interface PackedOutcomes {
   rows: PackedRow[];
   errors: string[];
+  /** Answer group ids, each once. */
+  groups?: string[];
 }
 
 const CODE: Record<ResponseStatus, string> = { succeeded: "s", failed: "f", timedOut: "t", abandoned: "a" };
@@ -31,6 +40,13 @@ export function clipError(error: string): string {
 }
 
 export function packOutcomes(outcomes: readonly RecipientOutcome[]): PackedOutcomes {
+  const groups: string[] = [];
+  const groupNumbers = new Map<string, number>();
+  const groupNumber = (group: string): number => {
+    let n = groupNumbers.get(group);
+    if (n === undefined) groupNumbers.set(group, (n = groups.push(group) - 1));
+    return n;
+  };
   const errors: string[] = [];
   const numberOf = new Map<string, number>();
   const errorNumber = (error: string): number => {
@@ -49,17 +65,25 @@ export function packOutcomes(outcomes: readonly RecipientOutcome[]): PackedOutco
       o.durationMs ?? -1,
       o.error !== undefined ? errorNumber(clipError(o.error)) : -1,
     ];
+    if (o.answer) row.push(groupNumber(o.answer.group), o.answer.offset, o.answer.length);
     while (row.length > 1 && row[row.length - 1] === -1) row.pop();
     return row;
   });
-  return { rows, errors };
+  return { rows, errors, ...(groups.length > 0 ? { groups } : {}) };
 }
 
 export function unpackOutcomes(packed: PackedOutcomes): RecipientOutcome[] {
-  return packed.rows.map(([code, attempts = -1, durationMs = -1, error = -1]) => ({
+  return packed.rows.map(([code, attempts = -1, durationMs = -1, error = -1, group = -1, offset = -1, length = -1]) => ({
     status: STATUS[code],
     ...(attempts >= 0 ? { attempts } : {}),
     ...(durationMs >= 0 ? { durationMs } : {}),
     ...(error >= 0 ? { error: packed.errors[error] } : {}),
+    ...(group >= 0 && packed.groups ? { answer: { group: packed.groups[group], offset, length } } : {}),
   }));
+}
+
+/** An outcome as the API shows it: without the internal answer ref. */
+export function publicOutcome<T extends { answer?: AnswerRef }>(outcome: T): Omit<T, "answer"> {
+  const { answer: _answer, ...shown } = outcome;
+  return shown;
 }

@@ -2,7 +2,7 @@
  * Paging of GET /api/scatter-gather/{id}/responses (docs/api.md): `?offset=0&limit=100&status=...`, entries
  * in list order, values read for the page's succeeded entries only.
  */
-import type { RecipientOutcome } from "./outcomes";
+import { publicOutcome, type RecipientOutcome } from "./outcomes";
 import type { StoredAnswer } from "./runPayloads";
 import type { Json, ResponseStatus } from "./types";
 
@@ -22,7 +22,7 @@ export interface PageQuery {
 }
 
 export interface ResponsesPage {
-  items: (Omit<ResponseEntry, "index"> & { value?: Json })[];
+  items: (Omit<ResponseEntry, "index" | "answer"> & { value?: Json })[];
   offset: number;
   limit: number;
   total: number;
@@ -55,9 +55,10 @@ export async function responsesPage(
   const matching = query.status ? entries.filter((e) => e.status === query.status) : entries;
   const slice = matching.slice(query.offset, query.offset + query.limit);
   const items = await Promise.all(
-    slice.map(async ({ index: _index, ...entry }) => {
+    slice.map(async (full) => {
+      const { index: _index, ...entry } = publicOutcome(full);
       if (entry.status !== "succeeded") return entry;
-      const answer = await read({ index: _index, ...entry });
+      const answer = await read(full);
       return {
         ...entry,
         value: answer?.value ?? null,

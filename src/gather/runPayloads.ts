@@ -1,11 +1,13 @@
 /**
  * One gather run's payloads in the payload store (layout in src/payload/keys.ts): the request and the
- * recipient list (written once by the starter, read by every call: cached per process), each answer,
- * auction answers by responder, the auction's arrival order, and the result document. Durable
- * messages carry the RunRef and indexes; this is where the data behind them lives.
+ * recipient list (written once by the starter, read by every call: cached per process), the answers (in
+ * groups, answerGroups.ts), auction answers by responder, the auction's arrival order, and the result
+ * document. Durable messages carry the RunRef, indexes and AnswerRefs; this is where the data behind
+ * them lives.
  */
-import { answerIndex, gatherKeys, INDEX_DIGITS, type GatherKeys } from "../payload/keys";
+import { answerGroupOf, gatherKeys, INDEX_DIGITS, type GatherKeys } from "../payload/keys";
 import { PayloadNotFoundError, type PayloadStore, type PutResult } from "../payload/store";
+import { AnswerGroupWriter, parseDirectory, type AnswerRef } from "./answerGroups";
 import type { RecipientOutcome } from "./outcomes";
 import type { GatherResult, Json, Recipient, RunRef } from "./types";
 
@@ -25,6 +27,9 @@ export interface ResultDocument extends Omit<GatherResult, "responses" | "aggreg
   /** How the answers are found: by index, or by responder name (auctions). */
   answersBy: "index" | "responder";
 }
+
+/** One group writer per store and process: answers of concurrent calls in this process group together. */
+const writers = new WeakMap<PayloadStore, AnswerGroupWriter>();
 
 export class RunPayloads {
   readonly keys: GatherKeys;
@@ -66,22 +71,49 @@ export class RunPayloads {
     return this.store.getJson<Recipient[]>(this.recipientsKey, { cache: true });
   }
 
-  storeAnswer(index: number, answer: StoredAnswer): Promise<PutResult> {
-    return this.store.putJson(this.keys.answer(index), answer);
+  /**
+   * Stores the answer of recipient `index` (its fields, and its value as JSON text, serialized once by
+   * the caller), grouped with answers stored meanwhile; says where it is.
+   */
+  storeAnswer(index: number, fields: Omit<StoredAnswer, "value">, valueJson: string): Promise<AnswerRef> {
+    let writer = writers.get(this.store);
+    if (!writer) writers.set(this.store, (writer = new AnswerGroupWriter(this.store)));
+    return writer.write(this.keys, index, fields, valueJson);
   }
 
-  answer(index: number): Promise<StoredAnswer | undefined> {
-    return orUndefined(this.store.getJson<StoredAnswer>(this.keys.answer(index)));
+  /** The stored answer at `ref` (exactly its bytes, not its whole group). */
+  answer(ref: AnswerRef): Promise<StoredAnswer | undefined> {
+    return orUndefined(this.store.getJsonRange<StoredAnswer>(this.keys.answerGroup(ref.group), ref.offset, ref.length));
   }
 
-  /** The indexes of the answers stored so far, in order. */
-  async answeredIndexes(): Promise<Set<number>> {
-    const indexes = new Set<number>();
-    for await (const ref of this.store.list(this.keys.answersPrefix)) {
-      const index = answerIndex(ref.key);
-      if (index !== undefined) indexes.add(index);
+  /**
+   * Many stored answers, each group read once and whole: for sets of answers small in total (what the
+   * inline result shows), where one request per answer would cost far more than the bytes.
+   */
+  async answersAt(refs: readonly AnswerRef[]): Promise<(StoredAnswer | undefined)[]> {
+    const groups = new Map<string, Promise<Buffer | undefined>>();
+    const read = (group: string) =>
+      orUndefined(this.store.getText(this.keys.answerGroup(group))).then((text) => (text === undefined ? undefined : Buffer.from(text, "utf8")));
+    for (const ref of refs) if (!groups.has(ref.group)) groups.set(ref.group, read(ref.group));
+    return Promise.all(
+      refs.map(async (ref) => {
+        const bytes = await groups.get(ref.group)!;
+        return bytes ? (JSON.parse(bytes.subarray(ref.offset, ref.offset + ref.length).toString("utf8")) as StoredAnswer) : undefined;
+      }),
+    );
+  }
+
+  /**
+   * Where each answer stored so far is, by index, from one listing of the groups' metadata (no answer is
+   * read). An index stored twice (a repeated activity run) maps to one of its copies.
+   */
+  async storedAnswers(): Promise<Map<number, AnswerRef>> {
+    const refs = new Map<number, AnswerRef>();
+    for await (const blob of this.store.list(this.keys.answersPrefix, { metadata: true })) {
+      const group = answerGroupOf(blob.key);
+      if (group) for (const [index, ref] of parseDirectory(group, blob.metadata)) refs.set(index, ref);
     }
-    return indexes;
+    return refs;
   }
 
   /** An auction answer; the first one of a responder wins (`created: false` for a later one). */

@@ -44,7 +44,7 @@ export class GatherTally {
     return this.outcomes[index] !== undefined;
   }
 
-  succeed(index: number, facts: AnswerFacts, extra: { attempts?: number; durationMs?: number } = {}): void {
+  succeed(index: number, facts: AnswerFacts, extra: Pick<RecipientOutcome, "attempts" | "durationMs" | "answer"> = {}): void {
     this.record(index, { status: "succeeded", ...extra });
     this.facts[index] = facts;
     this.succeeded++;
@@ -128,10 +128,11 @@ export class GatherTally {
   }
 }
 
-function pick(outcome: RecipientOutcome): { attempts?: number; durationMs?: number } {
+function pick(outcome: RecipientOutcome): Pick<RecipientOutcome, "attempts" | "durationMs" | "answer"> {
   return {
     ...(outcome.attempts !== undefined ? { attempts: outcome.attempts } : {}),
     ...(outcome.durationMs !== undefined ? { durationMs: outcome.durationMs } : {}),
+    ...(outcome.answer !== undefined ? { answer: outcome.answer } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 /** The request, policy and outcome types shared by the starter, the orchestrator and the activities. */
+import type { AnswerRef } from "./answerGroups";
 import type { AnswerFacts, FactSpec } from "./facts";
 import type { Recipient } from "./transports";
 
@@ -151,6 +152,8 @@ export interface CallRecipientInput {
 export interface CallRecipientOutput {
   durationMs: number;
   facts: AnswerFacts;
+  /** Where the answer is stored (the value itself never enters history). */
+  answer: AnswerRef;
 }
 
 /** The body of an auction answer (submitResponse, or a raised `response` event). */

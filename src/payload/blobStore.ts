@@ -20,6 +20,7 @@ import {
   type GetOptions,
   type ListOptions,
   type PayloadStore,
+  type PutOptions,
   type PutResult,
   type ReadAllOptions,
 } from "./store";
@@ -96,15 +97,16 @@ export class BlobPayloadStore implements PayloadStore {
     return this.cache.stats();
   }
 
-  async putJson(key: string, value: unknown): Promise<PutResult> {
+  async putJson(key: string, value: unknown, options: PutOptions = {}): Promise<PutResult> {
     const text = JSON.stringify(value);
     if (text === undefined) throw new TypeError(`payload '${key}': ${typeof value} is not JSON`);
-    return this.putText(key, text, JSON_CONTENT_TYPE);
+    return this.putText(key, text, { contentType: JSON_CONTENT_TYPE, ...options });
   }
 
-  async putText(key: string, text: string, contentType = "text/plain; charset=utf-8"): Promise<PutResult> {
+  async putText(key: string, text: string | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
-    const body = Buffer.from(text, "utf8");
+    const { contentType = "text/plain; charset=utf-8", metadata } = options;
+    const body = typeof text === "string" ? Buffer.from(text, "utf8") : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
     const md5 = createHash("md5").update(body).digest();
     const md5Base64 = md5.toString("base64");
     const blob = this.client.getBlockBlobClient(key);
@@ -113,6 +115,7 @@ export class BlobPayloadStore implements PayloadStore {
         blob.upload(body, body.length, {
           conditions: { ifNoneMatch: "*" },
           blobHTTPHeaders: { blobContentType: contentType, blobContentMD5: md5 },
+          ...(metadata ? { metadata } : {}),
         }),
       );
     await this.ensureContainer();
@@ -166,7 +169,9 @@ export class BlobPayloadStore implements PayloadStore {
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<BlobRef> {
-    const pages = this.client.listBlobsFlat({ prefix }).byPage({ maxPageSize: options.pageSize ?? this.options.listPageSize });
+    const pages = this.client
+      .listBlobsFlat({ prefix, includeMetadata: options.metadata === true })
+      .byPage({ maxPageSize: options.pageSize ?? this.options.listPageSize });
     for (;;) {
       let page: Awaited<ReturnType<typeof pages.next>>;
       try {
@@ -178,7 +183,12 @@ export class BlobPayloadStore implements PayloadStore {
       if (page.done) return;
       for (const item of page.value.segment.blobItems) {
         const md5 = item.properties.contentMD5;
-        yield { key: item.name, bytes: item.properties.contentLength ?? 0, md5: md5 ? Buffer.from(md5).toString("base64") : "" };
+        yield {
+          key: item.name,
+          bytes: item.properties.contentLength ?? 0,
+          md5: md5 ? Buffer.from(md5).toString("base64") : "",
+          ...(options.metadata ? { metadata: item.metadata ?? {} } : {}),
+        };
       }
       if (!page.value.continuationToken) return;
     }
@@ -250,11 +260,18 @@ export class BlobPayloadStore implements PayloadStore {
     });
   }
 
-  private async download(key: string): Promise<string> {
+  async getJsonRange<T = unknown>(key: string, offset: number, length: number): Promise<T> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 1) {
+      throw new RangeError(`payload '${key}': bad byte range ${offset}+${length}`);
+    }
+    return parse(key, await this.download(key, { offset, length })) as T;
+  }
+
+  private async download(key: string, range?: { offset: number; length: number }): Promise<string> {
     assertValidKey(key);
     try {
       return await this.call("GetBlob", key, undefined, [], async () => {
-        const response = await this.client.getBlobClient(key).download(0);
+        const response = await this.client.getBlobClient(key).download(range?.offset ?? 0, range?.length);
         return (await readAllBytes(response.readableStreamBody)).toString("utf8");
       });
     } catch (error) {

@@ -2,8 +2,8 @@
  * Key layout of the payload container, one folder per orchestration instance:
  *
  *   <instanceId>/<runId>/request.json            the gather's `request`, written once by the starter
- *   <instanceId>/<runId>/answers/<index>.json    one answer per recipient (or auction arrival), index
- *                                                zero-padded to 9 digits so key order = index order
+ *   <instanceId>/<runId>/answers/<group>.json    answer groups: the answers one worker stored together
+ *                                                (answerGroups.ts), each blob's metadata naming its indexes
  *   <instanceId>/<runId>/result.json             the full result (what GET returns)
  *
  * `<runId>` is there because a finished instance id may be started again (API.md) while blobs are
@@ -16,19 +16,23 @@
  */
 import { randomBytes } from "node:crypto";
 
-/** Width of the zero-padded answer index: key order equals index order up to 999,999,999 answers. */
+/** Width of zero-padded numbers in keys (auction arrival chunks): key order equals number order. */
 export const INDEX_DIGITS = 9;
 /** Azure's limit on blob name length. */
 const MAX_KEY_LENGTH = 1024;
+
+/** Answer group ids: what newGroupId() makes (and nothing that could leave the answers folder). */
+const GROUP_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export interface GatherKeys {
   /** `<instanceId>/<runId>/`: everything of this run. */
   readonly prefix: string;
   readonly request: string;
   readonly result: string;
-  /** `<instanceId>/<runId>/answers/`: list or readAll this for the answers in index order. */
+  /** `<instanceId>/<runId>/answers/`: every answer group of the run. */
   readonly answersPrefix: string;
-  answer(index: number): string;
+  /** The blob of one answer group (`group`: a random id, see answerGroups.ts). */
+  answerGroup(group: string): string;
 }
 
 /** `<instanceId>/`: every run of one instance (what a purge deletes). */
@@ -44,19 +48,22 @@ export function gatherKeys(instanceId: string, runId: string): GatherKeys {
     request: `${prefix}request.json`,
     result: `${prefix}result.json`,
     answersPrefix,
-    answer(index: number): string {
-      if (!Number.isSafeInteger(index) || index < 0 || index >= 10 ** INDEX_DIGITS) {
-        throw new RangeError(`answer index must be an integer in 0..${10 ** INDEX_DIGITS - 1}, got ${index}`);
-      }
-      return `${answersPrefix}${String(index).padStart(INDEX_DIGITS, "0")}.json`;
+    answerGroup(group: string): string {
+      if (!GROUP_ID.test(group)) throw new RangeError(`answer group id must match ${GROUP_ID}, got '${String(group)}'`);
+      return `${answersPrefix}${group}.json`;
     },
   };
 }
 
-/** The index of an answer key made by gatherKeys().answer, or undefined for any other key. */
-export function answerIndex(key: string): number | undefined {
-  const match = /\/answers\/(\d+)\.json$/.exec(key);
-  return match ? Number(match[1]) : undefined;
+/** A random answer group id: 16 base64url characters (96 bits), unique without coordination. */
+export function newGroupId(): string {
+  return randomBytes(12).toString("base64url");
+}
+
+/** The group id of an answer group key, or undefined for any other key. */
+export function answerGroupOf(key: string): string | undefined {
+  const match = /\/answers\/([A-Za-z0-9_-]{1,64})\.json$/.exec(key);
+  return match ? match[1] : undefined;
 }
 
 /**

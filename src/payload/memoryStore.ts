@@ -13,28 +13,29 @@ import {
   type GetOptions,
   type ListOptions,
   type PayloadStore,
+  type PutOptions,
   type PutResult,
   type ReadAllOptions,
 } from "./store";
 
 export class MemoryPayloadStore implements PayloadStore {
-  private readonly blobs = new Map<string, { text: string; ref: BlobRef }>();
+  private readonly blobs = new Map<string, { text: string; ref: BlobRef; metadata: Record<string, string> }>();
 
   constructor(readonly container = "memory") {}
 
-  async putJson(key: string, value: unknown): Promise<PutResult> {
+  async putJson(key: string, value: unknown, options?: PutOptions): Promise<PutResult> {
     const text = JSON.stringify(value);
     if (text === undefined) throw new TypeError(`payload '${key}': ${typeof value} is not JSON`);
-    return this.putText(key, text);
+    return this.putText(key, text, options);
   }
 
-  async putText(key: string, text: string): Promise<PutResult> {
+  async putText(key: string, text: string | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
-    const body = Buffer.from(text, "utf8");
+    const body = typeof text === "string" ? Buffer.from(text, "utf8") : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
     const ref: BlobRef = { key, bytes: body.length, md5: createHash("md5").update(body).digest("base64") };
     const stored = this.blobs.get(key);
     if (stored) return { ...stored.ref, created: false, identical: stored.ref.md5 === ref.md5 };
-    this.blobs.set(key, { text, ref });
+    this.blobs.set(key, { text: body.toString("utf8"), ref, metadata: { ...options.metadata } });
     return { ...ref, created: true, identical: true };
   }
 
@@ -50,6 +51,17 @@ export class MemoryPayloadStore implements PayloadStore {
     return (options.cache ? deepFreeze(value) : value) as T;
   }
 
+  async getJsonRange<T = unknown>(key: string, offset: number, length: number): Promise<T> {
+    const text = Buffer.from(await this.getText(key), "utf8")
+      .subarray(offset, offset + length)
+      .toString("utf8");
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new PayloadFormatError(key, error);
+    }
+  }
+
   async getText(keyOrRef: string | BlobRef): Promise<string> {
     const key = typeof keyOrRef === "string" ? keyOrRef : keyOrRef.key;
     assertValidKey(key);
@@ -63,11 +75,11 @@ export class MemoryPayloadStore implements PayloadStore {
     return this.blobs.get(key)?.ref;
   }
 
-  async *list(prefix: string, _options?: ListOptions): AsyncIterable<BlobRef> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<BlobRef> {
     const keys = [...this.blobs.keys()].filter((key) => key.startsWith(prefix)).sort(byCodeUnit);
     for (const key of keys) {
       const stored = this.blobs.get(key);
-      if (stored) yield stored.ref;
+      if (stored) yield options.metadata ? { ...stored.ref, metadata: { ...stored.metadata } } : stored.ref;
     }
   }
 

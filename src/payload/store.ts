@@ -14,6 +14,9 @@
  * - Because blobs never change, a process may cache them: `get*(key, { cache: true })` fetches a key once
  *   per process (concurrent first reads share one request) and keeps it in a byte-bounded LRU cache.
  * - `list(prefix)` yields in key order (lexicographic), page by page: aggregation can stream answers.
+ * - A write may carry metadata (a few short ASCII name/value pairs, as Blob Storage allows: names are
+ *   identifiers, 8 KB in all); `list(prefix, { metadata: true })` hands it back with each blob, so a
+ *   listing can say what blobs hold without reading them.
  * - It is I/O: call it from activities and HTTP functions, never from orchestrator code (replays).
  */
 
@@ -25,6 +28,14 @@ export interface BlobRef {
   readonly bytes: number;
   /** Base64 MD5 of the stored bytes ("" when the store does not know it). */
   readonly md5: string;
+  /** The blob's metadata, from a listing asked for it (`ListOptions.metadata`). */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Name/value pairs kept with the blob (names: lower-case identifiers; values: printable ASCII). */
+  metadata?: Record<string, string>;
 }
 
 /** The answer of a write. */
@@ -46,6 +57,8 @@ export interface GetOptions {
 export interface ListOptions {
   /** Blobs per listing request (the service's maximum, and default, is 5000). */
   pageSize?: number;
+  /** Hand back each blob's metadata too. */
+  metadata?: boolean;
 }
 
 export interface ReadAllOptions extends ListOptions {
@@ -58,12 +71,17 @@ export interface PayloadStore {
   readonly container: string;
 
   /** Stores `value` as JSON under `key` unless the key is taken (see PutResult). */
-  putJson(key: string, value: unknown): Promise<PutResult>;
-  /** Stores text under `key` unless the key is taken (see PutResult). */
-  putText(key: string, text: string, contentType?: string): Promise<PutResult>;
+  putJson(key: string, value: unknown, options?: PutOptions): Promise<PutResult>;
+  /** Stores text (or UTF-8 bytes, not copied) under `key` unless the key is taken (see PutResult). */
+  putText(key: string, text: string | Uint8Array, options?: PutOptions): Promise<PutResult>;
 
   /** The parsed JSON blob. Throws PayloadNotFoundError when there is none. */
   getJson<T = unknown>(keyOrRef: string | BlobRef, options?: GetOptions): Promise<T>;
+  /**
+   * `length` bytes of the blob from byte `offset`, parsed as JSON (one record of a blob that holds
+   * several, such as an answer group). Throws PayloadNotFoundError when there is no blob.
+   */
+  getJsonRange<T = unknown>(key: string, offset: number, length: number): Promise<T>;
   /** The blob as UTF-8 text. Throws PayloadNotFoundError when there is none. */
   getText(keyOrRef: string | BlobRef, options?: GetOptions): Promise<string>;
   /** The ref of a stored blob, or undefined when the key is free. */

@@ -191,8 +191,8 @@ export class OrchestrationHost {
     const answer = outcome === "hold" ? await this.hold() : outcome;
     if ("error" in answer) throw new Error(answer.error);
     const durationMs = answer.durationMs ?? 5;
-    await payloads.storeAnswer(input.index, { recipientId: recipient.id, value: answer.value, attempts: attempt, durationMs });
-    return { durationMs, facts: answerFacts(answer.value, input.facts) };
+    const stored = await payloads.storeAnswer(input.index, { recipientId: recipient.id, attempts: attempt, durationMs }, JSON.stringify(answer.value));
+    return { durationMs, facts: answerFacts(answer.value, input.facts), answer: stored };
   }
 
   private async hold(): Promise<{ value: Json; durationMs: number }> {

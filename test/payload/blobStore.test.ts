@@ -17,6 +17,11 @@ import { PayloadFormatError, PayloadNotFoundError } from "../../src/payload/stor
 import type { BlobOperation } from "../../src/telemetry";
 import { startAzurite, type RunningAzurite } from "./azurite";
 
+/** A numbered key under a run's answers folder: test blobs listed in number order. */
+function numbered(keys: { answersPrefix: string }, i: number): string {
+  return `${keys.answersPrefix}${String(i).padStart(9, "0")}.json`;
+}
+
 jest.setTimeout(60_000);
 
 const guardLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "payload-guard-")), "guard.log");
@@ -61,16 +66,16 @@ describe("BlobPayloadStore on Azurite", () => {
     expect(await store.stat(keys.request)).toEqual({ key: keys.request, bytes: put.bytes, md5: put.md5 });
     expect(await store.stat(keys.result)).toBeUndefined();
     // null and strings are JSON too
-    await store.putJson(keys.answer(0), null);
-    expect(await store.getJson(keys.answer(0))).toBeNull();
+    await store.putJson(numbered(keys, 0), null);
+    expect(await store.getJson(numbered(keys, 0))).toBeNull();
     // not JSON, or not a usable key: a rejected promise, before any request
-    await expect(store.putJson(keys.answer(1), undefined)).rejects.toThrow(TypeError);
+    await expect(store.putJson(numbered(keys, 1), undefined)).rejects.toThrow(TypeError);
     await expect(store.putJson("a/../b.json", 1)).rejects.toThrow(RangeError);
   });
 
   test("writes are idempotent: rewriting a key is no error, and the first write wins", async () => {
     const store = newStore();
-    const key = gatherKeys("i", "r").answer(3);
+    const key = numbered(gatherKeys("i", "r"), 3);
     const first = await store.putJson(key, { price: 42 });
     const again = await store.putJson(key, { price: 42 }); // an activity that ran twice
     expect(again).toEqual({ key, bytes: first.bytes, md5: first.md5, created: false, identical: true });
@@ -121,19 +126,19 @@ describe("BlobPayloadStore on Azurite", () => {
     const store = newStore({ onOperation: (op) => operations.push(op) });
     const keys = gatherKeys("fanout", "r");
     const indexes = Array.from({ length: 23 }, (_, i) => i).sort(() => Math.random() - 0.5);
-    await Promise.all(indexes.map((i) => store.putJson(keys.answer(i), { i })));
+    await Promise.all(indexes.map((i) => store.putJson(numbered(keys, i), { i })));
     await store.putJson(keys.request, {}); // same run, not an answer
-    await store.putJson(gatherKeys("fanout-2", "r").answer(0), { other: true }); // another instance with a common name prefix
+    await store.putJson(numbered(gatherKeys("fanout-2", "r"), 0), { other: true }); // another instance with a common name prefix
 
     operations.length = 0;
     const listed: string[] = [];
     for await (const ref of store.list(keys.answersPrefix, { pageSize: 5 })) listed.push(ref.key);
-    expect(listed).toEqual(Array.from({ length: 23 }, (_, i) => keys.answer(i)));
+    expect(listed).toEqual(Array.from({ length: 23 }, (_, i) => numbered(keys, i)));
     expect(operations.filter((op) => op.operation === "ListBlobs")).toHaveLength(5); // 5+5+5+5+3
 
     const values: number[] = [];
     for await (const { ref, value } of store.readAll<{ i: number }>(keys.answersPrefix, { pageSize: 4, concurrency: 3 })) {
-      expect(ref.key).toBe(keys.answer(value.i));
+      expect(ref.key).toBe(numbered(keys, value.i));
       values.push(value.i);
     }
     expect(values).toEqual(Array.from({ length: 23 }, (_, i) => i));
@@ -150,7 +155,7 @@ describe("BlobPayloadStore on Azurite", () => {
     const keep = gatherKeys("purge-me-not", "r1");
     await Promise.all([
       store.putJson(run1.request, { n: 1 }),
-      ...Array.from({ length: 7 }, (_, i) => store.putJson(run1.answer(i), i)),
+      ...Array.from({ length: 7 }, (_, i) => store.putJson(numbered(run1, i), i)),
       store.putJson(run1.result, { done: true }),
       store.putJson(run2.request, { n: 2 }),
       store.putJson(keep.request, { keep: true }),
@@ -176,7 +181,7 @@ describe("BlobPayloadStore on Azurite", () => {
     const none: unknown[] = [];
     for await (const ref of newStore().list("")) none.push(ref);
     expect(none).toEqual([]);
-    await store.putText("bad/r/result.json", "{ not json", "application/json");
+    await store.putText("bad/r/result.json", "{ not json", { contentType: "application/json" });
     await expect(store.getJson("bad/r/result.json")).rejects.toBeInstanceOf(PayloadFormatError);
   });
 

@@ -14,9 +14,14 @@ import {
   readPayloadStoreConfig,
   resolveStorageConnection,
 } from "../../src/payload/config";
-import { answerIndex, assertValidKey, gatherKeys, INDEX_DIGITS, instanceOfKey, instancePrefix, newRunId } from "../../src/payload/keys";
+import { answerGroupOf, assertValidKey, gatherKeys, instanceOfKey, instancePrefix, newGroupId, newRunId } from "../../src/payload/keys";
 import { MemoryPayloadStore } from "../../src/payload/memoryStore";
 import { PayloadFormatError, PayloadNotFoundError, PayloadStoreConfigError } from "../../src/payload/store";
+
+/** A numbered key under a run's answers folder: test blobs listed in number order. */
+function numbered(keys: { answersPrefix: string }, i: number): string {
+  return `${keys.answersPrefix}${String(i).padStart(9, "0")}.json`;
+}
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -152,7 +157,7 @@ describe("storage settings (AzureWebJobsStorage, as the Functions host reads the
 });
 
 describe("key layout", () => {
-  test("per instance and run: request, zero-padded answers, result", () => {
+  test("per instance and run: request, answer groups, result", () => {
     const keys = gatherKeys("order-42", "run1");
     expect(keys).toMatchObject({
       prefix: "order-42/run1/",
@@ -160,14 +165,15 @@ describe("key layout", () => {
       result: "order-42/run1/result.json",
       answersPrefix: "order-42/run1/answers/",
     });
-    expect(keys.answer(7)).toBe(`order-42/run1/answers/${"7".padStart(INDEX_DIGITS, "0")}.json`);
     expect(instancePrefix("order-42")).toBe("order-42/");
-    // key order is index order
-    const shuffled = [10, 2, 100, 1, 99999].map((i) => keys.answer(i)).sort();
-    expect(shuffled.map(answerIndex)).toEqual([1, 2, 10, 100, 99999]);
-    expect(() => keys.answer(-1)).toThrow(RangeError);
-    expect(() => keys.answer(1.5)).toThrow(RangeError);
-    expect(answerIndex(keys.request)).toBeUndefined();
+    const group = newGroupId();
+    expect(group).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(newGroupId()).not.toBe(group);
+    expect(keys.answerGroup(group)).toBe(`order-42/run1/answers/${group}.json`);
+    expect(answerGroupOf(keys.answerGroup(group))).toBe(group);
+    expect(answerGroupOf(keys.request)).toBeUndefined();
+    // a group id can never leave the answers folder
+    for (const bad of ["", "../x", "a/b", "a.b", "x".repeat(65)]) expect(() => keys.answerGroup(bad)).toThrow(RangeError);
   });
 
   test("instance ids made only of dots stay one literal segment; invalid keys are refused", () => {
@@ -313,7 +319,7 @@ describe("MemoryPayloadStore keeps the store's contract", () => {
     expect(await store.putJson(keys.request, { q: 1 })).toMatchObject({ created: false, identical: true, md5: first.md5 });
     expect(await store.putJson(keys.request, { q: 2 })).toMatchObject({ created: false, identical: false, md5: first.md5 });
     expect(await store.getJson(keys.request)).toEqual({ q: 1 });
-    for (const i of [3, 1, 2]) await store.putJson(keys.answer(i), { i });
+    for (const i of [3, 1, 2]) await store.putJson(numbered(keys, i), { i });
     const listed: number[] = [];
     for await (const { value } of store.readAll<{ i: number }>(keys.answersPrefix)) listed.push(value.i);
     expect(listed).toEqual([1, 2, 3]);
