@@ -33,16 +33,20 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
   const watch = watchGather(input.closeKey ?? input.requestId);
   try {
     const delivery = { requestId: input.requestId, recipient, request };
-    const { value, durationMs } = await deliver(delivery, {
+    const { value, json, durationMs } = await deliver(delivery, {
       maxResponseBytes: limits.maxResponseBytes,
       allowlist: new UrlAllowlist(limits.recipientUrlAllowlist),
       cancel: watch.signal,
     });
     trackRecipientCall({ ...call, durationMs, success: true });
-    // Serialized once: the stored line and the facts' size both come from it (answers can be 64 KB).
-    const valueJson = JSON.stringify(value);
+    // The answer's text as received, or serialized once: the stored line and the facts' size both come from it.
+    const valueJson = json ?? JSON.stringify(value);
     // Stored with the answers other calls of this process store meanwhile (answerGroups.ts).
-    const answer = await payloads.storeAnswer(input.index, { recipientId: recipient.id, attempts: input.attempt ?? 1, durationMs }, valueJson);
+    const answer = await payloads.storeAnswer(
+      input.index,
+      { recipientId: recipient.id, attempts: input.attempt ?? 1, durationMs },
+      valueJson,
+    );
     return { durationMs, facts: answerFacts(value, input.facts, Buffer.byteLength(valueJson, "utf8")), answer };
   } catch (error) {
     if (error instanceof RecipientError) {

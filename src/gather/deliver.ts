@@ -5,7 +5,13 @@
  */
 import { deliverTo, type Recipient } from "./transports";
 import { sendJson } from "./transports/http";
-import { CANCELLED, RecipientError, type Delivery as TransportDelivery, type DeliveryOptions } from "./transports/transport";
+import {
+  CANCELLED,
+  RecipientError,
+  type Delivery as TransportDelivery,
+  type DeliveryOptions,
+  type ReceivedAnswer,
+} from "./transports/transport";
 import type { Json } from "./types";
 
 export { RecipientError, type DeliveryOptions };
@@ -13,11 +19,11 @@ export { RecipientError, type DeliveryOptions };
 /** One attempt to deliver the gather's request to one recipient. */
 export type Delivery = TransportDelivery<Recipient>;
 
-export async function deliver(input: Delivery, options: DeliveryOptions): Promise<{ value: Json; durationMs: number }> {
+export async function deliver(input: Delivery, options: DeliveryOptions): Promise<ReceivedAnswer & { durationMs: number }> {
   if (options.cancel?.aborted) throw new RecipientError(CANCELLED);
   const started = performance.now();
-  const value = await deliverTo(input, options);
-  return { value, durationMs: Math.round(performance.now() - started) };
+  const answer = await deliverTo(input, options);
+  return { ...answer, durationMs: Math.round(performance.now() - started) };
 }
 
 /** An auction notification: delivered once, any 2xx counts, the answer's body is not used. */

@@ -93,7 +93,9 @@ export class RunPayloads {
   async answersAt(refs: readonly AnswerRef[]): Promise<(StoredAnswer | undefined)[]> {
     const groups = new Map<string, Promise<Buffer | undefined>>();
     const read = (group: string) =>
-      orUndefined(this.store.getText(this.keys.answerGroup(group))).then((text) => (text === undefined ? undefined : Buffer.from(text, "utf8")));
+      orUndefined(this.store.getText(this.keys.answerGroup(group))).then((text) =>
+        text === undefined ? undefined : Buffer.from(text, "utf8"),
+      );
     for (const ref of refs) if (!groups.has(ref.group)) groups.set(ref.group, read(ref.group));
     return Promise.all(
       refs.map(async (ref) => {

@@ -107,36 +107,37 @@ export class BlobPayloadStore implements PayloadStore {
     assertValidKey(key);
     const { contentType = "text/plain; charset=utf-8", metadata } = options;
     const body = typeof text === "string" ? Buffer.from(text, "utf8") : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
-    const md5 = createHash("md5").update(body).digest();
-    const md5Base64 = md5.toString("base64");
     const blob = this.client.getBlockBlobClient(key);
+    // The service computes the MD5 of a single-shot Put Blob and answers it: no hashing of every byte here.
     const upload = () =>
       this.call("PutBlob", key, body.length, [409, 412], () =>
         blob.upload(body, body.length, {
           conditions: { ifNoneMatch: "*" },
-          blobHTTPHeaders: { blobContentType: contentType, blobContentMD5: md5 },
+          blobHTTPHeaders: { blobContentType: contentType },
           ...(metadata ? { metadata } : {}),
         }),
       );
     await this.ensureContainer();
     try {
+      let response: Awaited<ReturnType<typeof upload>>;
       try {
-        await upload();
+        response = await upload();
       } catch (error) {
         if (!isContainerMissing(error)) throw error;
         // The container went away after this process created it (deleted by hand): create it again, once.
         this.containerReady = undefined;
         await this.ensureContainer();
-        await upload();
+        response = await upload();
       }
-      return { key, bytes: body.length, md5: md5Base64, created: true, identical: true };
+      const md5 = response.contentMD5 ? Buffer.from(response.contentMD5).toString("base64") : md5Of(body);
+      return { key, bytes: body.length, md5, created: true, identical: true };
     } catch (error) {
       const status = failure(error).statusCode;
       if (status !== 409 && status !== 412) throw error;
       // The key is taken: an earlier run wrote it. The stored blob wins (blobs are immutable).
       const stored = await this.stat(key);
       if (!stored) throw error; // deleted in between: report the conflict as it was
-      return { ...stored, created: false, identical: stored.md5 === md5Base64 && stored.bytes === body.length };
+      return { ...stored, created: false, identical: stored.md5 === md5Of(body) && stored.bytes === body.length };
     }
   }
 
@@ -327,6 +328,10 @@ export class BlobPayloadStore implements PayloadStore {
 
 function keyOf(keyOrRef: string | BlobRef): string {
   return typeof keyOrRef === "string" ? keyOrRef : keyOrRef.key;
+}
+
+function md5Of(body: Buffer): string {
+  return createHash("md5").update(body).digest("base64");
 }
 
 function parse(key: string, text: string): unknown {

@@ -191,7 +191,11 @@ export class OrchestrationHost {
     const answer = outcome === "hold" ? await this.hold() : outcome;
     if ("error" in answer) throw new Error(answer.error);
     const durationMs = answer.durationMs ?? 5;
-    const stored = await payloads.storeAnswer(input.index, { recipientId: recipient.id, attempts: attempt, durationMs }, JSON.stringify(answer.value));
+    const stored = await payloads.storeAnswer(
+      input.index,
+      { recipientId: recipient.id, attempts: attempt, durationMs },
+      JSON.stringify(answer.value),
+    );
     return { durationMs, facts: answerFacts(answer.value, input.facts), answer: stored };
   }
 

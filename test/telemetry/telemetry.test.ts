@@ -124,13 +124,16 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
       payload.setPayloadStore(store);
       const run = { instanceId: "inst-1", runId: "r" };
       await store.putJson("inst-1/r/recipients.json", [{ id: "a", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }]);
-      await store.putJson("inst-1/r/answers/000000000.json", { recipientId: "a", value: 1 });
+      // Stored as callRecipient stores it (an answer group); the outcome carries where.
+      const { RunPayloads } = require("../../src/gather/runPayloads") as typeof import("../../src/gather/runPayloads");
+      const { packOutcomes } = require("../../src/gather/outcomes") as typeof import("../../src/gather/outcomes");
+      const answer = await new RunPayloads(store, run).storeAnswer(0, { recipientId: "a", attempts: 1, durationMs: 5 }, "1");
       const counts = { total: 1, succeeded: 1, failed: 0, timedOut: 0, abandoned: 0 };
       const result = await activity.aggregateResponses({
         run,
         spec: { kind: "collect", order: "min" },
         plan: { kind: "collect", count: 1, bytes: 1 },
-        outcomes: { rows: [["s", 1, 5]], errors: [] },
+        outcomes: packOutcomes([{ status: "succeeded", attempts: 1, durationMs: 5, answer }]),
         summary: {
           id: "inst-1",
           outcome: "complete",

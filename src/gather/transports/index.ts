@@ -10,10 +10,9 @@
  */
 import { z } from "zod";
 import { recipientId } from "../fields";
-import type { Json } from "../types";
 import { httpTransport } from "./http";
 import { simulatedTransport } from "./simulated";
-import type { Delivery, DeliveryOptions, NormalizeContext, RecipientDependency, RecipientTransport } from "./transport";
+import type { Delivery, DeliveryOptions, NormalizeContext, ReceivedAnswer, RecipientDependency, RecipientTransport } from "./transport";
 
 /** Every transport, in the order their fields appear in the recipient schema (and its error list). */
 export const TRANSPORTS = [httpTransport, simulatedTransport] as const;
@@ -76,7 +75,7 @@ export function normalizeRecipient(raw: ParsedRecipient, at: string, context: No
 }
 
 /** One attempt to deliver the request to a recipient, by its transport. */
-export function deliverTo(delivery: Delivery<Recipient>, options: DeliveryOptions): Promise<Json> {
+export function deliverTo(delivery: Delivery<Recipient>, options: DeliveryOptions): Promise<ReceivedAnswer> {
   return known(delivery.recipient).deliver(delivery, options);
 }
 

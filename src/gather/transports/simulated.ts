@@ -50,7 +50,7 @@ export const simulatedTransport = defineTransport({
     if (failureRate > 0 && (options.random ?? Math.random)() < failureRate) {
       throw new RecipientError(`simulated failure (failureRate ${failureRate})`);
     }
-    return value;
+    return { value };
   },
   dependency(recipient, { success }) {
     return {

@@ -31,6 +31,15 @@ export interface DeliveryOptions {
   cancel?: AbortSignal;
 }
 
+/**
+ * An answer as a transport received it: the value, and the JSON text it came as when that text can be
+ * stored as it is (one line), so a 64 KB answer is not serialized again only to be stored.
+ */
+export interface ReceivedAnswer {
+  value: Json;
+  json?: string;
+}
+
 /** What validation offers a transport while it normalizes one recipient. */
 export interface NormalizeContext {
   /** Reports a problem at a path (`recipients[2].url`). */
@@ -62,8 +71,8 @@ export interface RecipientTransport<R extends { id: string }, F extends z.ZodRaw
   readonly fields: F;
   /** The normalized recipient (defaults filled in) from its parsed fields; problems go to `context`. */
   normalize(raw: { id: string } & z.infer<z.ZodObject<F>>, at: string, context: NormalizeContext): R;
-  /** One attempt: the answer's value, or a RecipientError. */
-  deliver(delivery: Delivery<R>, options: DeliveryOptions): Promise<Json>;
+  /** One attempt: the answer, or a RecipientError. */
+  deliver(delivery: Delivery<R>, options: DeliveryOptions): Promise<ReceivedAnswer>;
   /** The dependency recorded for one attempt. */
   dependency(recipient: R, outcome: { success: boolean; error?: string }): RecipientDependency;
 }
