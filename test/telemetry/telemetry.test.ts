@@ -19,6 +19,8 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
+import { packOutcomes } from "../../src/gather/outcomes";
+import { RunPayloads } from "../../src/gather/runPayloads";
 
 const ROOT = path.resolve(__dirname, "../..");
 const IKEY = "00000000-0000-0000-0000-000000000000";
@@ -125,8 +127,6 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
       const run = { instanceId: "inst-1", runId: "r" };
       await store.putJson("inst-1/r/recipients.json", [{ id: "a", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }]);
       // Stored as callRecipient stores it (an answer group); the outcome carries where.
-      const { RunPayloads } = require("../../src/gather/runPayloads") as typeof import("../../src/gather/runPayloads");
-      const { packOutcomes } = require("../../src/gather/outcomes") as typeof import("../../src/gather/outcomes");
       const answer = await new RunPayloads(store, run).storeAnswer(0, { recipientId: "a", attempts: 1, durationMs: 5 }, "1");
       const counts = { total: 1, succeeded: 1, failed: 0, timedOut: 0, abandoned: 0 };
       const result = await activity.aggregateResponses({
