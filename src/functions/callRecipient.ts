@@ -40,14 +40,14 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
     });
     trackRecipientCall({ ...call, durationMs, success: true });
     // The answer's text as received, or serialized once: the stored line and the facts' size both come from it.
-    const valueJson = json ?? JSON.stringify(value);
+    const valueJson = json ?? Buffer.from(JSON.stringify(value), "utf8");
     // Stored with the answers other calls of this process store meanwhile (answerGroups.ts).
     const answer = await payloads.storeAnswer(
       input.index,
       { recipientId: recipient.id, attempts: input.attempt ?? 1, durationMs },
       valueJson,
     );
-    return { durationMs, facts: answerFacts(value, input.facts, Buffer.byteLength(valueJson, "utf8")), answer };
+    return { durationMs, facts: answerFacts(value, input.facts, valueJson.byteLength), answer };
   } catch (error) {
     if (error instanceof RecipientError) {
       trackRecipientCall({ ...call, durationMs: performance.now() - started, success: false, error: error.message });

@@ -42,10 +42,14 @@ export const ANSWER_GROUP_LIMITS: Readonly<AnswerGroupLimits> = Object.freeze({
 /** Metadata name of the answer directory: `index.offset.length` in base 36, comma-separated. */
 const DIRECTORY = "answers";
 const NDJSON = "application/x-ndjson; charset=utf-8";
+const NEWLINE = Buffer.from("\n");
+const CLOSE = Buffer.from("}");
 
 interface Waiting {
   index: number;
-  line: Buffer;
+  /** The line's pieces (head, value, tail: the value is not copied until the group is assembled). */
+  pieces: Uint8Array[];
+  bytes: number;
   resolve(ref: AnswerRef): void;
   reject(error: unknown): void;
 }
@@ -66,16 +70,17 @@ export class AnswerGroupWriter {
 
   /**
    * Stores the answer of recipient `index` (with the answers stored alongside it) and says where it is:
-   * one line `{ index, ...fields, value }`, the value spliced in as the JSON text the caller made.
+   * one line `{ index, ...fields, "value": <valueJson> }`, the value spliced in as the caller's bytes.
    */
-  write(keys: GatherKeys, index: number, fields: object, valueJson: string): Promise<AnswerRef> {
-    const head = JSON.stringify({ index, ...fields });
-    const line = Buffer.from(`${head.slice(0, -1)}${head.length > 2 ? "," : ""}"value":${valueJson}}`, "utf8");
+  write(keys: GatherKeys, index: number, fields: object, valueJson: Uint8Array): Promise<AnswerRef> {
+    const head = Buffer.from(`${JSON.stringify({ index, ...fields }).slice(0, -1)},"value":`, "utf8");
+    const pieces = [head, valueJson, CLOSE];
+    const bytes = head.length + valueJson.byteLength + CLOSE.length;
     let queue = this.runs.get(keys.prefix);
     if (!queue) this.runs.set(keys.prefix, (queue = { keys, waiting: [], inFlight: 0 }));
     const run = queue;
     return new Promise<AnswerRef>((resolve, reject) => {
-      run.waiting.push({ index, line, resolve, reject });
+      run.waiting.push({ index, pieces, bytes, resolve, reject });
       this.pump(run);
     });
   }
@@ -101,11 +106,11 @@ export class AnswerGroupWriter {
     for (const entry of queue.waiting) {
       const fits =
         taken.length === 0 ||
-        (taken.length < this.limits.maxAnswers && bytes + 1 + entry.line.length <= this.limits.maxBytes && !indexes.has(entry.index));
+        (taken.length < this.limits.maxAnswers && bytes + 1 + entry.bytes <= this.limits.maxBytes && !indexes.has(entry.index));
       if (fits) {
         taken.push(entry);
         indexes.add(entry.index);
-        bytes += entry.line.length + (taken.length > 1 ? 1 : 0);
+        bytes += entry.bytes + (taken.length > 1 ? 1 : 0);
       } else kept.push(entry);
     }
     queue.waiting = kept;
@@ -117,10 +122,10 @@ export class AnswerGroupWriter {
     const refs: AnswerRef[] = [];
     let offset = 0;
     for (const entry of entries) {
-      refs.push({ group, offset, length: entry.line.length });
-      offset += entry.line.length + 1;
+      refs.push({ group, offset, length: entry.bytes });
+      offset += entry.bytes + 1;
     }
-    const body = Buffer.concat(entries.flatMap((entry, i) => (i === 0 ? [entry.line] : [NEWLINE, entry.line])));
+    const body = Buffer.concat(entries.flatMap((entry, i) => (i === 0 ? entry.pieces : [NEWLINE, ...entry.pieces])));
     const directory = formatDirectory(entries.map((entry, i) => ({ index: entry.index, ...refs[i] })));
     try {
       await this.store.putText(keys.answerGroup(group), body, { contentType: NDJSON, metadata: { [DIRECTORY]: directory } });
@@ -131,7 +136,6 @@ export class AnswerGroupWriter {
   }
 }
 
-const NEWLINE = Buffer.from("\n");
 
 /** `index.offset.length` of every answer in a group, base 36, comma-separated (≈ 13 characters each). */
 export function formatDirectory(entries: readonly (AnswerRef & { index: number })[]): string {

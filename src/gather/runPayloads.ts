@@ -72,10 +72,10 @@ export class RunPayloads {
   }
 
   /**
-   * Stores the answer of recipient `index` (its fields, and its value as JSON text, serialized once by
-   * the caller), grouped with answers stored meanwhile; says where it is.
+   * Stores the answer of recipient `index` (its fields, and its value as UTF-8 JSON, serialized once by
+   * the caller or as received), grouped with answers stored meanwhile; says where it is.
    */
-  storeAnswer(index: number, fields: Omit<StoredAnswer, "value">, valueJson: string): Promise<AnswerRef> {
+  storeAnswer(index: number, fields: Omit<StoredAnswer, "value">, valueJson: Uint8Array): Promise<AnswerRef> {
     let writer = writers.get(this.store);
     if (!writer) writers.set(this.store, (writer = new AnswerGroupWriter(this.store)));
     return writer.write(this.keys, index, fields, valueJson);

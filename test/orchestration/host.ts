@@ -194,7 +194,7 @@ export class OrchestrationHost {
     const stored = await payloads.storeAnswer(
       input.index,
       { recipientId: recipient.id, attempts: attempt, durationMs },
-      JSON.stringify(answer.value),
+      Buffer.from(JSON.stringify(answer.value)),
     );
     return { durationMs, facts: answerFacts(answer.value, input.facts), answer: stored };
   }

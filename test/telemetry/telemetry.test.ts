@@ -127,7 +127,7 @@ describe("telemetry module (in-process, SDK stand-in)", () => {
       const run = { instanceId: "inst-1", runId: "r" };
       await store.putJson("inst-1/r/recipients.json", [{ id: "a", simulate: { latencyMs: 0, failureRate: 0, value: 1 } }]);
       // Stored as callRecipient stores it (an answer group); the outcome carries where.
-      const answer = await new RunPayloads(store, run).storeAnswer(0, { recipientId: "a", attempts: 1, durationMs: 5 }, "1");
+      const answer = await new RunPayloads(store, run).storeAnswer(0, { recipientId: "a", attempts: 1, durationMs: 5 }, Buffer.from("1"));
       const counts = { total: 1, succeeded: 1, failed: 0, timedOut: 0, abandoned: 0 };
       const result = await activity.aggregateResponses({
         run,

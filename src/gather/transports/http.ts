@@ -132,7 +132,7 @@ export async function sendJson(
       if (status < 200 || status >= 300) throw new RecipientError(`HTTP ${status}`);
       return { value: null };
     }
-    const text = await readCapped(response, options.maxResponseBytes);
+    const { text, bytes } = await readCapped(response, options.maxResponseBytes);
     let value: Json;
     try {
       value = JSON.parse(text) as Json;
@@ -143,9 +143,8 @@ export async function sendJson(
     const problem = findJsonProblem(value);
     if (problem?.kind === "too-deep") throw new RecipientError(`response body nested deeper than ${MAX_JSON_DEPTH} levels`);
     if (problem?.kind === "non-finite") throw new RecipientError("response body has a number out of range");
-    // The text as received is valid JSON for exactly this value; kept when it is one line.
-    // (includes, not a regular expression: 100 times faster on a 64 KB text)
-    return text.includes("\n") || text.includes("\r") ? { value } : { value, json: text };
+    // The bytes as received are valid JSON for exactly this value; kept when they are one line.
+    return bytes.includes(LF) || bytes.includes(CR) ? { value } : { value, json: bytes };
   } catch (error) {
     if (error instanceof RecipientError) throw error;
     if (options.cancel?.aborted) throw new RecipientError(CANCELLED);
@@ -170,8 +169,11 @@ function requestHeaders(own: Record<string, string> | undefined): Record<string,
   return headers;
 }
 
-/** The body as UTF-8 text, refused past `maxBytes` (declared or streamed) without reading further. */
-async function readCapped(response: Dispatcher.ResponseData, maxBytes: number): Promise<string> {
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** The body (bytes and UTF-8 text), refused past `maxBytes` (declared or streamed) without reading further. */
+async function readCapped(response: Dispatcher.ResponseData, maxBytes: number): Promise<{ text: string; bytes: Buffer }> {
   const tooLarge = () => new RecipientError(`response body larger than ${maxBytes} bytes`);
   const declared = Number(response.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -186,9 +188,10 @@ async function readCapped(response: Dispatcher.ResponseData, maxBytes: number): 
     if (size > maxBytes) throw tooLarge();
     chunks.push(chunk);
   }
+  const bytes = Buffer.concat(chunks, size);
   try {
     // fatal: bytes that are not UTF-8 fail the attempt instead of becoming U+FFFD in the value.
-    return UTF8.decode(Buffer.concat(chunks, size));
+    return { text: UTF8.decode(bytes), bytes };
   } catch {
     throw new RecipientError("response body is not valid UTF-8");
   }

@@ -32,12 +32,12 @@ export interface DeliveryOptions {
 }
 
 /**
- * An answer as a transport received it: the value, and the JSON text it came as when that text can be
- * stored as it is (one line), so a 64 KB answer is not serialized again only to be stored.
+ * An answer as a transport received it: the value, and the UTF-8 JSON bytes it came as when they can be
+ * stored as they are (one line), so a 64 KB answer is neither serialized nor encoded again to be stored.
  */
 export interface ReceivedAnswer {
   value: Json;
-  json?: string;
+  json?: Uint8Array;
 }
 
 /** What validation offers a transport while it normalizes one recipient. */
