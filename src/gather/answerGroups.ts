@@ -125,7 +125,7 @@ export class AnswerGroupWriter {
       refs.push({ group, offset, length: entry.bytes });
       offset += entry.bytes + 1;
     }
-    const body = Buffer.concat(entries.flatMap((entry, i) => (i === 0 ? entry.pieces : [NEWLINE, ...entry.pieces])));
+    const body = entries.flatMap((entry, i) => (i === 0 ? entry.pieces : [NEWLINE, ...entry.pieces]));
     const directory = formatDirectory(entries.map((entry, i) => ({ index: entry.index, ...refs[i] })));
     try {
       await this.store.putText(keys.answerGroup(group), body, { contentType: NDJSON, metadata: { [DIRECTORY]: directory } });
@@ -135,7 +135,6 @@ export class AnswerGroupWriter {
     }
   }
 }
-
 
 /** `index.offset.length` of every answer in a group, base 36, comma-separated (≈ 13 characters each). */
 export function formatDirectory(entries: readonly (AnswerRef & { index: number })[]): string {

@@ -8,7 +8,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { trackBlobOperation, type BlobOperation } from "../telemetry";
 import { deepFreeze, LruByteCache, type CacheStats } from "./cache";
 import type { PayloadStoreConfig, StorageCredential } from "./config";
@@ -103,15 +103,20 @@ export class BlobPayloadStore implements PayloadStore {
     return this.putText(key, text, { contentType: JSON_CONTENT_TYPE, ...options });
   }
 
-  async putText(key: string, text: string | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+  async putText(key: string, text: string | Uint8Array | readonly Uint8Array[], options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
     const { contentType = "text/plain; charset=utf-8", metadata } = options;
-    const body = typeof text === "string" ? Buffer.from(text, "utf8") : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+    const pieces: readonly Uint8Array[] =
+      typeof text === "string" ? [Buffer.from(text, "utf8")] : Array.isArray(text) ? text : [text as Uint8Array];
+    const length = pieces.reduce((sum, piece) => sum + piece.byteLength, 0);
+    // Pieces are streamed as they are (the SDK calls the factory again for a retry): a group of answers
+    // is never copied into one buffer.
+    const body = pieces.length === 1 ? pieces[0] : () => Readable.from(pieces, { objectMode: false });
     const blob = this.client.getBlockBlobClient(key);
     // The service computes the MD5 of a single-shot Put Blob and answers it: no hashing of every byte here.
     const upload = () =>
-      this.call("PutBlob", key, body.length, [409, 412], () =>
-        blob.upload(body, body.length, {
+      this.call("PutBlob", key, length, [409, 412], () =>
+        blob.upload(body, length, {
           conditions: { ifNoneMatch: "*" },
           blobHTTPHeaders: { blobContentType: contentType },
           ...(metadata ? { metadata } : {}),
@@ -129,15 +134,15 @@ export class BlobPayloadStore implements PayloadStore {
         await this.ensureContainer();
         response = await upload();
       }
-      const md5 = response.contentMD5 ? Buffer.from(response.contentMD5).toString("base64") : md5Of(body);
-      return { key, bytes: body.length, md5, created: true, identical: true };
+      const md5 = response.contentMD5 ? Buffer.from(response.contentMD5).toString("base64") : md5Of(pieces);
+      return { key, bytes: length, md5, created: true, identical: true };
     } catch (error) {
       const status = failure(error).statusCode;
       if (status !== 409 && status !== 412) throw error;
       // The key is taken: an earlier run wrote it. The stored blob wins (blobs are immutable).
       const stored = await this.stat(key);
       if (!stored) throw error; // deleted in between: report the conflict as it was
-      return { ...stored, created: false, identical: stored.md5 === md5Of(body) && stored.bytes === body.length };
+      return { ...stored, created: false, identical: stored.md5 === md5Of(pieces) && stored.bytes === length };
     }
   }
 
@@ -330,8 +335,10 @@ function keyOf(keyOrRef: string | BlobRef): string {
   return typeof keyOrRef === "string" ? keyOrRef : keyOrRef.key;
 }
 
-function md5Of(body: Buffer): string {
-  return createHash("md5").update(body).digest("base64");
+function md5Of(pieces: readonly Uint8Array[]): string {
+  const hash = createHash("md5");
+  for (const piece of pieces) hash.update(piece);
+  return hash.digest("base64");
 }
 
 function parse(key: string, text: string): unknown {

@@ -29,9 +29,9 @@ export class MemoryPayloadStore implements PayloadStore {
     return this.putText(key, text, options);
   }
 
-  async putText(key: string, text: string | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+  async putText(key: string, text: string | Uint8Array | readonly Uint8Array[], options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
-    const body = typeof text === "string" ? Buffer.from(text, "utf8") : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+    const body = typeof text === "string" ? Buffer.from(text, "utf8") : Buffer.concat(Array.isArray(text) ? text : [text as Uint8Array]);
     const ref: BlobRef = { key, bytes: body.length, md5: createHash("md5").update(body).digest("base64") };
     const stored = this.blobs.get(key);
     if (stored) return { ...stored.ref, created: false, identical: stored.ref.md5 === ref.md5 };

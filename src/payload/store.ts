@@ -72,8 +72,11 @@ export interface PayloadStore {
 
   /** Stores `value` as JSON under `key` unless the key is taken (see PutResult). */
   putJson(key: string, value: unknown, options?: PutOptions): Promise<PutResult>;
-  /** Stores text (or UTF-8 bytes, not copied) under `key` unless the key is taken (see PutResult). */
-  putText(key: string, text: string | Uint8Array, options?: PutOptions): Promise<PutResult>;
+  /**
+   * Stores text, or UTF-8 bytes (one buffer, or pieces sent in turn: neither is copied), under `key`
+   * unless the key is taken (see PutResult).
+   */
+  putText(key: string, text: string | Uint8Array | readonly Uint8Array[], options?: PutOptions): Promise<PutResult>;
 
   /** The parsed JSON blob. Throws PayloadNotFoundError when there is none. */
   getJson<T = unknown>(keyOrRef: string | BlobRef, options?: GetOptions): Promise<T>;
