@@ -28,6 +28,10 @@ export interface ResultDocument extends Omit<GatherResult, "responses" | "aggreg
   answersBy: "index" | "responder";
 }
 
+/** Bytes of other answers a spanning read may take along before single reads are cheaper. */
+const SPAN_SLACK_BYTES = 65_536;
+const READ_GROUPS_AT_ONCE = 16;
+
 /** One group writer per store and process: answers of concurrent calls in this process group together. */
 const writers = new WeakMap<PayloadStore, AnswerGroupWriter>();
 
@@ -87,22 +91,33 @@ export class RunPayloads {
   }
 
   /**
-   * Many stored answers, each group read once and whole: for sets of answers small in total (what the
-   * inline result shows), where one request per answer would cost far more than the bytes.
+   * Many stored answers (what the inline result shows, small in total), in `refs` order. The answers of
+   * one group come in one range read spanning them, unless that span is mostly other answers (then one
+   * range read each): never one request per answer when they sit together, never a group's worth of
+   * bytes for a few small answers.
    */
   async answersAt(refs: readonly AnswerRef[]): Promise<(StoredAnswer | undefined)[]> {
-    const groups = new Map<string, Promise<Buffer | undefined>>();
-    const read = (group: string) =>
-      orUndefined(this.store.getText(this.keys.answerGroup(group))).then((text) =>
-        text === undefined ? undefined : Buffer.from(text, "utf8"),
-      );
-    for (const ref of refs) if (!groups.has(ref.group)) groups.set(ref.group, read(ref.group));
-    return Promise.all(
-      refs.map(async (ref) => {
-        const bytes = await groups.get(ref.group)!;
-        return bytes ? (JSON.parse(bytes.subarray(ref.offset, ref.offset + ref.length).toString("utf8")) as StoredAnswer) : undefined;
-      }),
-    );
+    const byGroup = new Map<string, AnswerRef[]>();
+    for (const ref of refs) byGroup.set(ref.group, [...(byGroup.get(ref.group) ?? []), ref]);
+    const found = new Map<AnswerRef, StoredAnswer | undefined>();
+    const readGroup = async ([group, members]: [string, AnswerRef[]]) => {
+      const start = Math.min(...members.map((r) => r.offset));
+      const end = Math.max(...members.map((r) => r.offset + r.length));
+      const needed = members.reduce((sum, r) => sum + r.length, 0);
+      if (members.length === 1 || end - start > 4 * needed + SPAN_SLACK_BYTES) {
+        await Promise.all(members.map(async (ref) => found.set(ref, await this.answer(ref))));
+        return;
+      }
+      const span = await orUndefined(this.store.getRange(this.keys.answerGroup(group), start, end - start));
+      for (const ref of members) {
+        const bytes = span?.subarray(ref.offset - start, ref.offset - start + ref.length);
+        found.set(ref, bytes ? (JSON.parse(Buffer.from(bytes).toString("utf8")) as StoredAnswer) : undefined);
+      }
+    };
+    // A few groups at a time: bounded requests in flight, like any other read of many answers.
+    const groups = [...byGroup];
+    for (let i = 0; i < groups.length; i += READ_GROUPS_AT_ONCE) await Promise.all(groups.slice(i, i + READ_GROUPS_AT_ONCE).map(readGroup));
+    return refs.map((ref) => found.get(ref));
   }
 
   /**

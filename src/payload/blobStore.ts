@@ -267,18 +267,26 @@ export class BlobPayloadStore implements PayloadStore {
   }
 
   async getJsonRange<T = unknown>(key: string, offset: number, length: number): Promise<T> {
+    return parse(key, (await this.getRange(key, offset, length)).toString("utf8")) as T;
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 1) {
       throw new RangeError(`payload '${key}': bad byte range ${offset}+${length}`);
     }
-    return parse(key, await this.download(key, { offset, length })) as T;
+    return this.downloadBytes(key, { offset, length });
   }
 
-  private async download(key: string, range?: { offset: number; length: number }): Promise<string> {
+  private async download(key: string): Promise<string> {
+    return (await this.downloadBytes(key)).toString("utf8");
+  }
+
+  private async downloadBytes(key: string, range?: { offset: number; length: number }): Promise<Buffer> {
     assertValidKey(key);
     try {
       return await this.call("GetBlob", key, undefined, [], async () => {
         const response = await this.client.getBlobClient(key).download(range?.offset ?? 0, range?.length);
-        return (await readAllBytes(response.readableStreamBody)).toString("utf8");
+        return readAllBytes(response.readableStreamBody);
       });
     } catch (error) {
       if (failure(error).statusCode === 404) throw new PayloadNotFoundError(key, this.container);
@@ -302,6 +310,7 @@ export class BlobPayloadStore implements PayloadStore {
       statusCode = responseStatus(result);
       success = true;
       if (bytes === undefined && typeof result === "string") bytes = Buffer.byteLength(result, "utf8");
+      if (bytes === undefined && result instanceof Uint8Array) bytes = result.byteLength;
       return result;
     } catch (error) {
       statusCode = failure(error).statusCode;

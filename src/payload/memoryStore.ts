@@ -51,10 +51,12 @@ export class MemoryPayloadStore implements PayloadStore {
     return (options.cache ? deepFreeze(value) : value) as T;
   }
 
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    return Buffer.from(await this.getText(key), "utf8").subarray(offset, offset + length);
+  }
+
   async getJsonRange<T = unknown>(key: string, offset: number, length: number): Promise<T> {
-    const text = Buffer.from(await this.getText(key), "utf8")
-      .subarray(offset, offset + length)
-      .toString("utf8");
+    const text = (await this.getRange(key, offset, length)).toString("utf8");
     try {
       return JSON.parse(text) as T;
     } catch (error) {

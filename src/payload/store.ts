@@ -85,6 +85,8 @@ export interface PayloadStore {
    * several, such as an answer group). Throws PayloadNotFoundError when there is no blob.
    */
   getJsonRange<T = unknown>(key: string, offset: number, length: number): Promise<T>;
+  /** `length` bytes of the blob from byte `offset`. Throws PayloadNotFoundError when there is no blob. */
+  getRange(key: string, offset: number, length: number): Promise<Uint8Array>;
   /** The blob as UTF-8 text. Throws PayloadNotFoundError when there is none. */
   getText(keyOrRef: string | BlobRef, options?: GetOptions): Promise<string>;
   /** The ref of a stored blob, or undefined when the key is free. */

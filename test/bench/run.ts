@@ -126,10 +126,10 @@ function payloadSizes(host: Host, gatherId: string): { largest: number; historyB
   return { largest, historyBytes };
 }
 
-/** A loopback recipient answering `bytes` of JSON to every call. */
-async function bigAnswerServer(bytes: number): Promise<{ url: string; close(): Promise<void> }> {
+/** A loopback recipient answering `bytes` of JSON to every call (at least `{"price":1,"pad":""}`). */
+async function answerServer(bytes: number): Promise<{ url: string; close(): Promise<void> }> {
   const body = JSON.stringify({ price: 1, pad: "" });
-  const answer = JSON.stringify({ price: 1, pad: "x".repeat(bytes - body.length) });
+  const answer = JSON.stringify({ price: 1, pad: "x".repeat(Math.max(0, bytes - body.length)) });
   const server = createServer((req, res) => {
     req.resume();
     req.on("end", () =>
@@ -197,22 +197,34 @@ async function main(): Promise<void> {
     if (closeLagMs >= 1000) failures.push(`first-mode close lag ${closeLagMs} ms`);
 
     // Big answers: 10,000 URL recipients each answering MAX_RESPONSE_BYTES (64 KiB), 640 MB in all.
+    // For context (not a target), the same recipients answering 20 bytes first: what the HTTP calls
+    // themselves cost, next to the simulated small-answer run the target compares with.
     const maxResponseBytes = 65_536;
-    const server = await bigAnswerServer(maxResponseBytes - 16);
-    try {
-      const n = 10_000;
-      const big = await gather(host, {
-        request: { bench: "big answers" },
-        recipients: Array.from({ length: n }, (_, i) => ({ id: `b${i}`, url: server.url, timeoutMs: 60_000 })),
+    const n = 10_000;
+    const urlGather = (url: string, label: string) =>
+      gather(host, {
+        request: { bench: label },
+        recipients: Array.from({ length: n }, (_, i) => ({ id: `b${i}`, url, timeoutMs: 60_000 })),
         aggregate: { kind: "summary", field: "price" },
       });
+    const smallServer = await answerServer(20);
+    let smallUrlWall: number;
+    try {
+      smallUrlWall = (await urlGather(smallServer.url, "small answers over HTTP")).wallMs;
+    } finally {
+      await smallServer.close();
+    }
+    const server = await answerServer(maxResponseBytes - 16);
+    try {
+      const big = await urlGather(server.url, "big answers");
       const sizes = payloadSizes(host, big.id);
       const smallWall = walls[10_000].sort((a, b) => a - b)[1];
       const perRecipient = Math.round(sizes.historyBytes / n);
       const rss = peakRssMb(host.pid);
       const ok = big.result?.counts?.succeeded === n;
       rows.push(
-        `N=10,000 × ${maxResponseBytes} B answers: wall ${big.wallMs} ms (${(big.wallMs / smallWall).toFixed(2)}× the small-answer median ${smallWall} ms, target ≤ 3×); ` +
+        `N=10,000 × ${maxResponseBytes} B answers: wall ${big.wallMs} ms (${(big.wallMs / smallWall).toFixed(2)}× the small-answer median ${smallWall} ms, target ≤ 3×; ` +
+          `${(big.wallMs / smallUrlWall).toFixed(2)}× the same URL recipients answering 20 B, ${smallUrlWall} ms); ` +
           `largest durable payload ${sizes.largest} B (target ≤ 1048576); history ${perRecipient} B per recipient (target ≤ 3072); ${ok ? "all answered" : "INCOMPLETE"}`,
       );
       if (!ok) failures.push(`big answers: ${big.result?.counts?.succeeded} of ${n} succeeded`);
