@@ -5,6 +5,7 @@
  * Azurite runs with the loopback guard preloaded: any connection it tried to open elsewhere (its
  * telemetry, for one) would be refused and logged, and the last test checks the log is empty.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +16,7 @@ import { azuriteConnectionString, readPayloadStoreConfig } from "../../src/paylo
 import { gatherKeys, instancePrefix } from "../../src/payload/keys";
 import { PayloadFormatError, PayloadNotFoundError } from "../../src/payload/store";
 import type { BlobOperation } from "../../src/telemetry";
+import { RunPayloads } from "../../src/gather/runPayloads";
 import { startAzurite, type RunningAzurite } from "./azurite";
 
 /** A numbered key under a run's answers folder: test blobs listed in number order. */
@@ -208,6 +210,89 @@ describe("BlobPayloadStore on Azurite", () => {
     }
     expect(operations[1]).toMatchObject({ key, instanceId: "tele", bytes: 7 });
     expect(operations[4]).toMatchObject({ key, bytes: 7 });
+  });
+
+  test("metadata round trip: putText with metadata, list({ metadata: true }) hands it back", async () => {
+    const store = newStore();
+    const keys = gatherKeys("meta", "r");
+    const withMeta = keys.answerGroup("g1");
+    const without = keys.answerGroup("g2");
+    const metadata = { answers: "0.0.14,z.15.10,2n9c.lfls.1ekg", other: "x y-z" };
+    const put = await store.putText(withMeta, '{"a":1}', { contentType: "application/x-ndjson; charset=utf-8", metadata });
+    expect(put).toMatchObject({ created: true, bytes: 7 });
+    await store.putText(without, "{}");
+
+    const listed: Record<string, unknown> = {};
+    for await (const ref of store.list(keys.answersPrefix, { metadata: true })) listed[ref.key] = ref.metadata;
+    expect(listed).toEqual({ [withMeta]: metadata, [without]: {} });
+    // without asking, a listing carries no metadata
+    for await (const ref of store.list(keys.answersPrefix)) expect(ref).not.toHaveProperty("metadata");
+    // a rewrite of the key does not change the stored metadata (the first write wins)
+    expect(await store.putText(withMeta, '{"a":1}', { metadata: { answers: "9.9.9" } })).toMatchObject({ created: false, identical: true });
+    for await (const ref of store.list(withMeta, { metadata: true })) expect(ref.metadata).toEqual(metadata);
+  });
+
+  test("getJsonRange reads exactly a byte range (multi-byte characters before it), as one ranged GET", async () => {
+    const operations: BlobOperation[] = [];
+    const store = newStore({ onOperation: (op) => operations.push(op) });
+    const key = gatherKeys("range", "r").answerGroup("g");
+    const lines = [JSON.stringify({ index: 0, value: "ü€😀 Zürich" }), JSON.stringify({ index: 1, value: { p: "€", n: [1, 2] } }), "[3]"];
+    await store.putText(key, lines.join("\n"));
+    const offset = Buffer.byteLength(lines[0], "utf8") + 1;
+    expect(offset).toBeGreaterThan(lines[0].length + 1); // byte offsets differ from string offsets here
+    const before = proxy.count("GET", `/${store.container}/${key}`);
+    operations.length = 0;
+    expect(await store.getJsonRange(key, offset, Buffer.byteLength(lines[1], "utf8"))).toEqual({ index: 1, value: { p: "€", n: [1, 2] } });
+    expect(proxy.count("GET", `/${store.container}/${key}`) - before).toBe(1);
+    // only the range's bytes came back, not the blob
+    expect(operations.map((op) => [op.operation, op.bytes])).toEqual([["GetBlob", Buffer.byteLength(lines[1], "utf8")]]);
+    expect(await store.getJsonRange(key, 0, Buffer.byteLength(lines[0], "utf8"))).toEqual({ index: 0, value: "ü€😀 Zürich" });
+    const last = offset + Buffer.byteLength(lines[1], "utf8") + 1;
+    expect(await store.getJsonRange(key, last, 3)).toEqual([3]);
+    // a range that cuts a line is not JSON; a missing blob is not found; a bad range is refused before any request
+    await expect(store.getJsonRange(key, offset, 5)).rejects.toBeInstanceOf(PayloadFormatError);
+    await expect(store.getJsonRange(gatherKeys("range", "r").answerGroup("none"), 0, 5)).rejects.toBeInstanceOf(PayloadNotFoundError);
+    await expect(store.getJsonRange(key, -1, 5)).rejects.toThrow(RangeError);
+    await expect(store.getJsonRange(key, 0, 0)).rejects.toThrow(RangeError);
+  });
+
+  test("putText with pieces stores their concatenation: bytes count and base64 MD5 of the whole", async () => {
+    const store = newStore();
+    const keys = gatherKeys("pieces", "r");
+    const larger = Buffer.from('xxxx"ü€😀"yyyy', "utf8");
+    const pieces = [Buffer.from('{"a":', "utf8"), larger.subarray(4, larger.length - 4), new TextEncoder().encode(',"b":[1,2]}')];
+    const whole = Buffer.concat(pieces);
+    const md5 = createHash("md5").update(whole).digest("base64");
+    const put = await store.putText(keys.result, pieces);
+    expect(put).toEqual({ key: keys.result, bytes: whole.length, md5, created: true, identical: true });
+    expect(whole.length).toBe(Buffer.byteLength('{"a":"ü€😀","b":[1,2]}', "utf8"));
+    expect(await store.getText(keys.result)).toBe('{"a":"ü€😀","b":[1,2]}');
+    expect(await store.stat(keys.result)).toEqual({ key: keys.result, bytes: whole.length, md5 });
+    // the same pieces again: the key is taken and the bytes are the same; other bytes are not
+    expect(await store.putText(keys.result, pieces)).toMatchObject({ created: false, identical: true, md5 });
+    expect(await store.putText(keys.result, [pieces[0], Buffer.from('"other"}')])).toMatchObject({ created: false, identical: false });
+    // one Uint8Array view (not a whole buffer) is stored as its own bytes only
+    const view = larger.subarray(4, larger.length - 4);
+    expect(await store.putText(keys.request, view)).toMatchObject({
+      bytes: view.length,
+      md5: createHash("md5").update(view).digest("base64"),
+    });
+    expect(await store.getJson(keys.request)).toBe("ü€😀");
+  });
+
+  test("answer groups on Azurite: stored, listed by metadata, read by range and group by group", async () => {
+    const store = newStore();
+    const payloads = new RunPayloads(store, { instanceId: "groups", runId: "r" });
+    const values = Array.from({ length: 10 }, (_, i) => ({ i, note: `ü€😀 ${"x".repeat(i * 7)}` }));
+    const refs = await Promise.all(
+      values.map((value, i) => payloads.storeAnswer(i, { recipientId: `r${i}`, attempts: 1 }, Buffer.from(JSON.stringify(value)))),
+    );
+    expect(new Set(refs.map((ref) => ref.group)).size).toBeLessThan(10); // answers queued behind the first writes shared a group
+    const stored = await payloads.storedAnswers();
+    expect(new Map([...stored].sort(([a], [b]) => a - b))).toEqual(new Map(refs.map((ref, i) => [i, ref])));
+    for (const [i, ref] of refs.entries())
+      expect(await payloads.answer(ref)).toEqual({ index: i, recipientId: `r${i}`, attempts: 1, value: values[i] });
+    expect((await payloads.answersAt([...refs].reverse())).map((a) => a?.value)).toEqual([...values].reverse());
   });
 
   test("configured from app settings only (AzureWebJobsStorage + PAYLOAD_CONTAINER)", async () => {

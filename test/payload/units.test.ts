@@ -1,11 +1,12 @@
 /**
  * Payload store pieces that need no storage service: settings resolution, key layout, the LRU cache,
- * the telemetry mapping, and the in-memory store's contract.
+ * the telemetry mapping, the in-memory store's contract, and the packed outcomes that carry answer refs.
  */
 import { BlobServiceClient } from "@azure/storage-blob";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { blockAfter, objectEntries } from "../infra/bicep-static";
+import { packOutcomes, publicOutcome, unpackOutcomes, type RecipientOutcome } from "../../src/gather/outcomes";
 import { LruByteCache } from "../../src/payload/cache";
 import {
   azuriteConnectionString,
@@ -328,5 +329,62 @@ describe("MemoryPayloadStore keeps the store's contract", () => {
     await expect(store.getJson("nope/x.json")).rejects.toBeInstanceOf(PayloadNotFoundError);
     expect(await store.deleteByPrefix(instancePrefix("i"))).toBe(5);
     expect(await store.stat(keys.request)).toBeUndefined();
+  });
+});
+
+describe("packed outcomes with answer refs", () => {
+  const groupA = "AAAAAAAAAAAAAAAA";
+  const groupB = "BBBBBBBBBBBBBBBB";
+  const outcomes: RecipientOutcome[] = [
+    { status: "succeeded", attempts: 1, durationMs: 12, answer: { group: groupA, offset: 0, length: 40 } },
+    { status: "failed", attempts: 3, durationMs: 8, error: "HTTP 503" },
+    { status: "succeeded", attempts: 2, durationMs: 30, answer: { group: groupA, offset: 41, length: 38 } },
+    { status: "succeeded", answer: { group: groupB, offset: 0, length: 7 } },
+    { status: "timedOut", attempts: 1, error: "timed out after 2000 ms" },
+    { status: "succeeded", attempts: 1, durationMs: 5, answer: { group: groupA, offset: 80, length: 1 } },
+    { status: "abandoned" },
+  ];
+
+  test("round trip: each group stored once, outcomes sharing a group point at it by number", () => {
+    const packed = packOutcomes(outcomes);
+    expect(packed.groups).toEqual([groupA, groupB]);
+    expect(packed.errors).toEqual(["HTTP 503", "timed out after 2000 ms"]);
+    expect(packed.rows).toEqual([
+      ["s", 1, 12, -1, 0, 0, 40],
+      ["f", 3, 8, 0],
+      ["s", 2, 30, -1, 0, 41, 38],
+      ["s", -1, -1, -1, 1, 0, 7],
+      ["t", 1, -1, 1],
+      ["s", 1, 5, -1, 0, 80, 1],
+      ["a"],
+    ]);
+    const json = JSON.stringify(packed); // as durable payloads carry it
+    expect(json.split(groupA)).toHaveLength(2);
+    expect(json.split(groupB)).toHaveLength(2);
+    expect(unpackOutcomes(JSON.parse(json))).toEqual(outcomes);
+  });
+
+  test("outcomes without refs pack as before: no groups table, no answer when unpacked", () => {
+    const plain: RecipientOutcome[] = [
+      { status: "succeeded", attempts: 1, durationMs: 4 },
+      { status: "failed", attempts: 2, error: "HTTP 500" },
+      { status: "abandoned" },
+    ];
+    const packed = packOutcomes(plain);
+    expect(packed).toEqual({ rows: [["s", 1, 4], ["f", 2, -1, 0], ["a"]], errors: ["HTTP 500"] });
+    expect("groups" in packed).toBe(false);
+    const unpacked = unpackOutcomes(JSON.parse(JSON.stringify(packed)));
+    expect(unpacked).toEqual(plain);
+    for (const outcome of unpacked) expect("answer" in outcome).toBe(false);
+    expect(packOutcomes([])).toEqual({ rows: [], errors: [] });
+  });
+
+  test("publicOutcome strips the answer ref and keeps everything else, without changing its input", () => {
+    const entry = { recipientId: "acme", ...outcomes[2] };
+    expect(publicOutcome(entry)).toEqual({ recipientId: "acme", status: "succeeded", attempts: 2, durationMs: 30 });
+    expect("answer" in publicOutcome(entry)).toBe(false);
+    expect(entry.answer).toEqual({ group: groupA, offset: 41, length: 38 });
+    expect(publicOutcome({ recipientId: "b", ...outcomes[1] })).toEqual({ recipientId: "b", ...outcomes[1] });
+    expect(unpackOutcomes(packOutcomes(outcomes)).map(publicOutcome)).toEqual(outcomes.map(({ answer: _answer, ...rest }) => rest));
   });
 });

@@ -143,8 +143,10 @@ export async function sendJson(
     const problem = findJsonProblem(value);
     if (problem?.kind === "too-deep") throw new RecipientError(`response body nested deeper than ${MAX_JSON_DEPTH} levels`);
     if (problem?.kind === "non-finite") throw new RecipientError("response body has a number out of range");
-    // The bytes as received are valid JSON for exactly this value; kept when they are one line.
-    return bytes.includes(LF) || bytes.includes(CR) ? { value } : { value, json: bytes };
+    // The bytes as received are valid JSON for exactly this value, less a UTF-8 byte order mark (the
+    // decoder skipped it, JSON does not allow it); kept when they are one line.
+    const json = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+    return json.includes(LF) || json.includes(CR) ? { value } : { value, json };
   } catch (error) {
     if (error instanceof RecipientError) throw error;
     if (options.cancel?.aborted) throw new RecipientError(CANCELLED);
