@@ -17,8 +17,10 @@ class ControlledStore implements PayloadStore {
   readonly inner = new MemoryPayloadStore();
   /** Every putText call, in call order: its key and its metadata. */
   readonly puts: { key: string; metadata?: Record<string, string> }[] = [];
-  /** Keys read whole with getText. */
+  /** Keys read: whole (getText) or in part (getRange, getJsonRange), one entry per request. */
   readonly texts: string[] = [];
+  /** Of those, the getJsonRange requests (one answer each). */
+  readonly singleReads: string[] = [];
   /** putText calls (1-based numbers) that fail, after any hold. */
   readonly failing = new Set<number>();
   private gate: { promise: Promise<void>; open: () => void } | undefined;
@@ -52,7 +54,14 @@ class ControlledStore implements PayloadStore {
   }
 
   getJsonRange<T = unknown>(key: string, offset: number, length: number): Promise<T> {
+    this.texts.push(key);
+    this.singleReads.push(key);
     return this.inner.getJsonRange<T>(key, offset, length);
+  }
+
+  getRange(key: string, offset: number, length: number): Promise<Uint8Array> {
+    this.texts.push(key);
+    return this.inner.getRange(key, offset, length);
   }
 
   getText(keyOrRef: string | BlobRef, _options?: GetOptions): Promise<string> {
@@ -318,7 +327,7 @@ describe("the group directory (blob metadata)", () => {
 });
 
 describe("reading answers back", () => {
-  test("RunPayloads.answersAt: answers in refs order, each group read once; a missing group reads as undefined", async () => {
+  test("RunPayloads.answersAt: answers in refs order, one request per group; a missing group reads as undefined", async () => {
     const store = new ControlledStore();
     const payloads = new RunPayloads(store, RUN);
     store.hold();
@@ -340,6 +349,35 @@ describe("reading answers back", () => {
     expect(await payloads.answersAt([refs[0], missing])).toEqual([expect.objectContaining({ index: 0 }), undefined]);
     expect(await payloads.answer(missing)).toBeUndefined();
     expect(await payloads.answersAt([])).toEqual([]);
+  });
+
+  test("RunPayloads.answersAt: small answers around a big one in their group are read one by one, not with it", async () => {
+    const store = new ControlledStore();
+    const payloads = new RunPayloads(store, RUN);
+    const writer = writerWith(store, { maxInFlight: 1, maxBytes: 1_048_576 });
+    store.hold();
+    const first = writer.write(KEYS, 0, { recipientId: "r0" }, utf8("alone"));
+    const grouped = [
+      writer.write(KEYS, 1, { recipientId: "r1" }, utf8(1)),
+      writer.write(KEYS, 2, { recipientId: "r2" }, utf8("x".repeat(300_000))),
+      writer.write(KEYS, 3, { recipientId: "r3" }, utf8(3)),
+    ];
+    store.release();
+    await first;
+    const [small1, big, small3] = await Promise.all(grouped);
+    expect(new Set([small1.group, big.group, small3.group]).size).toBe(1);
+    store.texts.length = 0;
+    expect((await payloads.answersAt([small1, small3])).map((a) => a?.value)).toEqual([1, 3]);
+    expect(store.singleReads).toHaveLength(2); // the span would carry 300 KB for two tiny answers
+    expect(store.texts).toHaveLength(2);
+    store.texts.length = 0;
+    store.singleReads.length = 0;
+    // all three: the span is what they weigh, one request
+    expect(
+      (await payloads.answersAt([small1, big, small3])).map((a) => (typeof a?.value === "string" ? a.value.length : a?.value)),
+    ).toEqual([1, 300_000, 3]);
+    expect(store.texts).toHaveLength(1);
+    expect(store.singleReads).toHaveLength(0);
   });
 
   test("non-ASCII values and ids keep exact byte offsets", async () => {
