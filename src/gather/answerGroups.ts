@@ -36,7 +36,7 @@ export interface AnswerGroupLimits {
 export const ANSWER_GROUP_LIMITS: Readonly<AnswerGroupLimits> = Object.freeze({
   maxInFlight: 4,
   maxAnswers: 256,
-  maxBytes: 1_048_576,
+  maxBytes: 4_194_304,
 });
 
 /** Metadata name of the answer directory: `index.offset.length` in base 36, comma-separated. */
