@@ -110,7 +110,7 @@ param maxRequestBytes int = 1048576
 @description('Recipients dispatched per fan-out batch.')
 @minValue(1)
 @maxValue(1000)
-param fanoutBatchSize int = 500
+param fanoutBatchSize int = 250
 
 @description('Most delivery attempts per gather: recipients × retry.maxAttempts.')
 @minValue(1)

@@ -29,7 +29,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxRecipients: 10_000,
   maxResponseBytes: 65_536,
   maxRequestBytes: 1_048_576,
-  fanoutBatchSize: 500,
+  fanoutBatchSize: 250,
   recipientUrlAllowlist: [],
   // 5 attempts for each of MAX_RECIPIENTS (10000) recipients: a full-size gather may still retry every
   // recipient four times, while 100 recipients cannot make more than 1000 calls (maxAttempts ≤ 10).

@@ -98,7 +98,7 @@ describe("startScatterGather", () => {
         recipientCount: 2,
         completion: { mode: "all", agree: false },
         aggregate: { kind: "collect", order: "min" },
-        fanoutBatchSize: 500,
+        fanoutBatchSize: 250,
         responsesUri: "http://localhost:7071/api/scatter-gather/order-42/responses",
       },
     });

@@ -442,7 +442,7 @@ describe("infra templates", () => {
     expect(p.get("maxRecipients")?.defaultValue).toBe("10000");
     expect(p.get("maxResponseBytes")?.defaultValue).toBe("65536");
     expect(p.get("maxRequestBytes")?.defaultValue).toBe("1048576");
-    expect(p.get("fanoutBatchSize")?.defaultValue).toBe("500");
+    expect(p.get("fanoutBatchSize")?.defaultValue).toBe("250");
     const settings = appSettingsOf(API);
     expect(settings.get("RECIPIENT_URL_ALLOWLIST")).toBe("recipientUrlAllowlist");
     expect(settings.get("MAX_RECIPIENTS")).toBe("string(maxRecipients)");

@@ -22,7 +22,7 @@ describe("readLimits", () => {
       maxRecipients: 10000,
       maxResponseBytes: 65536,
       maxRequestBytes: 1048576,
-      fanoutBatchSize: 500,
+      fanoutBatchSize: 250,
       recipientUrlAllowlist: [],
       maxAttemptsPerGather: 50000,
       resultInlineBytes: 262144,
