@@ -95,8 +95,9 @@ param taskHubName string = 'scatter-gather'
 @description('Comma-separated origins that URL recipients may target. Empty = URL recipients are refused.')
 param recipientUrlAllowlist string = ''
 
-@description('Maximum recipients per scatter-gather request.')
+@description('Maximum recipients per scatter-gather request (at most 15000: every outcome reaches the aggregation in one payload).')
 @minValue(1)
+@maxValue(15000)
 param maxRecipients int = 10000
 
 @description('Maximum bytes kept from one recipient response.')

@@ -22,6 +22,12 @@ export interface Limits {
  * recipient at most), and the Durable Task Scheduler refuses payloads over 1 MiB: batches stay ≤ 1000.
  */
 const MAX_FANOUT_BATCH_SIZE = 1000;
+/**
+ * The aggregation activity's input holds every recipient's packed outcome (status, attempts, duration,
+ * where its answer is stored: up to about 53 bytes a recipient when every answer has a group of its own), and
+ * the scheduler refuses payloads over 1 MiB (the test in test/unit/limits.test.ts builds that worst case).
+ */
+const MAX_MAX_RECIPIENTS = 15_000;
 /** The inline part of the orchestration output must leave room under the scheduler's 1 MiB. */
 const MAX_RESULT_INLINE_BYTES = 524_288;
 
@@ -56,7 +62,7 @@ export function parseAllowlist(raw: string | undefined): string[] {
 
 export function readLimits(env: NodeJS.ProcessEnv = process.env): Limits {
   return {
-    maxRecipients: positiveInt(env, "MAX_RECIPIENTS", DEFAULT_LIMITS.maxRecipients),
+    maxRecipients: positiveInt(env, "MAX_RECIPIENTS", DEFAULT_LIMITS.maxRecipients, MAX_MAX_RECIPIENTS),
     maxResponseBytes: positiveInt(env, "MAX_RESPONSE_BYTES", DEFAULT_LIMITS.maxResponseBytes),
     maxRequestBytes: positiveInt(env, "MAX_REQUEST_BYTES", DEFAULT_LIMITS.maxRequestBytes),
     fanoutBatchSize: positiveInt(env, "FANOUT_BATCH_SIZE", DEFAULT_LIMITS.fanoutBatchSize, MAX_FANOUT_BATCH_SIZE),

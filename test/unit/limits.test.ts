@@ -1,4 +1,7 @@
+import type { AggregationInput } from "../../src/gather/aggregate";
 import { DEFAULT_LIMITS, parseAllowlist, readLimits } from "../../src/gather/limits";
+import { packOutcomes, type RecipientOutcome } from "../../src/gather/outcomes";
+import { newGroupId } from "../../src/payload/keys";
 
 describe("parseAllowlist", () => {
   test("splits on commas, trims, drops empty entries", () => {
@@ -58,8 +61,43 @@ describe("readLimits", () => {
 
   test.each(["abc", "0", "-1", "1.5", "12abc", "NaN"])("an invalid number %j throws", (raw) => {
     expect(() => readLimits({ MAX_RECIPIENTS: raw })).toThrow(
-      `App setting MAX_RECIPIENTS must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, got "${raw}"`,
+      `App setting MAX_RECIPIENTS must be a whole number from 1 to 15000, got "${raw}"`,
     );
+  });
+
+  test("MAX_RECIPIENTS has a ceiling: every recipient's packed outcome goes to the aggregation in one payload", () => {
+    expect(readLimits({ MAX_RECIPIENTS: "15000" }).maxRecipients).toBe(15000);
+    expect(() => readLimits({ MAX_RECIPIENTS: "15001" })).toThrow("from 1 to 15000");
+  });
+
+  test("at that ceiling, the aggregation's input stays under the scheduler's 1 MiB in the worst case", () => {
+    // Widest rows: 10 attempts, 6-digit durations, every answer in a group of its own at a 7-digit offset.
+    const n = 15_000;
+    const outcomes: RecipientOutcome[] = Array.from({ length: n }, () => ({
+      status: "succeeded",
+      attempts: 10,
+      durationMs: 599_999,
+      answer: { group: newGroupId(), offset: 4_194_000, length: 65_536 },
+    }));
+    const input: AggregationInput = {
+      closeKey: `${"i".repeat(100)}@2026-11-23T00:00:00.000Z`,
+      run: { instanceId: "i".repeat(100), runId: "20261123T000000000Z-abcdef" },
+      spec: { kind: "best", field: "quote.price.amount", order: "min" },
+      plan: { kind: "best", field: "quote.price.amount", order: "min", index: 0 },
+      outcomes: packOutcomes(outcomes),
+      summary: {
+        id: "i".repeat(100),
+        outcome: "complete",
+        closedBy: "all-responded",
+        startedAt: "2026-11-23T00:00:00.000Z",
+        closedAt: "2026-11-23T00:10:00.000Z",
+        counts: { total: n, succeeded: n, failed: 0, timedOut: 0, abandoned: 0 },
+        responsesUri: `https://${"h".repeat(60)}.azurewebsites.net/api/scatter-gather/${"i".repeat(100)}/responses`,
+      },
+      report: { mode: "all", auction: false },
+    };
+    const bytes = Buffer.byteLength(JSON.stringify(input), "utf8");
+    expect(bytes).toBeLessThan(1_048_576 * 0.85); // with room to spare
   });
 
   test.each(["MAX_RESPONSE_BYTES", "MAX_REQUEST_BYTES", "MAX_ATTEMPTS_PER_GATHER"])("%s is validated too", (name) => {
