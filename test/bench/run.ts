@@ -5,8 +5,9 @@
  *  - replay work grows linearly: N=10,000 costs no more than ~12x N=1,000;
  *  - a first-mode decision closes the gather well under a second after the deciding answer;
  *  - 10,000 recipients each answering MAX_RESPONSE_BYTES complete with every durable payload
- *    ≤ 1 MiB, history ≤ 3 KB per recipient, host peak RSS ≤ 1.5 GiB, and wall time ≤ 3× the
- *    10,000-recipient run with small answers (the answers live in the payload store, not in history).
+ *    ≤ 1 MiB, history ≤ 3 KB per recipient, host peak RSS ≤ 1.5 GiB, and a median wall time (of
+ *    three runs) ≤ 3× the 10,000-recipient run with small answers (the answers live in the payload
+ *    store, not in history).
  * Replay work is read from the final histories: every episode replays the history up to its
  * OrchestratorStarted event, so the work of an instance is the sum of those positions.
  * Exits non-zero when a target is missed. Loopback only.
@@ -215,21 +216,30 @@ async function main(): Promise<void> {
     }
     const server = await answerServer(maxResponseBytes - 16);
     try {
-      const big = await urlGather(server.url, "big answers");
-      const sizes = payloadSizes(host, big.id);
+      // Three runs, like the sizes above: the median wall counts; every run's payloads and history are checked.
       const smallWall = walls[10_000].sort((a, b) => a - b)[1];
-      const perRecipient = Math.round(sizes.historyBytes / n);
-      const rss = peakRssMb(host.pid);
-      const ok = big.result?.counts?.succeeded === n;
+      const bigWalls: number[] = [];
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const big = await urlGather(server.url, "big answers");
+        const sizes = payloadSizes(host, big.id);
+        const perRecipient = Math.round(sizes.historyBytes / n);
+        const ok = big.result?.counts?.succeeded === n;
+        bigWalls.push(big.wallMs);
+        rows.push(
+          `N=10,000 × ${maxResponseBytes} B answers: wall ${big.wallMs} ms; largest durable payload ${sizes.largest} B (target ≤ 1048576); ` +
+            `history ${perRecipient} B per recipient (target ≤ 3072); ${ok ? "all answered" : "INCOMPLETE"}`,
+        );
+        if (!ok) failures.push(`big answers: ${big.result?.counts?.succeeded} of ${n} succeeded`);
+        if (sizes.largest > 1_048_576) failures.push(`largest durable payload ${sizes.largest} B > 1 MiB`);
+        if (perRecipient > 3072) failures.push(`history ${perRecipient} B per recipient > 3 KB`);
+      }
+      const bigWall = bigWalls.sort((a, b) => a - b)[1];
       rows.push(
-        `N=10,000 × ${maxResponseBytes} B answers: wall ${big.wallMs} ms (${(big.wallMs / smallWall).toFixed(2)}× the small-answer median ${smallWall} ms, target ≤ 3×; ` +
-          `${(big.wallMs / smallUrlWall).toFixed(2)}× the same URL recipients answering 20 B, ${smallUrlWall} ms); ` +
-          `largest durable payload ${sizes.largest} B (target ≤ 1048576); history ${perRecipient} B per recipient (target ≤ 3072); ${ok ? "all answered" : "INCOMPLETE"}`,
+        `big answers, median wall ${bigWall} ms: ${(bigWall / smallWall).toFixed(2)}× the small-answer median ${smallWall} ms (target ≤ 3×); ` +
+          `${(bigWall / smallUrlWall).toFixed(2)}× the same URL recipients answering 20 B (${smallUrlWall} ms, for context)`,
       );
-      if (!ok) failures.push(`big answers: ${big.result?.counts?.succeeded} of ${n} succeeded`);
-      if (sizes.largest > 1_048_576) failures.push(`largest durable payload ${sizes.largest} B > 1 MiB`);
-      if (perRecipient > 3072) failures.push(`history ${perRecipient} B per recipient > 3 KB`);
-      if (big.wallMs > 3 * smallWall) failures.push(`big answers wall ${big.wallMs} ms > 3× ${smallWall} ms`);
+      if (bigWall > 3 * smallWall) failures.push(`big answers median wall ${bigWall} ms > 3× ${smallWall} ms`);
+      const rss = peakRssMb(host.pid);
       if (rss > 1536) failures.push(`peak RSS ${rss} MB > 1.5 GiB`);
     } finally {
       await server.close();
