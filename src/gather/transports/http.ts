@@ -114,8 +114,18 @@ export async function sendJson(
   if (!options.allowlist.allows(target.url)) {
     throw new RecipientError(`URL origin is not in RECIPIENT_URL_ALLOWLIST`);
   }
-  const timeout = AbortSignal.timeout(target.timeoutMs);
-  const signal = options.cancel ? AbortSignal.any([timeout, options.cancel]) : timeout;
+  // One controller, a plain timer and a listener, all released at the end: AbortSignal.timeout/any
+  // track their signals with weak references, which every garbage collection of a busy fan-out walks.
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, target.timeoutMs);
+  const cancel = () => controller.abort();
+  if (options.cancel?.aborted) controller.abort();
+  else options.cancel?.addEventListener("abort", cancel, { once: true });
+  const signal = controller.signal;
   try {
     // The signal covers the whole exchange: an answer whose body stalls times out too.
     const response = await request(target.url, {
@@ -150,8 +160,11 @@ export async function sendJson(
   } catch (error) {
     if (error instanceof RecipientError) throw error;
     if (options.cancel?.aborted) throw new RecipientError(CANCELLED);
-    if (timeout.aborted) throw new RecipientError(`timed out after ${target.timeoutMs} ms`);
+    if (timedOut) throw new RecipientError(`timed out after ${target.timeoutMs} ms`);
     throw new RecipientError(describeNetworkError(error));
+  } finally {
+    clearTimeout(timer);
+    options.cancel?.removeEventListener("abort", cancel);
   }
 }
 
