@@ -98,7 +98,11 @@ export class RunPayloads {
    */
   async answersAt(refs: readonly AnswerRef[]): Promise<(StoredAnswer | undefined)[]> {
     const byGroup = new Map<string, AnswerRef[]>();
-    for (const ref of refs) byGroup.set(ref.group, [...(byGroup.get(ref.group) ?? []), ref]);
+    for (const ref of refs) {
+      const members = byGroup.get(ref.group);
+      if (members) members.push(ref);
+      else byGroup.set(ref.group, [ref]);
+    }
     const found = new Map<AnswerRef, StoredAnswer | undefined>();
     const readGroup = async ([group, members]: [string, AnswerRef[]]) => {
       const start = Math.min(...members.map((r) => r.offset));

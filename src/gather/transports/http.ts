@@ -4,8 +4,9 @@
  * Also sendJson, which auction notifications (deliver.ts notify) share.
  */
 import { z } from "zod";
-import { findJsonProblem, MAX_JSON_DEPTH } from "../json";
 import { request, type Dispatcher } from "undici";
+import { findJsonProblem, MAX_JSON_DEPTH } from "../json";
+import { readAtMost } from "../streams";
 import { httpUrl, int } from "../fields";
 import type { Json } from "../types";
 import { CANCELLED, defineTransport, RecipientError, type DeliveryOptions, type ReceivedAnswer } from "./transport";
@@ -188,23 +189,15 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /** The body (bytes and UTF-8 text), refused past `maxBytes` (declared or streamed) without reading further. */
-async function readCapped(response: Dispatcher.ResponseData, maxBytes: number): Promise<{ text: string; bytes: Buffer }> {
+async function readCapped(response: Dispatcher.ResponseData, maxBytes: number): Promise<{ text: string; bytes: Uint8Array }> {
   const tooLarge = () => new RecipientError(`response body larger than ${maxBytes} bytes`);
   const declared = Number(response.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
     await response.body.dump(); // larger than its read limit: closed without reading
     throw tooLarge();
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // Leaving the loop early (the throw) closes the body through its iterator.
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw tooLarge();
-    chunks.push(chunk);
-  }
-  // One chunk is used as it is: every 64 KB copy is external memory that hastens a full collection.
-  const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  const bytes = await readAtMost(response.body as AsyncIterable<Uint8Array>, maxBytes);
+  if (!bytes) throw tooLarge();
   try {
     // fatal: bytes that are not UTF-8 fail the attempt instead of becoming U+FFFD in the value.
     return { text: UTF8.decode(bytes), bytes };
