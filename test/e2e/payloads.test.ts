@@ -61,6 +61,36 @@ describe("30 recipients answering 60 KB each (1.8 MB in all)", () => {
     });
   }
 
+  test("agreement quorum over 60 KB answers, with retries under a deadline: equal values found by digest, the winner read back", async () => {
+    // r0..r9 fail their first attempt (503) and answer on the retry; a third of the others answer the
+    // same 60 KB value. The quorum of 8 equal answers needs the retried ones, all before the deadline.
+    const srv = await recipientServer((call) => {
+      const n = Number(String(call.body.recipientId).slice(1));
+      const first = srv.calls.filter((c) => c.body.recipientId === call.body.recipientId).length === 1;
+      if (n < 10 && first) return { status: 503, json: { busy: true } };
+      return { json: n % 3 === 0 ? { label: "same", pad: "y".repeat(60_000) } : bigAnswer(n) };
+    });
+    const recipients = Array.from({ length: 24 }, (_, i) => ({ id: `r${i}`, url: `${srv.url}/quote` }));
+    const status = await runGather(
+      target,
+      {
+        request: { rfq: 2 },
+        recipients,
+        completion: { mode: "quorum", quorum: 8, agree: true, timeoutMs: 30_000 },
+        aggregate: { kind: "vote" },
+        retry: { maxAttempts: 2, firstRetryIntervalMs: 200 },
+      },
+      60_000,
+    );
+    expect(status.runtimeStatus).toBe("Completed");
+    expect(status.result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached" });
+    expect(status.result.aggregate).toEqual({ kind: "vote", value: { label: "same", pad: "y".repeat(60_000) }, count: 8 });
+    expect(JSON.stringify(status.result).length).toBeLessThan(200_000);
+    const retried = (await allPages(`${status.result.responsesUri}?status=succeeded`)).filter((i) => Number(i.recipientId.slice(1)) < 10);
+    expect(retried.length).toBeGreaterThan(0);
+    expect(retried.every((i) => i.attempts === 2)).toBe(true);
+  });
+
   test("paging: offset, limit, status filter, nextUri; 400 for a bad query; 404 for an unknown id", async () => {
     const recipients = Array.from({ length: 12 }, (_, i) => ({
       id: `p${i}`,
