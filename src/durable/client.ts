@@ -2,12 +2,12 @@
  * The durable client side of a gather, shared by the HTTP functions and callRecipient (never by
  * orchestrator code): status lookups, and terminate and purge reaching a gather's batches.
  * A gather is one orchestration plus, above FANOUT_BATCH_SIZE recipients, its batch sub-orchestrations
- * (`<id>~batch-<n>`); the Durable client reaches one instance at a time and the host's terminate does
+ * (`<id>~batch-<run tag>-<n>`, gather/instanceIds.ts); the Durable client reaches one instance at a time and the host's terminate does
  * not cascade to sub-orchestrations.
  */
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
 import type { OrchestrationInput } from "../gather/types";
-import { batchInstanceId } from "./gatherBatches";
+import { batchInstanceId } from "../gather/instanceIds";
 
 const ACTIVE = new Set(["Pending", "Running", "Suspended", "ContinuedAsNew"]);
 
@@ -35,7 +35,7 @@ export function batchIdsOf(status: DurableOrchestrationStatus): string[] {
   const recipients = input?.recipientCount ?? 0;
   const batchSize = input?.fanoutBatchSize;
   if (!batchSize || recipients <= batchSize) return [];
-  return Array.from({ length: Math.ceil(recipients / batchSize) }, (_, i) => batchInstanceId(status.instanceId, i));
+  return Array.from({ length: Math.ceil(recipients / batchSize) }, (_, i) => batchInstanceId(status.instanceId, input?.batchIdPrefix, i));
 }
 
 /** Terminates the gather and each of its batches still running; returns how many were running. */

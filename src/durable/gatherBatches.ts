@@ -8,19 +8,12 @@
 import type * as df from "durable-functions";
 import type { OrchestrationContext } from "durable-functions";
 import { failureReason } from "../gather/failures";
+import { batchInstanceId } from "../gather/instanceIds";
 import { GatherTally } from "../gather/tally";
 import type { CompletionPolicy, OrchestrationInput } from "../gather/types";
 import { CompletionStream } from "./completionStream";
 import { gatherLoop, type Gathered, type Orchestration, type RecipientGatherInput } from "./gatherRecipients";
 import { FunctionNames } from "./names";
-
-/**
- * A batch's instance id. `~` is outside the alphabet of user instance ids (schema.ts), so no client
- * can start an instance that a gather will later need for one of its batches.
- */
-export function batchInstanceId(instanceId: string, batch: number): string {
-  return `${instanceId}~batch-${batch}`;
-}
 
 export function* gatherInBatches(
   context: OrchestrationContext,
@@ -50,7 +43,7 @@ export function* gatherInBatches(
         closeKey,
         closable: true,
       } satisfies RecipientGatherInput,
-      batchInstanceId(instanceId, i),
+      batchInstanceId(instanceId, input.batchIdPrefix, i),
     ),
   );
   const indexOf = new Map<df.Task, number>(batches.map((task, i) => [task, i]));
@@ -73,7 +66,7 @@ export function* gatherInBatches(
     });
     return "recorded";
   });
-  const running = batches.flatMap((task, i) => (task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, i)]));
+  const running = batches.flatMap((task, i) => (task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, input.batchIdPrefix, i)]));
   if (running.length > 0) yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds: running });
   return { decision, ...tally.close(decision), plan: tally.plan() };
 }

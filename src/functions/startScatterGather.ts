@@ -3,6 +3,7 @@ import { gatherApi } from "../http/register";
 import * as df from "durable-functions";
 import { randomUUID } from "node:crypto";
 import { errorBody, summarize } from "../gather/errors";
+import { batchIdPrefix } from "../gather/instanceIds";
 import { readLimits } from "../gather/limits";
 import { validateGatherRequest } from "../gather/schema";
 import type { OrchestrationInput } from "../gather/types";
@@ -44,6 +45,7 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     fanoutBatchSize: limits.fanoutBatchSize,
     responsesUri: `${apiBase}/responses`,
     ...(gather.recipients ? { recipientCount: gather.recipients.length } : {}),
+    ...((gather.recipients?.length ?? 0) > limits.fanoutBatchSize ? { batchIdPrefix: batchIdPrefix(instanceId, run.runId) } : {}),
     ...(gather.retry ? { retry: gather.retry } : {}),
     ...(gather.auction
       ? {

@@ -1,5 +1,14 @@
 /** Limits and settings read from app settings (environment), with the defaults of docs/api.md. */
 
+/**
+ * The longest deadline a gather may have: 5 days. Every durable timer of a gather (its deadline, each retry
+ * wait) falls before it, so no timer needs the host's long-timer splitting (over 6 days on the Azure Storage
+ * backend: docs/design.md, "Timers"), and a gather's whole life stays shorter than PAYLOAD_RETENTION_DAYS.
+ */
+export const MAX_GATHER_DEADLINE_MS = 432_000_000;
+/** The deadline of a gather with `retry` and no `completion.timeoutMs`: retries always end somewhere. */
+export const DEFAULT_RETRY_DEADLINE_MS = MAX_GATHER_DEADLINE_MS;
+
 export interface Limits {
   maxRecipients: number;
   maxResponseBytes: number;

@@ -4,6 +4,7 @@
  * The orchestrator runs the retries itself (durable timers it can cancel when the gather closes), so
  * this is the one place that says when the next attempt starts.
  */
+import { MAX_GATHER_DEADLINE_MS } from "./limits";
 import type { RetrySpec } from "./types";
 
 /** Failures that no retry can help: the gather closed or was stopped while the call ran. */
@@ -20,5 +21,8 @@ export function isFinalFailure(reason: string): boolean {
 export function retryDelayMs(retry: RetrySpec | undefined, failedAttempts: number): number | undefined {
   if (!retry || failedAttempts >= retry.maxAttempts) return undefined;
   const delay = retry.firstRetryIntervalMs * Math.pow(retry.backoffCoefficient, failedAttempts - 1);
-  return retry.maxRetryIntervalMs !== undefined ? Math.min(delay, retry.maxRetryIntervalMs) : delay;
+  // Capped whatever the spec says (inputs of older runs had no maxRetryIntervalMs): a wait longer than the
+  // longest deadline can never count, and an unbounded one overflows Date (sent to the host as fireAt null).
+  const cap = Math.min(retry.maxRetryIntervalMs ?? MAX_GATHER_DEADLINE_MS, MAX_GATHER_DEADLINE_MS);
+  return Number.isFinite(delay) ? Math.min(delay, cap) : cap;
 }

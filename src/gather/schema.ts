@@ -5,8 +5,9 @@
 import { z } from "zod";
 import { UrlAllowlist } from "./allowlist";
 import { httpUrl, int, jsonValue, recipientId } from "./fields";
+import { INSTANCE_ID_PATTERN, INSTANCE_ID_RULE } from "./instanceIds";
 import { findJsonProblem } from "./json";
-import type { Limits } from "./limits";
+import { DEFAULT_RETRY_DEADLINE_MS, MAX_GATHER_DEADLINE_MS, type Limits } from "./limits";
 import { normalizeRecipient, recipientSchema, type Recipient } from "./transports";
 import type { AuctionAnswer, GatherRequest, Json } from "./types";
 
@@ -17,18 +18,7 @@ export interface ErrorDetail {
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; details: ErrorDetail[] };
 
-/**
- * Instance ids: the recipient-id alphabet, at most 100 characters (the Durable backends' limit), and not
- * only dots: `.` and `..` are path segments URL resolution would collapse in the management URLs.
- */
-const INSTANCE_ID_PATTERN = /^(?!\.+$)[A-Za-z0-9._:-]{1,100}$/;
-const INSTANCE_ID_RULE = "must be 1-100 characters of A-Z a-z 0-9 . _ : -, not only dots";
-
-/** Whether a route's `{id}` can name an instance at all (anything else is a 404, never a lookup). */
-export function isInstanceId(id: unknown): id is string {
-  return typeof id === "string" && INSTANCE_ID_PATTERN.test(id);
-}
-const MAX_DEADLINE_MS = 604_800_000;
+const DEFAULT_FIRST_RETRY_INTERVAL_MS = 1000;
 /** retry.maxAttempts ceiling; the per-gather budget (MAX_ATTEMPTS_PER_GATHER) applies on top. */
 const MAX_ATTEMPTS = 10;
 
@@ -37,7 +27,7 @@ const completionSchema = z.strictObject(
     mode: z.enum(["all", "first", "quorum"], { error: 'must be "all", "first" or "quorum"' }).optional(),
     quorum: int(1, Number.MAX_SAFE_INTEGER).optional(),
     agree: z.boolean({ error: "must be true or false" }).optional(),
-    timeoutMs: int(1, MAX_DEADLINE_MS).optional(),
+    timeoutMs: int(1, MAX_GATHER_DEADLINE_MS).optional(),
   },
   { error: "must be an object" },
 );
@@ -57,13 +47,13 @@ const aggregateSchema = z.strictObject(
 const retrySchema = z.strictObject(
   {
     maxAttempts: int(1, MAX_ATTEMPTS),
-    firstRetryIntervalMs: int(1, MAX_DEADLINE_MS).optional(),
+    firstRetryIntervalMs: int(1, MAX_GATHER_DEADLINE_MS).optional(),
     backoffCoefficient: z
       .number({ error: "must be a number" })
       .min(1, { error: "must be at least 1" })
       .max(100, { error: "must be at most 100" })
       .optional(),
-    maxRetryIntervalMs: int(1, MAX_DEADLINE_MS).optional(),
+    maxRetryIntervalMs: int(1, MAX_GATHER_DEADLINE_MS).optional(),
   },
   { error: "must be an object" },
 );
@@ -135,6 +125,7 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
   checkCompletion(raw, limits, problem);
   checkAggregate(raw, problem);
   checkAttemptBudget(raw, limits, problem);
+  checkRetryTiming(raw, problem);
   if (raw.auction) checkAuction(raw, limits, problem, checkUrl);
   if (details.length > 0) return { ok: false, details };
   return { ok: true, value: normalizedRequest(raw, recipients) };
@@ -197,6 +188,25 @@ function checkAttemptBudget(raw: RawBody, limits: Limits, problem: Report): void
   }
 }
 
+/** The gather's deadline: the request's, or with `retry` the default one (retries must end somewhere). */
+function deadlineOf(raw: RawBody): number | undefined {
+  return raw.completion?.timeoutMs ?? (raw.retry ? DEFAULT_RETRY_DEADLINE_MS : undefined);
+}
+
+/** A retry wait that could only end after the deadline would never count: refuse settings that make none fit. */
+function checkRetryTiming(raw: RawBody, problem: Report): void {
+  const deadline = deadlineOf(raw);
+  if (!raw.retry || deadline === undefined) return;
+  const first = raw.retry.firstRetryIntervalMs ?? DEFAULT_FIRST_RETRY_INTERVAL_MS;
+  if (first >= deadline) {
+    const given = raw.retry.firstRetryIntervalMs === undefined ? ` (the default, ${first})` : "";
+    problem(
+      "retry.firstRetryIntervalMs",
+      `must be less than the deadline, completion.timeoutMs (${deadline})${given}: no retry could start before the gather closes`,
+    );
+  }
+}
+
 function checkAuction(raw: RawBody, limits: Limits, problem: Report, checkUrl: (path: string, url: string) => void): void {
   const auction = raw.auction!;
   if (raw.completion?.timeoutMs === undefined) problem("completion.timeoutMs", "is required in auction mode");
@@ -212,6 +222,7 @@ function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): G
   const completion = raw.completion ?? {};
   const aggregate = raw.aggregate ?? {};
   const { auction, retry } = raw;
+  const deadline = deadlineOf(raw);
   return {
     ...(raw.id !== undefined ? { id: raw.id } : {}),
     request: raw.request as Json,
@@ -223,7 +234,7 @@ function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): G
       mode: completion.mode ?? "all",
       ...(completion.quorum !== undefined ? { quorum: completion.quorum } : {}),
       agree: completion.agree ?? false,
-      ...(completion.timeoutMs !== undefined ? { timeoutMs: completion.timeoutMs } : {}),
+      ...(deadline !== undefined ? { timeoutMs: deadline } : {}),
     },
     aggregate: {
       kind: aggregate.kind ?? "collect",
@@ -234,9 +245,10 @@ function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): G
       ? {
           retry: {
             maxAttempts: retry.maxAttempts,
-            firstRetryIntervalMs: retry.firstRetryIntervalMs ?? 1000,
+            firstRetryIntervalMs: retry.firstRetryIntervalMs ?? DEFAULT_FIRST_RETRY_INTERVAL_MS,
             backoffCoefficient: retry.backoffCoefficient ?? 1,
-            ...(retry.maxRetryIntervalMs !== undefined ? { maxRetryIntervalMs: retry.maxRetryIntervalMs } : {}),
+            // Finite whatever the coefficient: no wait is longer than the gather's deadline.
+            maxRetryIntervalMs: retry.maxRetryIntervalMs ?? deadline!,
           },
         }
       : {}),

@@ -127,6 +127,8 @@ export interface OrchestrationInput {
   retry?: RetrySpec;
   /** Above this many recipients the gather fans out to batch sub-orchestrations (FANOUT_BATCH_SIZE). */
   fanoutBatchSize?: number;
+  /** The run's batch ids start with this (instanceIds.ts batchIdPrefix); absent in older inputs. */
+  batchIdPrefix?: string;
   /** Auction: answers taken at most (MAX_RECIPIENTS); the gather closes once it has them. */
   maxAnswers?: number;
   /** Auction: the largest answer value raised straight at the instance (MAX_RESPONSE_BYTES). */

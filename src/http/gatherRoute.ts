@@ -2,7 +2,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import * as df from "durable-functions";
 import { findStatus } from "../durable/client";
-import { isInstanceId } from "../gather/schema";
+import { isInstanceId } from "../gather/instanceIds";
 import { notFound } from "./responses";
 
 export type RouteGather =

@@ -8,6 +8,7 @@
  */
 import type { DurableClient } from "durable-functions";
 import { FunctionNames } from "../durable/names";
+import { isBatchId } from "../gather/instanceIds";
 
 export interface ListQuery {
   top: number;
@@ -94,9 +95,9 @@ export function summarize(status: DurableStatusPayload) {
   };
 }
 
-/** Gathers only: the orchestrator's instances, not its batches (`<id>~batch-<n>`). */
+/** Gathers only: the orchestrator's instances, not its batches (gather/instanceIds.ts). */
 export function isGather(status: DurableStatusPayload): boolean {
-  return status.name === FunctionNames.orchestrator && !status.instanceId.includes("~batch-");
+  return status.name === FunctionNames.orchestrator && !isBatchId(status.instanceId);
 }
 
 export async function listGathers(client: DurableClient, query: ListQuery, fetchImpl: typeof fetch = fetch) {

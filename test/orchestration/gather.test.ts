@@ -3,6 +3,7 @@
  * sequence numbering and non-determinism checks) and the real durable-functions replay, on a fake
  * clock: every completion mode, retries under a deadline, batches, auctions.
  */
+import { batchIdPrefix } from "../../src/gather/instanceIds";
 import type { GatherResult, Json, RetrySpec } from "../../src/gather/types";
 import { gatherInput, OrchestrationHost, type Outcome } from "./host";
 
@@ -282,6 +283,16 @@ describe("large fan-outs", () => {
     expect(result.responses!.map((r) => r.recipientId)).toEqual(["a", "b", "c", "d", "e"]);
     const batchIds = (await h.engine.listInstances({})).instances.map((i) => i.instanceId).filter((id) => id !== "g1");
     expect(batchIds.sort()).toEqual(["g1~batch-0", "g1~batch-1", "g1~batch-2"]);
+  });
+
+  test("batch ids carry the run's tag, so a restart of the id never reuses an earlier run's batch ids", async () => {
+    const h = host((id) => ({ value: id }));
+    const prefix = batchIdPrefix("g1", "run-1");
+    await h.start(gatherInput({ recipients: sims("a", "b", "c"), fanoutBatchSize: 2, batchIdPrefix: prefix }));
+    await h.result();
+    const batchIds = (await h.engine.listInstances({})).instances.map((i) => i.instanceId).filter((id) => id !== "g1");
+    expect(batchIds.sort()).toEqual([`${prefix}0`, `${prefix}1`]);
+    expect(prefix).toMatch(/^g1~batch-[0-9a-f]{8}-$/);
   });
 
   test("a batch closes early only when the whole policy is met inside it", async () => {

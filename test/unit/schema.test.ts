@@ -1,5 +1,6 @@
 import { DEFAULT_LIMITS, type Limits } from "../../src/gather/limits";
 import { formatPath, validateAuctionAnswer, validateGatherRequest, type ErrorDetail } from "../../src/gather/schema";
+import { retryDelayMs } from "../../src/gather/retry";
 import type { GatherRequest } from "../../src/gather/types";
 
 const LOCAL_ALLOWLIST = ["http://127.0.0.1:*", "http://localhost:*"];
@@ -80,8 +81,13 @@ describe("validateGatherRequest: a valid request and its defaults", () => {
     });
   });
 
-  test("retry defaults: firstRetryIntervalMs 1000, backoffCoefficient 1, no maxRetryIntervalMs", () => {
-    expect(valid(body({ retry: { maxAttempts: 2 } })).retry).toEqual({ maxAttempts: 2, firstRetryIntervalMs: 1000, backoffCoefficient: 1 });
+  test("retry defaults: firstRetryIntervalMs 1000, backoffCoefficient 1, waits capped by the deadline (5 days by default)", () => {
+    const gather = valid(body({ retry: { maxAttempts: 2 } }));
+    expect(gather.retry).toEqual({ maxAttempts: 2, firstRetryIntervalMs: 1000, backoffCoefficient: 1, maxRetryIntervalMs: 432000000 });
+    expect(gather.completion.timeoutMs).toBe(432000000);
+    const withDeadline = valid(body({ retry: { maxAttempts: 2 }, completion: { timeoutMs: 60000 } }));
+    expect(withDeadline.retry!.maxRetryIntervalMs).toBe(60000);
+    expect(withDeadline.completion.timeoutMs).toBe(60000);
   });
 
   test("summary and vote are accepted with a field; vote also without one", () => {
@@ -410,12 +416,12 @@ describe("validateGatherRequest: completion", () => {
     ]);
   });
 
-  test("timeoutMs 1..604800000", () => {
+  test("timeoutMs 1..432000000 (5 days: no timer of a gather needs the host's long-timer splitting)", () => {
     expect(valid(body({ completion: { timeoutMs: 1 } })).completion).toEqual({ mode: "all", agree: false, timeoutMs: 1 });
-    expect(valid(body({ completion: { timeoutMs: 604800000 } })).completion.timeoutMs).toBe(604800000);
+    expect(valid(body({ completion: { timeoutMs: 432000000 } })).completion.timeoutMs).toBe(432000000);
     expect(invalid(body({ completion: { timeoutMs: 0 } }))).toEqual([{ path: "completion.timeoutMs", message: "must be at least 1" }]);
-    expect(invalid(body({ completion: { timeoutMs: 604800001 } }))).toEqual([
-      { path: "completion.timeoutMs", message: "must be at most 604800000" },
+    expect(invalid(body({ completion: { timeoutMs: 432000001 } }))).toEqual([
+      { path: "completion.timeoutMs", message: "must be at most 432000000" },
     ]);
   });
 });
@@ -498,14 +504,47 @@ describe("validateGatherRequest: retry", () => {
     expect(invalid(body({ retry: { maxAttempts: 2, backoffCoefficient: 101 } }))).toEqual([
       { path: "retry.backoffCoefficient", message: "must be at most 100" },
     ]);
-    expect(invalid(body({ retry: { maxAttempts: 2, maxRetryIntervalMs: 604800001 } }))).toEqual([
-      { path: "retry.maxRetryIntervalMs", message: "must be at most 604800000" },
+    expect(invalid(body({ retry: { maxAttempts: 2, maxRetryIntervalMs: 432000001 } }))).toEqual([
+      { path: "retry.maxRetryIntervalMs", message: "must be at most 432000000" },
+    ]);
+    expect(invalid(body({ retry: { maxAttempts: 2, firstRetryIntervalMs: 604800000 } }))).toEqual([
+      { path: "retry.firstRetryIntervalMs", message: "must be at most 432000000" },
     ]);
     expect(valid(body({ retry: { maxAttempts: 2, backoffCoefficient: 1.5 } })).retry).toEqual({
       maxAttempts: 2,
       firstRetryIntervalMs: 1000,
       backoffCoefficient: 1.5,
+      maxRetryIntervalMs: 432000000,
     });
+  });
+
+  test("a first retry that could only start at or after the deadline is refused, naming the deadline", () => {
+    expect(invalid(body({ retry: { maxAttempts: 2, firstRetryIntervalMs: 5000 }, completion: { timeoutMs: 5000 } }))).toEqual([
+      {
+        path: "retry.firstRetryIntervalMs",
+        message: "must be less than the deadline, completion.timeoutMs (5000): no retry could start before the gather closes",
+      },
+    ]);
+    expect(invalid(body({ retry: { maxAttempts: 2 }, completion: { timeoutMs: 500 } }))).toEqual([
+      {
+        path: "retry.firstRetryIntervalMs",
+        message:
+          "must be less than the deadline, completion.timeoutMs (500) (the default, 1000): no retry could start before the gather closes",
+      },
+    ]);
+    expect(invalid(body({ retry: { maxAttempts: 2, firstRetryIntervalMs: 432000000 } }))[0].path).toBe("retry.firstRetryIntervalMs");
+  });
+
+  test("the worst accepted retry settings give finite waits, none past the deadline", () => {
+    const gather = valid(body({ retry: { maxAttempts: 10, firstRetryIntervalMs: 431999999, backoffCoefficient: 100 } }));
+    for (let failed = 1; failed < 10; failed++) {
+      const wait = retryDelayMs(gather.retry, failed)!;
+      expect(Number.isFinite(wait)).toBe(true);
+      expect(wait).toBeLessThanOrEqual(gather.completion.timeoutMs!);
+    }
+    // An input of an older run, without maxRetryIntervalMs: still capped at 5 days, never Infinity or NaN.
+    expect(retryDelayMs({ maxAttempts: 10, firstRetryIntervalMs: 604800000, backoffCoefficient: 100 }, 4)).toBe(432000000);
+    expect(retryDelayMs({ maxAttempts: 10, firstRetryIntervalMs: 1e300, backoffCoefficient: 100 }, 9)).toBe(432000000);
   });
 
   test("unknown retry field", () => {

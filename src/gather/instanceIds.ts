@@ -1,0 +1,54 @@
+/**
+ * Instance ids: the ones clients choose and the ones the service makes for a large gather's batches.
+ *
+ * The Durable backends refuse longer ids (the Durable Task Scheduler and the local host: 100 characters,
+ * see tools/local-host/engine/NOTES.md), so every id the service creates stays within MAX_INSTANCE_ID_LENGTH
+ * whatever the client's id. Batch ids also carry a tag of the run: a finished id may be started again, and
+ * its new batches must never reuse the ids of the earlier run's batches, which may still exist.
+ */
+import { createHash } from "node:crypto";
+
+export const MAX_INSTANCE_ID_LENGTH = 100;
+
+/**
+ * Client ids: the recipient-id alphabet, at most 100 characters, and not only dots (`.` and `..` are path
+ * segments URL resolution would collapse in the management URLs).
+ */
+export const INSTANCE_ID_PATTERN = new RegExp(`^(?!\\.+$)[A-Za-z0-9._:-]{1,${MAX_INSTANCE_ID_LENGTH}}$`);
+export const INSTANCE_ID_RULE = `must be 1-${MAX_INSTANCE_ID_LENGTH} characters of A-Z a-z 0-9 . _ : -, not only dots`;
+
+/** Whether a route's `{id}` can name an instance at all (anything else is a 404, never a lookup). */
+export function isInstanceId(id: unknown): id is string {
+  return typeof id === "string" && INSTANCE_ID_PATTERN.test(id);
+}
+
+/** Marks batch ids; `~` is outside the client alphabet, so no client can take a batch's id. */
+export const BATCH_MARK = "~batch-";
+/** The largest batch number's digits: MAX_RECIPIENTS (≤ 15000) / FANOUT_BATCH_SIZE (≥ 1). */
+const MAX_BATCH_DIGITS = 5;
+const RUN_TAG_LENGTH = 8;
+const ID_HASH_LENGTH = 11;
+
+/**
+ * What a run's batch ids start with (`<id>~batch-<run tag>-`), made once by the starter and carried in the
+ * orchestration input: `<prefix><n>` is at most 100 characters for every client id and batch number. An id
+ * too long for that keeps its head and a hash of the whole id (`<head>~<hash>~batch-…`).
+ */
+export function batchIdPrefix(instanceId: string, runId: string): string {
+  const tag = createHash("sha256").update(runId).digest("hex").slice(0, RUN_TAG_LENGTH);
+  const suffix = `${BATCH_MARK}${tag}-`;
+  const room = MAX_INSTANCE_ID_LENGTH - MAX_BATCH_DIGITS - suffix.length;
+  if (instanceId.length <= room) return `${instanceId}${suffix}`;
+  const hash = createHash("sha256").update(instanceId).digest("base64url").slice(0, ID_HASH_LENGTH);
+  return `${instanceId.slice(0, room - ID_HASH_LENGTH - 1)}~${hash}${suffix}`;
+}
+
+/** Batch `n`'s instance id. `prefix` absent: an instance started before batch ids carried a run tag. */
+export function batchInstanceId(instanceId: string, prefix: string | undefined, batch: number): string {
+  return `${prefix ?? `${instanceId}${BATCH_MARK}`}${batch}`;
+}
+
+/** Whether an instance id is a batch's (listings leave them out). */
+export function isBatchId(instanceId: string): boolean {
+  return instanceId.includes(BATCH_MARK);
+}
