@@ -5,9 +5,20 @@
  * (`<id>~batch-<run tag>-<n>`, gather/instanceIds.ts); the Durable client reaches one instance at a time and the host's terminate does
  * not cascade to sub-orchestrations.
  */
+import type { InvocationContext } from "@azure/functions";
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
 import type { OrchestrationInput } from "../gather/types";
 import { batchInstanceId } from "../gather/instanceIds";
+
+/**
+ * The durable client's own endpoint (`rpcBaseUrl` of the durableClient binding: the extension's loopback
+ * listener), read from the binding data as df.getClient reads it; undefined when the host gives none.
+ */
+export function durableRpcBaseUrl(context: InvocationContext): string | undefined {
+  const binding = context.options.extraInputs.find((input) => input.type === "durableClient");
+  const data = binding ? (context.extraInputs.get(binding) as { rpcBaseUrl?: unknown } | undefined) : undefined;
+  return typeof data?.rpcBaseUrl === "string" && data.rpcBaseUrl !== "" ? data.rpcBaseUrl : undefined;
+}
 
 const ACTIVE = new Set(["Pending", "Running", "Suspended", "ContinuedAsNew"]);
 

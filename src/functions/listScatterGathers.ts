@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { gatherApi } from "../http/register";
 import * as df from "durable-functions";
+import { durableRpcBaseUrl } from "../durable/client";
 import { errorBody } from "../gather/errors";
 import { jsonResponse } from "../http/responses";
 import { managementUrls, publicOrigin } from "../http/publicUrls";
@@ -11,7 +12,7 @@ export async function listScatterGathers(request: HttpRequest, context: Invocati
   const query = parseListQuery((name) => request.query.get(name));
   if ("error" in query) return jsonResponse(400, errorBody("invalid_request", query.error, [{ path: "query", message: query.error }]));
   const client = df.getClient(context);
-  const { items, continuationToken } = await listGathers(client, query);
+  const { items, continuationToken } = await listGathers(client, durableRpcBaseUrl(context), query);
   let nextUri: string | null = null;
   if (continuationToken) {
     const next = new URL(`${publicOrigin(managementUrls(client, "x"))}/api/scatter-gather`);

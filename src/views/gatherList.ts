@@ -1,10 +1,8 @@
 /**
  * GET /api/scatter-gather: recent gathers, one page at a time, through the Durable HTTP API's instance
- * query (`GET …/runtime/webhooks/durabletask/instances?top=N` with the `x-ms-continuation-token` header).
- * The durable client's getStatusBy() would read every page before answering; here one page of the
- * backend is read per call and its continuation token handed to the caller. The query URL is the
- * client's statusQueryGetUri template without an instance id: the same URL (and, in Azure, the same
- * system key) the client itself would use.
+ * query (`GET …/instances?top=N` with the `x-ms-continuation-token` header) on the durable client's own
+ * endpoint. The durable client's getStatusBy() would read every page before answering; here one page of
+ * the backend is read per call and its continuation token handed to the caller.
  */
 import type { DurableClient } from "durable-functions";
 import { FunctionNames } from "../durable/names";
@@ -64,11 +62,21 @@ interface DurableStatusPayload {
   output?: unknown;
 }
 
-/** The instance query URL: statusQueryGetUri of a placeholder id, with the id segment removed. */
-export function instancesQueryUrl(client: DurableClient, query: ListQuery): string {
-  const placeholder = "LIST-PLACEHOLDER";
-  const url = new URL(client.createHttpManagementPayload(placeholder).statusQueryGetUri);
-  url.pathname = url.pathname.replace(new RegExp(`/instances/${placeholder}$`), "/instances");
+/**
+ * The instance query URL on the durable client's own endpoint (the extension's local RPC listener,
+ * `rpcBaseUrl` of the binding: loopback, no key), as the client's getStatusBy() uses it. Never the public
+ * webhook URL: that would leave the app over the internet with the system key, and fail behind access
+ * restrictions or private endpoints. Only a host that hands out no rpcBaseUrl gets the webhook URL.
+ */
+export function instancesQueryUrl(client: DurableClient, rpcBaseUrl: string | undefined, query: ListQuery): string {
+  let url: URL;
+  if (rpcBaseUrl) {
+    url = new URL("instances/", rpcBaseUrl);
+  } else {
+    const placeholder = "LIST-PLACEHOLDER";
+    url = new URL(client.createHttpManagementPayload(placeholder).statusQueryGetUri);
+    url.pathname = url.pathname.replace(new RegExp(`/instances/${placeholder}$`), "/instances");
+  }
   url.searchParams.set("top", String(query.top));
   url.searchParams.set("showInput", "false");
   if (query.createdFrom) url.searchParams.set("createdTimeFrom", query.createdFrom.toISOString());
@@ -100,16 +108,23 @@ export function isGather(status: DurableStatusPayload): boolean {
   return status.name === FunctionNames.orchestrator && !isBatchId(status.instanceId);
 }
 
-export async function listGathers(client: DurableClient, query: ListQuery, fetchImpl: typeof fetch = fetch) {
-  const res = await fetchImpl(instancesQueryUrl(client, query), {
+export async function listGathers(
+  client: DurableClient,
+  rpcBaseUrl: string | undefined,
+  query: ListQuery,
+  fetchImpl: typeof fetch = fetch,
+) {
+  const res = await fetchImpl(instancesQueryUrl(client, rpcBaseUrl, query), {
     headers: query.continuationToken ? { "x-ms-continuation-token": query.continuationToken } : {},
     signal: AbortSignal.timeout(30_000),
   });
   if (res.status !== 200) throw new Error(`the Durable instance query answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
   const statuses = (await res.json()) as DurableStatusPayload[];
   const token = res.headers.get("x-ms-continuation-token");
+  // A page may be empty and still carry a token (the backend stopped at its scan budget): keep it, or
+  // listing would stop early. "null" is how a missing token was once serialized.
   return {
     items: statuses.filter(isGather).map(summarize),
-    continuationToken: token && token !== "null" && statuses.length > 0 ? token : null,
+    continuationToken: token && token !== "null" ? token : null,
   };
 }

@@ -1,5 +1,7 @@
 /** The list route's query parsing and summaries (src/views/gatherList.ts), without a host. */
-import { isGather, parseListQuery, summarize } from "../../src/views/gatherList";
+import type { DurableClient } from "durable-functions";
+import { batchIdPrefix } from "../../src/gather/instanceIds";
+import { isGather, listGathers, parseListQuery, summarize } from "../../src/views/gatherList";
 
 const query = (q: Record<string, string>) => (name: string) => q[name] ?? null;
 
@@ -24,6 +26,7 @@ describe("gather list", () => {
     expect(isGather({ ...base, name: "scatterGatherOrchestrator", instanceId: "g1" })).toBe(true);
     expect(isGather({ ...base, name: "scatterGatherOrchestrator", instanceId: "g1~batch-0" })).toBe(false);
     expect(isGather({ ...base, name: "scatterGatherBatch", instanceId: "g1~batch-0" })).toBe(false);
+    expect(isGather({ ...base, name: "scatterGatherOrchestrator", instanceId: `${batchIdPrefix("x".repeat(100), "r")}7` })).toBe(false);
     const output = { outcome: "complete", closedBy: "all-responded", counts: { total: 1 }, responses: [{}] };
     expect(summarize({ ...base, instanceId: "g1", output, customStatus: { phase: "done" } })).toEqual({
       id: "g1",
@@ -40,6 +43,54 @@ describe("gather list", () => {
       closedBy: null,
       counts: null,
       progress: null,
+    });
+  });
+
+  describe("listGathers: one backend page through the client's own endpoint", () => {
+    // The public webhook URL, with the system key: the list must never call it.
+    const client = {
+      createHttpManagementPayload: (id: string) => ({
+        statusQueryGetUri: `https://app.example.net/runtime/webhooks/durabletask/instances/${id}?code=SYSTEMKEY`,
+      }),
+    } as unknown as DurableClient;
+    const page = (body: unknown[], token?: string) => {
+      const calls: { url: string; headers: Record<string, string> }[] = [];
+      const fetchImpl = (async (url: string, init: { headers: Record<string, string> }) => {
+        calls.push({ url, headers: init.headers });
+        return new Response(JSON.stringify(body), { status: 200, headers: token ? { "x-ms-continuation-token": token } : {} });
+      }) as unknown as typeof fetch;
+      return { calls, fetchImpl };
+    };
+
+    test("asks the rpcBaseUrl listener (no key, no public origin) with the query and the caller's token", async () => {
+      const { calls, fetchImpl } = page([]);
+      await listGathers(
+        client,
+        "http://127.0.0.1:17071/durabletask/",
+        { top: 5, continuationToken: "abc", runtimeStatus: ["Running"] },
+        fetchImpl,
+      );
+      expect(calls).toHaveLength(1);
+      const url = new URL(calls[0].url);
+      expect(url.origin + url.pathname).toBe("http://127.0.0.1:17071/durabletask/instances/");
+      expect(Object.fromEntries(url.searchParams)).toEqual({ top: "5", showInput: "false", runtimeStatus: "Running" });
+      expect(calls[0].headers).toEqual({ "x-ms-continuation-token": "abc" });
+    });
+
+    test("an empty page that carries a token keeps it (listing goes on)", async () => {
+      const { fetchImpl } = page([], "next-page");
+      expect(await listGathers(client, "http://127.0.0.1:17071/durabletask/", { top: 5 }, fetchImpl)).toEqual({
+        items: [],
+        continuationToken: "next-page",
+      });
+      const last = page([]);
+      expect((await listGathers(client, "http://127.0.0.1:17071/durabletask/", { top: 5 }, last.fetchImpl)).continuationToken).toBeNull();
+    });
+
+    test("a host without rpcBaseUrl: the management URL template, as the durable client itself falls back", async () => {
+      const { calls, fetchImpl } = page([]);
+      await listGathers(client, undefined, { top: 5 }, fetchImpl);
+      expect(calls[0].url).toBe("https://app.example.net/runtime/webhooks/durabletask/instances?code=SYSTEMKEY&top=5&showInput=false");
     });
   });
 });
