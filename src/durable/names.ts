@@ -3,6 +3,8 @@ export const FunctionNames = {
   startScatterGather: "startScatterGather",
   getScatterGather: "getScatterGather",
   submitResponse: "submitResponse",
+  /** The bidders' route: anonymous, with the answer URL's capability token (respondUrl). */
+  submitAnswer: "submitAnswer",
   getScatterGatherResponses: "getScatterGatherResponses",
   deleteScatterGather: "deleteScatterGather",
   /** Terminates a gather and its batches (the host's terminate reaches one instance). */

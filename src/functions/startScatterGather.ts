@@ -49,7 +49,8 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     ...(gather.retry ? { retry: gather.retry } : {}),
     ...(gather.auction
       ? {
-          auction: { ...gather.auction, respondUrl: `${apiBase}/responses` },
+          // The bidders' route; notifyResponder adds the run's token (never in history: answerTokens.ts).
+          auction: { ...gather.auction, respondUrl: `${apiBase}/answers` },
           maxAnswers: limits.maxRecipients,
           maxAnswerBytes: limits.maxResponseBytes,
         }

@@ -1,7 +1,14 @@
 /** The HTTP error body of docs/api.md: `{ "error": { "code", "message", "details"? } }`. */
 import type { ErrorDetail } from "./schema";
 
-export type ErrorCode = "invalid_request" | "payload_too_large" | "unsupported_media_type" | "conflict" | "not_found" | "gone";
+export type ErrorCode =
+  | "invalid_request"
+  | "unauthorized"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "conflict"
+  | "not_found"
+  | "gone";
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: ErrorDetail[] };

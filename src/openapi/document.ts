@@ -222,6 +222,36 @@ export function buildOpenApiDocument(): Json {
           },
         },
       },
+      "/api/scatter-gather/{id}/answers": {
+        parameters: [idParam],
+        post: {
+          operationId: "submitAnswer",
+          summary: "An auction answer through the respondUrl bidders receive: no key, the URL's capability token instead",
+          security: NO_AUTH,
+          parameters: [
+            {
+              name: "token",
+              in: "query",
+              required: true,
+              schema: { type: "string" },
+              description: "the token of respondUrl, bound to this gather and run",
+            },
+          ],
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: REF("AuctionAnswer"), example: { responder: "bidder-1", value: { price: 100 } } } },
+          },
+          responses: {
+            "202": answer("Delivered", "SubmitAccepted"),
+            "400": error("Bad body"),
+            "401": error("The token is missing, wrong, or of another gather or run (also for an unknown id)"),
+            "409": error("Not an auction, or the auction holds MAX_RECIPIENTS answers already"),
+            "410": error("The gather is no longer running: the answer came late"),
+            "413": error("Over MAX_RESPONSE_BYTES"),
+            "415": error("Not JSON"),
+          },
+        },
+      },
       "/api/openapi.json": {
         get: {
           operationId: "openapi",

@@ -6,7 +6,9 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/fu
 import * as df from "durable-functions";
 import { getScatterGather } from "../../src/functions/getScatterGather";
 import { startScatterGather } from "../../src/functions/startScatterGather";
+import { submitAnswer } from "../../src/functions/submitAnswer";
 import { submitResponse } from "../../src/functions/submitResponse";
+import { answerToken, resetAnswerTokenKey } from "../../src/http/answerTokens";
 import { answerFacts } from "../../src/gather/facts";
 import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
 
@@ -117,11 +119,12 @@ describe("startScatterGather", () => {
     expect(client.started[0].instanceId).toMatch(/^[0-9a-f]{32}$/);
   });
 
-  test("auction: the orchestrator gets the absolute respond URL", async () => {
+  test("auction: the orchestrator gets the absolute respond URL, without a token", async () => {
     const body = { id: "rfq-1", request: {}, auction: { notify: [], expected: 2 }, completion: { timeoutMs: 1000 } };
     expect((await startScatterGather(post(starterUrl, JSON.stringify(body)), context())).status).toBe(202);
     expect(client.started[0].input).toMatchObject({
-      auction: { expected: 2, notify: [], respondUrl: "http://localhost:7071/api/scatter-gather/rfq-1/responses" },
+      // The bidders' token route, without the token (notifyResponder adds it: never in history).
+      auction: { expected: 2, notify: [], respondUrl: "http://localhost:7071/api/scatter-gather/rfq-1/answers" },
     });
   });
 
@@ -360,5 +363,90 @@ describe("route ids outside the instance id pattern: 404 before any lookup", () 
     expect(await submitResponse(request, context())).toMatchObject({ status: 404, jsonBody: { error: { code: "not_found" } } });
     expect(client.lookups).toEqual([]);
     expect(client.raised).toEqual([]);
+  });
+});
+
+describe("submitAnswer: the bidders' route takes the run's token instead of a key", () => {
+  const secret = "s".repeat(40);
+  const key = Buffer.from(secret);
+  beforeEach(() => {
+    process.env.ANSWER_TOKEN_SECRET = secret;
+    resetAnswerTokenKey();
+  });
+  afterEach(() => {
+    delete process.env.ANSWER_TOKEN_SECRET;
+    resetAnswerTokenKey();
+  });
+  const input = (runId: string) => ({
+    run: { instanceId: "open", runId },
+    auction: { notify: [], respondUrl: "http://x/answers" },
+    completion: { mode: "all", agree: false, timeoutMs: 1000 },
+    aggregate: { kind: "collect", order: "min" },
+  });
+  const answer = (id: string, token: string | undefined, body: unknown = { responder: "r1", value: 1 }) =>
+    new HttpRequest({
+      method: "POST",
+      url: `${starterUrl}/${id}/answers${token === undefined ? "" : `?token=${encodeURIComponent(token)}`}`,
+      params: { id },
+      body: { string: JSON.stringify(body) },
+      headers: { "content-type": "application/json" },
+    });
+  const tokenOf = (instanceId: string, runId: string) => answerToken(key, { instanceId, runId });
+
+  test("the run's token: 202 and the event; the body rules of the operators' route", async () => {
+    client = new RecordingClient({ open: { runtimeStatus: "Running", input: input("r2") } });
+    expect(await submitAnswer(answer("open", tokenOf("open", "r2")), context())).toMatchObject({
+      status: 202,
+      jsonBody: { accepted: true },
+    });
+    expect(client.raised).toHaveLength(1);
+    const bad = await submitAnswer(answer("open", tokenOf("open", "r2"), { responder: "has space", value: 1 }), context());
+    expect(bad.status).toBe(400);
+  });
+
+  test.each([
+    ["no token", undefined],
+    ["a wrong token", "x".repeat(43)],
+    ["another run's token", "r1"],
+    ["another gather's token", "other"],
+    ["a token one character longer", "long"],
+  ])("%s: 401 with the error shape, nothing raised or stored", async (_name, which) => {
+    client = new RecordingClient({ open: { runtimeStatus: "Running", input: input("r2") } });
+    const token =
+      which === "r1"
+        ? tokenOf("open", "r1")
+        : which === "other"
+          ? tokenOf("other", "r2")
+          : which === "long"
+            ? `${tokenOf("open", "r2")}A`
+            : which;
+    const response = await submitAnswer(answer("open", token), context());
+    expect(response).toMatchObject({ status: 401, jsonBody: { error: { code: "unauthorized" } } });
+    expect(JSON.stringify(response.jsonBody)).not.toContain(tokenOf("open", "r2"));
+    expect(client.raised).toEqual([]);
+    expect(await store.stat("open/r2/auction/r1.json")).toBeUndefined();
+  });
+
+  test("an unknown id and an id outside the pattern are 401 too (nothing to learn); 410 only with the right token", async () => {
+    client = new RecordingClient({
+      shut: { runtimeStatus: "Completed", input: { ...input("r2"), run: { instanceId: "shut", runId: "r2" } } },
+    });
+    expect((await submitAnswer(answer("nope", tokenOf("nope", "r2")), context())).status).toBe(401);
+    expect((await submitAnswer(answer("../x", tokenOf("../x", "r2")), context())).status).toBe(401);
+    expect((await submitAnswer(answer("shut", tokenOf("open", "r2")), context())).status).toBe(401);
+    expect((await submitAnswer(answer("shut", tokenOf("shut", "r2")), context())).status).toBe(410);
+  });
+
+  test("in Azure (not Development) without ANSWER_TOKEN_SECRET it refuses to work, naming the setting", async () => {
+    delete process.env.ANSWER_TOKEN_SECRET;
+    const environment = process.env.AZURE_FUNCTIONS_ENVIRONMENT;
+    process.env.AZURE_FUNCTIONS_ENVIRONMENT = "Production";
+    try {
+      client = new RecordingClient({ open: { runtimeStatus: "Running", input: input("r2") } });
+      await expect(submitAnswer(answer("open", "t"), context())).rejects.toThrow(/ANSWER_TOKEN_SECRET is not set/);
+    } finally {
+      if (environment === undefined) delete process.env.AZURE_FUNCTIONS_ENVIRONMENT;
+      else process.env.AZURE_FUNCTIONS_ENVIRONMENT = environment;
+    }
   });
 });
