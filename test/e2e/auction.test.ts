@@ -5,6 +5,7 @@
 import {
   pollUntil,
   pollUntilDone,
+  postAnonymous,
   postJson,
   gatherUrl,
   recipientServer,
@@ -40,10 +41,14 @@ describe("auction", () => {
     expect(Object.keys(call.body).sort()).toEqual(["request", "requestId", "respondUrl"]);
     expect(call.body.requestId).toBe(id);
     expect(call.body.request).toEqual(request);
-    expect(new URL(call.body.respondUrl).pathname).toBe(`/api/scatter-gather/${id}/responses`);
+    // The bidders' route with the run's token: no function key is handed out.
+    const respondUrl = new URL(call.body.respondUrl);
+    expect(respondUrl.pathname).toBe(`/api/scatter-gather/${id}/answers`);
+    expect([...respondUrl.searchParams.keys()]).toEqual(["token"]);
+    expect(respondUrl.searchParams.get("token")).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
-    // 1st answer through the respondUrl the responders were given.
-    const a1 = await postJson(call.body.respondUrl, { responder: "r1", value: { bid: { price: 90 } } });
+    // 1st answer through the respondUrl the responders were given, with no key (as a bidder has none).
+    const a1 = await postAnonymous(call.body.respondUrl, { responder: "r1", value: { bid: { price: 90 } } });
     expect(a1.status).toBe(202);
     await pollUntil(target, id, (b) => b.progress?.succeeded === 1);
 

@@ -99,7 +99,9 @@ describe("public URLs come from configuration, never from the Host header", () =
     }
     expect(answer.headers.location).toBe(urls.statusQueryGetUri);
     await bidder.waitForCalls(1);
-    expect(bidder.calls[0].body.respondUrl).toBe(`http://localhost:${target.host!.port}/api/scatter-gather/${id}/responses`);
+    expect(bidder.calls[0].body.respondUrl).toMatch(
+      new RegExp(`^http://localhost:${target.host!.port}/api/scatter-gather/${id}/answers\\?token=[A-Za-z0-9_-]{43}$`),
+    );
   });
 
   (ownsHost ? test : test.skip)("PUBLIC_BASE_URL replaces the origin of every public URL", async () => {
@@ -117,7 +119,7 @@ describe("public URLs come from configuration, never from the Host header", () =
       const urls = JSON.parse(answer.body) as Record<string, string>;
       expect(urls.statusQueryGetUri.startsWith("https://gather.example.com/runtime/webhooks/durabletask/instances/")).toBe(true);
       await bidder.waitForCalls(1);
-      expect(bidder.calls[0].body.respondUrl).toBe(`https://gather.example.com/api/scatter-gather/${id}/responses`);
+      expect(bidder.calls[0].body.respondUrl).toMatch(new RegExp(`^https://gather\\.example\\.com/api/scatter-gather/${id}/answers\\?token=`));
     } finally {
       await host?.stop();
     }

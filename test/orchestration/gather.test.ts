@@ -4,6 +4,9 @@
  * clock: every completion mode, retries under a deadline, batches, auctions.
  */
 import { batchIdPrefix } from "../../src/gather/instanceIds";
+import { DEFAULT_LIMITS } from "../../src/gather/limits";
+import { EventType } from "../../tools/local-host/engine/history";
+import { validateGatherRequest } from "../../src/gather/schema";
 import type { GatherResult, Json, RetrySpec } from "../../src/gather/types";
 import { gatherInput, OrchestrationHost, type Outcome } from "./host";
 
@@ -324,6 +327,54 @@ describe("large fan-outs", () => {
     expect(result).toMatchObject({ outcome: "complete", closedBy: "first-response" });
     expect(result.responses!.find((r) => r.recipientId === "a")).toMatchObject({ status: "succeeded" });
     for (const id of ["g1~batch-0", "g1~batch-1"]) expect((await h.status(id)).runtimeStatus).toBe("Completed");
+    expect(h.problems()).toEqual([]);
+  });
+});
+
+describe("timers inside every backend's limit", () => {
+  // The worst request validation accepts: the longest deadline, the most attempts, the longest first wait
+  // and the steepest backoff, over batches. Every recipient fails every attempt.
+  test.each([
+    ["a steep backoff from 1 s", 1_000],
+    ["the steepest backoff from 1 ms", 1],
+  ])("%s: no timer of the gather or its batches fires past its deadline (5 days ≤ the 6-day short-timer limit)", async (_name, first) => {
+    const validation = validateGatherRequest(
+      {
+        request: null,
+        recipients: ["a", "b", "c", "d", "e"].map((id) => ({ id, simulate: { failureRate: 1 } })),
+        completion: { timeoutMs: 432_000_000 },
+        retry: { maxAttempts: 10, firstRetryIntervalMs: first, backoffCoefficient: 100 },
+      },
+      { ...DEFAULT_LIMITS, maxAttemptsPerGather: 1_000 },
+    );
+    if (!validation.ok) throw new Error(JSON.stringify(validation.details));
+    const { recipients, completion, aggregate, retry: spec } = validation.value;
+    const h = host(() => ({ error: "HTTP 503" }));
+    const t0 = h.clock.now();
+    await h.start(
+      gatherInput({ recipients, completion, aggregate, retry: spec, fanoutBatchSize: 2, batchIdPrefix: batchIdPrefix("g1", "run-1") }),
+    );
+    // Jump the fake clock from one armed timer to the next until the gather ends.
+    for (let step = 0; step < 2_000 && (await h.status()).runtimeStatus !== "Completed"; step++) {
+      const due = h.clock.dueTimes();
+      if (due.length > 0) h.clock.advance(Math.max(0, Math.min(...due) - h.clock.now()));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const result = await h.result();
+    expect(result.counts.failed + result.counts.timedOut).toBe(5);
+    const instances = (await h.engine.listInstances({})).instances.map((i) => i.instanceId);
+    expect(instances).toHaveLength(4); // the gather and its three batches
+    const fireAts = instances.flatMap((id) =>
+      h
+        .history(id)
+        .filter((e) => e.EventType === EventType.TimerCreated)
+        .map((e) => String(e.FireAt)),
+    );
+    expect(fireAts.length).toBeGreaterThan(4);
+    for (const fireAt of fireAts) {
+      expect(Number.isNaN(Date.parse(fireAt))).toBe(false);
+      expect(Date.parse(fireAt) - t0).toBeLessThanOrEqual(432_000_000);
+    }
     expect(h.problems()).toEqual([]);
   });
 });
