@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ScatterGatherClient } from "../../src/client";
 import { gatherExamples } from "../../src/openapi/document";
-import { pollUntil, repoRoot, uniqueId, useTarget } from "../e2e/harness";
+import { keysFor, pollUntil, repoRoot, uniqueId, useTarget } from "../e2e/harness";
 
 const target = useTarget();
 jest.setTimeout(60_000);
@@ -26,9 +26,15 @@ interface Run {
   stderr: string;
 }
 
+/** The suite's host and its function key (it enforces keys as Azure does). */
+function targetEnv(): Record<string, string> {
+  const key = keysFor(target.baseUrl).function;
+  return { SCATTER_GATHER_URL: target.baseUrl, ...(key ? { SCATTER_GATHER_KEY: key } : {}) };
+}
+
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, SCATTER_GATHER_URL: target.baseUrl, ...env };
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...targetEnv(), ...env };
     delete childEnv.NO_COLOR;
     if (env.NO_COLOR !== undefined) childEnv.NO_COLOR = env.NO_COLOR;
     execFile(process.execPath, [BIN, ...args], { env: childEnv, timeout: 45_000 }, (error, stdout, stderr) => {
@@ -132,7 +138,7 @@ describe("scatter-gather run", () => {
       const inPty = (env: Record<string, string>) =>
         new Promise<Run>((resolve) => {
           const command = `${process.execPath} ${BIN} run ${file} --interval 100`;
-          const childEnv: NodeJS.ProcessEnv = { ...process.env, SCATTER_GATHER_URL: target.baseUrl, TERM: "xterm", ...env };
+          const childEnv: NodeJS.ProcessEnv = { ...process.env, ...targetEnv(), TERM: "xterm", ...env };
           if (env.NO_COLOR === undefined) delete childEnv.NO_COLOR;
           execFile("script", ["-qfec", command, "/dev/null"], { env: childEnv, timeout: 45_000 }, (error, stdout, stderr) =>
             resolve({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stdout, stderr }),
@@ -218,7 +224,7 @@ describe("the other commands", () => {
     try {
       expect((await cli(["list", "--url", url, "--key", "k1"])).stdout).toBe("no gathers\n");
       await cli(["list"], { SCATTER_GATHER_URL: url, SCATTER_GATHER_KEY: "k2" });
-      await cli(["list", "--url", url]);
+      await cli(["list", "--url", url], { SCATTER_GATHER_KEY: "" });
     } finally {
       server.close();
     }

@@ -4,7 +4,14 @@
  * - `BASE_URL` set (e.g. `BASE_URL=http://localhost:7071 npm run test:e2e` against `func start`): that host.
  * - Otherwise: the project's local host, started from the BUILT files (`dist/tools/local-host/cli.js`,
  *   built by `npm test` / `npm run test:e2e`) as a CHILD PROCESS (it cannot run inside jest's module
- *   registry, see tools/local-host/README.md) on a free loopback port with a temporary data dir.
+ *   registry, see tools/local-host/README.md) on a free loopback port with a temporary data dir, in its
+ *   key-enforcing mode (`--require-keys`): every route but the anonymous ones needs a key, as in Azure, so a
+ *   URL a stranger must call without one (an answer URL) fails here if it would fail there.
+ *
+ * Keys: `keyedFetch` (and so `request`, `postJson`, ...) adds the right key to calls on the target, like an
+ * operator would: the function key for `/api/...`, the master key for `/admin/...` and for webhook URLs built
+ * by hand; URLs that carry their own `code=` (the management URLs) go as they are. `postAnonymous` sends
+ * none, as a bidder would. Against BASE_URL, set E2E_FUNCTION_KEY / E2E_MASTER_KEY when that host wants keys.
  *
  * Also: scriptable recipient servers (node:http on 127.0.0.1, port 0). Nothing here talks to anything
  * but 127.0.0.1 / localhost.
@@ -26,6 +33,34 @@ export const cliPath = path.join(repoRoot, "dist", "tools", "local-host", "cli.j
 export const externalBaseUrl = process.env.BASE_URL?.replace(/\/+$/, "") || undefined;
 /** True when the suite starts its own local host (false under BASE_URL). */
 export const ownsHost = externalBaseUrl === undefined;
+
+/** The keys of the host under test (none: it enforces no keys). */
+export interface Keys {
+  function?: string;
+  master?: string;
+}
+/** The keys of each host the suite talks to, by origin. */
+const keysByOrigin = new Map<string, Keys>();
+if (externalBaseUrl)
+  keysByOrigin.set(new URL(externalBaseUrl).origin, { function: process.env.E2E_FUNCTION_KEY, master: process.env.E2E_MASTER_KEY });
+
+/** The keys of the host at `url` (none when it enforces none). */
+export function keysFor(url: string): Keys {
+  return keysByOrigin.get(new URL(url).origin) ?? {};
+}
+
+/** fetch, with the key an operator would send to a host of the suite (see the header); other origins get none. */
+export function keyedFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const parsed = new URL(url);
+  const headers = new Headers(init.headers);
+  const ownsCode = [...parsed.searchParams.keys()].some((name) => name.toLowerCase() === "code");
+  const keys = keysFor(url);
+  if (!ownsCode && !headers.has("x-functions-key")) {
+    const key = parsed.pathname.startsWith("/api/") ? keys.function : keys.master;
+    if (key) headers.set("x-functions-key", key);
+  }
+  return fetch(url, { ...init, headers });
+}
 
 export const TERMINAL = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
 const ALLOWLIST = "http://127.0.0.1:*,http://localhost:*";
@@ -63,7 +98,9 @@ export function tempDataDir(): string {
  * tools/local-host/test/harness.ts). `port` 0 (default) lets the host pick a free port (the printed URL
  * is parsed); give a port to restart on the same one.
  */
-export async function startHostProcess(opts: { dataDir?: string; port?: number; env?: Record<string, string> } = {}): Promise<HostProcess> {
+export async function startHostProcess(
+  opts: { dataDir?: string; port?: number; env?: Record<string, string>; requireKeys?: boolean } = {},
+): Promise<HostProcess> {
   if (!fs.existsSync(cliPath)) {
     throw new Error(
       `${path.relative(repoRoot, cliPath)} is missing: the e2e suite runs the BUILT local host. ` +
@@ -71,7 +108,11 @@ export async function startHostProcess(opts: { dataDir?: string; port?: number; 
     );
   }
   const env = { RECIPIENT_URL_ALLOWLIST: ALLOWLIST, ...(opts.env ?? {}) };
-  const host = await spawnHost({ cliPath, appDir: repoRoot, dataDir: opts.dataDir ?? tempDataDir(), port: opts.port, env });
+  const requireKeys = opts.requireKeys ?? true;
+  const host = await spawnHost({ cliPath, appDir: repoRoot, dataDir: opts.dataDir ?? tempDataDir(), port: opts.port, env, requireKeys });
+  // The suite's calls to this host carry its keys (it answers on 127.0.0.1 and, in its own URLs, localhost).
+  const hostKeys = requireKeys ? { function: host.keys!.function, master: host.keys!.master } : {};
+  for (const name of ["127.0.0.1", "localhost"]) keysByOrigin.set(`http://${name}:${host.port}`, hostKeys);
   try {
     await waitForRunning(host.url);
   } catch (error) {
@@ -86,7 +127,7 @@ export async function waitForRunning(baseUrl: string, timeoutMs = 30_000): Promi
   let last: string;
   for (;;) {
     try {
-      const res = await fetch(`${baseUrl}/admin/host/status`);
+      const res = await keyedFetch(`${baseUrl}/admin/host/status`);
       const text = await res.text();
       last = `${res.status} ${text}`;
       if (res.ok && JSON.parse(text).state === "Running") return;
@@ -152,7 +193,12 @@ async function answer(res: Response): Promise<HttpAnswer> {
 }
 
 export async function request(url: string, init: RequestInit = {}): Promise<HttpAnswer> {
-  return answer(await fetch(url, init));
+  return answer(await keyedFetch(url, init));
+}
+
+/** A POST with no key at all, as a stranger (a bidder holding only its respondUrl) makes it. */
+export async function postAnonymous(url: string, body: unknown): Promise<HttpAnswer> {
+  return answer(await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }));
 }
 
 export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
@@ -227,7 +273,7 @@ export async function listInstanceIds(target: Target, query = ""): Promise<strin
   const ids: string[] = [];
   let token: string | undefined;
   for (let page = 0; page < 1000; page++) {
-    const res = await fetch(`${target.baseUrl}/runtime/webhooks/durabletask/instances?top=1000${query}`, {
+    const res = await keyedFetch(`${target.baseUrl}/runtime/webhooks/durabletask/instances?top=1000${query}`, {
       headers: token ? { "x-ms-continuation-token": token } : {},
     });
     if (res.status !== 200) throw new Error(`GET instances answered ${res.status}: ${await res.text()}`);

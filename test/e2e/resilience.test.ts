@@ -5,6 +5,9 @@
  */
 import * as http from "node:http";
 import {
+  keyedFetch,
+  keysFor,
+  listInstanceIds,
   ownsHost,
   pollUntil,
   recipientServer,
@@ -119,7 +122,9 @@ describe("public URLs come from configuration, never from the Host header", () =
       const urls = JSON.parse(answer.body) as Record<string, string>;
       expect(urls.statusQueryGetUri.startsWith("https://gather.example.com/runtime/webhooks/durabletask/instances/")).toBe(true);
       await bidder.waitForCalls(1);
-      expect(bidder.calls[0].body.respondUrl).toMatch(new RegExp(`^https://gather\\.example\\.com/api/scatter-gather/${id}/answers\\?token=`));
+      expect(bidder.calls[0].body.respondUrl).toMatch(
+        new RegExp(`^https://gather\\.example\\.com/api/scatter-gather/${id}/answers\\?token=`),
+      );
     } finally {
       await host?.stop();
     }
@@ -144,7 +149,7 @@ describe("instance ids", () => {
       const status = await pollUntil(site, gatherId, (s) => s.runtimeStatus !== "Running", 20_000);
       expect(status.result).toMatchObject({ outcome: "complete", counts: { total: 5, succeeded: 5, failed: 0 } });
       // And the batches' own ids cannot be taken: "~" is outside the id alphabet.
-      const refused = await fetch(`${host.url}/api/scatter-gather`, {
+      const refused = await keyedFetch(`${host.url}/api/scatter-gather`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ id: `${id}~batch-0`, request: 1, recipients: [healthy] }),
@@ -164,7 +169,7 @@ describe("auction answer cap", () => {
       host = await startHostProcess({ env: { MAX_RECIPIENTS: "3" } });
       const { id } = await startOk({ baseUrl: host.url }, { request: 1, auction: {}, completion: { timeoutMs: 60_000 } });
       for (let i = 0; i < 5; i++) {
-        await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}/raiseEvent/response`, {
+        await keyedFetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}/raiseEvent/response`, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ responder: `r${i}`, value: i }),
@@ -185,7 +190,7 @@ describe("terminate and delete reach the whole gather", () => {
     const recipients = Array.from({ length: 1200 }, (_, i) => ({ id: `r${i}`, url: `${srv.url}/q` }));
     const { id } = await startOk(target, { request: 1, recipients });
     await srv.waitForCalls(100, 20_000);
-    const terminate = await fetch(`${target.baseUrl}/api/scatter-gather/${id}/terminate`, { method: "POST" });
+    const terminate = await keyedFetch(`${target.baseUrl}/api/scatter-gather/${id}/terminate`, { method: "POST" });
     expect(terminate.status).toBe(202);
     expect(((await terminate.json()) as AnyJson).terminated).toBe(6); // the gather and its 5 batches (FANOUT_BATCH_SIZE 250)
     const atTerminate = srv.count;
@@ -196,29 +201,35 @@ describe("terminate and delete reach the whole gather", () => {
     expect(srv.count).toBeLessThan(1200);
     const status = await pollUntil(target, id, (s) => s.runtimeStatus !== "Running");
     expect(status.runtimeStatus).toBe("Terminated");
-    const batch = await fetch(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${id}~batch-0`);
+    const batchIds = (await listInstanceIds(target, `&instanceIdPrefix=${encodeURIComponent(`${id}~batch-`)}`)).filter((x) =>
+      x.startsWith(`${id}~batch-`),
+    );
+    expect(batchIds).toHaveLength(5);
+    const batch = await keyedFetch(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${batchIds[0]}`);
     expect(((await batch.json()) as AnyJson).runtimeStatus).toBe("Terminated");
 
     // DELETE then removes the gather and every batch.
-    const deleted = await fetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" });
+    const deleted = await keyedFetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" });
     expect(deleted.status).toBe(204);
-    expect((await fetch(`${target.baseUrl}/api/scatter-gather/${id}`)).status).toBe(404);
-    for (const n of [0, 1, 2])
-      expect((await fetch(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${id}~batch-${n}`)).status).toBe(404);
+    expect((await keyedFetch(`${target.baseUrl}/api/scatter-gather/${id}`)).status).toBe(404);
+    for (const batchId of batchIds)
+      expect((await keyedFetch(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${batchId}`)).status).toBe(404);
   });
 
   test("DELETE of a running gather is a 409; of an unknown id a 404; terminate of a finished one a 410", async () => {
     const { id } = await startOk(target, { request: 1, recipients: [{ id: "slow", simulate: { latencyMs: 30_000 } }] });
-    const running = await fetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" });
+    const running = await keyedFetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" });
     expect(running.status).toBe(409);
     expect(((await running.json()) as AnyJson).error.code).toBe("conflict");
-    expect((await fetch(`${target.baseUrl}/api/scatter-gather/${uniqueId("nobody")}`, { method: "DELETE" })).status).toBe(404);
-    expect((await fetch(`${target.baseUrl}/api/scatter-gather/${id}/terminate`, { method: "POST" })).status).toBe(202);
+    expect((await keyedFetch(`${target.baseUrl}/api/scatter-gather/${uniqueId("nobody")}`, { method: "DELETE" })).status).toBe(404);
+    expect((await keyedFetch(`${target.baseUrl}/api/scatter-gather/${id}/terminate`, { method: "POST" })).status).toBe(202);
     await pollUntil(target, id, (s) => s.runtimeStatus === "Terminated");
-    expect((await fetch(`${target.baseUrl}/api/scatter-gather/${id}/terminate`, { method: "POST" })).status).toBe(410);
-    expect((await fetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await keyedFetch(`${target.baseUrl}/api/scatter-gather/${id}/terminate`, { method: "POST" })).status).toBe(410);
+    expect((await keyedFetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" })).status).toBe(204);
   });
 });
+
+const keyHeader = (key: string | undefined): Record<string, string> => (key ? { "x-functions-key": key } : {});
 
 function rawPost(
   port: number,
@@ -228,7 +239,13 @@ function rawPost(
 ): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port, path, method: "POST", headers: { "content-type": "application/json", ...headers } },
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        headers: { "content-type": "application/json", ...keyHeader(keysFor(`http://127.0.0.1:${port}`).function), ...headers },
+      },
       (res) => {
         let text = "";
         res.on("data", (d) => (text += d));

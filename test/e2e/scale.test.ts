@@ -1,8 +1,21 @@
 /**
- * A large fan-out: 2,000 simulated recipients, above the default batch size (500), so the gather runs
- * through scatterGatherBatch sub-orchestrations and merges their results.
+ * Large fan-outs: 2,000 simulated recipients, above the default batch size (250), so the gather runs
+ * through scatterGatherBatch sub-orchestrations and merges their results; and the largest gather the limits
+ * allow (15,000 recipients, an id of the longest accepted length) started twice, on a host that refuses ids
+ * over 100 characters and sub-orchestrations whose id exists and still runs, as the backends do.
  */
-import { listInstanceIds, pollUntilDone, startOk, uniqueId, useTarget, type AnyJson } from "./harness";
+import {
+  listInstanceIds,
+  ownsHost,
+  pollUntilDone,
+  startHostProcess,
+  startOk,
+  uniqueId,
+  useTarget,
+  type AnyJson,
+  type HostProcess,
+  type Target,
+} from "./harness";
 
 const target = useTarget();
 jest.setTimeout(90_000);
@@ -40,12 +53,47 @@ test("2,000 simulated recipients with small latencies complete with counts.total
   });
   expect(status.progress).toMatchObject({ total: N, succeeded: N, failed: 0, pending: 0 });
 
-  // The batches were sub-orchestrations (8 of FANOUT_BATCH_SIZE's default 250).
-  const batches = (await listInstanceIds(target, `&instanceIdPrefix=${encodeURIComponent(`${id}~batch-`)}`)).filter((x) =>
-    x.startsWith(`${id}~batch-`),
-  );
-  expect(batches).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => `${id}~batch-${i}`));
+  // The batches were sub-orchestrations (8 of FANOUT_BATCH_SIZE's default 250), ids tagged with the run.
+  const batches = await batchIdsOf(target, id);
+  expect(batches).toHaveLength(8);
+  const tag = /^.*~batch-([0-9a-f]{8})-\d+$/.exec(batches[0])![1];
+  expect(batches.sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => `${id}~batch-${tag}-${i}`).sort());
   // Wall clock, printed for the report (not asserted tightly: CI machines differ).
   expect(elapsed).toBeLessThan(80_000);
   console.log(`2,000 recipients: ${elapsed} ms wall, closedAt - startedAt ${Date.parse(r.closedAt) - Date.parse(r.startedAt)} ms`);
 });
+
+async function batchIdsOf(site: Target, id: string): Promise<string[]> {
+  const prefix = `${id.length > 79 ? id.slice(0, 67) : id}~`;
+  return (await listInstanceIds(site, `&instanceIdPrefix=${encodeURIComponent(prefix)}`)).filter(
+    (x) => x.startsWith(prefix) && x.includes("~batch-"),
+  );
+}
+
+(ownsHost ? test : test.skip)(
+  "15,000 recipients under an id of 100 characters, then the same id again: both complete",
+  async () => {
+    let host: HostProcess | undefined;
+    try {
+      host = await startHostProcess({ env: { MAX_RECIPIENTS: "15000" } });
+      const site = { baseUrl: host.url };
+      const id = `${uniqueId("longest")}-`.padEnd(100, "x");
+      const N = 15_000;
+      const recipients = Array.from({ length: N }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: i % 20, value: i % 7 } }));
+      for (let run = 0; run < 2; run++) {
+        await startOk(site, { id, request: { run }, recipients });
+        const status = await pollUntilDone(site, id, 120_000, 500);
+        expect(status.runtimeStatus).toBe("Completed");
+        expect(status.result.counts).toEqual({ total: N, succeeded: N, failed: 0, timedOut: 0, abandoned: 0 });
+      }
+      // 60 batches a run, each run its own ids, every id within the backends' 100 characters.
+      const batches = await batchIdsOf(site, id);
+      expect(batches).toHaveLength(120);
+      for (const batchId of batches) expect(batchId.length).toBeLessThanOrEqual(100);
+      expect(new Set(batches.map((b) => b.replace(/-\d+$/, ""))).size).toBe(2);
+    } finally {
+      await host?.stop();
+    }
+  },
+  300_000,
+);

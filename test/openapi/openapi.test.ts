@@ -14,7 +14,7 @@ import { z } from "zod";
 import { ApiError, ScatterGatherClient } from "../../src/client";
 import { gatherRequestSchema } from "../../src/gather/schema";
 import { gatherExamples } from "../../src/openapi/document";
-import { pollUntil, recipientServer, repoRoot, uniqueId, useTarget, type AnyJson } from "../e2e/harness";
+import { keyedFetch, pollUntil, recipientServer, repoRoot, uniqueId, useTarget, type AnyJson } from "../e2e/harness";
 
 const target = useTarget();
 jest.setTimeout(60_000);
@@ -24,7 +24,7 @@ let ajv: Ajv2020;
 let client: ScatterGatherClient;
 
 beforeAll(async () => {
-  const res = await fetch(`${target.baseUrl}/api/openapi.json`);
+  const res = await keyedFetch(`${target.baseUrl}/api/openapi.json`);
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toMatch(/application\/json/);
   doc = await res.json();
@@ -68,7 +68,7 @@ function expectConforms(route: string, method: string, status: number, body: unk
 }
 
 async function raw(method: string, url: string, body?: unknown): Promise<{ status: number; body: AnyJson }> {
-  const res = await fetch(url, {
+  const res = await keyedFetch(url, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -170,7 +170,7 @@ describe("real answers conform to the document", () => {
       closedBy: "all-responded",
     });
 
-    const deleted = await fetch(`${target.baseUrl}${G}/${id}`, { method: "DELETE" });
+    const deleted = await keyedFetch(`${target.baseUrl}${G}/${id}`, { method: "DELETE" });
     expect(deleted.status).toBe(204);
     const gone = await raw("GET", `${target.baseUrl}${G}/${id}`);
     expect(gone.status).toBe(404);
