@@ -91,23 +91,36 @@ const RUNNING_CHECK_TTL_MS = 1000;
 const runningChecks = new Map<string, { at: number; running: Promise<boolean> }>();
 
 /**
- * Whether an instance still gathers: running and not yet closed (customStatus phase "gathering").
+ * Whether an instance still gathers for the run `runId`: running, not yet closed (customStatus phase
+ * "gathering"), and still that run's. Keyed by run, not by instance id: a finished or terminated id may be
+ * started again at once, and its new run's calls must not take the earlier run's "stopped" for their own.
  * Cached per process for a second, so a gather's thousands of calls cost one status read a second.
  * Unknown or unreadable status counts as running: the check may only ever save calls, never lose one.
  */
-export function stillGathering(client: DurableClient | (() => DurableClient), instanceId: string, now = Date.now()): Promise<boolean> {
-  const cached = runningChecks.get(instanceId);
+export function stillGathering(
+  client: DurableClient | (() => DurableClient),
+  instanceId: string,
+  runId: string,
+  now = Date.now(),
+): Promise<boolean> {
+  const key = `${instanceId}\n${runId}`;
+  const cached = runningChecks.get(key);
   if (cached && now - cached.at < RUNNING_CHECK_TTL_MS) return cached.running;
   // A factory is called only here, on a miss: building a client per call costs more than the check.
-  const running = findStatus(typeof client === "function" ? client() : client, instanceId).then(
-    (status) => {
-      if (!status) return true;
-      const phase = (status.customStatus as { phase?: string } | null)?.phase;
-      return isActive(status) && phase !== "aggregating" && phase !== "done";
-    },
+  const running = findStatus(typeof client === "function" ? client() : client, instanceId, true).then(
+    (status) => (status ? gathersFor(status, runId) : true),
     () => true,
   );
-  runningChecks.set(instanceId, { at: now, running });
+  runningChecks.set(key, { at: now, running });
   for (const [id, entry] of runningChecks) if (now - entry.at > 60_000) runningChecks.delete(id);
   return running;
+}
+
+function gathersFor(status: DurableOrchestrationStatus, runId: string): boolean {
+  const statusRun = (status.input as Partial<OrchestrationInput> | null | undefined)?.run?.runId;
+  // Run ids sort by start time: a later run owns the id now, so this call's run is over. An earlier one
+  // (a status read that lags behind the start) says nothing about this run.
+  if (statusRun !== undefined && statusRun !== runId) return statusRun < runId;
+  const phase = (status.customStatus as { phase?: string } | null)?.phase;
+  return isActive(status) && phase !== "aggregating" && phase !== "done";
 }

@@ -82,8 +82,8 @@ async function gatherStillOpen(input: CallRecipientInput, context: InvocationCon
   const lazyClient = () => (client ??= df.getClient(context));
   const owner = context.triggerMetadata?.instanceId;
   try {
-    const checks = [stillGathering(lazyClient, input.requestId)];
-    if (typeof owner === "string" && owner !== input.requestId) checks.push(stillGathering(lazyClient, owner));
+    const checks = [stillGathering(lazyClient, input.requestId, input.run.runId)];
+    if (typeof owner === "string" && owner !== input.requestId) checks.push(stillGathering(lazyClient, owner, input.run.runId));
     return (await Promise.all(checks)).every(Boolean);
   } catch {
     return true; // no client binding

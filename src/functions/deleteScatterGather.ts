@@ -5,7 +5,9 @@ import { isActive, purgeGather } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { findGather } from "../http/gatherRoute";
 import { jsonResponse } from "../http/responses";
+import type { OrchestrationInput } from "../gather/types";
 import { getPayloadStore, instancePrefix } from "../payload";
+import { deleteRunsUpTo } from "../payload/runs";
 
 /** Purges a finished gather, its batch sub-orchestrations and its stored payloads. */
 async function deleteScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -19,8 +21,10 @@ async function deleteScatterGather(request: HttpRequest, context: InvocationCont
     );
   }
   await purgeGather(client, status);
-  // Every run of this instance id: its request, recipient list, answers and result.
-  const blobs = await getPayloadStore().deleteByPrefix(instancePrefix(id));
+  // Every run of this instance id up to the purged one: its request, recipient list, answers and result.
+  // Not a run started since (a POST of the same id racing this DELETE): its data is its own.
+  const run = (status.input as Partial<OrchestrationInput> | null | undefined)?.run;
+  const blobs = run ? await deleteRunsUpTo(getPayloadStore(), id, run.runId) : await getPayloadStore().deleteByPrefix(instancePrefix(id));
   context.log(`Purged scatter-gather ${id} (and ${blobs} stored payloads)`);
   return { status: 204 };
 }

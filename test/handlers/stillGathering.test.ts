@@ -1,0 +1,47 @@
+/** callRecipient's "does my gather still gather?" check (src/durable/client.ts stillGathering). */
+import type { DurableClient } from "durable-functions";
+import { stillGathering } from "../../src/durable/client";
+
+type Status = { runtimeStatus: string; customStatus?: unknown; input?: unknown };
+
+function clientOf(current: () => Status | undefined): { client: DurableClient; reads: () => number } {
+  let reads = 0;
+  const client = {
+    getStatus: async (instanceId: string) => {
+      reads++;
+      const status = current();
+      if (!status) throw new Error(`HTTP 404 (${instanceId})`);
+      return { instanceId, ...status };
+    },
+  } as unknown as DurableClient;
+  return { client, reads: () => reads };
+}
+const run = (runId: string) => ({ run: { instanceId: "g", runId } });
+
+describe("stillGathering", () => {
+  test("a restart right after a terminate: the new run's calls are not taken for the stopped run's", async () => {
+    let status: Status = { runtimeStatus: "Terminated", input: run("20261206T100000000Z-aaaaaa") };
+    const { client, reads } = clientOf(() => status);
+    const t0 = 1_000_000;
+    expect(await stillGathering(client, "g", "20261206T100000000Z-aaaaaa", t0)).toBe(false);
+    // Within the same second, the id is started again.
+    status = { runtimeStatus: "Running", customStatus: { phase: "gathering" }, input: run("20261206T100001000Z-bbbbbb") };
+    expect(await stillGathering(client, "g", "20261206T100001000Z-bbbbbb", t0 + 10)).toBe(true);
+    // The stopped run's stragglers still stop: a later run owns the id.
+    expect(await stillGathering(client, "g", "20261206T100000000Z-aaaaaa", t0 + 20)).toBe(false);
+    // One read per run and second.
+    expect(await stillGathering(client, "g", "20261206T100001000Z-bbbbbb", t0 + 500)).toBe(true);
+    expect(reads()).toBe(2);
+  });
+
+  test("closed or finished runs stop; unknown, unreadable and lagging statuses count as running", async () => {
+    const at = 2_000_000;
+    const check = (status: Status | undefined, runId: string, now: number) =>
+      stillGathering(clientOf(() => status).client, "h", runId, now);
+    expect(await check({ runtimeStatus: "Running", customStatus: { phase: "aggregating" }, input: run("r2") }, "r2", at)).toBe(false);
+    expect(await check({ runtimeStatus: "Completed", input: run("r2") }, "r2", at + 2000)).toBe(false);
+    expect(await check(undefined, "r3", at + 4000)).toBe(true);
+    // A status that still shows an earlier run says nothing about this one.
+    expect(await check({ runtimeStatus: "Completed", input: run("r1") }, "r4", at + 6000)).toBe(true);
+  });
+});
