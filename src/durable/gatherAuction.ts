@@ -4,9 +4,9 @@
  * deadline timer for the whole auction and one event wait at a time, both through the CompletionStream,
  * so nothing is yielded twice and no timer is created per answer.
  *
- * Answers through POST /responses arrive already stored, as `{ responder, facts }`. An answer raised
- * straight through sendEventPostUri carries its value; storeAuctionAnswer stores it (held to
- * MAX_RESPONSE_BYTES) before it counts. Responder names go to the payload store in chunks
+ * Answers through the HTTP routes arrive already stored, as `{ responder }`; an answer raised straight
+ * through sendEventPostUri carries its value. Either way storeAuctionAnswer computes the facts (storing a
+ * raised value first, held to MAX_RESPONSE_BYTES): an event's own claims are never trusted. Responder names go to the payload store in chunks
  * (recordArrivals), so no durable payload grows with the number of answers.
  */
 import type { OrchestrationContext, Task } from "durable-functions";
@@ -56,18 +56,14 @@ export function* gatherAuction(context: OrchestrationContext, input: Orchestrati
     const event = parseEvent(answer.result, input.maxAnswerBytes ?? Number.MAX_SAFE_INTEGER);
     // Malformed events, repeat answers and answers past the cap change nothing.
     if (!event || !book.isNew(event.responder)) continue;
-    let facts = event.facts;
-    if (!facts) {
-      const stored = (yield context.df.callActivity(FunctionNames.storeAuctionAnswer, {
-        run: input.run,
-        responder: event.responder,
-        value: event.value,
-        facts: factSpec,
-      })) as StoredAnswer;
-      if ("rejected" in stored) continue;
-      facts = stored.facts;
-    }
-    book.take(event.responder, facts);
+    const stored = (yield context.df.callActivity(FunctionNames.storeAuctionAnswer, {
+      run: input.run,
+      responder: event.responder,
+      ...(event.value !== undefined ? { value: event.value } : {}),
+      facts: factSpec,
+    })) as StoredAnswer;
+    if ("rejected" in stored) continue;
+    book.take(event.responder, stored.facts);
     if (book.count % ARRIVALS_PER_CHUNK === 0) yield* recordArrivals(context, input, chunks++, book);
     context.df.setCustomStatus(book.progress());
     decision = book.verdict();
@@ -83,17 +79,16 @@ function* recordArrivals(context: OrchestrationContext, input: OrchestrationInpu
 }
 
 /**
- * `{ responder, facts }` from POST /responses, or `{ responder, value }` raised straight at the
- * instance. A raw value nested too deep, not finite or over MAX_RESPONSE_BYTES is ignored here, before
- * it could reach an activity input (or overflow JSON.stringify).
+ * `{ responder }` from the HTTP routes (the answer is stored), or `{ responder, value }` raised straight at
+ * the instance; any other field (such as claimed `facts`) is ignored. A raw value nested too deep, not
+ * finite or over MAX_RESPONSE_BYTES is ignored here, before it could reach an activity input.
  */
-function parseEvent(data: unknown, maxAnswerBytes: number): { responder: string; facts?: AnswerFacts; value?: unknown } | undefined {
+function parseEvent(data: unknown, maxAnswerBytes: number): { responder: string; value?: unknown } | undefined {
   if (typeof data !== "object" || data === null) return undefined;
-  const { responder, facts, value } = data as Record<string, unknown>;
+  const { responder, value } = data as Record<string, unknown>;
   if (typeof responder !== "string" || !/^[A-Za-z0-9._:-]{1,128}$/.test(responder)) return undefined;
-  if (typeof facts === "object" && facts !== null && typeof (facts as AnswerFacts).bytes === "number")
-    return { responder, facts: facts as AnswerFacts };
-  if (value === undefined || findJsonProblem(value) || JSON.stringify(value).length > maxAnswerBytes) return undefined;
+  if (value === undefined) return { responder };
+  if (findJsonProblem(value) || JSON.stringify(value).length > maxAnswerBytes) return undefined;
   return { responder, value };
 }
 

@@ -9,26 +9,31 @@ import type { Json, RunRef } from "../gather/types";
 import { getPayloadStore } from "../payload";
 
 /**
- * An auction answer raised straight at the instance (sendEventPostUri bypasses POST /responses): held
- * to the same rules (MAX_RESPONSE_BYTES, nesting, finite numbers), stored like any other answer, and
- * counted only if it is the responder's first.
+ * Counts an auction answer, its facts computed here from the value, never taken from the event: anyone
+ * holding sendEventPostUri could raise any event. An answer raised straight at the instance (`value`
+ * given) is held to the rules of POST …/responses (MAX_RESPONSE_BYTES, nesting, finite numbers) and stored,
+ * and counts only if it is the responder's first. An answer the HTTP routes stored already (no `value`) is
+ * read back: a responder with no stored answer does not count.
  */
 export async function storeAuctionAnswer(input: {
   run: RunRef;
   responder: string;
-  value: unknown;
+  value?: unknown;
   facts: FactSpec;
 }): Promise<StoredOrRejected> {
+  const payloads = new RunPayloads(getPayloadStore(), input.run);
+  if (input.value === undefined) {
+    const stored = await payloads.auctionAnswer(input.responder);
+    if (!stored) return { rejected: `no stored answer of ${input.responder}: an event without a value counts only after POST …/answers` };
+    return { facts: answerFacts(stored.value, input.facts) };
+  }
   const { maxResponseBytes } = readLimits();
   const value = input.value as Json;
   const bytes = Buffer.byteLength(JSON.stringify(value) ?? "", "utf8");
   if (bytes > maxResponseBytes) return { rejected: `answer larger than ${maxResponseBytes} bytes (MAX_RESPONSE_BYTES)` };
   const problem = findJsonProblem(value);
   if (problem) return { rejected: problem.message };
-  const stored = await new RunPayloads(getPayloadStore(), input.run).storeAuctionAnswer(input.responder, {
-    recipientId: input.responder,
-    value,
-  });
+  const stored = await payloads.storeAuctionAnswer(input.responder, { recipientId: input.responder, value });
   if (!stored.created && !stored.identical) return { rejected: "the responder answered already (first answer wins)" };
   return { facts: answerFacts(value, input.facts) };
 }

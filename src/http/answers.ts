@@ -9,7 +9,6 @@ import type { DurableClient, DurableOrchestrationStatus } from "durable-function
 import { isActive } from "../durable/client";
 import { RESPONSE_EVENT } from "../durable/names";
 import { errorBody, summarize } from "../gather/errors";
-import { answerFacts } from "../gather/facts";
 import type { Limits } from "../gather/limits";
 import { RunPayloads } from "../gather/runPayloads";
 import { validateAuctionAnswer } from "../gather/schema";
@@ -44,15 +43,16 @@ export async function acceptAuctionAnswer(
     limits.maxRecipients,
   );
   if (refused) return refused;
-  // The answer goes to the payload store (a responder's first answer wins); the event carries its facts.
+  // The answer goes to the payload store (a responder's first answer wins), then the event tells the gather.
   const input = status.input as OrchestrationInput;
   const { responder, value } = answer;
   const stored = await new RunPayloads(getPayloadStore(), input.run).storeAuctionAnswer(responder, { recipientId: responder, value });
   if (!stored.created && !stored.identical) {
     return jsonResponse(202, { id, responder, accepted: false, reason: "the responder answered already: the first answer wins" });
   }
-  const facts = answerFacts(value, { agree: input.completion.agree, aggregate: input.aggregate });
-  await client.raiseEvent(id, RESPONSE_EVENT, { responder, facts });
+  // The event names the responder only: the orchestrator has the stored answer's facts computed by an
+  // activity, so an event raised by anyone else cannot claim facts (storeAuctionAnswer).
+  await client.raiseEvent(id, RESPONSE_EVENT, { responder });
   return jsonResponse(202, { id, responder, accepted: true });
 }
 

@@ -9,7 +9,6 @@ import { startScatterGather } from "../../src/functions/startScatterGather";
 import { submitAnswer } from "../../src/functions/submitAnswer";
 import { submitResponse } from "../../src/functions/submitResponse";
 import { answerToken, resetAnswerTokenKey } from "../../src/http/answerTokens";
-import { answerFacts } from "../../src/gather/facts";
 import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
 
 type Status = {
@@ -254,14 +253,14 @@ describe("submitResponse", () => {
     aggregate: { kind: "best", field: "price", order: "min" },
   };
 
-  test("202 stores the answer and raises its facts; a second answer of a responder is kept out; 404 unknown; 410 finished; 400 bad body", async () => {
+  test("202 stores the answer and raises the responder; a second answer of a responder is kept out; 404 unknown; 410 finished; 400 bad body", async () => {
     client = new RecordingClient({
       open: { runtimeStatus: "Running", input: auctionInput },
       shut: { runtimeStatus: "Completed", input: auctionInput },
     });
     expect((await submitResponse(answer("open", { responder: "r1", value: { price: 3 } }), context())).status).toBe(202);
-    const facts = answerFacts({ price: 3 }, { agree: false, aggregate: { kind: "best", field: "price", order: "min" } });
-    expect(client.raised).toEqual([{ instanceId: "open", name: "response", data: { responder: "r1", facts } }]);
+    // The event names the responder only: the gather has the stored answer's facts computed (never trusts an event's).
+    expect(client.raised).toEqual([{ instanceId: "open", name: "response", data: { responder: "r1" } }]);
     expect(await store.getJson("open/r/auction/r1.json")).toEqual({ recipientId: "r1", value: { price: 3 } });
     const again = await submitResponse(answer("open", { responder: "r1", value: { price: 1 } }), context());
     expect(again).toMatchObject({ status: 202, jsonBody: { accepted: false } });
