@@ -66,7 +66,9 @@ export function* gatherInBatches(
     });
     return "recorded";
   });
-  const running = batches.flatMap((task, i) => (task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, input.batchIdPrefix, i)]));
+  const running = batches.flatMap((task, i) =>
+    task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, input.batchIdPrefix, i)],
+  );
   if (running.length > 0) yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds: running });
   return { decision, ...tally.close(decision), plan: tally.plan() };
 }

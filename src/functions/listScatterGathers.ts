@@ -5,19 +5,32 @@ import { durableRpcBaseUrl } from "../durable/client";
 import { errorBody } from "../gather/errors";
 import { jsonResponse } from "../http/responses";
 import { managementUrls, publicOrigin } from "../http/publicUrls";
-import { listGathers, parseListQuery } from "../views/gatherList";
+import { ListError, listGathers, parseListQuery } from "../views/gatherList";
 
 /** GET /api/scatter-gather?top=&continuationToken=: recent gathers, one backend page per call (views/gatherList.ts). */
 export async function listScatterGathers(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const query = parseListQuery((name) => request.query.get(name));
   if ("error" in query) return jsonResponse(400, errorBody("invalid_request", query.error, [{ path: "query", message: query.error }]));
   const client = df.getClient(context);
-  const { items, continuationToken } = await listGathers(client, durableRpcBaseUrl(context), query);
+  let page: Awaited<ReturnType<typeof listGathers>>;
+  try {
+    page = await listGathers(client, durableRpcBaseUrl(context), query);
+  } catch (error) {
+    if (!(error instanceof ListError)) throw error;
+    context.warn(`listScatterGathers: ${error.message}`);
+    const code = error.status === 400 ? "invalid_request" : "backend_error";
+    return jsonResponse(
+      error.status,
+      errorBody(code, error.message, error.status === 400 ? [{ path: "continuationToken", message: error.message }] : undefined),
+    );
+  }
+  const { items, continuationToken } = page;
   let nextUri: string | null = null;
   if (continuationToken) {
     const next = new URL(`${publicOrigin(managementUrls(client, "x"))}/api/scatter-gather`);
     for (const [name, value] of new URL(request.url).searchParams)
-      if (name !== "continuationToken" && name !== "code") next.searchParams.set(name, value);
+      // The key stays out of a URL meant to be shared or logged, whatever its spelling (the host reads `code` case-insensitively).
+      if (name !== "continuationToken" && name.toLowerCase() !== "code") next.searchParams.set(name, value);
     next.searchParams.set("continuationToken", continuationToken);
     nextUri = next.href;
   }

@@ -2,13 +2,7 @@
 import type { ErrorDetail } from "./schema";
 
 export type ErrorCode =
-  | "invalid_request"
-  | "unauthorized"
-  | "payload_too_large"
-  | "unsupported_media_type"
-  | "conflict"
-  | "not_found"
-  | "gone";
+  "invalid_request" | "unauthorized" | "payload_too_large" | "unsupported_media_type" | "conflict" | "not_found" | "gone" | "backend_error";
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: ErrorDetail[] };

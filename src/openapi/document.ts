@@ -157,7 +157,11 @@ export function buildOpenApiDocument(): Json {
               description: "comma-separated runtime statuses, e.g. Running,Pending",
             },
           ],
-          responses: { "200": answer("A page of gathers", "GatherList"), "400": error("A bad query parameter") },
+          responses: {
+            "200": answer("A page of gathers", "GatherList"),
+            "400": error("A bad query parameter, or a continuationToken this list did not hand out"),
+            "502": error("The Durable backend refused the query"),
+          },
         },
       },
       "/api/scatter-gather/{id}": {

@@ -24,7 +24,16 @@ export const errorDetailSchema = z.looseObject({
 
 export const errorBodySchema = z.looseObject({
   error: z.looseObject({
-    code: z.enum(["invalid_request", "unauthorized", "payload_too_large", "unsupported_media_type", "conflict", "not_found", "gone"]),
+    code: z.enum([
+      "invalid_request",
+      "unauthorized",
+      "payload_too_large",
+      "unsupported_media_type",
+      "conflict",
+      "not_found",
+      "gone",
+      "backend_error",
+    ]),
     message: z.string(),
     details: z.array(errorDetailSchema).optional(),
   }),

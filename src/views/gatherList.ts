@@ -108,6 +108,17 @@ export function isGather(status: DurableStatusPayload): boolean {
   return status.name === FunctionNames.orchestrator && !isBatchId(status.instanceId);
 }
 
+/** A list the backend would not give: a bad continuation token (400) or a backend failure (502). */
+export class ListError extends Error {
+  constructor(
+    readonly status: 400 | 502,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ListError";
+  }
+}
+
 export async function listGathers(
   client: DurableClient,
   rpcBaseUrl: string | undefined,
@@ -118,7 +129,14 @@ export async function listGathers(
     headers: query.continuationToken ? { "x-ms-continuation-token": query.continuationToken } : {},
     signal: AbortSignal.timeout(30_000),
   });
-  if (res.status !== 200) throw new Error(`the Durable instance query answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+  if (res.status !== 200) {
+    const detail = `the Durable instance query answered ${res.status}: ${(await res.text()).slice(0, 500)}`;
+    // A token is opaque and the backend's own: one it cannot read is the caller's mistake, not the service's.
+    throw new ListError(
+      query.continuationToken ? 400 : 502,
+      query.continuationToken ? "continuationToken is not one this list handed out" : detail,
+    );
+  }
   const statuses = (await res.json()) as DurableStatusPayload[];
   const token = res.headers.get("x-ms-continuation-token");
   // A page may be empty and still carry a token (the backend stopped at its scan budget): keep it, or

@@ -5,6 +5,7 @@
 import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/functions";
 import * as df from "durable-functions";
 import { getScatterGather } from "../../src/functions/getScatterGather";
+import { listScatterGathers } from "../../src/functions/listScatterGathers";
 import { startScatterGather } from "../../src/functions/startScatterGather";
 import { submitAnswer } from "../../src/functions/submitAnswer";
 import { submitResponse } from "../../src/functions/submitResponse";
@@ -447,5 +448,31 @@ describe("submitAnswer: the bidders' route takes the run's token instead of a ke
       if (environment === undefined) delete process.env.AZURE_FUNCTIONS_ENVIRONMENT;
       else process.env.AZURE_FUNCTIONS_ENVIRONMENT = environment;
     }
+  });
+});
+
+describe("listScatterGathers", () => {
+  const list = (query: string) => listScatterGathers(new HttpRequest({ method: "GET", url: `${starterUrl}${query}` }), context());
+  const backend = (status: number, body: unknown, token?: string) =>
+    jest
+      .spyOn(globalThis, "fetch")
+      .mockImplementation(
+        async () => new Response(JSON.stringify(body), { status, headers: token ? { "x-ms-continuation-token": token } : {} }),
+      );
+
+  test("nextUri carries the query on, never a key, whatever the spelling of `code`", async () => {
+    backend(200, [], "t2");
+    const response = await list("?top=1&Code=K1&CODE=K2&code=K3&runtimeStatus=Completed");
+    const next = new URL((response.jsonBody as { nextUri: string }).nextUri);
+    expect(Object.fromEntries(next.searchParams)).toEqual({ top: "1", runtimeStatus: "Completed", continuationToken: "t2" });
+  });
+
+  test("a garbage continuationToken is a 400 with the error shape; a failing backend a 502", async () => {
+    backend(500, "Invalid continuation token.");
+    expect(await list("?continuationToken=garbage")).toMatchObject({
+      status: 400,
+      jsonBody: { error: { code: "invalid_request", details: [{ path: "continuationToken" }] } },
+    });
+    expect(await list("")).toMatchObject({ status: 502, jsonBody: { error: { code: "backend_error" } } });
   });
 });

@@ -92,5 +92,16 @@ describe("gather list", () => {
       await listGathers(client, undefined, { top: 5 }, fetchImpl);
       expect(calls[0].url).toBe("https://app.example.net/runtime/webhooks/durabletask/instances?code=SYSTEMKEY&top=5&showInput=false");
     });
+
+    test("a continuation token the backend cannot read is the caller's 400; another backend failure a 502", async () => {
+      const failing = (async () => new Response("Invalid continuation token.", { status: 500 })) as unknown as typeof fetch;
+      await expect(
+        listGathers(client, "http://127.0.0.1:1/durabletask/", { top: 5, continuationToken: "garbage" }, failing),
+      ).rejects.toMatchObject({
+        name: "ListError",
+        status: 400,
+      });
+      await expect(listGathers(client, "http://127.0.0.1:1/durabletask/", { top: 5 }, failing)).rejects.toMatchObject({ status: 502 });
+    });
   });
 });
