@@ -7,11 +7,12 @@ import * as path from "node:path";
  * from the deployed sources: no build step). Anonymous: the page holds no data and no key; it asks for
  * a function key (or takes ?code=) and sends it with its API calls as x-functions-key.
  */
-const ASSETS: Record<string, string> = {
-  "index.html": "text/html; charset=utf-8",
-  "app.js": "text/javascript; charset=utf-8",
-  "style.css": "text/css; charset=utf-8",
-};
+// A Map, not an object literal: `{file}` comes from the URL, and `constructor` or `__proto__` must be unknown files.
+const ASSETS = new Map<string, string>([
+  ["index.html", "text/html; charset=utf-8"],
+  ["app.js", "text/javascript; charset=utf-8"],
+  ["style.css", "text/css; charset=utf-8"],
+]);
 
 /** src/ui beside this file (ts-jest) or at the package root beside dist/ (the built app). */
 const UI_DIR = [path.resolve(__dirname, "../ui"), path.resolve(__dirname, "../../../src/ui")].find((dir) =>
@@ -28,7 +29,7 @@ const HEADERS = {
 
 export async function ui(request: HttpRequest): Promise<HttpResponseInit> {
   const file = request.params.file || "index.html";
-  const type = ASSETS[file];
+  const type = ASSETS.get(file);
   if (!type || !UI_DIR) return { status: 404, headers: { "Content-Type": "text/plain; charset=utf-8" }, body: "not found" };
   return { status: 200, headers: { "Content-Type": type, ...HEADERS }, body: await fs.promises.readFile(path.join(UI_DIR, file)) };
 }

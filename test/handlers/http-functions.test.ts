@@ -6,6 +6,7 @@ import { HttpRequest, InvocationContext, type HttpResponseInit } from "@azure/fu
 import * as df from "durable-functions";
 import { getScatterGather } from "../../src/functions/getScatterGather";
 import { listScatterGathers } from "../../src/functions/listScatterGathers";
+import { ui } from "../../src/functions/ui";
 import { startScatterGather } from "../../src/functions/startScatterGather";
 import { submitAnswer } from "../../src/functions/submitAnswer";
 import { submitResponse } from "../../src/functions/submitResponse";
@@ -474,5 +475,23 @@ describe("listScatterGathers", () => {
       jsonBody: { error: { code: "invalid_request", details: [{ path: "continuationToken" }] } },
     });
     expect(await list("")).toMatchObject({ status: 502, jsonBody: { error: { code: "backend_error" } } });
+  });
+});
+
+describe("ui", () => {
+  test.each(["constructor", "__proto__", "toString", "hasOwnProperty", "package.json", "..%2Fpackage.json"])(
+    "GET /api/ui/%s is a 404 (the asset table has no inherited names)",
+    async (file) => {
+      const response = await ui(new HttpRequest({ method: "GET", url: `http://localhost:7071/api/ui/${file}`, params: { file } }));
+      expect(response.status).toBe(404);
+    },
+  );
+
+  test("the assets themselves are served", async () => {
+    for (const file of ["index.html", "app.js", "style.css"]) {
+      expect((await ui(new HttpRequest({ method: "GET", url: `http://localhost:7071/api/ui/${file}`, params: { file } }))).status).toBe(
+        200,
+      );
+    }
   });
 });

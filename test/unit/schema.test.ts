@@ -280,7 +280,7 @@ describe("validateGatherRequest: recipients", () => {
     ]);
   });
 
-  test("header names must be HTTP tokens; values without CR, LF or NUL", () => {
+  test("header names must be HTTP tokens; values visible ASCII, space or tab", () => {
     const at = (headers: Record<string, string>) => body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", headers }] });
     expect(
       valid(at({ "x-api-key": "k", "X-Trace_1.!#$%&'*+^`|~": "t v", Authorization: "Bearer x", "x-empty": "" })).recipients,
@@ -295,13 +295,23 @@ describe("validateGatherRequest: recipients", () => {
       "recipients[0].headers.ü",
     ]);
     expect(invalid(at({ "x-a": "v\r\nInjected: 1" }))).toEqual([
-      { path: "recipients[0].headers.x-a", message: "the value must not contain CR, LF or NUL" },
+      {
+        path: "recipients[0].headers.x-a",
+        message: "the value must be visible ASCII, space or tab (no CR, LF, NUL or other controls, nothing above U+007E)",
+      },
     ]);
-    expect(paths(at({ "x-a": "v\n", "x-b": "v\r", "x-c": "a\u0000b" }))).toEqual([
+    expect(
+      paths(at({ "x-a": "v\n", "x-b": "v\r", "x-c": "a\u0000b", "x-d": "café ☃", "x-e": "\u007f", "x-f": "é", "x-g": "a\u0085" })),
+    ).toEqual([
       "recipients[0].headers.x-a",
       "recipients[0].headers.x-b",
       "recipients[0].headers.x-c",
+      "recipients[0].headers.x-d",
+      "recipients[0].headers.x-e",
+      "recipients[0].headers.x-f",
+      "recipients[0].headers.x-g",
     ]);
+    expect(valid(at({ "x-tab": "a\tb c~" })).recipients).toHaveLength(1);
   });
 
   test.each([

@@ -24,8 +24,12 @@ const MAX_ATTEMPT_TIMEOUT_MS = 600_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** An HTTP header name: a token (RFC 9110 §5.1). */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** A header value must not end the header line or the header block early. */
-const HEADER_VALUE_FORBIDDEN = /[\r\n\0]/;
+/**
+ * A header value: visible ASCII, space and tab only. CR, LF and NUL would end the header line or block early;
+ * other controls and non-ASCII text are refused by the HTTP client (undici: "invalid header"), so a start
+ * that took them would then fail every call.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 /**
  * Names a recipient may not set: hop-by-hop and message-framing headers, which would let the request
  * smuggle a second message or break the connection. Content-Type and Accept are ours (JSON) anyway.
@@ -95,7 +99,8 @@ function checkHeaders(at: string, headers: Record<string, string>, problem: (pat
     if (!HEADER_NAME.test(name)) problem(path, "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)");
     else if (FORBIDDEN_HEADER_NAMES.has(lower)) problem(path, "is a hop-by-hop or framing header and cannot be set");
     else if (seen.has(lower)) problem(path, "repeats a header name (names are case-insensitive)");
-    if (HEADER_VALUE_FORBIDDEN.test(value)) problem(path, "the value must not contain CR, LF or NUL");
+    if (!HEADER_VALUE.test(value))
+      problem(path, "the value must be visible ASCII, space or tab (no CR, LF, NUL or other controls, nothing above U+007E)");
     seen.add(lower);
   }
 }
