@@ -4,6 +4,7 @@ import { UrlAllowlist } from "../gather/allowlist";
 import { watchGather } from "../gather/closing";
 import { deliver, RecipientError } from "../gather/deliver";
 import { answerFacts, type AnswerFacts } from "../gather/facts";
+import { sweepIfRunDeleted } from "../gather/orphans";
 import { readLimits } from "../gather/limits";
 import { RunPayloads } from "../gather/runPayloads";
 import { getPayloadStore } from "../payload";
@@ -48,6 +49,8 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
       { recipientId: recipient.id, attempts: input.attempt ?? 1, durationMs },
       valueJson,
     );
+    // A DELETE may have removed the run while this call ran: then its answer group must go too.
+    if (await sweepIfRunDeleted(getPayloadStore(), input.run, answer.group)) throw new RecipientError(DELETED);
     return { durationMs, facts, answer };
   } catch (error) {
     if (error instanceof RecipientError) {
@@ -73,6 +76,7 @@ function factsOf(
 }
 
 const STOPPED = "cancelled: the gather was stopped or closed before this call started";
+const DELETED = "cancelled: the gather was deleted while this call ran (its answer was not kept)";
 
 /** Both the gather and the batch that scheduled this call (the trigger's instanceId) still gather. */
 async function gatherStillOpen(input: CallRecipientInput, context: InvocationContext): Promise<boolean> {

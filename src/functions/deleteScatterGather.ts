@@ -24,7 +24,13 @@ async function deleteScatterGather(request: HttpRequest, context: InvocationCont
   // Every run of this instance id up to the purged one: its request, recipient list, answers and result.
   // Not a run started since (a POST of the same id racing this DELETE): its data is its own.
   const run = (status.input as Partial<OrchestrationInput> | null | undefined)?.run;
-  const blobs = run ? await deleteRunsUpTo(getPayloadStore(), id, run.runId) : await getPayloadStore().deleteByPrefix(instancePrefix(id));
+  // Twice: calls still in flight (a terminated gather's) may store answers meanwhile; a later one sees its run
+  // gone and deletes its own answers (gather/orphans.ts).
+  let blobs = 0;
+  for (let sweep = 0; sweep < 2; sweep++) {
+    const store = getPayloadStore();
+    blobs += run ? await deleteRunsUpTo(store, id, run.runId) : await store.deleteByPrefix(instancePrefix(id));
+  }
   context.log(`Purged scatter-gather ${id} (and ${blobs} stored payloads)`);
   return { status: 204 };
 }
