@@ -9,6 +9,10 @@ export interface BannerFacts {
   rpcBaseUrl: string;
   payloadStore: string;
   maxPayloadBytes: number;
+  maxTimerSpanMs: number;
+  maxInstanceIdLength: number;
+  /** The Durable webhook base URL, when WEBSITE_HOSTNAME names another host than this one. */
+  webhookBaseUrl?: string;
   functions: FunctionInfo[];
   outputsWarning?: string;
   baseUrl: string;
@@ -24,6 +28,15 @@ export function startupBanner(f: BannerFacts): string[] {
     f.maxPayloadBytes > 0
       ? `Durable payloads over ${f.maxPayloadBytes} bytes (UTF-8) are refused (--max-payload-bytes; 0 = none).`
       : "Durable payload size limit: none (--max-payload-bytes 0).",
+    f.maxTimerSpanMs > 0
+      ? `Durable timers firing over ${f.maxTimerSpanMs} ms (${days(f.maxTimerSpanMs)}) after their instance started are refused (--max-timer-span-ms; 0 = none).`
+      : "Durable timer span limit: none (--max-timer-span-ms 0).",
+    f.maxInstanceIdLength > 0
+      ? `Instance ids over ${f.maxInstanceIdLength} characters are refused (--max-instance-id-length; 0 = none).`
+      : "Instance id length limit: none but the extension's 256 (--max-instance-id-length 0).",
+    ...(f.webhookBaseUrl
+      ? [`Durable webhook URLs use WEBSITE_HOSTNAME: ${f.webhookBaseUrl} (the durable client uses the local RPC endpoint).`]
+      : []),
     "",
     "Functions:",
     "",
@@ -34,4 +47,9 @@ export function startupBanner(f: BannerFacts): string[] {
   if (f.outputsWarning) lines.push(f.outputsWarning);
   lines.push(`Host started on ${f.baseUrl} (also http://127.0.0.1:${f.port}).`);
   return lines;
+}
+
+function days(ms: number): string {
+  const d = Math.round((ms / 86_400_000) * 1000) / 1000;
+  return `${d} day${d === 1 ? "" : "s"}`;
 }

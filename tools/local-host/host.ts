@@ -5,25 +5,29 @@
  *
  * The parts: listeners.ts (the sockets), settings.ts (Core Tools' settings, host.json), payload-store.ts
  * (Azurite), worker.ts (the worker stand-in), function-index.ts (what was registered), invoker.ts (calling a
- * function), http-trigger.ts (the HTTP-trigger adapter), durable-api.ts (the Durable HTTP API), http-front.ts
- * (routing requests, the RPC endpoint), engine/ (the durable engine), banner.ts.
+ * function), http-trigger.ts (the HTTP-trigger adapter), durable-api.ts (the Durable HTTP API), webhook-uri.ts (its
+ * public base URL), http-front.ts (routing requests, the RPC endpoint),
+ * engine/ (the durable engine), banner.ts.
  */
 import * as path from "node:path";
 import { requestBodyLimit } from "./body-limit";
 import { startupBanner } from "./banner";
 import { DurableHttpApi } from "./durable-api";
 import { createEngine } from "./engine";
+import { DEFAULT_MAX_INSTANCE_ID_LENGTH } from "./engine/instance-ids";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./engine/payload-limit";
+import { DEFAULT_MAX_TIMER_SPAN_MS } from "./engine/timer-limit";
 import type { DurableEngine } from "./engine/types";
 import { FunctionIndex, type FunctionInfo } from "./function-index";
 import { HostLog } from "./host-log";
-import { HttpFront, RPC_PATH, WEBHOOK_PATH } from "./http-front";
+import { HttpFront, RPC_PATH } from "./http-front";
 import { HttpTriggerAdapter } from "./http-trigger";
 import { FunctionInvoker } from "./invoker";
 import { openListeners, type Listeners } from "./listeners";
 import { unsupportedOutputsBanner } from "./output-bindings";
 import { openPayloadStore, type PayloadStore } from "./payload-store";
 import { applyAppSettings, readHostJson, type HostJson } from "./settings";
+import { extensionWebhookUri } from "./webhook-uri";
 import { WorkerApp } from "./worker";
 
 export type { FunctionInfo };
@@ -40,6 +44,10 @@ export interface LocalHostOptions {
   rpcPort?: number;
   /** Largest durable payload in UTF-8 bytes (engine/payload-limit.ts). Default 1048576 (Durable Task Scheduler); 0 = none. */
   maxPayloadBytes?: number;
+  /** Latest a CreateTimer may fire, in ms after its instance started (engine/timer-limit.ts). Default 518400000 (6 days); 0 = none. */
+  maxTimerSpanMs?: number;
+  /** Longest instance id (engine/instance-ids.ts). Default 100 (Durable Task Scheduler); 0 = none. */
+  maxInstanceIdLength?: number;
   /** Durable store directory. Default `<appDir>/.local-host-data`. Azurite's data goes to `<dataDir>/azurite`. */
   dataDir?: string;
   /**
@@ -138,6 +146,9 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
   applyAppSettings(appDir, port, process.env, log.out);
   front.bodyLimit = requestBodyLimit(process.env);
   const hostJson = readHostJson(appDir, process.env);
+  // The extension's public URLs come from WEBSITE_HOSTNAME; RPC stays on loopback.
+  const hostName = process.env.WEBSITE_HOSTNAME || `localhost:${port}`;
+  const webhookUri = extensionWebhookUri(hostName, "durabletask");
 
   // The payload store (Azurite) before the app loads: the app reads AzureWebJobsStorage.
   const azurite = options.azurite ?? true;
@@ -151,8 +162,12 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
   // The invoker needs the Durable HTTP API's binding data, and that API needs the engine the invoker drives:
   // the closure reads `api` only when a function runs, after it is built below.
   const invoker = new FunctionInvoker({ app: started.app, index, log, clientBindingData: (b) => api.clientBindingData(b) });
-  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  const engine = startEngine(hostJson, index, invoker, { dataDir, maxPayloadBytes, log });
+  const limits = {
+    maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    maxTimerSpanMs: options.maxTimerSpanMs ?? DEFAULT_MAX_TIMER_SPAN_MS,
+    maxInstanceIdLength: options.maxInstanceIdLength ?? DEFAULT_MAX_INSTANCE_ID_LENGTH,
+  };
+  const engine = startEngine(hostJson, index, invoker, { dataDir, log, ...limits });
   started.engine = engine;
   const api = new DurableHttpApi({
     engine,
@@ -160,7 +175,7 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
     connectionName: hostJson.connectionName,
     orchestrators: () => index.orchestrators,
     entities: () => index.entities,
-    webhookUri: () => new URL(`${baseUrl}${WEBHOOK_PATH}`),
+    webhookUri: () => webhookUri,
     rpcBaseUrl: () => rpcBaseUrl,
   });
   await engine.start();
@@ -177,7 +192,8 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
     dataDir,
     rpcBaseUrl,
     payloadStore: payload.banner,
-    maxPayloadBytes,
+    ...limits,
+    webhookBaseUrl: hostName === `localhost:${port}` ? undefined : api.baseUrl(),
     functions,
     outputsWarning: unsupportedOutputsBanner(index.all),
     baseUrl,
@@ -191,7 +207,7 @@ function startEngine(
   hj: HostJson,
   index: FunctionIndex,
   invoker: FunctionInvoker,
-  o: { dataDir: string; maxPayloadBytes: number; log: HostLog },
+  o: { dataDir: string; maxPayloadBytes: number; maxTimerSpanMs: number; maxInstanceIdLength: number; log: HostLog },
 ): DurableEngine {
   return createEngine({
     dataDir: o.dataDir,
@@ -203,6 +219,8 @@ function startEngine(
     maxConcurrentActivities: hj.maxConcurrentActivityFunctions,
     maxConcurrentOrchestrations: hj.maxConcurrentOrchestratorFunctions,
     maxPayloadBytes: o.maxPayloadBytes,
+    maxTimerSpanMs: o.maxTimerSpanMs,
+    maxInstanceIdLength: o.maxInstanceIdLength,
     log: (level, message) => o.log.engine(level, message),
   });
 }

@@ -55,6 +55,8 @@ export interface HostProcess {
   /** http://127.0.0.1:<port> */
   url: string;
   dataDir: string;
+  /** The durable client's local RPC endpoint (`http://127.0.0.1:<port>/durabletask/`), from the banner. */
+  rpcBaseUrl: string;
   child: ChildProcess;
   output(): string;
   /** Sends `signal` (SIGTERM by default), then SIGKILL after `graceMs`; resolves with the exit code. */
@@ -105,6 +107,7 @@ export function spawnHost(opts: SpawnOptions): Promise<HostProcess> {
         port,
         url: `http://127.0.0.1:${port}`,
         dataDir: opts.dataDir,
+        rpcBaseUrl: /local RPC endpoint (\S+)/.exec(out)?.[1] ?? "",
         child,
         output: () => out,
         stop: async (signal: NodeJS.Signals = "SIGTERM", graceMs = 8000) => {
