@@ -1,4 +1,4 @@
-/** The start-up banner: what this host is, the durable store, the payload store, the limits, the functions. */
+/** The start-up banner: what this host is, the durable store, the payload store, the limits, the keys, the functions. */
 import type { FunctionInfo } from "./function-index";
 
 const ALL_METHODS = ["GET", "POST", "DELETE", "HEAD", "PATCH", "PUT", "OPTIONS", "TRACE"];
@@ -13,6 +13,8 @@ export interface BannerFacts {
   maxInstanceIdLength: number;
   /** The Durable webhook base URL, when WEBSITE_HOSTNAME names another host than this one. */
   webhookBaseUrl?: string;
+  /** The keys and their file, when keys are enforced. */
+  keys?: { master: string; function: string; system: string; file: string };
   functions: FunctionInfo[];
   outputsWarning?: string;
   baseUrl: string;
@@ -37,6 +39,7 @@ export function startupBanner(f: BannerFacts): string[] {
     ...(f.webhookBaseUrl
       ? [`Durable webhook URLs use WEBSITE_HOSTNAME: ${f.webhookBaseUrl} (the durable client uses the local RPC endpoint).`]
       : []),
+    ...keyLines(f.keys),
     "",
     "Functions:",
     "",
@@ -52,4 +55,14 @@ export function startupBanner(f: BannerFacts): string[] {
 function days(ms: number): string {
   const d = Math.round((ms / 86_400_000) * 1000) / 1000;
   return `${d} day${d === 1 ? "" : "s"}`;
+}
+
+function keyLines(keys: BannerFacts["keys"]): string[] {
+  if (!keys) return ["Keys: not required (as under func start; --require-keys enforces them as in Azure)."];
+  return [
+    `Keys are required (--require-keys), as in Azure; they are kept in ${keys.file}:`,
+    `\tmaster key (admin routes, /admin/*, every function): ${keys.master}`,
+    `\thost function key 'default' (authLevel function): ${keys.function}`,
+    `\tsystem key 'durabletask_extension' (/runtime/webhooks/durabletask): ${keys.system}`,
+  ];
 }

@@ -13,7 +13,7 @@ Serves the function app like \`func start\`. It is not the Azure Functions host 
   --port, -p N                 HTTP front on 127.0.0.1 and ::1 (default 7071; env PORT; 0 = any free port)
   --rpc-port N                 the durable client's local RPC endpoint (default 17071, else a random port in 30000-31000)
   --app-dir DIR                the function app (default: the current directory)
-  --data-dir DIR               durable store and Azurite data (default <app>/.local-host-data)
+  --data-dir DIR               durable store, secrets and Azurite data (default <app>/.local-host-data)
   --max-payload-bytes N        refuse durable payloads over N UTF-8 bytes (default 1048576, the Durable Task
                                Scheduler's; 0 = none; env LOCAL_HOST_MAX_PAYLOAD_BYTES)
   --max-timer-span-ms N        fail an orchestration whose CreateTimer fires over N ms after the instance started, or
@@ -22,6 +22,11 @@ Serves the function app like \`func start\`. It is not the Azure Functions host 
   --max-instance-id-length N   refuse instance ids over N characters: client starts (400), sub-orchestrations (their
                                task fails) (default 100, the Durable Task Scheduler's; 0 = none;
                                env LOCAL_HOST_MAX_INSTANCE_ID_LENGTH)
+  --require-keys               enforce keys as in Azure (default off, as under func start; env LOCAL_HOST_REQUIRE_KEYS=1):
+                               authLevel function -> a function key or the master key (?code= or x-functions-key),
+                               admin -> the master key; /admin/* -> the master key; /runtime/webhooks/durabletask ->
+                               the system key durabletask_extension or the master key; the local RPC endpoint needs
+                               none. Keys are made on first start in <data-dir>/secrets/host.json and printed.
   --no-azurite                 start no payload store (AzureWebJobsStorage left as set)
   --azurite-port N             Azurite's port (default: any free port)
   --verbose                    system log lines too
@@ -40,6 +45,8 @@ interface CliArgs {
   maxTimerSpanMs?: number;
   /** Longest instance id; 0 = none (default: 100). */
   maxInstanceIdLength?: number;
+  /** Enforce keys as in Azure (default false, as under func start). */
+  requireKeys: boolean;
   appDir: string;
   dataDir?: string;
   /** Start Azurite when AzureWebJobsStorage names no account (default true; --no-azurite). */
@@ -49,7 +56,8 @@ interface CliArgs {
 }
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
-  const args: CliArgs = { port: 7071, appDir: process.cwd(), azurite: true, verbose: false };
+  const args: CliArgs = { port: 7071, appDir: process.cwd(), azurite: true, requireKeys: false, verbose: false };
+  let keysGiven = false;
   let portGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -78,6 +86,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         break;
       case "--max-instance-id-length":
         args.maxInstanceIdLength = parseCount(value(), name, "characters");
+        break;
+      case "--require-keys":
+        args.requireKeys = true;
+        keysGiven = true;
         break;
       case "--app-dir":
         args.appDir = path.resolve(value());
@@ -113,6 +125,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (args.maxInstanceIdLength === undefined && env.LOCAL_HOST_MAX_INSTANCE_ID_LENGTH) {
     args.maxInstanceIdLength = parseCount(env.LOCAL_HOST_MAX_INSTANCE_ID_LENGTH, "LOCAL_HOST_MAX_INSTANCE_ID_LENGTH", "characters");
   }
+  if (!keysGiven && env.LOCAL_HOST_REQUIRE_KEYS) args.requireKeys = parseFlag(env.LOCAL_HOST_REQUIRE_KEYS, "LOCAL_HOST_REQUIRE_KEYS");
   return args;
 }
 
@@ -120,6 +133,12 @@ function parseCount(v: string, what: string, unit: string): number {
   const n = Number(v);
   if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new Error(`Invalid ${what} '${v}' (${unit}, 0 = no limit)`);
   return n;
+}
+
+function parseFlag(v: string, what: string): boolean {
+  if (/^(1|true|yes)$/i.test(v.trim())) return true;
+  if (/^(0|false|no)$/i.test(v.trim())) return false;
+  throw new Error(`Invalid ${what} '${v}' (1 or 0)`);
 }
 
 function parseBytes(v: string, what: string): number {
@@ -147,6 +166,7 @@ async function main(): Promise<void> {
     maxPayloadBytes: args.maxPayloadBytes,
     maxTimerSpanMs: args.maxTimerSpanMs,
     maxInstanceIdLength: args.maxInstanceIdLength,
+    requireKeys: args.requireKeys,
     dataDir: args.dataDir,
     azurite: args.azurite,
     azuritePort: args.azuritePort,

@@ -6,10 +6,12 @@
  * The parts: listeners.ts (the sockets), settings.ts (Core Tools' settings, host.json), payload-store.ts
  * (Azurite), worker.ts (the worker stand-in), function-index.ts (what was registered), invoker.ts (calling a
  * function), http-trigger.ts (the HTTP-trigger adapter), durable-api.ts (the Durable HTTP API), webhook-uri.ts (its
- * public base URL), http-front.ts (routing requests, the RPC endpoint),
+ * public base URL), keys.ts + auth.ts (key enforcement), http-front.ts (routing requests, the RPC endpoint),
  * engine/ (the durable engine), banner.ts.
  */
+import type { IncomingMessage } from "node:http";
 import * as path from "node:path";
+import { KeyAuth } from "./auth";
 import { requestBodyLimit } from "./body-limit";
 import { startupBanner } from "./banner";
 import { DurableHttpApi } from "./durable-api";
@@ -23,14 +25,15 @@ import { HostLog } from "./host-log";
 import { HttpFront, RPC_PATH } from "./http-front";
 import { HttpTriggerAdapter } from "./http-trigger";
 import { FunctionInvoker } from "./invoker";
+import { KeyStore, type HostKeys } from "./keys";
 import { openListeners, type Listeners } from "./listeners";
 import { unsupportedOutputsBanner } from "./output-bindings";
 import { openPayloadStore, type PayloadStore } from "./payload-store";
 import { applyAppSettings, readHostJson, type HostJson } from "./settings";
 import { extensionWebhookUri } from "./webhook-uri";
-import { WorkerApp } from "./worker";
+import { WorkerApp, type RegisteredFunction } from "./worker";
 
-export type { FunctionInfo };
+export type { FunctionInfo, HostKeys };
 
 export interface LocalHostOptions {
   /** The function app directory (its package.json `main` names the entry files). Default: cwd. */
@@ -48,6 +51,11 @@ export interface LocalHostOptions {
   maxTimerSpanMs?: number;
   /** Longest instance id (engine/instance-ids.ts). Default 100 (Durable Task Scheduler); 0 = none. */
   maxInstanceIdLength?: number;
+  /**
+   * Enforce keys as the Functions host does in Azure (auth.ts): function/admin HTTP triggers, `/admin/*`, the Durable
+   * webhooks; keys in `<dataDir>/secrets/host.json`, made on first start. Default false, as under `func start`.
+   */
+  requireKeys?: boolean;
   /** Durable store directory. Default `<appDir>/.local-host-data`. Azurite's data goes to `<dataDir>/azurite`. */
   dataDir?: string;
   /**
@@ -70,6 +78,8 @@ export interface LocalHost {
   port: number;
   rpcBaseUrl: string;
   functions: FunctionInfo[];
+  /** The keys, when they are enforced (requireKeys). */
+  keys?: HostKeys;
   stop(): Promise<void>;
 }
 
@@ -146,9 +156,10 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
   applyAppSettings(appDir, port, process.env, log.out);
   front.bodyLimit = requestBodyLimit(process.env);
   const hostJson = readHostJson(appDir, process.env);
-  // The extension's public URLs come from WEBSITE_HOSTNAME; RPC stays on loopback.
+  // The extension's public URLs come from WEBSITE_HOSTNAME (+ the system key when keys are enforced); RPC stays on loopback.
   const hostName = process.env.WEBSITE_HOSTNAME || `localhost:${port}`;
-  const webhookUri = extensionWebhookUri(hostName, "durabletask");
+  const keyStore = options.requireKeys ? KeyStore.open(dataDir, hostName) : undefined;
+  const webhookUri = extensionWebhookUri(hostName, "durabletask", keyStore?.keys.system);
 
   // The payload store (Azurite) before the app loads: the app reads AzureWebJobsStorage.
   const azurite = options.azurite ?? true;
@@ -185,7 +196,12 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
     );
   }
 
-  front.open({ api, trigger: new HttpTriggerAdapter(index, hostJson.routePrefix, invoker, log), hostJson });
+  const auth = keyStore && new KeyAuth(keyStore);
+  const authorize =
+    auth &&
+    ((fn: RegisteredFunction, req: IncomingMessage, url: URL) =>
+      auth.httpTrigger(req.headers, url, fn.name, fn.bindings[fn.triggerName]?.authLevel));
+  front.open({ api, trigger: new HttpTriggerAdapter(index, hostJson.routePrefix, invoker, log, authorize), hostJson, auth });
   const functions = index.describe(hostJson.routePrefix, baseUrl);
   const banner = startupBanner({
     hubName: hostJson.hubName,
@@ -194,13 +210,14 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
     payloadStore: payload.banner,
     ...limits,
     webhookBaseUrl: hostName === `localhost:${port}` ? undefined : api.baseUrl(),
+    keys: keyStore && { ...keyStore.keys, file: keyStore.file },
     functions,
     outputsWarning: unsupportedOutputsBanner(index.all),
     baseUrl,
     port,
   });
   for (const line of banner) log.out(line);
-  return { url: `http://127.0.0.1:${port}`, port, rpcBaseUrl, functions };
+  return { url: `http://127.0.0.1:${port}`, port, rpcBaseUrl, functions, keys: keyStore?.keys };
 }
 
 function startEngine(

@@ -97,6 +97,7 @@ test("the banner names the payload store and ends with the line the harness wait
   expect(lines).toContain("Payload store: AzureWebJobsStorage: external account 'x' (no Azurite started).");
   expect(lines).toContain("Durable payload size limit: none (--max-payload-bytes 0).");
   expect(lines).toContain("Durable timer span limit: none (--max-timer-span-ms 0).");
+  expect(lines).toContain("Keys: not required (as under func start; --require-keys enforces them as in Azure).");
   expect(lines).toContain("\tf: [GET,POST,DELETE,HEAD,PATCH,PUT,OPTIONS,TRACE] http://localhost:2/api/f");
   expect(lines[lines.length - 1]).toBe("Host started on http://localhost:2 (also http://127.0.0.1:2).");
 });
