@@ -1,14 +1,39 @@
 #!/usr/bin/env node
 /**
- * `npm start`: serves the function app like `func start` would, on http://localhost:7071.
- *   node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR]
- *                                     [--no-azurite] [--azurite-port N] [--verbose]
- * PORT in the environment sets the port when --port is not given; LOCAL_HOST_MAX_PAYLOAD_BYTES the payload limit
- * when --max-payload-bytes is not given (default 1048576, the Durable Task Scheduler's; 0 = none).
- * The payload store (Azurite, blob only) starts when AzureWebJobsStorage names no account; --no-azurite turns it off.
+ * `npm start`: serves the function app like `func start` would, on http://localhost:7071. Options and their
+ * environment variables: see USAGE below (--help) and README.md.
  */
 import * as path from "node:path";
 import { startLocalHost } from "./host";
+
+const USAGE = `Usage: node dist/tools/local-host/cli.js [options]   (npm start: build, then this)
+
+Serves the function app like \`func start\`. It is not the Azure Functions host (see tools/local-host/README.md).
+
+  --port, -p N                 HTTP front on 127.0.0.1 and ::1 (default 7071; env PORT; 0 = any free port)
+  --rpc-port N                 the durable client's local RPC endpoint (default 17071, else a random port in 30000-31000)
+  --app-dir DIR                the function app (default: the current directory)
+  --data-dir DIR               durable store, secrets and Azurite data (default <app>/.local-host-data)
+  --max-payload-bytes N        refuse durable payloads over N UTF-8 bytes (default 1048576, the Durable Task
+                               Scheduler's; 0 = none; env LOCAL_HOST_MAX_PAYLOAD_BYTES)
+  --max-timer-span-ms N        fail an orchestration whose CreateTimer fires over N ms after the instance started, or
+                               whose fireAt is no date (default 518400000 = 6 days; 0 = no span limit;
+                               env LOCAL_HOST_MAX_TIMER_SPAN_MS)
+  --max-instance-id-length N   refuse instance ids over N characters: client starts (400), sub-orchestrations (their
+                               task fails) (default 100, the Durable Task Scheduler's; 0 = none;
+                               env LOCAL_HOST_MAX_INSTANCE_ID_LENGTH)
+  --require-keys               enforce keys as in Azure (default off, as under func start; env LOCAL_HOST_REQUIRE_KEYS=1):
+                               authLevel function -> a function key or the master key (?code= or x-functions-key),
+                               admin -> the master key; /admin/* -> the master key; /runtime/webhooks/durabletask ->
+                               the system key durabletask_extension or the master key; the local RPC endpoint needs
+                               none. Keys are made on first start in <data-dir>/secrets/host.json and printed.
+  --no-azurite                 start no payload store (AzureWebJobsStorage left as set)
+  --azurite-port N             Azurite's port (default: any free port)
+  --verbose                    system log lines too
+
+WEBSITE_HOSTNAME, when set (environment or local.settings.json), is kept and names the Durable webhook URLs
+(http for localhost:<port>, else https); otherwise it is localhost:<port>, as under func start.
+`;
 
 interface CliArgs {
   port: number;
@@ -16,6 +41,12 @@ interface CliArgs {
   rpcPort?: number;
   /** Largest durable payload in UTF-8 bytes; 0 = none (default: the engine's 1 MiB). */
   maxPayloadBytes?: number;
+  /** Latest a CreateTimer may fire after its instance started, in ms; 0 = none (default: 6 days). */
+  maxTimerSpanMs?: number;
+  /** Longest instance id; 0 = none (default: 100). */
+  maxInstanceIdLength?: number;
+  /** Enforce keys as in Azure (default false, as under func start). */
+  requireKeys: boolean;
   appDir: string;
   dataDir?: string;
   /** Start Azurite when AzureWebJobsStorage names no account (default true; --no-azurite). */
@@ -25,7 +56,8 @@ interface CliArgs {
 }
 
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
-  const args: CliArgs = { port: 7071, appDir: process.cwd(), azurite: true, verbose: false };
+  const args: CliArgs = { port: 7071, appDir: process.cwd(), azurite: true, requireKeys: false, verbose: false };
+  let keysGiven = false;
   let portGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -49,6 +81,16 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
       case "--max-payload-bytes":
         args.maxPayloadBytes = parseBytes(value(), name);
         break;
+      case "--max-timer-span-ms":
+        args.maxTimerSpanMs = parseCount(value(), name, "ms");
+        break;
+      case "--max-instance-id-length":
+        args.maxInstanceIdLength = parseCount(value(), name, "characters");
+        break;
+      case "--require-keys":
+        args.requireKeys = true;
+        keysGiven = true;
+        break;
       case "--app-dir":
         args.appDir = path.resolve(value());
         break;
@@ -66,9 +108,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         break;
       case "--help":
       case "-h":
-        process.stdout.write(
-          "Usage: node dist/tools/local-host/cli.js [--port N] [--rpc-port N] [--max-payload-bytes N] [--app-dir DIR] [--data-dir DIR] [--no-azurite] [--azurite-port N] [--verbose]\n",
-        );
+        process.stdout.write(USAGE);
         process.exit(0);
         break;
       default:
@@ -79,13 +119,30 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (args.maxPayloadBytes === undefined && env.LOCAL_HOST_MAX_PAYLOAD_BYTES) {
     args.maxPayloadBytes = parseBytes(env.LOCAL_HOST_MAX_PAYLOAD_BYTES, "LOCAL_HOST_MAX_PAYLOAD_BYTES");
   }
+  if (args.maxTimerSpanMs === undefined && env.LOCAL_HOST_MAX_TIMER_SPAN_MS) {
+    args.maxTimerSpanMs = parseCount(env.LOCAL_HOST_MAX_TIMER_SPAN_MS, "LOCAL_HOST_MAX_TIMER_SPAN_MS", "ms");
+  }
+  if (args.maxInstanceIdLength === undefined && env.LOCAL_HOST_MAX_INSTANCE_ID_LENGTH) {
+    args.maxInstanceIdLength = parseCount(env.LOCAL_HOST_MAX_INSTANCE_ID_LENGTH, "LOCAL_HOST_MAX_INSTANCE_ID_LENGTH", "characters");
+  }
+  if (!keysGiven && env.LOCAL_HOST_REQUIRE_KEYS) args.requireKeys = parseFlag(env.LOCAL_HOST_REQUIRE_KEYS, "LOCAL_HOST_REQUIRE_KEYS");
   return args;
 }
 
-function parseBytes(v: string, what: string): number {
+function parseCount(v: string, what: string, unit: string): number {
   const n = Number(v);
-  if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new Error(`Invalid ${what} '${v}' (bytes, 0 = no limit)`);
+  if (v.trim() === "" || !Number.isSafeInteger(n) || n < 0) throw new Error(`Invalid ${what} '${v}' (${unit}, 0 = no limit)`);
   return n;
+}
+
+function parseFlag(v: string, what: string): boolean {
+  if (/^(1|true|yes)$/i.test(v.trim())) return true;
+  if (/^(0|false|no)$/i.test(v.trim())) return false;
+  throw new Error(`Invalid ${what} '${v}' (1 or 0)`);
+}
+
+function parseBytes(v: string, what: string): number {
+  return parseCount(v, what, "bytes");
 }
 
 function parsePort(v: string): number {
@@ -107,6 +164,9 @@ async function main(): Promise<void> {
     port: args.port,
     rpcPort: args.rpcPort,
     maxPayloadBytes: args.maxPayloadBytes,
+    maxTimerSpanMs: args.maxTimerSpanMs,
+    maxInstanceIdLength: args.maxInstanceIdLength,
+    requireKeys: args.requireKeys,
     dataDir: args.dataDir,
     azurite: args.azurite,
     azuritePort: args.azuritePort,

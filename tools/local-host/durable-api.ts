@@ -11,6 +11,7 @@ import {
   InstanceNotFoundError,
   InstanceQuarantinedError,
   InstanceStateError,
+  InvalidInstanceIdError,
   type DurableEngine,
   type InstanceQuery,
   type InstanceStatus,
@@ -492,7 +493,7 @@ function empty(status: number): ApiResponse {
 
 /** HttpApiHandler's exception handling: ArgumentException → 400, anything else → 500 with its .NET type. */
 function errorToResponse(err: unknown): ApiResponse {
-  if (err instanceof ArgumentError) {
+  if (err instanceof ArgumentError || err instanceof InvalidInstanceIdError) {
     return errorResponse(400, "One or more of the arguments submitted is incorrect", err, "System.ArgumentException");
   }
   const e = err instanceof Error ? err : new Error(String(err));

@@ -5,28 +5,35 @@
  *
  * The parts: listeners.ts (the sockets), settings.ts (Core Tools' settings, host.json), payload-store.ts
  * (Azurite), worker.ts (the worker stand-in), function-index.ts (what was registered), invoker.ts (calling a
- * function), http-trigger.ts (the HTTP-trigger adapter), durable-api.ts (the Durable HTTP API), http-front.ts
- * (routing requests, the RPC endpoint), engine/ (the durable engine), banner.ts.
+ * function), http-trigger.ts (the HTTP-trigger adapter), durable-api.ts (the Durable HTTP API), webhook-uri.ts (its
+ * public base URL), keys.ts + auth.ts (key enforcement), http-front.ts (routing requests, the RPC endpoint),
+ * engine/ (the durable engine), banner.ts.
  */
+import type { IncomingMessage } from "node:http";
 import * as path from "node:path";
+import { KeyAuth } from "./auth";
 import { requestBodyLimit } from "./body-limit";
 import { startupBanner } from "./banner";
 import { DurableHttpApi } from "./durable-api";
 import { createEngine } from "./engine";
+import { DEFAULT_MAX_INSTANCE_ID_LENGTH } from "./engine/instance-ids";
 import { DEFAULT_MAX_PAYLOAD_BYTES } from "./engine/payload-limit";
+import { DEFAULT_MAX_TIMER_SPAN_MS } from "./engine/timer-limit";
 import type { DurableEngine } from "./engine/types";
 import { FunctionIndex, type FunctionInfo } from "./function-index";
 import { HostLog } from "./host-log";
-import { HttpFront, RPC_PATH, WEBHOOK_PATH } from "./http-front";
+import { HttpFront, RPC_PATH } from "./http-front";
 import { HttpTriggerAdapter } from "./http-trigger";
 import { FunctionInvoker } from "./invoker";
+import { KeyStore, type HostKeys } from "./keys";
 import { openListeners, type Listeners } from "./listeners";
 import { unsupportedOutputsBanner } from "./output-bindings";
 import { openPayloadStore, type PayloadStore } from "./payload-store";
 import { applyAppSettings, readHostJson, type HostJson } from "./settings";
-import { WorkerApp } from "./worker";
+import { extensionWebhookUri } from "./webhook-uri";
+import { WorkerApp, type RegisteredFunction } from "./worker";
 
-export type { FunctionInfo };
+export type { FunctionInfo, HostKeys };
 
 export interface LocalHostOptions {
   /** The function app directory (its package.json `main` names the entry files). Default: cwd. */
@@ -40,6 +47,15 @@ export interface LocalHostOptions {
   rpcPort?: number;
   /** Largest durable payload in UTF-8 bytes (engine/payload-limit.ts). Default 1048576 (Durable Task Scheduler); 0 = none. */
   maxPayloadBytes?: number;
+  /** Latest a CreateTimer may fire, in ms after its instance started (engine/timer-limit.ts). Default 518400000 (6 days); 0 = none. */
+  maxTimerSpanMs?: number;
+  /** Longest instance id (engine/instance-ids.ts). Default 100 (Durable Task Scheduler); 0 = none. */
+  maxInstanceIdLength?: number;
+  /**
+   * Enforce keys as the Functions host does in Azure (auth.ts): function/admin HTTP triggers, `/admin/*`, the Durable
+   * webhooks; keys in `<dataDir>/secrets/host.json`, made on first start. Default false, as under `func start`.
+   */
+  requireKeys?: boolean;
   /** Durable store directory. Default `<appDir>/.local-host-data`. Azurite's data goes to `<dataDir>/azurite`. */
   dataDir?: string;
   /**
@@ -62,6 +78,8 @@ export interface LocalHost {
   port: number;
   rpcBaseUrl: string;
   functions: FunctionInfo[];
+  /** The keys, when they are enforced (requireKeys). */
+  keys?: HostKeys;
   stop(): Promise<void>;
 }
 
@@ -138,6 +156,10 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
   applyAppSettings(appDir, port, process.env, log.out);
   front.bodyLimit = requestBodyLimit(process.env);
   const hostJson = readHostJson(appDir, process.env);
+  // The extension's public URLs come from WEBSITE_HOSTNAME (+ the system key when keys are enforced); RPC stays on loopback.
+  const hostName = process.env.WEBSITE_HOSTNAME || `localhost:${port}`;
+  const keyStore = options.requireKeys ? KeyStore.open(dataDir, hostName) : undefined;
+  const webhookUri = extensionWebhookUri(hostName, "durabletask", keyStore?.keys.system);
 
   // The payload store (Azurite) before the app loads: the app reads AzureWebJobsStorage.
   const azurite = options.azurite ?? true;
@@ -151,8 +173,12 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
   // The invoker needs the Durable HTTP API's binding data, and that API needs the engine the invoker drives:
   // the closure reads `api` only when a function runs, after it is built below.
   const invoker = new FunctionInvoker({ app: started.app, index, log, clientBindingData: (b) => api.clientBindingData(b) });
-  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  const engine = startEngine(hostJson, index, invoker, { dataDir, maxPayloadBytes, log });
+  const limits = {
+    maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    maxTimerSpanMs: options.maxTimerSpanMs ?? DEFAULT_MAX_TIMER_SPAN_MS,
+    maxInstanceIdLength: options.maxInstanceIdLength ?? DEFAULT_MAX_INSTANCE_ID_LENGTH,
+  };
+  const engine = startEngine(hostJson, index, invoker, { dataDir, log, ...limits });
   started.engine = engine;
   const api = new DurableHttpApi({
     engine,
@@ -160,7 +186,7 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
     connectionName: hostJson.connectionName,
     orchestrators: () => index.orchestrators,
     entities: () => index.entities,
-    webhookUri: () => new URL(`${baseUrl}${WEBHOOK_PATH}`),
+    webhookUri: () => webhookUri,
     rpcBaseUrl: () => rpcBaseUrl,
   });
   await engine.start();
@@ -170,28 +196,35 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
     );
   }
 
-  front.open({ api, trigger: new HttpTriggerAdapter(index, hostJson.routePrefix, invoker, log), hostJson });
+  const auth = keyStore && new KeyAuth(keyStore);
+  const authorize =
+    auth &&
+    ((fn: RegisteredFunction, req: IncomingMessage, url: URL) =>
+      auth.httpTrigger(req.headers, url, fn.name, fn.bindings[fn.triggerName]?.authLevel));
+  front.open({ api, trigger: new HttpTriggerAdapter(index, hostJson.routePrefix, invoker, log, authorize), hostJson, auth });
   const functions = index.describe(hostJson.routePrefix, baseUrl);
   const banner = startupBanner({
     hubName: hostJson.hubName,
     dataDir,
     rpcBaseUrl,
     payloadStore: payload.banner,
-    maxPayloadBytes,
+    ...limits,
+    webhookBaseUrl: hostName === `localhost:${port}` ? undefined : api.baseUrl(),
+    keys: keyStore && { ...keyStore.keys, file: keyStore.file },
     functions,
     outputsWarning: unsupportedOutputsBanner(index.all),
     baseUrl,
     port,
   });
   for (const line of banner) log.out(line);
-  return { url: `http://127.0.0.1:${port}`, port, rpcBaseUrl, functions };
+  return { url: `http://127.0.0.1:${port}`, port, rpcBaseUrl, functions, keys: keyStore?.keys };
 }
 
 function startEngine(
   hj: HostJson,
   index: FunctionIndex,
   invoker: FunctionInvoker,
-  o: { dataDir: string; maxPayloadBytes: number; log: HostLog },
+  o: { dataDir: string; maxPayloadBytes: number; maxTimerSpanMs: number; maxInstanceIdLength: number; log: HostLog },
 ): DurableEngine {
   return createEngine({
     dataDir: o.dataDir,
@@ -203,6 +236,8 @@ function startEngine(
     maxConcurrentActivities: hj.maxConcurrentActivityFunctions,
     maxConcurrentOrchestrations: hj.maxConcurrentOrchestratorFunctions,
     maxPayloadBytes: o.maxPayloadBytes,
+    maxTimerSpanMs: o.maxTimerSpanMs,
+    maxInstanceIdLength: o.maxInstanceIdLength,
     log: (level, message) => o.log.engine(level, message),
   });
 }

@@ -1,10 +1,12 @@
 /**
- * The HTTP front's request handling: body limit (413), 503 until the host is ready, `/admin/host/status`,
- * the Durable webhooks under /runtime/webhooks/durabletask, HTTP triggers; and the local RPC endpoint
- * (/durabletask/), which serves the same Durable HTTP API to the durable client.
+ * The HTTP front's request handling: body limit (413), 503 until the host is ready, keys on `/admin/*` and
+ * `/runtime/webhooks/*` when enforced (auth.ts), `/admin/host/status`, the Durable webhooks under
+ * /runtime/webhooks/durabletask, HTTP triggers; and the local RPC endpoint (/durabletask/), which serves the same
+ * Durable HTTP API to the durable client without keys (the extension's LocalHttpListener).
  */
 import type * as http from "node:http";
 import * as os from "node:os";
+import type { KeyAuth } from "./auth";
 import { readBodyWithin, tooLarge, DEFAULT_MAX_REQUEST_BODY } from "./body-limit";
 import { jsonResponse, type ApiResponse, type DurableHttpApi } from "./durable-api";
 import type { HostLog } from "./host-log";
@@ -23,15 +25,17 @@ export class HttpFront {
   private api?: DurableHttpApi;
   private trigger?: HttpTriggerAdapter;
   private hostJson?: HostJson;
+  private auth?: KeyAuth;
   private readonly started = Date.now();
 
   constructor(private readonly log: HostLog) {}
 
-  /** Starts serving the app. */
-  open(parts: { api: DurableHttpApi; trigger: HttpTriggerAdapter; hostJson: HostJson }): void {
+  /** Starts serving the app; `auth` when keys are enforced. */
+  open(parts: { api: DurableHttpApi; trigger: HttpTriggerAdapter; hostJson: HostJson; auth?: KeyAuth }): void {
     this.api = parts.api;
     this.trigger = parts.trigger;
     this.hostJson = parts.hostJson;
+    this.auth = parts.auth;
     this.ready = true;
   }
 
@@ -69,9 +73,19 @@ export class HttpFront {
 
   private async route(req: http.IncomingMessage, url: URL, body: Buffer): Promise<ApiResponse> {
     const p = url.pathname.toLowerCase();
+    const denied = this.auth && this.denied(this.auth, req, url, p);
+    if (denied) return denied;
     if (p === "/admin/host/status" && (req.method === "GET" || req.method === "HEAD")) return jsonResponse(200, this.hostStatus());
     if (p === WEBHOOK_PATH || p.startsWith(WEBHOOK_PATH + "/")) return this.api!.handle(apiRequest(req, url, body), WEBHOOK_PATH);
     return this.trigger!.handle(req, url, body);
+  }
+
+  /** The host's own routes under keys: `/admin/*` (master key), `/runtime/webhooks/<extension>` (its system key). */
+  private denied(auth: KeyAuth, req: http.IncomingMessage, url: URL, p: string): ApiResponse | undefined {
+    if (p === "/admin" || p.startsWith("/admin/")) return auth.admin(req.headers, url);
+    const webhook = /^\/runtime\/webhooks\/([^/]+)/.exec(p);
+    if (webhook) return auth.webhook(req.headers, url, webhook[1]);
+    return undefined;
   }
 
   private hostStatus(): Record<string, unknown> {

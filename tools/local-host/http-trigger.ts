@@ -1,7 +1,8 @@
 /**
  * The HTTP-trigger adapter: matches `/<routePrefix>/<route>` against the registered HTTP triggers (methods,
  * route templates in precedence order), turns the request into RpcHttpData + trigger metadata, invokes the
- * function and turns its HTTP output back into a response (204 with none, 500 when it throws, 404 unmatched).
+ * function and turns its HTTP output back into a response (204 with none, 500 when it throws, 404 unmatched); when
+ * keys are enforced, a matched function's authLevel is checked first (401).
  */
 import type * as http from "node:http";
 import type { ApiResponse } from "./durable-api";
@@ -24,6 +25,8 @@ export class HttpTriggerAdapter {
     private readonly routePrefix: string,
     private readonly invoker: FunctionInvoker,
     private readonly log: HostLog,
+    /** Key enforcement for a matched function (auth.ts): a response refuses the call. */
+    private readonly authorize?: (fn: RegisteredFunction, req: http.IncomingMessage, url: URL) => ApiResponse | undefined,
   ) {}
 
   async handle(req: http.IncomingMessage, url: URL, body: Buffer): Promise<ApiResponse> {
@@ -33,7 +36,8 @@ export class HttpTriggerAdapter {
     for (const r of this.index.httpRoutes) {
       if (r.methods && !r.methods.has(method)) continue;
       const params = matchRoute(r.route, segments);
-      if (params) return this.invoke(r.fn, req, url, body, params);
+      if (!params) continue;
+      return this.authorize?.(r.fn, req, url) ?? this.invoke(r.fn, req, url, body, params);
     }
     return { status: 404, headers: {} };
   }

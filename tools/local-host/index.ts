@@ -1,2 +1,3 @@
 /** Programmatic entry point of the project's local Functions + Durable host. */
-export { startLocalHost, type LocalHost, type LocalHostOptions, type FunctionInfo } from "./host";
+export { startLocalHost, type LocalHost, type LocalHostOptions, type FunctionInfo, type HostKeys } from "./host";
+export { readHostKeys, hostSecretsPath } from "./keys";

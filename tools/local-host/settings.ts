@@ -111,11 +111,14 @@ function numberOrUndefined(v: unknown): number | undefined {
 /**
  * Core Tools' settings for `func start`: local.settings.json Values plus WEBSITE_HOSTNAME, AzureWebJobsScriptRoot
  * and AZURE_FUNCTIONS_ENVIRONMENT, the real environment winning; loopback kept off HTTP proxies.
+ * WEBSITE_HOSTNAME is `localhost:<port>` unless set already: a real variable wins (Core Tools' UpdateEnvironmentVariables),
+ * and so does a non-empty value in local.settings.json (where Core Tools' settings.Add would throw on the duplicate key).
  */
 export function applyAppSettings(appDir: string, port: number, env: NodeJS.ProcessEnv, out: (line: string) => void): void {
+  const local = readLocalSettings(appDir);
   const settings = {
-    ...readLocalSettings(appDir),
-    WEBSITE_HOSTNAME: `localhost:${port}`,
+    ...local,
+    WEBSITE_HOSTNAME: local.WEBSITE_HOSTNAME || `localhost:${port}`,
     AzureWebJobsScriptRoot: appDir,
     AZURE_FUNCTIONS_ENVIRONMENT: "Development",
   };

@@ -4,13 +4,14 @@
  */
 import { ev, toJsonString } from "./history";
 import { alreadyExistsMessage, isTerminal, unknownFunctionMessage } from "./host-messages";
+import { instanceIdProblem } from "./instance-ids";
 import { matchInstances, pageOf } from "./paging";
 import { keepRewoundChildren, planRewind } from "./rewind";
 import { instanceStatus } from "./status";
 import type { Backend } from "./backend";
 import type { InstanceData, LogRecord } from "./store";
 import { TaskHub } from "./task-hub";
-import { InstanceNotFoundError, InstanceStateError, UnknownFunctionError } from "./types";
+import { InstanceNotFoundError, InstanceStateError, InvalidInstanceIdError, UnknownFunctionError } from "./types";
 import type { DurableEngine, EngineOptions, HistoryEvent, InstanceQuery, InstanceStatus, RuntimeStatus, StatusOptions } from "./types";
 
 export { realClock } from "./timers";
@@ -41,6 +42,11 @@ export class Engine implements DurableEngine {
     this.hub.requireStarted();
     if (!this.options.orchestrators.has(orchestratorName)) {
       throw new UnknownFunctionError(unknownFunctionMessage(orchestratorName, "orchestrator", this.knownOrchestrators));
+    }
+    const tooLong = instanceIdProblem(instanceId, this.hub.maxInstanceIdLength);
+    if (tooLong) {
+      this.hub.log("error", `Refused a client call: ${tooLong}`);
+      throw new InvalidInstanceIdError(tooLong);
     }
     this.hub.refuseQuarantined(instanceId);
     const existing = this.hub.get(instanceId);

@@ -1,7 +1,7 @@
 /**
  * The orchestration processor (durabletask-go's orchestration worker): calls the orchestrator function once with
  * the host's trigger payload, then replays its answer against the history (replay.ts) into the episode's new work
- * and outcome, applying the host's customStatus rule and the backend's payload limit.
+ * and outcome, applying the host's customStatus rule, the backend's payload limit and the timer span limit.
  */
 import { errorParts } from "./errors";
 import { parsePayload } from "./history";
@@ -9,6 +9,7 @@ import { extractOutOfProcState } from "./host-messages";
 import type { PayloadLimit } from "./payload-limit";
 import { replayEpisode, type NewWork, type ReplayOutcome } from "./replay";
 import type { RuntimeState } from "./runtime-state";
+import { executionStartedAt, type TimerLimit } from "./timer-limit";
 import type { HistoryEvent, OrchestratorInvoker } from "./types";
 
 /** DurableOrchestrationContext.SetCustomStatus: MessagePayloadDataConverter's 16 KB limit (UTF-16 size). */
@@ -40,6 +41,7 @@ export interface OrchestrationProcessorDeps {
   activities: ReadonlySet<string>;
   orchestrators: ReadonlySet<string>;
   payloadLimit: PayloadLimit;
+  timerLimit: TimerLimit;
   log: (level: "info" | "warn" | "error", message: string) => void;
 }
 
@@ -77,7 +79,7 @@ export class OrchestrationProcessor {
     return { history, ...withCustomStatus(reply, inst.customStatus) };
   }
 
-  /** Replays the worker's answer: new work and outcome, refused as a whole when a payload is over the limit. */
+  /** Replays the worker's answer: new work and outcome, refused as a whole when a payload or a timer is over its limit. */
   decide(rs: RuntimeState, reply: WorkerReply): EpisodeDecision {
     const inst = rs.inst;
     const result = replayEpisode({
@@ -92,10 +94,12 @@ export class OrchestrationProcessor {
       knownOrchestrators: this.knownOrchestrators,
     });
     for (const w of result.warnings) this.deps.log("warn", `[${inst.instanceId}] ${w}`);
-    const refused = this.deps.payloadLimit.episodeProblem(inst.name, result.newWork, result.outcome);
+    const refused =
+      this.deps.timerLimit.episodeProblem(inst.name, executionStartedAt(reply.history), result.createdTimers) ??
+      this.deps.payloadLimit.episodeProblem(inst.name, result.newWork, result.outcome);
     const decision: EpisodeDecision = { newWork: result.newWork, outcome: result.outcome, nextId: result.nextId };
     if (refused) {
-      // The backend would refuse this episode's completion: fail the orchestration instead (see NOTES.md).
+      // The backend (or the host) would refuse this episode's completion: fail the orchestration instead (see NOTES.md).
       this.deps.log("error", `[${inst.instanceId}] ${refused}`);
       decision.newWork = [];
       decision.outcome = { kind: "failed", reason: refused, details: refused };

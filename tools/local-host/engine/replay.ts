@@ -20,7 +20,9 @@
  */
 import { EventType, toJsonString } from "./history";
 import { unknownFunctionMessage } from "./host-messages";
+import { fireAtMs } from "./timer-limit";
 import { checkScheduled, NonDeterminismError, type GeneratedAction } from "./nondeterminism";
+import type { CreatedTimer } from "./timer-limit";
 import type { HistoryEvent } from "./types";
 
 /** durable-functions' ActionType numbers (the host's AsyncActionType). */
@@ -53,7 +55,7 @@ export interface WorkerAction {
   functionName?: string;
   input?: unknown;
   compoundActions?: WorkerAction[];
-  fireAt?: string | Date;
+  fireAt?: string | Date | null;
   isCanceled?: boolean;
   externalEventName?: string;
   retryOptions?: WorkerRetryOptions;
@@ -93,6 +95,8 @@ export interface ReplayResult {
   warnings: string[];
   /** The next free sequence id (DTFx's idCounter), used for ExecutionCompleted/ContinueAsNew EventIds. */
   nextId: number;
+  /** The CreateTimer actions among the new work, with the fireAt the worker sent (timer-limit.ts checks them). */
+  createdTimers: CreatedTimer[];
 }
 
 /** An exception the shim throws while invoking an action (unknown function, unsupported API): fails the orchestration. */
@@ -123,9 +127,10 @@ interface OpenTask {
   onResult: (ok: boolean) => void;
 }
 
-function toIso(fireAt: string | Date | undefined): string {
-  if (fireAt === undefined) return new Date(0).toISOString();
-  return new Date(fireAt).toISOString();
+/** A fireAt as an ISO string; "" when it is no date (timer-limit.ts refuses those before they reach history). */
+function toIso(fireAt: unknown): string {
+  const ms = fireAtMs(fireAt);
+  return ms === undefined ? "" : new Date(ms).toISOString();
 }
 
 /** DTFx RetryInterceptor.ComputeNextDelay (with the Durable extension's defaults: max interval 6 days, no timeout). */
@@ -189,6 +194,8 @@ class EpisodeReplay {
   private continueAsNewInput: string | null | undefined;
   /** Each scheduling action object seen, to warn about re-yielded tasks (scheduled again by the host). */
   private readonly seenActionObjects = new Map<WorkerAction, number>();
+  /** The fireAt each CreateTimer action sent, by sequence id. */
+  private readonly timerActions = new Map<number, unknown>();
 
   constructor(private readonly input: ReplayInput) {
     this.actions = extractActions(input.state);
@@ -216,7 +223,10 @@ class EpisodeReplay {
   }
 
   private result(outcome: ReplayOutcome, newWork: NewWork[]): ReplayResult {
-    return { outcome, newWork, warnings: this.warnings, nextId: this.nextId };
+    const createdTimers = newWork
+      .filter((w) => w.kind === "timer" && this.timerActions.has(w.id))
+      .map((w) => ({ id: w.id, fireAt: this.timerActions.get(w.id) }));
+    return { outcome, newWork, warnings: this.warnings, nextId: this.nextId, createdTimers };
   }
 
   /** DTFx ProcessEvents: one history event. */
@@ -333,7 +343,8 @@ class EpisodeReplay {
       case ActionType.CreateTimer: {
         this.noteSchedulingAction(action);
         const task = new HostTask();
-        this.createTimer(toIso(action.fireAt), action.isCanceled === true, task);
+        const id = this.createTimer(toIso(action.fireAt), action.isCanceled === true, task);
+        this.timerActions.set(id, action.fireAt);
         return task;
       }
       case ActionType.WaitForExternalEvent: {
@@ -413,7 +424,7 @@ class EpisodeReplay {
     this.openTasks.set(id, { task, onResult });
   }
 
-  private createTimer(fireAtIso: string, canceled: boolean, task: HostTask): void {
+  private createTimer(fireAtIso: string, canceled: boolean, task: HostTask): number {
     const id = this.nextId++;
     this.generated.set(id, { type: "TimerCreated", work: { kind: "timer", id, fireAt: fireAtIso } });
     if (canceled) {
@@ -422,6 +433,7 @@ class EpisodeReplay {
     } else {
       this.openTasks.set(id, { task, onResult: () => task.complete() });
     }
+    return id;
   }
 
   /** RetryInterceptor.Invoke as a state machine driven by completion events. */

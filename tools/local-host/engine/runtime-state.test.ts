@@ -2,6 +2,7 @@
 import { EventType, ev, OrchestrationStatus } from "./history";
 import { OrchestrationProcessor } from "./orchestration-processor";
 import { PayloadLimit } from "./payload-limit";
+import { TimerLimit } from "./timer-limit";
 import { hasRunnableMessages, RuntimeState } from "./runtime-state";
 import type { InstanceData } from "./store";
 
@@ -86,6 +87,7 @@ test("the orchestration processor: payload, $OutOfProcData$ state, customStatus 
       activities: new Set(),
       orchestrators: new Set(["orch"]),
       payloadLimit: new PayloadLimit(0),
+      timerLimit: new TimerLimit(0),
       log: (_l, m) => logs.push(m),
     });
   const rs = new RuntimeState(instance("Running", [raised("a")]), T);

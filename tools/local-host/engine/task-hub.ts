@@ -13,12 +13,14 @@ import type { Backend } from "./backend";
 import { errorParts } from "./errors";
 import { EventType, ev, type ParentInstanceInfo } from "./history";
 import { alreadyExistsMessage, isTerminal } from "./host-messages";
+import { DEFAULT_MAX_INSTANCE_ID_LENGTH, instanceIdProblem } from "./instance-ids";
 import { OrchestrationProcessor } from "./orchestration-processor";
 import { PayloadLimit } from "./payload-limit";
 import { outstandingWork, parentStillWaits } from "./recovery";
 import type { NewWork } from "./replay";
 import { hasRunnableMessages, newExecutionId, RuntimeState } from "./runtime-state";
 import { applyRecord, InstanceStore, type InstanceData, type LogRecord } from "./store";
+import { TimerLimit } from "./timer-limit";
 import { realClock, TimerSet, type DurableTimer } from "./timers";
 import { InstanceQuarantinedError, type Clock, type EngineOptions, type HistoryEvent } from "./types";
 import { BoundedWorkerLoop } from "./worker-loop";
@@ -42,6 +44,7 @@ export class TaskHub {
   private readonly maxActivities: number;
   private readonly maxOrchestrations: number;
   readonly payloadLimit: PayloadLimit;
+  readonly maxInstanceIdLength: number;
 
   private readonly instances = new Map<string, InstanceData>();
   private readonly runtime = new Map<string, Runtime>();
@@ -69,6 +72,7 @@ export class TaskHub {
     this.maxActivities = Math.max(1, options.maxConcurrentActivities ?? 10 * cores);
     this.maxOrchestrations = Math.max(1, options.maxConcurrentOrchestrations ?? 10 * cores);
     this.payloadLimit = new PayloadLimit(options.maxPayloadBytes);
+    this.maxInstanceIdLength = options.maxInstanceIdLength ?? DEFAULT_MAX_INSTANCE_ID_LENGTH;
     this.timers = new TimerSet(this.clock, (t) => this.onTimerDue(t));
     this.episodes = new BoundedWorkerLoop<EpisodeTicket>(this.maxOrchestrations, (t) => this.runEpisode(t.id, this.generation), {
       deferred: true,
@@ -90,6 +94,7 @@ export class TaskHub {
       activities: options.activities,
       orchestrators: options.orchestrators,
       payloadLimit: this.payloadLimit,
+      timerLimit: new TimerLimit(options.maxTimerSpanMs),
       log: this.log,
     });
     this.activityProcessor = new ActivityProcessor({
@@ -298,11 +303,16 @@ export class TaskHub {
   ): Promise<void> {
     const existing = this.instances.get(childId);
     const quarantined = this.store.quarantineOf(childId);
-    if (quarantined || (existing && !isTerminal(existing.status))) {
-      // A quarantined child must not run again: its parent gets a failure that says why.
-      const reason = quarantined
-        ? `Sub-orchestration '${childId}' is quarantined: ${quarantined}.`
-        : alreadyExistsMessage(existing!.status);
+    const tooLong = instanceIdProblem(childId, this.maxInstanceIdLength);
+    if (tooLong || quarantined || (existing && !isTerminal(existing.status))) {
+      // Not created: the parent's task fails and says why (DTFx has no such path: the backends drop or retry the
+      // creation and the parent waits forever; see NOTES.md). A terminal child is replaced, as a client start would.
+      const reason = tooLong
+        ? `Sub-orchestration '${name}' was not started: ${tooLong}`
+        : quarantined
+          ? `Sub-orchestration '${childId}' is quarantined: ${quarantined}.`
+          : alreadyExistsMessage(existing!.status);
+      this.log("error", `[${parent.instanceId}] ${reason}`);
       await this.deliver(
         parent.instanceId,
         ev.subOrchestrationFailed(this.clock.now(), taskScheduledId, reason, reason),

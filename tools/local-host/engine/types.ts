@@ -56,6 +56,13 @@ export interface EngineOptions {
    * results and failures, raised-event data, orchestration output. Default 1048576 (Durable Task Scheduler); 0 = none.
    */
   maxPayloadBytes?: number;
+  /**
+   * Latest a CreateTimer action may fire, in ms after its instance (execution) started; later ones fail the
+   * orchestration. Default 518400000 (6 days, where the host starts splitting timers on Azure Storage); 0 = none.
+   */
+  maxTimerSpanMs?: number;
+  /** Longest instance id a client start or a sub-orchestration may use. Default 100 (Durable Task Scheduler); 0 = none. */
+  maxInstanceIdLength?: number;
   /** Injectable clock for timers (tests); defaults to the real clock. */
   clock?: Clock;
   /** Warnings (re-yielded tasks, nondeterminism) and information lines; defaults to console. */
@@ -138,6 +145,10 @@ export class InstanceQuarantinedError extends Error {
 /** A client call's payload (start input, event data) over maxPayloadBytes: the call fails (→ 500, like the host's generic handler). */
 export class PayloadTooLargeError extends Error {
   readonly code = "payload_too_large";
+}
+/** An instance id over maxInstanceIdLength on a client start (the front answers 400, like the extension's ArgumentException). */
+export class InvalidInstanceIdError extends Error {
+  readonly code = "bad_request";
 }
 /** A function name that is not registered (the host's ArgumentException on start: the front answers 400). */
 export class UnknownFunctionError extends Error {

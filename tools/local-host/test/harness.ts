@@ -8,6 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { readHostKeys, type HostKeys } from "../keys";
 
 export const repoRoot = path.resolve(__dirname, "../../..");
 export const fixtureApp = path.join(__dirname, "fixture-app");
@@ -55,6 +56,10 @@ export interface HostProcess {
   /** http://127.0.0.1:<port> */
   url: string;
   dataDir: string;
+  /** The durable client's local RPC endpoint (`http://127.0.0.1:<port>/durabletask/`), from the banner. */
+  rpcBaseUrl: string;
+  /** With `requireKeys`: the keys the host made (or reused) in `<dataDir>/secrets/host.json`. */
+  keys?: HostKeys;
   child: ChildProcess;
   output(): string;
   /** Sends `signal` (SIGTERM by default), then SIGKILL after `graceMs`; resolves with the exit code. */
@@ -73,6 +78,8 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   args?: string[];
   startTimeoutMs?: number;
+  /** Start with --require-keys (keys enforced as in Azure); the result then carries `keys`. */
+  requireKeys?: boolean;
 }
 
 /**
@@ -83,6 +90,7 @@ export function spawnHost(opts: SpawnOptions): Promise<HostProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...(opts.env ?? {}) };
   delete env.PORT;
   const args = [opts.cliPath, "--port", String(opts.port ?? 0), "--app-dir", opts.appDir, "--data-dir", opts.dataDir, ...(opts.args ?? [])];
+  if (opts.requireKeys) args.push("--require-keys");
   const child = spawn(process.execPath, args, { cwd: opts.appDir, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
@@ -105,6 +113,8 @@ export function spawnHost(opts: SpawnOptions): Promise<HostProcess> {
         port,
         url: `http://127.0.0.1:${port}`,
         dataDir: opts.dataDir,
+        rpcBaseUrl: /local RPC endpoint (\S+)/.exec(out)?.[1] ?? "",
+        keys: opts.requireKeys ? readHostKeys(opts.dataDir) : undefined,
         child,
         output: () => out,
         stop: async (signal: NodeJS.Signals = "SIGTERM", graceMs = 8000) => {

@@ -88,12 +88,16 @@ test("the banner names the payload store and ends with the line the harness wait
     rpcBaseUrl: "http://127.0.0.1:1/durabletask/",
     payloadStore: "Payload store: AzureWebJobsStorage: external account 'x' (no Azurite started).",
     maxPayloadBytes: 0,
+    maxTimerSpanMs: 0,
+    maxInstanceIdLength: 0,
     functions: [{ name: "f", triggerType: "httpTrigger", route: "f", url: "http://localhost:2/api/f" }],
     baseUrl: "http://localhost:2",
     port: 2,
   });
   expect(lines).toContain("Payload store: AzureWebJobsStorage: external account 'x' (no Azurite started).");
   expect(lines).toContain("Durable payload size limit: none (--max-payload-bytes 0).");
+  expect(lines).toContain("Durable timer span limit: none (--max-timer-span-ms 0).");
+  expect(lines).toContain("Keys: not required (as under func start; --require-keys enforces them as in Azure).");
   expect(lines).toContain("\tf: [GET,POST,DELETE,HEAD,PATCH,PUT,OPTIONS,TRACE] http://localhost:2/api/f");
   expect(lines[lines.length - 1]).toBe("Host started on http://localhost:2 (also http://127.0.0.1:2).");
 });

@@ -108,3 +108,35 @@ df.app.activity("bigResult", { handler: (bytes) => "x".repeat(bytes) });
 df.app.orchestration("bigOrchestrator", function* (context) {
   return yield context.df.callActivity("bigResult", context.df.getInput());
 });
+
+// The durableClient binding data as the function gets it, and the management URLs built from it.
+const clientInput = df.input.durableClient();
+app.http("clientUrls", {
+  route: "client/{id}/urls",
+  methods: ["GET"],
+  extraInputs: [clientInput],
+  handler: async (request, context) => {
+    const client = df.getClient(context);
+    return {
+      jsonBody: { binding: context.extraInputs.get(clientInput), payload: client.createHttpManagementPayload(request.params.id) },
+    };
+  },
+});
+
+// Timer limits: a timer `days` after the start (fractions allowed), or an invalid Date (sent as fireAt: null).
+df.app.orchestration("timerAfter", function* (context) {
+  const { days, invalid } = context.df.getInput() || {};
+  const fireAt = invalid ? new Date(NaN) : new Date(context.df.currentUtcDateTime.getTime() + days * 86400000);
+  yield context.df.createTimer(fireAt);
+  return "fired";
+});
+
+// Sub-orchestrations with a chosen instance id; the parent reports the child's failure instead of failing.
+df.app.orchestration("parentOf", function* (context) {
+  const { childId } = context.df.getInput() || {};
+  try {
+    return { ok: yield context.df.callSubOrchestrator("fixtureOrchestrator", { timerMs: 10 }, childId) };
+  } catch (err) {
+    return { failed: err.message };
+  }
+});

@@ -47,3 +47,7 @@ app.post("blobOut", {
     return { body: "handled" };
   },
 });
+
+// Key-enforcing mode (--require-keys): a function-level and an admin-level route.
+app.get("keyed", { route: "keyed", authLevel: "function", handler: async () => ({ body: "keyed ok" }) });
+app.get("adminOnly", { route: "admin-only", authLevel: "admin", handler: async () => ({ body: "admin ok" }) });
