@@ -45,10 +45,10 @@ const PARAMETERS = JSON.parse(read("infra/main.parameters.json")) as { parameter
 
 /**
  * Azure built-in role definition ids (the same in every cloud), from the Azure built-in roles
- * reference (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
- * Only the first three are assigned by these templates; the storage queue/table roles are listed
- * so that a template using them is checked too (the app does not need them: Durable state lives
- * in the Durable Task Scheduler and there are no queue/table triggers).
+ * reference (learn.microsoft.com/azure/role-based-access-control/built-in-roles). All five are assigned:
+ * the storage queue/table roles for the Functions host's own operations on AzureWebJobsStorage, as
+ * Azure's Durable Functions + Durable Task Scheduler quickstart grants them (the app itself has no
+ * queue/table trigger, and Durable state lives in the Durable Task Scheduler).
  */
 const BUILT_IN_ROLES: Record<string, string> = {
   "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
@@ -57,7 +57,13 @@ const BUILT_IN_ROLES: Record<string, string> = {
   "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
   "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
 };
-const REQUIRED_ROLES = ["Storage Blob Data Owner", "Monitoring Metrics Publisher", "Durable Task Data Contributor"];
+const REQUIRED_ROLES = [
+  "Storage Blob Data Owner",
+  "Monitoring Metrics Publisher",
+  "Durable Task Data Contributor",
+  "Storage Queue Data Contributor",
+  "Storage Table Data Contributor",
+];
 
 /** camelCase key used in rbac.bicep's `roles` object -> role name. */
 const roleKeyName = (key: string) =>
@@ -571,6 +577,19 @@ describe("infra templates", () => {
 
   test("deployment package: remote build, dist shipped, no Core Tools in package.json", () => {
     expect(deployPackageProblems(read(".funcignore"), read("azure.yaml"), JSON.parse(read("package.json")))).toEqual([]);
+  });
+  test("storage queue and table roles for the host's own operations, on the app's storage account", () => {
+    for (const symbol of ["storageQueueDataContributor", "storageTableDataContributor"]) {
+      const body = resourceBody(RBAC, symbol)!;
+      expect(body).toBeDefined();
+      const entries = objectEntries(body);
+      expect(entries.get("scope")).toBe("storage");
+      expect(entries.get("name")).toBe(`guid(storage.id, identityPrincipalId, roles.${symbol})`);
+      const properties = objectEntries(entries.get("properties")!);
+      expect(properties.get("principalId")).toBe("identityPrincipalId");
+      expect(properties.get("principalType")).toBe("'ServicePrincipal'");
+      expect(properties.get("roleDefinitionId")).toBe(`subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.${symbol})`);
+    }
   });
 });
 
