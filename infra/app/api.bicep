@@ -42,7 +42,8 @@ param resultInlineBytes int = 262144
 param publicBaseUrl string = ''
 @description('Payload store container (src/payload), created by the storage module.')
 param payloadContainerName string = 'scatter-gather-payloads'
-@description('Days the storage lifecycle rule keeps payloads; informational for the app.')
+@description('Days the storage lifecycle rule keeps payloads; at least 6 (the app refuses less at start: a gather lives up to 5 days).')
+@minValue(6)
 param payloadRetentionDays int = 30
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {

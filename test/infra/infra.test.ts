@@ -10,6 +10,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { MIN_PAYLOAD_RETENTION_DAYS } from "../../src/payload/config";
 import {
   allowedValues,
   blockAfter,
@@ -590,6 +591,24 @@ describe("infra templates", () => {
       expect(properties.get("principalType")).toBe("'ServicePrincipal'");
       expect(properties.get("roleDefinitionId")).toBe(`subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.${symbol})`);
     }
+  });
+
+  test("payload retention outlasts the longest gather: payloadRetentionDays @minValue(6), as the app requires", () => {
+    expect(MIN_PAYLOAD_RETENTION_DAYS).toBe(6);
+    for (const [file, src] of [
+      ["infra/main.bicep", MAIN],
+      ["infra/app/api.bicep", API],
+    ])
+      expect({ file, min: decoratorNumber(paramDecorators(src).get("payloadRetentionDays"), "minValue") }).toEqual({
+        file,
+        min: MIN_PAYLOAD_RETENTION_DAYS,
+      });
+    expect(parameterDefaultProblems(MAIN, PARAMETERS)).toEqual([]);
+    // an azd default below the minimum is reported
+    expect(parameterDefaultProblems(MAIN, { parameters: { payloadRetentionDays: { value: "${PAYLOAD_RETENTION_DAYS=5}" } } })).toEqual([
+      "payloadRetentionDays: placeholder default '5' differs from the Bicep default '30'",
+      "payloadRetentionDays: placeholder default 5 is below @minValue(6)",
+    ]);
   });
 });
 
