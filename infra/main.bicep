@@ -74,8 +74,11 @@ param alwaysReady array = []
 ])
 param dtsSkuName string = 'Consumption'
 
-@description('Capacity units when dtsSkuName is Dedicated.')
+// Dedicated: 1 to 3 capacity units of 2,000 actions/s each (3 for high availability); the Consumption SKU
+// has no capacity (up to 500 actions/s). learn.microsoft.com/azure/durable-task/scheduler/durable-task-scheduler-billing
+@description('Capacity units when dtsSkuName is Dedicated (1-3, 2,000 actions/s each); ignored for Consumption.')
 @minValue(1)
+@maxValue(3)
 param dtsCapacity int = 1
 
 @description('Location of the scheduler (defaults to location).')

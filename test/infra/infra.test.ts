@@ -610,6 +610,22 @@ describe("infra templates", () => {
       "payloadRetentionDays: placeholder default 5 is below @minValue(6)",
     ]);
   });
+
+  test("Durable Task Scheduler SKU and capacity: azd variables reach the scheduler, capacity 1-3", () => {
+    expect(PARAMETERS.parameters.dtsCapacity.value).toBe("${DTS_CAPACITY=1}");
+    expect(allowedValues(paramDecorators(MAIN).get("dtsSkuName"))).toEqual(["Consumption", "Dedicated"]);
+    expect(allowedValues(paramDecorators(DTS).get("skuName"))).toEqual(["Consumption", "Dedicated"]);
+    for (const [src, name] of [
+      [MAIN, "dtsCapacity"],
+      [DTS, "skuCapacity"],
+    ] as const) {
+      expect(decoratorNumber(paramDecorators(src).get(name), "minValue")).toBe(1);
+      expect(decoratorNumber(paramDecorators(src).get(name), "maxValue")).toBe(3);
+    }
+    const passed = moduleParams(MAIN, "dts");
+    expect(passed.get("skuName")).toBe("dtsSkuName");
+    expect(passed.get("skuCapacity")).toBe("dtsCapacity");
+  });
 });
 
 // The checks above must be able to fail: feed them small broken inputs.
