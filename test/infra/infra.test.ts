@@ -10,6 +10,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { DEFAULT_OUT_DIR } from "../../tools/package/package";
 import { MIN_PAYLOAD_RETENTION_DAYS } from "../../src/payload/config";
 import {
   allowedValues,
@@ -372,26 +373,36 @@ function payloadInfraProblems(mainSrc: string, storageSrc: string, apiSrc: strin
 }
 
 /**
- * The deployment package: remote build (azd requires node_modules excluded for it), dist shipped (main
- * points into it), the remote build's inputs kept, and no Core Tools anywhere in package.json (a
- * remote `npm install` would download the Functions host into the deployed node_modules).
+ * The deployment package (README, "Build and package"): azd runs `npm run package` before packaging
+ * (prepackage hook), zips azure.yaml's `dist` folder, which that script fills, and uploads it without a
+ * remote build. What azd does with these settings was read in Azure/azure-dev (cli/azd/pkg/project:
+ * framework_service_node.go, service_target_functionapp.go, project_utils.go): it refuses `remoteBuild:
+ * false` when the project's .funcignore excludes node_modules. No Core Tools anywhere in package.json
+ * (its install script downloads the Functions host).
  */
-function deployPackageProblems(funcignore: string, azureYaml: string, packageJson: { main?: string; [group: string]: unknown }): string[] {
+function deployPackageProblems(
+  funcignore: string | undefined,
+  azureYaml: string,
+  packageJson: { main?: string; scripts?: Record<string, string>; [group: string]: unknown },
+): string[] {
   const problems: string[] = [];
-  const ignored = new Set(
-    funcignore
-      .split(/\r?\n/)
-      .map((line) => line.trim())
-      .filter((line) => line && !line.startsWith("#"))
-      .map((line) => line.replace(/^\//, "").replace(/\/$/, "")),
-  );
   const api = (parseSimpleYaml(azureYaml).services as Record<string, Record<string, unknown>> | undefined)?.api ?? {};
-  if (api.remoteBuild !== "true") problems.push("azure.yaml: service api is not remoteBuild: true");
-  if (!ignored.has("node_modules")) problems.push(".funcignore: node_modules is not excluded (azd refuses remoteBuild: true without it)");
-  const mainDir = String(packageJson.main ?? "").split("/")[0];
-  for (const kept of [mainDir, "host.json", "package.json", "package-lock.json", "src", "tsconfig.json"]) {
-    if (ignored.has(kept)) problems.push(`.funcignore: '${kept}' is excluded but the package needs it`);
-  }
+  if (api.remoteBuild !== "false")
+    problems.push("azure.yaml: service api is not remoteBuild: false (a remote build installs devDependencies)");
+  if (api.dist !== DEFAULT_OUT_DIR)
+    problems.push(`azure.yaml: service api dist is not '${DEFAULT_OUT_DIR}' (the folder npm run package fills)`);
+  const prepackage = ((api.hooks ?? {}) as Record<string, Record<string, Record<string, string>>>).prepackage ?? {};
+  for (const os of ["posix", "windows"])
+    if (prepackage[os]?.run !== "npm run package") problems.push(`azure.yaml: no ${os} prepackage hook running npm run package`);
+  const script = packageJson.scripts?.package ?? "";
+  if (!/^npm run build && node dist\/tools\/package\/package\.js\b/.test(script))
+    problems.push("package.json: the package script does not build, then run dist/tools/package/package.js");
+  if (!String(packageJson.main ?? "").startsWith("dist/src/")) problems.push("package.json: main is not under dist/src/");
+  const ignored = (funcignore ?? "")
+    .split(/\r?\n/)
+    .map((line) => line.trim().replace(/^\//, "").replace(/\/$/, ""))
+    .filter((line) => line && !line.startsWith("#"));
+  if (ignored.includes("node_modules")) problems.push(".funcignore: node_modules is excluded (azd refuses remoteBuild: false with it)");
   for (const group of ["dependencies", "devDependencies", "optionalDependencies"]) {
     const deps = (packageJson[group] ?? {}) as Record<string, string>;
     if ("azure-functions-core-tools" in deps) problems.push(`package.json: azure-functions-core-tools in ${group}`);
@@ -576,9 +587,11 @@ describe("infra templates", () => {
     expect(stripComments(RBAC)).toMatch(/storageBlobDataOwner:\s*'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'/);
   });
 
-  test("deployment package: remote build, dist shipped, no Core Tools in package.json", () => {
-    expect(deployPackageProblems(read(".funcignore"), read("azure.yaml"), JSON.parse(read("package.json")))).toEqual([]);
+  test("deployment package: npm run package fills dist/deploy, azd uploads it without a remote build", () => {
+    const funcignore = fs.existsSync(path.join(ROOT, ".funcignore")) ? read(".funcignore") : undefined;
+    expect(deployPackageProblems(funcignore, read("azure.yaml"), JSON.parse(read("package.json")))).toEqual([]);
   });
+
   test("storage queue and table roles for the host's own operations, on the app's storage account", () => {
     for (const symbol of ["storageQueueDataContributor", "storageTableDataContributor"]) {
       const body = resourceBody(RBAC, symbol)!;
@@ -802,18 +815,28 @@ describe("infra checks reject broken templates", () => {
     ]);
   });
 
-  test("a package that would break remote build, drop main, or ship Core Tools", () => {
+  test("a package setup that would build remotely, zip the wrong folder, or ship Core Tools", () => {
     expect(
-      deployPackageProblems("dist\ntsconfig.json\n", "name: scatter-gather\nservices:\n  api:\n    host: function\n", {
-        main: "dist/src/functions/*.js",
+      deployPackageProblems("node_modules/\n", "name: scatter-gather\nservices:\n  api:\n    host: function\n    remoteBuild: true\n", {
+        main: "src/functions/*.js",
+        scripts: { package: "node tools/package/package.js" },
         optionalDependencies: { "azure-functions-core-tools": "^4" },
       }),
     ).toEqual([
-      "azure.yaml: service api is not remoteBuild: true",
-      ".funcignore: node_modules is not excluded (azd refuses remoteBuild: true without it)",
-      ".funcignore: 'dist' is excluded but the package needs it",
-      ".funcignore: 'tsconfig.json' is excluded but the package needs it",
+      "azure.yaml: service api is not remoteBuild: false (a remote build installs devDependencies)",
+      "azure.yaml: service api dist is not 'dist/deploy' (the folder npm run package fills)",
+      "azure.yaml: no posix prepackage hook running npm run package",
+      "azure.yaml: no windows prepackage hook running npm run package",
+      "package.json: the package script does not build, then run dist/tools/package/package.js",
+      "package.json: main is not under dist/src/",
+      ".funcignore: node_modules is excluded (azd refuses remoteBuild: false with it)",
       "package.json: azure-functions-core-tools in optionalDependencies",
+    ]);
+    // the hook only for one shell
+    const posixOnly = read("azure.yaml").replace(/\n {8}windows:\n(?: {10}.*\n)+/, "\n");
+    expect(posixOnly).not.toContain("windows:");
+    expect(deployPackageProblems(undefined, posixOnly, JSON.parse(read("package.json")))).toEqual([
+      "azure.yaml: no windows prepackage hook running npm run package",
     ]);
   });
 
