@@ -126,6 +126,8 @@ describe("deploy package (npm run package)", () => {
     expect(present).toEqual(neededByProduction);
     for (const tool of ["typescript", "jest", "eslint", "azurite", "playwright-core", "prettier", "web-tree-sitter", "tree-sitter-bicep"])
       expect(present).not.toContain(tool);
+    // no native add-on: a package built on Windows or macOS runs on the Linux host as it is
+    expect(listFiles(path.join(pkg, "node_modules")).filter((f) => f.endsWith(".node"))).toEqual([]);
     // the figures npm run package prints
     expect(report.nodeModules.packages).toBe(installed.length);
     expect(report.app.files).toBe(appFiles().length);
