@@ -74,8 +74,11 @@ param alwaysReady array = []
 ])
 param dtsSkuName string = 'Consumption'
 
-@description('Capacity units when dtsSkuName is Dedicated.')
+// Dedicated: 1 to 3 capacity units of 2,000 actions/s each (3 for high availability); the Consumption SKU
+// has no capacity (up to 500 actions/s). learn.microsoft.com/azure/durable-task/scheduler/durable-task-scheduler-billing
+@description('Capacity units when dtsSkuName is Dedicated (1-3, 2,000 actions/s each); ignored for Consumption.')
 @minValue(1)
+@maxValue(3)
 param dtsCapacity int = 1
 
 @description('Location of the scheduler (defaults to location).')
@@ -131,8 +134,11 @@ param publicBaseUrl string = ''
 @maxLength(63)
 param payloadContainerName string = 'scatter-gather-payloads'
 
-@description('Days after which a lifecycle management rule deletes stored payloads (PAYLOAD_RETENTION_DAYS).')
-@minValue(1)
+// At least 6: a gather lives up to 5 days (its completion deadline is at most 432000000 ms), and the rule
+// deletes by age, so a shorter retention could delete a running gather's request and answers. The app
+// refuses to start with less (src/payload/config.ts, MIN_PAYLOAD_RETENTION_DAYS).
+@description('Days after which a lifecycle management rule deletes stored payloads (PAYLOAD_RETENTION_DAYS); at least 6, longer than the longest gather (5 days).')
+@minValue(6)
 @maxValue(36500)
 param payloadRetentionDays int = 30
 

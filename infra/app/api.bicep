@@ -42,7 +42,8 @@ param resultInlineBytes int = 262144
 param publicBaseUrl string = ''
 @description('Payload store container (src/payload), created by the storage module.')
 param payloadContainerName string = 'scatter-gather-payloads'
-@description('Days the storage lifecycle rule keeps payloads; informational for the app.')
+@description('Days the storage lifecycle rule keeps payloads; at least 6 (the app refuses less at start: a gather lives up to 5 days).')
+@minValue(6)
 param payloadRetentionDays int = 30
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -71,10 +72,10 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // which provides FUNCTIONS_WORKER_RUNTIME=node to the app; the platform rejects
 // FUNCTIONS_WORKER_RUNTIME (and FUNCTIONS_EXTENSION_VERSION) as app settings.
 var appSettings = {
-  // Functions host storage through the user-assigned identity (no keys, shared key access is off).
-  // Only the blob service is used: keys/leases, the deployment package and, read by src/payload with
-  // these same settings, the payload container. Durable Functions state
-  // lives in the Durable Task Scheduler, not in Azure Storage queues/tables.
+  // Functions host storage through the user-assigned identity (no keys, shared key access is off):
+  // keys/leases, the deployment package and, read by src/payload with these same settings, the payload
+  // container; the identity may also use the account's queues and tables for the host's own operations
+  // (rbac.bicep). Durable Functions state lives in the Durable Task Scheduler, not in Azure Storage.
   AzureWebJobsStorage__accountName: storage.name
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
   AzureWebJobsStorage__credential: 'managedidentity'

@@ -7,15 +7,16 @@ param taskHubName string
 param location string = resourceGroup().location
 param tags object = {}
 
-@description('Consumption: pay per dispatched action. Dedicated: reserved capacity units (skuCapacity).')
+@description('Consumption: pay per dispatched action, up to 500 actions/s. Dedicated: reserved capacity units (skuCapacity), 2,000 actions/s each.')
 @allowed([
   'Consumption'
   'Dedicated'
 ])
 param skuName string = 'Consumption'
 
-@description('Capacity units for the Dedicated SKU; ignored for Consumption.')
+@description('Capacity units for the Dedicated SKU (1-3, 2,000 actions/s each); ignored for Consumption.')
 @minValue(1)
+@maxValue(3)
 param skuCapacity int = 1
 
 @description('Networks allowed to reach the scheduler endpoint. An empty list denies all traffic; access is still gated by Microsoft Entra ID RBAC.')

@@ -21,6 +21,8 @@ var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   durableTaskDataContributor: '0ad04412-c4d5-4796-b79c-f76d14c8d402'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -41,13 +43,36 @@ resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' existing = {
 
 // Functions host storage (AzureWebJobsStorage: keys, leases), the Flex Consumption deployment
 // container and the payload store (src/payload: create the container if missing, write, read, list and
-// delete blobs), all in this one account. The app has no queue/table/blob triggers and keeps Durable state in the Durable Task
-// Scheduler, so no queue or table roles are granted.
+// delete blobs), all in this one account.
 resource storageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identityPrincipalId, roles.storageBlobDataOwner)
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The host's own queue and table operations on AzureWebJobsStorage, as Azure's Durable Functions + Durable
+// Task Scheduler + Flex Consumption quickstart grants them (Azure-Samples/durable-functions-quickstart-typescript-azd,
+// infra/main.bicep: "Required for AzureWebJobsStorage host operations"). The app itself has no queue or
+// table trigger, and Durable state lives in the Durable Task Scheduler.
+resource storageQueueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identityPrincipalId, roles.storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource storageTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identityPrincipalId, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -14,11 +14,25 @@
  *   signed in with `az login`, for instance).
  *
  * A plain connection string wins over the identity settings, as in the host. Pure: no SDK import here.
+ *
+ * Also PAYLOAD_RETENTION_DAYS, the age at which the storage lifecycle rule (infra/) deletes payloads: it is
+ * checked when this module loads, that is when the worker loads the app's functions, so a retention that
+ * could delete a running gather's request and answers stops the app at start (see payloadRetentionDays).
  */
 import { PayloadStoreConfigError } from "./store";
 
 const DEFAULT_CONNECTION_NAME = "AzureWebJobsStorage";
 export const DEFAULT_CONTAINER = "scatter-gather-payloads";
+
+/** The longest a gather lives: its completion deadline is at most 432000000 ms (src/gather). */
+export const MAX_GATHER_LIFETIME_DAYS = 5;
+/**
+ * PAYLOAD_RETENTION_DAYS must be longer than the longest gather: the lifecycle rule deletes by age, and a
+ * gather still running must find its request, recipient list and answers. One day over the 5-day lifetime
+ * (infra/main.bicep enforces the same with @minValue(6)).
+ */
+export const MIN_PAYLOAD_RETENTION_DAYS = MAX_GATHER_LIFETIME_DAYS + 1;
+export const DEFAULT_PAYLOAD_RETENTION_DAYS = 30;
 
 /** Azurite's (and the legacy emulator's) fixed development account, public by design. */
 const DEVSTORE_ACCOUNT = "devstoreaccount1";
@@ -42,6 +56,8 @@ export type StorageConnection =
 export interface PayloadStoreConfig {
   connection: StorageConnection;
   container: string;
+  /** PAYLOAD_RETENTION_DAYS (informational for the store: the Azure lifecycle rule deletes, not the app). */
+  retentionDays?: number;
 }
 
 /** The connection string of Azurite's development account on `host:port` (for tests and the local host). */
@@ -52,10 +68,34 @@ export function azuriteConnectionString(port: number, host = "127.0.0.1"): strin
   );
 }
 
-/** Reads PAYLOAD_CONTAINER and the storage connection named `connectionName` (default AzureWebJobsStorage). */
+/** Reads PAYLOAD_CONTAINER, PAYLOAD_RETENTION_DAYS and the storage connection named `connectionName` (default AzureWebJobsStorage). */
 export function readPayloadStoreConfig(env: NodeJS.ProcessEnv = process.env, connectionName = DEFAULT_CONNECTION_NAME): PayloadStoreConfig {
-  return { connection: resolveStorageConnection(env, connectionName), container: containerName(env.PAYLOAD_CONTAINER) };
+  return {
+    connection: resolveStorageConnection(env, connectionName),
+    container: containerName(env.PAYLOAD_CONTAINER),
+    retentionDays: payloadRetentionDays(env.PAYLOAD_RETENTION_DAYS),
+  };
 }
+
+/**
+ * PAYLOAD_RETENTION_DAYS: unset or empty = 30; otherwise a whole number of days of at least
+ * MIN_PAYLOAD_RETENTION_DAYS (6), else a PayloadStoreConfigError naming the setting, the value and the minimum.
+ */
+export function payloadRetentionDays(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === "") return DEFAULT_PAYLOAD_RETENTION_DAYS;
+  const days = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!(days >= MIN_PAYLOAD_RETENTION_DAYS)) {
+    throw new PayloadStoreConfigError(
+      `PAYLOAD_RETENTION_DAYS is '${raw}': it must be a whole number of at least ${MIN_PAYLOAD_RETENTION_DAYS} days. ` +
+        `A gather lives up to ${MAX_GATHER_LIFETIME_DAYS} days, and the storage lifecycle rule deletes payloads this many days ` +
+        `after they were written, so a shorter retention could delete a running gather's request and answers.`,
+    );
+  }
+  return days;
+}
+
+// At app start: the worker loads every function file, and those that store payloads import this module.
+payloadRetentionDays(process.env.PAYLOAD_RETENTION_DAYS);
 
 /** PAYLOAD_CONTAINER, checked against the container naming rules (3-63 of a-z 0-9 -, no "--"). */
 export function containerName(raw: string | undefined): string {

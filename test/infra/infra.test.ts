@@ -10,6 +10,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { DEFAULT_OUT_DIR } from "../../tools/package/package";
+import { MIN_PAYLOAD_RETENTION_DAYS } from "../../src/payload/config";
 import {
   allowedValues,
   blockAfter,
@@ -45,10 +47,10 @@ const PARAMETERS = JSON.parse(read("infra/main.parameters.json")) as { parameter
 
 /**
  * Azure built-in role definition ids (the same in every cloud), from the Azure built-in roles
- * reference (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
- * Only the first three are assigned by these templates; the storage queue/table roles are listed
- * so that a template using them is checked too (the app does not need them: Durable state lives
- * in the Durable Task Scheduler and there are no queue/table triggers).
+ * reference (learn.microsoft.com/azure/role-based-access-control/built-in-roles). All five are assigned:
+ * the storage queue/table roles for the Functions host's own operations on AzureWebJobsStorage, as
+ * Azure's Durable Functions + Durable Task Scheduler quickstart grants them (the app itself has no
+ * queue/table trigger, and Durable state lives in the Durable Task Scheduler).
  */
 const BUILT_IN_ROLES: Record<string, string> = {
   "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
@@ -57,7 +59,13 @@ const BUILT_IN_ROLES: Record<string, string> = {
   "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
   "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
 };
-const REQUIRED_ROLES = ["Storage Blob Data Owner", "Monitoring Metrics Publisher", "Durable Task Data Contributor"];
+const REQUIRED_ROLES = [
+  "Storage Blob Data Owner",
+  "Monitoring Metrics Publisher",
+  "Durable Task Data Contributor",
+  "Storage Queue Data Contributor",
+  "Storage Table Data Contributor",
+];
 
 /** camelCase key used in rbac.bicep's `roles` object -> role name. */
 const roleKeyName = (key: string) =>
@@ -365,26 +373,36 @@ function payloadInfraProblems(mainSrc: string, storageSrc: string, apiSrc: strin
 }
 
 /**
- * The deployment package: remote build (azd requires node_modules excluded for it), dist shipped (main
- * points into it), the remote build's inputs kept, and no Core Tools anywhere in package.json (a
- * remote `npm install` would download the Functions host into the deployed node_modules).
+ * The deployment package (README, "Build and package"): azd runs `npm run package` before packaging
+ * (prepackage hook), zips azure.yaml's `dist` folder, which that script fills, and uploads it without a
+ * remote build. What azd does with these settings was read in Azure/azure-dev (cli/azd/pkg/project:
+ * framework_service_node.go, service_target_functionapp.go, project_utils.go): it refuses `remoteBuild:
+ * false` when the project's .funcignore excludes node_modules. No Core Tools anywhere in package.json
+ * (its install script downloads the Functions host).
  */
-function deployPackageProblems(funcignore: string, azureYaml: string, packageJson: { main?: string; [group: string]: unknown }): string[] {
+function deployPackageProblems(
+  funcignore: string | undefined,
+  azureYaml: string,
+  packageJson: { main?: string; scripts?: Record<string, string>; [group: string]: unknown },
+): string[] {
   const problems: string[] = [];
-  const ignored = new Set(
-    funcignore
-      .split(/\r?\n/)
-      .map((line) => line.trim())
-      .filter((line) => line && !line.startsWith("#"))
-      .map((line) => line.replace(/^\//, "").replace(/\/$/, "")),
-  );
   const api = (parseSimpleYaml(azureYaml).services as Record<string, Record<string, unknown>> | undefined)?.api ?? {};
-  if (api.remoteBuild !== "true") problems.push("azure.yaml: service api is not remoteBuild: true");
-  if (!ignored.has("node_modules")) problems.push(".funcignore: node_modules is not excluded (azd refuses remoteBuild: true without it)");
-  const mainDir = String(packageJson.main ?? "").split("/")[0];
-  for (const kept of [mainDir, "host.json", "package.json", "package-lock.json", "src", "tsconfig.json"]) {
-    if (ignored.has(kept)) problems.push(`.funcignore: '${kept}' is excluded but the package needs it`);
-  }
+  if (api.remoteBuild !== "false")
+    problems.push("azure.yaml: service api is not remoteBuild: false (a remote build installs devDependencies)");
+  if (api.dist !== DEFAULT_OUT_DIR)
+    problems.push(`azure.yaml: service api dist is not '${DEFAULT_OUT_DIR}' (the folder npm run package fills)`);
+  const prepackage = ((api.hooks ?? {}) as Record<string, Record<string, Record<string, string>>>).prepackage ?? {};
+  for (const os of ["posix", "windows"])
+    if (prepackage[os]?.run !== "npm run package") problems.push(`azure.yaml: no ${os} prepackage hook running npm run package`);
+  const script = packageJson.scripts?.package ?? "";
+  if (!/^npm run build && node dist\/tools\/package\/package\.js\b/.test(script))
+    problems.push("package.json: the package script does not build, then run dist/tools/package/package.js");
+  if (!String(packageJson.main ?? "").startsWith("dist/src/")) problems.push("package.json: main is not under dist/src/");
+  const ignored = (funcignore ?? "")
+    .split(/\r?\n/)
+    .map((line) => line.trim().replace(/^\//, "").replace(/\/$/, ""))
+    .filter((line) => line && !line.startsWith("#"));
+  if (ignored.includes("node_modules")) problems.push(".funcignore: node_modules is excluded (azd refuses remoteBuild: false with it)");
   for (const group of ["dependencies", "devDependencies", "optionalDependencies"]) {
     const deps = (packageJson[group] ?? {}) as Record<string, string>;
     if ("azure-functions-core-tools" in deps) problems.push(`package.json: azure-functions-core-tools in ${group}`);
@@ -569,8 +587,57 @@ describe("infra templates", () => {
     expect(stripComments(RBAC)).toMatch(/storageBlobDataOwner:\s*'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'/);
   });
 
-  test("deployment package: remote build, dist shipped, no Core Tools in package.json", () => {
-    expect(deployPackageProblems(read(".funcignore"), read("azure.yaml"), JSON.parse(read("package.json")))).toEqual([]);
+  test("deployment package: npm run package fills dist/deploy, azd uploads it without a remote build", () => {
+    const funcignore = fs.existsSync(path.join(ROOT, ".funcignore")) ? read(".funcignore") : undefined;
+    expect(deployPackageProblems(funcignore, read("azure.yaml"), JSON.parse(read("package.json")))).toEqual([]);
+  });
+
+  test("storage queue and table roles for the host's own operations, on the app's storage account", () => {
+    for (const symbol of ["storageQueueDataContributor", "storageTableDataContributor"]) {
+      const body = resourceBody(RBAC, symbol)!;
+      expect(body).toBeDefined();
+      const entries = objectEntries(body);
+      expect(entries.get("scope")).toBe("storage");
+      expect(entries.get("name")).toBe(`guid(storage.id, identityPrincipalId, roles.${symbol})`);
+      const properties = objectEntries(entries.get("properties")!);
+      expect(properties.get("principalId")).toBe("identityPrincipalId");
+      expect(properties.get("principalType")).toBe("'ServicePrincipal'");
+      expect(properties.get("roleDefinitionId")).toBe(`subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.${symbol})`);
+    }
+  });
+
+  test("payload retention outlasts the longest gather: payloadRetentionDays @minValue(6), as the app requires", () => {
+    expect(MIN_PAYLOAD_RETENTION_DAYS).toBe(6);
+    for (const [file, src] of [
+      ["infra/main.bicep", MAIN],
+      ["infra/app/api.bicep", API],
+    ])
+      expect({ file, min: decoratorNumber(paramDecorators(src).get("payloadRetentionDays"), "minValue") }).toEqual({
+        file,
+        min: MIN_PAYLOAD_RETENTION_DAYS,
+      });
+    expect(parameterDefaultProblems(MAIN, PARAMETERS)).toEqual([]);
+    // an azd default below the minimum is reported
+    expect(parameterDefaultProblems(MAIN, { parameters: { payloadRetentionDays: { value: "${PAYLOAD_RETENTION_DAYS=5}" } } })).toEqual([
+      "payloadRetentionDays: placeholder default '5' differs from the Bicep default '30'",
+      "payloadRetentionDays: placeholder default 5 is below @minValue(6)",
+    ]);
+  });
+
+  test("Durable Task Scheduler SKU and capacity: azd variables reach the scheduler, capacity 1-3", () => {
+    expect(PARAMETERS.parameters.dtsCapacity.value).toBe("${DTS_CAPACITY=1}");
+    expect(allowedValues(paramDecorators(MAIN).get("dtsSkuName"))).toEqual(["Consumption", "Dedicated"]);
+    expect(allowedValues(paramDecorators(DTS).get("skuName"))).toEqual(["Consumption", "Dedicated"]);
+    for (const [src, name] of [
+      [MAIN, "dtsCapacity"],
+      [DTS, "skuCapacity"],
+    ] as const) {
+      expect(decoratorNumber(paramDecorators(src).get(name), "minValue")).toBe(1);
+      expect(decoratorNumber(paramDecorators(src).get(name), "maxValue")).toBe(3);
+    }
+    const passed = moduleParams(MAIN, "dts");
+    expect(passed.get("skuName")).toBe("dtsSkuName");
+    expect(passed.get("skuCapacity")).toBe("dtsCapacity");
   });
 });
 
@@ -748,18 +815,28 @@ describe("infra checks reject broken templates", () => {
     ]);
   });
 
-  test("a package that would break remote build, drop main, or ship Core Tools", () => {
+  test("a package setup that would build remotely, zip the wrong folder, or ship Core Tools", () => {
     expect(
-      deployPackageProblems("dist\ntsconfig.json\n", "name: scatter-gather\nservices:\n  api:\n    host: function\n", {
-        main: "dist/src/functions/*.js",
+      deployPackageProblems("node_modules/\n", "name: scatter-gather\nservices:\n  api:\n    host: function\n    remoteBuild: true\n", {
+        main: "src/functions/*.js",
+        scripts: { package: "node tools/package/package.js" },
         optionalDependencies: { "azure-functions-core-tools": "^4" },
       }),
     ).toEqual([
-      "azure.yaml: service api is not remoteBuild: true",
-      ".funcignore: node_modules is not excluded (azd refuses remoteBuild: true without it)",
-      ".funcignore: 'dist' is excluded but the package needs it",
-      ".funcignore: 'tsconfig.json' is excluded but the package needs it",
+      "azure.yaml: service api is not remoteBuild: false (a remote build installs devDependencies)",
+      "azure.yaml: service api dist is not 'dist/deploy' (the folder npm run package fills)",
+      "azure.yaml: no posix prepackage hook running npm run package",
+      "azure.yaml: no windows prepackage hook running npm run package",
+      "package.json: the package script does not build, then run dist/tools/package/package.js",
+      "package.json: main is not under dist/src/",
+      ".funcignore: node_modules is excluded (azd refuses remoteBuild: false with it)",
       "package.json: azure-functions-core-tools in optionalDependencies",
+    ]);
+    // the hook only for one shell
+    const posixOnly = read("azure.yaml").replace(/\n {8}windows:\n(?: {10}.*\n)+/, "\n");
+    expect(posixOnly).not.toContain("windows:");
+    expect(deployPackageProblems(undefined, posixOnly, JSON.parse(read("package.json")))).toEqual([
+      "azure.yaml: no windows prepackage hook running npm run package",
     ]);
   });
 

@@ -12,9 +12,12 @@ import {
   azuriteConnectionString,
   containerName,
   DEFAULT_CONTAINER,
+  MIN_PAYLOAD_RETENTION_DAYS,
+  payloadRetentionDays,
   readPayloadStoreConfig,
   resolveStorageConnection,
 } from "../../src/payload/config";
+import { decoratorNumber, paramDecorators, params } from "../infra/bicep-static";
 import { answerGroupOf, assertValidKey, gatherKeys, instanceOfKey, instancePrefix, newGroupId, newRunId } from "../../src/payload/keys";
 import { MemoryPayloadStore } from "../../src/payload/memoryStore";
 import { PayloadFormatError, PayloadNotFoundError, PayloadStoreConfigError } from "../../src/payload/store";
@@ -123,6 +126,7 @@ describe("storage settings (AzureWebJobsStorage, as the Functions host reads the
         credential: { type: "managedIdentity", clientId: "11111111-2222-3333-4444-555555555555", resourceId: undefined },
       },
       container: "scatter-gather-payloads",
+      retentionDays: 30,
     });
   });
 
@@ -154,6 +158,52 @@ describe("storage settings (AzureWebJobsStorage, as the Functions host reads the
     expect(containerName(" my-payloads ")).toBe("my-payloads");
     for (const bad of ["ab", "Upper", "-x-y", "x--y", "x_y", "a".repeat(64)])
       expect(() => containerName(bad)).toThrow(PayloadStoreConfigError);
+  });
+
+  test("PAYLOAD_RETENTION_DAYS: 30 by default, at least 6 days (a gather lives up to 5)", () => {
+    expect(MIN_PAYLOAD_RETENTION_DAYS).toBe(6);
+    expect(payloadRetentionDays(undefined)).toBe(30);
+    expect(payloadRetentionDays(" ")).toBe(30);
+    expect(payloadRetentionDays("6")).toBe(6);
+    expect(payloadRetentionDays(" 365 ")).toBe(365);
+    expect(readPayloadStoreConfig({ AzureWebJobsStorage: "UseDevelopmentStorage=true", PAYLOAD_RETENTION_DAYS: "7" }).retentionDays).toBe(
+      7,
+    );
+    for (const bad of ["5", "0", "-30", "6.5", "1e2", "thirty", "0x10"]) {
+      expect(() => payloadRetentionDays(bad)).toThrow(PayloadStoreConfigError);
+      // the message names the setting, the value and the minimum
+      expect(() => payloadRetentionDays(bad)).toThrow(`PAYLOAD_RETENTION_DAYS is '${bad}': it must be a whole number of at least 6 days`);
+    }
+    expect(() => readPayloadStoreConfig({ AzureWebJobsStorage: "UseDevelopmentStorage=true", PAYLOAD_RETENTION_DAYS: "3" })).toThrow(
+      /PAYLOAD_RETENTION_DAYS is '3'/,
+    );
+  });
+
+  test("PAYLOAD_RETENTION_DAYS is checked when the app loads (the module that reads the settings)", () => {
+    const saved = process.env.PAYLOAD_RETENTION_DAYS;
+    // A fresh module registry each time: what the worker does when it loads the app's function files.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded anew under the setting being tested
+    const load = () => jest.isolateModules(() => require("../../src/payload"));
+    try {
+      process.env.PAYLOAD_RETENTION_DAYS = "2";
+      expect(load).toThrow(/PAYLOAD_RETENTION_DAYS is '2': it must be a whole number of at least 6 days/);
+      process.env.PAYLOAD_RETENTION_DAYS = "6";
+      expect(load).not.toThrow();
+    } finally {
+      if (saved === undefined) delete process.env.PAYLOAD_RETENTION_DAYS;
+      else process.env.PAYLOAD_RETENTION_DAYS = saved;
+    }
+  });
+
+  test("infra agrees: payloadRetentionDays has @minValue(6) and the default 30", () => {
+    for (const file of ["infra/main.bicep", "infra/app/api.bicep"]) {
+      const src = fs.readFileSync(path.join(ROOT, file), "utf8");
+      expect({ file, min: decoratorNumber(paramDecorators(src).get("payloadRetentionDays"), "minValue") }).toEqual({
+        file,
+        min: MIN_PAYLOAD_RETENTION_DAYS,
+      });
+      expect(params(src).get("payloadRetentionDays")?.defaultValue).toBe("30");
+    }
   });
 });
 
