@@ -128,6 +128,14 @@ param resultInlineBytes int = 262144
 @description('scheme://host[:port] clients use to reach the app (a gateway or custom domain); empty: the app\'s own host name.')
 param publicBaseUrl string = ''
 
+// azd generates the value once per environment and keeps it (.azure/<env>/config.json), so every provision
+// reuses it: a new value would invalidate every answer URL (respondUrl) already handed out.
+@secure()
+@minLength(32)
+@description('HMAC key of the capability tokens in answer URLs (ANSWER_TOKEN_SECRET, src/http/answerTokens.ts).')
+@metadata({ azd: { type: 'generate', config: { length: 48, noSpecial: true } } })
+param answerTokenSecret string
+
 // --- Payload store ------------------------------------------------------------
 @description('Blob container, in the function app\'s storage account, that holds requests, answers and results (PAYLOAD_CONTAINER).')
 @minLength(3)
@@ -250,6 +258,7 @@ module api './app/api.bicep' = {
     maxAttemptsPerGather: maxAttemptsPerGather
     resultInlineBytes: resultInlineBytes
     publicBaseUrl: publicBaseUrl
+    answerTokenSecret: answerTokenSecret
     payloadContainerName: payloadContainerName
     payloadRetentionDays: payloadRetentionDays
   }

@@ -40,6 +40,9 @@ param fanoutBatchSize int = 250
 param maxAttemptsPerGather int = 50000
 param resultInlineBytes int = 262144
 param publicBaseUrl string = ''
+@secure()
+@description('HMAC key of answer URLs\' capability tokens (ANSWER_TOKEN_SECRET).')
+param answerTokenSecret string
 @description('Payload store container (src/payload), created by the storage module.')
 param payloadContainerName string = 'scatter-gather-payloads'
 @description('Days the storage lifecycle rule keeps payloads; at least 6 (the app refuses less at start: a gather lives up to 5 days).')
@@ -99,6 +102,8 @@ var appSettings = {
   RESULT_INLINE_BYTES: string(resultInlineBytes)
   // Empty means unset: management URLs and respondUrl then use the app's own host name.
   PUBLIC_BASE_URL: publicBaseUrl
+  // Answer URLs (respondUrl): the HMAC key of their capability tokens.
+  ANSWER_TOKEN_SECRET: answerTokenSecret
 
   // Payload store (src/payload): blobs in the same account, through the AzureWebJobsStorage__* identity settings
   PAYLOAD_CONTAINER: payloadContainerName

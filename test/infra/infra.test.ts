@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { DEFAULT_OUT_DIR } from "../../tools/package/package";
+import { MAX_GATHER_DEADLINE_MS } from "../../src/gather/limits";
 import { MIN_PAYLOAD_RETENTION_DAYS } from "../../src/payload/config";
 import {
   allowedValues,
@@ -110,6 +111,8 @@ const DOCUMENTED_APP_SETTINGS = [
  */
 const NOT_APP_SETTINGS = new Set([
   "NODE_ENV",
+  // Production unless set: Core Tools and the local host set Development.
+  "AZURE_FUNCTIONS_ENVIRONMENT",
   "WEBSITE_HOSTNAME",
   "WEBSITE_SITE_NAME",
   "WEBSITE_INSTANCE_ID",
@@ -137,6 +140,11 @@ function moduleProblems(files: string[]): string[] {
   return files.flatMap((f) => missingModulePaths(f).map((m) => `${path.relative(ROOT, f)}: module '${m}' does not exist`));
 }
 
+/** azd generates the value of a parameter with `@metadata({ azd: { type: 'generate', ... } })`: no parameter file entry needed. */
+function isGenerated(src: string, name: string): boolean {
+  return (paramDecorators(src).get(name) ?? []).some((d) => /azd\s*:\s*\{\s*type\s*:\s*'generate'/.test(d));
+}
+
 function parameterProblems(mainSrc: string, parameterFile: { parameters: Record<string, { value: unknown }> }): string[] {
   const declared = params(mainSrc);
   const supplied = Object.keys(parameterFile.parameters ?? {});
@@ -144,7 +152,7 @@ function parameterProblems(mainSrc: string, parameterFile: { parameters: Record<
     .filter((p) => !declared.has(p))
     .map((p) => `main.parameters.json supplies '${p}', which main.bicep does not declare`);
   for (const p of declared.values()) {
-    if (!p.optional && !supplied.includes(p.name))
+    if (!p.optional && !isGenerated(mainSrc, p.name) && !supplied.includes(p.name))
       problems.push(`main.bicep parameter '${p.name}' has no default and is not in main.parameters.json`);
   }
   return problems;
@@ -606,8 +614,24 @@ describe("infra templates", () => {
     }
   });
 
+  test("answer URLs: azd generates ANSWER_TOKEN_SECRET once, a secure parameter that reaches the app setting", () => {
+    const decorators = paramDecorators(MAIN).get("answerTokenSecret") ?? [];
+    expect(decorators).toEqual(expect.arrayContaining(["@secure()", "@minLength(32)"]));
+    expect(isGenerated(MAIN, "answerTokenSecret")).toBe(true);
+    expect(PARAMETERS.parameters.answerTokenSecret).toBeUndefined(); // azd fills it, and keeps it per environment
+    expect(paramDecorators(API).get("answerTokenSecret")).toEqual(expect.arrayContaining(["@secure()"]));
+    expect(MAIN).toMatch(/answerTokenSecret: answerTokenSecret/);
+    expect(appSettingsOf(API).get("ANSWER_TOKEN_SECRET")).toBe("answerTokenSecret");
+    // and a required parameter that azd does not generate must be in the parameter file
+    expect(parameterProblems("param someSecret string\n", { parameters: {} })).toEqual([
+      "main.bicep parameter 'someSecret' has no default and is not in main.parameters.json",
+    ]);
+  });
+
   test("payload retention outlasts the longest gather: payloadRetentionDays @minValue(6), as the app requires", () => {
     expect(MIN_PAYLOAD_RETENTION_DAYS).toBe(6);
+    // one day over the longest gather the validation accepts
+    expect(MIN_PAYLOAD_RETENTION_DAYS * 86_400_000).toBeGreaterThan(MAX_GATHER_DEADLINE_MS);
     for (const [file, src] of [
       ["infra/main.bicep", MAIN],
       ["infra/app/api.bicep", API],
