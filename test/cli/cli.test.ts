@@ -68,7 +68,7 @@ describe("scatter-gather run", () => {
     expect(run.stdout).toMatch(/flaky\s+failed\s+1\s+simulated failure/);
     expect(run.stdout).toContain('aggregate: {"kind":"best","field":"price","order":"min","recipientId":"globex","value":{"price":39}}');
     // the same as the API says
-    const status = await new ScatterGatherClient({ baseUrl: target.baseUrl }).get(id);
+    const status = await new ScatterGatherClient({ baseUrl: target.baseUrl, key: keysFor(target.baseUrl).function }).get(id);
     expect(status.result?.aggregate).toEqual({ kind: "best", field: "price", order: "min", recipientId: "globex", value: { price: 39 } });
   });
 
@@ -171,7 +171,7 @@ describe("scatter-gather run", () => {
 
 describe("the other commands", () => {
   test("watch, responses --status failed --json, list --json, terminate, delete", async () => {
-    const client = new ScatterGatherClient({ baseUrl: target.baseUrl });
+    const client = new ScatterGatherClient({ baseUrl: target.baseUrl, key: keysFor(target.baseUrl).function });
     const { id } = await client.start({ ...(gatherExamples.all.value as object), id: uniqueId("cli") });
     const watched = await cli(["watch", id, "--interval", "100"]);
     expect(watched.code).toBe(0);

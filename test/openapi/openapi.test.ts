@@ -14,7 +14,7 @@ import { z } from "zod";
 import { ApiError, ScatterGatherClient } from "../../src/client";
 import { gatherRequestSchema } from "../../src/gather/schema";
 import { gatherExamples } from "../../src/openapi/document";
-import { keyedFetch, pollUntil, recipientServer, repoRoot, uniqueId, useTarget, type AnyJson } from "../e2e/harness";
+import { keyedFetch, keysFor, pollUntil, recipientServer, repoRoot, uniqueId, useTarget, type AnyJson } from "../e2e/harness";
 
 const target = useTarget();
 jest.setTimeout(60_000);
@@ -31,7 +31,7 @@ beforeAll(async () => {
   ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
   ajv.addSchema({ ...doc, $id: "openapi.json" });
-  client = new ScatterGatherClient({ baseUrl: target.baseUrl });
+  client = new ScatterGatherClient({ baseUrl: target.baseUrl, key: keysFor(target.baseUrl).function });
 });
 
 /** Runs the validator package's own CLI (an ES module, so outside jest's module registry). */
@@ -100,6 +100,7 @@ describe("the document", () => {
       terminateScatterGather: "POST /api/scatter-gather/{id}/terminate",
       getScatterGatherResponses: "GET /api/scatter-gather/{id}/responses",
       submitResponse: "POST /api/scatter-gather/{id}/responses",
+      submitAnswer: "POST /api/scatter-gather/{id}/answers",
       openapi: "GET /api/openapi.json",
       ui: "GET /api/ui",
     });
