@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { canonicalJson, getPath } from "./json";
-import type { AggregateSpec, Json } from "./types";
+import type { AggregateSpec, Json } from "./spec";
 
 export interface AnswerFacts {
   /** UTF-8 size of the value's JSON. */

@@ -1,5 +1,5 @@
 /** JSON helpers: canonical form for deep equality, dot-path lookup. */
-import type { Json } from "./types";
+import type { Json } from "./spec";
 
 /** A stable string for deep JSON equality: object keys sorted, arrays in order. */
 export function canonicalJson(value: Json | undefined): string {

@@ -1,47 +1,13 @@
 /** The request, policy and outcome types shared by the starter, the orchestrator and the activities. */
 import type { AnswerRef } from "./answerGroups";
 import type { AnswerFacts, FactSpec } from "./facts";
+import type { AggregateSpec, AuctionSpec, CompletionPolicy, Json, RetrySpec } from "./spec";
 import type { Recipient } from "./transports";
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export * from "./spec";
 
 /** A recipient: the union of the transports' recipients (src/gather/transports/). */
 export type { Recipient } from "./transports";
-
-export type CompletionMode = "all" | "first" | "quorum";
-
-export interface CompletionPolicy {
-  mode: CompletionMode;
-  /** Required for mode "quorum". */
-  quorum?: number;
-  /** With mode "quorum": the quorum counts equal answers (deep JSON equality). */
-  agree: boolean;
-  /** The gather deadline, relative to the orchestration start. */
-  timeoutMs?: number;
-}
-
-export type AggregateKind = "collect" | "best" | "summary" | "vote";
-
-export interface AggregateSpec {
-  kind: AggregateKind;
-  /** Dot path into each value; required for best and summary, optional for vote. */
-  field?: string;
-  /** For best: lowest or highest wins. */
-  order: "min" | "max";
-}
-
-export interface RetrySpec {
-  maxAttempts: number;
-  firstRetryIntervalMs: number;
-  backoffCoefficient: number;
-  maxRetryIntervalMs?: number;
-}
-
-export interface AuctionSpec {
-  notify: string[];
-  /** How many answers make the gather complete ("all" in auction mode). */
-  expected?: number;
-}
 
 /** A validated POST /api/scatter-gather body. */
 export interface GatherRequest {

@@ -8,7 +8,7 @@ import { request, type Dispatcher } from "undici";
 import { findJsonProblem, MAX_JSON_DEPTH } from "../json";
 import { readAtMost } from "../streams";
 import { httpUrl, int } from "../fields";
-import type { Json } from "../types";
+import type { Json } from "../spec";
 import { CANCELLED, defineTransport, RecipientError, type DeliveryOptions, type ReceivedAnswer } from "./transport";
 
 export interface HttpRecipient {

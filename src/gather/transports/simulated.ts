@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { int, optionalJson } from "../fields";
-import type { Json } from "../types";
+import type { Json } from "../spec";
 import { CANCELLED, defineTransport, RecipientError } from "./transport";
 
 export interface SimulatedRecipient {

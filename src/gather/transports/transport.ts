@@ -5,7 +5,7 @@
  */
 import type { z } from "zod";
 import type { UrlAllowlist } from "../allowlist";
-import type { Json } from "../types";
+import type { Json } from "../spec";
 
 /** A failed attempt, with a short reason; the orchestrator decides about retries. */
 export class RecipientError extends Error {

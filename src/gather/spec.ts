@@ -1,0 +1,41 @@
+/**
+ * The request's own shapes: JSON values and the policy specs. Below every other module of src/gather (it
+ * imports nothing), so the transports, facts and json helpers can use them without an import circle through
+ * types.ts, which gathers the shapes that need those modules.
+ */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export type CompletionMode = "all" | "first" | "quorum";
+
+export interface CompletionPolicy {
+  mode: CompletionMode;
+  /** Required for mode "quorum". */
+  quorum?: number;
+  /** With mode "quorum": the quorum counts equal answers (deep JSON equality). */
+  agree: boolean;
+  /** The gather deadline, relative to the orchestration start. */
+  timeoutMs?: number;
+}
+
+export type AggregateKind = "collect" | "best" | "summary" | "vote";
+
+export interface AggregateSpec {
+  kind: AggregateKind;
+  /** Dot path into each value; required for best and summary, optional for vote. */
+  field?: string;
+  /** For best: lowest or highest wins. */
+  order: "min" | "max";
+}
+
+export interface RetrySpec {
+  maxAttempts: number;
+  firstRetryIntervalMs: number;
+  backoffCoefficient: number;
+  maxRetryIntervalMs?: number;
+}
+
+export interface AuctionSpec {
+  notify: string[];
+  /** How many answers make the gather complete ("all" in auction mode). */
+  expected?: number;
+}
