@@ -109,175 +109,198 @@ export function buildOpenApiDocument(): Json {
     },
     servers: [{ url: "/", description: "this function app" }],
     security: [{ functionKeyHeader: [] }, { functionKeyQuery: [] }],
-    paths: {
-      "/api/scatter-gather": {
-        post: {
-          operationId: "startScatterGather",
-          summary: "Start a gather",
-          requestBody: { required: true, content: { "application/json": { schema: REF("GatherRequest"), examples: gatherExamples } } },
-          responses: {
-            "202": answer("Started: the management URLs", "ManagementUrls", {
-              Location: { description: "= statusQueryGetUri", schema: { type: "string" } },
-              "Retry-After": { description: "seconds", schema: { type: "string" } },
-            }),
-            "400": error("The body breaks the contract (every problem with its path); nothing started"),
-            "409": answer("The id is running; its management URLs", "ConflictBody"),
-            "413": error("Over MAX_REQUEST_BYTES"),
-            "415": error("Not JSON"),
-          },
-        },
-        get: {
-          operationId: "listScatterGathers",
-          summary: "Recent gathers, page by page",
-          description:
-            "Instances of scatterGatherOrchestrator (not its batch sub-orchestrations), in the Durable backend's order. " +
-            "A page may hold fewer than `top` items (batches are left out): follow `continuationToken` until it is null.",
-          parameters: [
-            intQuery("top", "page size", 1, 100, 20),
-            { name: "continuationToken", in: "query", required: false, schema: { type: "string" }, description: "from the previous page" },
-            {
-              name: "createdFrom",
-              in: "query",
-              required: false,
-              schema: { type: "string", format: "date-time" },
-              description: "only gathers created at or after",
-            },
-            {
-              name: "createdTo",
-              in: "query",
-              required: false,
-              schema: { type: "string", format: "date-time" },
-              description: "only gathers created at or before",
-            },
-            {
-              name: "runtimeStatus",
-              in: "query",
-              required: false,
-              schema: { type: "string" },
-              description: "comma-separated runtime statuses, e.g. Running,Pending",
-            },
-          ],
-          responses: {
-            "200": answer("A page of gathers", "GatherList"),
-            "400": error("A bad query parameter, or a continuationToken this list did not hand out"),
-            "502": error("The Durable backend refused the query"),
-          },
-        },
-      },
-      "/api/scatter-gather/{id}": {
-        parameters: [idParam],
-        get: {
-          operationId: "getScatterGather",
-          summary: "Progress while running, the result when done",
-          responses: { "200": answer("The gather", "GatherStatus"), "404": error("Unknown id") },
-        },
-        delete: {
-          operationId: "deleteScatterGather",
-          summary: "Purge a finished gather, its batches and its stored payloads",
-          responses: { "204": answer("Purged"), "404": error("Unknown id"), "409": error("Still running: terminate it first") },
-        },
-      },
-      "/api/scatter-gather/{id}/terminate": {
-        parameters: [idParam],
-        post: {
-          operationId: "terminateScatterGather",
-          summary: "Terminate a running gather and its batches",
-          parameters: [{ name: "reason", in: "query", required: false, schema: { type: "string" } }],
-          responses: { "202": answer("Terminated", "TerminateAccepted"), "404": error("Unknown id"), "410": error("Already finished") },
-        },
-      },
-      "/api/scatter-gather/{id}/responses": {
-        parameters: [idParam],
-        get: {
-          operationId: "getScatterGatherResponses",
-          summary: "The responses, page by page, in recipient-list order (auction: arrival order)",
-          parameters: [
-            intQuery("offset", "first entry", 0, undefined, 0),
-            intQuery("limit", "page size", 1, 1000, 100),
-            {
-              name: "status",
-              in: "query",
-              required: false,
-              schema: { type: "string", enum: ["succeeded", "failed", "timedOut", "abandoned", "pending"] },
-              description: "only entries with this status",
-            },
-          ],
-          responses: {
-            "200": answer("A page of responses", "ResponsesPage"),
-            "400": error("A bad query parameter"),
-            "404": error("Unknown id"),
-          },
-        },
-        post: {
-          operationId: "submitResponse",
-          summary: "An auction answer (raised as the `response` event)",
-          requestBody: {
-            required: true,
-            content: { "application/json": { schema: REF("AuctionAnswer"), example: { responder: "bidder-1", value: { price: 100 } } } },
-          },
-          responses: {
-            "202": answer("Delivered", "SubmitAccepted"),
-            "400": error("Bad body"),
-            "404": error("Unknown id"),
-            "409": error("Not an auction (started with recipients), or the auction holds MAX_RECIPIENTS answers already"),
-            "410": error("The gather is no longer running: the answer came late"),
-            "413": error("Over MAX_RESPONSE_BYTES"),
-            "415": error("Not JSON"),
-          },
-        },
-      },
-      "/api/scatter-gather/{id}/answers": {
-        parameters: [idParam],
-        post: {
-          operationId: "submitAnswer",
-          summary: "An auction answer through the respondUrl bidders receive: no key, the URL's capability token instead",
-          security: NO_AUTH,
-          parameters: [
-            {
-              name: "token",
-              in: "query",
-              required: true,
-              schema: { type: "string" },
-              description: "the token of respondUrl, bound to this gather and run",
-            },
-          ],
-          requestBody: {
-            required: true,
-            content: { "application/json": { schema: REF("AuctionAnswer"), example: { responder: "bidder-1", value: { price: 100 } } } },
-          },
-          responses: {
-            "202": answer("Delivered", "SubmitAccepted"),
-            "400": error("Bad body"),
-            "401": error("The token is missing, wrong, or of another gather or run (also for an unknown id)"),
-            "409": error("Not an auction, or the auction holds MAX_RECIPIENTS answers already"),
-            "410": error("The gather is no longer running: the answer came late"),
-            "413": error("Over MAX_RESPONSE_BYTES"),
-            "415": error("Not JSON"),
-          },
-        },
-      },
-      "/api/openapi.json": {
-        get: {
-          operationId: "openapi",
-          summary: "This document",
-          security: NO_AUTH,
-          responses: { "200": { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } } },
-        },
-      },
-      "/api/ui": {
-        get: {
-          operationId: "ui",
-          summary: "The live gather page (HTML; it asks for a function key and sends it as x-functions-key)",
-          security: NO_AUTH,
-          responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } },
-        },
-      },
-    },
+    paths: { ...gatherRoutes(), ...instanceRoutes(), ...answerRoutes(), ...appRoutes() },
     components: {
       schemas,
       securitySchemes: {
         functionKeyHeader: { type: "apiKey", in: "header", name: "x-functions-key" },
         functionKeyQuery: { type: "apiKey", in: "query", name: "code" },
+      },
+    },
+  };
+}
+
+/** POST /api/scatter-gather (start) and GET /api/scatter-gather (list). */
+function gatherRoutes(): Json {
+  return {
+    "/api/scatter-gather": {
+      post: {
+        operationId: "startScatterGather",
+        summary: "Start a gather",
+        requestBody: { required: true, content: { "application/json": { schema: REF("GatherRequest"), examples: gatherExamples } } },
+        responses: {
+          "202": answer("Started: the management URLs", "ManagementUrls", {
+            Location: { description: "= statusQueryGetUri", schema: { type: "string" } },
+            "Retry-After": { description: "seconds", schema: { type: "string" } },
+          }),
+          "400": error("The body breaks the contract (every problem with its path); nothing started"),
+          "409": answer("The id is running; its management URLs", "ConflictBody"),
+          "413": error("Over MAX_REQUEST_BYTES"),
+          "415": error("Not JSON"),
+        },
+      },
+      get: {
+        operationId: "listScatterGathers",
+        summary: "Recent gathers, page by page",
+        description:
+          "Instances of scatterGatherOrchestrator (not its batch sub-orchestrations), in the Durable backend's order. " +
+          "A page may hold fewer than `top` items (batches are left out): follow `continuationToken` until it is null.",
+        parameters: [
+          intQuery("top", "page size", 1, 100, 20),
+          { name: "continuationToken", in: "query", required: false, schema: { type: "string" }, description: "from the previous page" },
+          {
+            name: "createdFrom",
+            in: "query",
+            required: false,
+            schema: { type: "string", format: "date-time" },
+            description: "only gathers created at or after",
+          },
+          {
+            name: "createdTo",
+            in: "query",
+            required: false,
+            schema: { type: "string", format: "date-time" },
+            description: "only gathers created at or before",
+          },
+          {
+            name: "runtimeStatus",
+            in: "query",
+            required: false,
+            schema: { type: "string" },
+            description: "comma-separated runtime statuses, e.g. Running,Pending",
+          },
+        ],
+        responses: {
+          "200": answer("A page of gathers", "GatherList"),
+          "400": error("A bad query parameter, or a continuationToken this list did not hand out"),
+          "502": error("The Durable backend refused the query"),
+        },
+      },
+    },
+  };
+}
+
+/** One gather: its status, DELETE, terminate. */
+function instanceRoutes(): Json {
+  return {
+    "/api/scatter-gather/{id}": {
+      parameters: [idParam],
+      get: {
+        operationId: "getScatterGather",
+        summary: "Progress while running, the result when done",
+        responses: { "200": answer("The gather", "GatherStatus"), "404": error("Unknown id") },
+      },
+      delete: {
+        operationId: "deleteScatterGather",
+        summary: "Purge a finished gather, its batches and its stored payloads",
+        responses: { "204": answer("Purged"), "404": error("Unknown id"), "409": error("Still running: terminate it first") },
+      },
+    },
+    "/api/scatter-gather/{id}/terminate": {
+      parameters: [idParam],
+      post: {
+        operationId: "terminateScatterGather",
+        summary: "Terminate a running gather and its batches",
+        parameters: [{ name: "reason", in: "query", required: false, schema: { type: "string" } }],
+        responses: { "202": answer("Terminated", "TerminateAccepted"), "404": error("Unknown id"), "410": error("Already finished") },
+      },
+    },
+  };
+}
+
+/** Answers: the responses page, and an auction answer by the operators' route or a bidder's respondUrl. */
+function answerRoutes(): Json {
+  return {
+    "/api/scatter-gather/{id}/responses": {
+      parameters: [idParam],
+      get: {
+        operationId: "getScatterGatherResponses",
+        summary: "The responses, page by page, in recipient-list order (auction: arrival order)",
+        parameters: [
+          intQuery("offset", "first entry", 0, undefined, 0),
+          intQuery("limit", "page size", 1, 1000, 100),
+          {
+            name: "status",
+            in: "query",
+            required: false,
+            schema: { type: "string", enum: ["succeeded", "failed", "timedOut", "abandoned", "pending"] },
+            description: "only entries with this status",
+          },
+        ],
+        responses: {
+          "200": answer("A page of responses", "ResponsesPage"),
+          "400": error("A bad query parameter"),
+          "404": error("Unknown id"),
+        },
+      },
+      post: auctionAnswerOperation("submitResponse", "An auction answer (raised as the `response` event)", {
+        "404": error("Unknown id"),
+        "409": error("Not an auction (started with recipients), or the auction holds MAX_RECIPIENTS answers already"),
+      }),
+    },
+    "/api/scatter-gather/{id}/answers": {
+      parameters: [idParam],
+      post: {
+        ...auctionAnswerOperation(
+          "submitAnswer",
+          "An auction answer through the respondUrl bidders receive: no key, the URL's capability token instead",
+          {
+            "401": error("The token is missing, wrong, or of another gather or run (also for an unknown id)"),
+            "409": error("Not an auction, or the auction holds MAX_RECIPIENTS answers already"),
+          },
+        ),
+        security: NO_AUTH,
+        parameters: [
+          {
+            name: "token",
+            in: "query",
+            required: true,
+            schema: { type: "string" },
+            description: "the token of respondUrl, bound to this gather and run",
+          },
+        ],
+      },
+    },
+  };
+}
+
+/** POST of an auction answer `{ responder, value }`: the operators' route and the bidders' token route alike. */
+function auctionAnswerOperation(operationId: string, summary: string, refusals: Json): Json {
+  return {
+    operationId,
+    summary,
+    requestBody: {
+      required: true,
+      content: { "application/json": { schema: REF("AuctionAnswer"), example: { responder: "bidder-1", value: { price: 100 } } } },
+    },
+    responses: {
+      "202": answer("Delivered", "SubmitAccepted"),
+      "400": error("Bad body"),
+      ...refusals,
+      "410": error("The gather is no longer running: the answer came late"),
+      "413": error("Over MAX_RESPONSE_BYTES"),
+      "415": error("Not JSON"),
+    },
+  };
+}
+
+/** What the app serves about itself: this document and the page. */
+function appRoutes(): Json {
+  return {
+    "/api/openapi.json": {
+      get: {
+        operationId: "openapi",
+        summary: "This document",
+        security: NO_AUTH,
+        responses: { "200": { description: "OpenAPI 3.1", content: { "application/json": { schema: { type: "object" } } } } },
+      },
+    },
+    "/api/ui": {
+      get: {
+        operationId: "ui",
+        summary: "The live gather page (HTML; it asks for a function key and sends it as x-functions-key)",
+        security: NO_AUTH,
+        responses: { "200": { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } },
       },
     },
   };

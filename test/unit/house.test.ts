@@ -1,6 +1,7 @@
-/** The house stays easy to live in: no import circle among the app's modules (src/). */
+/** The house stays easy to live in: no import circle among the app's modules (src/), no function over 100 lines. */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as ts from "typescript";
 
 const SRC = path.resolve(__dirname, "../../src");
 
@@ -49,4 +50,30 @@ test("the check finds a circle", () => {
     ["/b.ts", ["/a.ts"]],
   ]);
   expect(cycles(graph)).toHaveLength(1);
+});
+
+const MAX_FUNCTION_LINES = 100;
+
+/** Every function-like node of the app's TypeScript over MAX_FUNCTION_LINES, as `file:line name (n lines)`. */
+function longFunctions(): string[] {
+  const long: string[] = [];
+  for (const file of importGraph().keys()) {
+    const source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
+    const visit = (node: ts.Node) => {
+      if (ts.isFunctionLike(node) && "body" in node && node.body) {
+        const first = source.getLineAndCharacterOfPosition(node.getStart(source)).line;
+        const last = source.getLineAndCharacterOfPosition(node.getEnd()).line;
+        const name = (node as ts.FunctionLikeDeclaration).name?.getText(source) ?? "(anonymous)";
+        if (last - first + 1 > MAX_FUNCTION_LINES)
+          long.push(`${path.relative(SRC, file)}:${first + 1} ${name} (${last - first + 1} lines)`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return long;
+}
+
+test(`no function in src/ is over ${MAX_FUNCTION_LINES} lines`, () => {
+  expect(longFunctions()).toEqual([]);
 });
