@@ -1,14 +1,16 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { gatherApi } from "../http/register";
 import * as df from "durable-functions";
-import { isActive } from "../durable/client";
+import { durableRpcBaseUrl, isActive } from "../durable/client";
 import { FunctionNames } from "../durable/names";
+import type { GatherProgress } from "../gather/types";
 import { progressOf } from "../http/progress";
 import { findGather } from "../http/gatherRoute";
 import { jsonResponse } from "../http/responses";
+import { batchPrefixOf, customStatusesByPrefix, policyOf, withBatchCounts } from "../views/gatherStatus";
 
 export async function getScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const gather = await findGather(request, context);
+  const gather = await findGather(request, context, { showInput: true });
   if (!gather.found) return gather.response;
   const { id, status } = gather;
   return jsonResponse(200, {
@@ -16,10 +18,26 @@ export async function getScatterGather(request: HttpRequest, context: Invocation
     runtimeStatus: status.runtimeStatus,
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
-    progress: progressOf(status.customStatus, isActive(status)),
+    policy: policyOf(status.input),
+    progress: await liveProgress(status, context),
     result: status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed ? (status.output ?? null) : null,
     ...(status.runtimeStatus === df.OrchestrationRuntimeStatus.Failed ? { error: status.output ?? null } : {}),
   });
+}
+
+/** While a large gather gathers, its batches' counts as they stand (views/gatherStatus.ts); else its own. */
+async function liveProgress(status: df.DurableOrchestrationStatus, context: InvocationContext): Promise<unknown> {
+  const active = isActive(status);
+  const own = progressOf(status.customStatus, active);
+  const prefix = batchPrefixOf(status);
+  const rpcBaseUrl = durableRpcBaseUrl(context);
+  if (!active || !prefix || !rpcBaseUrl || (own as GatherProgress | null)?.phase !== "gathering") return own;
+  try {
+    return withBatchCounts(own as GatherProgress, await customStatusesByPrefix(rpcBaseUrl, prefix));
+  } catch (error) {
+    context.warn(`progress of ${status.instanceId}: the batches' counts could not be read (${(error as Error).message})`);
+    return own;
+  }
 }
 
 gatherApi(FunctionNames.getScatterGather, "GET", "scatter-gather/{id}", getScatterGather);

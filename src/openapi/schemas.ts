@@ -140,6 +140,10 @@ export const gatherStatusSchema = z.looseObject({
   runtimeStatus: runtimeStatusSchema,
   createdTime: dateTime(),
   lastUpdatedTime: dateTime(),
+  policy: z.looseObject({ completion: anyJson(), aggregate: anyJson() }).nullable().meta({
+    description:
+      "the policy the gather runs under: completion, aggregate, and retry, concurrency, tolerance, onClose, auction ({ expected, notify: count }) when given; never the request or the recipients",
+  }),
   progress: gatherProgressSchema.nullable(),
   result: gatherResultSchema.nullable(),
   error: anyJson().optional().meta({ description: "the orchestration's failure, when runtimeStatus is Failed" }),

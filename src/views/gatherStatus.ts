@@ -1,0 +1,68 @@
+/**
+ * GET /api/scatter-gather/{id}: what a running gather shows beyond its own custom status.
+ *
+ * - `policy`: the gather's completion policy, aggregate, retry, ... from its orchestration input (never the
+ *   request, the recipients or their headers: those are in the payload store, not in the input).
+ * - Live progress of a large gather. Its parent orchestration learns a batch's answers only when the batch
+ *   ends, so its own custom status moves in steps of FANOUT_BATCH_SIZE. Each batch keeps its counts in its own
+ *   custom status as answers arrive; one instance query by the batches' id prefix sums them. No durable action
+ *   is spent on it, and the figures never go below the parent's own.
+ */
+import type { DurableOrchestrationStatus } from "durable-functions";
+import { BATCH_MARK } from "../gather/instanceIds";
+import type { GatherProgress, OrchestrationInput } from "../gather/types";
+
+/** The policy a gather runs under, as its input holds it. */
+export function policyOf(input: unknown): Record<string, unknown> | null {
+  if (typeof input !== "object" || input === null) return null;
+  const given = input as Partial<OrchestrationInput> & Record<string, unknown>;
+  const policy: Record<string, unknown> = {};
+  for (const key of ["completion", "aggregate", "retry", "concurrency", "tolerance", "onClose"]) {
+    if (given[key] !== undefined) policy[key] = given[key];
+  }
+  if (given.auction) policy.auction = { expected: given.auction.expected ?? null, notify: given.auction.notify?.length ?? 0 };
+  return Object.keys(policy).length > 0 ? policy : null;
+}
+
+/** The instance id prefix of a running gather's batches, or undefined when it has none. */
+export function batchPrefixOf(status: DurableOrchestrationStatus): string | undefined {
+  const input = status.input as Partial<OrchestrationInput> | null | undefined;
+  const total = input?.recipientCount ?? 0;
+  if (!input?.fanoutBatchSize || total <= input.fanoutBatchSize) return undefined;
+  return input.batchIdPrefix ?? `${status.instanceId}${BATCH_MARK}`;
+}
+
+/** The parent's progress with the batches' live counts summed in (each figure at least the parent's). */
+export function withBatchCounts(parent: GatherProgress, batches: readonly unknown[]): GatherProgress {
+  let succeeded = 0;
+  let failed = 0;
+  for (const status of batches) {
+    const counts = status as Partial<GatherProgress> | null;
+    if (typeof counts?.succeeded === "number") succeeded += counts.succeeded;
+    if (typeof counts?.failed === "number") failed += counts.failed;
+  }
+  const merged = { ...parent, succeeded: Math.max(parent.succeeded, succeeded), failed: Math.max(parent.failed, failed) };
+  return { ...merged, pending: Math.max(0, Math.min(parent.pending, parent.total - merged.succeeded - merged.failed)) };
+}
+
+/** Custom statuses of the instances whose id starts with `prefix`, through the durable client's endpoint. */
+export async function customStatusesByPrefix(rpcBaseUrl: string, prefix: string, fetchImpl: typeof fetch = fetch): Promise<unknown[]> {
+  const statuses: unknown[] = [];
+  let token: string | null = null;
+  // A gather has at most MAX_RECIPIENTS / FANOUT_BATCH_SIZE batches (15,000 at batches of one): bounded pages.
+  for (let page = 0; page < 20; page++) {
+    const url = new URL("instances/", rpcBaseUrl);
+    url.searchParams.set("instanceIdPrefix", prefix);
+    url.searchParams.set("top", "1000");
+    url.searchParams.set("showInput", "false");
+    const res = await fetchImpl(url.href, {
+      headers: token ? { "x-ms-continuation-token": token } : {},
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (res.status !== 200) throw new Error(`the Durable instance query answered ${res.status}`);
+    for (const item of (await res.json()) as { customStatus?: unknown }[]) statuses.push(item.customStatus ?? null);
+    token = res.headers.get("x-ms-continuation-token");
+    if (!token || token === "null") break;
+  }
+  return statuses;
+}
