@@ -6,13 +6,13 @@
  *
  * token = base64url(HMAC-SHA256(key, "answer-url/v1\n<instanceId>\n<runId>\n<recipientId>")), checked in
  * constant time. The key is the app setting ANSWER_TOKEN_SECRET (infra/ generates it once per environment).
- * Under `func start` or `npm start` (AZURE_FUNCTIONS_ENVIRONMENT=Development) without the setting, the app
- * generates a key once and keeps it in the payload store, so every worker and every restart agree.
+ * Under `func start` or `npm start` without the setting, the app generates a key once (appSecrets.ts).
  * Tokens are made in activities and HTTP functions only: never in orchestrator code, whose inputs and
  * outputs are history (a token there would show in status JSON with showHistory).
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { PayloadStore } from "../payload/store";
+import { appSecret, randomSecret, type SecretSpec } from "./appSecrets";
 
 export interface TokenScope {
   instanceId: string;
@@ -49,39 +49,18 @@ export function withToken(url: string, key: Uint8Array, scope: TokenScope): stri
   return out.href;
 }
 
-let cachedKey: Promise<Uint8Array> | undefined;
-
-/** The HMAC key of this app (see the file header); cached per process. */
-export function answerTokenKey(store: () => PayloadStore, env: NodeJS.ProcessEnv = process.env): Promise<Uint8Array> {
-  cachedKey ??= resolveKey(store, env).catch((error: unknown) => {
-    cachedKey = undefined;
-    throw error;
-  });
-  return cachedKey;
-}
-
-/** Forgets the cached key (tests). */
-export function resetAnswerTokenKey(): void {
-  cachedKey = undefined;
-}
-
-async function resolveKey(store: () => PayloadStore, env: NodeJS.ProcessEnv): Promise<Uint8Array> {
-  const secret = env[ANSWER_TOKEN_SETTING]?.trim();
-  if (secret) {
-    if (secret.length < MIN_SECRET_LENGTH)
+const ANSWER_TOKEN_KEY: SecretSpec = {
+  setting: ANSWER_TOKEN_SETTING,
+  decode(value) {
+    if (value.length < MIN_SECRET_LENGTH)
       throw new Error(`App setting ${ANSWER_TOKEN_SETTING} must be at least ${MIN_SECRET_LENGTH} characters long`);
-    return Buffer.from(secret, "utf8");
-  }
-  if (env.AZURE_FUNCTIONS_ENVIRONMENT !== "Development") {
-    throw new Error(
-      `App setting ${ANSWER_TOKEN_SETTING} is not set: answer URLs can be neither made nor checked (infra/ sets it; ` +
-        "under func start or npm start the app generates one)",
-    );
-  }
-  // Put-if-absent: the first writer wins, everyone reads the stored key.
-  const payloads = store();
-  const offered = randomBytes(32).toString("base64url");
-  const put = await payloads.putText(GENERATED_KEY_BLOB, offered, { contentType: "text/plain" });
-  const stored = put.identical ? offered : await payloads.getText(GENERATED_KEY_BLOB);
-  return Buffer.from(stored.trim(), "utf8");
+    return Buffer.from(value, "utf8");
+  },
+  generate: randomSecret,
+  blob: GENERATED_KEY_BLOB,
+};
+
+/** The HMAC key of this app's answer tokens (see the file header and appSecrets.ts). */
+export function answerTokenKey(store: () => PayloadStore, env: NodeJS.ProcessEnv = process.env): Promise<Uint8Array> {
+  return appSecret(ANSWER_TOKEN_KEY, store, env);
 }

@@ -10,7 +10,8 @@ import { ui } from "../../src/functions/ui";
 import { startScatterGather } from "../../src/functions/startScatterGather";
 import { submitAnswer } from "../../src/functions/submitAnswer";
 import { submitResponse } from "../../src/functions/submitResponse";
-import { answerToken, resetAnswerTokenKey } from "../../src/http/answerTokens";
+import { resetAppSecrets } from "../../src/http/appSecrets";
+import { answerToken } from "../../src/http/answerTokens";
 import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
 
 type Status = {
@@ -372,11 +373,11 @@ describe("submitAnswer: the bidders' route takes the run's token instead of a ke
   const key = Buffer.from(secret);
   beforeEach(() => {
     process.env.ANSWER_TOKEN_SECRET = secret;
-    resetAnswerTokenKey();
+    resetAppSecrets();
   });
   afterEach(() => {
     delete process.env.ANSWER_TOKEN_SECRET;
-    resetAnswerTokenKey();
+    resetAppSecrets();
   });
   const input = (runId: string) => ({
     run: { instanceId: "open", runId },

@@ -1,11 +1,12 @@
 /** Capability tokens of answer URLs (src/http/answerTokens.ts). */
-import { answerToken, answerTokenKey, GENERATED_KEY_BLOB, resetAnswerTokenKey, tokenMatches, withToken } from "../../src/http/answerTokens";
+import { resetAppSecrets } from "../../src/http/appSecrets";
+import { answerToken, answerTokenKey, GENERATED_KEY_BLOB, tokenMatches, withToken } from "../../src/http/answerTokens";
 import { MemoryPayloadStore } from "../../src/payload";
 
 const key = Buffer.from("k".repeat(32));
 const scope = { instanceId: "rfq-7", runId: "20261206T000000000Z-abcdef" };
 
-afterEach(() => resetAnswerTokenKey());
+afterEach(() => resetAppSecrets());
 
 describe("answer tokens", () => {
   test("bound to the instance, the run and the recipient; unguessable length; URL-safe", () => {
@@ -33,7 +34,7 @@ describe("answer tokens", () => {
   test("the key: ANSWER_TOKEN_SECRET when set (at least 32 characters)", async () => {
     const store = new MemoryPayloadStore();
     expect(Buffer.from(await answerTokenKey(() => store, { ANSWER_TOKEN_SECRET: "x".repeat(32) })).toString()).toBe("x".repeat(32));
-    resetAnswerTokenKey();
+    resetAppSecrets();
     await expect(answerTokenKey(() => store, { ANSWER_TOKEN_SECRET: "short" })).rejects.toThrow(/at least 32 characters/);
     expect(await store.stat(GENERATED_KEY_BLOB)).toBeUndefined();
   });
@@ -42,7 +43,7 @@ describe("answer tokens", () => {
     const store = new MemoryPayloadStore();
     const env = { AZURE_FUNCTIONS_ENVIRONMENT: "Development" };
     const first = Buffer.from(await answerTokenKey(() => store, env));
-    resetAnswerTokenKey(); // another worker, or a restart
+    resetAppSecrets(); // another worker, or a restart
     const second = Buffer.from(await answerTokenKey(() => store, env));
     expect(second.equals(first)).toBe(true);
     expect(first.length).toBeGreaterThanOrEqual(32);
