@@ -24,23 +24,37 @@ export function isInstanceId(id: unknown): id is string {
 
 /** Marks batch ids; `~` is outside the client alphabet, so no client can take a batch's id. */
 export const BATCH_MARK = "~batch-";
+/** Marks the instance that delivers a gather's close event (onClose). */
+export const NOTIFY_MARK = "~notify-";
 /** The largest batch number's digits: MAX_RECIPIENTS (≤ 15000) / FANOUT_BATCH_SIZE (≥ 1). */
 const MAX_BATCH_DIGITS = 5;
 const RUN_TAG_LENGTH = 8;
 const ID_HASH_LENGTH = 11;
 
 /**
- * What a run's batch ids start with (`<id>~batch-<run tag>-`), made once by the starter and carried in the
- * orchestration input: `<prefix><n>` is at most 100 characters for every client id and batch number. An id
- * too long for that keeps its head and a hash of the whole id (`<head>~<hash>~batch-…`).
+ * `<id><mark><run tag>`, leaving `reserve` characters of the 100 for what follows. An id too long for that keeps
+ * its head and a hash of the whole id (`<head>~<hash><mark>…`).
  */
-export function batchIdPrefix(instanceId: string, runId: string): string {
+function runScopedId(instanceId: string, runId: string, mark: string, reserve: number): string {
   const tag = createHash("sha256").update(runId).digest("hex").slice(0, RUN_TAG_LENGTH);
-  const suffix = `${BATCH_MARK}${tag}-`;
-  const room = MAX_INSTANCE_ID_LENGTH - MAX_BATCH_DIGITS - suffix.length;
+  const suffix = `${mark}${tag}`;
+  const room = MAX_INSTANCE_ID_LENGTH - reserve - suffix.length;
   if (instanceId.length <= room) return `${instanceId}${suffix}`;
   const hash = createHash("sha256").update(instanceId).digest("base64url").slice(0, ID_HASH_LENGTH);
   return `${instanceId.slice(0, room - ID_HASH_LENGTH - 1)}~${hash}${suffix}`;
+}
+
+/**
+ * What a run's batch ids start with (`<id>~batch-<run tag>-`), made once by the starter and carried in the
+ * orchestration input: `<prefix><n>` is at most 100 characters for every client id and batch number.
+ */
+export function batchIdPrefix(instanceId: string, runId: string): string {
+  return `${runScopedId(instanceId, runId, BATCH_MARK, MAX_BATCH_DIGITS + 1)}-`;
+}
+
+/** The instance that delivers a run's close event when it was terminated (`<id>~notify-<run tag>`). */
+export function notifyInstanceId(instanceId: string, runId: string): string {
+  return runScopedId(instanceId, runId, NOTIFY_MARK, 0);
 }
 
 /** Batch `n`'s instance id. `prefix` absent: an instance started before batch ids carried a run tag. */

@@ -1,4 +1,11 @@
-import { batchIdPrefix, batchInstanceId, isBatchId, isInstanceId, MAX_INSTANCE_ID_LENGTH } from "../../src/gather/instanceIds";
+import {
+  batchIdPrefix,
+  batchInstanceId,
+  isBatchId,
+  isInstanceId,
+  MAX_INSTANCE_ID_LENGTH,
+  notifyInstanceId,
+} from "../../src/gather/instanceIds";
 import { newRunId } from "../../src/payload";
 
 describe("instance ids", () => {
@@ -36,6 +43,16 @@ describe("instance ids", () => {
     expect(batchIdPrefix("g1", "run-1")).toBe(batchIdPrefix("g1", "run-1"));
     expect(batchIdPrefix("g1", "run-1")).not.toBe(batchIdPrefix("g1", "run-2"));
     expect(batchIdPrefix(longest, "run-1")).not.toBe(batchIdPrefix(longest, "run-2"));
+  });
+
+  test("the close event's delivery instance: per run, at most 100 characters, never a client's id", () => {
+    for (const id of ["g", longest]) {
+      const notify = notifyInstanceId(id, "run-1");
+      expect(notify.length).toBeLessThanOrEqual(MAX_INSTANCE_ID_LENGTH);
+      expect(notify).toMatch(/~notify-[0-9a-f]{8}$/);
+      expect(isInstanceId(notify)).toBe(false);
+      expect(notify).not.toBe(notifyInstanceId(id, "run-2"));
+    }
   });
 
   test("instances started before run tags keep their batch ids", () => {

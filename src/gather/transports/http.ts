@@ -111,7 +111,7 @@ function checkHeaders(at: string, headers: Record<string, string>, problem: (pat
  * what a fan-out to thousands of URLs spends its time on. It follows no redirect.
  */
 export async function sendJson(
-  target: Pick<HttpRecipient, "url" | "method" | "headers" | "timeoutMs">,
+  target: Pick<HttpRecipient, "url" | "method" | "headers" | "timeoutMs"> & { contentType?: string },
   body: unknown,
   options: DeliveryOptions,
   expectJson: boolean,
@@ -136,7 +136,7 @@ export async function sendJson(
     // The signal covers the whole exchange: an answer whose body stalls times out too.
     const response = await request(target.url, {
       method: target.method,
-      headers: requestHeaders(target.headers),
+      headers: requestHeaders(target.headers, target.contentType),
       body: JSON.stringify(body),
       signal,
     });
@@ -175,17 +175,18 @@ export async function sendJson(
 }
 
 /**
- * The recipient's own headers, then ours: Content-Type and Accept are always JSON (set, not merged
+ * The recipient's own headers, then ours: Content-Type (JSON, or the caller's JSON type such as CloudEvents')
+ * and Accept are always JSON (set, not merged
  * with a recipient's own of any case). Framing and hop-by-hop names are refused at validation and
  * dropped here too, for requests accepted before that rule.
  */
-function requestHeaders(own: Record<string, string> | undefined): Record<string, string> {
+function requestHeaders(own: Record<string, string> | undefined, contentType = "application/json"): Record<string, string> {
   const headers: Record<string, string> = Object.create(null);
   for (const [name, value] of Object.entries(own ?? {})) {
     const lower = name.toLowerCase();
     if (!FORBIDDEN_HEADER_NAMES.has(lower) && lower !== "content-type" && lower !== "accept") headers[lower] = value;
   }
-  headers["content-type"] = "application/json";
+  headers["content-type"] = contentType;
   headers.accept = "application/json";
   return headers;
 }
