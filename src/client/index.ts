@@ -6,6 +6,9 @@
  *   const client = new ScatterGatherClient({ baseUrl: "http://localhost:7071", key: "<function key>" });
  *   const { id } = await client.start({ request: {}, recipients: [{ id: "a", simulate: { value: 1 } }] });
  *   const done = await client.waitFor(id, { onProgress: (s) => console.log(s.progress) });
+ *
+ * The key and the request body go only to the origin of `baseUrl`: a redirect to another origin is
+ * refused, not followed; one to the same origin is followed at most MAX_REDIRECTS times.
  */
 import type {
   ErrorBody,
@@ -39,13 +42,16 @@ export type {
 
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
 
+/** Same-origin redirects followed for one call before giving up. */
+export const MAX_REDIRECTS = 5;
+
 export interface ClientOptions {
-  /** The function app, e.g. http://localhost:7071 (no /api). */
+  /** The function app, e.g. http://localhost:7071 (no /api). Its origin is the only one the key and bodies go to. */
   baseUrl: string;
-  /** A function or host key, sent as `x-functions-key`. */
+  /** A function or host key, sent as `x-functions-key` (to the origin of baseUrl only). */
   key?: string;
   fetch?: typeof fetch;
-  /** Per request; default 30 s. */
+  /** Per call, redirects included; default 30 s. */
   timeoutMs?: number;
 }
 
@@ -69,6 +75,23 @@ export class ApiError extends Error {
 
   get code(): string | undefined {
     return (this.body as Partial<ErrorBody> | undefined)?.error?.code;
+  }
+}
+
+/** Why an answer was not used: a redirect refused or not followed. */
+export type AnswerProblem = "redirect";
+
+/** An answer the client will not use (see AnswerProblem); the message says what was wrong. */
+export class AnswerError extends Error {
+  constructor(
+    readonly problem: AnswerProblem,
+    readonly status: number,
+    readonly method: string,
+    readonly url: string,
+    detail: string,
+  ) {
+    super(`${method} ${new URL(url).pathname} answered ${status} ${detail}`);
+    this.name = "AnswerError";
   }
 }
 
@@ -96,14 +119,37 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+/** The statuses of a redirect (fetch's "redirect status"). */
+const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+interface Exchange {
+  status: number;
+  ok: boolean;
+  method: string;
+  /** The URL that gave this answer (after any same-origin redirect). */
+  url: string;
+  text: string;
+}
+
 export class ScatterGatherClient {
   readonly baseUrl: string;
+  /** The origin of baseUrl: the only one the key and request bodies are sent to. */
+  readonly origin: string;
   private readonly key?: string;
   private readonly fetchImpl: typeof fetch;
   private readonly timeoutMs: number;
 
   constructor(options: ClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    let base: URL | undefined;
+    try {
+      base = new URL(this.baseUrl);
+    } catch {
+      base = undefined;
+    }
+    if (!base || (base.protocol !== "http:" && base.protocol !== "https:"))
+      throw new Error(`the base URL must be an absolute http or https URL, not ${JSON.stringify(options.baseUrl)}`);
+    this.origin = base.origin;
     this.key = options.key || undefined;
     this.fetchImpl = options.fetch ?? fetch;
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -193,25 +239,64 @@ export class ScatterGatherClient {
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = `${this.baseUrl}${path}`;
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (this.key) headers["x-functions-key"] = this.key;
-    if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await this.fetchImpl(url, {
-      method,
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
-    const text = await res.text();
+    const { ok, status, method: verb, url, text } = await this.exchange(method, path, body);
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
       parsed = text;
     }
-    if (!res.ok) throw new ApiError(res.status, parsed, method, url);
+    if (!ok) throw new ApiError(status, parsed, verb, url);
     return parsed as T;
+  }
+
+  /**
+   * Sends the request to the origin of baseUrl, never anywhere else: redirects are not followed by fetch
+   * (`redirect: "manual"`); one to the same origin is followed here (at most MAX_REDIRECTS, with fetch's
+   * method rules), one to another origin is an AnswerError, so neither the key nor the body leaves the
+   * origin the client was given.
+   */
+  private async exchange(method: string, path: string, body?: unknown): Promise<Exchange> {
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    let url = `${this.baseUrl}${path}`;
+    let verb = method;
+    let payload = body === undefined ? undefined : JSON.stringify(body);
+    for (let redirects = 0; ; redirects++) {
+      if (new URL(url).origin !== this.origin) throw new Error(`refusing to send a request to ${new URL(url).origin}: not ${this.origin}`);
+      const headers: Record<string, string> = { accept: "application/json" };
+      if (this.key) headers["x-functions-key"] = this.key;
+      if (payload !== undefined) headers["content-type"] = "application/json";
+      const res = await this.fetchImpl(url, { method: verb, headers, body: payload, redirect: "manual", signal });
+      if (!REDIRECT_STATUSES.has(res.status)) {
+        const text = await res.text();
+        return { status: res.status, ok: res.ok, method: verb, url, text };
+      }
+      await res.body?.cancel().catch(() => undefined);
+      const location = res.headers.get("location");
+      let next: URL | undefined;
+      try {
+        next = location ? new URL(location, url) : undefined;
+      } catch {
+        next = undefined;
+      }
+      if (!next) throw new AnswerError("redirect", res.status, verb, url, "with a redirect without a usable Location: not followed");
+      if (next.origin !== this.origin)
+        throw new AnswerError(
+          "redirect",
+          res.status,
+          verb,
+          url,
+          `redirecting to another origin, ${next.origin}: refused (the key and the request body go only to ${this.origin})`,
+        );
+      if (redirects >= MAX_REDIRECTS)
+        throw new AnswerError("redirect", res.status, verb, url, `redirecting again after ${MAX_REDIRECTS} redirects: not followed`);
+      // fetch's rules: 303 becomes a GET, and so does a POST answered 301 or 302; 307 and 308 keep both.
+      if ((res.status === 303 && verb !== "HEAD") || ((res.status === 301 || res.status === 302) && verb === "POST")) {
+        verb = "GET";
+        payload = undefined;
+      }
+      url = next.href;
+    }
   }
 }
 
