@@ -1,8 +1,10 @@
 /**
  * The typed client (src/client) against fake servers on 127.0.0.1, no Functions host: it sends its key and
- * bodies only to the origin it was given (redirects to another origin refused, never followed).
+ * bodies only to the origin it was given (redirects to another origin refused, never followed), reads at
+ * most maxAnswerBytes of an answer, and refuses answers that are not JSON or not the API's shape.
  */
-import { AnswerError, MAX_REDIRECTS, ScatterGatherClient } from "../../src/client";
+import type * as http from "node:http";
+import { AnswerError, ApiError, MAX_REDIRECTS, ScatterGatherClient } from "../../src/client";
 import { fakeApi, fakeServer, gatherStatus, sendJson, type FakeServer } from "./fake-server";
 
 const servers: FakeServer[] = [];
@@ -105,5 +107,140 @@ describe("redirects: the key and the body go only to the origin the client was g
   test("the base URL must be http or https", () => {
     expect(() => new ScatterGatherClient({ baseUrl: "localhost:7071" })).toThrow(/absolute http or https URL/);
     expect(() => new ScatterGatherClient({ baseUrl: "ftp://x" })).toThrow(/absolute http or https URL/);
+  });
+});
+
+describe("answers are bounded and checked", () => {
+  /** Streams `chunk` again and again, as long as the client reads; records how many bytes went out. */
+  function endless(chunk: string, headers: http.OutgoingHttpHeaders = {}) {
+    const state = { written: 0, closed: false };
+    const handler = (_req: unknown, res: http.ServerResponse) => {
+      res.writeHead(200, { "content-type": "application/json", ...headers });
+      res.on("close", () => (state.closed = true));
+      const pump = () => {
+        while (!state.closed && state.written < 512 * 1024 * 1024) {
+          state.written += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", pump);
+        }
+      };
+      res.write('{"items":["');
+      pump();
+    };
+    return { state, handler };
+  }
+
+  test("an endless answer: the read stops at the bound with an error naming it, and the connection is dropped", async () => {
+    const { state, handler } = endless("x".repeat(4096));
+    const api = await serve(handler);
+    const client = new ScatterGatherClient({ baseUrl: api.url, maxAnswerBytes: 64 * 1024 });
+    const error = await rejection(client.list());
+    expect(error).toBeInstanceOf(AnswerError);
+    expect(error).toMatchObject({ problem: "too-large", status: 200 });
+    expect(error.message).toBe("GET /api/scatter-gather answered 200 with a body larger than 64 KiB");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(state.closed).toBe(true);
+    expect(state.written).toBeLessThan(8 * 1024 * 1024); // what the sockets buffered, not the whole
+  });
+
+  test("an answer that says it is larger than the bound is refused before it is read; the default bound is 16 MiB", async () => {
+    const api = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": String(128 * 1024 * 1024) });
+      res.write("{");
+    });
+    const error = await rejection(new ScatterGatherClient({ baseUrl: api.url }).get("g"));
+    expect(error.message).toBe("GET /api/scatter-gather/g answered 200 with a body larger than 16 MiB");
+  });
+
+  test("an answer within the bound is read whole, multi-byte characters split across chunks included", async () => {
+    const id = "é".repeat(3000);
+    const api = await serve((_req, res) => {
+      const bytes = Buffer.from(JSON.stringify(gatherStatus(id)));
+      res.writeHead(200, { "content-type": "application/json" });
+      for (let i = 0; i < bytes.length; i += 7) res.write(bytes.subarray(i, i + 7));
+      res.end();
+    });
+    expect((await new ScatterGatherClient({ baseUrl: api.url, maxAnswerBytes: 16 * 1024 }).get("g")).id).toBe(id);
+  });
+
+  test("a 200 that is not JSON, is empty, or is JSON of another shape: an AnswerError saying what was wrong", async () => {
+    const answers: Array<[string, string, string]> = [
+      ["text/html", "<html>sign in</html>", "with a body that is not JSON (text/html, 20 characters)"],
+      ["application/json", "", "with a body that is not JSON (empty)"],
+      [
+        "application/json",
+        "{}",
+        "with a body that is not a GatherStatus: missing field id; missing field runtimeStatus; missing field createdTime; and 3 more",
+      ],
+      ["application/json", "[]", "with a body that is not a GatherStatus: Invalid input: expected object, received array"],
+      [
+        "application/json",
+        JSON.stringify({ ...gatherStatus("g"), runtimeStatus: "Sideways" }),
+        "with a body that is not a GatherStatus: field runtimeStatus: Invalid option",
+      ],
+      [
+        "application/json",
+        JSON.stringify(
+          gatherStatus("g", { progress: { phase: "gathering", total: -1, succeeded: 0, failed: 0, pending: 0, deadline: null } }),
+        ),
+        "with a body that is not a GatherStatus: field progress.total: Too small",
+      ],
+    ];
+    let next = 0;
+    const api = await serve((_req, res) => {
+      const [type, body] = answers[next++];
+      res.writeHead(200, { "content-type": type }).end(body);
+    });
+    const client = new ScatterGatherClient({ baseUrl: api.url });
+    for (const [, , message] of answers) {
+      const error = await rejection(client.get("g"));
+      expect(error).toBeInstanceOf(AnswerError);
+      expect(error.message).toContain(`GET /api/scatter-gather/g answered 200 ${message}`);
+    }
+  });
+
+  test("each call checks its own answer's shape: list, responses (with the offset asked for), start, terminate", async () => {
+    const api = await serve((req, res) => {
+      if (req.path.includes("/responses")) return sendJson(res, 200, { items: [], offset: 5, limit: 100, total: 0, nextUri: null });
+      if (req.path.includes("/terminate")) return sendJson(res, 202, { id: "g" });
+      if (req.method === "POST") return sendJson(res, 202, { id: "g" });
+      sendJson(res, 200, { items: [{ id: "g" }], continuationToken: null, nextUri: null });
+    });
+    const client = new ScatterGatherClient({ baseUrl: api.url });
+    expect((await rejection(client.list())).message).toContain("not a GatherList: missing field items[0].runtimeStatus");
+    expect((await rejection(client.responses("g", { offset: 0 }))).message).toContain(
+      "not a ResponsesPage: field offset: 5, not the 0 asked for",
+    );
+    expect((await rejection(client.start({}))).message).toContain("not a ManagementUrls: missing field statusQueryGetUri");
+    expect((await rejection(client.terminate("g"))).message).toContain("not a TerminateAccepted: missing field terminated");
+  });
+
+  test("waitFor gives up on a malformed status instead of polling forever", async () => {
+    const api = await serve((_req, res) => sendJson(res, 200, { id: "g" }));
+    const error = await rejection(new ScatterGatherClient({ baseUrl: api.url }).waitFor("g", { intervalMs: 10 }));
+    expect(error.message).toContain("missing field runtimeStatus");
+    expect(api.requests).toHaveLength(1);
+  });
+
+  test("error answers: the API's message and details when well-formed, nothing made up when not", async () => {
+    const bodies = [
+      { error: { code: "invalid_request", message: "bad", details: [{ path: "a", message: "m" }, { path: 1 }, "x"] } },
+      { error: { message: { not: "a string" }, details: "nope", code: 7 } },
+      "<html>",
+    ];
+    const api = await serve((_req, res) => {
+      const body = bodies.shift();
+      res.writeHead(400, { "content-type": "application/json" }).end(typeof body === "string" ? body : JSON.stringify(body));
+    });
+    const client = new ScatterGatherClient({ baseUrl: api.url });
+    const first = (await rejection(client.list())) as ApiError;
+    expect([first.message, first.details, first.code]).toEqual([
+      "GET /api/scatter-gather answered 400: bad",
+      [{ path: "a", message: "m" }],
+      "invalid_request",
+    ]);
+    const second = (await rejection(client.list())) as ApiError;
+    expect([second.message, second.details, second.code]).toEqual(["GET /api/scatter-gather answered 400", [], undefined]);
+    const third = (await rejection(client.list())) as ApiError;
+    expect([third.message, third.body]).toEqual(["GET /api/scatter-gather answered 400", "<html>"]);
   });
 });
