@@ -8,26 +8,32 @@
  *   scatter-gather list | terminate <id> | delete <id>
  *
  * --url (SCATTER_GATHER_URL, default http://localhost:7071), --key (SCATTER_GATHER_KEY, sent as
- * x-functions-key). Exit codes: 0 complete (or the command succeeded), 2 partial, 3 failed (or the gather
- * ended without a result), 1 usage or HTTP errors.
+ * x-functions-key, to the origin of --url only: a redirect elsewhere is refused), --max-answer-bytes
+ * (SCATTER_GATHER_MAX_ANSWER_BYTES, default 16 MiB: the most read of one answer). Exit codes: 0 complete
+ * (or the command succeeded), 2 partial, 3 failed (or the gather ended without a result), 1 usage or HTTP
+ * errors, and answers the client will not use (a redirect to another origin, too large, not JSON, not the
+ * API's shape).
  */
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { SingleBar } from "cli-progress";
 import * as fs from "node:fs";
-import { ApiError, ScatterGatherClient, type GatherStatus } from "../client";
+import { AnswerError, ApiError, DEFAULT_MAX_ANSWER_BYTES, ScatterGatherClient, type GatherStatus } from "../client";
 import { colorEnabled, listTable, progressLine, responsesTable, style, summary, untilDeadline, type Style } from "./render";
 
 const EXIT = { ok: 0, error: 1, partial: 2, failed: 3 } as const;
 const TABLE_ROWS = 50;
+/** Responses per page for `responses`: 100 answers of MAX_RESPONSE_BYTES (64 KiB) stay well under the 16 MiB bound. */
+const RESPONSES_PAGE = 100;
 
 interface GlobalOptions {
   url: string;
   key?: string;
+  maxAnswerBytes: number;
 }
 
 function clientOf(cmd: Command): ScatterGatherClient {
   const o = cmd.optsWithGlobals<GlobalOptions>();
-  return new ScatterGatherClient({ baseUrl: o.url, key: o.key });
+  return new ScatterGatherClient({ baseUrl: o.url, key: o.key, maxAnswerBytes: o.maxAnswerBytes });
 }
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
@@ -127,7 +133,17 @@ export function buildProgram(): Command {
   const program = new Command("scatter-gather")
     .description("Start, watch and inspect scatter-gathers of a Scatter-Gather Functions app")
     .addOption(new Option("--url <url>", "the function app").env("SCATTER_GATHER_URL").default("http://localhost:7071"))
-    .addOption(new Option("--key <key>", "a function key, sent as x-functions-key").env("SCATTER_GATHER_KEY"))
+    .addOption(new Option("--key <key>", "a function key, sent as x-functions-key (to --url's origin only)").env("SCATTER_GATHER_KEY"))
+    .addOption(
+      new Option("--max-answer-bytes <n>", "the most read of one answer")
+        .env("SCATTER_GATHER_MAX_ANSWER_BYTES")
+        .default(DEFAULT_MAX_ANSWER_BYTES, "16 MiB")
+        .argParser((v) => {
+          const n = Number(v);
+          if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive whole number of bytes");
+          return n;
+        }),
+    )
     .showHelpAfterError()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
@@ -170,7 +186,7 @@ export function buildProgram(): Command {
     .addOption(new Option("--status <status>", "only these").choices(["succeeded", "failed", "timedOut", "abandoned", "pending"]))
     .option("--json", "print a JSON array")
     .action(async (id: string, o: { status?: "succeeded"; json?: boolean }, cmd: Command) => {
-      const items = await clientOf(cmd).allResponses(id, { status: o.status, limit: 1000 });
+      const items = await clientOf(cmd).allResponses(id, { status: o.status, limit: RESPONSES_PAGE });
       out(o.json ? JSON.stringify(items, null, 2) : items.length ? responsesTable(items, s) : "no responses");
     });
 
@@ -227,7 +243,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     if (error instanceof ApiError) {
       err(`error: ${error.message}`);
       for (const d of error.details) err(`  ${d.path || "(body)"}: ${d.message}`);
-    } else err(`error: ${(error as Error).message}`);
+    } else if (error instanceof AnswerError && error.problem === "too-large")
+      err(`error: ${error.message} (--max-answer-bytes raises the bound)`);
+    else err(`error: ${(error as Error).message}`);
     return EXIT.error;
   }
 }
