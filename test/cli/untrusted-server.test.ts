@@ -1,6 +1,7 @@
 /**
  * The built CLI (dist/src/cli/scatter-gather.js) against fake servers on 127.0.0.1, no Functions host:
- * it keeps its key and bodies on the origin of --url (a redirect elsewhere is refused), refuses answers
+ * it keeps its key and bodies on the origin of --url (a redirect elsewhere is refused), prints the server's
+ * text with control and bidi characters escaped (tables, lines, errors and --json alike), refuses answers
  * that are too large, not JSON or not the API's shape (exit 1, saying why), and still does what it did:
  * x-functions-key, exit codes, plain progress lines, the progress bar and NO_COLOR.
  */
@@ -8,7 +9,7 @@ import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { GatherStatus } from "../../src/client";
+import type { GatherStatus, RecipientResponse } from "../../src/client";
 import { BIN, cli, fakeApi, fakeServer, gatherStatus, sendJson, type FakeServer, type Run } from "./fake-server";
 
 jest.setTimeout(60_000);
@@ -23,6 +24,18 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** C0 (ESC, BEL, CR, BS, TAB, LF, NUL), DEL, C1 (CSI, OSC, ST), bidi controls, line/paragraph separators. */
+const EVIL =
+  "<\u009b2J\u009d0;T\u009c\u202e\u001b[31m\u001b]0;title\u0007\r\b\t\n\u007f\u0000\u061c\u200e\u200f\u202a\u202d\u2066\u2067\u2068\u2069\u2028\u2029>";
+const EVIL_SHOWN = "\\u009b2J\\u009d0;T\\u009c\\u202e\\u001b[31m\\u001b]0;title\\u0007";
+// eslint-disable-next-line no-control-regex -- what must never reach the terminal raw (line feed is the CLI's own layout)
+const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/;
+
+function expectClean(run: Run): void {
+  expect(run.stdout).not.toMatch(RAW);
+  expect(run.stderr).not.toMatch(RAW);
+}
 
 function requestFile(name: string, body: unknown): string {
   const file = path.join(tmp, `${name}.json`);
@@ -62,6 +75,115 @@ describe("redirects: the key and the request body stay on the origin of --url", 
       code: 1,
       stderr: 'error: the base URL must be an absolute http or https URL, not "localhost:7071"\n',
     });
+  });
+});
+
+describe("the server's text is escaped, never printed raw", () => {
+  const evilResponses: RecipientResponse[] = [
+    { recipientId: `r${EVIL}`, status: "succeeded", value: { v: EVIL, [`k${EVIL}`]: [EVIL] }, attempts: 1, durationMs: 3 },
+    { recipientId: `f${EVIL}`, status: "failed", error: `boom${EVIL}`, attempts: 2 },
+  ];
+  const done = (id: string): GatherStatus =>
+    gatherStatus(id, {
+      result: { ...gatherStatus(id).result!, aggregate: { kind: "best", recipientId: `r${EVIL}`, value: { v: EVIL } } },
+    });
+  const running = (id: string): GatherStatus =>
+    gatherStatus(id, {
+      runtimeStatus: "Running",
+      result: null,
+      progress: { phase: "gathering", total: 2, succeeded: 1, failed: 0, pending: 1, deadline: EVIL },
+    });
+  const evilId = `g${EVIL}`;
+  const evilList = {
+    items: [
+      {
+        id: evilId,
+        runtimeStatus: "Completed",
+        createdTime: `t${EVIL}`,
+        lastUpdatedTime: "t",
+        progress: null,
+        outcome: "complete",
+        closedBy: "all-responded",
+        counts: { total: 2, succeeded: 1, failed: 1, timedOut: 0, abandoned: 0 },
+      },
+    ],
+    continuationToken: `c'${EVIL}`,
+    nextUri: null,
+  };
+  const evilError = {
+    error: { code: "conflict", message: `busy${EVIL}`, details: [{ path: `p${EVIL}`, message: `m${EVIL}` }] },
+  };
+
+  test("run and watch (progress lines, summary, table, aggregate) and their --json", async () => {
+    const api = await track(fakeApi({ statuses: [running(evilId), running(evilId), done(evilId)], responses: evilResponses }));
+    const env = { SCATTER_GATHER_URL: api.url };
+    const run = await cli(["run", requestFile("plain", { request: {}, recipients: [] }), "--interval", "50"], env);
+    expect(run.code).toBe(0);
+    expectClean(run);
+    expect(run.stderr).toContain(`started g<${EVIL_SHOWN}`);
+    expect(run.stderr).toContain("running gathering: 1/2 settled, succeeded 1, failed 0, pending 1, deadline in unknown");
+    expect(run.stdout).toContain(`g<${EVIL_SHOWN}`);
+    expect(run.stdout).toContain(`r<${EVIL_SHOWN}`);
+    expect(run.stdout).toContain(`boom<${EVIL_SHOWN}`);
+    expect(run.stdout).toContain(`aggregate: {"kind":"best","recipientId":"r<${EVIL_SHOWN}`);
+
+    const watch = await cli(["watch", "g1", "--json", "--interval", "50"], env);
+    expect(watch.code).toBe(0);
+    expectClean(watch);
+    expect(JSON.parse(watch.stdout)).toEqual(done(evilId)); // valid JSON, the same value
+    expect(watch.stdout).toContain(EVIL_SHOWN);
+  });
+
+  test("responses and list, as tables and as --json; a suggested command is quoted", async () => {
+    const api = await track(fakeApi({ statuses: [done(evilId)], responses: evilResponses, list: evilList }));
+    const env = { SCATTER_GATHER_URL: api.url };
+    const table = await cli(["responses", "g1"], env);
+    expect(table.code).toBe(0);
+    expectClean(table);
+    expect(table.stdout).toContain(`f<${EVIL_SHOWN}`);
+    expect(table.stdout.split("\n")).toHaveLength(5); // header, rule, two rows, the final newline
+
+    const json = await cli(["responses", "g1", "--json"], env);
+    expectClean(json);
+    expect(JSON.parse(json.stdout)).toEqual(evilResponses);
+
+    const list = await cli(["list"], env);
+    expect(list.code).toBe(0);
+    expectClean(list);
+    expect(list.stdout).toContain(`g<${EVIL_SHOWN}`);
+    expect(list.stdout).toContain(`t<${EVIL_SHOWN}`);
+    expect(list.stdout).toContain(`more: scatter-gather list --continuation-token 'c'\\''<${EVIL_SHOWN}`);
+    const listJson = await cli(["list", "--json"], env);
+    expectClean(listJson);
+    expect(JSON.parse(listJson.stdout)).toEqual(evilList);
+  });
+
+  test("error paths: the API's message and details", async () => {
+    const api = await track(fakeServer((req, res) => sendJson(res, req.method === "DELETE" ? 409 : 404, evilError)));
+    const env = { SCATTER_GATHER_URL: api.url };
+    const del = await cli(["delete", "g1"], env);
+    expect(del.code).toBe(1);
+    expectClean(del);
+    expect(del.stderr).toMatch(/^error: DELETE \/api\/scatter-gather\/g1 answered 409: busy</);
+    expect(del.stderr).toContain(`busy<${EVIL_SHOWN}`);
+    expect(del.stderr).toContain(`  p<${EVIL_SHOWN}`);
+    expect(del.stderr.trimEnd().split("\n")).toHaveLength(2);
+    const terminate = await cli(["terminate", "g1"], env);
+    expect(terminate.code).toBe(1);
+    expectClean(terminate);
+    expect(terminate.stderr).toContain(`answered 404: busy<${EVIL_SHOWN}`);
+  });
+
+  const hasScript = spawnSync("script", ["--version"]).status === 0;
+  (hasScript ? test : test.skip)("on a terminal: the progress bar's id and the summary are escaped too", async () => {
+    const api = await track(fakeApi({ statuses: [running(evilId), done(evilId)], responses: evilResponses }));
+    const run = await inPty(`watch g1 --interval 50`, { SCATTER_GATHER_URL: api.url });
+    expect(run.code).toBe(0);
+    // the bar moves the cursor itself (ESC [ … G, CR): none of the server's characters may be raw
+    // eslint-disable-next-line no-control-regex -- what is checked
+    expect(run.stdout).not.toMatch(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\u0000\u0007\b]|\u001b\]/);
+    expect(run.stdout).toContain(`g<${EVIL_SHOWN}`);
+    expect(run.stdout).toMatch(/█+░+ 1\/2 \| succeeded/);
   });
 });
 
