@@ -1,5 +1,58 @@
-/** Text rendering for the CLI: colours (off under NO_COLOR or when not a terminal), tables, summaries. */
+/**
+ * Text rendering for the CLI: colours (off under NO_COLOR or when not a terminal), tables, summaries, and
+ * `terminalSafe`, which every piece of text from the server (or its recipients) goes through before it is
+ * printed: ids, statuses, errors, values, aggregates, list rows, progress lines, JSON output.
+ */
 import type { GatherProgress, GatherStatus, GatherSummary, RecipientResponse } from "../client";
+
+/**
+ * What a terminal may act on instead of showing: C0 controls (ESC starts CSI/OSC sequences, CR and BS
+ * overwrite), DEL, C1 controls (U+009B is a one-character CSI, U+009D an OSC), the bidi controls that
+ * reorder what is shown (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), and the line and paragraph
+ * separators U+2028/U+2029.
+ */
+// eslint-disable-next-line no-control-regex -- these are the characters it finds
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+/** The same but line feed, for text laid out by the CLI (JSON with its indentation). */
+// eslint-disable-next-line no-control-regex -- these are the characters it finds
+const UNSAFE_BUT_LF = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+/** An SGR (colour) escape sequence: the CLI's own colours (style()). */
+const SGR = new RegExp(`${String.fromCharCode(27)}\\[\\d+m`, "g");
+/** UNSAFE_BUT_LF, but SGR sequences match whole (and are kept). */
+const UNSAFE_BUT_LAYOUT = new RegExp(`${SGR.source}|${UNSAFE_BUT_LF.source}`, "g");
+
+/**
+ * Text from the server or its recipients made safe to print on a terminal: each character of UNSAFE as a
+ * visible `\u009b` escape. `keep: "newlines"` leaves line feeds (JSON text, whose own line feeds are
+ * layout: inside its strings they are `\n` already); the escapes are JSON escapes, so JSON text stays
+ * valid JSON with the same value. `keep: "layout"` also leaves the CLI's own colour sequences: it is the
+ * last pass over everything the CLI writes, a net under the per-field escaping.
+ */
+export function terminalSafe(text: string, keep?: "newlines" | "layout"): string {
+  const unsafe = keep === "layout" ? UNSAFE_BUT_LAYOUT : keep === "newlines" ? UNSAFE_BUT_LF : UNSAFE;
+  return text.replace(unsafe, (c) => (c.length > 1 ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+}
+
+/** A JSON value as indented JSON text that is safe on a terminal and parses back to the same value. */
+export function jsonText(value: unknown, indent = 2): string {
+  return terminalSafe(JSON.stringify(value, null, indent) ?? "null", "newlines");
+}
+
+/** Short for terminalSafe(text). */
+const safe = (text: string) => terminalSafe(text);
+
+/**
+ * A word of a command line the CLI suggests (`scatter-gather watch <id>`): quoted for a POSIX shell unless
+ * plain, and safe on a terminal. An operand that starts with "-" gets a "--" before it, so it is no option.
+ */
+export function shellOperand(text: string): string {
+  return `${text.startsWith("-") ? "-- " : ""}${shellWord(text)}`;
+}
+
+/** A word of a suggested command line, quoted for a POSIX shell unless plain, and safe on a terminal. */
+export function shellWord(text: string): string {
+  return safe(/^[\w.,:@%+=/-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`);
+}
 
 export interface Style {
   green(s: string): string;
@@ -15,9 +68,6 @@ export function style(enabled: boolean): Style {
   return { green: wrap(32, 39), red: wrap(31, 39), yellow: wrap(33, 39), dim: wrap(2, 22), bold: wrap(1, 22) };
 }
 
-/** An SGR (colour) escape sequence. */
-const SGR = new RegExp(`${String.fromCharCode(27)}\\[\\d+m`, "g");
-
 export function colorEnabled(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): boolean {
   return Boolean(stream.isTTY) && !(env.NO_COLOR !== undefined && env.NO_COLOR !== "");
 }
@@ -26,6 +76,7 @@ export function colorEnabled(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv 
 export function untilDeadline(deadline: string | null | undefined, now = Date.now()): string {
   if (!deadline) return "none";
   const ms = Date.parse(deadline) - now;
+  if (Number.isNaN(ms)) return "unknown";
   if (ms <= 0) return "passed";
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
   const s = Math.round(ms / 1000);
@@ -35,9 +86,9 @@ export function untilDeadline(deadline: string | null | undefined, now = Date.no
 /** One plain progress line (non-TTY output), e.g. `running gathering: 2/3 settled, succeeded 2, failed 0, pending 1, deadline in 4.2s`. */
 export function progressLine(status: GatherStatus, now = Date.now()): string {
   const p = status.progress as GatherProgress | null;
-  if (!p) return `${status.runtimeStatus.toLowerCase()}: waiting for progress`;
+  if (!p) return `${safe(status.runtimeStatus.toLowerCase())}: waiting for progress`;
   return (
-    `${status.runtimeStatus.toLowerCase()} ${p.phase}: ${p.succeeded + p.failed}/${p.total} settled, ` +
+    `${safe(status.runtimeStatus.toLowerCase())} ${safe(p.phase)}: ${p.succeeded + p.failed}/${p.total} settled, ` +
     `succeeded ${p.succeeded}, failed ${p.failed}, pending ${p.pending}` +
     (p.phase === "done" ? "" : `, deadline ${p.deadline ? `in ${untilDeadline(p.deadline, now)}` : "none"}`)
   );
@@ -56,13 +107,16 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+/** A JSON value on one line, safe on a terminal, cut at `max` characters. */
 export function short(value: unknown, max = 60): string {
   if (value === undefined) return "";
-  const s = JSON.stringify(value);
+  const s = terminalSafe(JSON.stringify(value));
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
-export function paint(status: string, s: Style): string {
+/** A status (safe on a terminal), coloured by what it means. */
+export function paint(raw: string, s: Style): string {
+  const status = safe(raw);
   if (status === "succeeded" || status === "complete" || status === "Completed") return s.green(status);
   if (status === "failed" || status === "Failed" || status === "Terminated") return s.red(status);
   if (status === "pending" || status === "Running" || status === "Pending") return status;
@@ -73,11 +127,11 @@ export function responsesTable(items: RecipientResponse[], s: Style): string {
   return table(
     ["recipient", "status", "attempts", "duration", "value / error"],
     items.map((r) => [
-      r.recipientId,
+      safe(r.recipientId),
       paint(r.status, s),
       r.attempts === undefined ? "" : String(r.attempts),
       r.durationMs === undefined ? "" : `${Math.round(r.durationMs)} ms`,
-      r.status === "succeeded" ? short(r.value) : (r.error ?? ""),
+      r.status === "succeeded" ? short(r.value) : safe(r.error ?? ""),
     ]),
   );
 }
@@ -88,11 +142,11 @@ export function summary(status: GatherStatus, responses: RecipientResponse[], to
   const r = status.result;
   if (!r) {
     out.push(
-      `${s.bold(status.id)}: ${paint(status.runtimeStatus, s)} without a result${status.error ? ` (${short(status.error, 200)})` : ""}`,
+      `${s.bold(safe(status.id))}: ${paint(status.runtimeStatus, s)} without a result${status.error ? ` (${short(status.error, 200)})` : ""}`,
     );
   } else {
     const ms = Date.parse(r.closedAt) - Date.parse(r.startedAt);
-    out.push(`${s.bold(r.id)}: ${paint(r.outcome, s)} (${r.closedBy}) in ${ms} ms`);
+    out.push(`${s.bold(safe(r.id))}: ${paint(r.outcome, s)} (${safe(r.closedBy)})${Number.isNaN(ms) ? "" : ` in ${ms} ms`}`);
     const c = r.counts;
     out.push(
       `recipients ${c.total}: ${s.green(`succeeded ${c.succeeded}`)}, ${s.red(`failed ${c.failed}`)}, timedOut ${c.timedOut}, abandoned ${c.abandoned}`,
@@ -101,9 +155,9 @@ export function summary(status: GatherStatus, responses: RecipientResponse[], to
   if (responses.length > 0) {
     out.push("", responsesTable(responses, s));
     if (totalResponses > responses.length)
-      out.push(s.dim(`… and ${totalResponses - responses.length} more: scatter-gather responses ${status.id}`));
+      out.push(s.dim(`… and ${totalResponses - responses.length} more: scatter-gather responses ${shellOperand(status.id)}`));
   }
-  if (r) out.push("", `aggregate: ${JSON.stringify(r.aggregate)}`);
+  if (r) out.push("", `aggregate: ${terminalSafe(JSON.stringify(r.aggregate))}`);
   return out.join("\n");
 }
 
@@ -113,11 +167,11 @@ export function listTable(items: GatherSummary[], s: Style): string {
     items.map((g) => {
       const counts = g.counts ?? (g.progress ? { succeeded: g.progress.succeeded, total: g.progress.total } : null);
       return [
-        g.id,
+        safe(g.id),
         paint(g.runtimeStatus, s),
-        g.createdTime,
+        safe(g.createdTime),
         g.outcome ? paint(g.outcome, s) : "",
-        g.closedBy ?? "",
+        safe(g.closedBy ?? ""),
         counts ? `${counts.succeeded}/${counts.total}` : "",
       ];
     }),

@@ -8,30 +8,55 @@
  *   scatter-gather list | terminate <id> | delete <id>
  *
  * --url (SCATTER_GATHER_URL, default http://localhost:7071), --key (SCATTER_GATHER_KEY, sent as
- * x-functions-key). Exit codes: 0 complete (or the command succeeded), 2 partial, 3 failed (or the gather
- * ended without a result), 1 usage or HTTP errors.
+ * x-functions-key, to the origin of --url only: a redirect elsewhere is refused), --max-answer-bytes
+ * (SCATTER_GATHER_MAX_ANSWER_BYTES, default 16 MiB: the most read of one answer). Exit codes: 0 complete
+ * (or the command succeeded), 2 partial, 3 failed (or the gather ended without a result), 1 usage or HTTP
+ * errors, and answers the client will not use (a redirect to another origin, too large, not JSON, not the
+ * API's shape).
+ *
+ * Everything printed that came from the server or its recipients goes through terminalSafe (render.ts):
+ * control and bidi characters appear as `\u009b` escapes, never raw, in the tables, lines and --json alike.
  */
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { SingleBar } from "cli-progress";
 import * as fs from "node:fs";
-import { ApiError, ScatterGatherClient, type GatherStatus } from "../client";
-import { colorEnabled, listTable, progressLine, responsesTable, style, summary, untilDeadline, type Style } from "./render";
+import { AnswerError, ApiError, DEFAULT_MAX_ANSWER_BYTES, ScatterGatherClient, type GatherStatus } from "../client";
+import {
+  colorEnabled,
+  jsonText,
+  listTable,
+  progressLine,
+  responsesTable,
+  shellOperand,
+  shellWord,
+  style,
+  summary,
+  terminalSafe,
+  untilDeadline,
+  type Style,
+} from "./render";
 
 const EXIT = { ok: 0, error: 1, partial: 2, failed: 3 } as const;
 const TABLE_ROWS = 50;
+/** Responses per page for `responses`: 100 answers of MAX_RESPONSE_BYTES (64 KiB) stay well under the 16 MiB bound. */
+const RESPONSES_PAGE = 100;
 
 interface GlobalOptions {
   url: string;
   key?: string;
+  maxAnswerBytes: number;
 }
 
 function clientOf(cmd: Command): ScatterGatherClient {
   const o = cmd.optsWithGlobals<GlobalOptions>();
-  return new ScatterGatherClient({ baseUrl: o.url, key: o.key });
+  return new ScatterGatherClient({ baseUrl: o.url, key: o.key, maxAnswerBytes: o.maxAnswerBytes });
 }
 
-const out = (text: string) => process.stdout.write(`${text}\n`);
-const err = (text: string) => process.stderr.write(`${text}\n`);
+/** Server text: escaped (render.ts). */
+const safe = (text: string) => terminalSafe(text);
+// The last pass over everything written: only line feeds and the CLI's own colours stay raw.
+const out = (text: string) => process.stdout.write(`${terminalSafe(text, "layout")}\n`);
+const err = (text: string) => process.stderr.write(`${terminalSafe(text, "layout")}\n`);
 
 function exitCodeOf(status: GatherStatus): number {
   if (!status.result) return EXIT.failed;
@@ -56,21 +81,22 @@ async function watch(
     const p = status.progress;
     if (!tty) {
       const line = progressLine(status).replace(/deadline in [\d.]+s|deadline in \d+m\d+s/, "deadline set"); // a line per change, not per tick
-      if (line !== lastLine) err(progressLine(status));
+      if (line !== lastLine) err(progressLine(status)); // progressLine escapes the server's text
       lastLine = line;
       return;
     }
     if (!p) return;
     const values = {
+      gid: safe(id),
       succeeded: s.green(String(p.succeeded)),
       failed: s.red(String(p.failed)),
       pending: String(p.pending),
       deadline: untilDeadline(p.deadline),
-      phase: p.phase,
+      phase: safe(p.phase),
     };
     if (!bar) {
       bar = new SingleBar({
-        format: `${id} {bar} {value}/{total} | succeeded {succeeded} failed {failed} pending {pending} | deadline {deadline} | {phase}`,
+        format: `{gid} {bar} {value}/{total} | succeeded {succeeded} failed {failed} pending {pending} | deadline {deadline} | {phase}`,
         barCompleteChar: "█",
         barIncompleteChar: "░",
         hideCursor: true,
@@ -94,7 +120,7 @@ async function watch(
 
 async function report(client: ScatterGatherClient, status: GatherStatus, json: boolean, s: Style): Promise<number> {
   if (json) {
-    out(JSON.stringify(status, null, 2));
+    out(jsonText(status));
     return exitCodeOf(status);
   }
   let items: Awaited<ReturnType<ScatterGatherClient["responses"]>>["items"] = [];
@@ -105,7 +131,7 @@ async function report(client: ScatterGatherClient, status: GatherStatus, json: b
     total = page.total;
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    err(s.dim(`(responses not available: ${error.message})`));
+    err(s.dim(`(responses not available: ${safe(error.message)})`));
   }
   out(summary(status, items, total, s));
   return exitCodeOf(status);
@@ -127,7 +153,17 @@ export function buildProgram(): Command {
   const program = new Command("scatter-gather")
     .description("Start, watch and inspect scatter-gathers of a Scatter-Gather Functions app")
     .addOption(new Option("--url <url>", "the function app").env("SCATTER_GATHER_URL").default("http://localhost:7071"))
-    .addOption(new Option("--key <key>", "a function key, sent as x-functions-key").env("SCATTER_GATHER_KEY"))
+    .addOption(new Option("--key <key>", "a function key, sent as x-functions-key (to --url's origin only)").env("SCATTER_GATHER_KEY"))
+    .addOption(
+      new Option("--max-answer-bytes <n>", "the most read of one answer")
+        .env("SCATTER_GATHER_MAX_ANSWER_BYTES")
+        .default(DEFAULT_MAX_ANSWER_BYTES, "16 MiB")
+        .argParser((v) => {
+          const n = Number(v);
+          if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("must be a positive whole number of bytes");
+          return n;
+        }),
+    )
     .showHelpAfterError()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
@@ -146,7 +182,7 @@ export function buildProgram(): Command {
     .action(async (file: string, o: { json?: boolean; interval: number }, cmd: Command) => {
       const client = clientOf(cmd);
       const started = await client.start(readRequest(file) as Record<string, unknown>);
-      if (!o.json) err(s.dim(`started ${started.id} (scatter-gather watch ${started.id})`));
+      if (!o.json) err(s.dim(`started ${safe(started.id)} (scatter-gather watch ${shellOperand(started.id)})`));
       const status = await watch(client, started.id, { json: Boolean(o.json), intervalMs: o.interval }, s);
       process.exitCode = await report(client, status, Boolean(o.json), s);
     });
@@ -170,8 +206,8 @@ export function buildProgram(): Command {
     .addOption(new Option("--status <status>", "only these").choices(["succeeded", "failed", "timedOut", "abandoned", "pending"]))
     .option("--json", "print a JSON array")
     .action(async (id: string, o: { status?: "succeeded"; json?: boolean }, cmd: Command) => {
-      const items = await clientOf(cmd).allResponses(id, { status: o.status, limit: 1000 });
-      out(o.json ? JSON.stringify(items, null, 2) : items.length ? responsesTable(items, s) : "no responses");
+      const items = await clientOf(cmd).allResponses(id, { status: o.status, limit: RESPONSES_PAGE });
+      out(o.json ? jsonText(items) : items.length ? responsesTable(items, s) : "no responses");
     });
 
   program
@@ -183,11 +219,11 @@ export function buildProgram(): Command {
     .action(async (o: { top: number; continuationToken?: string; json?: boolean }, cmd: Command) => {
       const page = await clientOf(cmd).list({ top: o.top, continuationToken: o.continuationToken });
       if (o.json) {
-        out(JSON.stringify(page, null, 2));
+        out(jsonText(page));
         return;
       }
       out(page.items.length ? listTable(page.items, s) : "no gathers");
-      if (page.continuationToken) out(s.dim(`more: scatter-gather list --continuation-token '${page.continuationToken}'`));
+      if (page.continuationToken) out(s.dim(`more: scatter-gather list --continuation-token ${shellWord(page.continuationToken)}`));
     });
 
   program
@@ -198,7 +234,7 @@ export function buildProgram(): Command {
     .option("--json", "print the answer as JSON")
     .action(async (id: string, o: { reason?: string; json?: boolean }, cmd: Command) => {
       const answer = await clientOf(cmd).terminate(id, o.reason);
-      out(o.json ? JSON.stringify(answer) : `terminated ${id} (${answer.terminated} instance(s))`);
+      out(o.json ? jsonText(answer, 0) : `terminated ${safe(id)} (${answer.terminated} instance(s))`);
     });
 
   program
@@ -207,7 +243,7 @@ export function buildProgram(): Command {
     .argument("<id>")
     .action(async (id: string, _o: unknown, cmd: Command) => {
       await clientOf(cmd).delete(id);
-      out(`deleted ${id}`);
+      out(`deleted ${safe(id)}`);
     });
 
   return program;
@@ -224,10 +260,13 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     const code = (error as { code?: string }).code;
     if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return EXIT.ok;
     if (typeof code === "string" && code.startsWith("commander.")) return EXIT.error; // commander printed the message
+    // The messages carry the server's text (its error message and details, field names of a bad answer).
     if (error instanceof ApiError) {
-      err(`error: ${error.message}`);
-      for (const d of error.details) err(`  ${d.path || "(body)"}: ${d.message}`);
-    } else err(`error: ${(error as Error).message}`);
+      err(`error: ${safe(error.message)}`);
+      for (const d of error.details) err(`  ${safe(d.path || "(body)")}: ${safe(d.message)}`);
+    } else if (error instanceof AnswerError && error.problem === "too-large")
+      err(`error: ${safe(error.message)} (--max-answer-bytes raises the bound)`);
+    else err(`error: ${safe((error as Error).message)}`);
     return EXIT.error;
   }
 }
