@@ -140,7 +140,7 @@ export const gatherStatusSchema = z.looseObject({
   runtimeStatus: runtimeStatusSchema,
   createdTime: dateTime(),
   lastUpdatedTime: dateTime(),
-  policy: z.looseObject({ completion: anyJson(), aggregate: anyJson() }).nullable().meta({
+  policy: z.looseObject({ completion: anyJson(), aggregate: anyJson() }).nullable().optional().meta({
     description:
       "the policy the gather runs under: completion, aggregate, and retry, concurrency, tolerance, onClose, auction ({ expected, notify: count }) when given; never the request or the recipients",
   }),
