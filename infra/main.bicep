@@ -136,6 +136,13 @@ param publicBaseUrl string = ''
 @metadata({ azd: { type: 'generate', config: { length: 48, noSpecial: true } } })
 param answerTokenSecret string
 
+// The same for the close events' signing key; the app setting is `whsec_` + base64 of these bytes.
+@secure()
+@minLength(32)
+@description('Key of the Standard Webhooks signatures of close events (WEBHOOK_SIGNING_SECRET = whsec_ + base64 of it).')
+@metadata({ azd: { type: 'generate', config: { length: 48, noSpecial: true } } })
+param webhookSigningKey string
+
 // --- Payload store ------------------------------------------------------------
 @description('Blob container, in the function app\'s storage account, that holds requests, answers and results (PAYLOAD_CONTAINER).')
 @minLength(3)
@@ -259,6 +266,7 @@ module api './app/api.bicep' = {
     resultInlineBytes: resultInlineBytes
     publicBaseUrl: publicBaseUrl
     answerTokenSecret: answerTokenSecret
+    webhookSigningKey: webhookSigningKey
     payloadContainerName: payloadContainerName
     payloadRetentionDays: payloadRetentionDays
   }

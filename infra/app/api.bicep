@@ -43,6 +43,9 @@ param publicBaseUrl string = ''
 @secure()
 @description('HMAC key of answer URLs\' capability tokens (ANSWER_TOKEN_SECRET).')
 param answerTokenSecret string
+@secure()
+@description('Key of close events\' webhook signatures; set as WEBHOOK_SIGNING_SECRET = whsec_ + base64.')
+param webhookSigningKey string
 @description('Payload store container (src/payload), created by the storage module.')
 param payloadContainerName string = 'scatter-gather-payloads'
 @description('Days the storage lifecycle rule keeps payloads; at least 6 (the app refuses less at start: a gather lives up to 5 days).')
@@ -104,6 +107,8 @@ var appSettings = {
   PUBLIC_BASE_URL: publicBaseUrl
   // Answer URLs (respondUrl): the HMAC key of their capability tokens.
   ANSWER_TOKEN_SECRET: answerTokenSecret
+  // Close events (onClose): the Standard Webhooks secret format.
+  WEBHOOK_SIGNING_SECRET: 'whsec_${base64(webhookSigningKey)}'
 
   // Payload store (src/payload): blobs in the same account, through the AzureWebJobsStorage__* identity settings
   PAYLOAD_CONTAINER: payloadContainerName

@@ -8,7 +8,7 @@
 import type { InvocationContext } from "@azure/functions";
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
 import type { OrchestrationInput } from "../gather/types";
-import { batchInstanceId } from "../gather/instanceIds";
+import { batchInstanceId, notifyInstanceId } from "../gather/instanceIds";
 
 /**
  * The durable client's own endpoint (`rpcBaseUrl` of the durableClient binding: the extension's loopback
@@ -85,6 +85,9 @@ export async function purgeGather(client: DurableClient, status: DurableOrchestr
     }
   }
   await client.purgeInstanceHistory(status.instanceId);
+  // The close event's delivery of a terminated run, if any (gather/instanceIds.ts notifyInstanceId).
+  const runId = (status.input as Partial<OrchestrationInput> | null | undefined)?.run?.runId;
+  if (runId) await client.purgeInstanceHistory(notifyInstanceId(status.instanceId, runId)).catch(() => undefined);
 }
 
 const RUNNING_CHECK_TTL_MS = 1000;

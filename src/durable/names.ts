@@ -19,6 +19,10 @@ export const FunctionNames = {
   closeBatches: "closeBatches",
   /** Auction: stores an answer raised straight at the instance (sendEventPostUri) and returns its facts. */
   storeAuctionAnswer: "storeAuctionAnswer",
+  /** Delivers a gather's close event (onClose) with durable retries, for a gather terminated through the API. */
+  notifyGatherClosed: "notifyGatherClosed",
+  /** One signed POST of a close event. */
+  deliverCloseEvent: "deliverCloseEvent",
   /** Auction: stores a chunk of responder names in arrival order. */
   recordArrivals: "recordArrivals",
 } as const;

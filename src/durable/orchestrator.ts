@@ -8,6 +8,7 @@
  */
 import type { OrchestrationContext } from "durable-functions";
 import type { AggregationInput } from "../gather/aggregate";
+import { closeEvent } from "../gather/closeEvent";
 import { packOutcomes } from "../gather/outcomes";
 import { progressOf } from "../gather/tally";
 import type { GatherResult, OrchestrationInput } from "../gather/types";
@@ -15,6 +16,7 @@ import { gatherAuction } from "./gatherAuction";
 import { gatherInBatches } from "./gatherBatches";
 import { gatherRecipients, type Gathered, type Orchestration, type RecipientGatherInput } from "./gatherRecipients";
 import { FunctionNames } from "./names";
+import { notifyClosed } from "./notifyClose";
 
 export function* scatterGatherOrchestrator(context: OrchestrationContext): Orchestration<GatherResult> {
   const input = context.df.getInput() as OrchestrationInput;
@@ -51,7 +53,18 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
   };
   const result = (yield context.df.callActivity(FunctionNames.aggregateResponses, aggregation)) as GatherResult;
   context.df.setCustomStatus(progressOf(gathered.counts, deadline?.toISOString() ?? null, "done"));
-  return result;
+  if (!input.onClose) return result;
+  // The result is written; the orchestration completes once the close event is delivered (or given up on).
+  const event = closeEvent({
+    id: instanceId,
+    runId: input.run.runId,
+    outcome: result.outcome,
+    closedBy: result.closedBy,
+    counts: result.counts,
+    responsesUri: input.responsesUri,
+    time: closedAt.toISOString(),
+  });
+  return { ...result, notification: yield* notifyClosed(context, { url: input.onClose.url, event }) };
 }
 
 /** One slice of a large fan-out, gathered under the same policy and deadline as its parent. */

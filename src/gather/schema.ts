@@ -75,6 +75,7 @@ const bodySchema = z.strictObject(
     aggregate: aggregateSchema.optional(),
     retry: retrySchema.optional(),
     auction: auctionSchema.optional(),
+    onClose: z.strictObject({ url: httpUrl }, { error: "must be an object" }).optional(),
   },
   { error: "the body must be a JSON object" },
 );
@@ -127,6 +128,7 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
   checkAttemptBudget(raw, limits, problem);
   checkRetryTiming(raw, problem);
   if (raw.auction) checkAuction(raw, limits, problem, checkUrl);
+  if (raw.onClose) checkUrl("onClose.url", raw.onClose.url);
   if (details.length > 0) return { ok: false, details };
   return { ok: true, value: normalizedRequest(raw, recipients) };
 }
@@ -252,6 +254,7 @@ function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): G
           },
         }
       : {}),
+    ...(raw.onClose ? { onClose: { url: raw.onClose.url } } : {}),
   };
 }
 

@@ -34,6 +34,11 @@ export interface RetrySpec {
   maxRetryIntervalMs?: number;
 }
 
+/** Where the gather's close event goes (API.md "Notification when a gather closes"). */
+export interface OnCloseSpec {
+  url: string;
+}
+
 export interface AuctionSpec {
   notify: string[];
   /** How many answers make the gather complete ("all" in auction mode). */

@@ -1,7 +1,8 @@
 /** The request, policy and outcome types shared by the starter, the orchestrator and the activities. */
 import type { AnswerRef } from "./answerGroups";
 import type { AnswerFacts, FactSpec } from "./facts";
-import type { AggregateSpec, AuctionSpec, CompletionPolicy, Json, RetrySpec } from "./spec";
+import type { NotificationReport } from "./closeEvent";
+import type { AggregateSpec, AuctionSpec, CompletionPolicy, Json, OnCloseSpec, RetrySpec } from "./spec";
 import type { Recipient } from "./transports";
 
 export * from "./spec";
@@ -18,6 +19,7 @@ export interface GatherRequest {
   completion: CompletionPolicy;
   aggregate: AggregateSpec;
   retry?: RetrySpec;
+  onClose?: OnCloseSpec;
 }
 
 export type ResponseStatus = "succeeded" | "failed" | "timedOut" | "abandoned";
@@ -62,6 +64,8 @@ export interface GatherResult {
   responses?: RecipientResponse[];
   responsesUri: string;
   aggregate: Aggregate;
+  /** With onClose: how the close event's delivery went. */
+  notification?: NotificationReport;
 }
 
 /** customStatus: counts only, so it stays far below 16 KB. "done" once the result is written. */
@@ -91,6 +95,7 @@ export interface OrchestrationInput {
   completion: CompletionPolicy;
   aggregate: AggregateSpec;
   retry?: RetrySpec;
+  onClose?: OnCloseSpec;
   /** Above this many recipients the gather fans out to batch sub-orchestrations (FANOUT_BATCH_SIZE). */
   fanoutBatchSize?: number;
   /** The run's batch ids start with this (instanceIds.ts batchIdPrefix); absent in older inputs. */

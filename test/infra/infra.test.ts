@@ -622,6 +622,10 @@ describe("infra templates", () => {
     expect(paramDecorators(API).get("answerTokenSecret")).toEqual(expect.arrayContaining(["@secure()"]));
     expect(MAIN).toMatch(/answerTokenSecret: answerTokenSecret/);
     expect(appSettingsOf(API).get("ANSWER_TOKEN_SECRET")).toBe("answerTokenSecret");
+    // and the close events' signing secret, in the Standard Webhooks format
+    expect(isGenerated(MAIN, "webhookSigningKey")).toBe(true);
+    expect(paramDecorators(MAIN).get("webhookSigningKey")).toEqual(expect.arrayContaining(["@secure()", "@minLength(32)"]));
+    expect(appSettingsOf(API).get("WEBHOOK_SIGNING_SECRET")).toBe("'whsec_${base64(webhookSigningKey)}'");
     // and a required parameter that azd does not generate must be in the parameter file
     expect(parameterProblems("param someSecret string\n", { parameters: {} })).toEqual([
       "main.bicep parameter 'someSecret' has no default and is not in main.parameters.json",
