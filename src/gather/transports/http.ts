@@ -9,10 +9,9 @@ import { findJsonProblem, MAX_JSON_DEPTH } from "../json";
 import { readAtMost } from "../streams";
 import { httpUrl, int } from "../fields";
 import type { Json } from "../spec";
-import { CANCELLED, defineTransport, RecipientError, type DeliveryOptions, type ReceivedAnswer } from "./transport";
+import { CANCELLED, defineTransport, RecipientError, type DeliveryOptions, type ReceivedAnswer, type RecipientBase } from "./transport";
 
-export interface HttpRecipient {
-  id: string;
+export interface HttpRecipient extends RecipientBase {
   url: string;
   method: "POST" | "PUT";
   headers?: Record<string, string>;
@@ -72,7 +71,9 @@ export const httpTransport = defineTransport({
     };
   },
   deliver({ requestId, recipient, request }, options) {
-    return sendJson(recipient, { requestId, recipientId: recipient.id, request }, options, true);
+    // `input` only when given: a recipient tells "no input" from an input of null.
+    const input = recipient.input !== undefined ? { input: recipient.input } : {};
+    return sendJson(recipient, { requestId, recipientId: recipient.id, request, ...input }, options, true);
   },
   dependency(recipient, { error }) {
     const url = safeUrl(recipient.url);
