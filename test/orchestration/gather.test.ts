@@ -239,6 +239,46 @@ describe("retries under a deadline (the orchestrator's own durable retry waits)"
   });
 });
 
+describe("Retry-After (the wait a recipient asked for, carried in its failure)", () => {
+  test("the next attempt waits at least the Retry-After, not the shorter backoff; the timer counts from the orchestrator's clock", async () => {
+    const h = host((_id, attempt) => (attempt === 1 ? { error: "HTTP 429 (Retry-After 30 s)" } : { value: { ok: 1 } }));
+    const t0 = h.clock.now();
+    await h.start(
+      gatherInput({ recipients: urls("busy"), completion: { mode: "all", agree: false, timeoutMs: 120_000 }, retry: retry(3, 100) }),
+    );
+    await h.until(() => h.clock.dueTimes().length === 2, "the deadline and the retry wait armed");
+    expect(h.clock.dueTimes().map((at) => at - t0)).toEqual([30_000, 120_000]);
+    h.clock.advance(29_999);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(h.calls).toHaveLength(1);
+    h.clock.advance(1);
+    expect(statuses(await h.result())).toEqual({ busy: ["succeeded", 2] });
+    expectCallsScheduledOnce(h, { busy: 2 });
+    expect(h.problems()).toEqual([]);
+  });
+
+  test("a Retry-After past the deadline is not waited for: failed at once, the error naming the status", async () => {
+    const h = host(() => ({ error: "HTTP 503 (Retry-After 30 s)" }));
+    await h.start(
+      gatherInput({ recipients: urls("busy"), completion: { mode: "all", agree: false, timeoutMs: 10_000 }, retry: retry(3, 100) }),
+    );
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "failed", closedBy: "all-failed" });
+    expect(result.responses![0]).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      error: "HTTP 503 (Retry-After 30 s is past the deadline)",
+    });
+    expect(h.calls).toHaveLength(1);
+  });
+
+  test("without retry it changes nothing: one attempt, the error is the status", async () => {
+    const h = host(() => ({ error: "HTTP 429 (Retry-After 2 s)" }));
+    await h.start(gatherInput({ recipients: urls("busy"), completion: { mode: "all", agree: false, timeoutMs: 10_000 } }));
+    expect((await h.result()).responses![0]).toMatchObject({ status: "failed", attempts: 1, error: "HTTP 429" });
+  });
+});
+
 describe("payloads stay out of durable history", () => {
   const big = (tag: string) => ({ tag, blob: "x".repeat(60_000) });
 

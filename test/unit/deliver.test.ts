@@ -178,6 +178,26 @@ describe("deliver: URL recipients", () => {
     expect(server.received).toHaveLength(1);
   });
 
+  test("429 and 503 with Retry-After: the failure carries the wait asked for; other statuses and bad values ignore it", async () => {
+    const answers: [number, string][] = [
+      [429, "2"],
+      [503, new Date(Date.now() + 60_000).toUTCString()],
+      [500, "2"],
+      [429, "soon"],
+    ];
+    const server = await startServer((_req, res) => {
+      const [status, retryAfter] = answers[server.received.length - 1];
+      res.writeHead(status, { "retry-after": retryAfter, "content-length": "0" });
+      res.end();
+    });
+    const messages: string[] = [];
+    for (let i = 0; i < answers.length; i++) messages.push((await failure(deliver(urlInput(server.url), options()))).message);
+    expect(messages[0]).toBe("HTTP 429 (Retry-After 2 s)");
+    // An HTTP-date: the time left until it, as seconds with milliseconds.
+    expect(messages[1]).toMatch(/^HTTP 503 \(Retry-After (59|60)(\.\d{1,3})? s\)$/);
+    expect(messages.slice(2)).toEqual(["HTTP 500", "HTTP 429"]);
+  });
+
   test("a server slower than timeoutMs: 'timed out after N ms', in about N ms", async () => {
     const server = await startServer(() => undefined); // never answers
     const started = Date.now();
