@@ -33,6 +33,8 @@ export interface RecipientGatherInput {
   first: number;
   count: number;
   completion: CompletionPolicy;
+  /** The whole gather's failure bound (tolerance), in a batch too: its own failures alone may exceed it. */
+  failuresAllowed?: number;
   aggregate: AggregateSpec;
   retry?: RetrySpec;
   /** Absolute, shared by every batch: the parent's deadline. */
@@ -66,7 +68,8 @@ interface Attempt {
 
 export function* gatherRecipients(context: OrchestrationContext, input: RecipientGatherInput): Orchestration<Gathered> {
   const deadline = input.deadline ? new Date(input.deadline) : null;
-  const tally = new GatherTally(input.count, input.completion, input.aggregate, { withinSlice: input.withinSlice });
+  const policy = { ...input.completion, failuresAllowed: input.failuresAllowed };
+  const tally = new GatherTally(input.count, policy, input.aggregate, { withinSlice: input.withinSlice });
   const factSpec: FactSpec = { agree: input.completion.agree, aggregate: input.aggregate };
   const stream = new CompletionStream(context);
   const calls = new Map<df.Task, Attempt>();

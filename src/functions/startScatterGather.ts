@@ -47,6 +47,7 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     ...(gather.recipients ? { recipientCount: gather.recipients.length } : {}),
     ...((gather.recipients?.length ?? 0) > limits.fanoutBatchSize ? { batchIdPrefix: batchIdPrefix(instanceId, run.runId) } : {}),
     ...(gather.retry ? { retry: gather.retry } : {}),
+    ...(gather.tolerance ? { tolerance: gather.tolerance } : {}),
     ...(gather.auction
       ? {
           // The bidders' route; notifyResponder adds the run's token (never in history: answerTokens.ts).

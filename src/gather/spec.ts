@@ -34,6 +34,13 @@ export interface RetrySpec {
   maxRetryIntervalMs?: number;
 }
 
+/** How many recipients may finally fail before the gather closes as failed (either bound, or both). */
+export interface ToleranceSpec {
+  maxFailures?: number;
+  /** A percentage of all the gather's recipients. */
+  maxFailurePercent?: number;
+}
+
 export interface AuctionSpec {
   notify: string[];
   /** How many answers make the gather complete ("all" in auction mode). */

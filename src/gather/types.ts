@@ -1,7 +1,7 @@
 /** The request, policy and outcome types shared by the starter, the orchestrator and the activities. */
 import type { AnswerRef } from "./answerGroups";
 import type { AnswerFacts, FactSpec } from "./facts";
-import type { AggregateSpec, AuctionSpec, CompletionPolicy, Json, RetrySpec } from "./spec";
+import type { AggregateSpec, AuctionSpec, CompletionPolicy, Json, RetrySpec, ToleranceSpec } from "./spec";
 import type { Recipient } from "./transports";
 
 export * from "./spec";
@@ -18,6 +18,8 @@ export interface GatherRequest {
   completion: CompletionPolicy;
   aggregate: AggregateSpec;
   retry?: RetrySpec;
+  /** Not in auction mode. */
+  tolerance?: ToleranceSpec;
 }
 
 export type ResponseStatus = "succeeded" | "failed" | "timedOut" | "abandoned";
@@ -31,7 +33,8 @@ export interface RecipientResponse {
   durationMs?: number;
 }
 
-export type ClosedBy = "all-responded" | "first-response" | "quorum-reached" | "deadline" | "quorum-unreachable" | "all-failed";
+export type ClosedBy =
+  "all-responded" | "first-response" | "quorum-reached" | "deadline" | "quorum-unreachable" | "all-failed" | "failure-tolerance-exceeded";
 
 export type Outcome = "complete" | "partial" | "failed";
 
@@ -91,6 +94,8 @@ export interface OrchestrationInput {
   completion: CompletionPolicy;
   aggregate: AggregateSpec;
   retry?: RetrySpec;
+  /** As the request gave it; the orchestrator turns it into the gather's failure bound (policy.ts). */
+  tolerance?: ToleranceSpec;
   /** Above this many recipients the gather fans out to batch sub-orchestrations (FANOUT_BATCH_SIZE). */
   fanoutBatchSize?: number;
   /** The run's batch ids start with this (instanceIds.ts batchIdPrefix); absent in older inputs. */

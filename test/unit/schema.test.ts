@@ -690,6 +690,55 @@ describe("validateGatherRequest: auction", () => {
   });
 });
 
+describe("validateGatherRequest: tolerance", () => {
+  test("either bound or both, kept as given", () => {
+    expect(valid(body({ tolerance: { maxFailures: 1 } })).tolerance).toEqual({ maxFailures: 1 });
+    expect(valid(body({ tolerance: { maxFailurePercent: 2.5 } })).tolerance).toEqual({ maxFailurePercent: 2.5 });
+    expect(valid(body({ tolerance: { maxFailures: 0, maxFailurePercent: 100 } })).tolerance).toEqual({
+      maxFailures: 0,
+      maxFailurePercent: 100,
+    });
+    expect(valid(body()).tolerance).toBeUndefined();
+  });
+
+  test("maxFailures 0..number of recipients", () => {
+    expect(valid(body({ tolerance: { maxFailures: 3 } })).tolerance).toEqual({ maxFailures: 3 });
+    expect(invalid(body({ tolerance: { maxFailures: 4 } }))).toEqual([
+      { path: "tolerance.maxFailures", message: "must be at most 3 (the number of recipients)" },
+    ]);
+    expect(invalid(body({ tolerance: { maxFailures: -1 } }))).toEqual([{ path: "tolerance.maxFailures", message: "must be at least 0" }]);
+    expect(invalid(body({ tolerance: { maxFailures: 1.5 } }))).toEqual([
+      { path: "tolerance.maxFailures", message: "must be a whole number" },
+    ]);
+  });
+
+  test("maxFailurePercent 0..100", () => {
+    expect(invalid(body({ tolerance: { maxFailurePercent: 101 } }))).toEqual([
+      { path: "tolerance.maxFailurePercent", message: "must be between 0 and 100" },
+    ]);
+    expect(invalid(body({ tolerance: { maxFailurePercent: -0.5 } }))).toEqual([
+      { path: "tolerance.maxFailurePercent", message: "must be between 0 and 100" },
+    ]);
+    expect(invalid(body({ tolerance: { maxFailurePercent: "5" } }))).toEqual([
+      { path: "tolerance.maxFailurePercent", message: "must be a number" },
+    ]);
+  });
+
+  test("an empty tolerance, an unknown field, not an object", () => {
+    expect(invalid(body({ tolerance: {} }))).toEqual([{ path: "tolerance", message: "give maxFailures, maxFailurePercent or both" }]);
+    expect(invalid(body({ tolerance: { maxFailures: 1, maxErrors: 2 } }))).toEqual([
+      { path: "tolerance.maxErrors", message: "is not a known field" },
+    ]);
+    expect(invalid(body({ tolerance: 5 }))).toEqual([{ path: "tolerance", message: "must be an object" }]);
+  });
+
+  test("not in auction mode", () => {
+    expect(invalid({ request: 1, auction: { notify: [] }, completion: { timeoutMs: 1000 }, tolerance: { maxFailurePercent: 10 } })).toEqual(
+      [{ path: "tolerance", message: "does not apply in auction mode" }],
+    );
+  });
+});
+
 describe("validateGatherRequest: several problems at once", () => {
   test("type errors anywhere in the body are reported together", () => {
     expect(
