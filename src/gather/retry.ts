@@ -53,9 +53,10 @@ export function nextRetry(
   if (backoff === undefined || !retry) return { reason };
   if (retryAfterMs !== undefined && retryAfterMs > backoff) {
     const asked = `Retry-After ${seconds(retryAfterMs)} s`;
+    // The deadline first: maxRetryIntervalMs defaults to the deadline's length, and is then not what stood in the way.
+    if (deadlineMs !== undefined && nowMs + retryAfterMs >= deadlineMs) return { reason: `${reason} (${asked} is past the deadline)` };
     const cap = maxRetryIntervalMs(retry);
     if (retryAfterMs > cap) return { reason: `${reason} (${asked} is over retry.maxRetryIntervalMs, ${cap} ms)` };
-    if (deadlineMs !== undefined && nowMs + retryAfterMs >= deadlineMs) return { reason: `${reason} (${asked} is past the deadline)` };
     return { retryAtMs: nowMs + retryAfterMs, reason };
   }
   // An attempt that could only start after the deadline can never count: settle the recipient now.

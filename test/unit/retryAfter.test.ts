@@ -106,6 +106,12 @@ describe("nextRetry: backoff, Retry-After, maxRetryIntervalMs and the deadline",
     });
   });
 
+  test("past the deadline is named first (maxRetryIntervalMs defaults to the deadline's length)", () => {
+    expect(nextRetry(retry({ maxRetryIntervalMs: 10_000 }), 1, "HTTP 429 (Retry-After 30 s)", NOW, NOW + 10_000)).toEqual({
+      reason: "HTTP 429 (Retry-After 30 s is past the deadline)",
+    });
+  });
+
   test("a wait over retry.maxRetryIntervalMs is not made", () => {
     expect(nextRetry(retry({ maxRetryIntervalMs: 10_000 }), 1, "HTTP 429 (Retry-After 30 s)", NOW, deadline)).toEqual({
       reason: "HTTP 429 (Retry-After 30 s is over retry.maxRetryIntervalMs, 10000 ms)",
