@@ -9,6 +9,7 @@ import type * as df from "durable-functions";
 import type { OrchestrationContext } from "durable-functions";
 import { failureReason } from "../gather/failures";
 import { batchInstanceId } from "../gather/instanceIds";
+import { toleratedFailures } from "../gather/policy";
 import { GatherTally } from "../gather/tally";
 import type { CompletionPolicy, OrchestrationInput } from "../gather/types";
 import { CompletionStream } from "./completionStream";
@@ -27,6 +28,8 @@ export function* gatherInBatches(
   const slices: { first: number; count: number }[] = [];
   for (let first = 0; first < total; first += batchSize) slices.push({ first, count: Math.min(batchSize, total - first) });
   const deadlineIso = deadline?.toISOString() ?? null;
+  // Each batch gets the whole gather's bound: one whose own failures exceed it closes at once.
+  const failuresAllowed = toleratedFailures(input.tolerance, total);
 
   const batches = slices.map((slice, i) =>
     context.df.callSubOrchestrator(
@@ -37,6 +40,7 @@ export function* gatherInBatches(
         first: slice.first,
         count: slice.count,
         ...sliceCompletion(input.completion, slice.count),
+        ...(failuresAllowed !== undefined ? { failuresAllowed } : {}),
         aggregate: input.aggregate,
         retry: input.retry,
         deadline: deadlineIso,
@@ -47,7 +51,7 @@ export function* gatherInBatches(
     ),
   );
   const indexOf = new Map<df.Task, number>(batches.map((task, i) => [task, i]));
-  const tally = new GatherTally(total, input.completion, input.aggregate);
+  const tally = new GatherTally(total, { ...input.completion, failuresAllowed }, input.aggregate);
   const stream = new CompletionStream(context, batches);
 
   const decision = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {

@@ -13,7 +13,7 @@ import type * as df from "durable-functions";
 import type { OrchestrationContext } from "durable-functions";
 import { failureReason } from "../gather/failures";
 import type { Decision } from "../gather/policy";
-import { isFinalFailure, retryDelayMs } from "../gather/retry";
+import { nextRetry } from "../gather/retry";
 import { GatherTally } from "../gather/tally";
 import type { AnswerFacts, FactSpec } from "../gather/facts";
 import type { RecipientOutcome } from "../gather/outcomes";
@@ -33,6 +33,8 @@ export interface RecipientGatherInput {
   first: number;
   count: number;
   completion: CompletionPolicy;
+  /** The whole gather's failure bound (tolerance), in a batch too: its own failures alone may exceed it. */
+  failuresAllowed?: number;
   aggregate: AggregateSpec;
   retry?: RetrySpec;
   /** Absolute, shared by every batch: the parent's deadline. */
@@ -66,7 +68,8 @@ interface Attempt {
 
 export function* gatherRecipients(context: OrchestrationContext, input: RecipientGatherInput): Orchestration<Gathered> {
   const deadline = input.deadline ? new Date(input.deadline) : null;
-  const tally = new GatherTally(input.count, input.completion, input.aggregate, { withinSlice: input.withinSlice });
+  const policy = { ...input.completion, failuresAllowed: input.failuresAllowed };
+  const tally = new GatherTally(input.count, policy, input.aggregate, { withinSlice: input.withinSlice });
   const factSpec: FactSpec = { agree: input.completion.agree, aggregate: input.aggregate };
   const stream = new CompletionStream(context);
   const calls = new Map<df.Task, Attempt>();
@@ -162,10 +165,7 @@ function nextAttempt(
   reason: string,
   deadline: Date | null,
 ): { retryAt?: Date; reason: string } {
-  const delay = isFinalFailure(reason) ? undefined : retryDelayMs(retry, failed.attempt);
-  if (delay === undefined) return { reason };
-  const retryAt = new Date(context.df.currentUtcDateTime.getTime() + delay);
-  // An attempt that could only start after the deadline can never count: settle the recipient now.
-  if (deadline && retryAt >= deadline) return { reason: `${reason} (the next retry would start after the deadline)` };
-  return { retryAt, reason };
+  // The replay-safe clock: the wait a recipient asked for (Retry-After) counts from this episode's time.
+  const next = nextRetry(retry, failed.attempt, reason, context.df.currentUtcDateTime.getTime(), deadline?.getTime());
+  return next.retryAtMs === undefined ? { reason: next.reason } : { retryAt: new Date(next.retryAtMs), reason: next.reason };
 }

@@ -10,6 +10,7 @@ import type { OrchestrationContext } from "durable-functions";
 import type { AggregationInput } from "../gather/aggregate";
 import { closeEvent } from "../gather/closeEvent";
 import { packOutcomes } from "../gather/outcomes";
+import { toleratedFailures } from "../gather/policy";
 import { progressOf } from "../gather/tally";
 import type { GatherResult, OrchestrationInput } from "../gather/types";
 import { gatherAuction } from "./gatherAuction";
@@ -91,6 +92,7 @@ function* gather(
     first: 0,
     count,
     completion: input.completion,
+    failuresAllowed: toleratedFailures(input.tolerance, count),
     aggregate: input.aggregate,
     retry: input.retry,
     deadline: deadline?.toISOString() ?? null,

@@ -48,6 +48,7 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     ...((gather.recipients?.length ?? 0) > limits.fanoutBatchSize ? { batchIdPrefix: batchIdPrefix(instanceId, run.runId) } : {}),
     ...(gather.retry ? { retry: gather.retry } : {}),
     ...(gather.onClose ? { onClose: gather.onClose } : {}),
+    ...(gather.tolerance ? { tolerance: gather.tolerance } : {}),
     ...(gather.auction
       ? {
           // The bidders' route; notifyResponder adds the run's token (never in history: answerTokens.ts).

@@ -4,7 +4,7 @@
  * Pure: the orchestrator builds the event, an activity signs and sends it (the secret never enters history).
  */
 import { createHmac } from "node:crypto";
-import type { Counts } from "./types";
+import type { Counts } from "./spec";
 
 export const CLOSE_EVENT_TYPE = "scatter-gather.closed";
 export const CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json";

@@ -2,7 +2,16 @@
  * The completion policy as a pure decision: given the tally so far, is the gather closed, and why?
  * The orchestrator asks this after every answer and at the deadline; it never decides on its own.
  */
-import type { ClosedBy, CompletionPolicy, Outcome } from "./types";
+import type { ClosedBy, CompletionPolicy, Outcome, ToleranceSpec } from "./types";
+
+/** The completion policy with the gather's failure tolerance, as decide() applies them. */
+export interface GatherPolicy extends CompletionPolicy {
+  /**
+   * The most recipients that may finally fail (tolerance, over the whole gather: toleratedFailures below); one
+   * more closes the gather. Absent: no bound.
+   */
+  failuresAllowed?: number;
+}
 
 export interface Tally {
   /** Recipients (or expected answers) in the gather. */
@@ -36,31 +45,46 @@ export interface SliceOptions {
   withinSlice?: boolean;
 }
 
-/** Closed, and how, or undefined while the gather must go on. */
-export function decide(policy: CompletionPolicy, tally: Tally, options: SliceOptions = {}): Decision | undefined {
+/**
+ * Closed, and how, or undefined while the gather must go on. A met policy wins over the tolerance (a batch's
+ * merged answers may meet both at once), and the tolerance over an unreachable quorum (the user's own bound).
+ */
+export function decide(policy: GatherPolicy, tally: Tally, options: SliceOptions = {}): Decision | undefined {
   switch (policy.mode) {
     case "first":
       if (tally.succeeded > 0) return { closedBy: "first-response", outcome: "complete" };
       break;
-    case "quorum": {
-      const quorum = policy.quorum ?? 1;
-      const progress = quorumProgress(policy, tally);
-      if (progress >= quorum) return { closedBy: "quorum-reached", outcome: "complete" };
-      if (progress + tally.pending < quorum && !options.withinSlice) {
-        // Answers lost to a deadline upstream made it unreachable: that is the deadline's doing.
-        if (tally.timedOut > 0 && tally.pending === 0) return atDeadline(tally);
-        return { closedBy: "quorum-unreachable", outcome: "failed" };
-      }
+    case "quorum":
+      if (quorumProgress(policy, tally) >= (policy.quorum ?? 1)) return { closedBy: "quorum-reached", outcome: "complete" };
       break;
-    }
-    case "all":
-      break;
+  }
+  // Also inside a slice: its own failures over the whole gather's bound exceed it for the whole gather too.
+  if (policy.failuresAllowed !== undefined && tally.failed > policy.failuresAllowed) {
+    return { closedBy: "failure-tolerance-exceeded", outcome: "failed" };
+  }
+  if (policy.mode === "quorum" && !options.withinSlice && quorumProgress(policy, tally) + tally.pending < (policy.quorum ?? 1)) {
+    // Answers lost to a deadline upstream made it unreachable: that is the deadline's doing.
+    if (tally.timedOut > 0 && tally.pending === 0) return atDeadline(tally);
+    return { closedBy: "quorum-unreachable", outcome: "failed" };
   }
   if (tally.pending > 0) return undefined;
   if (tally.timedOut > 0) return atDeadline(tally);
   if (tally.succeeded === 0) return { closedBy: "all-failed", outcome: "failed" };
   // mode "all": everyone answered or finally failed. first/quorum reach here only when unmet.
   return policy.mode === "all" ? { closedBy: "all-responded", outcome: "complete" } : { closedBy: "all-failed", outcome: "failed" };
+}
+
+/**
+ * The most recipients of a gather of `total` that may finally fail under `tolerance`: the tighter of
+ * maxFailures and maxFailurePercent of total. Undefined without a tolerance (no bound).
+ */
+export function toleratedFailures(tolerance: ToleranceSpec | undefined, total: number): number | undefined {
+  if (!tolerance) return undefined;
+  const bounds: number[] = [];
+  if (tolerance.maxFailures !== undefined) bounds.push(tolerance.maxFailures);
+  // "More than p % of total" is "more than floor(p × total / 100)"; the epsilon keeps 9.2 % of 750 at 69, not 68.99….
+  if (tolerance.maxFailurePercent !== undefined) bounds.push(Math.floor((tolerance.maxFailurePercent * total) / 100 + 1e-9));
+  return bounds.length > 0 ? Math.min(...bounds) : undefined;
 }
 
 /** The deadline passed before the policy was met. */

@@ -58,6 +58,18 @@ const retrySchema = z.strictObject(
   { error: "must be an object" },
 );
 
+const toleranceSchema = z.strictObject(
+  {
+    maxFailures: int(0, Number.MAX_SAFE_INTEGER).optional(),
+    maxFailurePercent: z
+      .number({ error: "must be a number" })
+      .min(0, { error: "must be between 0 and 100" })
+      .max(100, { error: "must be between 0 and 100" })
+      .optional(),
+  },
+  { error: "must be an object" },
+);
+
 const auctionSchema = z.strictObject(
   {
     notify: z.array(httpUrl, { error: "must be an array of URLs" }).max(100, { error: "must have at most 100 URLs" }).optional(),
@@ -76,6 +88,7 @@ const bodySchema = z.strictObject(
     retry: retrySchema.optional(),
     auction: auctionSchema.optional(),
     onClose: z.strictObject({ url: httpUrl }, { error: "must be an object" }).optional(),
+    tolerance: toleranceSchema.optional(),
   },
   { error: "the body must be a JSON object" },
 );
@@ -127,6 +140,7 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
   checkAggregate(raw, problem);
   checkAttemptBudget(raw, limits, problem);
   checkRetryTiming(raw, problem);
+  if (raw.tolerance) checkTolerance(raw, problem);
   if (raw.auction) checkAuction(raw, limits, problem, checkUrl);
   if (raw.onClose) checkUrl("onClose.url", raw.onClose.url);
   if (details.length > 0) return { ok: false, details };
@@ -209,6 +223,19 @@ function checkRetryTiming(raw: RawBody, problem: Report): void {
   }
 }
 
+/** Either bound or both; maxFailures counts recipients, so it cannot be more than there are. */
+function checkTolerance(raw: RawBody, problem: Report): void {
+  const tolerance = raw.tolerance!;
+  if (raw.auction) problem("tolerance", "does not apply in auction mode");
+  if (tolerance.maxFailures === undefined && tolerance.maxFailurePercent === undefined) {
+    problem("tolerance", "give maxFailures, maxFailurePercent or both");
+  }
+  const recipients = raw.recipients?.length;
+  if (recipients !== undefined && tolerance.maxFailures !== undefined && tolerance.maxFailures > recipients) {
+    problem("tolerance.maxFailures", `must be at most ${recipients} (the number of recipients)`);
+  }
+}
+
 function checkAuction(raw: RawBody, limits: Limits, problem: Report, checkUrl: (path: string, url: string) => void): void {
   const auction = raw.auction!;
   if (raw.completion?.timeoutMs === undefined) problem("completion.timeoutMs", "is required in auction mode");
@@ -223,7 +250,7 @@ function checkAuction(raw: RawBody, limits: Limits, problem: Report, checkUrl: (
 function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): GatherRequest {
   const completion = raw.completion ?? {};
   const aggregate = raw.aggregate ?? {};
-  const { auction, retry } = raw;
+  const { auction, retry, tolerance } = raw;
   const deadline = deadlineOf(raw);
   return {
     ...(raw.id !== undefined ? { id: raw.id } : {}),
@@ -255,6 +282,7 @@ function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): G
         }
       : {}),
     ...(raw.onClose ? { onClose: { url: raw.onClose.url } } : {}),
+    ...(tolerance ? { tolerance: { ...tolerance } } : {}),
   };
 }
 

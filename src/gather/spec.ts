@@ -39,8 +39,24 @@ export interface OnCloseSpec {
   url: string;
 }
 
+/** How many recipients may finally fail before the gather closes as failed (either bound, or both). */
+export interface ToleranceSpec {
+  maxFailures?: number;
+  /** A percentage of all the gather's recipients. */
+  maxFailurePercent?: number;
+}
+
 export interface AuctionSpec {
   notify: string[];
   /** How many answers make the gather complete ("all" in auction mode). */
   expected?: number;
+}
+
+/** How a gather's recipients ended (or stand). */
+export interface Counts {
+  total: number;
+  succeeded: number;
+  failed: number;
+  timedOut: number;
+  abandoned: number;
 }

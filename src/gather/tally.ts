@@ -8,8 +8,8 @@ import { Aggregation, type AggregatePlan } from "./aggregation";
 import { EqualValueCounter } from "./equalValues";
 import type { AnswerFacts } from "./facts";
 import { clipError, type RecipientOutcome } from "./outcomes";
-import { atDeadline, decide, type Decision, type SliceOptions } from "./policy";
-import type { AggregateSpec, CompletionPolicy, Counts, GatherProgress } from "./types";
+import { atDeadline, decide, type Decision, type GatherPolicy, type SliceOptions } from "./policy";
+import type { AggregateSpec, Counts, GatherProgress } from "./types";
 
 const COLLECT: AggregateSpec = { kind: "collect", order: "min" };
 
@@ -27,7 +27,7 @@ export class GatherTally {
   /** `total` recipients (or expected answers), recorded by index 0..total-1. */
   constructor(
     readonly total: number,
-    private readonly policy: CompletionPolicy,
+    private readonly policy: GatherPolicy,
     aggregate: AggregateSpec = COLLECT,
     private readonly slice: SliceOptions = {},
   ) {

@@ -2,7 +2,7 @@
 import type { AnswerRef } from "./answerGroups";
 import type { AnswerFacts, FactSpec } from "./facts";
 import type { NotificationReport } from "./closeEvent";
-import type { AggregateSpec, AuctionSpec, CompletionPolicy, Json, OnCloseSpec, RetrySpec } from "./spec";
+import type { AggregateSpec, AuctionSpec, CompletionPolicy, Counts, Json, OnCloseSpec, RetrySpec, ToleranceSpec } from "./spec";
 import type { Recipient } from "./transports";
 
 export * from "./spec";
@@ -20,6 +20,8 @@ export interface GatherRequest {
   aggregate: AggregateSpec;
   retry?: RetrySpec;
   onClose?: OnCloseSpec;
+  /** Not in auction mode. */
+  tolerance?: ToleranceSpec;
 }
 
 export type ResponseStatus = "succeeded" | "failed" | "timedOut" | "abandoned";
@@ -33,17 +35,10 @@ export interface RecipientResponse {
   durationMs?: number;
 }
 
-export type ClosedBy = "all-responded" | "first-response" | "quorum-reached" | "deadline" | "quorum-unreachable" | "all-failed";
+export type ClosedBy =
+  "all-responded" | "first-response" | "quorum-reached" | "deadline" | "quorum-unreachable" | "all-failed" | "failure-tolerance-exceeded";
 
 export type Outcome = "complete" | "partial" | "failed";
-
-export interface Counts {
-  total: number;
-  succeeded: number;
-  failed: number;
-  timedOut: number;
-  abandoned: number;
-}
 
 export type Aggregate =
   /** `values` inline while they fit RESULT_INLINE_BYTES, else only `count` (read them from responsesUri). */
@@ -96,6 +91,8 @@ export interface OrchestrationInput {
   aggregate: AggregateSpec;
   retry?: RetrySpec;
   onClose?: OnCloseSpec;
+  /** As the request gave it; the orchestrator turns it into the gather's failure bound (policy.ts). */
+  tolerance?: ToleranceSpec;
   /** Above this many recipients the gather fans out to batch sub-orchestrations (FANOUT_BATCH_SIZE). */
   fanoutBatchSize?: number;
   /** The run's batch ids start with this (instanceIds.ts batchIdPrefix); absent in older inputs. */

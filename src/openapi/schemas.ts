@@ -95,7 +95,15 @@ export const aggregateSchema = z.discriminatedUnion("kind", [
 ]);
 
 export const outcomeSchema = z.enum(["complete", "partial", "failed"]);
-export const closedBySchema = z.enum(["all-responded", "first-response", "quorum-reached", "deadline", "quorum-unreachable", "all-failed"]);
+export const closedBySchema = z.enum([
+  "all-responded",
+  "first-response",
+  "quorum-reached",
+  "deadline",
+  "quorum-unreachable",
+  "all-failed",
+  "failure-tolerance-exceeded",
+]);
 
 /** The orchestration output: `result` of GET /api/scatter-gather/{id}. */
 export const gatherResultSchema = z.looseObject({

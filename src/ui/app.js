@@ -15,6 +15,7 @@ const CLOSED_BY = {
   deadline: "the deadline passed before the policy was met",
   "quorum-unreachable": "the quorum could no longer be met",
   "all-failed": "every recipient failed",
+  "failure-tolerance-exceeded": "more recipients failed than the tolerance allows",
 };
 
 const state = { id: null, status: null, body: null, offset: 0, filter: "", timer: null, lastTable: 0, lastHistogram: 0, recentToken: null };

@@ -116,6 +116,26 @@ describe("startScatterGather", () => {
     ]);
   });
 
+  test("per-recipient inputs go to the stored list only; tolerance goes to the orchestrator as given", async () => {
+    const body = {
+      id: "work-1",
+      request: { job: "thumbnails" },
+      recipients: [
+        { id: "img-1", simulate: { valueFrom: "input" }, input: { blob: "in/secret-1.png" } },
+        { id: "img-2", url: "http://127.0.0.1:9001/thumb", input: null },
+      ],
+      tolerance: { maxFailurePercent: 50 },
+    };
+    expect((await startScatterGather(post(starterUrl, JSON.stringify(body)), context())).status).toBe(202);
+    const input = client.started[0].input as { run: { runId: string } };
+    expect(input).toMatchObject({ recipientCount: 2, tolerance: { maxFailurePercent: 50 } });
+    expect(JSON.stringify(input)).not.toContain("secret-1");
+    expect(await store.getJson(`work-1/${input.run.runId}/recipients.json`)).toEqual([
+      { id: "img-1", simulate: { latencyMs: 0, failureRate: 0, valueFrom: "input" }, input: { blob: "in/secret-1.png" } },
+      { id: "img-2", url: "http://127.0.0.1:9001/thumb", method: "POST", timeoutMs: 10000, input: null },
+    ]);
+  });
+
   test("generates an id when none is given", async () => {
     await startScatterGather(post(starterUrl, JSON.stringify(valid)), context());
     expect(client.started[0].instanceId).toMatch(/^[0-9a-f]{32}$/);

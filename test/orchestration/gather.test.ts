@@ -239,6 +239,152 @@ describe("retries under a deadline (the orchestrator's own durable retry waits)"
   });
 });
 
+describe("Retry-After (the wait a recipient asked for, carried in its failure)", () => {
+  test("the next attempt waits at least the Retry-After, not the shorter backoff; the timer counts from the orchestrator's clock", async () => {
+    const h = host((_id, attempt) => (attempt === 1 ? { error: "HTTP 429 (Retry-After 30 s)" } : { value: { ok: 1 } }));
+    const t0 = h.clock.now();
+    await h.start(
+      gatherInput({ recipients: urls("busy"), completion: { mode: "all", agree: false, timeoutMs: 120_000 }, retry: retry(3, 100) }),
+    );
+    await h.until(() => h.clock.dueTimes().length === 2, "the deadline and the retry wait armed");
+    expect(h.clock.dueTimes().map((at) => at - t0)).toEqual([30_000, 120_000]);
+    h.clock.advance(29_999);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(h.calls).toHaveLength(1);
+    h.clock.advance(1);
+    expect(statuses(await h.result())).toEqual({ busy: ["succeeded", 2] });
+    expectCallsScheduledOnce(h, { busy: 2 });
+    expect(h.problems()).toEqual([]);
+  });
+
+  test("a Retry-After past the deadline is not waited for: failed at once, the error naming the status", async () => {
+    const h = host(() => ({ error: "HTTP 503 (Retry-After 30 s)" }));
+    await h.start(
+      gatherInput({ recipients: urls("busy"), completion: { mode: "all", agree: false, timeoutMs: 10_000 }, retry: retry(3, 100) }),
+    );
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "failed", closedBy: "all-failed" });
+    expect(result.responses![0]).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      error: "HTTP 503 (Retry-After 30 s is past the deadline)",
+    });
+    expect(h.calls).toHaveLength(1);
+  });
+
+  test("without retry it changes nothing: one attempt, the error is the status", async () => {
+    const h = host(() => ({ error: "HTTP 429 (Retry-After 2 s)" }));
+    await h.start(gatherInput({ recipients: urls("busy"), completion: { mode: "all", agree: false, timeoutMs: 10_000 } }));
+    expect((await h.result()).responses![0]).toMatchObject({ status: "failed", attempts: 1, error: "HTTP 429" });
+  });
+});
+
+describe("failure tolerance", () => {
+  const closed = async (h: OrchestrationHost, instanceId = "g1") =>
+    h.until(async () => (await h.phase(instanceId)) !== "gathering", `${instanceId} to close`);
+
+  test("the failure over the bound closes the gather: failed, the rest abandoned, a pending retry wait never waited out", async () => {
+    const h = host((id) =>
+      id === "a" || id === "b" ? { error: "HTTP 500" } : id === "c" ? { error: "HTTP 429 (Retry-After 600 s)" } : "hold",
+    );
+    await h.start(
+      gatherInput({
+        recipients: sims("a", "b", "c", "d", "e"),
+        completion: { mode: "all", agree: false, timeoutMs: 3_600_000 },
+        retry: retry(3, 100),
+        tolerance: { maxFailures: 1 },
+      }),
+    );
+    await h.advance(100, 3); // a's and b's retry waits (c's is 600 s), and the deadline
+    await h.until(() => h.calls.length === 7, "a and b tried again");
+    await h.advance(100, 3);
+    await closed(h);
+    h.releaseHeld();
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "failed", closedBy: "failure-tolerance-exceeded", counts: { failed: 2, abandoned: 3 } });
+    expect(statuses(result)).toEqual({
+      a: ["failed", 3],
+      b: ["failed", 3],
+      c: ["abandoned", undefined],
+      d: ["abandoned", undefined],
+      e: ["abandoned", undefined],
+    });
+    expect(h.calls.filter((c) => c.recipientId === "c")).toHaveLength(1);
+    expect(h.problems()).toEqual([]);
+  });
+
+  test("every completion mode gets it", async () => {
+    for (const completion of [
+      { mode: "first" as const, agree: false },
+      { mode: "quorum" as const, quorum: 2, agree: false },
+    ]) {
+      const h = host((id) => (id === "a" || id === "b" ? { error: "down" } : "hold"));
+      await h.start(gatherInput({ recipients: sims("a", "b", "c", "d", "e"), completion, tolerance: { maxFailurePercent: 20 } }));
+      await closed(h);
+      h.releaseHeld();
+      expect(await h.result()).toMatchObject({
+        outcome: "failed",
+        closedBy: "failure-tolerance-exceeded",
+        counts: { failed: 2, abandoned: 3 },
+      });
+    }
+  });
+
+  test("batches: one whose own failures exceed the gather's bound closes at once, and the parent closes the others", async () => {
+    const h = host((id) => (id === "a" || id === "b" ? { error: "down" } : "hold"));
+    await h.start(gatherInput({ recipients: sims("a", "b", "c", "d", "e", "f"), fanoutBatchSize: 2, tolerance: { maxFailures: 1 } }));
+    await closed(h);
+    // Batch 0 closed on its own; the parent closed batches 1 and 2 while their calls were still held.
+    expect((await h.status("g1~batch-0")).output).toMatchObject({ decision: { closedBy: "failure-tolerance-exceeded" } });
+    h.releaseHeld();
+    const result = await h.result();
+    for (const id of ["g1~batch-1", "g1~batch-2"]) expect((await h.finished(id)).output).not.toHaveProperty("decision.closedBy");
+    expect(result).toMatchObject({ outcome: "failed", closedBy: "failure-tolerance-exceeded" });
+    expect(statuses(result)).toEqual({
+      a: ["failed", 1],
+      b: ["failed", 1],
+      c: ["abandoned", undefined],
+      d: ["abandoned", undefined],
+      e: ["abandoned", undefined],
+      f: ["abandoned", undefined],
+    });
+    expect(h.problems()).toEqual([]);
+  });
+
+  test("batches: failures spread over batches count once the batches holding them finish", async () => {
+    // Bound 1; a (batch 0) and c (batch 1) fail. Batch 0 ends at once (b answers): 1 failure, within the bound.
+    // Batch 1 alone is within it too, so it runs on until d answers; only then does the parent see 2 failures.
+    const h = host((id) => (id === "a" || id === "c" ? { error: "down" } : id === "d" ? "hold" : { value: id }));
+    await h.start(gatherInput({ recipients: sims("a", "b", "c", "d", "e", "f"), fanoutBatchSize: 2, tolerance: { maxFailures: 1 } }));
+    await h.until(async () => ((await h.status("g1~batch-1"))?.customStatus as { failed?: number } | null)?.failed === 1, "c failed");
+    await h.until(
+      async () => ((await h.status()).customStatus as { succeeded?: number } | null)?.succeeded === 3,
+      "batches 0 and 2 merged",
+    );
+    expect((await h.status()).customStatus).toMatchObject({ phase: "gathering", failed: 1 });
+    expect((await h.status("g1~batch-1")).runtimeStatus).toBe("Running");
+    h.releaseHeld();
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "failed", closedBy: "failure-tolerance-exceeded", counts: { succeeded: 4, failed: 2 } });
+  });
+
+  test("batches: maxFailurePercent is of all the gather's recipients, not of a batch", async () => {
+    // 34 % of 6 allows 2 failures; of a batch of 2 it would allow none and close batch 0 at a's failure.
+    const h = host((id) => (id === "a" ? { error: "down" } : id === "b" ? "hold" : { value: id }));
+    await h.start(
+      gatherInput({ recipients: sims("a", "b", "c", "d", "e", "f"), fanoutBatchSize: 2, tolerance: { maxFailurePercent: 34 } }),
+    );
+    await h.until(
+      async () => ((await h.status()).customStatus as { succeeded?: number } | null)?.succeeded === 4,
+      "batches 1 and 2 merged",
+    );
+    expect((await h.status("g1~batch-0")).runtimeStatus).toBe("Running");
+    h.releaseHeld();
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { succeeded: 5, failed: 1 } });
+  });
+});
+
 describe("payloads stay out of durable history", () => {
   const big = (tag: string) => ({ tag, blob: "x".repeat(60_000) });
 

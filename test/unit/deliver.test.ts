@@ -150,6 +150,22 @@ describe("deliver: URL recipients", () => {
     expect(JSON.parse(server.received[0].body)).toEqual({ requestId: "req-1", recipientId: "b-2", request: null });
   });
 
+  test("the recipient's own input is sent as input: absent when not given, null when given as null", async () => {
+    const server = await startServer((_req, res) => json(res, 200, 1));
+    await deliver(urlInput(server.url, { input: { blob: "in/1.png", sizes: [64, 128] } }), options());
+    await deliver(urlInput(server.url, { input: null }), options());
+    await deliver(urlInput(server.url), options());
+    const bodies = server.received.map((r) => JSON.parse(r.body) as Record<string, unknown>);
+    expect(bodies[0]).toEqual({
+      requestId: "req-1",
+      recipientId: "acme",
+      request: { rfq: "quote", qty: 3 },
+      input: { blob: "in/1.png", sizes: [64, 128] },
+    });
+    expect(bodies[1]).toEqual({ requestId: "req-1", recipientId: "acme", request: { rfq: "quote", qty: 3 }, input: null });
+    expect(bodies[2]).not.toHaveProperty("input");
+  });
+
   test("a JSON null or scalar body is a value too", async () => {
     const server = await startServer((_req, res) => json(res, 200, null));
     expect((await deliver(urlInput(server.url), options())).value).toBeNull();
@@ -160,6 +176,26 @@ describe("deliver: URL recipients", () => {
     const error = await failure(deliver(urlInput(server.url), options()));
     expect(error.message).toBe(`HTTP ${status}`);
     expect(server.received).toHaveLength(1);
+  });
+
+  test("429 and 503 with Retry-After: the failure carries the wait asked for; other statuses and bad values ignore it", async () => {
+    const answers: [number, string][] = [
+      [429, "2"],
+      [503, new Date(Date.now() + 60_000).toUTCString()],
+      [500, "2"],
+      [429, "soon"],
+    ];
+    const server = await startServer((_req, res) => {
+      const [status, retryAfter] = answers[server.received.length - 1];
+      res.writeHead(status, { "retry-after": retryAfter, "content-length": "0" });
+      res.end();
+    });
+    const messages: string[] = [];
+    for (let i = 0; i < answers.length; i++) messages.push((await failure(deliver(urlInput(server.url), options()))).message);
+    expect(messages[0]).toBe("HTTP 429 (Retry-After 2 s)");
+    // An HTTP-date: the time left until it, as seconds with milliseconds.
+    expect(messages[1]).toMatch(/^HTTP 503 \(Retry-After (59|60)(\.\d{1,3})? s\)$/);
+    expect(messages.slice(2)).toEqual(["HTTP 500", "HTTP 429"]);
   });
 
   test("a server slower than timeoutMs: 'timed out after N ms', in about N ms", async () => {
@@ -427,6 +463,25 @@ describe("deliver: simulated recipients", () => {
 
   test("a simulated value null is returned as null", async () => {
     expect((await deliver(simInput({ latencyMs: 0, failureRate: 0, value: null }), options())).value).toBeNull();
+  });
+
+  test('valueFrom "input" answers the recipient\'s input (null when it has none), after latencyMs and failureRate', async () => {
+    const fromInput = (input?: Json): Delivery => ({
+      requestId: "req-1",
+      recipient: {
+        id: "sim-1",
+        simulate: { latencyMs: 0, failureRate: 0.5, valueFrom: "input" },
+        ...(input !== undefined ? { input } : {}),
+      },
+      request: { q: 1 },
+    });
+    const answers = { ...options(), random: () => 0.5 };
+    expect((await deliver(fromInput({ n: 7 }), answers)).value).toEqual({ n: 7 });
+    expect((await deliver(fromInput(null), answers)).value).toBeNull();
+    expect((await deliver(fromInput(), answers)).value).toBeNull();
+    expect((await failure(deliver(fromInput({ n: 7 }), { ...options(), random: () => 0.1 }))).message).toBe(
+      "simulated failure (failureRate 0.5)",
+    );
   });
 });
 

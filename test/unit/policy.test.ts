@@ -1,4 +1,4 @@
-import { atDeadline, decide, type Tally } from "../../src/gather/policy";
+import { atDeadline, decide, toleratedFailures, type GatherPolicy, type Tally } from "../../src/gather/policy";
 import type { CompletionPolicy } from "../../src/gather/types";
 
 /** A tally of `total` recipients; pending is whatever is not otherwise accounted for. */
@@ -121,6 +121,70 @@ describe("decide: mode quorum", () => {
     expect(decide(policy, tally(3, { failed: 3 }), slice)).toEqual({ closedBy: "all-failed", outcome: "failed" });
     expect(decide(policy, tally(3, { succeeded: 1, failed: 2 }), slice)).toEqual({ closedBy: "all-failed", outcome: "failed" });
     expect(decide(policy, tally(3, { succeeded: 1, timedOut: 2 }), slice)).toEqual({ closedBy: "deadline", outcome: "partial" });
+  });
+});
+
+describe("decide: failure tolerance (every mode)", () => {
+  const EXCEEDED = { closedBy: "failure-tolerance-exceeded", outcome: "failed" };
+  const tolerating = (policy: CompletionPolicy, failuresAllowed: number): GatherPolicy => ({ ...policy, failuresAllowed });
+
+  test("closes failed as soon as the failures exceed the bound, with recipients still pending and successes in", () => {
+    for (const policy of [ALL, FIRST, quorum(3)]) {
+      expect(decide(tolerating(policy, 1), tally(10, { failed: 1 }))).toBeUndefined();
+      expect(decide(tolerating(policy, 1), tally(10, { failed: 2 }))).toEqual(EXCEEDED);
+    }
+    expect(decide(tolerating(ALL, 1), tally(10, { succeeded: 7, failed: 2 }))).toEqual(EXCEEDED);
+    expect(decide(tolerating(ALL, 0), tally(10, { failed: 1 }))).toEqual(EXCEEDED);
+  });
+
+  test("at the bound it goes on, and ends as it would without a tolerance", () => {
+    expect(decide(tolerating(ALL, 2), tally(3, { succeeded: 1, failed: 2 }))).toEqual({ closedBy: "all-responded", outcome: "complete" });
+    expect(decide(tolerating(ALL, 3), tally(3, { failed: 3 }))).toEqual({ closedBy: "all-failed", outcome: "failed" });
+  });
+
+  test("a met policy wins (a batch's merged answers may meet both at once); the tolerance wins over an unreachable quorum", () => {
+    expect(decide(tolerating(quorum(2), 1), tally(6, { succeeded: 2, failed: 3 }))).toEqual({
+      closedBy: "quorum-reached",
+      outcome: "complete",
+    });
+    expect(decide(tolerating(FIRST, 1), tally(6, { succeeded: 1, failed: 3 }))).toEqual({
+      closedBy: "first-response",
+      outcome: "complete",
+    });
+    // 4 recipients, quorum 3: the second failure makes it unreachable and exceeds a bound of 1.
+    expect(decide(tolerating(quorum(3), 1), tally(4, { failed: 2 }))).toEqual(EXCEEDED);
+  });
+
+  test("withinSlice: a slice's own failures over the whole gather's bound close it", () => {
+    expect(decide(tolerating(quorum(3), 2), tally(5, { failed: 2 }), slice)).toBeUndefined();
+    expect(decide(tolerating(quorum(3), 2), tally(5, { failed: 3 }), slice)).toEqual(EXCEEDED);
+    expect(decide(tolerating(ALL, 2), tally(5, { failed: 3 }), slice)).toEqual(EXCEEDED);
+  });
+
+  test("failures lost to a deadline upstream are not failures", () => {
+    expect(decide(tolerating(ALL, 0), tally(3, { succeeded: 1, timedOut: 2 }))).toEqual({ closedBy: "deadline", outcome: "partial" });
+  });
+});
+
+describe("toleratedFailures: the bound of a gather of n recipients", () => {
+  test("no tolerance, no bound", () => {
+    expect(toleratedFailures(undefined, 10)).toBeUndefined();
+    expect(toleratedFailures({}, 10)).toBeUndefined();
+  });
+
+  test("maxFailures as given; maxFailurePercent of all the recipients, rounded down; the tighter of both", () => {
+    expect(toleratedFailures({ maxFailures: 3 }, 10)).toBe(3);
+    expect(toleratedFailures({ maxFailurePercent: 5 }, 100)).toBe(5);
+    expect(toleratedFailures({ maxFailurePercent: 5 }, 30)).toBe(1); // 1.5: the second failure exceeds 5 %
+    expect(toleratedFailures({ maxFailurePercent: 0 }, 30)).toBe(0);
+    expect(toleratedFailures({ maxFailurePercent: 100 }, 30)).toBe(30);
+    expect(toleratedFailures({ maxFailures: 100, maxFailurePercent: 5 }, 10_000)).toBe(100);
+    expect(toleratedFailures({ maxFailures: 100, maxFailurePercent: 5 }, 1000)).toBe(50);
+  });
+
+  test("exact in spite of floating point: 9.2 % of 750 is 69", () => {
+    expect(toleratedFailures({ maxFailurePercent: 9.2 }, 750)).toBe(69);
+    expect(toleratedFailures({ maxFailurePercent: 18.4 }, 875)).toBe(161);
   });
 });
 

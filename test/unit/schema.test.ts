@@ -378,6 +378,57 @@ describe("validateGatherRequest: recipients", () => {
   });
 });
 
+describe("validateGatherRequest: recipients[i].input and simulate.valueFrom", () => {
+  test("input is kept as given on every recipient kind, null as null; absent stays absent", () => {
+    const result = valid(
+      body({
+        recipients: [
+          { id: "u", url: "http://127.0.0.1:9001/thumb", input: { blob: "in/1.png", sizes: [64, 128] } },
+          { id: "s", simulate: { value: 1 }, input: null },
+          { id: "t", simulate: { value: 2 } },
+        ],
+      }),
+    );
+    expect(result.recipients).toEqual([
+      { id: "u", url: "http://127.0.0.1:9001/thumb", method: "POST", timeoutMs: 10000, input: { blob: "in/1.png", sizes: [64, 128] } },
+      { id: "s", simulate: { latencyMs: 0, failureRate: 0, value: 1 }, input: null },
+      { id: "t", simulate: { latencyMs: 0, failureRate: 0, value: 2 } },
+    ]);
+    // The stored list is JSON: an input of null survives it.
+    expect(JSON.parse(JSON.stringify(result.recipients))[1]).toHaveProperty("input", null);
+  });
+
+  test("input is held to the JSON rules at its own path (nesting counted from the body, which is level 1)", () => {
+    const nest = (levels: number) => JSON.parse("[".repeat(levels) + "]".repeat(levels));
+    const at3 = (input: unknown) => body({ recipients: [sim("a"), sim("b"), sim("c"), { id: "d", simulate: { value: 1 }, input }] });
+    // body, recipients, recipients[3]: input may nest 61 levels.
+    expect((valid(at3(nest(61))).recipients![3] as { input: unknown }).input).toEqual(nest(61));
+    expect(invalid(at3(nest(62)))).toEqual([
+      { path: `recipients[3].input${"[0]".repeat(61)}`, message: "is nested deeper than 64 levels" },
+    ]);
+    expect(invalid(at3({ n: [1, -Infinity] }))).toEqual([
+      { path: "recipients[3].input.n[1]", message: "is a number out of range (JSON numbers must be finite)" },
+    ]);
+  });
+
+  test('simulate.valueFrom "input" replaces value in the normalized recipient', () => {
+    expect(valid(body({ recipients: [{ id: "s", simulate: { latencyMs: 5, valueFrom: "input" }, input: { n: 1 } }] })).recipients).toEqual([
+      { id: "s", simulate: { latencyMs: 5, failureRate: 0, valueFrom: "input" }, input: { n: 1 } },
+    ]);
+  });
+
+  test('simulate.valueFrom: only "input", and never together with value (null included)', () => {
+    expect(invalid(body({ recipients: [{ id: "s", simulate: { valueFrom: "value" } }] }))).toEqual([
+      { path: "recipients[0].simulate.valueFrom", message: 'must be "input" (answer the recipient\'s input)' },
+    ]);
+    for (const value of [1, null]) {
+      expect(invalid(body({ recipients: [sim("a"), { id: "s", simulate: { value, valueFrom: "input" }, input: 2 }] }))).toEqual([
+        { path: "recipients[1].simulate.valueFrom", message: "give either simulate.value or simulate.valueFrom, not both" },
+      ]);
+    }
+  });
+});
+
 describe("validateGatherRequest: completion", () => {
   test("unknown mode", () => {
     expect(invalid(body({ completion: { mode: "some" } }))).toEqual([
@@ -636,6 +687,55 @@ describe("validateGatherRequest: auction", () => {
 
   test("retry does not apply to an auction", () => {
     expect(invalid(auction({ retry: { maxAttempts: 2 } }))).toEqual([{ path: "retry", message: "does not apply in auction mode" }]);
+  });
+});
+
+describe("validateGatherRequest: tolerance", () => {
+  test("either bound or both, kept as given", () => {
+    expect(valid(body({ tolerance: { maxFailures: 1 } })).tolerance).toEqual({ maxFailures: 1 });
+    expect(valid(body({ tolerance: { maxFailurePercent: 2.5 } })).tolerance).toEqual({ maxFailurePercent: 2.5 });
+    expect(valid(body({ tolerance: { maxFailures: 0, maxFailurePercent: 100 } })).tolerance).toEqual({
+      maxFailures: 0,
+      maxFailurePercent: 100,
+    });
+    expect(valid(body()).tolerance).toBeUndefined();
+  });
+
+  test("maxFailures 0..number of recipients", () => {
+    expect(valid(body({ tolerance: { maxFailures: 3 } })).tolerance).toEqual({ maxFailures: 3 });
+    expect(invalid(body({ tolerance: { maxFailures: 4 } }))).toEqual([
+      { path: "tolerance.maxFailures", message: "must be at most 3 (the number of recipients)" },
+    ]);
+    expect(invalid(body({ tolerance: { maxFailures: -1 } }))).toEqual([{ path: "tolerance.maxFailures", message: "must be at least 0" }]);
+    expect(invalid(body({ tolerance: { maxFailures: 1.5 } }))).toEqual([
+      { path: "tolerance.maxFailures", message: "must be a whole number" },
+    ]);
+  });
+
+  test("maxFailurePercent 0..100", () => {
+    expect(invalid(body({ tolerance: { maxFailurePercent: 101 } }))).toEqual([
+      { path: "tolerance.maxFailurePercent", message: "must be between 0 and 100" },
+    ]);
+    expect(invalid(body({ tolerance: { maxFailurePercent: -0.5 } }))).toEqual([
+      { path: "tolerance.maxFailurePercent", message: "must be between 0 and 100" },
+    ]);
+    expect(invalid(body({ tolerance: { maxFailurePercent: "5" } }))).toEqual([
+      { path: "tolerance.maxFailurePercent", message: "must be a number" },
+    ]);
+  });
+
+  test("an empty tolerance, an unknown field, not an object", () => {
+    expect(invalid(body({ tolerance: {} }))).toEqual([{ path: "tolerance", message: "give maxFailures, maxFailurePercent or both" }]);
+    expect(invalid(body({ tolerance: { maxFailures: 1, maxErrors: 2 } }))).toEqual([
+      { path: "tolerance.maxErrors", message: "is not a known field" },
+    ]);
+    expect(invalid(body({ tolerance: 5 }))).toEqual([{ path: "tolerance", message: "must be an object" }]);
+  });
+
+  test("not in auction mode", () => {
+    expect(invalid({ request: 1, auction: { notify: [] }, completion: { timeoutMs: 1000 }, tolerance: { maxFailurePercent: 10 } })).toEqual(
+      [{ path: "tolerance", message: "does not apply in auction mode" }],
+    );
   });
 });
 

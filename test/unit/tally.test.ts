@@ -40,6 +40,17 @@ describe("GatherTally", () => {
     expect(t.plan()).toEqual({ kind: "collect", count: 2, bytes: 15 });
   });
 
+  test("failure tolerance: the failure over the bound closes the gather; the rest are abandoned", () => {
+    const t = new GatherTally(5, { ...ALL, failuresAllowed: 1 });
+    t.succeed(0, facts(1));
+    t.fail(1, "HTTP 500");
+    expect(t.decision()).toBeUndefined();
+    t.fail(3, "HTTP 500");
+    const decision = t.decision();
+    expect(decision).toEqual({ closedBy: "failure-tolerance-exceeded", outcome: "failed" });
+    expect(t.close(decision).outcomes.map((o) => o.status)).toEqual(["succeeded", "failed", "abandoned", "failed", "abandoned"]);
+  });
+
   test("a very long error is cut, so outcomes stay bounded", () => {
     const t = new GatherTally(1, ALL);
     t.fail(0, "e".repeat(5000));

@@ -74,10 +74,20 @@ describe("transport registry", () => {
     expect(recipientDependency(stored, { success: true }).type).toBe(dependencyType);
   });
 
+  test.each(TRANSPORTS.map((t) => t.name))("%s: input (null included) is kept through the stored list", (name) => {
+    const { given, normalized } = cases[name]();
+    for (const input of [null, { part: 3 }]) {
+      const validation = validateGatherRequest({ request: 1, recipients: [{ ...given, input }] }, limits);
+      const recipients = validation.ok ? validation.value.recipients : [];
+      expect(JSON.parse(JSON.stringify(recipients))).toEqual([{ ...normalized, input }]);
+    }
+  });
+
   test("no field belongs to two transports, and each marker is one of its own fields", () => {
     const keys = TRANSPORTS.flatMap((t) => Object.keys(t.fields));
     expect(new Set(keys).size).toBe(keys.length);
     expect(keys).not.toContain("id");
+    expect(keys).not.toContain("input");
     for (const t of TRANSPORTS) expect(Object.keys(t.fields)).toContain(t.marker);
   });
 

@@ -5,14 +5,15 @@
  */
 import { z } from "zod";
 import { request, type Dispatcher } from "undici";
+import { withRetryAfter } from "../failures";
 import { findJsonProblem, MAX_JSON_DEPTH } from "../json";
+import { parseRetryAfter } from "../retryAfter";
 import { readAtMost } from "../streams";
 import { httpUrl, int } from "../fields";
 import type { Json } from "../spec";
-import { CANCELLED, defineTransport, RecipientError, type DeliveryOptions, type ReceivedAnswer } from "./transport";
+import { CANCELLED, defineTransport, RecipientError, type DeliveryOptions, type ReceivedAnswer, type RecipientBase } from "./transport";
 
-export interface HttpRecipient {
-  id: string;
+export interface HttpRecipient extends RecipientBase {
   url: string;
   method: "POST" | "PUT";
   headers?: Record<string, string>;
@@ -72,7 +73,9 @@ export const httpTransport = defineTransport({
     };
   },
   deliver({ requestId, recipient, request }, options) {
-    return sendJson(recipient, { requestId, recipientId: recipient.id, request }, options, true);
+    // `input` only when given: a recipient tells "no input" from an input of null.
+    const input = recipient.input !== undefined ? { input: recipient.input } : {};
+    return sendJson(recipient, { requestId, recipientId: recipient.id, request, ...input }, options, true);
   },
   dependency(recipient, { error }) {
     const url = safeUrl(recipient.url);
@@ -145,7 +148,7 @@ export async function sendJson(
       // dump(), not destroy(): a body destroyed unread emits an error nobody listens to.
       await response.body.dump();
       if (status >= 300 && status < 400) throw new RecipientError(`HTTP ${status} redirect not followed`);
-      if (status < 200 || status >= 300) throw new RecipientError(`HTTP ${status}`);
+      if (status < 200 || status >= 300) throw new RecipientError(statusFailure(status, response.headers["retry-after"]));
       return { value: null };
     }
     const { text, bytes } = await readCapped(response, options.maxResponseBytes);
@@ -172,6 +175,12 @@ export async function sendJson(
     clearTimeout(timer);
     options.cancel?.removeEventListener("abort", cancel);
   }
+}
+
+/** `HTTP 503`; for 429 and 503 with a usable Retry-After, the wait it asks for too (the orchestrator honours it). */
+function statusFailure(status: number, retryAfter: string | string[] | undefined): string {
+  const wait = status === 429 || status === 503 ? parseRetryAfter(retryAfter, Date.now()) : undefined;
+  return wait === undefined ? `HTTP ${status}` : withRetryAfter(`HTTP ${status}`, wait);
 }
 
 /**

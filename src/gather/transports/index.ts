@@ -9,7 +9,8 @@
  * recipients.json: the marker field is the discriminant, so no stored list needs rewriting.
  */
 import { z } from "zod";
-import { recipientId } from "../fields";
+import { optionalJson, recipientId } from "../fields";
+import type { Json } from "../spec";
 import { httpTransport } from "./http";
 import { simulatedTransport } from "./simulated";
 import type { Delivery, DeliveryOptions, NormalizeContext, ReceivedAnswer, RecipientDependency, RecipientTransport } from "./transport";
@@ -22,8 +23,11 @@ type RecipientOf<T> = T extends RecipientTransport<infer R, infer _F> ? R : neve
 /** A normalized recipient: the union of every transport's recipient. */
 export type Recipient = RecipientOf<AnyTransport>;
 
+/** Fields of every recipient, whatever its transport. */
+const COMMON_FIELDS = { id: recipientId, input: optionalJson };
+
 function transportFields(): Record<string, z.ZodType> {
-  const shape: Record<string, z.ZodType> = { id: recipientId };
+  const shape: Record<string, z.ZodType> = { ...COMMON_FIELDS };
   for (const transport of TRANSPORTS) {
     for (const [key, field] of Object.entries(transport.fields)) {
       // Two transports sharing a field name could not be told apart by their fields.
@@ -31,16 +35,16 @@ function transportFields(): Record<string, z.ZodType> {
       shape[key] = field;
     }
   }
-  delete shape.id;
+  for (const key of Object.keys(COMMON_FIELDS)) delete shape[key];
   return shape;
 }
 
 /** A recipient as parsed, before normalization. */
 type ParsedRecipient = { id: string } & Record<string, unknown>;
 
-/** One recipient of the request body: `id` and every transport's fields, each optional (see normalizeRecipient). */
+/** One recipient of the request body: the common fields and every transport's, each optional (see normalizeRecipient). */
 export const recipientSchema: z.ZodType<ParsedRecipient> = z.strictObject(
-  { id: recipientId, ...transportFields() },
+  { ...COMMON_FIELDS, ...transportFields() },
   { error: "must be an object" },
 );
 
@@ -71,7 +75,9 @@ export function normalizeRecipient(raw: ParsedRecipient, at: string, context: No
       if (key in present) context.problem(`${at}.${key}`, `applies to ${other.label} recipients only`);
     }
   }
-  return transport.normalize(present as ParsedRecipient, at, context);
+  const recipient = transport.normalize(present as ParsedRecipient, at, context);
+  // The common fields, kept as given (an input of null stays null: JSON drops only what is absent).
+  return "input" in present ? { ...recipient, input: present.input as Json } : recipient;
 }
 
 /** One attempt to deliver the request to a recipient, by its transport. */

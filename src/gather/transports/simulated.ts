@@ -1,15 +1,16 @@
 /**
  * Simulated recipients (`{ id, simulate: { latencyMs, failureRate, value } }`), a stand-in for demos,
- * tests and benchmarks: wait latencyMs, fail with probability failureRate, else answer value.
+ * tests and benchmarks: wait latencyMs, fail with probability failureRate, else answer value, or with
+ * `valueFrom: "input"` the recipient's own input (per-item work without a server).
  */
 import { z } from "zod";
 import { int, optionalJson } from "../fields";
 import type { Json } from "../spec";
-import { CANCELLED, defineTransport, RecipientError } from "./transport";
+import { CANCELLED, defineTransport, RecipientError, type RecipientBase } from "./transport";
 
-export interface SimulatedRecipient {
-  id: string;
-  simulate: { latencyMs: number; failureRate: number; value: Json };
+export interface SimulatedRecipient extends RecipientBase {
+  /** Answers `value`, or with valueFrom "input" the recipient's input (null when it has none). */
+  simulate: { latencyMs: number; failureRate: number } & ({ value: Json } | { valueFrom: "input" });
 }
 
 const MAX_LATENCY_MS = 600_000;
@@ -35,17 +36,22 @@ export const simulatedTransport = defineTransport({
             .max(1, { error: "must be between 0 and 1" })
             .optional(),
           value: optionalJson,
+          valueFrom: z.enum(["input"], { error: 'must be "input" (answer the recipient\'s input)' }).optional(),
         },
         { error: "must be an object" },
       )
       .optional(),
   },
-  normalize(raw): SimulatedRecipient {
+  normalize(raw, at, context): SimulatedRecipient {
     const s = raw.simulate!;
-    return { id: raw.id, simulate: { latencyMs: s.latencyMs ?? 0, failureRate: s.failureRate ?? 0, value: (s.value ?? null) as Json } };
+    const timing = { latencyMs: s.latencyMs ?? 0, failureRate: s.failureRate ?? 0 };
+    if (s.valueFrom === undefined) return { id: raw.id, simulate: { ...timing, value: (s.value ?? null) as Json } };
+    if (s.value !== undefined) context.problem(`${at}.simulate.valueFrom`, "give either simulate.value or simulate.valueFrom, not both");
+    return { id: raw.id, simulate: { ...timing, valueFrom: s.valueFrom } };
   },
   async deliver({ recipient }, options) {
-    const { latencyMs, failureRate, value } = recipient.simulate;
+    const { latencyMs, failureRate } = recipient.simulate;
+    const value = "valueFrom" in recipient.simulate ? (recipient.input ?? null) : recipient.simulate.value;
     if (latencyMs > 0) await (options.sleep ?? defaultSleep)(latencyMs, options.cancel);
     if (failureRate > 0 && (options.random ?? Math.random)() < failureRate) {
       throw new RecipientError(`simulated failure (failureRate ${failureRate})`);

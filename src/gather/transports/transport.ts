@@ -14,6 +14,13 @@ export class RecipientError extends Error {
 
 export const CANCELLED = "cancelled: the gather closed before this call finished";
 
+/** What every recipient has, whatever its transport. */
+export interface RecipientBase {
+  id: string;
+  /** `recipients[i].input`: this recipient's own part of the work, as given (null kept); absent when not given. */
+  input?: Json;
+}
+
 /** One attempt to deliver the gather's request to one recipient. */
 export interface Delivery<R = { id: string }> {
   requestId: string;
