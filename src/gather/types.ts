@@ -1,7 +1,7 @@
 /** The request, policy and outcome types shared by the starter, the orchestrator and the activities. */
 import type { AnswerRef } from "./answerGroups";
 import type { AnswerFacts, FactSpec } from "./facts";
-import type { AggregateSpec, AuctionSpec, CompletionPolicy, Json, RetrySpec } from "./spec";
+import type { AggregateSpec, AuctionSpec, CompletionPolicy, ConcurrencySpec, Json, RetrySpec } from "./spec";
 import type { Recipient } from "./transports";
 
 export * from "./spec";
@@ -18,6 +18,7 @@ export interface GatherRequest {
   completion: CompletionPolicy;
   aggregate: AggregateSpec;
   retry?: RetrySpec;
+  concurrency?: ConcurrencySpec;
 }
 
 export type ResponseStatus = "succeeded" | "failed" | "timedOut" | "abandoned";
@@ -101,6 +102,12 @@ export interface OrchestrationInput {
   maxAnswerBytes?: number;
   /** Absolute URL of GET /api/scatter-gather/{id}/responses, from the public origin. */
   responsesUri: string;
+  /** Fan-out control as the request gave it. */
+  concurrency?: ConcurrencySpec;
+  /** With concurrency.perOrigin and URL recipients: each recipient's origin number (window.ts encodeOriginTable). */
+  origins?: string;
+  /** With concurrency, above fanoutBatchSize recipients: how many batches run at once (window.ts planBatchSlots). */
+  batchSlots?: number;
 }
 
 /** What callRecipient receives and returns. */
