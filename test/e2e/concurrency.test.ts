@@ -112,18 +112,18 @@ test("maxInFlight 12, perOrigin 5 over three origins, with batches and retries: 
 });
 
 test("maxInFlight alone: simulated recipients take slots too", async () => {
-  const fleet = await countingServers(1, () => ({ json: { ok: true }, delayMs: 30 }));
+  const fleet = await countingServers(1, () => ({ json: { ok: true }, delayMs: 500 }));
   const recipients = [
-    ...Array.from({ length: 4 }, (_, i) => ({ id: `sim${i}`, simulate: { latencyMs: 400, value: i } })),
-    ...urlRecipients(20, fleet.servers),
+    ...Array.from({ length: 4 }, (_, i) => ({ id: `sim${i}`, simulate: { latencyMs: 300, value: i } })),
+    ...urlRecipients(10, fleet.servers),
   ];
   const id = uniqueId("window-sim");
   await startOk(target, { id, request: null, recipients, concurrency: { maxInFlight: 6 } });
   const status = await pollUntilDone(target, id, 30_000, 100);
-  expect(status.result.counts.succeeded).toBe(24);
-  // The four simulated ones hold four slots for 400 ms: meanwhile at most two URL calls run.
-  expect(fleet.peak().total).toBeLessThanOrEqual(6);
-  expect(fleet.peak().total).toBeGreaterThanOrEqual(2);
+  expect(status.result.counts.succeeded).toBe(14);
+  // The four simulated ones hold four of the six slots for 300 ms: until then two URL calls run, then six.
+  expect(fleet.arrivals[2] - fleet.arrivals[0]).toBeGreaterThanOrEqual(250);
+  expect(fleet.peak().total).toBe(6);
 });
 
 test("under a deadline: the calls still waiting for a slot are never made, they end timedOut", async () => {
@@ -146,7 +146,7 @@ test("under a deadline: the calls still waiting for a slot are never made, they 
   expect(fleet.peak().total).toBeLessThanOrEqual(10);
   // No call started after the deadline (the slack: a call scheduled just before it reaches its server a moment later).
   const deadline = Date.parse(r.startedAt) + 800;
-  expect(Math.max(...fleet.arrivals) - deadline).toBeLessThan(250);
+  expect(Math.max(...fleet.arrivals) - deadline).toBeLessThan(400);
 });
 
 test("first: closes at the first answer; the recipients still waiting for a slot are never called", async () => {
