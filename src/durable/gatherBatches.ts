@@ -4,6 +4,12 @@
  * inside it; the parent merges slices as they finish and decides on the merged tally. Once it has
  * decided, the slices still running are closed (CLOSE_EVENT): their pending calls and retry waits
  * would otherwise keep the parent open (DTFx completes an orchestration only with no open task).
+ *
+ * With concurrency the parent runs at most `batchSlots` batches at once, slot j holding a fixed share of the
+ * window (gather/window.ts slotShare: the shares add up to maxInFlight, and per origin to perOrigin), and starts
+ * the next batch into the slot a finished batch frees, in the same episode, until the gather has decided or its
+ * deadline has passed. A batch holds its slot until it ends, so at every moment the running batches' shares,
+ * and with them their calls in flight, add up to at most the request's limits.
  */
 import type * as df from "durable-functions";
 import type { OrchestrationContext } from "durable-functions";
@@ -12,8 +18,9 @@ import { batchInstanceId } from "../gather/instanceIds";
 import { toleratedFailures } from "../gather/policy";
 import { GatherTally } from "../gather/tally";
 import type { CompletionPolicy, OrchestrationInput } from "../gather/types";
+import { sliceOriginTable, slotShare } from "../gather/window";
 import { CompletionStream } from "./completionStream";
-import { gatherLoop, type Gathered, type Orchestration, type RecipientGatherInput } from "./gatherRecipients";
+import { gatherLoop, type Gathered, type Orchestration, type RecipientGatherInput, type Taken } from "./gatherRecipients";
 import { FunctionNames } from "./names";
 
 export function* gatherInBatches(
@@ -31,8 +38,20 @@ export function* gatherInBatches(
   // Each batch gets the whole gather's bound: one whose own failures exceed it closes at once.
   const failuresAllowed = toleratedFailures(input.tolerance, total);
 
-  const batches = slices.map((slice, i) =>
-    context.df.callSubOrchestrator(
+  const concurrency = input.concurrency;
+  const slots = concurrency ? batchSlots(input, slices.length) : slices.length;
+  const batches: (df.Task | undefined)[] = slices.map(() => undefined);
+  const indexOf = new Map<df.Task, number>();
+  const slotOf = new Map<df.Task, number>();
+  const stream = new CompletionStream(context);
+  const start = (i: number, slot: number) => {
+    const slice = slices[i];
+    // perOrigin applies to recipients with an origin, and there are some only when there is a table.
+    const window = concurrency && {
+      ...slotShare(input.origins ? concurrency : { maxInFlight: concurrency.maxInFlight }, slot, slots),
+      ...(input.origins ? { origins: sliceOriginTable(input.origins, total, slice.first, slice.count) } : {}),
+    };
+    const task = context.df.callSubOrchestrator(
       FunctionNames.batchOrchestrator,
       {
         requestId: instanceId,
@@ -46,13 +65,31 @@ export function* gatherInBatches(
         deadline: deadlineIso,
         closeKey,
         closable: true,
+        ...(window ? { window } : {}),
       } satisfies RecipientGatherInput,
       batchInstanceId(instanceId, input.batchIdPrefix, i),
-    ),
-  );
-  const indexOf = new Map<df.Task, number>(batches.map((task, i) => [task, i]));
+    );
+    batches[i] = task;
+    indexOf.set(task, i);
+    slotOf.set(task, slot);
+    stream.add(task);
+  };
+  let started = 0;
+  let running = 0;
+  for (; started < Math.min(slots, slices.length); started++, running++) start(started, started);
   const tally = new GatherTally(total, { ...input.completion, failuresAllowed }, input.aggregate);
-  const stream = new CompletionStream(context, batches);
+  /** With concurrency: a freed slot takes the next batch unless the gather has decided or its deadline passed. */
+  const refill = (slot: number): Taken => {
+    running--;
+    if (started === slices.length || tally.decision()) return "recorded";
+    if (!deadline || context.df.currentUtcDateTime < deadline) {
+      start(started++, slot);
+      running++;
+      return "recorded";
+    }
+    // The deadline has passed: batches not started make no calls, and with none running the gather closes.
+    return running === 0 ? { close: tally.deadlineDecision() } : "recorded";
+  };
 
   const decision = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {
     const batch = indexOf.get(task)!;
@@ -60,7 +97,7 @@ export function* gatherInBatches(
       // A slice that failed internally: its recipients count as failed, the gather goes on.
       const reason = failureReason(task.result);
       for (let j = 0; j < slices[batch].count; j++) tally.fail(slices[batch].first + j, `batch failed: ${reason}`);
-      return "recorded";
+      return concurrency ? refill(slotOf.get(task)!) : "recorded";
     }
     const output = task.result as Gathered;
     output.outcomes.forEach((outcome, j) => {
@@ -68,13 +105,21 @@ export function* gatherInBatches(
       // here until the merged decision closes them.
       if (outcome.status !== "abandoned") tally.settle(slices[batch].first + j, outcome, output.facts[j] ?? undefined);
     });
-    return "recorded";
+    return concurrency ? refill(slotOf.get(task)!) : "recorded";
   });
-  const running = batches.flatMap((task, i) =>
-    task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, input.batchIdPrefix, i)],
+  // Batches never started (concurrency) have no instance: their recipients end abandoned or timedOut.
+  const open = batches.flatMap((task, i) =>
+    !task || task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, input.batchIdPrefix, i)],
   );
-  if (running.length > 0) yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds: running });
+  if (open.length > 0) yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds: open });
   return { decision, ...tally.close(decision), plan: tally.plan() };
+}
+
+/** Batches at once: the starter's plan, within what gives every slot a share of at least 1. */
+function batchSlots(input: OrchestrationInput, batches: number): number {
+  const { maxInFlight, perOrigin } = input.concurrency ?? {};
+  const most = Math.min(batches, maxInFlight ?? batches, input.origins ? (perOrigin ?? batches) : batches);
+  return Math.max(1, Math.min(input.batchSlots ?? most, most));
 }
 
 /** A slice stops early only when the whole gather's policy is already met inside it. */

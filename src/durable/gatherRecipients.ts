@@ -3,6 +3,9 @@
  * is called at once; answers are taken in completion order until the policy, the deadline or (for a
  * batch) the parent closes the gather.
  *
+ * With a concurrency window (input.window, gather/window.ts) only what fits is scheduled: a slot refills
+ * as a call settles, in the same episode, and nothing starts once the gather has closed or its deadline passed.
+ *
  * Retries are the orchestrator's own, not callActivityWithRetry: a failed attempt with attempts left
  * waits on a durable timer that is cancelled when the gather closes. So a decided gather never waits
  * out a retry interval (DTFx completes an orchestration only when no task is open), and every action
@@ -15,6 +18,7 @@ import { failureReason } from "../gather/failures";
 import type { Decision } from "../gather/policy";
 import { nextRetry } from "../gather/retry";
 import { GatherTally } from "../gather/tally";
+import { CallWindow, type WindowShare } from "../gather/window";
 import type { AnswerFacts, FactSpec } from "../gather/facts";
 import type { RecipientOutcome } from "../gather/outcomes";
 import type { AggregatePlan } from "../gather/aggregation";
@@ -48,6 +52,8 @@ export interface RecipientGatherInput {
   closable?: boolean;
   /** Batches: close early only when the whole policy is met inside (policy.ts SliceOptions). */
   withinSlice?: boolean;
+  /** With concurrency: this gather's share of the window (a batch: its slot's) and its part of the origin table. */
+  window?: WindowShare;
 }
 
 export interface Gathered {
@@ -79,23 +85,32 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
     calls.set(task, attempt);
     stream.add(task);
   };
-  for (let index = 0; index < input.count; index++) call({ index, attempt: 1 });
+  const window = input.window ? new CallWindow(input.count, input.window) : undefined;
+  /** Schedules what fits in the window; nothing once the deadline has passed (its timer closes the gather). */
+  const fill = () => {
+    if (window && (!deadline || context.df.currentUtcDateTime < deadline)) for (const next of window.next()) call(next);
+  };
+  if (window) fill();
+  else for (let index = 0; index < input.count; index++) call({ index, attempt: 1 });
   const deadlineTimer = deadline ? context.df.createTimer(deadline) : undefined;
   const closeRequest = input.closable ? context.df.waitForExternalEvent(CLOSE_EVENT) : undefined;
   for (const task of [deadlineTimer, closeRequest]) if (task) stream.add(task);
 
-  const decision = yield* gatherLoop(context, stream, tally, input.deadline, (task) => {
+  const take = (task: df.Task): Taken => {
     if (task === deadlineTimer) return { close: tally.deadlineDecision() };
     // The parent has decided: close with no decision of our own (pending recipients are abandoned).
     if (task === closeRequest) return { close: undefined };
     const retry = retryWaits.get(task as df.TimerTask);
     if (retry) {
       retryWaits.delete(task as df.TimerTask);
-      call(retry);
+      // With a window the attempt waits for a slot, ahead of recipients not started yet.
+      if (window) window.retry(retry);
+      else call(retry);
       return "waiting";
     }
     const attempt = calls.get(task)!;
     calls.delete(task);
+    window?.settle(attempt.index);
     if (!task.isFaulted) {
       const answer = task.result as CallRecipientOutput;
       tally.succeed(attempt.index, answer.facts, { attempts: attempt.attempt, durationMs: answer.durationMs, answer: answer.answer });
@@ -111,6 +126,12 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
     retryWaits.set(wait, { index: attempt.index, attempt: attempt.attempt + 1 });
     stream.add(wait);
     return "waiting";
+  };
+  const decision = yield* gatherLoop(context, stream, tally, input.deadline, (task) => {
+    const taken = take(task);
+    // The window refills as calls settle, unless this answer closed the gather.
+    if (window && typeof taken !== "object" && !tally.decision()) fill();
+    return taken;
   });
   // An orchestration does not complete while a timer is pending: cancel the deadline and every retry wait.
   for (const timer of [deadlineTimer, ...retryWaits.keys()]) {

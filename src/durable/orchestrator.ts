@@ -97,5 +97,6 @@ function* gather(
     retry: input.retry,
     deadline: deadline?.toISOString() ?? null,
     closeKey,
+    ...(input.concurrency ? { window: { ...input.concurrency, ...(input.origins ? { origins: input.origins } : {}) } } : {}),
   });
 }

@@ -3,6 +3,7 @@ import { gatherApi } from "../http/register";
 import * as df from "durable-functions";
 import { randomUUID } from "node:crypto";
 import { errorBody, summarize } from "../gather/errors";
+import { concurrencyInput } from "../gather/concurrency";
 import { batchIdPrefix } from "../gather/instanceIds";
 import { readLimits } from "../gather/limits";
 import { validateGatherRequest } from "../gather/schema";
@@ -49,6 +50,7 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     ...(gather.retry ? { retry: gather.retry } : {}),
     ...(gather.onClose ? { onClose: gather.onClose } : {}),
     ...(gather.tolerance ? { tolerance: gather.tolerance } : {}),
+    ...(gather.concurrency && gather.recipients ? concurrencyInput(gather.recipients, gather.concurrency, limits.fanoutBatchSize) : {}),
     ...(gather.auction
       ? {
           // The bidders' route; notifyResponder adds the run's token (never in history: answerTokens.ts).

@@ -70,6 +70,14 @@ const toleranceSchema = z.strictObject(
   { error: "must be an object" },
 );
 
+const concurrencySchema = z.strictObject(
+  {
+    maxInFlight: int(1, Number.MAX_SAFE_INTEGER).optional(),
+    perOrigin: int(1, Number.MAX_SAFE_INTEGER).optional(),
+  },
+  { error: "must be an object" },
+);
+
 const auctionSchema = z.strictObject(
   {
     notify: z.array(httpUrl, { error: "must be an array of URLs" }).max(100, { error: "must have at most 100 URLs" }).optional(),
@@ -89,6 +97,7 @@ const bodySchema = z.strictObject(
     auction: auctionSchema.optional(),
     onClose: z.strictObject({ url: httpUrl }, { error: "must be an object" }).optional(),
     tolerance: toleranceSchema.optional(),
+    concurrency: concurrencySchema.optional(),
   },
   { error: "the body must be a JSON object" },
 );
@@ -143,6 +152,7 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
   if (raw.tolerance) checkTolerance(raw, problem);
   if (raw.auction) checkAuction(raw, limits, problem, checkUrl);
   if (raw.onClose) checkUrl("onClose.url", raw.onClose.url);
+  checkConcurrency(raw, limits, problem);
   if (details.length > 0) return { ok: false, details };
   return { ok: true, value: normalizedRequest(raw, recipients) };
 }
@@ -246,11 +256,26 @@ function checkAuction(raw: RawBody, limits: Limits, problem: Report, checkUrl: (
   auction.notify?.forEach((url, i) => checkUrl(`auction.notify[${i}]`, url));
 }
 
+/** Fan-out control: maxInFlight 1..MAX_RECIPIENTS, perOrigin 1..maxInFlight (or alone); not for auctions. */
+function checkConcurrency(raw: RawBody, limits: Limits, problem: Report): void {
+  const concurrency = raw.concurrency;
+  if (!concurrency) return;
+  if (raw.auction) problem("concurrency", "does not apply in auction mode (nobody is called)");
+  const { maxInFlight, perOrigin } = concurrency;
+  if (maxInFlight === undefined && perOrigin === undefined) problem("concurrency", "give maxInFlight, perOrigin or both");
+  if (maxInFlight !== undefined && maxInFlight > limits.maxRecipients)
+    problem("concurrency.maxInFlight", `must be at most ${limits.maxRecipients} (MAX_RECIPIENTS)`);
+  if (perOrigin !== undefined && maxInFlight !== undefined && perOrigin > maxInFlight)
+    problem("concurrency.perOrigin", `must be at most concurrency.maxInFlight (${maxInFlight})`);
+  else if (perOrigin !== undefined && perOrigin > limits.maxRecipients)
+    problem("concurrency.perOrigin", `must be at most ${limits.maxRecipients} (MAX_RECIPIENTS)`);
+}
+
 /** The request with every default of docs/api.md filled in. */
 function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): GatherRequest {
   const completion = raw.completion ?? {};
   const aggregate = raw.aggregate ?? {};
-  const { auction, retry, tolerance } = raw;
+  const { auction, retry, tolerance, concurrency } = raw;
   const deadline = deadlineOf(raw);
   return {
     ...(raw.id !== undefined ? { id: raw.id } : {}),
@@ -283,6 +308,14 @@ function normalizedRequest(raw: RawBody, recipients: Recipient[] | undefined): G
       : {}),
     ...(raw.onClose ? { onClose: { url: raw.onClose.url } } : {}),
     ...(tolerance ? { tolerance: { ...tolerance } } : {}),
+    ...(concurrency
+      ? {
+          concurrency: {
+            ...(concurrency.maxInFlight !== undefined ? { maxInFlight: concurrency.maxInFlight } : {}),
+            ...(concurrency.perOrigin !== undefined ? { perOrigin: concurrency.perOrigin } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -60,3 +60,11 @@ export interface Counts {
   timedOut: number;
   abandoned: number;
 }
+
+/** Fan-out control (docs/api.md "Fan-out control"): at least one of the two. */
+export interface ConcurrencySpec {
+  /** At no moment more recipient calls of the gather in progress, across all its batches. */
+  maxInFlight?: number;
+  /** The same per URL origin (scheme, host, port); simulated recipients have none. */
+  perOrigin?: number;
+}

@@ -2,7 +2,17 @@
 import type { AnswerRef } from "./answerGroups";
 import type { AnswerFacts, FactSpec } from "./facts";
 import type { NotificationReport } from "./closeEvent";
-import type { AggregateSpec, AuctionSpec, CompletionPolicy, Counts, Json, OnCloseSpec, RetrySpec, ToleranceSpec } from "./spec";
+import type {
+  AggregateSpec,
+  AuctionSpec,
+  CompletionPolicy,
+  ConcurrencySpec,
+  Counts,
+  Json,
+  OnCloseSpec,
+  RetrySpec,
+  ToleranceSpec,
+} from "./spec";
 import type { Recipient } from "./transports";
 
 export * from "./spec";
@@ -22,6 +32,7 @@ export interface GatherRequest {
   onClose?: OnCloseSpec;
   /** Not in auction mode. */
   tolerance?: ToleranceSpec;
+  concurrency?: ConcurrencySpec;
 }
 
 export type ResponseStatus = "succeeded" | "failed" | "timedOut" | "abandoned";
@@ -103,6 +114,12 @@ export interface OrchestrationInput {
   maxAnswerBytes?: number;
   /** Absolute URL of GET /api/scatter-gather/{id}/responses, from the public origin. */
   responsesUri: string;
+  /** Fan-out control as the request gave it. */
+  concurrency?: ConcurrencySpec;
+  /** With concurrency.perOrigin and URL recipients: each recipient's origin number (window.ts encodeOriginTable). */
+  origins?: string;
+  /** With concurrency, above fanoutBatchSize recipients: how many batches run at once (window.ts planBatchSlots). */
+  batchSlots?: number;
 }
 
 /** What callRecipient receives and returns. */

@@ -7,7 +7,12 @@
  *  - 10,000 recipients each answering MAX_RESPONSE_BYTES complete with every durable payload
  *    ≤ 1 MiB, history ≤ 3 KB per recipient, host peak RSS ≤ 1.5 GiB, and a median wall time (of
  *    three runs) ≤ 3× the 10,000-recipient run with small answers (the answers live in the payload
- *    store, not in history).
+ *    store, not in history);
+ *  - a concurrency window reaches its physical limit: 2,000 URL recipients answering after 100 ms under
+ *    `maxInFlight` 50 (ideal 2,000 / 50 × 0.1 s = 4.0 s), and under `perOrigin` 10 over 5 origins (ideal
+ *    2,000 / (10 × 5) × 0.1 s = 4.0 s), each at ≥ 0.8 of the ideal in wall time, and the servers never see
+ *    more calls at once than the window (its maximum must equal it: 50, and 10 per origin).
+ * `npm run bench -- --only window` (or replay, first, big; comma-separated) runs some sections only.
  * Replay work is read from the final histories: every episode replays the history up to its
  * OrchestratorStarted event, so the work of an instance is the sum of those positions. Also printed, not a
  * target: the Durable Task Scheduler actions each gather's histories show, per recipient (docs/cost.md).
@@ -17,7 +22,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { startHostProcess, tempDataDir } from "../e2e/harness";
+import { keyedFetch, startHostProcess, tempDataDir } from "../e2e/harness";
 import { EventType } from "../../tools/local-host/engine/history";
 
 interface Host {
@@ -42,7 +47,8 @@ async function startHost(): Promise<Host> {
 }
 
 async function json(url: string, init?: RequestInit): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, init);
+  // With the function key: the host runs in its key-enforcing mode, as the e2e suite starts it.
+  const res = await keyedFetch(url, init);
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
@@ -200,7 +206,21 @@ function peakRssMb(pid: number): number {
 const recipients = (n: number, latency: (i: number) => number) =>
   Array.from({ length: n }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: latency(i), value: { price: (i * 7919) % 1000 } } }));
 
+const SECTIONS = ["replay", "first", "big", "window"] as const;
+type Section = (typeof SECTIONS)[number];
+
+/** `--only window,first`: the sections to run (all by default). */
+function selectedSections(argv: string[]): Set<Section> {
+  const at = argv.indexOf("--only");
+  if (at < 0) return new Set(SECTIONS);
+  const names = (argv[at + 1] ?? "").split(",").filter(Boolean);
+  const unknown = names.filter((name) => !(SECTIONS as readonly string[]).includes(name));
+  if (names.length === 0 || unknown.length > 0) throw new Error(`--only takes some of ${SECTIONS.join(", ")}; got "${argv[at + 1] ?? ""}"`);
+  return new Set(names as Section[]);
+}
+
 async function main(): Promise<void> {
+  const sections = selectedSections(process.argv.slice(2));
   let host = await startHost();
   const failures: string[] = [];
   try {
@@ -209,7 +229,7 @@ async function main(): Promise<void> {
     // Episode batching varies from run to run (one extra episode replays a whole batch history), so
     // each size runs three times and the median work counts.
     const walls: Record<number, number[]> = { 1000: [], 10_000: [] };
-    for (const n of [1000, 10_000]) {
+    for (const n of sections.has("replay") ? [1000, 10_000] : []) {
       const works: number[] = [];
       for (let attempt = 0; attempt < 3; attempt++) {
         const run = await gather(host, {
@@ -228,81 +248,46 @@ async function main(): Promise<void> {
       }
       work[n] = works.sort((a, b) => a - b)[1];
     }
-    // "~12x": linear work is 10x; the parent's share grows with the number of batches, and how
-    // completions batch into episodes varies, so 5% over 12 is accepted, not more.
-    const ratio = work[10_000] / work[1000];
-    rows.push(`replay work ratio of medians N=10,000 / N=1,000: ${ratio.toFixed(2)} (linear = 10, target ~12, fails above 12.6)`);
-    if (ratio > 12.6) failures.push(`replay work ratio ${ratio.toFixed(2)} > 12.6`);
+    if (sections.has("replay")) {
+      // "~12x": linear work is 10x; the parent's share grows with the number of batches, and how
+      // completions batch into episodes varies, so 5% over 12 is accepted, not more.
+      const ratio = work[10_000] / work[1000];
+      rows.push(`replay work ratio of medians N=10,000 / N=1,000: ${ratio.toFixed(2)} (linear = 10, target ~12, fails above 12.6)`);
+      if (ratio > 12.6) failures.push(`replay work ratio ${ratio.toFixed(2)} > 12.6`);
+    }
 
-    // Promptness: one fast answer among slow ones; the gather must close right after it.
-    const first = await gather(host, {
-      request: null,
-      recipients: recipients(50, (i) => (i === 0 ? 200 : 30_000)),
-      completion: { mode: "first", timeoutMs: 60_000 },
-    });
-    const closeLagMs = new Date(first.result.closedAt).getTime() - new Date(first.result.startedAt).getTime() - 200;
-    rows.push(
-      `first mode: closed ${closeLagMs} ms after the deciding answer; completed in ${first.wallMs} ms wall (target: close lag < 1000 ms); ` +
-        perRecipient(schedulerActions(host, first.id), 50),
-    );
-    if (closeLagMs >= 1000) failures.push(`first-mode close lag ${closeLagMs} ms`);
+    if (sections.has("first")) {
+      // Promptness: one fast answer among slow ones; the gather must close right after it.
+      const first = await gather(host, {
+        request: null,
+        recipients: recipients(50, (i) => (i === 0 ? 200 : 30_000)),
+        completion: { mode: "first", timeoutMs: 60_000 },
+      });
+      const closeLagMs = new Date(first.result.closedAt).getTime() - new Date(first.result.startedAt).getTime() - 200;
+      rows.push(
+        `first mode: closed ${closeLagMs} ms after the deciding answer; completed in ${first.wallMs} ms wall (target: close lag < 1000 ms); ` +
+          perRecipient(schedulerActions(host, first.id), 50),
+      );
+      if (closeLagMs >= 1000) failures.push(`first-mode close lag ${closeLagMs} ms`);
+    }
 
-    // Big answers, on a host of their own (as the small-answer runs had a fresh one): what earlier
-    // gathers left in the host's memory and store weighs on neither side of the comparison.
     const smallRss = peakRssMb(host.pid);
     if (smallRss > 1536) failures.push(`peak RSS ${smallRss} MB > 1.5 GiB`);
-    await host.stop();
-    host = await startHost();
-    // 10,000 URL recipients each answering MAX_RESPONSE_BYTES (64 KiB), 640 MB in all. For context
-    // (not a target), the same recipients answering 20 bytes first: what the HTTP calls themselves
-    // cost, next to the simulated small-answer run the target compares with.
-    const maxResponseBytes = 65_536;
-    const n = 10_000;
-    const urlGather = (url: string, label: string) =>
-      gather(host, {
-        request: { bench: label },
-        recipients: Array.from({ length: n }, (_, i) => ({ id: `b${i}`, url, timeoutMs: 60_000 })),
-        aggregate: { kind: "summary", field: "price" },
-      });
-    const smallServer = await answerServer(20);
-    let smallUrlWall: number;
-    try {
-      smallUrlWall = (await urlGather(smallServer.url, "small answers over HTTP")).wallMs;
-    } finally {
-      await smallServer.close();
+    if (sections.has("big")) {
+      // Big answers, on a host of their own (as the small-answer runs had a fresh one): what earlier
+      // gathers left in the host's memory and store weighs on neither side of the comparison.
+      await host.stop();
+      host = await startHost();
+      await bigAnswers(host, walls[10_000], rows, failures);
+      rows.push(`local host peak RSS: ${smallRss} MB (small answers), ${peakRssMb(host.pid)} MB (big answers) (target ≤ 1536 MB)`);
     }
-    const server = await answerServer(maxResponseBytes - 16);
-    try {
-      // Three runs, like the sizes above: the median wall counts; every run's payloads and history are checked.
-      const smallWall = walls[10_000].sort((a, b) => a - b)[1];
-      const bigWalls: number[] = [];
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const big = await urlGather(server.url, "big answers");
-        const sizes = payloadSizes(host, big.id);
-        const historyPerRecipient = Math.round(sizes.historyBytes / n);
-        const ok = big.result?.counts?.succeeded === n;
-        bigWalls.push(big.wallMs);
-        rows.push(
-          `N=10,000 × ${maxResponseBytes} B answers: wall ${big.wallMs} ms; largest durable payload ${sizes.largest} B (target ≤ 1048576); ` +
-            `history ${historyPerRecipient} B per recipient (target ≤ 3072); ${ok ? "all answered" : "INCOMPLETE"}; ` +
-            perRecipient(schedulerActions(host, big.id), n),
-        );
-        if (!ok) failures.push(`big answers: ${big.result?.counts?.succeeded} of ${n} succeeded`);
-        if (sizes.largest > 1_048_576) failures.push(`largest durable payload ${sizes.largest} B > 1 MiB`);
-        if (historyPerRecipient > 3072) failures.push(`history ${historyPerRecipient} B per recipient > 3 KB`);
-      }
-      const bigWall = bigWalls.sort((a, b) => a - b)[1];
-      rows.push(
-        `big answers, median wall ${bigWall} ms: ${(bigWall / smallWall).toFixed(2)}× the small-answer median ${smallWall} ms (target ≤ 3×); ` +
-          `${(bigWall / smallUrlWall).toFixed(2)}× the same URL recipients answering 20 B (${smallUrlWall} ms, for context)`,
-      );
-      if (bigWall > 3 * smallWall) failures.push(`big answers median wall ${bigWall} ms > 3× ${smallWall} ms`);
-      const rss = peakRssMb(host.pid);
-      if (rss > 1536) failures.push(`peak RSS ${rss} MB > 1.5 GiB`);
-    } finally {
-      await server.close();
+
+    if (sections.has("window")) {
+      // The window's physical limit, on a host of its own too.
+      await host.stop();
+      host = await startHost();
+      await windowLimits(host, rows, failures);
     }
-    rows.push(`local host peak RSS: ${smallRss} MB (small answers), ${peakRssMb(host.pid)} MB (big answers) (target ≤ 1536 MB)`);
     console.log(rows.join("\n"));
   } finally {
     await host.stop();
@@ -310,6 +295,178 @@ async function main(): Promise<void> {
   if (failures.length > 0) {
     console.error(`targets missed:\n- ${failures.join("\n- ")}`);
     process.exit(1);
+  }
+}
+
+/**
+ * 10,000 URL recipients each answering MAX_RESPONSE_BYTES (64 KiB), 640 MB in all. For context (not a target),
+ * the same recipients answering 20 bytes first: what the HTTP calls themselves cost, next to the simulated
+ * small-answer run the target compares with (`smallWalls`, when the replay section ran).
+ */
+async function bigAnswers(host: Host, smallWalls: number[], rows: string[], failures: string[]): Promise<void> {
+  const maxResponseBytes = 65_536;
+  const n = 10_000;
+  const urlGather = (url: string, label: string) =>
+    gather(host, {
+      request: { bench: label },
+      recipients: Array.from({ length: n }, (_, i) => ({ id: `b${i}`, url, timeoutMs: 60_000 })),
+      aggregate: { kind: "summary", field: "price" },
+    });
+  const smallServer = await answerServer(20);
+  let smallUrlWall: number;
+  try {
+    smallUrlWall = (await urlGather(smallServer.url, "small answers over HTTP")).wallMs;
+  } finally {
+    await smallServer.close();
+  }
+  const server = await answerServer(maxResponseBytes - 16);
+  try {
+    // Three runs, like the sizes above: the median wall counts; every run's payloads and history are checked.
+    const bigWalls: number[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const big = await urlGather(server.url, "big answers");
+      const sizes = payloadSizes(host, big.id);
+      const historyPerRecipient = Math.round(sizes.historyBytes / n);
+      const ok = big.result?.counts?.succeeded === n;
+      bigWalls.push(big.wallMs);
+      rows.push(
+        `N=10,000 × ${maxResponseBytes} B answers: wall ${big.wallMs} ms; largest durable payload ${sizes.largest} B (target ≤ 1048576); ` +
+          `history ${historyPerRecipient} B per recipient (target ≤ 3072); ${ok ? "all answered" : "INCOMPLETE"}; ` +
+          perRecipient(schedulerActions(host, big.id), n),
+      );
+      if (!ok) failures.push(`big answers: ${big.result?.counts?.succeeded} of ${n} succeeded`);
+      if (sizes.largest > 1_048_576) failures.push(`largest durable payload ${sizes.largest} B > 1 MiB`);
+      if (historyPerRecipient > 3072) failures.push(`history ${historyPerRecipient} B per recipient > 3 KB`);
+    }
+    const bigWall = bigWalls.sort((a, b) => a - b)[1];
+    const context = `${(bigWall / smallUrlWall).toFixed(2)}× the same URL recipients answering 20 B (${smallUrlWall} ms, for context)`;
+    if (smallWalls.length === 0) {
+      rows.push(`big answers, median wall ${bigWall} ms (the replay section did not run: no comparison with small answers); ${context}`);
+    } else {
+      const smallWall = [...smallWalls].sort((a, b) => a - b)[1];
+      rows.push(
+        `big answers, median wall ${bigWall} ms: ${(bigWall / smallWall).toFixed(2)}× the small-answer median ${smallWall} ms (target ≤ 3×); ${context}`,
+      );
+      if (bigWall > 3 * smallWall) failures.push(`big answers median wall ${bigWall} ms > 3× ${smallWall} ms`);
+    }
+    const rss = peakRssMb(host.pid);
+    if (rss > 1536) failures.push(`peak RSS ${rss} MB > 1.5 GiB`);
+  } finally {
+    await server.close();
+  }
+}
+
+/**
+ * Loopback recipients on `origins` ports (one origin each) answering `{"price":1}` after `delayMs`, counting
+ * the calls they are answering at once, in all and per port.
+ */
+async function slowServers(origins: number, delayMs: number) {
+  const answer = Buffer.from(JSON.stringify({ price: 1 }), "utf8");
+  let live = 0;
+  let peak = 0;
+  const livePer = new Array<number>(origins).fill(0);
+  const peakPer = new Array<number>(origins).fill(0);
+  const servers = await Promise.all(
+    Array.from({ length: origins }, async (_, o) => {
+      const server = createServer((req, res) => {
+        req.resume();
+        req.on("end", () => {
+          live++;
+          livePer[o]++;
+          peak = Math.max(peak, live);
+          peakPer[o] = Math.max(peakPer[o], livePer[o]);
+          setTimeout(() => {
+            live--;
+            livePer[o]--;
+            res.writeHead(200, { "content-type": "application/json", "content-length": answer.length }).end(answer);
+          }, delayMs);
+        });
+      });
+      await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+      return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/quote` };
+    }),
+  );
+  return {
+    urls: servers.map((s) => s.url),
+    peak: () => ({ total: peak, perOrigin: [...peakPer] }),
+    close: () => Promise.all(servers.map(({ server }) => new Promise((ok) => server.close(() => ok(undefined))))),
+  };
+}
+
+/**
+ * How full a gather's window was, as its orchestrators saw it: each call counts from the episode that
+ * scheduled it to the episode that took its result (OrchestratorStarted timestamps, the host's real clock).
+ * Returns the calls, their mean time and the mean number scheduled and unsettled over `spanMs`.
+ */
+function windowOccupancy(host: Host, gatherId: string, spanMs: number): { calls: number; meanCallMs: number; meanInFlight: number } {
+  let busy = 0;
+  let calls = 0;
+  for (const { records } of gatherLogs(host, gatherId)) {
+    const scheduledAt = new Map<number, number>();
+    for (const record of records) {
+      if (record.t !== "episode") continue;
+      const at = Date.parse(record.events.find((e: any) => e.EventType === EventType.OrchestratorStarted)?.Timestamp);
+      for (const event of record.events) {
+        if (event.EventType === EventType.TaskScheduled && event.Name === "callRecipient") scheduledAt.set(event.EventId, at);
+        const done = event.EventType === EventType.TaskCompleted || event.EventType === EventType.TaskFailed;
+        if (done && scheduledAt.has(event.TaskScheduledId)) {
+          busy += at - scheduledAt.get(event.TaskScheduledId)!;
+          calls++;
+        }
+      }
+    }
+  }
+  return { calls, meanCallMs: Math.round(busy / calls), meanInFlight: busy / spanMs };
+}
+
+/** The plan the starter made for a gather (its batches at once), from the local host's store. */
+function batchSlotsOf(host: Host, gatherId: string): number | undefined {
+  const parent = gatherLogs(host, gatherId).find((log) => log.instanceId === gatherId);
+  const input = parent?.records.find((r) => r.t === "create")?.input;
+  return typeof input === "string" ? JSON.parse(input).batchSlots : undefined;
+}
+
+/** The window's physical limit: wall time against the ideal, and the most calls the servers ever saw at once. */
+async function windowLimits(host: Host, rows: string[], failures: string[]): Promise<void> {
+  const n = 2000;
+  const delayMs = 100;
+  const cases = [
+    { label: "maxInFlight 50, 1 origin", origins: 1, concurrency: { maxInFlight: 50 }, perOrigin: undefined, window: 50 },
+    { label: "perOrigin 10, 5 origins", origins: 5, concurrency: { perOrigin: 10 }, perOrigin: 10, window: 50 },
+  ];
+  for (const c of cases) {
+    const servers = await slowServers(c.origins, delayMs);
+    try {
+      const run = await gather(host, {
+        request: { bench: "window" },
+        recipients: Array.from({ length: n }, (_, i) => ({ id: `w${i}`, url: servers.urls[i % c.origins], timeoutMs: 10_000 })),
+        concurrency: c.concurrency,
+      });
+      const idealMs = (n / c.window) * delayMs;
+      const ratio = idealMs / run.wallMs;
+      const span = Date.parse(run.result.closedAt) - Date.parse(run.result.startedAt);
+      const peak = servers.peak();
+      const ok = run.result?.counts?.succeeded === n;
+      const sizes = payloadSizes(host, run.id);
+      const occupancy = windowOccupancy(host, run.id, span);
+      rows.push(
+        `window, N=2,000 URL recipients answering after ${delayMs} ms, ${c.label}: wall ${run.wallMs} ms (gather ${span} ms), ` +
+          `ideal ${idealMs} ms, ideal/actual ${ratio.toFixed(2)} (target ≥ 0.8); most calls at once ${peak.total}` +
+          (c.perOrigin ? `, per origin ${peak.perOrigin.join("/")} (must equal ${c.perOrigin})` : ` (must equal ${c.window})`) +
+          `; window held ${occupancy.meanInFlight.toFixed(1)} calls on average, each ${occupancy.meanCallMs} ms from scheduled to settled; ` +
+          `${batchSlotsOf(host, run.id)} batches at once; history ${Math.round(sizes.historyBytes / n)} B per recipient; ` +
+          `${ok ? "all answered" : "INCOMPLETE"}; ${perRecipient(schedulerActions(host, run.id), n)}`,
+      );
+      if (!ok) failures.push(`window ${c.label}: ${run.result?.counts?.succeeded} of ${n} succeeded`);
+      if (ratio < 0.8) failures.push(`window ${c.label}: ideal/actual ${ratio.toFixed(2)} < 0.8`);
+      if (c.perOrigin === undefined && peak.total !== c.window)
+        failures.push(`window ${c.label}: most calls at once ${peak.total} ≠ ${c.window}`);
+      if (c.perOrigin !== undefined && peak.perOrigin.some((p) => p !== c.perOrigin))
+        failures.push(`window ${c.label}: most calls at once per origin ${peak.perOrigin.join("/")} ≠ ${c.perOrigin}`);
+      if (peak.total > c.window) failures.push(`window ${c.label}: ${peak.total} calls at once > ${c.window}`);
+    } finally {
+      await servers.close();
+    }
   }
 }
 

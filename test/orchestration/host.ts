@@ -7,6 +7,7 @@
  */
 import { aggregateResponses } from "../../src/functions/aggregateResponses";
 import { recordArrivals, storeAuctionAnswer } from "../../src/functions/auctionAnswers";
+import { concurrencyInput } from "../../src/gather/concurrency";
 import { answerFacts } from "../../src/gather/facts";
 import { RunPayloads } from "../../src/gather/runPayloads";
 import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
@@ -39,23 +40,50 @@ const ORCHESTRATORS = {
 };
 
 export class OrchestrationHost {
-  readonly harness: Harness;
+  private current: Harness;
   /** Every callRecipient invocation, in order. */
   readonly calls: { recipientId: string; attempt: number; input: CallRecipientInput }[] = [];
+  /** callRecipient invocations running now, and the most ever, by origin ("simulated" for simulated recipients) and in all. */
+  readonly live = new Map<string, number>();
+  readonly peak = new Map<string, number>();
+  liveTotal = 0;
+  peakTotal = 0;
   readonly notified: unknown[] = [];
   /** The last action list each instance's orchestrator returned. */
   private readonly actions = new Map<string, WorkerAction[]>();
-  private readonly held: (() => void)[] = [];
+  private readonly held: { recipientId: string; release: () => void }[] = [];
 
   /** The payload store the real activities (aggregation, auction answers) use in this test. */
   readonly store = new MemoryPayloadStore();
 
   /** `script(recipientId, attempt)` says what each attempt does; default: answer `{ ok: true }`. */
   constructor(private readonly script: (recipientId: string, attempt: number) => Outcome = () => ({ value: { ok: true } })) {
-    this.harness = makeHarness(ORCHESTRATORS, this.activities(), {
-      invokeOrchestrator: (name, payload) => this.invokeOrchestrator(name, payload),
-    });
+    this.current = this.makeHarness();
     setPayloadStore(this.store);
+  }
+
+  get harness(): Harness {
+    return this.current;
+  }
+
+  private makeHarness(from?: Harness): Harness {
+    return makeHarness(ORCHESTRATORS, this.activities(), {
+      invokeOrchestrator: (name, payload) => this.invokeOrchestrator(name, payload),
+      ...(from ? { dataDir: from.dataDir, clock: from.clock } : {}),
+    });
+  }
+
+  /**
+   * A host restart mid-gather: the engine stops (the calls it was running are lost, as in a crash: held
+   * calls never answer) and a new one resumes every instance from the same data and clock.
+   */
+  async restart(): Promise<void> {
+    this.held.splice(0);
+    await this.engine.stop();
+    this.live.clear();
+    this.liveTotal = 0;
+    this.current = this.makeHarness(this.current);
+    await this.engine.start();
   }
 
   get engine() {
@@ -78,13 +106,17 @@ export class OrchestrationHost {
       run,
       responsesUri: `http://localhost:7071/api/scatter-gather/${instanceId}/responses`,
       ...(recipients ? { recipientCount: recipients.length } : {}),
+      // What the starter adds for concurrency (origin table, batch slots), unless the test gives its own.
+      ...(rest.concurrency && recipients
+        ? { ...concurrencyInput(recipients, rest.concurrency, rest.fanoutBatchSize ?? Number.MAX_SAFE_INTEGER), ...rest }
+        : {}),
     };
     await this.engine.start();
     await this.engine.startNew(FunctionNames.orchestrator, instanceId, input);
   }
 
   async stop(): Promise<void> {
-    for (const release of this.held.splice(0)) release();
+    this.releaseHeld();
     await this.engine.stop();
     setPayloadStore(undefined);
   }
@@ -121,9 +153,21 @@ export class OrchestrationHost {
     this.clock.advance(ms);
   }
 
-  /** Lets every held attempt answer `{ late: true }`. */
-  releaseHeld(): void {
-    for (const release of this.held.splice(0)) release();
+  /** Lets the first `count` held attempts (all by default), in the order they were held, answer `{ late: true }`. */
+  releaseHeld(count = Number.POSITIVE_INFINITY): void {
+    for (const { release } of this.held.splice(0, count)) release();
+  }
+
+  /** Lets the held attempt of one recipient answer. */
+  release(recipientId: string): void {
+    const at = this.held.findIndex((h) => h.recipientId === recipientId);
+    if (at < 0) throw new Error(`no held attempt of ${recipientId} (held: ${this.heldIds().join(", ")})`);
+    this.held.splice(at, 1)[0].release();
+  }
+
+  /** The recipients whose attempts are held now, in the order they were held. */
+  heldIds(): string[] {
+    return this.held.map((h) => h.recipientId);
   }
 
   history(instanceId = "g1"): HistoryEvent[] {
@@ -187,8 +231,11 @@ export class OrchestrationHost {
     const payloads = new RunPayloads(this.store, input.run);
     const recipient = (await payloads.recipients())[input.index];
     this.calls.push({ recipientId: recipient.id, attempt, input });
+    const origin = "url" in recipient ? new URL(recipient.url).origin : "simulated";
+    this.running(origin, +1);
     const outcome = this.script(recipient.id, attempt);
-    const answer = outcome === "hold" ? await this.hold() : outcome;
+    const answer = outcome === "hold" ? await this.hold(recipient.id) : outcome;
+    this.running(origin, -1);
     if ("error" in answer) throw new Error(answer.error);
     const durationMs = answer.durationMs ?? 5;
     const stored = await payloads.storeAnswer(
@@ -199,8 +246,16 @@ export class OrchestrationHost {
     return { durationMs, facts: answerFacts(answer.value, input.facts), answer: stored };
   }
 
-  private async hold(): Promise<{ value: Json; durationMs: number }> {
-    await new Promise<void>((resolve) => this.held.push(resolve));
+  private running(origin: string, delta: number): void {
+    const now = (this.live.get(origin) ?? 0) + delta;
+    this.live.set(origin, now);
+    this.peak.set(origin, Math.max(this.peak.get(origin) ?? 0, now));
+    this.liveTotal += delta;
+    this.peakTotal = Math.max(this.peakTotal, this.liveTotal);
+  }
+
+  private async hold(recipientId: string): Promise<{ value: Json; durationMs: number }> {
+    await new Promise<void>((resolve) => this.held.push({ recipientId, release: resolve }));
     return { value: { late: true }, durationMs: 1 };
   }
 }

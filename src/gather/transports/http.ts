@@ -92,6 +92,9 @@ export const httpTransport = defineTransport({
       properties: { "http.method": method },
     };
   },
+  origin(recipient) {
+    return safeUrl(recipient.url)?.origin;
+  },
 });
 
 function checkHeaders(at: string, headers: Record<string, string>, problem: (path: string, message: string) => void): void {

@@ -90,6 +90,11 @@ export function recipientDependency(recipient: Recipient, outcome: { success: bo
   return known(recipient).dependency(recipient, outcome);
 }
 
+/** The URL origin a recipient's calls go to (concurrency.perOrigin); undefined for a simulated one. */
+export function originOf(recipient: Recipient): string | undefined {
+  return known(recipient).origin?.(recipient);
+}
+
 function known(recipient: Recipient): RecipientTransport<Recipient> {
   const transport = transportOf(recipient);
   if (!transport) throw new Error(`recipient "${recipient.id}" has no known transport`);

@@ -82,6 +82,8 @@ export interface RecipientTransport<R extends { id: string }, F extends z.ZodRaw
   deliver(delivery: Delivery<R>, options: DeliveryOptions): Promise<ReceivedAnswer>;
   /** The dependency recorded for one attempt. */
   dependency(recipient: R, outcome: { success: boolean; error?: string }): RecipientDependency;
+  /** The origin (scheme, host, port) the calls go to, for concurrency.perOrigin; none: the transport has no origin. */
+  origin?(recipient: R): string | undefined;
 }
 
 /** Identity, for inference: `defineTransport({ ... })` checks the module against RecipientTransport. */
