@@ -91,39 +91,52 @@ export async function purgeGather(client: DurableClient, status: DurableOrchestr
 }
 
 const RUNNING_CHECK_TTL_MS = 1000;
-const runningChecks = new Map<string, { at: number; running: Promise<boolean> }>();
+const runChecks = new Map<string, { at: number; state: Promise<RunState> }>();
+
+/** What a status read says of one run: it gathers, it has stopped (closed, ended, or a later run owns the id), or nothing (unknown id, unreadable, lagging). */
+export type RunState = "gathering" | "stopped" | "unknown";
 
 /**
- * Whether an instance still gathers for the run `runId`: running, not yet closed (customStatus phase
- * "gathering"), and still that run's. Keyed by run, not by instance id: a finished or terminated id may be
- * started again at once, and its new run's calls must not take the earlier run's "stopped" for their own.
- * Cached per process for a second, so a gather's thousands of calls cost one status read a second.
- * Unknown or unreadable status counts as running: the check may only ever save calls, never lose one.
+ * The state of the run `runId` of an instance. Keyed by run, not by instance id: a finished or terminated
+ * id may be started again at once, and its new run's calls must not take the earlier run's "stopped" for
+ * their own. Cached per process for a second, so a gather's thousands of calls cost one status read a
+ * second; `notBefore` refuses a cached read that started earlier (a check that must see the status as it
+ * is after some moment, such as a write).
  */
-export function stillGathering(
+export function runState(
+  client: DurableClient | (() => DurableClient),
+  instanceId: string,
+  runId: string,
+  { now = Date.now(), notBefore = Number.NEGATIVE_INFINITY }: { now?: number; notBefore?: number } = {},
+): Promise<RunState> {
+  const key = `${instanceId}\n${runId}`;
+  const cached = runChecks.get(key);
+  if (cached && now - cached.at < RUNNING_CHECK_TTL_MS && cached.at >= notBefore) return cached.state;
+  // A factory is called only here, on a miss: building a client per call costs more than the check.
+  const state = findStatus(typeof client === "function" ? client() : client, instanceId, true).then(
+    (status): RunState => (status ? stateOf(status, runId) : "unknown"),
+    (): RunState => "unknown",
+  );
+  runChecks.set(key, { at: now, state });
+  for (const [id, entry] of runChecks) if (now - entry.at > 60_000) runChecks.delete(id);
+  return state;
+}
+
+/** Whether the run still gathers. Unknown counts as gathering: the check may only ever save calls, never lose one. */
+export async function stillGathering(
   client: DurableClient | (() => DurableClient),
   instanceId: string,
   runId: string,
   now = Date.now(),
 ): Promise<boolean> {
-  const key = `${instanceId}\n${runId}`;
-  const cached = runningChecks.get(key);
-  if (cached && now - cached.at < RUNNING_CHECK_TTL_MS) return cached.running;
-  // A factory is called only here, on a miss: building a client per call costs more than the check.
-  const running = findStatus(typeof client === "function" ? client() : client, instanceId, true).then(
-    (status) => (status ? gathersFor(status, runId) : true),
-    () => true,
-  );
-  runningChecks.set(key, { at: now, running });
-  for (const [id, entry] of runningChecks) if (now - entry.at > 60_000) runningChecks.delete(id);
-  return running;
+  return (await runState(client, instanceId, runId, { now })) !== "stopped";
 }
 
-function gathersFor(status: DurableOrchestrationStatus, runId: string): boolean {
+function stateOf(status: DurableOrchestrationStatus, runId: string): RunState {
   const statusRun = (status.input as Partial<OrchestrationInput> | null | undefined)?.run?.runId;
   // Run ids sort by start time: a later run owns the id now, so this call's run is over. An earlier one
   // (a status read that lags behind the start) says nothing about this run.
-  if (statusRun !== undefined && statusRun !== runId) return statusRun < runId;
+  if (statusRun !== undefined && statusRun !== runId) return statusRun < runId ? "unknown" : "stopped";
   const phase = (status.customStatus as { phase?: string } | null)?.phase;
-  return isActive(status) && phase !== "aggregating" && phase !== "done";
+  return isActive(status) && phase !== "aggregating" && phase !== "done" ? "gathering" : "stopped";
 }

@@ -9,7 +9,7 @@ import { readLimits } from "../gather/limits";
 import { RunPayloads } from "../gather/runPayloads";
 import { getPayloadStore } from "../payload";
 import type { CallRecipientInput, CallRecipientOutput } from "../gather/types";
-import { stillGathering } from "../durable/client";
+import { runState, stillGathering, type RunState } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { trackRecipientCall } from "../telemetry";
 
@@ -49,8 +49,14 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
       { recipientId: recipient.id, attempts: input.attempt ?? 1, durationMs },
       valueJson,
     );
-    // A DELETE may have removed the run while this call ran: then its answer group must go too.
-    if (await sweepIfRunDeleted(getPayloadStore(), input.run, answer.group)) throw new RecipientError(DELETED);
+    const writtenAt = Date.now();
+    // A terminated run may have been deleted while this call ran: then its answer group must go too. A status
+    // read after the write that finds the run still gathering proves it was not (a DELETE needs it ended first).
+    if (
+      (await runStateAfter(input, context, writtenAt)) !== "gathering" &&
+      (await sweepIfRunDeleted(getPayloadStore(), input.run, answer.group))
+    )
+      throw new RecipientError(DELETED);
     return { durationMs, facts, answer };
   } catch (error) {
     if (error instanceof RecipientError) {
@@ -77,6 +83,16 @@ function factsOf(
 
 const STOPPED = "cancelled: the gather was stopped or closed before this call started";
 const DELETED = "cancelled: the gather was deleted while this call ran (its answer was not kept)";
+
+/** The state of this call's run, as a status read started at or after `since` sees it ("unknown" without a client). */
+async function runStateAfter(input: CallRecipientInput, context: InvocationContext, since: number): Promise<RunState> {
+  if (!context?.extraInputs) return "unknown";
+  try {
+    return await runState(() => df.getClient(context), input.requestId, input.run.runId, { notBefore: since });
+  } catch {
+    return "unknown"; // no client binding
+  }
+}
 
 /** Both the gather and the batch that scheduled this call (the trigger's instanceId) still gather. */
 async function gatherStillOpen(input: CallRecipientInput, context: InvocationContext): Promise<boolean> {

@@ -1,6 +1,6 @@
 /** callRecipient's "does my gather still gather?" check (src/durable/client.ts stillGathering). */
 import type { DurableClient } from "durable-functions";
-import { stillGathering } from "../../src/durable/client";
+import { runState, stillGathering } from "../../src/durable/client";
 
 type Status = { runtimeStatus: string; customStatus?: unknown; input?: unknown };
 
@@ -43,5 +43,22 @@ describe("stillGathering", () => {
     expect(await check(undefined, "r3", at + 4000)).toBe(true);
     // A status that still shows an earlier run says nothing about this one.
     expect(await check({ runtimeStatus: "Completed", input: run("r1") }, "r4", at + 6000)).toBe(true);
+  });
+});
+
+describe("runState", () => {
+  test("notBefore: a cached read older than the moment asked for is not used", async () => {
+    let status: Status = { runtimeStatus: "Running", customStatus: { phase: "gathering" }, input: run("r1") };
+    const { client, reads } = clientOf(() => status);
+    const t0 = 3_000_000;
+    expect(await runState(client, "s", "r1", { now: t0 })).toBe("gathering");
+    status = { runtimeStatus: "Terminated", input: run("r1") };
+    expect(await runState(client, "s", "r1", { now: t0 + 100 })).toBe("gathering"); // cached
+    expect(await runState(client, "s", "r1", { now: t0 + 200, notBefore: t0 + 150 })).toBe("stopped"); // read again
+    expect(reads()).toBe(2);
+  });
+
+  test("an unknown id (purged) is unknown, never gathering", async () => {
+    expect(await runState(clientOf(() => undefined).client, "t", "r1", { now: 4_000_000 })).toBe("unknown");
   });
 });
