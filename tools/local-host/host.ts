@@ -59,12 +59,14 @@ export interface LocalHostOptions {
   /** Durable store directory. Default `<appDir>/.local-host-data`. Azurite's data goes to `<dataDir>/azurite`. */
   dataDir?: string;
   /**
-   * Start the payload store (an Azurite blob service) when `AzureWebJobsStorage` names no account (unset, empty,
+   * Start Azurite (its blob and queue services) when `AzureWebJobsStorage` names no account (unset, empty,
    * `UseDevelopmentStorage=true`). Default true; false = --no-azurite.
    */
   azurite?: boolean;
-  /** Azurite's loopback port. Default 0 = any free port. */
+  /** Azurite's blob service loopback port. Default 0 = any free port. */
   azuritePort?: number;
+  /** Azurite's queue service loopback port. Default 0 = any free port. */
+  azuriteQueuePort?: number;
   /** Extra environment for the app; like real environment variables, it wins over local.settings.json. */
   env?: Record<string, string>;
   /** Where host and function log lines go. Default: console. */
@@ -163,7 +165,15 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
 
   // The payload store (Azurite) before the app loads: the app reads AzureWebJobsStorage.
   const azurite = options.azurite ?? true;
-  const payload = await openPayloadStore({ env: process.env, dataDir, appDir, enabled: azurite, port: options.azuritePort, log: log.out });
+  const payload = await openPayloadStore({
+    env: process.env,
+    dataDir,
+    appDir,
+    enabled: azurite,
+    port: options.azuritePort,
+    queuePort: options.azuriteQueuePort,
+    log: log.out,
+  });
   started.payloadStore = payload.store;
 
   started.app = new WorkerApp({ appDir, log: (e) => log.entry(e) });
