@@ -1,4 +1,4 @@
-/** The start-up banner: what this host is, the durable store, the payload store, the limits, the keys, the functions. */
+/** The start-up banner: what this host is, the durable store, the payload store, the limits, the keys, the functions, the queue triggers. */
 import type { FunctionInfo } from "./function-index";
 
 const ALL_METHODS = ["GET", "POST", "DELETE", "HEAD", "PATCH", "PUT", "OPTIONS", "TRACE"];
@@ -16,6 +16,8 @@ export interface BannerFacts {
   /** The keys and their file, when keys are enforced. */
   keys?: { master: string; function: string; system: string; file: string };
   functions: FunctionInfo[];
+  /** The queue triggers' settings and queues (queue-listener.ts), when the app has any. */
+  queueTriggers?: string[];
   outputsWarning?: string;
   baseUrl: string;
   port: number;
@@ -47,6 +49,7 @@ export function startupBanner(f: BannerFacts): string[] {
   for (const fn of f.functions) {
     lines.push(fn.url ? `\t${fn.name}: [${(fn.methods ?? ALL_METHODS).join(",")}] ${fn.url}` : `\t${fn.name}: ${fn.triggerType}`, "");
   }
+  if (f.queueTriggers && f.queueTriggers.length > 0) lines.push(...f.queueTriggers, "");
   if (f.outputsWarning) lines.push(f.outputsWarning);
   lines.push(`Host started on ${f.baseUrl} (also http://127.0.0.1:${f.port}).`);
   return lines;

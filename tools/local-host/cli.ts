@@ -27,8 +27,9 @@ Serves the function app like \`func start\`. It is not the Azure Functions host 
                                admin -> the master key; /admin/* -> the master key; /runtime/webhooks/durabletask ->
                                the system key durabletask_extension or the master key; the local RPC endpoint needs
                                none. Keys are made on first start in <data-dir>/secrets/host.json and printed.
-  --no-azurite                 start no payload store (AzureWebJobsStorage left as set)
-  --azurite-port N             Azurite's port (default: any free port)
+  --no-azurite                 start no Azurite (blob and queue services; AzureWebJobsStorage left as set)
+  --azurite-port N             Azurite's blob service port (default: any free port)
+  --azurite-queue-port N       Azurite's queue service port (default: any free port)
   --verbose                    system log lines too
 
 WEBSITE_HOSTNAME, when set (environment or local.settings.json), is kept and names the Durable webhook URLs
@@ -52,6 +53,7 @@ interface CliArgs {
   /** Start Azurite when AzureWebJobsStorage names no account (default true; --no-azurite). */
   azurite: boolean;
   azuritePort?: number;
+  azuriteQueuePort?: number;
   verbose: boolean;
 }
 
@@ -102,6 +104,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
         break;
       case "--azurite-port":
         args.azuritePort = parsePort(value());
+        break;
+      case "--azurite-queue-port":
+        args.azuriteQueuePort = parsePort(value());
         break;
       case "--verbose":
         args.verbose = true;
@@ -170,6 +175,7 @@ async function main(): Promise<void> {
     dataDir: args.dataDir,
     azurite: args.azurite,
     azuritePort: args.azuritePort,
+    azuriteQueuePort: args.azuriteQueuePort,
     verbose: args.verbose,
   });
   let shuttingDown = false;

@@ -1,6 +1,6 @@
 /**
  * The function index: what the worker stand-in registered, by trigger kind: HTTP routes (compiled, in the
- * host's precedence order), orchestrator / activity / entity names, and the start-up listing.
+ * host's precedence order), orchestrator / activity / entity names, queue triggers, and the start-up listing.
  */
 import { unknownFunctionMessage } from "./engine/host-messages";
 import { compareRoutes, compileRoute, normalizeTemplate, type CompiledRoute } from "./routes";
@@ -37,6 +37,8 @@ export class FunctionIndex {
   readonly orchestrators: ReadonlySet<string>;
   readonly activities: ReadonlySet<string>;
   readonly entities: ReadonlySet<string>;
+  /** Functions with a `queueTrigger` (app.storageQueue), in registration order. */
+  readonly queueTriggers: RegisteredFunction[];
 
   constructor(private readonly byName: ReadonlyMap<string, RegisteredFunction>) {
     this.all = [...byName.values()];
@@ -50,6 +52,7 @@ export class FunctionIndex {
     this.orchestrators = this.names("orchestrationTrigger");
     this.activities = this.names("activityTrigger");
     this.entities = this.names("entityTrigger");
+    this.queueTriggers = this.all.filter((f) => isType(f, "queueTrigger"));
   }
 
   private names(triggerType: string): Set<string> {

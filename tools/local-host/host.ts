@@ -1,13 +1,14 @@
 /**
  * The local host: settings, the worker stand-in, the HTTP front (HTTP triggers under the route prefix,
- * /admin/host/status, the Durable webhooks) and the durable engine's local RPC endpoint, wired together.
+ * /admin/host/status, the Durable webhooks), the durable engine's local RPC endpoint and the queue triggers'
+ * listeners, wired together.
  * `startLocalHost` is the programmatic entry point; cli.ts wraps it for `npm start`.
  *
  * The parts: listeners.ts (the sockets), settings.ts (Core Tools' settings, host.json), payload-store.ts
  * (Azurite), worker.ts (the worker stand-in), function-index.ts (what was registered), invoker.ts (calling a
- * function), http-trigger.ts (the HTTP-trigger adapter), durable-api.ts (the Durable HTTP API), webhook-uri.ts (its
- * public base URL), keys.ts + auth.ts (key enforcement), http-front.ts (routing requests, the RPC endpoint),
- * engine/ (the durable engine), banner.ts.
+ * function), http-trigger.ts (the HTTP-trigger adapter), queue-options.ts + queue-listener.ts (queue triggers),
+ * durable-api.ts (the Durable HTTP API), webhook-uri.ts (its public base URL), keys.ts + auth.ts (key enforcement),
+ * http-front.ts (routing requests, the RPC endpoint), engine/ (the durable engine), banner.ts.
  */
 import type { IncomingMessage } from "node:http";
 import * as path from "node:path";
@@ -29,6 +30,8 @@ import { KeyStore, type HostKeys } from "./keys";
 import { openListeners, type Listeners } from "./listeners";
 import { unsupportedOutputsBanner } from "./output-bindings";
 import { openPayloadStore, type PayloadStore } from "./payload-store";
+import { QueueTriggers } from "./queue-listener";
+import { readQueuesOptions } from "./queue-options";
 import { applyAppSettings, readHostJson, type HostJson } from "./settings";
 import { extensionWebhookUri } from "./webhook-uri";
 import { WorkerApp, type RegisteredFunction } from "./worker";
@@ -59,12 +62,14 @@ export interface LocalHostOptions {
   /** Durable store directory. Default `<appDir>/.local-host-data`. Azurite's data goes to `<dataDir>/azurite`. */
   dataDir?: string;
   /**
-   * Start the payload store (an Azurite blob service) when `AzureWebJobsStorage` names no account (unset, empty,
+   * Start Azurite (its blob and queue services) when `AzureWebJobsStorage` names no account (unset, empty,
    * `UseDevelopmentStorage=true`). Default true; false = --no-azurite.
    */
   azurite?: boolean;
-  /** Azurite's loopback port. Default 0 = any free port. */
+  /** Azurite's blob service loopback port. Default 0 = any free port. */
   azuritePort?: number;
+  /** Azurite's queue service loopback port. Default 0 = any free port. */
+  azuriteQueuePort?: number;
   /** Extra environment for the app; like real environment variables, it wins over local.settings.json. */
   env?: Record<string, string>;
   /** Where host and function log lines go. Default: console. */
@@ -83,8 +88,13 @@ export interface LocalHost {
   stop(): Promise<void>;
 }
 
-/** What has been started so far, stopped in reverse order (the payload store last: the app may use it until the end). */
+/**
+ * What has been started so far, stopped in this order: the queue listeners first (their functions in flight finish
+ * and may still call the front or the RPC endpoint), then the sockets, the engine, the app, and the payload store
+ * last (the app may use it until the end).
+ */
 interface Started {
+  queues?: QueueTriggers;
   listeners?: Listeners;
   engine?: DurableEngine;
   app?: WorkerApp;
@@ -97,6 +107,7 @@ async function stopAll(s: Started, quiet: boolean): Promise<void> {
     if (quiet) await f().catch(() => undefined);
     else await f();
   };
+  await step(s.queues && (() => s.queues!.stop()));
   await step(s.listeners && (() => s.listeners!.close()));
   await step(s.engine && (() => s.engine!.stop()));
   await step(s.app && (() => s.app!.terminate()));
@@ -156,6 +167,9 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
   applyAppSettings(appDir, port, process.env, log.out);
   front.bodyLimit = requestBodyLimit(process.env);
   const hostJson = readHostJson(appDir, process.env);
+  // QueuesOptions are bound when the extension loads, whether or not a function uses them.
+  const queuesOptions = readQueuesOptions(hostJson.queues, process.env);
+  for (const w of queuesOptions.warnings) log.out(w);
   // The extension's public URLs come from WEBSITE_HOSTNAME (+ the system key when keys are enforced); RPC stays on loopback.
   const hostName = process.env.WEBSITE_HOSTNAME || `localhost:${port}`;
   const keyStore = options.requireKeys ? KeyStore.open(dataDir, hostName) : undefined;
@@ -163,7 +177,15 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
 
   // The payload store (Azurite) before the app loads: the app reads AzureWebJobsStorage.
   const azurite = options.azurite ?? true;
-  const payload = await openPayloadStore({ env: process.env, dataDir, appDir, enabled: azurite, port: options.azuritePort, log: log.out });
+  const payload = await openPayloadStore({
+    env: process.env,
+    dataDir,
+    appDir,
+    enabled: azurite,
+    port: options.azuritePort,
+    queuePort: options.azuriteQueuePort,
+    log: log.out,
+  });
   started.payloadStore = payload.store;
 
   started.app = new WorkerApp({ appDir, log: (e) => log.entry(e) });
@@ -202,6 +224,17 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
     ((fn: RegisteredFunction, req: IncomingMessage, url: URL) =>
       auth.httpTrigger(req.headers, url, fn.name, fn.bindings[fn.triggerName]?.authLevel));
   front.open({ api, trigger: new HttpTriggerAdapter(index, hostJson.routePrefix, invoker, log, authorize), hostJson, auth });
+  // The queue triggers' listeners, like the host's, start once everything else runs.
+  const queues = new QueueTriggers({
+    index,
+    options: queuesOptions.options,
+    invoker,
+    log,
+    env: process.env,
+    resolveFrom: [__dirname, appDir, process.cwd()],
+  });
+  started.queues = queues;
+  queues.start();
   const functions = index.describe(hostJson.routePrefix, baseUrl);
   const banner = startupBanner({
     hubName: hostJson.hubName,
@@ -212,6 +245,7 @@ async function composeHost(options: LocalHostOptions, c: Composition): Promise<O
     webhookBaseUrl: hostName === `localhost:${port}` ? undefined : api.baseUrl(),
     keys: keyStore && { ...keyStore.keys, file: keyStore.file },
     functions,
+    queueTriggers: queues.bannerLines(),
     outputsWarning: unsupportedOutputsBanner(index.all),
     baseUrl,
     port,

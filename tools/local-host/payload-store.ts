@@ -1,14 +1,16 @@
 /**
- * The payload store under the local host: the app keeps its large data in Blob Storage, configured by the app
- * setting `AzureWebJobsStorage`. When that names no account (unset, empty, `UseDevelopmentStorage=true`), the host
- * starts an Azurite blob service (the `azurite` npm package, blob only) on a free loopback port with its data in
- * `<dataDir>/azurite`, and gives the app the explicit connection string for that port.
+ * The payload store and the queues under the local host: the app keeps its large data in Blob Storage and its
+ * queues in Queue Storage, both configured by the app setting `AzureWebJobsStorage`. When that names no account
+ * (unset, empty, `UseDevelopmentStorage=true`), the host starts Azurite's blob and queue services (the `azurite` npm
+ * package; no table service) on two free loopback ports with their data in `<dataDir>/azurite`, and gives the app the
+ * explicit connection string for those ports.
  *
  * Azurite runs in a child process (this very module, `require.main === module`) driven through Azurite's own
- * BlobServer/BlobConfiguration classes: its module graph (express, lokijs, applicationinsights 2.x which patches
- * `require` when loaded) stays out of the app's process, and its metadata (LokiJS, saved every 5 s) is flushed
- * by a graceful close when the host stops OR dies: the child watches its IPC channel, which closes when the
- * host exits in any way (even `kill -9`), then closes the server (saving the databases) and exits.
+ * BlobServer/BlobConfiguration and QueueServer/QueueConfiguration classes (as Azurite's own `azurite` entry point
+ * runs both in one process): its module graph (express, lokijs, applicationinsights 2.x which patches `require` when
+ * loaded) stays out of the app's process, and its metadata (LokiJS, saved every 5 s) is flushed by a graceful close
+ * when the host stops OR dies: the child watches its IPC channel, which closes when the host exits in any way (even
+ * `kill -9`), then closes both servers (saving the databases) and exits.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -19,15 +21,17 @@ export const AZURITE_ACCOUNT_NAME = "devstoreaccount1";
 export const AZURITE_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 export const STORAGE_SETTING = "AzureWebJobsStorage";
 
-export function azuriteConnectionString(port: number): string {
+/** The development account's explicit connection string for Azurite's blob and queue services on these ports. */
+export function azuriteConnectionString(blobPort: number, queuePort: number): string {
   return (
     `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};` +
-    `BlobEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT_NAME};`
+    `BlobEndpoint=http://127.0.0.1:${blobPort}/${AZURITE_ACCOUNT_NAME};` +
+    `QueueEndpoint=http://127.0.0.1:${queuePort}/${AZURITE_ACCOUNT_NAME};`
   );
 }
 
 /** Identity-based connections (`AzureWebJobsStorage__blobServiceUri` etc.) that name an account. */
-const IDENTITY_KEYS = ["blobserviceuri", "accountname", "serviceuri"];
+const IDENTITY_KEYS = ["blobserviceuri", "queueserviceuri", "accountname", "serviceuri"];
 
 export type StorageTarget =
   /** Nothing names an account: the local host provides one. */
@@ -74,7 +78,10 @@ export interface PayloadStore {
   /** The blob endpoint, http://127.0.0.1:<port>/devstoreaccount1 */
   url: string;
   port: number;
-  /** Azurite's data folder (`--location`). */
+  /** The queue endpoint, http://127.0.0.1:<queuePort>/devstoreaccount1 */
+  queueUrl: string;
+  queuePort: number;
+  /** Azurite's data folder (`--location`), shared by both services. */
   location: string;
   /** The Azurite child process. */
   pid: number;
@@ -85,8 +92,10 @@ export interface PayloadStore {
 export interface PayloadStoreOptions {
   /** Data folder (created if missing). */
   location: string;
-  /** Loopback port; 0 (default) = any free port. */
+  /** The blob service's loopback port; 0 (default) = any free port. */
   port?: number;
+  /** The queue service's loopback port; 0 (default) = any free port. */
+  queuePort?: number;
   /** Where to resolve the `azurite` package from (default: this module's folder, then the cwd). */
   resolveFrom?: string[];
   /** Lines Azurite prints (normally none: access and debug logs are off). */
@@ -96,11 +105,11 @@ export interface PayloadStoreOptions {
 }
 
 /** Messages between the host and the Azurite child. */
-type ToChild = { type: "start"; blobDir: string; location: string; port: number } | { type: "stop" };
-type FromChild = { type: "ready"; port: number } | { type: "error"; message: string };
+type ToChild = { type: "start"; azuriteDir: string; location: string; port: number; queuePort: number } | { type: "stop" };
+type FromChild = { type: "ready"; port: number; queuePort: number } | { type: "error"; message: string };
 
-/** Finds the installed Azurite's blob server folder (`azurite/dist/src/blob`). */
-export function resolveAzuriteBlobDir(from: string[]): string {
+/** Finds the installed Azurite's server folder (`azurite/dist/src`, holding `blob/` and `queue/`). */
+export function resolveAzuriteDir(from: string[]): string {
   let pkg: string;
   try {
     pkg = require.resolve("azurite/package.json", { paths: from });
@@ -110,12 +119,12 @@ export function resolveAzuriteBlobDir(from: string[]): string {
         `Set ${STORAGE_SETTING} to a storage account's connection string, or pass --no-azurite to start without it.`,
     );
   }
-  return path.join(path.dirname(pkg), "dist", "src", "blob");
+  return path.join(path.dirname(pkg), "dist", "src");
 }
 
-/** Starts Azurite's blob service (only) in a child process tied to this one. */
+/** Starts Azurite's blob and queue services in a child process tied to this one. */
 export async function startPayloadStore(options: PayloadStoreOptions): Promise<PayloadStore> {
-  const blobDir = resolveAzuriteBlobDir(options.resolveFrom ?? [__dirname, process.cwd()]);
+  const azuriteDir = resolveAzuriteDir(options.resolveFrom ?? [__dirname, process.cwd()]);
   const location = path.resolve(options.location);
   fs.mkdirSync(location, { recursive: true });
   const child = fork(__filename, [], {
@@ -128,8 +137,10 @@ export async function startPayloadStore(options: PayloadStoreOptions): Promise<P
   forwardLines(child, options.log);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let port: number;
+  let queuePort: number;
   try {
-    port = await awaitReady(child, { type: "start", blobDir, location, port: options.port ?? 0 }, options.readyTimeoutMs ?? 60000);
+    const start: ToChild = { type: "start", azuriteDir, location, port: options.port ?? 0, queuePort: options.queuePort ?? 0 };
+    ({ port, queuePort } = await awaitReady(child, start, options.readyTimeoutMs ?? 60000));
   } catch (err) {
     child.kill("SIGKILL");
     throw err;
@@ -142,15 +153,17 @@ export async function startPayloadStore(options: PayloadStoreOptions): Promise<P
   return {
     url: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT_NAME}`,
     port,
+    queueUrl: `http://127.0.0.1:${queuePort}/${AZURITE_ACCOUNT_NAME}`,
+    queuePort,
     location,
     pid: child.pid!,
-    connectionString: azuriteConnectionString(port),
+    connectionString: azuriteConnectionString(port, queuePort),
     stop: () => (stopped ??= stopChild(child, exited)),
   };
 }
 
-function awaitReady(child: ChildProcess, start: ToChild, timeoutMs: number): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
+function awaitReady(child: ChildProcess, start: ToChild, timeoutMs: number): Promise<{ port: number; queuePort: number }> {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Azurite did not start within ${timeoutMs} ms`)), timeoutMs);
     const done = () => {
       clearTimeout(timer);
@@ -159,7 +172,7 @@ function awaitReady(child: ChildProcess, start: ToChild, timeoutMs: number): Pro
     };
     const onMessage = (msg: FromChild) => {
       done();
-      if (msg.type === "ready") resolve(msg.port);
+      if (msg.type === "ready") resolve({ port: msg.port, queuePort: msg.queuePort });
       else reject(new Error(`Azurite (payload store) failed to start: ${msg.message}`));
     };
     const onExit = (code: number | null, signal: string | null) => {
@@ -201,13 +214,14 @@ function forwardLines(child: ChildProcess, log: ((line: string) => void) | undef
 export interface PayloadStoreSetup {
   /** The Azurite started for the app, if any. */
   store?: PayloadStore;
-  /** The start-up banner's line about the payload store. */
+  /** The start-up banner's line about the payload store and the queues. */
   banner: string;
 }
 
 /**
  * The host's part: decides from `env` (settings already applied) whether the app needs a local account; if so
- * starts Azurite under `<dataDir>/azurite` and sets `AzureWebJobsStorage` in `env` to its connection string.
+ * starts Azurite's blob and queue services under `<dataDir>/azurite` and sets `AzureWebJobsStorage` in `env` to
+ * their connection string.
  */
 export async function openPayloadStore(opts: {
   env: NodeJS.ProcessEnv;
@@ -216,6 +230,7 @@ export async function openPayloadStore(opts: {
   /** false = never start Azurite (--no-azurite). */
   enabled: boolean;
   port?: number;
+  queuePort?: number;
   log?: (line: string) => void;
 }): Promise<PayloadStoreSetup> {
   const target = storageTarget(opts.env);
@@ -231,19 +246,22 @@ export async function openPayloadStore(opts: {
   const store = await startPayloadStore({
     location: path.join(opts.dataDir, "azurite"),
     port: opts.port,
+    queuePort: opts.queuePort,
     resolveFrom: [__dirname, opts.appDir, process.cwd()],
     log: opts.log,
   });
   opts.env[STORAGE_SETTING] = store.connectionString;
   return {
     store,
-    banner: `Payload store: Azurite blob service ${store.url}, data ${store.location} (pid ${store.pid}); ${STORAGE_SETTING} points at it.`,
+    banner:
+      `Payload store: Azurite blob service ${store.url}, queue service ${store.queueUrl}, data ${store.location} ` +
+      `(pid ${store.pid}); ${STORAGE_SETTING} points at it.`,
   };
 }
 
-// ---- the child: Azurite's BlobServer with an explicit configuration ----------------------------------------
+// ---- the child: Azurite's BlobServer and QueueServer with explicit configurations ---------------------------
 
-interface AzuriteBlobServer {
+interface AzuriteServer {
   start(): Promise<void>;
   close(): Promise<void>;
   getStatus(): string;
@@ -251,12 +269,12 @@ interface AzuriteBlobServer {
 }
 
 function runChild(): void {
-  let server: AzuriteBlobServer | undefined;
+  const servers: AzuriteServer[] = [];
   let closing: Promise<void> | undefined;
   const exit = (code: number) => {
     closing ??= (async () => {
       setTimeout(() => process.exit(code), 5000).unref();
-      if (server?.getStatus() === "Running") await server.close().catch(() => undefined);
+      await Promise.all(servers.filter((s) => s.getStatus() === "Running").map((s) => s.close().catch(() => undefined)));
       process.exit(code);
     })();
   };
@@ -267,44 +285,62 @@ function runChild(): void {
   process.on("disconnect", () => exit(0));
   process.on("message", (msg: ToChild) => {
     if (msg.type === "stop") return exit(0);
-    if (msg.type !== "start" || server) return;
-    startBlobServer(msg).then(
-      (s) => {
-        server = s;
-        const address = s.httpServer.address();
-        const port = typeof address === "object" && address ? address.port : msg.port;
-        process.send?.({ type: "ready", port } satisfies FromChild);
+    if (msg.type !== "start" || servers.length > 0) return;
+    startServers(msg, servers).then(
+      ([blob, queue]) => {
+        process.send?.({ type: "ready", port: portOf(blob, msg.port), queuePort: portOf(queue, msg.queuePort) } satisfies FromChild);
       },
       (err: Error) => {
-        process.send?.({ type: "error", message: err?.message ?? String(err) } satisfies FromChild, () => process.exit(1));
+        process.send?.({ type: "error", message: err?.message ?? String(err) } satisfies FromChild, () => exit(1));
       },
     );
   });
 }
 
-async function startBlobServer(msg: Extract<ToChild, { type: "start" }>): Promise<AzuriteBlobServer> {
+function portOf(server: AzuriteServer, asked: number): number {
+  const address = server.httpServer.address();
+  return typeof address === "object" && address ? address.port : asked;
+}
+
+/** The blob server, then the queue server (each pushed on `started` once it runs, so a failure closes the first). */
+async function startServers(msg: Extract<ToChild, { type: "start" }>, started: AzuriteServer[]): Promise<[AzuriteServer, AzuriteServer]> {
+  const blob = await startServer(msg, "blob", msg.port);
+  started.push(blob);
+  const queue = await startServer(msg, "queue", msg.queuePort);
+  started.push(queue);
+  return [blob, queue];
+}
+
+/**
+ * One Azurite service with the file names, keep-alive and write concurrency of Azurite's own defaults (its
+ * `utils/constants`; the queue's one writer per location is its DEFAULT_QUEUE_PERSISTENCE_ARRAY). BlobConfiguration
+ * and QueueConfiguration take the same first twelve arguments (host, port, keepAliveTimeout, metadataDBPath,
+ * extentDBPath, persistencePathArray, enableAccessLog, accessLogWriteStream, enableDebugLog, debugLogFilePath, loose,
+ * skipApiVersionCheck): = azurite-<service> --<service>Host 127.0.0.1 --<service>Port <port> --location <loc> --silent
+ * --skipApiVersionCheck (no --debug).
+ */
+async function startServer(msg: Extract<ToChild, { type: "start" }>, service: "blob" | "queue", port: number): Promise<AzuriteServer> {
+  const dir = path.join(msg.azuriteDir, service);
+  const Name = service === "blob" ? "Blob" : "Queue";
+  const SERVICE = service.toUpperCase();
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const BlobServer = require(path.join(msg.blobDir, "BlobServer")).default;
-  const BlobConfiguration = require(path.join(msg.blobDir, "BlobConfiguration")).default;
-  const constants = require(path.join(msg.blobDir, "utils", "constants"));
+  const Server = require(path.join(dir, `${Name}Server`)).default;
+  const Configuration = require(path.join(dir, `${Name}Configuration`)).default;
+  const constants = require(path.join(dir, "utils", "constants")) as Record<string, unknown>;
   /* eslint-enable @typescript-eslint/no-require-imports */
+  const constant = (name: string) => constants[`DEFAULT_${SERVICE}_${name}`];
+  const concurrency =
+    service === "blob"
+      ? Number(constants.DEFAULT_WRITE_CONCURRENCY_PER_LOCATION)
+      : Number((constant("PERSISTENCE_ARRAY") as { maxConcurrency?: number }[] | undefined)?.[0]?.maxConcurrency ?? 1);
   const loc = msg.location;
-  // BlobConfiguration(host, port, keepAliveTimeout, metadataDBPath, extentDBPath, persistencePathArray,
-  //   enableAccessLog, accessLogWriteStream, enableDebugLog, debugLogFilePath, loose, skipApiVersionCheck)
-  // = azurite-blob --blobHost 127.0.0.1 --blobPort <port> --location <loc> --silent --skipApiVersionCheck (no --debug)
-  const config = new BlobConfiguration(
+  const config = new Configuration(
     "127.0.0.1",
-    msg.port,
-    constants.DEFAULT_BLOB_KEEP_ALIVE_TIMEOUT,
-    path.join(loc, constants.DEFAULT_BLOB_LOKI_DB_PATH),
-    path.join(loc, constants.DEFAULT_BLOB_EXTENT_LOKI_DB_PATH),
-    [
-      {
-        locationId: "Default",
-        locationPath: path.join(loc, constants.DEFAULT_BLOB_PERSISTENCE_PATH),
-        maxConcurrency: constants.DEFAULT_WRITE_CONCURRENCY_PER_LOCATION,
-      },
-    ],
+    port,
+    constant("KEEP_ALIVE_TIMEOUT"),
+    path.join(loc, String(constant("LOKI_DB_PATH"))),
+    path.join(loc, String(constant("EXTENT_LOKI_DB_PATH"))),
+    [{ locationId: "Default", locationPath: path.join(loc, String(constant("PERSISTENCE_PATH"))), maxConcurrency: concurrency }],
     false,
     undefined,
     false,
@@ -312,7 +348,7 @@ async function startBlobServer(msg: Extract<ToChild, { type: "start" }>): Promis
     false,
     true,
   );
-  const server: AzuriteBlobServer = new BlobServer(config);
+  const server: AzuriteServer = new Server(config);
   await server.start();
   return server;
 }

@@ -16,6 +16,8 @@ export interface HostJson {
   maxConcurrentActivityFunctions?: number;
   maxConcurrentOrchestratorFunctions?: number;
   extensionBundle?: { id?: string; version?: string };
+  /** `extensions.queues` as written (queue-options.ts reads it as the Storage-queues extension does). */
+  queues?: unknown;
 }
 
 export function readJsonFile(file: string): unknown {
@@ -83,6 +85,7 @@ export function readHostJson(appDir: string, env: NodeJS.ProcessEnv): HostJson {
         maxConcurrentOrchestratorFunctions?: number;
         storageProvider?: { connectionStringName?: string; connectionName?: string };
       };
+      queues?: unknown;
     };
     extensionBundle?: { id?: string; version?: string };
   };
@@ -100,6 +103,7 @@ export function readHostJson(appDir: string, env: NodeJS.ProcessEnv): HostJson {
     maxConcurrentActivityFunctions: numberOrUndefined(dt.maxConcurrentActivityFunctions),
     maxConcurrentOrchestratorFunctions: numberOrUndefined(dt.maxConcurrentOrchestratorFunctions),
     extensionBundle: json.extensionBundle,
+    queues: json.extensions?.queues,
   };
 }
 

@@ -1,7 +1,8 @@
-/** The payload store: an Azurite blob service the host starts when AzureWebJobsStorage names no account. */
+/** The payload store and the queues: Azurite's blob and queue services the host starts when AzureWebJobsStorage names no account. */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
+import { QueueServiceClient } from "@azure/storage-queue";
 import { parseArgs } from "../cli";
 import { azuriteConnectionString, storageTarget } from "../payload-store";
 import { buildHost, fixtureApp, json, startHostProcess, tempDir, type HostProcess } from "./harness";
@@ -31,26 +32,41 @@ describe("which account AzureWebJobsStorage names", () => {
     expect(storageTarget({ AzureWebJobsStorage__accountName: "named" })).toEqual({ kind: "external", account: "named" });
     expect(storageTarget({ AzureWebJobsStorage__credential: "managedidentity" }).kind).toBe("local");
   });
-  test("the explicit Azurite connection string for a port", () => {
-    expect(azuriteConnectionString(41000)).toBe(
-      "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:41000/devstoreaccount1;",
+  test("an identity-based queue connection names an account too", () => {
+    expect(storageTarget({ AzureWebJobsStorage__queueServiceUri: "https://qacct.queue.core.windows.net" })).toEqual({
+      kind: "external",
+      account: "qacct",
+    });
+  });
+  test("the explicit Azurite connection string for the blob and queue ports", () => {
+    expect(azuriteConnectionString(41000, 41001)).toBe(
+      "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;" +
+        "BlobEndpoint=http://127.0.0.1:41000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:41001/devstoreaccount1;",
     );
   });
-  test("CLI: --no-azurite, --azurite-port", () => {
+  test("CLI: --no-azurite, --azurite-port, --azurite-queue-port", () => {
     expect(parseArgs([], {}).azurite).toBe(true);
     expect(parseArgs(["--no-azurite"], {}).azurite).toBe(false);
     expect(parseArgs(["--azurite-port", "10010"], {}).azuritePort).toBe(10010);
+    expect(parseArgs(["--azurite-queue-port", "10011"], {}).azuriteQueuePort).toBe(10011);
     expect(() => parseArgs(["--azurite-port", "x"], {})).toThrow(/Invalid port/);
+    expect(() => parseArgs(["--azurite-queue-port", "-1"], {})).toThrow(/Invalid port/);
   });
 });
 
-/** The banner's payload-store line: Azurite's port, data folder and pid. */
-function azuriteOf(host: HostProcess): { port: number; location: string; pid: number } {
-  const m = /Payload store: Azurite blob service http:\/\/127\.0\.0\.1:(\d+)\/devstoreaccount1, data (.+) \(pid (\d+)\)/.exec(
-    host.output(),
-  );
+/** The banner's payload-store line: Azurite's blob and queue ports, data folder and pid. */
+function azuriteOf(host: HostProcess): { port: number; queuePort: number; location: string; pid: number } {
+  const m =
+    /Payload store: Azurite blob service http:\/\/127\.0\.0\.1:(\d+)\/devstoreaccount1, queue service http:\/\/127\.0\.0\.1:(\d+)\/devstoreaccount1, data (.+) \(pid (\d+)\)/.exec(
+      host.output(),
+    );
   if (!m) throw new Error(`no Azurite in the banner:\n${host.output()}`);
-  return { port: Number(m[1]), location: m[2], pid: Number(m[3]) };
+  return { port: Number(m[1]), queuePort: Number(m[2]), location: m[3], pid: Number(m[4]) };
+}
+
+async function peekText(cs: string, queue: string): Promise<string[]> {
+  const r = await QueueServiceClient.fromConnectionString(cs).getQueueClient(queue).peekMessages({ numberOfMessages: 32 });
+  return r.peekedMessageItems.map((m) => m.messageText);
 }
 
 async function appSetting(host: HostProcess, name: string): Promise<string | null> {
@@ -91,7 +107,7 @@ describe("the host starts Azurite for the app", () => {
     buildHost();
   });
 
-  test("the app gets the connection string for Azurite's port; blobs survive a restart and a kill -9 of the host", async () => {
+  test("the app gets the connection string for Azurite's ports; blobs and queue messages survive a restart and a kill -9 of the host", async () => {
     const dataDir = tempDir("local-host-azurite-");
     const first = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "" } });
     let cs: string;
@@ -99,22 +115,31 @@ describe("the host starts Azurite for the app", () => {
       const az = azuriteOf(first);
       expect(az.location).toBe(path.join(dataDir, "azurite"));
       cs = (await appSetting(first, "AzureWebJobsStorage"))!;
-      expect(cs).toBe(azuriteConnectionString(az.port));
+      expect(cs).toBe(azuriteConnectionString(az.port, az.queuePort));
+      expect(az.queuePort).not.toBe(az.port);
+      expect([az.port, az.queuePort]).not.toContain(10000);
+      expect([az.port, az.queuePort]).not.toContain(10001);
       await writeBlob(cs, "payloads", "req/1.json", '{"n":1}');
+      const q = QueueServiceClient.fromConnectionString(cs).getQueueClient("kept");
+      await q.createIfNotExists();
+      await q.sendMessage("m1");
       expect(await first.stop("SIGTERM")).toBe(0);
       expect(await gone(az.pid, 2000)).toBe(true);
     } finally {
       await first.stop("SIGKILL");
     }
     expect(fs.existsSync(path.join(dataDir, "azurite", "__azurite_db_blob__.json"))).toBe(true);
+    expect(fs.existsSync(path.join(dataDir, "azurite", "__azurite_db_queue__.json"))).toBe(true);
 
     const second = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "" } });
     try {
       const az = azuriteOf(second);
       const cs2 = (await appSetting(second, "AzureWebJobsStorage"))!;
       expect(await readBlob(cs2, "payloads", "req/1.json")).toBe('{"n":1}');
+      expect(await peekText(cs2, "kept")).toEqual(["m1"]);
       // Written less than Azurite's 5 s metadata autosave before the host dies: the child flushes on the way out.
       await writeBlob(cs2, "payloads", "req/2.json", '{"n":2}');
+      await QueueServiceClient.fromConnectionString(cs2).getQueueClient("kept").sendMessage("m2");
       await second.stop("SIGKILL");
       expect(await gone(az.pid, 3000)).toBe(true);
     } finally {
@@ -124,24 +149,25 @@ describe("the host starts Azurite for the app", () => {
     const third = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "UseDevelopmentStorage=true" } });
     try {
       const cs3 = (await appSetting(third, "AzureWebJobsStorage"))!;
-      expect(cs3).toBe(azuriteConnectionString(azuriteOf(third).port));
+      expect(cs3).toBe(azuriteConnectionString(azuriteOf(third).port, azuriteOf(third).queuePort));
       expect(await readBlob(cs3, "payloads", "req/1.json")).toBe('{"n":1}');
       expect(await readBlob(cs3, "payloads", "req/2.json")).toBe('{"n":2}');
+      expect(await peekText(cs3, "kept")).toEqual(["m1", "m2"]);
     } finally {
       await third.stop();
     }
   });
 
-  test("two hosts at once get different Azurite ports", async () => {
+  test("two hosts at once get different Azurite ports (blob and queue)", async () => {
     const [a, b] = await Promise.all([
       startHostProcess({ appDir: fixtureApp, dataDir: tempDir("local-host-az-a-"), env: { AzureWebJobsStorage: "" } }),
       startHostProcess({ appDir: fixtureApp, dataDir: tempDir("local-host-az-b-"), env: { AzureWebJobsStorage: "" } }),
     ]);
     try {
-      const [pa, pb] = [azuriteOf(a).port, azuriteOf(b).port];
-      expect(pa).not.toBe(pb);
-      expect(await appSetting(a, "AzureWebJobsStorage")).toBe(azuriteConnectionString(pa));
-      expect(await appSetting(b, "AzureWebJobsStorage")).toBe(azuriteConnectionString(pb));
+      const [za, zb] = [azuriteOf(a), azuriteOf(b)];
+      expect(new Set([za.port, za.queuePort, zb.port, zb.queuePort]).size).toBe(4);
+      expect(await appSetting(a, "AzureWebJobsStorage")).toBe(azuriteConnectionString(za.port, za.queuePort));
+      expect(await appSetting(b, "AzureWebJobsStorage")).toBe(azuriteConnectionString(zb.port, zb.queuePort));
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
