@@ -425,3 +425,34 @@ describe("across batches", () => {
     );
   });
 });
+
+describe("combinations users make", () => {
+  test("a window under a deadline with retries, batches and a failure tolerance: closes by tolerance, never past the window, calls no one after", async () => {
+    // 24 recipients in batches of 6; every recipient of origin B fails every attempt; A and C answer when released.
+    const names = letters(24).map((_, i) => `${"ABC"[i % 3]}${i}`);
+    const h = host((id) => (id.startsWith("B") ? { error: "HTTP 503" } : "hold"));
+    await h.start(
+      gatherInput({
+        recipients: urls(...names),
+        fanoutBatchSize: 6,
+        completion: { mode: "all", agree: false, timeoutMs: 60_000 },
+        retry: retry(2, 10),
+        concurrency: { maxInFlight: 4, perOrigin: 2 },
+        tolerance: { maxFailures: 2 },
+      }),
+    );
+    await drain(h, 10);
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "failed", closedBy: "failure-tolerance-exceeded" });
+    expect(result.counts.failed).toBeGreaterThan(2);
+    // Nobody was called after the close: the recipients never called end abandoned, and fewer than all were called.
+    const called = new Set(h.calls.map((c) => c.recipientId));
+    expect(called.size).toBeLessThan(24);
+    for (const r of result.responses!) if (!called.has(r.recipientId)) expect(r.status).toBe("abandoned");
+    expect(h.peakTotal).toBeLessThanOrEqual(4);
+    for (const n of h.peak.values()) expect(n).toBeLessThanOrEqual(2);
+    const parent = sharePeak(h.history());
+    expect(parent.maxInFlight).toBeLessThanOrEqual(4);
+    expect(h.problems()).toEqual([]);
+  });
+});
