@@ -9,17 +9,9 @@ import { EventType } from "../../tools/local-host/engine/history";
 import { validateGatherRequest } from "../../src/gather/schema";
 import type { GatherResult, Json, RetrySpec } from "../../src/gather/types";
 import { RunPayloads } from "../../src/gather/runPayloads";
-import { gatherInput, OrchestrationHost, type GatherSpec, type Outcome } from "./host";
+import { gatherInput, useHosts, type GatherSpec, type OrchestrationHost } from "./host";
 
-const hosts: OrchestrationHost[] = [];
-function host(script?: (recipientId: string, attempt: number) => Outcome): OrchestrationHost {
-  const h = new OrchestrationHost(script);
-  hosts.push(h);
-  return h;
-}
-afterEach(async () => {
-  for (const h of hosts.splice(0)) await h.stop();
-});
+const host = useHosts();
 
 const sims = (...ids: string[]) => ids.map((id) => ({ id, simulate: { latencyMs: 0, failureRate: 0, value: null as Json } }));
 const urls = (...ids: string[]) => ids.map((id) => ({ id, url: `http://127.0.0.1:9/${id}`, method: "POST" as const, timeoutMs: 1000 }));

@@ -278,3 +278,19 @@ export function gatherInput(overrides: Partial<GatherSpec> = {}): GatherSpec {
     ...overrides,
   };
 }
+
+/**
+ * A test file's hosts: `host(script)` makes one, and every host made is stopped after each test
+ * (registers the afterEach itself).
+ */
+export function useHosts(): (script?: (recipientId: string, attempt: number) => Outcome) => OrchestrationHost {
+  const hosts: OrchestrationHost[] = [];
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) await h.stop();
+  });
+  return (script) => {
+    const h = new OrchestrationHost(script);
+    hosts.push(h);
+    return h;
+  };
+}

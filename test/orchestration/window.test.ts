@@ -9,17 +9,9 @@ import { EventType } from "../../tools/local-host/engine/history";
 import type { HistoryEvent } from "../../tools/local-host/engine/types";
 import type { GatherResult, Json, Recipient, RetrySpec } from "../../src/gather/types";
 import { decodeOriginTable } from "../../src/gather/window";
-import { gatherInput, OrchestrationHost, type Outcome } from "./host";
+import { gatherInput, useHosts, type OrchestrationHost, type Outcome } from "./host";
 
-const hosts: OrchestrationHost[] = [];
-function host(script?: (recipientId: string, attempt: number) => Outcome): OrchestrationHost {
-  const h = new OrchestrationHost(script);
-  hosts.push(h);
-  return h;
-}
-afterEach(async () => {
-  for (const h of hosts.splice(0)) await h.stop();
-});
+const host = useHosts();
 
 const hold = (): Outcome => "hold";
 const sims = (...ids: string[]): Recipient[] => ids.map((id) => ({ id, simulate: { latencyMs: 0, failureRate: 0, value: null as Json } }));
