@@ -12,7 +12,17 @@ import { flushTelemetry, trackGatherCompleted } from "../telemetry";
 /**
  * Writes the result document (every outcome with its recipient id) to the payload store and returns
  * the orchestration output: the summary, the aggregate, and the responses inline only while they fit
- * RESULT_INLINE_BYTES. It reads only the answers the output shows, one at a time: never every answer.
+ * RESULT_INLINE_BYTES. It reads only the answers the output shows (group by group, RunPayloads.readAnswers):
+ * never every answer. Store failures are retried inside the store (a body cut mid-way is read again).
+ *
+ * An answer the output needs that cannot be read (its blob lost, or shorter than its range) fails the
+ * activity with an AnswerUnreadableError naming the blob and the range, and so the gather: the aggregate
+ * and the inline responses are computed from those values, and the result has no way to say that one of
+ * them is missing, so any result would be a wrong one (a `best` or `vote` value of null, a `collect`
+ * missing a recipient) reported as complete. A result that shows no values (responses and `collect`
+ * values over the inline budget, a `summary`) reads none and completes; the responses route then marks
+ * the lost entries.
+ *
  * Also records the gather's telemetry: emitting here (an activity) and never in the orchestrator is what
  * makes it replay-safe; a re-executed aggregateResponses would record the gather again (accepted).
  */
@@ -30,9 +40,12 @@ export async function aggregateResponses(input: AggregationInput): Promise<Gathe
   const answers: AnswerSource = {
     ids,
     succeeded,
-    read: (index) => {
+    read: async (index) => {
+      if (auction) return payloads.auctionAnswer(ids[index]);
       const ref = outcomes[index].answer;
-      return auction ? payloads.auctionAnswer(ids[index]) : ref ? payloads.answer(ref) : Promise.resolve(undefined);
+      if (!ref)
+        throw new Error(`the answer of recipient '${ids[index]}' (index ${index}) cannot be read: no stored answer is recorded for it`);
+      return payloads.answer(ref);
     },
     ...(auction || refs.length !== succeeded.length ? {} : { readAll: () => payloads.answersAt(refs) }),
   };

@@ -3,7 +3,7 @@ import { gatherApi } from "../http/register";
 import { FunctionNames } from "../durable/names";
 import { errorBody } from "../gather/errors";
 import { parsePageQuery, responsesPage, type ResponseEntry } from "../gather/responsesPage";
-import { RunPayloads } from "../gather/runPayloads";
+import { RunPayloads, type AnswerRead } from "../gather/runPayloads";
 import type { OrchestrationInput } from "../gather/types";
 import { findGather } from "../http/gatherRoute";
 import { jsonResponse } from "../http/responses";
@@ -12,9 +12,13 @@ import { getPayloadStore } from "../payload";
 /**
  * The responses of a gather, page by page, in recipient-list (auction: arrival) order. Once the gather
  * has its result, from the result document; while it runs (or if it stopped without one), the answers
- * stored so far, every other recipient `pending`. Values come from the stored answers of the page only.
+ * stored so far, every other recipient `pending`. Values come from the stored answers of the page only,
+ * read as the aggregation reads them (RunPayloads.readAnswers): one range read per answer group, not one
+ * request per answer. A page holds at most `limit` entries and MAX_PAGE_BYTES of JSON (responsesPage.ts).
+ * An answer that cannot be read is an entry with an `error` naming its blob, not a failed page: one lost
+ * blob must not make every page that holds it (and the gather's other answers) unreadable.
  */
-async function getScatterGatherResponses(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function getScatterGatherResponses(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const query = parsePageQuery(request.query);
   if (!query.ok) return jsonResponse(400, errorBody("invalid_request", query.message));
   const gather = await findGather(request, context, { showInput: true });
@@ -23,10 +27,22 @@ async function getScatterGatherResponses(request: HttpRequest, context: Invocati
   const payloads = new RunPayloads(getPayloadStore(), input.run);
   const byResponder = input.auction !== undefined;
   const entries = await currentEntries(payloads, byResponder);
-  const page = await responsesPage(entries, query.value, input.responsesUri, (entry) =>
-    byResponder ? payloads.auctionAnswer(entry.recipientId) : entry.answer ? payloads.answer(entry.answer) : Promise.resolve(undefined),
-  );
+  const page = await responsesPage(entries, query.value, input.responsesUri, (succeeded) => readAnswers(payloads, byResponder, succeeded));
   return jsonResponse(200, page);
+}
+
+/** The stored answers of succeeded entries, in order: by responder (auctions), else by ref, group by group. */
+async function readAnswers(
+  payloads: RunPayloads,
+  byResponder: boolean,
+  succeeded: readonly ResponseEntry[],
+): Promise<(AnswerRead | undefined)[]> {
+  if (byResponder) return payloads.readAuctionAnswers(succeeded.map((e) => e.recipientId));
+  const refs = succeeded.flatMap((e) => (e.answer ? [e.answer] : []));
+  const reads = await payloads.readAnswers(refs);
+  let next = 0;
+  // An entry without a ref gets no read: the page says no stored answer is recorded for it.
+  return succeeded.map((e) => (e.answer ? reads[next++] : undefined));
 }
 
 async function currentEntries(payloads: RunPayloads, byResponder: boolean): Promise<ResponseEntry[]> {

@@ -6,7 +6,14 @@
  * them lives.
  */
 import { answerGroupOf, gatherKeys, INDEX_DIGITS, type GatherKeys } from "../payload/keys";
-import { PayloadNotFoundError, type PayloadStore, type PutResult } from "../payload/store";
+import {
+  describeRange,
+  PayloadFormatError,
+  PayloadNotFoundError,
+  PayloadRangeError,
+  type PayloadStore,
+  type PutResult,
+} from "../payload/store";
 import { AnswerGroupWriter, parseDirectory, type AnswerRef } from "./answerGroups";
 import type { RecipientOutcome } from "./outcomes";
 import type { GatherResult, Json, Recipient, RunRef } from "./types";
@@ -26,6 +33,37 @@ export interface ResultDocument extends Omit<GatherResult, "responses" | "aggreg
   outcomes: (RecipientOutcome & { recipientId: string })[];
   /** How the answers are found: by index, or by responder name (auctions). */
   answersBy: "index" | "responder";
+}
+
+/**
+ * A stored answer that cannot be read back: its blob is gone, ends before the answer's bytes, or holds
+ * something else there. Names the blob and the answer's range; never read as a null value.
+ */
+export class AnswerUnreadableError extends Error {
+  readonly code = "AnswerUnreadable";
+  constructor(
+    readonly key: string,
+    /** The answer's range in its group (undefined for a blob of its own: an auction answer). */
+    readonly range: { offset: number; length: number } | undefined,
+    cause: PayloadNotFoundError | PayloadRangeError | PayloadFormatError,
+  ) {
+    const why =
+      cause instanceof PayloadNotFoundError
+        ? `the blob does not exist (in container '${cause.container}')`
+        : cause instanceof PayloadRangeError
+          ? `the blob holds only ${cause.received} of the ${describeRange(cause)}`
+          : cause.message.replace(/^payload '[^']*' /, "it ");
+    super(`stored answer '${key}'${range ? ` (${describeRange(range)})` : ""} cannot be read: ${why}`, { cause });
+    this.name = "AnswerUnreadableError";
+  }
+}
+
+/** One answer read back: its value, or why it cannot be read (the other answers of a page still can). */
+export type AnswerRead = { answer: StoredAnswer; error?: undefined } | { answer?: undefined; error: AnswerUnreadableError };
+
+/** The store's answer for data that is not there or not what it should be (as opposed to a store failure). */
+function isUnreadable(error: unknown): error is PayloadNotFoundError | PayloadRangeError | PayloadFormatError {
+  return error instanceof PayloadNotFoundError || error instanceof PayloadRangeError || error instanceof PayloadFormatError;
 }
 
 /** Bytes of other answers a spanning read may take along before single reads are cheaper. */
@@ -85,43 +123,84 @@ export class RunPayloads {
     return writer.write(this.keys, index, fields, valueJson);
   }
 
-  /** The stored answer at `ref` (exactly its bytes, not its whole group). */
-  answer(ref: AnswerRef): Promise<StoredAnswer | undefined> {
-    return orUndefined(this.store.getJsonRange<StoredAnswer>(this.keys.answerGroup(ref.group), ref.offset, ref.length));
+  /**
+   * The stored answer at `ref` (exactly its bytes, not its whole group). Throws AnswerUnreadableError,
+   * naming the group blob and the range, when it cannot be read.
+   */
+  async answer(ref: AnswerRef): Promise<StoredAnswer> {
+    const [read] = await this.readAnswers([ref]);
+    if (read.error) throw read.error;
+    return read.answer;
   }
 
   /**
-   * Many stored answers (what the inline result shows, small in total), in `refs` order. The answers of
-   * one group come in one range read spanning them, unless that span is mostly other answers (then one
-   * range read each): never one request per answer when they sit together, never a group's worth of
-   * bytes for a few small answers.
+   * Many stored answers (what the inline result shows, small in total), in `refs` order; throws the first
+   * AnswerUnreadableError when one of them cannot be read (see readAnswers).
    */
-  async answersAt(refs: readonly AnswerRef[]): Promise<(StoredAnswer | undefined)[]> {
+  async answersAt(refs: readonly AnswerRef[]): Promise<StoredAnswer[]> {
+    return (await this.readAnswers(refs)).map((read) => {
+      if (read.error) throw read.error;
+      return read.answer;
+    });
+  }
+
+  /**
+   * Stored answers in `refs` order, each read back or marked with why it cannot be (its blob missing, or
+   * shorter than its range): an AnswerUnreadableError naming the blob and the range, never a null value.
+   * Any other failure of the store (after its retries) is thrown. The answers of one group come in one
+   * range read spanning them, unless that span is mostly other answers (then one range read each): never
+   * one request per answer when they sit together, never a group's worth of bytes for a few small answers.
+   * The aggregation and the responses route both read answers through here.
+   */
+  async readAnswers(refs: readonly AnswerRef[]): Promise<AnswerRead[]> {
     const byGroup = new Map<string, AnswerRef[]>();
     for (const ref of refs) {
       const members = byGroup.get(ref.group);
       if (members) members.push(ref);
       else byGroup.set(ref.group, [ref]);
     }
-    const found = new Map<AnswerRef, StoredAnswer | undefined>();
+    const found = new Map<AnswerRef, AnswerRead>();
+    const readOne = async (ref: AnswerRef) => {
+      const key = this.keys.answerGroup(ref.group);
+      try {
+        found.set(ref, { answer: await this.store.getJsonRange<StoredAnswer>(key, ref.offset, ref.length) });
+      } catch (error) {
+        if (!isUnreadable(error)) throw error;
+        found.set(ref, { error: new AnswerUnreadableError(key, ref, error) });
+      }
+    };
     const readGroup = async ([group, members]: [string, AnswerRef[]]) => {
       const start = Math.min(...members.map((r) => r.offset));
       const end = Math.max(...members.map((r) => r.offset + r.length));
       const needed = members.reduce((sum, r) => sum + r.length, 0);
       if (members.length === 1 || end - start > 4 * needed + SPAN_SLACK_BYTES) {
-        await Promise.all(members.map(async (ref) => found.set(ref, await this.answer(ref))));
+        await Promise.all(members.map(readOne));
         return;
       }
-      const span = await orUndefined(this.store.getRange(this.keys.answerGroup(group), start, end - start));
+      const key = this.keys.answerGroup(group);
+      let span: Uint8Array;
+      try {
+        span = await this.store.getRange(key, start, end - start);
+      } catch (error) {
+        if (!isUnreadable(error)) throw error;
+        // A group that ends early may still hold the first answers: say which ones, answer by answer.
+        if (error instanceof PayloadRangeError) await Promise.all(members.map(readOne));
+        else for (const ref of members) found.set(ref, { error: new AnswerUnreadableError(key, ref, error) });
+        return;
+      }
       for (const ref of members) {
-        const bytes = span?.subarray(ref.offset - start, ref.offset - start + ref.length);
-        found.set(ref, bytes ? (JSON.parse(Buffer.from(bytes).toString("utf8")) as StoredAnswer) : undefined);
+        const text = Buffer.from(span.subarray(ref.offset - start, ref.offset - start + ref.length)).toString("utf8");
+        try {
+          found.set(ref, { answer: JSON.parse(text) as StoredAnswer });
+        } catch (error) {
+          found.set(ref, { error: new AnswerUnreadableError(key, ref, new PayloadFormatError(key, error)) });
+        }
       }
     };
     // A few groups at a time: bounded requests in flight, like any other read of many answers.
     const groups = [...byGroup];
     for (let i = 0; i < groups.length; i += READ_GROUPS_AT_ONCE) await Promise.all(groups.slice(i, i + READ_GROUPS_AT_ONCE).map(readGroup));
-    return refs.map((ref) => found.get(ref));
+    return refs.map((ref) => found.get(ref)!);
   }
 
   /**
@@ -142,8 +221,29 @@ export class RunPayloads {
     return this.store.putJson(this.auctionKey(responder), answer);
   }
 
-  auctionAnswer(responder: string): Promise<StoredAnswer | undefined> {
-    return orUndefined(this.store.getJson<StoredAnswer>(this.auctionKey(responder)));
+  /** A responder's stored answer; throws AnswerUnreadableError, naming the blob, when it cannot be read. */
+  async auctionAnswer(responder: string): Promise<StoredAnswer> {
+    const [read] = await this.readAuctionAnswers([responder]);
+    if (read.error) throw read.error;
+    return read.answer;
+  }
+
+  /** Responders' stored answers in `responders` order, each read back or marked (see readAnswers). */
+  async readAuctionAnswers(responders: readonly string[]): Promise<AnswerRead[]> {
+    const reads: AnswerRead[] = new Array<AnswerRead>(responders.length);
+    const readOne = async (responder: string, i: number) => {
+      const key = this.auctionKey(responder);
+      try {
+        reads[i] = { answer: await this.store.getJson<StoredAnswer>(key) };
+      } catch (error) {
+        if (!isUnreadable(error)) throw error;
+        reads[i] = { error: new AnswerUnreadableError(key, undefined, error) };
+      }
+    };
+    for (let i = 0; i < responders.length; i += READ_GROUPS_AT_ONCE) {
+      await Promise.all(responders.slice(i, i + READ_GROUPS_AT_ONCE).map((responder, j) => readOne(responder, i + j)));
+    }
+    return reads;
   }
 
   /** Auction responders stored so far, in name order (arrival order is known once the auction closes). */

@@ -216,6 +216,11 @@ function answerRoutes(): Json {
       get: {
         operationId: "getScatterGatherResponses",
         summary: "The responses, page by page, in recipient-list order (auction: arrival order)",
+        description:
+          "A page holds at most `limit` entries and at most 4 MiB of JSON (MAX_PAGE_BYTES): it ends before the entry that would " +
+          "pass 4 MiB (a single larger entry makes a page of its own), so `limit` is a maximum. Follow `nextUri` (it carries on " +
+          "at `offset` + the number of items) until it is null. A succeeded entry whose stored answer cannot be read has no " +
+          "`value` and an `error` naming the blob and the byte range, never `value: null`.",
         parameters: [
           intQuery("offset", "first entry", 0, undefined, 0),
           intQuery("limit", "page size", 1, 1000, 100),

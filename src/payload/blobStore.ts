@@ -3,9 +3,20 @@
  * the storage SDK. Writes are Put Blob with `If-None-Match: *` (create-only, so blobs are immutable and a
  * repeated write is detected, not applied); reads are one Get Blob each; listings page through List Blobs.
  * Every request is reported through `onOperation` (default: an Application Insights dependency).
+ *
+ * Every request runs under the store's retry policy (retry.ts): the SDK's own retries are off (its
+ * pipeline makes one try, its download stream never re-requests), so one policy decides, and a read is
+ * retried as a whole, body included. A download counts its bytes against the Content-Length the service
+ * announced (a body cut mid-way is transient, read again) and against the range asked for (a blob shorter
+ * than the range is a PayloadRangeError, final).
  */
 import type { TokenCredential } from "@azure/core-auth";
-import { BlobServiceClient, type ContainerClient, type StoragePipelineOptions } from "@azure/storage-blob";
+import {
+  BlobServiceClient,
+  type ContainerClient,
+  type ContainerListBlobFlatSegmentResponse,
+  type StoragePipelineOptions,
+} from "@azure/storage-blob";
 import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { Readable } from "node:stream";
@@ -13,9 +24,13 @@ import { trackBlobOperation, type BlobOperation } from "../telemetry";
 import { deepFreeze, LruByteCache, type CacheStats } from "./cache";
 import type { PayloadStoreConfig, StorageCredential } from "./config";
 import { assertValidKey, instanceOfKey } from "./keys";
+import { DEFAULT_STORE_RETRY, withRetries, type StoreRetryPolicy } from "./retry";
 import {
+  describeRange,
   PayloadFormatError,
   PayloadNotFoundError,
+  PayloadRangeError,
+  type ByteRange,
   type BlobRef,
   type GetOptions,
   type ListOptions,
@@ -39,8 +54,13 @@ export interface BlobPayloadStoreOptions {
   deleteConcurrency?: number;
   /** Default parallel downloads of readAll (default 8). */
   readConcurrency?: number;
-  /** SDK pipeline options (retries, timeouts); the SDK's defaults otherwise. */
+  /**
+   * SDK pipeline options (proxy, user agent, ...). Its retry options are overridden: the SDK makes one try
+   * per request, the store's policy (`retry`) does the retrying.
+   */
   pipeline?: StoragePipelineOptions;
+  /** The retry policy (retry.ts); defaults: up to 2 minutes, 500 ms doubling to 10 s, 30 s per attempt. */
+  retry?: Partial<StoreRetryPolicy>;
 }
 
 interface CachedBlob {
@@ -58,7 +78,8 @@ interface StorageFailure {
 
 export function createBlobPayloadStore(config: PayloadStoreConfig, options: BlobPayloadStoreOptions = {}): BlobPayloadStore {
   const connection = config.connection;
-  const pipeline = options.pipeline ?? {};
+  // One try per SDK call: the store's retry policy is the only one (attempts would multiply otherwise).
+  const pipeline: StoragePipelineOptions = { ...options.pipeline, retryOptions: { maxTries: 1 } };
   const service =
     connection.kind === "connectionString"
       ? BlobServiceClient.fromConnectionString(connection.connectionString, pipeline)
@@ -80,6 +101,7 @@ export class BlobPayloadStore implements PayloadStore {
   readonly container: string;
   private readonly cache: LruByteCache<CachedBlob>;
   private readonly onOperation: (operation: BlobOperation) => void;
+  private readonly retry: StoreRetryPolicy;
   private containerReady: Promise<void> | undefined;
 
   constructor(
@@ -91,6 +113,7 @@ export class BlobPayloadStore implements PayloadStore {
     this.container = client.containerName;
     this.cache = new LruByteCache<CachedBlob>(options.cacheBytes ?? DEFAULT_CACHE_BYTES);
     this.onOperation = options.onOperation ?? trackBlobOperation;
+    this.retry = { ...DEFAULT_STORE_RETRY, ...definedOnly(options.retry) };
   }
 
   cacheStats(): CacheStats {
@@ -114,9 +137,12 @@ export class BlobPayloadStore implements PayloadStore {
     const body = pieces.length === 1 ? pieces[0] : () => Readable.from(pieces, { objectMode: false });
     const blob = this.client.getBlockBlobClient(key);
     // The service computes the MD5 of a single-shot Put Blob and answers it: no hashing of every byte here.
+    // Retried as a whole: an attempt whose answer was lost may have stored the blob, and the next one
+    // then meets 409/412, handled below like any taken key (the bytes compared by MD5).
     const upload = () =>
-      this.call("PutBlob", key, length, [409, 412], () =>
+      this.request("PutBlob", key, length, [409, 412], (abortSignal) =>
         blob.upload(body, length, {
+          abortSignal,
           conditions: { ifNoneMatch: "*" },
           blobHTTPHeaders: { blobContentType: contentType },
           ...(metadata ? { metadata } : {}),
@@ -162,7 +188,9 @@ export class BlobPayloadStore implements PayloadStore {
   async stat(key: string): Promise<BlobRef | undefined> {
     assertValidKey(key);
     try {
-      const properties = await this.call("GetBlobProperties", key, undefined, [404], () => this.client.getBlobClient(key).getProperties());
+      const properties = await this.request("GetBlobProperties", key, undefined, [404], (abortSignal) =>
+        this.client.getBlobClient(key).getProperties({ abortSignal }),
+      );
       return {
         key,
         bytes: properties.contentLength ?? 0,
@@ -175,19 +203,28 @@ export class BlobPayloadStore implements PayloadStore {
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<BlobRef> {
-    const pages = this.client
-      .listBlobsFlat({ prefix, includeMetadata: options.metadata === true })
-      .byPage({ maxPageSize: options.pageSize ?? this.options.listPageSize });
+    const maxPageSize = options.pageSize ?? this.options.listPageSize;
+    let continuationToken: string | undefined;
     for (;;) {
-      let page: Awaited<ReturnType<typeof pages.next>>;
+      // Each page from its continuation token, on a pager of its own: a page that failed is asked again
+      // (the SDK's pager is an async generator, finished for good by its first error: a retry through it
+      // would end the listing early, silently).
+      const token = continuationToken;
+      let page: ContainerListBlobFlatSegmentResponse | undefined;
       try {
-        page = await this.call("ListBlobs", undefined, undefined, [], () => pages.next());
+        page = await this.request("ListBlobs", undefined, undefined, [], async (abortSignal) => {
+          const next = await this.client
+            .listBlobsFlat({ prefix, includeMetadata: options.metadata === true, abortSignal })
+            .byPage({ maxPageSize, ...(token ? { continuationToken: token } : {}) })
+            .next();
+          return next.done ? undefined : next.value;
+        });
       } catch (error) {
         if (isContainerMissing(error)) return; // nothing was ever written
         throw error;
       }
-      if (page.done) return;
-      for (const item of page.value.segment.blobItems) {
+      if (!page) return;
+      for (const item of page.segment.blobItems) {
         const md5 = item.properties.contentMD5;
         yield {
           key: item.name,
@@ -196,7 +233,8 @@ export class BlobPayloadStore implements PayloadStore {
           ...(options.metadata ? { metadata: item.metadata ?? {} } : {}),
         };
       }
-      if (!page.value.continuationToken) return;
+      continuationToken = page.continuationToken;
+      if (!continuationToken) return;
     }
   }
 
@@ -224,8 +262,8 @@ export class BlobPayloadStore implements PayloadStore {
     try {
       for await (const ref of this.list(prefix)) {
         if (firstError) break;
-        const work: Promise<void> = this.call("DeleteBlob", ref.key, undefined, [404], () =>
-          this.client.getBlobClient(ref.key).deleteIfExists({ deleteSnapshots: "include" }),
+        const work: Promise<void> = this.request("DeleteBlob", ref.key, undefined, [404], (abortSignal) =>
+          this.client.getBlobClient(ref.key).deleteIfExists({ abortSignal, deleteSnapshots: "include" }),
         ).then(
           (response) => {
             if (response.succeeded) deleted++;
@@ -249,7 +287,9 @@ export class BlobPayloadStore implements PayloadStore {
   // ---------------------------------------------------------------------------------------------
 
   private ensureContainer(): Promise<void> {
-    this.containerReady ??= this.call("CreateContainer", undefined, undefined, [409], () => this.client.createIfNotExists()).then(
+    this.containerReady ??= this.request("CreateContainer", undefined, undefined, [409], (abortSignal) =>
+      this.client.createIfNotExists({ abortSignal }),
+    ).then(
       () => undefined,
       (error: unknown) => {
         this.containerReady = undefined;
@@ -281,17 +321,43 @@ export class BlobPayloadStore implements PayloadStore {
     return (await this.downloadBytes(key)).toString("utf8");
   }
 
-  private async downloadBytes(key: string, range?: { offset: number; length: number }): Promise<Buffer> {
+  /**
+   * The blob's bytes, or exactly `range.length` of them from `range.offset`: the body is counted against
+   * the Content-Length the service announced (short: transient, the whole read is retried) and against
+   * the range (a blob that ends before it: PayloadRangeError, final).
+   */
+  private async downloadBytes(key: string, range?: ByteRange): Promise<Buffer> {
     assertValidKey(key);
     try {
-      return await this.call("GetBlob", key, undefined, [], async () => {
-        const response = await this.client.getBlobClient(key).download(range?.offset ?? 0, range?.length);
-        return readAllBytes(response.readableStreamBody);
+      return await this.request("GetBlob", key, undefined, [], async (abortSignal) => {
+        // maxRetryRequests 0: the SDK's stream never re-requests on its own; this policy reads again.
+        const response = await this.client
+          .getBlobClient(key)
+          .download(range?.offset ?? 0, range?.length, { abortSignal, maxRetryRequests: 0 });
+        const body = await readBody(response.readableStreamBody, response.contentLength, abortSignal, key, range);
+        if (range && body.length !== range.length) {
+          throw new PayloadRangeError(key, this.container, range.offset, range.length, body.length);
+        }
+        return body;
       });
     } catch (error) {
-      if (failure(error).statusCode === 404) throw new PayloadNotFoundError(key, this.container);
+      const status = failure(error).statusCode;
+      if (status === 404) throw new PayloadNotFoundError(key, this.container, range);
+      // 416: the range starts at or after the blob's end.
+      if (status === 416 && range) throw new PayloadRangeError(key, this.container, range.offset, range.length, 0);
       throw error;
     }
+  }
+
+  /** One storage request under the retry policy; each attempt is reported (see call). */
+  private request<T>(
+    operation: string,
+    key: string | undefined,
+    bytes: number | undefined,
+    expected: number[],
+    send: (abortSignal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    return withRetries((abortSignal) => this.call(operation, key, bytes, expected, () => send(abortSignal)), this.retry);
   }
 
   /** Runs one storage request and reports it; `expected` statuses count as successes (a free key, a taken key). */
@@ -372,9 +438,58 @@ function responseStatus(result: unknown): number | undefined {
   return typeof response?.status === "number" ? response.status : undefined;
 }
 
-async function readAllBytes(stream: NodeJS.ReadableStream | undefined): Promise<Buffer> {
-  if (!stream) return Buffer.alloc(0);
+/** A download whose body ended (or broke off) before the bytes its Content-Length announced: read it again. */
+class IncompleteBodyError extends Error {
+  readonly code = "IncompleteBody";
+  readonly transient = true;
+  constructor(key: string, range: ByteRange | undefined, received: number, announced: number | undefined, cause?: unknown) {
+    super(
+      `payload '${key}'${range ? ` (${describeRange(range)})` : ""}: the body broke off after ${received} of ` +
+        `${announced ?? "?"} bytes${cause instanceof Error ? ` (${cause.message})` : ""}`,
+      ...(cause !== undefined ? [{ cause }] : []),
+    );
+    this.name = "IncompleteBodyError";
+  }
+}
+
+/**
+ * Every byte of a download's body, counted against `announced` (its Content-Length). A stream error, an
+ * abort (the attempt's timeout, or the SDK's "The operation was aborted." when the connection closes
+ * mid-body), or an early end is an IncompleteBodyError: transient, so the read is made again.
+ */
+async function readBody(
+  stream: NodeJS.ReadableStream | undefined,
+  announced: number | undefined,
+  signal: AbortSignal,
+  key: string,
+  range: ByteRange | undefined,
+): Promise<Buffer> {
+  if (announced === undefined) throw new IncompleteBodyError(key, range, 0, undefined, new Error("no Content-Length"));
   const chunks: Buffer[] = [];
-  for await (const chunk of stream as Readable) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
+  let received = 0;
+  if (stream) {
+    const readable = stream as Readable;
+    // The request's signal no longer reaches a body being streamed: stop reading it here.
+    const stop = () => readable.destroy(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+    if (signal.aborted) stop();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const chunk of readable) {
+        const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+        chunks.push(bytes);
+        received += bytes.length;
+      }
+    } catch (error) {
+      throw new IncompleteBodyError(key, range, received, announced, error);
+    } finally {
+      signal.removeEventListener("abort", stop);
+    }
+  }
+  if (received !== announced) throw new IncompleteBodyError(key, range, received, announced);
+  return Buffer.concat(chunks, received);
+}
+
+/** The options given, without the keys set to undefined (they would override the defaults). */
+function definedOnly<T extends object>(options: Partial<T> | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(options ?? {}).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

@@ -1,7 +1,8 @@
 /**
  * PayloadStore in process memory, with the blob store's semantics (create-only writes, key-ordered
- * listing, NotFound errors): for unit and replay tests that must not start Azurite. Not for production:
- * nothing survives the process, and nothing is shared between worker processes.
+ * listing, NotFound errors, range reads that are exact or fail): for unit and replay tests that must not
+ * start Azurite. Not for production: nothing survives the process, and nothing is shared between worker
+ * processes. It never fails transiently, so it has nothing to retry.
  */
 import { createHash } from "node:crypto";
 import { deepFreeze } from "./cache";
@@ -9,6 +10,7 @@ import { assertValidKey } from "./keys";
 import {
   PayloadFormatError,
   PayloadNotFoundError,
+  PayloadRangeError,
   type BlobRef,
   type GetOptions,
   type ListOptions,
@@ -52,7 +54,15 @@ export class MemoryPayloadStore implements PayloadStore {
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    return Buffer.from(await this.getText(key), "utf8").subarray(offset, offset + length);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 1) {
+      throw new RangeError(`payload '${key}': bad byte range ${offset}+${length}`);
+    }
+    assertValidKey(key);
+    const stored = this.blobs.get(key);
+    if (!stored) throw new PayloadNotFoundError(key, this.container, { offset, length });
+    const bytes = Buffer.from(stored.text, "utf8").subarray(offset, offset + length);
+    if (bytes.length !== length) throw new PayloadRangeError(key, this.container, offset, length, bytes.length);
+    return bytes;
   }
 
   async getJsonRange<T = unknown>(key: string, offset: number, length: number): Promise<T> {

@@ -17,6 +17,15 @@
  * - A write may carry metadata (a few short ASCII name/value pairs, as Blob Storage allows: names are
  *   identifiers, 8 KB in all); `list(prefix, { metadata: true })` hands it back with each blob, so a
  *   listing can say what blobs hold without reading them.
+ * - Reads are whole or fail: a read hands back every byte it asked for (the whole blob, or exactly `length`
+ *   bytes of a range), never fewer. A key without a blob is a PayloadNotFoundError, a range that runs past
+ *   the blob's end a PayloadRangeError; both name the key (and the range). Neither is ever turned into an
+ *   empty or null value by the store.
+ * - Transient failures (connection refused, reset or cut mid-body, a stalled request, 408/429/500/502/503/
+ *   504) are retried inside the store, with back-off, for up to about 2 minutes (retry.ts), so an outage
+ *   shorter than that costs time, not data. Any other failure (404, 409, 412, 403, ...) is final at once.
+ *   A write retried after a failure may meet its own first attempt, which did land: that is the taken-key
+ *   case above (`created: false`, `identical` by comparing the bytes' MD5), never an error.
  * - It is I/O: call it from activities and HTTP functions, never from orchestrator code (replays).
  */
 
@@ -82,10 +91,14 @@ export interface PayloadStore {
   getJson<T = unknown>(keyOrRef: string | BlobRef, options?: GetOptions): Promise<T>;
   /**
    * `length` bytes of the blob from byte `offset`, parsed as JSON (one record of a blob that holds
-   * several, such as an answer group). Throws PayloadNotFoundError when there is no blob.
+   * several, such as an answer group). Throws PayloadNotFoundError when there is no blob, PayloadRangeError
+   * when the blob ends before `offset + length`.
    */
   getJsonRange<T = unknown>(key: string, offset: number, length: number): Promise<T>;
-  /** `length` bytes of the blob from byte `offset`. Throws PayloadNotFoundError when there is no blob. */
+  /**
+   * Exactly `length` bytes of the blob from byte `offset`. Throws PayloadNotFoundError when there is no
+   * blob, PayloadRangeError when the blob ends before `offset + length`.
+   */
   getRange(key: string, offset: number, length: number): Promise<Uint8Array>;
   /** The blob as UTF-8 text. Throws PayloadNotFoundError when there is none. */
   getText(keyOrRef: string | BlobRef, options?: GetOptions): Promise<string>;
@@ -104,15 +117,46 @@ export interface PayloadStore {
   deleteByPrefix(prefix: string): Promise<number>;
 }
 
-/** The key holds no blob. */
+/** A byte range of a blob: `length` bytes from byte `offset`. */
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** "64 bytes at offset 120": how errors name a range. */
+export function describeRange(range: ByteRange): string {
+  return `${range.length} bytes at offset ${range.offset}`;
+}
+
+/** The key holds no blob (`range`: what a range read asked for). */
 export class PayloadNotFoundError extends Error {
   readonly code = "PayloadNotFound";
   constructor(
     readonly key: string,
     readonly container: string,
+    readonly range?: ByteRange,
   ) {
-    super(`payload '${key}' not found in container '${container}'`);
+    super(`payload '${key}' not found in container '${container}'${range ? ` (reading ${describeRange(range)})` : ""}`);
     this.name = "PayloadNotFoundError";
+  }
+}
+
+/** A range read asked for bytes the blob does not have: it ends before `offset + length`. */
+export class PayloadRangeError extends Error {
+  readonly code = "PayloadRange";
+  constructor(
+    readonly key: string,
+    readonly container: string,
+    readonly offset: number,
+    readonly length: number,
+    /** Bytes the blob has from `offset` (0 when it ends before it). */
+    readonly received: number,
+  ) {
+    super(
+      `payload '${key}' in container '${container}' is shorter than the range read: ${describeRange({ offset, length })} asked, ` +
+        `${received} there`,
+    );
+    this.name = "PayloadRangeError";
   }
 }
 

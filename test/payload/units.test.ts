@@ -20,7 +20,8 @@ import {
 import { decoratorNumber, paramDecorators, params } from "../infra/bicep-static";
 import { answerGroupOf, assertValidKey, gatherKeys, instanceOfKey, instancePrefix, newGroupId, newRunId } from "../../src/payload/keys";
 import { MemoryPayloadStore } from "../../src/payload/memoryStore";
-import { PayloadFormatError, PayloadNotFoundError, PayloadStoreConfigError } from "../../src/payload/store";
+import { backoffMs, DEFAULT_STORE_RETRY, isTransient, withRetries, type RetryClock } from "../../src/payload/retry";
+import { PayloadFormatError, PayloadNotFoundError, PayloadRangeError, PayloadStoreConfigError } from "../../src/payload/store";
 
 /** A numbered key under a run's answers folder: test blobs listed in number order. */
 function numbered(keys: { answersPrefix: string }, i: number): string {
@@ -379,6 +380,157 @@ describe("MemoryPayloadStore keeps the store's contract", () => {
     await expect(store.getJson("nope/x.json")).rejects.toBeInstanceOf(PayloadNotFoundError);
     expect(await store.deleteByPrefix(instancePrefix("i"))).toBe(5);
     expect(await store.stat(keys.request)).toBeUndefined();
+  });
+
+  test("range reads are exact or fail, naming the blob and the range (as on Blob Storage)", async () => {
+    const store = new MemoryPayloadStore();
+    const key = gatherKeys("i", "r").answerGroup("g");
+    await store.putText(key, "0123456789");
+    expect((await store.getRange(key, 2, 3)).toString()).toBe("234");
+    const short = await store.getRange(key, 4, 20).catch((e: unknown) => e);
+    expect(short).toBeInstanceOf(PayloadRangeError);
+    expect(short).toMatchObject({ key, offset: 4, length: 20, received: 6 });
+    expect((short as Error).message).toBe(
+      `payload '${key}' in container 'memory' is shorter than the range read: 20 bytes at offset 4 asked, 6 there`,
+    );
+    await expect(store.getJsonRange(key, 10, 1)).rejects.toBeInstanceOf(PayloadRangeError);
+    const missing = await store.getRange("i/r/answers/none.json", 7, 3).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(PayloadNotFoundError);
+    expect((missing as Error).message).toBe(
+      "payload 'i/r/answers/none.json' not found in container 'memory' (reading 3 bytes at offset 7)",
+    );
+    await expect(store.getRange(key, -1, 3)).rejects.toThrow(RangeError);
+    await expect(store.getRange(key, 0, 0)).rejects.toThrow(RangeError);
+  });
+});
+
+describe("the store's retry policy (retry.ts)", () => {
+  const networkError = (code: string, message = `connect ${code} 127.0.0.1:10000`) => Object.assign(new Error(message), { code });
+  const restError = (statusCode: number, code?: string) =>
+    Object.assign(new Error(`status ${statusCode}`), { name: "RestError", statusCode, code });
+
+  test("transient: connections refused, reset or cut, timeouts, aborted bodies, 408/429/500/502/503/504", () => {
+    for (const code of ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "EAI_AGAIN", "UND_ERR_SOCKET"]) {
+      expect([code, isTransient(networkError(code))]).toEqual([code, true]);
+    }
+    // as @azure/core-rest-pipeline reports them: a RestError without a status, the code of the socket error
+    expect(isTransient(Object.assign(new Error("write EPIPE"), { name: "RestError", code: "EPIPE" }))).toBe(true);
+    expect(isTransient(Object.assign(new Error("read ECONNRESET"), { name: "RestError", code: "REQUEST_SEND_ERROR" }))).toBe(true);
+    expect(isTransient(new Error("socket hang up"))).toBe(true);
+    expect(isTransient(Object.assign(new Error("The operation was aborted."), { name: "AbortError" }))).toBe(true);
+    expect(isTransient(new Error("wrapped", { cause: networkError("ECONNRESET") }))).toBe(true);
+    expect(isTransient(Object.assign(new Error('Error "Error: Unclosed root tag" occurred'), { code: "PARSE_ERROR" }))).toBe(true);
+    expect(isTransient(Object.assign(new Error("Error reading response as text: aborted"), { code: "PARSE_ERROR" }))).toBe(true);
+    for (const status of [408, 429, 500, 502, 503, 504]) expect([status, isTransient(restError(status))]).toEqual([status, true]);
+  });
+
+  test("final: any other status (400, 403, 404, 409, 412, 416), a missing or short blob, bad JSON, programming errors", () => {
+    for (const status of [400, 401, 403, 404, 409, 412, 416, 501])
+      expect([status, isTransient(restError(status))]).toEqual([status, false]);
+    // a status decides even when the message looks like a network failure
+    expect(isTransient(Object.assign(restError(404), { message: "ECONNRESET" }))).toBe(false);
+    expect(isTransient(new PayloadNotFoundError("k", "c"))).toBe(false);
+    expect(isTransient(new PayloadRangeError("k", "c", 0, 10, 5))).toBe(false);
+    expect(isTransient(new PayloadFormatError("k", new SyntaxError("x")))).toBe(false);
+    expect(isTransient(new RangeError("bad byte range"))).toBe(false);
+    expect(isTransient(networkError("ENOTFOUND", "getaddrinfo ENOTFOUND nosuchaccount.blob.core.windows.net"))).toBe(false);
+    expect(isTransient(undefined)).toBe(false);
+  });
+
+  /** A clock that only moves when the policy sleeps. */
+  function fakeClock(random = 0.5): RetryClock & { slept: number[]; t: number } {
+    const clock = {
+      t: 0,
+      slept: [] as number[],
+      now: () => clock.t,
+      sleep: async (ms: number) => {
+        clock.slept.push(ms);
+        clock.t += ms;
+      },
+      random: () => random,
+    };
+    return clock;
+  }
+
+  test("defaults: exponential back-off with jitter, giving up after about 2 minutes (longer than a 20 s outage)", async () => {
+    expect(DEFAULT_STORE_RETRY).toEqual({ maxElapsedMs: 120_000, firstDelayMs: 500, maxDelayMs: 10_000, tryTimeoutMs: 30_000 });
+    // equal jitter: between half and all of the capped exponential delay
+    expect([1, 2, 3, 4, 5, 6, 10].map((n) => backoffMs(DEFAULT_STORE_RETRY, n, () => 0))).toEqual([250, 500, 1000, 2000, 4000, 5000, 5000]);
+    expect([1, 2, 3, 4, 5, 6, 10].map((n) => backoffMs(DEFAULT_STORE_RETRY, n, () => 1))).toEqual([
+      500, 1000, 2000, 4000, 8000, 10000, 10000,
+    ]);
+
+    for (const random of [0, 0.5, 1]) {
+      const clock = fakeClock(random);
+      let attempts = 0;
+      const refused = networkError("ECONNREFUSED");
+      await expect(
+        withRetries(
+          async () => {
+            attempts++;
+            throw refused;
+          },
+          DEFAULT_STORE_RETRY,
+          clock,
+        ),
+      ).rejects.toBe(refused);
+      // no attempt starts after 2 minutes; the last one starts less than one back-off before
+      expect(clock.t).toBeLessThan(120_000);
+      expect(clock.t).toBeGreaterThan(120_000 - 10_000);
+      expect(attempts).toBe(clock.slept.length + 1);
+      // a store back after 20 s is reached by an attempt within one back-off (at most 10 s) of its return
+      let t = 0;
+      const next = clock.slept.find((ms) => (t += ms) >= 20_000);
+      expect(next).toBeDefined();
+      expect(t).toBeLessThanOrEqual(30_000);
+    }
+  });
+
+  test("the first success ends it; a final failure is thrown at once, unretried", async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const value = await withRetries(
+      async (_signal, n) => {
+        calls++;
+        if (n < 3) throw networkError("ECONNRESET");
+        return "stored";
+      },
+      DEFAULT_STORE_RETRY,
+      clock,
+    );
+    expect([value, calls, clock.slept]).toEqual(["stored", 3, [375, 750]]);
+
+    const conflict = restError(409);
+    const again = fakeClock();
+    calls = 0;
+    await expect(
+      withRetries(
+        async () => {
+          calls++;
+          throw conflict;
+        },
+        DEFAULT_STORE_RETRY,
+        again,
+      ),
+    ).rejects.toBe(conflict);
+    expect([calls, again.slept]).toEqual([1, []]);
+  });
+
+  test("each attempt gets a signal that aborts after tryTimeoutMs (a stalled request is given up and retried)", async () => {
+    const signals: AbortSignal[] = [];
+    const result = await withRetries(
+      (signal, n) =>
+        new Promise<string>((resolve, reject) => {
+          signals.push(signal);
+          if (n === 2) resolve("second");
+          else
+            signal.addEventListener("abort", () => reject(Object.assign(new Error("The operation was aborted."), { name: "AbortError" })));
+        }),
+      { ...DEFAULT_STORE_RETRY, tryTimeoutMs: 30, firstDelayMs: 1 },
+    );
+    expect(result).toBe("second");
+    expect(signals.map((s) => s.aborted)).toEqual([true, false]);
+    expect(String((signals[0].reason as Error).message)).toBe("the storage request took longer than 30 ms");
   });
 });
 

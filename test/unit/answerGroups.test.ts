@@ -5,7 +5,7 @@
  * exactly its own answer, by byte range or group by group (RunPayloads).
  */
 import { AnswerGroupWriter, formatDirectory, parseDirectory, type AnswerGroupLimits, type AnswerRef } from "../../src/gather/answerGroups";
-import { RunPayloads, type StoredAnswer } from "../../src/gather/runPayloads";
+import { AnswerUnreadableError, RunPayloads, type StoredAnswer } from "../../src/gather/runPayloads";
 import type { Json, RunRef } from "../../src/gather/types";
 import { answerGroupOf, gatherKeys } from "../../src/payload/keys";
 import { MemoryPayloadStore } from "../../src/payload/memoryStore";
@@ -327,7 +327,7 @@ describe("the group directory (blob metadata)", () => {
 });
 
 describe("reading answers back", () => {
-  test("RunPayloads.answersAt: answers in refs order, one request per group; a missing group reads as undefined", async () => {
+  test("RunPayloads.answersAt: answers in refs order, one request per group; a missing group is an error naming it", async () => {
     const store = new ControlledStore();
     const payloads = new RunPayloads(store, RUN);
     store.hold();
@@ -345,10 +345,68 @@ describe("reading answers back", () => {
     expect(store.texts).toHaveLength(groups);
     expect(new Set(store.texts).size).toBe(groups);
 
-    const missing: AnswerRef = { group: "nogroup", offset: 0, length: 10 };
-    expect(await payloads.answersAt([refs[0], missing])).toEqual([expect.objectContaining({ index: 0 }), undefined]);
-    expect(await payloads.answer(missing)).toBeUndefined();
+    // never a silent undefined (read as a null value): an error naming the blob and the answer's range
+    const missing: AnswerRef = { group: "nogroup", offset: 120, length: 10 };
+    const message = `stored answer '${KEYS.answerGroup("nogroup")}' (10 bytes at offset 120) cannot be read: the blob does not exist`;
+    await expect(payloads.answersAt([refs[0], missing])).rejects.toThrow(message);
+    await expect(payloads.answer(missing)).rejects.toBeInstanceOf(AnswerUnreadableError);
+    await expect(payloads.answer(missing)).rejects.toMatchObject({ key: KEYS.answerGroup("nogroup"), range: missing });
     expect(await payloads.answersAt([])).toEqual([]);
+  });
+
+  test("RunPayloads.readAnswers: each answer read or marked with why not, in refs order; a store failure is thrown", async () => {
+    const store = new ControlledStore();
+    const payloads = new RunPayloads(store, RUN);
+    store.hold();
+    const pending = Array.from({ length: 4 }, (_, i) => payloads.storeAnswer(i, { recipientId: `r${i}` }, utf8({ i })));
+    store.release();
+    const refs = await Promise.all(pending);
+    const missing: AnswerRef = { group: "gone", offset: 0, length: 12 };
+    const reads = await payloads.readAnswers([refs[3], missing, refs[0]]);
+    expect(reads.map((r) => r.answer?.value)).toEqual([{ i: 3 }, undefined, { i: 0 }]);
+    expect(reads[1].error).toBeInstanceOf(AnswerUnreadableError);
+    expect(reads[1].error?.message).toContain(`'${KEYS.answerGroup("gone")}' (12 bytes at offset 0)`);
+
+    // a store that fails (after its own retries) is no missing answer: the read fails as a whole
+    jest.spyOn(store, "getRange").mockRejectedValue(new Error("connect ECONNREFUSED"));
+    jest.spyOn(store, "getJsonRange").mockRejectedValue(new Error("connect ECONNREFUSED"));
+    await expect(payloads.readAnswers(refs)).rejects.toThrow("ECONNREFUSED");
+    await expect(payloads.readAnswers([refs[0]])).rejects.toThrow("ECONNREFUSED");
+  });
+
+  test("a group blob shorter than its answers' ranges: the answers it still holds are read, the others name the range", async () => {
+    const store = new ControlledStore();
+    const payloads = new RunPayloads(store, RUN);
+    const lines = [0, 1, 2].map((i) => lineOf(i, `r${i}`, { i }));
+    const refs: AnswerRef[] = [];
+    let offset = 0;
+    for (const line of lines) {
+      refs.push({ group: "cut", offset, length: Buffer.byteLength(line) });
+      offset += Buffer.byteLength(line) + 1;
+    }
+    // what a crash may leave: the blob ends inside the third answer
+    const whole = lines.join("\n");
+    await store.inner.putText(KEYS.answerGroup("cut"), whole.slice(0, whole.length - 5));
+    store.texts.length = 0;
+    const reads = await payloads.readAnswers(refs);
+    expect(reads.slice(0, 2).map((r) => r.answer?.value)).toEqual([{ i: 0 }, { i: 1 }]);
+    expect(reads[2].error?.message).toBe(
+      `stored answer '${KEYS.answerGroup("cut")}' (${refs[2].length} bytes at offset ${refs[2].offset}) cannot be read: ` +
+        `the blob holds only ${refs[2].length - 5} of the ${refs[2].length} bytes at offset ${refs[2].offset}`,
+    );
+    expect(store.texts).toHaveLength(4); // the span, then each answer on its own
+  });
+
+  test("auction answers: read by responder, a missing one named", async () => {
+    const store = new ControlledStore();
+    const payloads = new RunPayloads(store, RUN);
+    await payloads.storeAuctionAnswer("b1", { recipientId: "b1", value: 7 });
+    const reads = await payloads.readAuctionAnswers(["b1", "b2"]);
+    expect(reads[0].answer).toEqual({ recipientId: "b1", value: 7 });
+    expect(reads[1].error?.message).toBe(
+      `stored answer '${KEYS.prefix}auction/b2.json' cannot be read: the blob does not exist (in container 'memory')`,
+    );
+    await expect(payloads.auctionAnswer("b2")).rejects.toBeInstanceOf(AnswerUnreadableError);
   });
 
   test("RunPayloads.answersAt: small answers around a big one in their group are read one by one, not with it", async () => {
