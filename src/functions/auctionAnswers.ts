@@ -23,9 +23,11 @@ export async function storeAuctionAnswer(input: {
 }): Promise<StoredOrRejected> {
   const payloads = new RunPayloads(getPayloadStore(), input.run);
   if (input.value === undefined) {
-    const stored = await payloads.auctionAnswer(input.responder);
-    if (!stored) return { rejected: `no stored answer of ${input.responder}: an event without a value counts only after POST …/answers` };
-    return { facts: answerFacts(stored.value, input.facts) };
+    // An event that names a responder without a stored answer (raised by anyone holding the event URL) is no answer.
+    const [read] = await payloads.readAuctionAnswers([input.responder]);
+    if (read.error)
+      return { rejected: `no stored answer of ${input.responder}: an event without a value counts only after POST …/answers` };
+    return { facts: answerFacts(read.answer.value, input.facts) };
   }
   const { maxResponseBytes } = readLimits();
   const value = input.value as Json;
