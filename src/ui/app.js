@@ -286,8 +286,9 @@ async function poll() {
   }
 }
 
+/** The policy, from the request this page started, or from the status route's `policy` for any other gather. */
 function policyText(body) {
-  if (!body) return "(started elsewhere)";
+  if (!body) return "(not shown by this server)";
   const c = body.completion || {};
   const a = body.aggregate || {};
   const mode = c.mode || "all";
@@ -296,7 +297,24 @@ function policyText(body) {
   parts.push(`${a.kind || "collect"}${a.field ? ` ${a.field}` : ""}${a.order ? ` ${a.order}` : ""}`);
   if (body.auction) parts.unshift("auction");
   if (body.retry) parts.push(`retry ×${body.retry.maxAttempts}`);
+  const w = body.concurrency;
+  if (w && w.maxInFlight) parts.push(`at most ${w.maxInFlight} at once`);
+  if (w && w.perOrigin) parts.push(`${w.perOrigin} per origin`);
+  const t = body.tolerance;
+  if (t && t.maxFailures !== undefined) parts.push(`closes past ${t.maxFailures} failure${t.maxFailures === 1 ? "" : "s"}`);
+  if (t && t.maxFailurePercent !== undefined) parts.push(`closes past ${t.maxFailurePercent}% failed`);
+  if (body.onClose) parts.push("close event on close");
   return parts.join(", ");
+}
+
+/** How the close event's delivery went (result.notification), or "" without onClose. */
+function notificationText(notification) {
+  if (!notification) return "";
+  const status = notification.lastStatus === null ? "no answer" : `HTTP ${notification.lastStatus}`;
+  const tries = `${notification.attempts} attempt${notification.attempts === 1 ? "" : "s"}`;
+  return notification.delivered
+    ? `; close event delivered (${tries}, ${status})`
+    : `; close event not delivered (${tries}, last ${status})`;
 }
 
 function renderStatus(status) {
@@ -306,13 +324,13 @@ function renderStatus(status) {
   setText("#runtime-status", status.runtimeStatus);
   $("#runtime-status").className = `status-${status.runtimeStatus}`;
   setText("#phase", p.phase || "—");
-  setText("#policy", policyText(state.body));
+  setText("#policy", policyText(state.body || status.policy));
   setText("#outcome", r ? r.outcome : "—");
   $("#outcome").className = r ? `status-${r.outcome}` : "";
   setText(
     "#closed-by",
     r
-      ? `${r.closedBy}: ${CLOSED_BY[r.closedBy] || ""}`
+      ? `${r.closedBy}: ${CLOSED_BY[r.closedBy] || ""}${notificationText(r.notification)}`
       : TERMINAL.has(status.runtimeStatus)
         ? `${status.runtimeStatus.toLowerCase()}, no result`
         : "—",

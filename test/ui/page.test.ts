@@ -129,6 +129,27 @@ maybe("the gather page", () => {
     expect(apiKeys.filter((c) => c.key !== KEY)).toEqual([]);
   });
 
+  test("a gather started elsewhere: its policy from the status route, and how its close event went", async () => {
+    const receiver = await recipientServer(() => ({ status: 204, text: "" }));
+    const id = uniqueId("page-elsewhere");
+    await client.start({
+      id,
+      request: {},
+      recipients: [{ id: "a", simulate: { latencyMs: 10, value: 1 } }],
+      completion: { mode: "all", timeoutMs: 10_000 },
+      concurrency: { maxInFlight: 5 },
+      tolerance: { maxFailures: 1 },
+      onClose: { url: `${receiver.url}/hooks` },
+    });
+    await pollUntil(target, id, (s) => s.runtimeStatus === "Completed");
+    await page.goto(`${target.baseUrl}/api/ui#${id}`);
+    await page.waitForSelector("#watch[data-done=true]", { timeout: 20_000 });
+    expect(await page.textContent("#policy")).toBe(
+      "all, deadline 10000 ms, collect min, at most 5 at once, closes past 1 failure, close event on close",
+    );
+    expect(await page.textContent("#closed-by")).toMatch(/; close event delivered \(1 attempt, HTTP 200\)$/);
+  });
+
   test("validation errors from the API are shown next to the field path they name", async () => {
     const annotated = () =>
       page.$$eval("#annotated .bad-line", (lines) =>
