@@ -119,30 +119,46 @@ export class ListError extends Error {
   }
 }
 
+/**
+ * One page of the Durable HTTP API's instance query at `url`, after `continuationToken`: the statuses and the
+ * next page's token. A page may be empty and still carry a token (the backend stopped at its scan budget);
+ * "null" is how a missing token was once serialized.
+ */
+export async function instancesPage<T>(
+  url: string,
+  continuationToken: string | undefined,
+  fetchImpl: typeof fetch,
+  timeoutMs: number,
+): Promise<{ status: number; body: string; items: T[]; continuationToken: string | null }> {
+  const res = await fetchImpl(url, {
+    headers: continuationToken ? { "x-ms-continuation-token": continuationToken } : {},
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (res.status !== 200) return { status: res.status, body: (await res.text()).slice(0, 500), items: [], continuationToken: null };
+  const token = res.headers.get("x-ms-continuation-token");
+  return { status: 200, body: "", items: (await res.json()) as T[], continuationToken: token && token !== "null" ? token : null };
+}
+
 export async function listGathers(
   client: DurableClient,
   rpcBaseUrl: string | undefined,
   query: ListQuery,
   fetchImpl: typeof fetch = fetch,
 ) {
-  const res = await fetchImpl(instancesQueryUrl(client, rpcBaseUrl, query), {
-    headers: query.continuationToken ? { "x-ms-continuation-token": query.continuationToken } : {},
-    signal: AbortSignal.timeout(30_000),
-  });
-  if (res.status !== 200) {
-    const detail = `the Durable instance query answered ${res.status}: ${(await res.text()).slice(0, 500)}`;
+  const page = await instancesPage<DurableStatusPayload>(
+    instancesQueryUrl(client, rpcBaseUrl, query),
+    query.continuationToken,
+    fetchImpl,
+    30_000,
+  );
+  if (page.status !== 200) {
+    const detail = `the Durable instance query answered ${page.status}: ${page.body}`;
     // A token is opaque and the backend's own: one it cannot read is the caller's mistake, not the service's.
     throw new ListError(
       query.continuationToken ? 400 : 502,
       query.continuationToken ? "continuationToken is not one this list handed out" : detail,
     );
   }
-  const statuses = (await res.json()) as DurableStatusPayload[];
-  const token = res.headers.get("x-ms-continuation-token");
-  // A page may be empty and still carry a token (the backend stopped at its scan budget): keep it, or
-  // listing would stop early. "null" is how a missing token was once serialized.
-  return {
-    items: statuses.filter(isGather).map(summarize),
-    continuationToken: token && token !== "null" ? token : null,
-  };
+  // A token that comes with an empty page is kept, or listing would stop early.
+  return { items: page.items.filter(isGather).map(summarize), continuationToken: page.continuationToken };
 }

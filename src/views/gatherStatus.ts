@@ -10,6 +10,7 @@
  */
 import type { DurableOrchestrationStatus } from "durable-functions";
 import { BATCH_MARK } from "../gather/instanceIds";
+import { instancesPage } from "./gatherList";
 import type { GatherProgress, OrchestrationInput } from "../gather/types";
 
 /** The policy a gather runs under, as its input holds it. */
@@ -47,22 +48,19 @@ export function withBatchCounts(parent: GatherProgress, batches: readonly unknow
 
 /** Custom statuses of the instances whose id starts with `prefix`, through the durable client's endpoint. */
 export async function customStatusesByPrefix(rpcBaseUrl: string, prefix: string, fetchImpl: typeof fetch = fetch): Promise<unknown[]> {
+  const url = new URL("instances/", rpcBaseUrl);
+  url.searchParams.set("instanceIdPrefix", prefix);
+  url.searchParams.set("top", "1000");
+  url.searchParams.set("showInput", "false");
   const statuses: unknown[] = [];
-  let token: string | null = null;
+  let token: string | undefined;
   // A gather has at most MAX_RECIPIENTS / FANOUT_BATCH_SIZE batches (15,000 at batches of one): bounded pages.
-  for (let page = 0; page < 20; page++) {
-    const url = new URL("instances/", rpcBaseUrl);
-    url.searchParams.set("instanceIdPrefix", prefix);
-    url.searchParams.set("top", "1000");
-    url.searchParams.set("showInput", "false");
-    const res = await fetchImpl(url.href, {
-      headers: token ? { "x-ms-continuation-token": token } : {},
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (res.status !== 200) throw new Error(`the Durable instance query answered ${res.status}`);
-    for (const item of (await res.json()) as { customStatus?: unknown }[]) statuses.push(item.customStatus ?? null);
-    token = res.headers.get("x-ms-continuation-token");
-    if (!token || token === "null") break;
+  for (let pages = 0; pages < 20; pages++) {
+    const page = await instancesPage<{ customStatus?: unknown }>(url.href, token, fetchImpl, 10_000);
+    if (page.status !== 200) throw new Error(`the Durable instance query answered ${page.status}`);
+    for (const item of page.items) statuses.push(item.customStatus ?? null);
+    token = page.continuationToken ?? undefined;
+    if (!token) break;
   }
   return statuses;
 }
