@@ -8,7 +8,7 @@
 import type { InvocationContext } from "@azure/functions";
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
 import type { OrchestrationInput } from "../gather/types";
-import { batchInstanceId, notifyInstanceId } from "../gather/instanceIds";
+import { notifyInstanceId, runBatchPrefix } from "../gather/instanceIds";
 
 /**
  * The durable client's own endpoint (`rpcBaseUrl` of the durableClient binding: the extension's loopback
@@ -40,13 +40,19 @@ export function isActive(status: DurableOrchestrationStatus): boolean {
   return ACTIVE.has(String(status.runtimeStatus));
 }
 
-/** The batch instance ids of a gather, from its input (recipient count and batch size). */
-export function batchIdsOf(status: DurableOrchestrationStatus): string[] {
+/** What a gather's batch ids start with, from its input (status read with showInput); undefined without batches. */
+export function batchPrefixOf(status: DurableOrchestrationStatus): string | undefined {
   const input = status.input as Partial<OrchestrationInput> | null | undefined;
   const recipients = input?.recipientCount ?? 0;
-  const batchSize = input?.fanoutBatchSize;
-  if (!batchSize || recipients <= batchSize) return [];
-  return Array.from({ length: Math.ceil(recipients / batchSize) }, (_, i) => batchInstanceId(status.instanceId, input?.batchIdPrefix, i));
+  if (!input?.fanoutBatchSize || recipients <= input.fanoutBatchSize) return undefined;
+  return runBatchPrefix(status.instanceId, input.batchIdPrefix);
+}
+
+/** The batch instance ids of a gather, from its input (recipient count and batch size). */
+export function batchIdsOf(status: DurableOrchestrationStatus): string[] {
+  const prefix = batchPrefixOf(status);
+  const input = status.input as OrchestrationInput;
+  return prefix ? Array.from({ length: Math.ceil(input.recipientCount! / input.fanoutBatchSize!) }, (_, i) => `${prefix}${i}`) : [];
 }
 
 /** Terminates the gather and each of its batches still running; returns how many were running. */

@@ -1,13 +1,13 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { gatherApi } from "../http/register";
 import * as df from "durable-functions";
-import { durableRpcBaseUrl, isActive } from "../durable/client";
+import { batchPrefixOf, durableRpcBaseUrl, isActive } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import type { GatherProgress } from "../gather/types";
 import { progressOf } from "../http/progress";
 import { findGather } from "../http/gatherRoute";
 import { jsonResponse } from "../http/responses";
-import { batchPrefixOf, customStatusesByPrefix, policyOf, withBatchCounts } from "../views/gatherStatus";
+import { customStatusesByPrefix, policyOf, withBatchCounts } from "../views/gatherStatus";
 
 export async function getScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const gather = await findGather(request, context, { showInput: true });

@@ -57,9 +57,14 @@ export function notifyInstanceId(instanceId: string, runId: string): string {
   return runScopedId(instanceId, runId, NOTIFY_MARK, 0);
 }
 
-/** Batch `n`'s instance id. `prefix` absent: an instance started before batch ids carried a run tag. */
+/** The prefix a run's input carries, or, absent, that of an instance started before batch ids carried a run tag. */
+export function runBatchPrefix(instanceId: string, prefix: string | undefined): string {
+  return prefix ?? `${instanceId}${BATCH_MARK}`;
+}
+
+/** Batch `n`'s instance id. */
 export function batchInstanceId(instanceId: string, prefix: string | undefined, batch: number): string {
-  return `${prefix ?? `${instanceId}${BATCH_MARK}`}${batch}`;
+  return `${runBatchPrefix(instanceId, prefix)}${batch}`;
 }
 
 /** Whether an instance id is a batch's (listings leave them out). */

@@ -8,8 +8,6 @@
  *   custom status as answers arrive; one instance query by the batches' id prefix sums them. No durable action
  *   is spent on it, and the figures never go below the parent's own.
  */
-import type { DurableOrchestrationStatus } from "durable-functions";
-import { BATCH_MARK } from "../gather/instanceIds";
 import { instancesPage } from "./gatherList";
 import type { GatherProgress, OrchestrationInput } from "../gather/types";
 
@@ -23,14 +21,6 @@ export function policyOf(input: unknown): Record<string, unknown> | null {
   }
   if (given.auction) policy.auction = { expected: given.auction.expected ?? null, notify: given.auction.notify?.length ?? 0 };
   return Object.keys(policy).length > 0 ? policy : null;
-}
-
-/** The instance id prefix of a running gather's batches, or undefined when it has none. */
-export function batchPrefixOf(status: DurableOrchestrationStatus): string | undefined {
-  const input = status.input as Partial<OrchestrationInput> | null | undefined;
-  const total = input?.recipientCount ?? 0;
-  if (!input?.fanoutBatchSize || total <= input.fanoutBatchSize) return undefined;
-  return input.batchIdPrefix ?? `${status.instanceId}${BATCH_MARK}`;
 }
 
 /** The parent's progress with the batches' live counts summed in (each figure at least the parent's). */

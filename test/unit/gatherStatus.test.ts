@@ -1,6 +1,7 @@
 /** What GET /api/scatter-gather/{id} adds to the custom status (src/views/gatherStatus.ts). */
 import type { DurableOrchestrationStatus } from "durable-functions";
-import { batchPrefixOf, customStatusesByPrefix, policyOf, withBatchCounts } from "../../src/views/gatherStatus";
+import { batchIdsOf, batchPrefixOf } from "../../src/durable/client";
+import { customStatusesByPrefix, policyOf, withBatchCounts } from "../../src/views/gatherStatus";
 
 describe("gather status", () => {
   test("policy: the specs of the input, never the run, URLs or data references", () => {
@@ -31,6 +32,13 @@ describe("gather status", () => {
     );
     expect(batchPrefixOf(status({ recipientCount: 600, fanoutBatchSize: 250 }))).toBe("g~batch-");
     expect(batchPrefixOf(status({ recipientCount: 200, fanoutBatchSize: 250 }))).toBeUndefined();
+    // and the ids terminate and DELETE reach, from the same prefix
+    expect(batchIdsOf(status({ recipientCount: 600, fanoutBatchSize: 250, batchIdPrefix: "g~batch-abcd1234-" }))).toEqual([
+      "g~batch-abcd1234-0",
+      "g~batch-abcd1234-1",
+      "g~batch-abcd1234-2",
+    ]);
+    expect(batchIdsOf(status({ recipientCount: 200, fanoutBatchSize: 250 }))).toEqual([]);
   });
 
   test("the batches' counts summed in, never below the parent's", () => {
