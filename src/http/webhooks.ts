@@ -8,6 +8,7 @@ import { UrlAllowlist } from "../gather/allowlist";
 import { CLOUDEVENTS_CONTENT_TYPE, webhookSignature, type CloseEvent } from "../gather/closeEvent";
 import { readLimits } from "../gather/limits";
 import { sendJson } from "../gather/transports/http";
+import { httpStatusOf } from "../gather/transports/transport";
 import type { PayloadStore } from "../payload/store";
 import { appSecret, type SecretSpec } from "./appSecrets";
 
@@ -55,7 +56,6 @@ export async function postCloseEvent(
     return { delivered: true, status: 200 };
   } catch (error) {
     const message = (error as Error).message;
-    const status = /^HTTP (\d{3})\b/.exec(message);
-    return { delivered: false, status: status ? Number(status[1]) : null, error: message };
+    return { delivered: false, status: httpStatusOf(message) ?? null, error: message };
   }
 }

@@ -11,7 +11,15 @@ import { parseRetryAfter } from "../retryAfter";
 import { readAtMost } from "../streams";
 import { httpUrl, int } from "../fields";
 import type { Json } from "../spec";
-import { CANCELLED, defineTransport, RecipientError, type DeliveryOptions, type ReceivedAnswer, type RecipientBase } from "./transport";
+import {
+  CANCELLED,
+  defineTransport,
+  httpStatusOf,
+  RecipientError,
+  type DeliveryOptions,
+  type ReceivedAnswer,
+  type RecipientBase,
+} from "./transport";
 
 export interface HttpRecipient extends RecipientBase {
   url: string;
@@ -80,14 +88,14 @@ export const httpTransport = defineTransport({
   dependency(recipient, { error }) {
     const url = safeUrl(recipient.url);
     const method = (recipient.method ?? "POST").toUpperCase();
-    const status = /^HTTP (\d{3})\b/.exec(error ?? "")?.[1];
+    const status = httpStatusOf(error);
     return {
       name: `${method} ${url?.pathname ?? ""}`,
       type: "HTTP",
       // Origin only: no query string or credentials in telemetry.
       target: url?.origin ?? "",
       data: url ? `${url.origin}${url.pathname}` : "",
-      resultCode: status ?? 0,
+      resultCode: status !== undefined ? String(status) : 0,
       // http.method makes the exporter classify the span as an HTTP dependency.
       properties: { "http.method": method },
     };

@@ -12,6 +12,12 @@ export class RecipientError extends Error {
   override readonly name = "RecipientError";
 }
 
+/** The HTTP status a failure reason starts with (`HTTP 503 …`), or undefined when there was no answer. */
+export function httpStatusOf(reason: string | undefined): number | undefined {
+  const status = /^HTTP (\d{3})\b/.exec(reason ?? "")?.[1];
+  return status ? Number(status) : undefined;
+}
+
 export const CANCELLED = "cancelled: the gather closed before this call finished";
 
 /** What every recipient has, whatever its transport. */
