@@ -65,6 +65,7 @@ export function* gatherInBatches(
         deadline: deadlineIso,
         closeKey,
         closable: true,
+        ...(input.replies ? { replies: true } : {}),
         ...(window ? { window } : {}),
       } satisfies RecipientGatherInput,
       batchInstanceId(instanceId, input.batchIdPrefix, i),

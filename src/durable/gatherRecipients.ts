@@ -19,12 +19,22 @@ import type { Decision } from "../gather/policy";
 import { nextRetry } from "../gather/retry";
 import { GatherTally } from "../gather/tally";
 import { CallWindow, type WindowShare } from "../gather/window";
+import { AwaitedReplies, parseReplyEvent } from "../gather/replies";
 import type { AnswerFacts, FactSpec } from "../gather/facts";
 import type { RecipientOutcome } from "../gather/outcomes";
 import type { AggregatePlan } from "../gather/aggregation";
-import type { AggregateSpec, CallRecipientInput, CallRecipientOutput, CompletionPolicy, Counts, RetrySpec, RunRef } from "../gather/types";
+import type {
+  AggregateSpec,
+  CallRecipientInput,
+  CallRecipientOutput,
+  CompletionPolicy,
+  Counts,
+  GatherProgress,
+  RetrySpec,
+  RunRef,
+} from "../gather/types";
 import { CompletionStream } from "./completionStream";
-import { CLOSE_EVENT, FunctionNames } from "./names";
+import { CLOSE_EVENT, FunctionNames, REPLY_EVENT } from "./names";
 
 export type Orchestration<T> = Generator<df.Task, T, unknown>;
 
@@ -52,6 +62,8 @@ export interface RecipientGatherInput {
   closable?: boolean;
   /** Batches: close early only when the whole policy is met inside (policy.ts SliceOptions). */
   withinSlice?: boolean;
+  /** Some recipients answer later (callback, queue): their replies come to this instance as REPLY_EVENT. */
+  replies?: boolean;
   /** With concurrency: this gather's share of the window (a batch: its slot's) and its part of the origin table. */
   window?: WindowShare;
 }
@@ -80,29 +92,52 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   const stream = new CompletionStream(context);
   const calls = new Map<df.Task, Attempt>();
   const retryWaits = new Map<df.TimerTask, Attempt>();
+  const now = () => context.df.currentUtcDateTime.getTime();
+  // Callback and queue recipients: their answers come as REPLY_EVENT, one wait at a time.
+  const replies = input.replies ? new AwaitedReplies() : undefined;
+  let replyWait: df.Task | undefined;
+  const waitForReply = () => stream.add((replyWait = context.df.waitForExternalEvent(REPLY_EVENT)));
   const call = (attempt: Attempt) => {
     const task = context.df.callActivity(FunctionNames.callRecipient, callInput(input, factSpec, attempt));
     calls.set(task, attempt);
     stream.add(task);
+    replies?.delivering(attempt.index, attempt.attempt, now());
   };
   const window = input.window ? new CallWindow(input.count, input.window) : undefined;
   /** Schedules what fits in the window; nothing once the deadline has passed (its timer closes the gather). */
   const fill = () => {
-    if (window && (!deadline || context.df.currentUtcDateTime < deadline)) for (const next of window.next()) call(next);
+    let refill = true;
+    while (window && refill && (!deadline || context.df.currentUtcDateTime < deadline)) {
+      refill = false;
+      for (const attempt of window.next()) {
+        if (!tally.isRecorded(attempt.index)) call(attempt);
+        else {
+          // A retry whose recipient replied meanwhile gives its slot back: the window fills again.
+          window.settle(attempt.index);
+          refill = true;
+        }
+      }
+    }
   };
   if (window) fill();
   else for (let index = 0; index < input.count; index++) call({ index, attempt: 1 });
   const deadlineTimer = deadline ? context.df.createTimer(deadline) : undefined;
   const closeRequest = input.closable ? context.df.waitForExternalEvent(CLOSE_EVENT) : undefined;
   for (const task of [deadlineTimer, closeRequest]) if (task) stream.add(task);
+  if (replies) waitForReply();
 
   const take = (task: df.Task): Taken => {
     if (task === deadlineTimer) return { close: tally.deadlineDecision() };
     // The parent has decided: close with no decision of our own (pending recipients are abandoned).
     if (task === closeRequest) return { close: undefined };
+    if (task === replyWait) {
+      waitForReply();
+      return takeReply(tally, replies!, window, input, task.result, now());
+    }
     const retry = retryWaits.get(task as df.TimerTask);
     if (retry) {
       retryWaits.delete(task as df.TimerTask);
+      if (tally.isRecorded(retry.index)) return "waiting"; // its reply came meanwhile
       // With a window the attempt waits for a slot, ahead of recipients not started yet.
       if (window) window.retry(retry);
       else call(retry);
@@ -110,15 +145,27 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
     }
     const attempt = calls.get(task)!;
     calls.delete(task);
-    window?.settle(attempt.index);
+    // Its reply came before its delivery ended: the reply is what counts, the delivery only frees its slot.
+    if (tally.isRecorded(attempt.index)) {
+      window?.settle(attempt.index);
+      return "waiting";
+    }
     if (!task.isFaulted) {
-      const answer = task.result as CallRecipientOutput;
-      tally.succeed(attempt.index, answer.facts, { attempts: attempt.attempt, durationMs: answer.durationMs, answer: answer.answer });
+      const output = task.result as CallRecipientOutput;
+      if ("acknowledged" in output) {
+        // Delivered: the slot is held until the reply (or the deadline), with no activity running.
+        replies?.acknowledged(attempt.index, now(), output.durationMs);
+        return "recorded";
+      }
+      window?.settle(attempt.index);
+      tally.succeed(attempt.index, output.facts, { attempts: attempt.attempt, durationMs: output.durationMs, answer: output.answer });
       return "recorded";
     }
+    window?.settle(attempt.index);
     const reason = failureReason(task.result);
     const next = nextAttempt(context, input.retry, attempt, reason, deadline);
     if (!next.retryAt) {
+      replies?.forget(attempt.index);
       tally.fail(attempt.index, next.reason, { attempts: attempt.attempt });
       return "recorded";
     }
@@ -127,17 +174,48 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
     stream.add(wait);
     return "waiting";
   };
-  const decision = yield* gatherLoop(context, stream, tally, input.deadline, (task) => {
-    const taken = take(task);
-    // The window refills as calls settle, unless this answer closed the gather.
-    if (window && typeof taken !== "object" && !tally.decision()) fill();
-    return taken;
-  });
+  const progress = replies ? () => ({ awaitingReply: replies.waiting }) : undefined;
+  const decision = yield* gatherLoop(
+    context,
+    stream,
+    tally,
+    input.deadline,
+    (task) => {
+      const taken = take(task);
+      // The window refills as calls settle, unless this answer closed the gather.
+      if (window && typeof taken !== "object" && !tally.decision()) fill();
+      return taken;
+    },
+    progress,
+  );
   // An orchestration does not complete while a timer is pending: cancel the deadline and every retry wait.
   for (const timer of [deadlineTimer, ...retryWaits.keys()]) {
     if (timer && !timer.isCompleted && !timer.isFaulted) timer.cancel();
   }
   return { decision, ...tally.close(decision), plan: tally.plan() };
+}
+
+/**
+ * A reply (REPLY_EVENT) recorded as the recipient's outcome, when it is one this gather awaits: of one of its
+ * recipients, delivered here, not settled yet. Anything else changes nothing.
+ */
+function takeReply(
+  tally: GatherTally,
+  replies: AwaitedReplies,
+  window: CallWindow | undefined,
+  input: RecipientGatherInput,
+  data: unknown,
+  nowMs: number,
+): Taken {
+  const event = parseReplyEvent(data);
+  const index = event ? event.index - input.first : -1;
+  if (!event || index < 0 || index >= input.count || tally.isRecorded(index)) return "waiting";
+  const awaited = replies.reply(index, nowMs);
+  if (!awaited) return "waiting";
+  if (awaited.freesSlot) window?.settle(index);
+  if ("error" in event) tally.fail(index, event.error, { attempts: awaited.attempts });
+  else tally.succeed(index, event.facts, { attempts: awaited.attempts, durationMs: awaited.durationMs, answer: event.answer });
+  return "recorded";
 }
 
 /** What a gather did with a task the stream handed back. */
@@ -154,14 +232,16 @@ export function* gatherLoop(
   tally: GatherTally,
   deadlineIso: string | null,
   take: (task: df.Task) => Taken,
+  extra?: () => Partial<GatherProgress>,
 ): Orchestration<Decision | undefined> {
-  context.df.setCustomStatus(tally.progress(deadlineIso));
+  const progress = () => (extra ? { ...tally.progress(deadlineIso), ...extra() } : tally.progress(deadlineIso));
+  context.df.setCustomStatus(progress());
   let decision = tally.decision();
   while (!decision) {
     const taken = take(yield* stream.next());
     if (typeof taken === "object") return taken.close;
     if (taken === "waiting") continue;
-    context.df.setCustomStatus(tally.progress(deadlineIso));
+    context.df.setCustomStatus(progress());
     decision = tally.decision();
   }
   return decision;

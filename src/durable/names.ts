@@ -30,5 +30,11 @@ export const FunctionNames = {
 /** The external event auction answers arrive as. */
 export const RESPONSE_EVENT = "response";
 
+/**
+ * The external event a callback or queue recipient's reply arrives as, at the instance that delivered it
+ * (gather/replies.ts: `{ index, answer, facts }` or `{ index, error }`, raised by the answers route or receiveReply).
+ */
+export const REPLY_EVENT = "reply";
+
 /** The external event a parent gather raises on its batches once it has decided (closeBatches). */
 export const CLOSE_EVENT = "close";

@@ -97,6 +97,7 @@ function* gather(
     retry: input.retry,
     deadline: deadline?.toISOString() ?? null,
     closeKey,
+    ...(input.replies ? { replies: true } : {}),
     ...(input.concurrency ? { window: { ...input.concurrency, ...(input.origins ? { origins: input.origins } : {}) } } : {}),
   });
 }

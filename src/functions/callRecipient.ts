@@ -2,7 +2,10 @@ import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
 import { UrlAllowlist } from "../gather/allowlist";
 import { watchGather } from "../gather/closing";
-import { deliver, RecipientError } from "../gather/deliver";
+import { deliver, RecipientError, type ReplyChannel } from "../gather/deliver";
+import { repliesLater } from "../gather/transports";
+import { answerTokenKey, recipientToken, TOKEN_PARAMETER } from "../http/answerTokens";
+import { gatherApiBase } from "../http/publicUrls";
 import { answerFacts, type AnswerFacts } from "../gather/facts";
 import { sweepIfRunDeleted } from "../gather/orphans";
 import { readLimits } from "../gather/limits";
@@ -33,15 +36,19 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
   // Ends the call at once if the gather closes meanwhile (closing.ts).
   const watch = watchGather(input.closeKey ?? input.requestId);
   try {
-    const delivery = { requestId: input.requestId, recipient, request };
-    const { facts, valueJson, durationMs } = factsOf(
-      await deliver(delivery, {
-        maxResponseBytes: limits.maxResponseBytes,
-        allowlist: new UrlAllowlist(limits.recipientUrlAllowlist),
-        cancel: watch.signal,
-      }),
-      input,
-    );
+    const reply = repliesLater(recipient) ? await replyChannel(input, recipient.id, context) : undefined;
+    const delivery = { requestId: input.requestId, recipient, request, ...(reply ? { reply } : {}) };
+    const received = await deliver(delivery, {
+      maxResponseBytes: limits.maxResponseBytes,
+      allowlist: new UrlAllowlist(limits.recipientUrlAllowlist),
+      cancel: watch.signal,
+    });
+    if (received.acknowledged) {
+      // Delivered: the answer comes later as a reply (REPLY_EVENT); nothing is stored now.
+      trackRecipientCall({ ...call, durationMs: received.durationMs, success: true });
+      return { durationMs: received.durationMs, acknowledged: true };
+    }
+    const { facts, valueJson, durationMs } = factsOf(received, input);
     trackRecipientCall({ ...call, durationMs, success: true });
     // Stored with the answers other calls of this process store meanwhile (answerGroups.ts).
     const answer = await payloads.storeAnswer(
@@ -79,6 +86,18 @@ function factsOf(
 ): { facts: AnswerFacts; valueJson: Uint8Array; durationMs: number } {
   const valueJson = json ?? Buffer.from(JSON.stringify(value), "utf8");
   return { facts: answerFacts(value, input.facts, valueJson.byteLength), valueJson, durationMs };
+}
+
+/**
+ * Where a recipient that answers later replies: the answers route with its recipient token, made here so the
+ * token never enters history. The public origin comes from the durable client's management URLs (publicUrls.ts).
+ */
+async function replyChannel(input: CallRecipientInput, recipientId: string, context: InvocationContext): Promise<ReplyChannel> {
+  if (!context?.extraInputs) throw new Error("a recipient that replies later needs the durable client binding (the app's public URL)");
+  const base = gatherApiBase(df.getClient(context), input.requestId);
+  const token = recipientToken(await answerTokenKey(getPayloadStore), input.run, input.index, recipientId);
+  const query = `${TOKEN_PARAMETER}=${encodeURIComponent(token)}`;
+  return { respondUrl: `${base}/answers?${query}`, requestUrl: `${base}/request?${query}`, token };
 }
 
 const STOPPED = "cancelled: the gather was stopped or closed before this call started";

@@ -11,8 +11,9 @@ import type { OrchestrationInput } from "../gather/types";
 import { findStatus, isActive } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { readJsonBody } from "../http/body";
-import { checkStatusResponse, managementUrls, publicOrigin } from "../http/publicUrls";
+import { checkStatusResponse, gatherApiBase, managementUrls } from "../http/publicUrls";
 import { RunPayloads } from "../gather/runPayloads";
+import { repliesLater } from "../gather/transports";
 import { getPayloadStore, newRunId } from "../payload";
 import { jsonResponse } from "../http/responses";
 
@@ -34,7 +35,7 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
   }
 
   const urls = managementUrls(client, instanceId);
-  const apiBase = `${publicOrigin(urls)}/api/scatter-gather/${encodeURIComponent(instanceId)}`;
+  const apiBase = gatherApiBase(client, instanceId);
   // The data goes to the payload store; the orchestration gets references (each run its own folder).
   const run = { instanceId, runId: newRunId() };
   const payloads = new RunPayloads(getPayloadStore(), run);
@@ -48,6 +49,7 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     ...(gather.recipients ? { recipientCount: gather.recipients.length } : {}),
     ...((gather.recipients?.length ?? 0) > limits.fanoutBatchSize ? { batchIdPrefix: batchIdPrefix(instanceId, run.runId) } : {}),
     ...(gather.retry ? { retry: gather.retry } : {}),
+    ...(gather.recipients?.some(repliesLater) ? { replies: true } : {}),
     ...(gather.onClose ? { onClose: gather.onClose } : {}),
     ...(gather.tolerance ? { tolerance: gather.tolerance } : {}),
     ...(gather.concurrency && gather.recipients ? concurrencyInput(gather.recipients, gather.concurrency, limits.fanoutBatchSize) : {}),

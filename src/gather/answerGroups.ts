@@ -136,6 +136,23 @@ export class AnswerGroupWriter {
   }
 }
 
+/**
+ * A group of one answer under a chosen id (a callback or queue recipient's reply, gather/replies.ts replyGroup):
+ * its line, its metadata (a directory, so listings see it, only when it holds a value) and its ref.
+ */
+export function singleAnswerGroup(
+  group: string,
+  index: number,
+  fields: object,
+  valueJson: Uint8Array | undefined,
+): { body: Uint8Array[]; options: { contentType: string; metadata: Record<string, string> }; ref: AnswerRef } {
+  const line = JSON.stringify({ index, ...fields });
+  const body = valueJson ? [Buffer.from(`${line.slice(0, -1)},"value":`, "utf8"), valueJson, CLOSE] : [Buffer.from(line, "utf8")];
+  const ref = { group, offset: 0, length: body.reduce((sum, piece) => sum + piece.byteLength, 0) };
+  const metadata: Record<string, string> = valueJson ? { [DIRECTORY]: formatDirectory([{ index, ...ref }]) } : {};
+  return { body, options: { contentType: NDJSON, metadata }, ref };
+}
+
 /** `index.offset.length` of every answer in a group, base 36, comma-separated (≈ 13 characters each). */
 export function formatDirectory(entries: readonly (AnswerRef & { index: number })[]): string {
   return entries.map((e) => [e.index, e.offset, e.length].map((n) => n.toString(36)).join(".")).join(",");

@@ -15,6 +15,7 @@ import {
 import type { Json } from "./types";
 
 export { RecipientError, type DeliveryOptions };
+export type { ReplyChannel } from "./transports/transport";
 
 /** One attempt to deliver the gather's request to one recipient. */
 export type Delivery = TransportDelivery<Recipient>;

@@ -14,7 +14,8 @@ import {
   type PayloadStore,
   type PutResult,
 } from "../payload/store";
-import { AnswerGroupWriter, parseDirectory, type AnswerRef } from "./answerGroups";
+import { AnswerGroupWriter, parseDirectory, singleAnswerGroup, type AnswerRef } from "./answerGroups";
+import { replyGroup, type Reply } from "./replies";
 import type { RecipientOutcome } from "./outcomes";
 import type { GatherResult, Json, Recipient, RunRef } from "./types";
 
@@ -214,6 +215,29 @@ export class RunPayloads {
       if (group) for (const [index, ref] of parseDirectory(group, blob.metadata)) refs.set(index, ref);
     }
     return refs;
+  }
+
+  /**
+   * A callback or queue recipient's reply, stored once as an answer group of its own: the first reply wins
+   * (`created: false` for any later one). A value is listed and read like any answer (`ref`); an error is kept
+   * only so a second reply is known as one.
+   */
+  async storeReply(index: number, recipientId: string, reply: Reply): Promise<{ created: boolean; ref: AnswerRef }> {
+    const valueJson = "value" in reply ? Buffer.from(JSON.stringify(reply.value), "utf8") : undefined;
+    const fields = "error" in reply ? { recipientId, error: reply.error } : { recipientId };
+    const group = singleAnswerGroup(replyGroup(index), index, fields, valueJson);
+    const put = await this.store.putText(this.keys.answerGroup(group.ref.group), group.body, group.options);
+    return { created: put.created, ref: group.ref };
+  }
+
+  /** The reply stored for recipient `index` (storeReply), with where its value is. */
+  async storedReply(index: number): Promise<{ reply: Reply; ref: AnswerRef } | undefined> {
+    const key = this.keys.answerGroup(replyGroup(index));
+    const text = await orUndefined(this.store.getText(key));
+    if (text === undefined) return undefined;
+    const stored = JSON.parse(text) as { value?: Json; error?: string };
+    const ref = { group: replyGroup(index), offset: 0, length: Buffer.byteLength(text, "utf8") };
+    return { reply: typeof stored.error === "string" ? { error: stored.error } : { value: stored.value ?? null }, ref };
   }
 
   /** An auction answer; the first one of a responder wins (`created: false` for a later one). */

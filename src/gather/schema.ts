@@ -8,7 +8,7 @@ import { httpUrl, int, jsonValue, recipientId } from "./fields";
 import { INSTANCE_ID_PATTERN, INSTANCE_ID_RULE } from "./instanceIds";
 import { findJsonProblem } from "./json";
 import { DEFAULT_RETRY_DEADLINE_MS, MAX_GATHER_DEADLINE_MS, type Limits } from "./limits";
-import { normalizeRecipient, recipientSchema, type Recipient } from "./transports";
+import { normalizeRecipient, recipientSchema, repliesLater, type Recipient } from "./transports";
 import type { AuctionAnswer, GatherRequest, Json } from "./types";
 
 export interface ErrorDetail {
@@ -153,6 +153,7 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
   if (raw.auction) checkAuction(raw, limits, problem, checkUrl);
   if (raw.onClose) checkUrl("onClose.url", raw.onClose.url);
   checkConcurrency(raw, limits, problem);
+  if (recipients) checkReplies(raw, recipients, problem);
   if (details.length > 0) return { ok: false, details };
   return { ok: true, value: normalizedRequest(raw, recipients) };
 }
@@ -231,6 +232,16 @@ function checkRetryTiming(raw: RawBody, problem: Report): void {
       `must be less than the deadline, completion.timeoutMs (${deadline})${given}: no retry could start before the gather closes`,
     );
   }
+}
+
+/** A recipient that answers later is waited for until the deadline: there must be one, given by the request. */
+function checkReplies(raw: RawBody, recipients: readonly Recipient[], problem: Report): void {
+  const first = recipients.findIndex(repliesLater);
+  if (first >= 0 && raw.completion?.timeoutMs === undefined)
+    problem(
+      "completion.timeoutMs",
+      `is required when a recipient answers later (recipients[${first}] "${recipients[first].id}" replies to respondUrl): it is waited for until the deadline`,
+    );
 }
 
 /** Either bound or both; maxFailures counts recipients, so it cannot be more than there are. */

@@ -83,6 +83,8 @@ export interface GatherProgress {
   failed: number;
   pending: number;
   deadline: string | null;
+  /** Of `pending`: callback and queue recipients whose delivery was acknowledged, their reply not in yet. */
+  awaitingReply?: number;
 }
 
 /** A gather run's folder in the payload store: `<instanceId>/<runId>/`. */
@@ -104,6 +106,8 @@ export interface OrchestrationInput {
   onClose?: OnCloseSpec;
   /** As the request gave it; the orchestrator turns it into the gather's failure bound (policy.ts). */
   tolerance?: ToleranceSpec;
+  /** Some recipients answer later, as replies (callback and queue recipients): the gather waits for REPLY_EVENT. */
+  replies?: boolean;
   /** Above this many recipients the gather fans out to batch sub-orchestrations (FANOUT_BATCH_SIZE). */
   fanoutBatchSize?: number;
   /** The run's batch ids start with this (instanceIds.ts batchIdPrefix); absent in older inputs. */
@@ -136,12 +140,15 @@ export interface CallRecipientInput {
   /** Which facts of the answer the gather needs (facts.ts). */
   facts: FactSpec;
 }
-export interface CallRecipientOutput {
-  durationMs: number;
-  facts: AnswerFacts;
-  /** Where the answer is stored (the value itself never enters history). */
-  answer: AnswerRef;
-}
+export type CallRecipientOutput =
+  | {
+      durationMs: number;
+      facts: AnswerFacts;
+      /** Where the answer is stored (the value itself never enters history). */
+      answer: AnswerRef;
+    }
+  /** A callback or queue recipient took the delivery: its answer comes later, as a reply (REPLY_EVENT). */
+  | { durationMs: number; acknowledged: true };
 
 /** The body of an auction answer (submitResponse, or a raised `response` event). */
 export interface AuctionAnswer {

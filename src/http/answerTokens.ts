@@ -12,6 +12,8 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { PayloadStore } from "../payload/store";
+import { formatRecipientToken, parseRecipientToken, recipientScope } from "../gather/replies";
+import type { RunRef } from "../gather/types";
 import { appSecret, randomSecret, type SecretSpec } from "./appSecrets";
 
 export interface TokenScope {
@@ -47,6 +49,22 @@ export function withToken(url: string, key: Uint8Array, scope: TokenScope): stri
   const out = new URL(url);
   out.searchParams.set(TOKEN_PARAMETER, answerToken(key, scope));
   return out.href;
+}
+
+/** A callback or queue recipient's token (`<index>.<mac>`, gather/replies.ts): bound to the gather, the run and the recipient. */
+export function recipientToken(key: Uint8Array, run: RunRef, index: number, recipientId: string): string {
+  return formatRecipientToken(index, answerToken(key, { ...run, recipientId: recipientScope(index, recipientId) }));
+}
+
+/**
+ * Whether `token` is a recipient token of this run for a recipient of `recipients`; that recipient's index if so.
+ * Constant time in the MAC (the index only says which recipient's MAC to compute).
+ */
+export function recipientOfToken(key: Uint8Array, run: RunRef, recipients: readonly { id: string }[], token: string): number | undefined {
+  const parsed = parseRecipientToken(token);
+  const recipient = parsed && recipients[parsed.index];
+  if (!parsed || !recipient) return undefined;
+  return tokenMatches(key, { ...run, recipientId: recipientScope(parsed.index, recipient.id) }, parsed.mac) ? parsed.index : undefined;
 }
 
 const ANSWER_TOKEN_KEY: SecretSpec = {

@@ -40,6 +40,11 @@ export function publicOrigin(urls: HttpManagementPayload): string {
   return new URL(urls.statusQueryGetUri).origin;
 }
 
+/** `<public origin>/api/scatter-gather/<id>`: what the answer URLs, requestUrl and responsesUri are built on. */
+export function gatherApiBase(client: DurableClient, instanceId: string, env: NodeJS.ProcessEnv = process.env): string {
+  return `${publicOrigin(managementUrls(client, instanceId, env))}/api/scatter-gather/${encodeURIComponent(instanceId)}`;
+}
+
 /** 202 Accepted with the management URLs, as createCheckStatusResponse answers, without the request's origin. */
 export function checkStatusResponse(urls: HttpManagementPayload): HttpResponseInit {
   return {

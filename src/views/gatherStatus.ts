@@ -27,13 +27,17 @@ export function policyOf(input: unknown): Record<string, unknown> | null {
 export function withBatchCounts(parent: GatherProgress, batches: readonly unknown[]): GatherProgress {
   let succeeded = 0;
   let failed = 0;
+  let awaitingReply = 0;
   for (const status of batches) {
     const counts = status as Partial<GatherProgress> | null;
     if (typeof counts?.succeeded === "number") succeeded += counts.succeeded;
     if (typeof counts?.failed === "number") failed += counts.failed;
+    if (typeof counts?.awaitingReply === "number") awaitingReply += counts.awaitingReply;
   }
   const merged = { ...parent, succeeded: Math.max(parent.succeeded, succeeded), failed: Math.max(parent.failed, failed) };
-  return { ...merged, pending: Math.max(0, Math.min(parent.pending, parent.total - merged.succeeded - merged.failed)) };
+  const pending = Math.max(0, Math.min(parent.pending, parent.total - merged.succeeded - merged.failed));
+  // Callback and queue recipients waiting for their reply, of the pending ones.
+  return { ...merged, pending, ...(awaitingReply > 0 ? { awaitingReply: Math.min(awaitingReply, pending) } : {}) };
 }
 
 /** Custom statuses of the instances whose id starts with `prefix`, through the durable client's endpoint. */

@@ -152,14 +152,14 @@ export interface Target {
  * Registers beforeAll/afterAll for one test file: one host per file (or BASE_URL), stopped after.
  * Also stops every recipient server the file created.
  */
-export function useTarget(): Target {
+export function useTarget(env: Record<string, string> = {}): Target {
   const target: Target = { baseUrl: externalBaseUrl ?? "" };
   beforeAll(async () => {
     if (externalBaseUrl) {
       await waitForRunning(externalBaseUrl);
       return;
     }
-    target.host = await startHostProcess();
+    target.host = await startHostProcess({ env });
     target.baseUrl = target.host.url;
   }, 60_000);
   afterAll(async () => {

@@ -27,6 +27,8 @@ export interface HttpRecipient extends RecipientBase {
   headers?: Record<string, string>;
   /** Per attempt. */
   timeoutMs: number;
+  /** "callback": the call only delivers (any 2xx acknowledges); the answer comes later to the delivery's respondUrl. */
+  reply?: "callback";
 }
 
 const MAX_ATTEMPT_TIMEOUT_MS = 600_000;
@@ -67,6 +69,7 @@ export const httpTransport = defineTransport({
       .record(z.string(), z.string({ error: "header values must be strings" }), { error: "must be an object of string values" })
       .optional(),
     timeoutMs: int(1, MAX_ATTEMPT_TIMEOUT_MS).optional(),
+    reply: z.enum(["callback"], { error: 'must be "callback" (the recipient answers later, to respondUrl)' }).optional(),
   },
   normalize(raw, at, context): HttpRecipient {
     const url = raw.url!;
@@ -78,12 +81,21 @@ export const httpTransport = defineTransport({
       method: raw.method ?? "POST",
       ...(raw.headers ? { headers: raw.headers } : {}),
       timeoutMs: raw.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      ...(raw.reply ? { reply: raw.reply } : {}),
     };
   },
-  deliver({ requestId, recipient, request }, options) {
+  async deliver({ requestId, recipient, request, reply }, options) {
     // `input` only when given: a recipient tells "no input" from an input of null.
     const input = recipient.input !== undefined ? { input: recipient.input } : {};
-    return sendJson(recipient, { requestId, recipientId: recipient.id, request, ...input }, options, true);
+    const body = { requestId, recipientId: recipient.id, request, ...input };
+    if (recipient.reply !== "callback") return sendJson(recipient, body, options, true);
+    if (!reply) throw new Error(`callback recipient "${recipient.id}" delivered without a reply channel`);
+    // Any 2xx acknowledges; the answer comes to respondUrl (its body, if any, is not read).
+    await sendJson(recipient, { ...body, respondUrl: reply.respondUrl }, options, false);
+    return { value: null, acknowledged: true };
+  },
+  repliesLater(recipient) {
+    return recipient.reply === "callback";
   },
   dependency(recipient, { error }) {
     const url = safeUrl(recipient.url);

@@ -85,6 +85,11 @@ export function deliverTo(delivery: Delivery<Recipient>, options: DeliveryOption
   return known(delivery.recipient).deliver(delivery, options);
 }
 
+/** Whether a recipient answers later, as a reply (callback and queue recipients), rather than in its call. */
+export function repliesLater(recipient: Recipient): boolean {
+  return known(recipient).repliesLater?.(recipient) ?? false;
+}
+
 /** The dependency one attempt is recorded as (telemetry.ts). */
 export function recipientDependency(recipient: Recipient, outcome: { success: boolean; error?: string }): RecipientDependency {
   return known(recipient).dependency(recipient, outcome);

@@ -27,11 +27,26 @@ export interface RecipientBase {
   input?: Json;
 }
 
+/**
+ * How a recipient that answers later (repliesLater) answers: what its delivery carries. Made in the activity,
+ * never in orchestrator code, so the token never enters history (http/answerTokens.ts).
+ */
+export interface ReplyChannel {
+  /** POST `{ value }` or `{ error }` here: the answers route with this recipient's token. */
+  respondUrl: string;
+  /** The recipient's token alone (a queue reply carries it). */
+  token: string;
+  /** GET here for the request (what a queue message too large to carry the request carries instead). */
+  requestUrl: string;
+}
+
 /** One attempt to deliver the gather's request to one recipient. */
 export interface Delivery<R = { id: string }> {
   requestId: string;
   recipient: R;
   request: Json;
+  /** For a recipient that replies later: where and how. */
+  reply?: ReplyChannel;
 }
 
 export interface DeliveryOptions {
@@ -51,6 +66,8 @@ export interface DeliveryOptions {
 export interface ReceivedAnswer {
   value: Json;
   json?: Uint8Array;
+  /** A delivery the recipient took (value null): its answer comes later, as a reply; the gather waits without a worker. */
+  acknowledged?: true;
 }
 
 /** What validation offers a transport while it normalizes one recipient. */
@@ -84,8 +101,10 @@ export interface RecipientTransport<R extends { id: string }, F extends z.ZodRaw
   readonly fields: F;
   /** The normalized recipient (defaults filled in) from its parsed fields; problems go to `context`. */
   normalize(raw: { id: string } & z.infer<z.ZodObject<F>>, at: string, context: NormalizeContext): R;
-  /** One attempt: the answer, or a RecipientError. */
+  /** One attempt: the answer (or, for a recipient that replies later, its acknowledgement), or a RecipientError. */
   deliver(delivery: Delivery<R>, options: DeliveryOptions): Promise<ReceivedAnswer>;
+  /** Whether this recipient answers later, to its ReplyChannel, instead of in its delivery's response. */
+  repliesLater?(recipient: R): boolean;
   /** The dependency recorded for one attempt. */
   dependency(recipient: R, outcome: { success: boolean; error?: string }): RecipientDependency;
   /** The origin (scheme, host, port) the calls go to, for concurrency.perOrigin; none: the transport has no origin. */

@@ -1,0 +1,181 @@
+/**
+ * Callback recipients (`reply: "callback"`) over HTTP against the local host: the delivery carries respondUrl,
+ * a 2xx only acknowledges, the answer comes later through respondUrl (value or error), with 401 for a forged or
+ * another recipient's token, 409 for a second answer, 410 after the close; one that never answers times out.
+ * Combined with batches, quorum with agreement, vote, retries of the delivery and a concurrency window.
+ */
+import {
+  closeAllServers,
+  getGather,
+  pollUntil,
+  pollUntilDone,
+  postAnonymous,
+  recipientServer,
+  request,
+  sleep,
+  startGather,
+  startOk,
+  uniqueId,
+  useTarget,
+  type AnyJson,
+  type ReceivedCall,
+} from "./harness";
+
+jest.setTimeout(60_000);
+// Batches of 3: a gather of more recipients delivers from its batches, and replies go to the batch that waits.
+const target = useTarget({ FANOUT_BATCH_SIZE: "3" });
+afterEach(() => closeAllServers());
+
+/** A recipient server that acknowledges every delivery (202) and keeps them. */
+async function callbackServer() {
+  const server = await recipientServer(() => ({ status: 202, text: "" }));
+  const deliveryOf = (recipientId: string): ReceivedCall => {
+    const call = server.calls.find((c) => c.body?.recipientId === recipientId);
+    if (!call) throw new Error(`no delivery to ${recipientId}`);
+    return call;
+  };
+  return { server, deliveryOf };
+}
+
+test("answers come later through respondUrl: value, error, forged token, second answer, late answer, silence", async () => {
+  const { server, deliveryOf } = await callbackServer();
+  const url = `${server.url}/work`;
+  const id = uniqueId("callback");
+  await startOk(target, {
+    id,
+    request: { question: "price?" },
+    recipients: [
+      { id: "a", url, reply: "callback", input: { item: 1 } },
+      { id: "b", url, reply: "callback" },
+      { id: "silent", url, reply: "callback" },
+      { id: "sync", simulate: { value: 7 } },
+    ],
+    completion: { mode: "all", timeoutMs: 6_000 },
+  });
+  await server.waitForCalls(3);
+  const a = deliveryOf("a").body as AnyJson;
+  expect(a).toMatchObject({ requestId: id, recipientId: "a", request: { question: "price?" }, input: { item: 1 } });
+  expect(a.respondUrl).toMatch(new RegExp(`/api/scatter-gather/${id}/answers\\?token=0\\.`));
+  const b = deliveryOf("b").body as AnyJson;
+  expect(b.input).toBeUndefined();
+
+  // While they wait: pending, and counted as waiting for their reply.
+  const waiting = await pollUntil(target, id, (s) => s.progress?.awaitingReply === 3, 10_000);
+  expect(waiting.progress).toMatchObject({ pending: 3, awaitingReply: 3 });
+
+  // Another recipient's token, a changed token, none at all: 401, checked before anything else.
+  const other = new URL(b.respondUrl as string).searchParams.get("token")!;
+  const forged = new URL(a.respondUrl as string);
+  forged.searchParams.set("token", `0.${other.split(".")[1]}`);
+  expect((await postAnonymous(forged.href, { value: 1 })).status).toBe(401);
+  forged.searchParams.set("token", `${other.split(".")[0]}.${"A".repeat(43)}`);
+  expect((await postAnonymous(forged.href, { value: 1 })).status).toBe(401);
+  // A bad body: 400, and nothing taken.
+  const bad = await postAnonymous(a.respondUrl as string, { value: 1, error: "both" });
+  expect(bad.status).toBe(400);
+
+  await sleep(1_000);
+  const first = await postAnonymous(a.respondUrl as string, { value: { price: 42 } });
+  expect(first.status).toBe(202);
+  const second = await postAnonymous(a.respondUrl as string, { value: { price: 1 } });
+  expect(second.status).toBe(409);
+  expect((await postAnonymous(b.respondUrl as string, { error: "out of stock" })).status).toBe(202);
+
+  const done = await pollUntilDone(target, id, 20_000);
+  expect(done.result.outcome).toBe("partial");
+  expect(done.result.closedBy).toBe("deadline");
+  expect(done.result.counts).toMatchObject({ total: 4, succeeded: 2, failed: 1, timedOut: 1 });
+  const byId = Object.fromEntries((done.result.responses as AnyJson[]).map((r) => [r.recipientId, r]));
+  expect(byId.a).toMatchObject({ status: "succeeded", value: { price: 42 }, attempts: 1 });
+  expect(byId.a.durationMs).toBeGreaterThanOrEqual(900);
+  expect(byId.b).toMatchObject({ status: "failed", error: "out of stock" });
+  expect(byId.silent).toMatchObject({ status: "timedOut" });
+  expect(byId.sync).toMatchObject({ status: "succeeded", value: 7 });
+  // After the close: 410 for the right token, 401 for a wrong one.
+  expect((await postAnonymous(deliveryOf("silent").body.respondUrl as string, { value: 1 })).status).toBe(410);
+  expect((await postAnonymous(forged.href, { value: 1 })).status).toBe(401);
+  // The token never shows in status JSON or history.
+  const history = await request(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${id}?showHistory=true&showHistoryOutput=true&showInput=true`);
+  expect(history.text).not.toContain(other.split(".")[1]);
+});
+
+test("a callback answered at once, before its delivery's 2xx, counts; the responses route lists callback answers", async () => {
+  let respondUrl = "";
+  const server = await recipientServer(async (call) => {
+    respondUrl = call.body.respondUrl;
+    // Answer first, then acknowledge.
+    const answered = await postAnonymous(respondUrl, { value: { fast: true } });
+    return { status: answered.status === 202 ? 200 : 500, text: "" };
+  });
+  const { id } = await startOk(target, {
+    request: 1,
+    recipients: [{ id: "fast", url: `${server.url}/x`, reply: "callback" }],
+    completion: { mode: "all", timeoutMs: 10_000 },
+  });
+  const done = await pollUntilDone(target, id, 15_000);
+  expect(done.result).toMatchObject({ outcome: "complete", closedBy: "all-responded" });
+  expect(done.result.responses[0]).toMatchObject({ recipientId: "fast", status: "succeeded", value: { fast: true } });
+  const responses = await request(`${target.baseUrl}/api/scatter-gather/${id}/responses`);
+  expect(responses.body.items[0]).toMatchObject({ recipientId: "fast", value: { fast: true } });
+});
+
+test("a callback recipient needs completion.timeoutMs, and reply takes only \"callback\"", async () => {
+  const missing = await startGather(target, { request: 1, recipients: [{ id: "a", url: "http://127.0.0.1:9/x", reply: "callback" }] });
+  expect(missing.status).toBe(400);
+  expect(missing.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: "completion.timeoutMs" })]));
+  const wrong = await startGather(target, {
+    request: 1,
+    recipients: [{ id: "a", url: "http://127.0.0.1:9/x", reply: "later" }],
+    completion: { timeoutMs: 1000 },
+  });
+  expect(wrong.status).toBe(400);
+  expect(wrong.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: "recipients[0].reply" })]));
+  const simulated = await startGather(target, {
+    request: 1,
+    recipients: [{ id: "a", simulate: { value: 1 }, reply: "callback" }],
+    completion: { timeoutMs: 1000 },
+  });
+  expect(simulated.status).toBe(400);
+  expect(simulated.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: "recipients[0].reply" })]));
+});
+
+test("callbacks under quorum with agreement, with retries of the delivery and a concurrency window, across batches", async () => {
+  // Each delivery fails once (503), then is acknowledged; the test answers each 300 ms later.
+  const seen = new Map<string, number>();
+  let inFlight = 0;
+  let most = 0;
+  const answers: Promise<unknown>[] = [];
+  const server = await recipientServer((call) => {
+    const n = (seen.get(call.body.recipientId) ?? 0) + 1;
+    seen.set(call.body.recipientId, n);
+    if (n === 1) return { status: 503, text: "" };
+    inFlight++;
+    most = Math.max(most, inFlight);
+    answers.push(
+      sleep(300).then(async () => {
+        inFlight--;
+        return postAnonymous(call.body.respondUrl, { value: { verdict: call.body.recipientId === "r0" ? "no" : "yes" } });
+      }),
+    );
+    return { status: 202, text: "" };
+  });
+  const recipients = Array.from({ length: 6 }, (_, i) => ({ id: `r${i}`, url: `${server.url}/v`, reply: "callback" }));
+  const { id } = await startOk(target, {
+    request: 1,
+    recipients,
+    completion: { mode: "quorum", quorum: 4, agree: true, timeoutMs: 20_000 },
+    retry: { maxAttempts: 2, firstRetryIntervalMs: 100 },
+    concurrency: { maxInFlight: 2 },
+    aggregate: { kind: "vote", field: "verdict" },
+  });
+  const done = await pollUntilDone(target, id, 30_000);
+  expect(done.result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached" });
+  // Batches of 3 cannot meet a quorum of 4 alone: the parent decides on merged batches, so 4 or 5 agree.
+  expect(done.result.aggregate).toMatchObject({ kind: "vote", value: "yes" });
+  expect(done.result.aggregate.count).toBeGreaterThanOrEqual(4);
+  expect(most).toBeLessThanOrEqual(2);
+  await Promise.all(answers);
+  const ok = (done.result.responses as AnyJson[]).filter((r) => r.status === "succeeded");
+  expect(ok.every((r) => r.attempts === 2)).toBe(true);
+  expect((await getGather(target, id)).body.result.counts.total).toBe(6);
+});
