@@ -11,7 +11,11 @@
  *  - a concurrency window reaches its physical limit: 2,000 URL recipients answering after 100 ms under
  *    `maxInFlight` 50 (ideal 2,000 / 50 × 0.1 s = 4.0 s), and under `perOrigin` 10 over 5 origins (ideal
  *    2,000 / (10 × 5) × 0.1 s = 4.0 s), each at ≥ 0.8 of the ideal in wall time, and the servers never see
- *    more calls at once than the window (its maximum must equal it: 50, and 10 per origin).
+ *    more calls at once than the window (its maximum must equal it: 50, and 10 per origin);
+ *  - 1,000 callback recipients that acknowledge at once and answer through respondUrl 2 s later: every one
+ *    answered, 1,000 deliveries (activity executions) none of which is held while its reply is awaited, and at
+ *    most 3 scheduler actions per recipient (its delivery's schedule and result, its reply event) beside the
+ *    gather's own few (printed per recipient too).
  * `npm run bench -- --only window` (or replay, first, big; comma-separated) runs some sections only.
  * Replay work is read from the final histories: every episode replays the history up to its
  * OrchestratorStarted event, so the work of an instance is the sum of those positions. Also printed, not a
@@ -206,7 +210,7 @@ function peakRssMb(pid: number): number {
 const recipients = (n: number, latency: (i: number) => number) =>
   Array.from({ length: n }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: latency(i), value: { price: (i * 7919) % 1000 } } }));
 
-const SECTIONS = ["replay", "first", "big", "window"] as const;
+const SECTIONS = ["replay", "first", "big", "window", "callbacks"] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** `--only window,first`: the sections to run (all by default). */
@@ -287,6 +291,12 @@ async function main(): Promise<void> {
       await host.stop();
       host = await startHost();
       await windowLimits(host, rows, failures);
+    }
+
+    if (sections.has("callbacks")) {
+      await host.stop();
+      host = await startHost();
+      await callbacks(host, rows, failures);
     }
     console.log(rows.join("\n"));
   } finally {
@@ -468,6 +478,88 @@ async function windowLimits(host: Host, rows: string[], failures: string[]): Pro
       await servers.close();
     }
   }
+}
+
+/**
+ * Callback recipients at scale: a loopback server acknowledges each delivery (202) and POSTs the answer to its
+ * respondUrl 2 s later. The deliveries are the only activity executions; each is short (the wait holds none).
+ */
+async function callbacks(host: Host, rows: string[], failures: string[]): Promise<void> {
+  const n = 1000;
+  const replyAfterMs = 2000;
+  const pending: Promise<unknown>[] = [];
+  let refused = 0;
+  let lastReplyAt = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const { respondUrl, recipientId } = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      res.writeHead(202).end();
+      const answer = new Promise((ok) => setTimeout(ok, replyAfterMs)).then(async () => {
+        const reply = await fetch(respondUrl, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ value: { price: Number(recipientId.slice(1)) % 100 } }),
+        });
+        if (reply.status !== 202) refused++;
+        lastReplyAt = performance.now();
+      });
+      pending.push(answer);
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/quote`;
+  try {
+    const started = performance.now();
+    const run = await gather(host, {
+      request: { bench: "callbacks" },
+      recipients: Array.from({ length: n }, (_, i) => ({ id: `c${i}`, url, reply: "callback" })),
+      completion: { mode: "all", timeoutMs: 120_000 },
+      aggregate: { kind: "summary", field: "price" },
+    });
+    await Promise.all(pending);
+    const ok = run.result?.counts?.succeeded === n;
+    const events = recipientEvents(host, run.id);
+    const actions = schedulerActions(host, run.id);
+    rows.push(
+      `callbacks, N=1,000 answering ${replyAfterMs} ms after an acknowledged delivery: wall ${run.wallMs} ms ` +
+        `(last reply taken at ${Math.round(lastReplyAt - started)} ms); ` +
+        `${events.deliveries} deliveries (activity executions), each ${events.meanDeliveryMs} ms on average from scheduled to acknowledged; ` +
+        `${((events.deliveries * 2 + events.replies) / n).toFixed(3)} actions per recipient for deliveries and replies (target ≤ 3); ` +
+        `${perRecipient(actions, n)} with the gather's own; ${refused} replies refused; ${ok ? "all answered" : "INCOMPLETE"}`,
+    );
+    if (!ok) failures.push(`callbacks: ${run.result?.counts?.succeeded} of ${n} succeeded`);
+    if (events.deliveries !== n) failures.push(`callbacks: ${events.deliveries} deliveries for ${n} recipients`);
+    if ((events.deliveries * 2 + events.replies) / n > 3) failures.push(`callbacks: more than 3 actions per recipient`);
+    if (events.meanDeliveryMs >= replyAfterMs) failures.push(`callbacks: deliveries held ${events.meanDeliveryMs} ms on average`);
+  } finally {
+    await new Promise((ok) => server.close(() => ok(undefined)));
+  }
+}
+
+/** A gather's deliveries (callRecipient schedules), their mean time to their result, and the reply events it took. */
+function recipientEvents(host: Host, gatherId: string): { deliveries: number; meanDeliveryMs: number; replies: number } {
+  let deliveries = 0;
+  let replies = 0;
+  let busy = 0;
+  for (const { records } of gatherLogs(host, gatherId)) {
+    const scheduledAt = new Map<number, number>();
+    for (const record of records) {
+      if (record.t !== "episode") continue;
+      const at = Date.parse(record.events.find((e: any) => e.EventType === EventType.OrchestratorStarted)?.Timestamp);
+      for (const event of record.events) {
+        if (event.EventType === EventType.TaskScheduled && event.Name === "callRecipient") {
+          scheduledAt.set(event.EventId, at);
+          deliveries++;
+        }
+        if (event.EventType === EventType.EventRaised && event.Name === "reply") replies++;
+        if (event.EventType === EventType.TaskCompleted && scheduledAt.has(event.TaskScheduledId))
+          busy += at - scheduledAt.get(event.TaskScheduledId)!;
+      }
+    }
+  }
+  return { deliveries, meanDeliveryMs: Math.round(busy / Math.max(1, deliveries)), replies };
 }
 
 main().catch((error) => {
