@@ -32,6 +32,9 @@ export function parseRecipientToken(token: string): { index: number; mac: string
   return match ? { index: Number(match[1]), mac: match[2] } : undefined;
 }
 
+/** The reply body's schema, for the OpenAPI document (src/openapi). */
+export { replySchema as recipientReplySchema };
+
 export function isRecipientToken(token: string): boolean {
   return token.includes(".");
 }

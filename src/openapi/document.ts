@@ -248,12 +248,26 @@ function answerRoutes(): Json {
       post: {
         ...auctionAnswerOperation(
           "submitAnswer",
-          "An auction answer through the respondUrl bidders receive: no key, the URL's capability token instead",
+          "An answer through a respondUrl: an auction bidder's `{ responder, value }`, or a callback or queue recipient's " +
+            "reply `{ value }` / `{ error }` (raised as the `reply` event). No key: the URL's capability token instead",
           {
-            "401": error("The token is missing, wrong, or of another gather or run (also for an unknown id)"),
-            "409": error("Not an auction, or the auction holds MAX_RECIPIENTS answers already"),
+            "401": error("The token is missing, wrong, or of another gather, run or recipient (also for an unknown id)"),
+            "409": error("Not an auction, the auction holds MAX_RECIPIENTS answers already, or the recipient has replied already"),
           },
         ),
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: { oneOf: [REF("AuctionAnswer"), REF("RecipientReply")] },
+              examples: {
+                auction: { value: { responder: "bidder-1", value: { price: 100 } } },
+                reply: { value: { value: { price: 100 } } },
+                error: { value: { error: "out of stock" } },
+              },
+            },
+          },
+        },
         security: NO_AUTH,
         parameters: [
           {
@@ -261,7 +275,7 @@ function answerRoutes(): Json {
             in: "query",
             required: true,
             schema: { type: "string" },
-            description: "the token of respondUrl, bound to this gather and run",
+            description: "the token of respondUrl, bound to this gather and run (and, for a callback or queue recipient, to it)",
           },
         ],
       },

@@ -8,6 +8,7 @@
  * or rename them, so clients must tolerate new ones.
  */
 import { z } from "zod";
+import { recipientReplySchema } from "../gather/replies";
 import { auctionAnswerSchema, gatherRequestSchema } from "../gather/schema";
 
 export { auctionAnswerSchema, gatherRequestSchema };
@@ -129,6 +130,9 @@ export const gatherProgressSchema = z.looseObject({
   failed: count(),
   pending: count(),
   deadline: dateTime().nullable(),
+  awaitingReply: count()
+    .optional()
+    .meta({ description: "of `pending`: callback and queue recipients whose delivery was acknowledged, waiting for their reply" }),
 });
 
 export const runtimeStatusSchema = z.enum([
@@ -188,7 +192,8 @@ export const gatherListSchema = z.looseObject({
 /** 202 of POST /api/scatter-gather/{id}/responses. */
 export const submitAcceptedSchema = z.looseObject({
   id: z.string(),
-  responder: z.string(),
+  responder: z.string().optional().meta({ description: "an auction answer's responder" }),
+  recipientId: z.string().optional().meta({ description: "a callback or queue recipient's reply: whose it is" }),
   accepted: z.boolean().meta({ description: "false when the responder had answered already: the first answer wins" }),
   reason: z.string().optional(),
 });
@@ -203,6 +208,7 @@ export const terminateAcceptedSchema = z.looseObject({
 export const requestSchemas = {
   GatherRequest: gatherRequestSchema,
   AuctionAnswer: auctionAnswerSchema,
+  RecipientReply: recipientReplySchema,
 } as const;
 
 export const answerSchemas = {

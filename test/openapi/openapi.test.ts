@@ -214,6 +214,38 @@ describe("real answers conform to the document", () => {
     await client.delete(id);
   });
 
+  test("a callback recipient: progress while it waits, its reply 202, a second one 409, a late one 410", async () => {
+    const A = "/api/scatter-gather/{id}/answers";
+    const server = await recipientServer(() => ({ status: 202, text: "" }));
+    const id = uniqueId("oas-cb");
+    await client.start({
+      id,
+      request: 1,
+      recipients: [
+        { id: "a", url: `${server.url}/cb`, reply: "callback" },
+        { id: "b", url: `${server.url}/cb`, reply: "callback" },
+      ],
+      completion: { mode: "first", timeoutMs: 20_000 },
+    });
+    await server.waitForCalls(2);
+    const waiting = await pollUntil(target, id, (b) => b.progress?.awaitingReply === 2);
+    expectConforms(ID, "get", 200, waiting);
+    const [a, b] = ["a", "b"].map((r) => server.calls.find((c) => c.body.recipientId === r)!.body.respondUrl as string);
+    const replied = await raw("POST", a, { value: { price: 3 } });
+    expect(replied.status).toBe(202);
+    expectConforms(A, "post", 202, replied.body);
+    const again = await raw("POST", a, { error: "changed my mind" });
+    expect(again.status).toBe(409);
+    expectConforms(A, "post", 409, again.body);
+    await pollUntil(target, id, (s) => s.runtimeStatus === "Completed");
+    const late = await raw("POST", b, { value: 1 });
+    expect(late.status).toBe(410);
+    expectConforms(A, "post", 410, late.body);
+    const forged = await raw("POST", b.replace(/token=1\./, "token=0."), { value: 1 });
+    expect(forged.status).toBe(401);
+    expectConforms(A, "post", 401, forged.body);
+  });
+
   test("auction: submit 202, a late answer 410; the list's paging (continuationToken) conforms", async () => {
     const notify = await recipientServer();
     const id = uniqueId("oas-rfq");
