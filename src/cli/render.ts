@@ -90,6 +90,7 @@ export function progressLine(status: GatherStatus, now = Date.now()): string {
   return (
     `${safe(status.runtimeStatus.toLowerCase())} ${safe(p.phase)}: ${p.succeeded + p.failed}/${p.total} settled, ` +
     `succeeded ${p.succeeded}, failed ${p.failed}, pending ${p.pending}` +
+    (p.awaitingReply ? ` (${p.awaitingReply} waiting for reply)` : "") +
     (p.phase === "done" ? "" : `, deadline ${p.deadline ? `in ${untilDeadline(p.deadline, now)}` : "none"}`)
   );
 }
@@ -128,7 +129,7 @@ export function responsesTable(items: RecipientResponse[], s: Style): string {
     ["recipient", "status", "attempts", "duration", "value / error"],
     items.map((r) => [
       safe(r.recipientId),
-      paint(r.status, s),
+      r.waitingFor === "reply" ? `${paint(r.status, s)} ${s.dim("waiting for reply")}` : paint(r.status, s),
       r.attempts === undefined ? "" : String(r.attempts),
       r.durationMs === undefined ? "" : `${Math.round(r.durationMs)} ms`,
       r.status === "succeeded" ? short(r.value) : safe(r.error ?? ""),

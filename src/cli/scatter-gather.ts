@@ -90,7 +90,7 @@ async function watch(
       gid: safe(id),
       succeeded: s.green(String(p.succeeded)),
       failed: s.red(String(p.failed)),
-      pending: String(p.pending),
+      pending: p.awaitingReply ? `${p.pending} (${p.awaitingReply} waiting for reply)` : String(p.pending),
       deadline: untilDeadline(p.deadline),
       phase: safe(p.phase),
     };

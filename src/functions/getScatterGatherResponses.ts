@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
+import { repliesLater } from "../gather/transports";
 import { gatherApi } from "../http/register";
 import { FunctionNames } from "../durable/names";
 import { errorBody } from "../gather/errors";
@@ -52,7 +53,8 @@ async function currentEntries(payloads: RunPayloads, byResponder: boolean): Prom
   const [recipients, stored] = await Promise.all([payloads.recipients(), payloads.storedAnswers()]);
   return recipients.map((r, index) => {
     const answer = stored.get(index);
-    return answer ? { index, recipientId: r.id, status: "succeeded", answer } : { index, recipientId: r.id, status: "pending" };
+    if (answer) return { index, recipientId: r.id, status: "succeeded", answer };
+    return { index, recipientId: r.id, status: "pending", ...(repliesLater(r) ? { waitingFor: "reply" as const } : {}) };
   });
 }
 

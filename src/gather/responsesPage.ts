@@ -23,6 +23,8 @@ export interface ResponseEntry extends Omit<RecipientOutcome, "status"> {
   index: number;
   recipientId: string;
   status: EntryStatus;
+  /** A pending callback or queue recipient: its answer comes as a reply. */
+  waitingFor?: "reply";
 }
 
 export interface PageQuery {

@@ -70,6 +70,10 @@ export const recipientResponseSchema = z.looseObject({
   error: z.string().optional(),
   attempts: count().optional(),
   durationMs: z.number().min(0).optional(),
+  waitingFor: z
+    .literal("reply")
+    .optional()
+    .meta({ description: "while the gather runs: a pending callback or queue recipient, whose answer comes as a reply" }),
 });
 
 export const countsSchema = z.looseObject({ total: count(), succeeded: count(), failed: count(), timedOut: count(), abandoned: count() });

@@ -341,7 +341,8 @@ function renderStatus(status) {
   $("#progress .ok").style.width = total ? `${(100 * ok) / total}%` : "0";
   $("#progress .bad").style.width = total ? `${(100 * bad) / total}%` : "0";
   const pending = r ? 0 : p.pending || 0;
-  const extra = r ? `, timed out ${r.counts.timedOut}, abandoned ${r.counts.abandoned}` : "";
+  const waiting = !r && p.awaitingReply ? ` (${p.awaitingReply} waiting for reply)` : "";
+  const extra = r ? `, timed out ${r.counts.timedOut}, abandoned ${r.counts.abandoned}` : waiting;
   setText("#counts", `${total} recipients: succeeded ${ok}, failed ${bad}, pending ${pending}${extra}`);
   $("#terminate").disabled = TERMINAL.has(status.runtimeStatus);
   $("#delete").disabled = !TERMINAL.has(status.runtimeStatus);
@@ -375,7 +376,7 @@ async function renderResponses() {
         "tr",
         { "data-recipient": r.recipientId },
         el("td", {}, el("code", {}, r.recipientId)),
-        el("td", {}, badge(r.status)),
+        el("td", {}, badge(r.status), r.waitingFor === "reply" ? el("span", { class: "muted" }, " waiting for reply") : ""),
         el("td", { class: "num" }, r.attempts === undefined ? "" : String(r.attempts)),
         el("td", { class: "num" }, r.durationMs === undefined ? "" : `${Math.round(r.durationMs)} ms`),
         el("td", { class: "error" }, r.error || ""),

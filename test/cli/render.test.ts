@@ -168,3 +168,28 @@ describe("the renderers escape the server's text", () => {
     expect(shellOperand("--url=http://elsewhere")).toBe("-- --url=http://elsewhere");
   });
 });
+
+describe("callback and queue recipients", () => {
+  test("the progress line and the responses table say who waits for a reply", () => {
+    const status = {
+      ...gatherStatus("g1", { runtimeStatus: "Running" }),
+      progress: { phase: "gathering", total: 3, succeeded: 1, failed: 0, pending: 2, awaitingReply: 1, deadline: null },
+    } as GatherStatus;
+    expect(progressLine(status)).toBe(
+      "running gathering: 1/3 settled, succeeded 1, failed 0, pending 2 (1 waiting for reply), deadline none",
+    );
+    const table = responsesTable(
+      [
+        { recipientId: "cb", status: "pending", waitingFor: "reply" },
+        { recipientId: "url", status: "pending" },
+      ] as RecipientResponse[],
+      plain,
+    );
+    expect(table.split("\n").map((line) => line.trimEnd())).toEqual([
+      "recipient  status                     attempts  duration  value / error",
+      "---------  -------------------------  --------  --------  -------------",
+      "cb         pending waiting for reply",
+      "url        pending",
+    ]);
+  });
+});

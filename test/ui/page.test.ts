@@ -237,14 +237,18 @@ maybe("the gather page", () => {
     await expect(client.get(id)).rejects.toMatchObject({ status: 404 });
   });
 
-  test("terminate a running gather from the page", async () => {
+  test("terminate a running gather from the page; a callback recipient shows as waiting for its reply", async () => {
     const id = uniqueId("page-long");
+    const callback = await recipientServer(() => ({ status: 202, text: "" }));
     await page.fill(
       "#editor",
       JSON.stringify({
         id,
         request: {},
-        recipients: [{ id: "slow", simulate: { latencyMs: 30_000, value: 1 } }],
+        recipients: [
+          { id: "slow", simulate: { latencyMs: 30_000, value: 1 } },
+          { id: "cb", url: `${callback.url}/work`, reply: "callback" },
+        ],
         completion: { timeoutMs: 40_000 },
       }),
     );
@@ -256,7 +260,12 @@ maybe("the gather page", () => {
     await page.waitForTimeout(400);
     const b = (await page.textContent("#deadline"))!;
     expect(parseFloat(b)).toBeLessThan(parseFloat(a)); // counting down
-    expect(await page.$$eval("#responses tbody tr", (trs) => trs.map((tr) => tr.textContent))).toEqual(["slowpending"]);
+    await page.waitForSelector(`#counts:text-is("2 recipients: succeeded 0, failed 0, pending 2 (1 waiting for reply)")`);
+    await page.waitForSelector("#responses tbody tr:nth-child(2)");
+    expect(await page.$$eval("#responses tbody tr", (trs) => trs.map((tr) => tr.textContent))).toEqual([
+      "slowpending",
+      "cbpending waiting for reply",
+    ]);
 
     await page.click("#terminate");
     await page.waitForSelector("#runtime-status.status-Terminated", { timeout: 15_000 });
