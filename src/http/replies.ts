@@ -50,8 +50,11 @@ export async function findReplySender(client: DurableClient, id: string, token: 
 
 /** Undefined while the gather takes replies, else the 410's message. */
 export function closedFor(sender: ReplySender): string | undefined {
-  if (isActive(sender.status)) return undefined;
-  return `scatter-gather ${sender.id} is ${String(sender.status.runtimeStatus)}: the reply came too late`;
+  if (!isActive(sender.status)) return `scatter-gather ${sender.id} is ${String(sender.status.runtimeStatus)}: the reply came too late`;
+  // Still running, but past its gather (aggregating, or delivering its close event): the reply would count for nothing.
+  const phase = (sender.status.customStatus as { phase?: unknown } | null | undefined)?.phase;
+  if (phase === "aggregating" || phase === "done") return `scatter-gather ${sender.id} has closed: the reply came too late`;
+  return undefined;
 }
 
 /** Takes the sender's reply (already validated: gather/replies.ts readReply). */

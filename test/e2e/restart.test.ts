@@ -6,6 +6,9 @@ import * as fs from "node:fs";
 import {
   getGather,
   ownsHost,
+  postAnonymous,
+  recipientServer,
+  closeAllServers,
   sleep,
   startHostProcess,
   startOk,
@@ -28,6 +31,7 @@ maybe("crash and restart of the local host", () => {
   });
 
   afterAll(async () => {
+    await closeAllServers();
     for (const h of hosts) await h.stop();
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
@@ -89,5 +93,36 @@ maybe("crash and restart of the local host", () => {
     // The same execution went on: same start, same deadline.
     expect(r.startedAt).toBe(new Date(Date.parse(deadline) - 120_000).toISOString());
     expect(done.progress.deadline).toBe(deadline);
+  });
+
+  test("callback recipients waiting across a kill -9: replies before and after the restart are taken", async () => {
+    const server = await recipientServer(() => ({ status: 202, text: "" }));
+    const first = await startHostProcess({ dataDir });
+    hosts.push(first);
+    const target: Target = { baseUrl: first.url, host: first };
+    const id = uniqueId("crash-cb");
+    const recipients = ["a", "b", "c"].map((r) => ({ id: r, url: `${server.url}/job`, reply: "callback" }));
+    await startOk(target, { id, request: 1, recipients, completion: { mode: "all", timeoutMs: 120_000 } });
+    await poll(target, id, (b) => b.progress?.awaitingReply === 3, 20_000);
+    const respondUrl = (r: string) => server.calls.find((c) => c.body.recipientId === r)!.body.respondUrl as string;
+    expect((await postAnonymous(respondUrl("a"), { value: "before" })).status).toBe(202);
+    await poll(target, id, (b) => b.progress?.succeeded === 1, 20_000);
+
+    await first.kill9();
+    const second = await startHostProcess({ dataDir, port: first.port });
+    hosts.push(second);
+    // The same URLs (same port, the same generated token key in the payload store) still open the gather.
+    expect((await postAnonymous(respondUrl("b"), { value: "after" })).status).toBe(202);
+    expect((await postAnonymous(respondUrl("c"), { error: "declined" })).status).toBe(202);
+    expect((await postAnonymous(respondUrl("a"), { value: "again" })).status).toBe(409);
+    const done = await poll(target, id, (b) => ["Completed", "Failed", "Terminated"].includes(b.runtimeStatus), 60_000);
+    expect(done.result).toMatchObject({ outcome: "complete", closedBy: "all-responded" });
+    expect(done.result.responses.map((r: AnyJson) => [r.recipientId, r.status, r.value ?? r.error])).toEqual([
+      ["a", "succeeded", "before"],
+      ["b", "succeeded", "after"],
+      ["c", "failed", "declined"],
+    ]);
+    // Each delivery was made once: the restart did not deliver again to a recipient that had acknowledged.
+    expect(server.calls).toHaveLength(3);
   });
 });
