@@ -98,6 +98,9 @@ param taskHubName string = 'scatter-gather'
 @description('Comma-separated origins that URL recipients may target. Empty = URL recipients are refused.')
 param recipientUrlAllowlist string = ''
 
+@description('Comma-separated queue names (a trailing * matches any rest) of the app\'s storage account that queue recipients may use. Empty = queue recipients are refused.')
+param recipientQueueAllowlist string = ''
+
 @description('Maximum recipients per scatter-gather request (at most 15000: every outcome reaches the aggregation in one payload).')
 @minValue(1)
 @maxValue(15000)
@@ -182,6 +185,9 @@ module identity './core/identity/user-assigned-identity.bicep' = {
   }
 }
 
+// The queue that queue recipients reply on: fixed in the app (src/gather/transports/queue.ts REPLY_QUEUE).
+var replyQueueName = 'scatter-gather-replies'
+
 module storage './core/storage/storage-account.bicep' = {
   name: 'storage'
   scope: rg
@@ -192,6 +198,11 @@ module storage './core/storage/storage-account.bicep' = {
     containerNames: [
       deploymentStorageContainerName
       payloadContainerName
+    ]
+    // Queue recipients' replies (receiveReply); the app also creates it if missing. Its poison queue is made by the
+    // Storage-queues extension when a first reply is poisoned.
+    queueNames: [
+      replyQueueName
     ]
     // Payloads of instances nobody purged (DELETE) go after payloadRetentionDays.
     expiringContainerName: payloadContainerName
@@ -258,6 +269,7 @@ module api './app/api.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     alwaysReady: alwaysReady
     recipientUrlAllowlist: recipientUrlAllowlist
+    recipientQueueAllowlist: recipientQueueAllowlist
     maxRecipients: maxRecipients
     maxResponseBytes: maxResponseBytes
     maxRequestBytes: maxRequestBytes

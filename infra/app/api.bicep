@@ -33,6 +33,7 @@ param alwaysReady array = []
 
 // Application settings read by the code in src/
 param recipientUrlAllowlist string = ''
+param recipientQueueAllowlist string = ''
 param maxRecipients int = 10000
 param maxResponseBytes int = 65536
 param maxRequestBytes int = 1048576
@@ -80,10 +81,12 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 var appSettings = {
   // Functions host storage through the user-assigned identity (no keys, shared key access is off):
   // keys/leases, the deployment package and, read by src/payload with these same settings, the payload
-  // container; the identity may also use the account's queues and tables for the host's own operations
-  // (rbac.bicep). Durable Functions state lives in the Durable Task Scheduler, not in Azure Storage.
+  // container; the identity may also use the account's queues (the host's, queue recipients' and the reply queue)
+  // and tables (the host's) (rbac.bicep). Durable Functions state lives in the Durable Task Scheduler, not in Azure Storage.
   AzureWebJobsStorage__accountName: storage.name
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  // Queue recipients' messages (src/queues) and the reply queue's trigger (receiveReply) use the Queue service.
+  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
 
@@ -97,6 +100,8 @@ var appSettings = {
 
   // Scatter-Gather limits
   RECIPIENT_URL_ALLOWLIST: recipientUrlAllowlist
+  // Queue names queue recipients may use (empty: none)
+  RECIPIENT_QUEUE_ALLOWLIST: recipientQueueAllowlist
   MAX_RECIPIENTS: string(maxRecipients)
   MAX_RESPONSE_BYTES: string(maxResponseBytes)
   MAX_REQUEST_BYTES: string(maxRequestBytes)

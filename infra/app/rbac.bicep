@@ -54,10 +54,12 @@ resource storageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-0
   }
 }
 
-// The host's own queue and table operations on AzureWebJobsStorage, as Azure's Durable Functions + Durable
-// Task Scheduler + Flex Consumption quickstart grants them (Azure-Samples/durable-functions-quickstart-typescript-azd,
-// infra/main.bicep: "Required for AzureWebJobsStorage host operations"). The app itself has no queue or
-// table trigger, and Durable state lives in the Durable Task Scheduler.
+// Queues of AzureWebJobsStorage: the host's own operations (as Azure's Durable Functions + Durable Task Scheduler +
+// Flex Consumption quickstart grants them, Azure-Samples/durable-functions-quickstart-typescript-azd, infra/main.bicep:
+// "Required for AzureWebJobsStorage host operations"), and the app's: queue recipients' messages put on the
+// allowlisted queues (RECIPIENT_QUEUE_ALLOWLIST), the reply queue created if missing and read by receiveReply's
+// trigger, its poison queue created by the extension. Scoped to the account: recipient queues are any allowlisted
+// names, decided by an app setting; RECIPIENT_QUEUE_ALLOWLIST (empty by default) is what bounds them.
 resource storageQueueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identityPrincipalId, roles.storageQueueDataContributor)
   scope: storage
@@ -68,6 +70,7 @@ resource storageQueueDataContributor 'Microsoft.Authorization/roleAssignments@20
   }
 }
 
+// Tables: the host's own operations only (Durable state lives in the Durable Task Scheduler).
 resource storageTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identityPrincipalId, roles.storageTableDataContributor)
   scope: storage

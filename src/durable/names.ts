@@ -25,6 +25,10 @@ export const FunctionNames = {
   deliverCloseEvent: "deliverCloseEvent",
   /** Auction: stores a chunk of responder names in arrival order. */
   recordArrivals: "recordArrivals",
+  /** A callback or queue recipient's requestUrl: anonymous, with its recipient token. */
+  getRecipientRequest: "getRecipientRequest",
+  /** Queue trigger on the reply queue: a queue recipient's reply becomes its answer event. */
+  receiveReply: "receiveReply",
 } as const;
 
 /** The external event auction answers arrive as. */

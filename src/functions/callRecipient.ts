@@ -1,6 +1,6 @@
 import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
-import { UrlAllowlist } from "../gather/allowlist";
+import { QueueAllowlist, UrlAllowlist } from "../gather/allowlist";
 import { watchGather } from "../gather/closing";
 import { deliver, RecipientError, type ReplyChannel } from "../gather/deliver";
 import { repliesLater } from "../gather/transports";
@@ -15,6 +15,7 @@ import type { CallRecipientInput, CallRecipientOutput } from "../gather/types";
 import { runState, stillGathering, type RunState } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { trackRecipientCall } from "../telemetry";
+import { getQueueSender } from "../queues/sender";
 
 /**
  * Delivers the gather's request to one recipient and stores its answer in the payload store; the
@@ -41,6 +42,9 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
     const received = await deliver(delivery, {
       maxResponseBytes: limits.maxResponseBytes,
       allowlist: new UrlAllowlist(limits.recipientUrlAllowlist),
+      queueAllowlist: new QueueAllowlist(limits.recipientQueueAllowlist),
+      // Built on first use: only queue recipients need the Queue service.
+      queues: { send: (queue, text, signal) => getQueueSender().send(queue, text, signal) },
       cancel: watch.signal,
     });
     if (received.acknowledged) {

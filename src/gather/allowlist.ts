@@ -63,3 +63,38 @@ export class UrlAllowlist {
       : this.patterns.map((p) => `${p.protocol}//${p.host}:${p.port}`).join(", ");
   }
 }
+
+/**
+ * An Azure Storage queue name: 3-63 characters of lowercase letters, digits and single hyphens, starting and
+ * ending with a letter or digit (learn.microsoft.com/rest/api/storageservices/naming-queues-and-metadata).
+ */
+export const QUEUE_NAME_PATTERN = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
+export const QUEUE_NAME_RULE = "3-63 characters: lowercase letters, digits and single hyphens, starting and ending with a letter or digit";
+
+/**
+ * Queue name allowlist for queue recipients (RECIPIENT_QUEUE_ALLOWLIST): exact names, or a prefix ending in
+ * `*` (`quotes-*`; `*` alone allows every queue of the account). Entries that are neither are ignored.
+ */
+export class QueueAllowlist {
+  private readonly exact = new Set<string>();
+  private readonly prefixes: string[] = [];
+  readonly invalidEntries: string[] = [];
+
+  constructor(entries: readonly string[]) {
+    for (const raw of entries) {
+      const entry = raw.trim();
+      if (entry.endsWith("*") && /^[a-z0-9-]{0,62}$/.test(entry.slice(0, -1))) this.prefixes.push(entry.slice(0, -1));
+      else if (QUEUE_NAME_PATTERN.test(entry)) this.exact.add(entry);
+      else this.invalidEntries.push(entry);
+    }
+  }
+
+  allows(name: string): boolean {
+    return QUEUE_NAME_PATTERN.test(name) && (this.exact.has(name) || this.prefixes.some((prefix) => name.startsWith(prefix)));
+  }
+
+  describe(): string {
+    const entries = [...this.exact, ...this.prefixes.map((p) => `${p}*`)];
+    return entries.length === 0 ? "(empty: queue recipients are refused)" : entries.join(", ");
+  }
+}

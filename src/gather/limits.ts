@@ -17,6 +17,8 @@ export interface Limits {
   fanoutBatchSize: number;
   /** Origins URL recipients and notify URLs may use; empty refuses every URL. */
   recipientUrlAllowlist: string[];
+  /** RECIPIENT_QUEUE_ALLOWLIST: queue names (a trailing `*` matches any rest) queue recipients may use; empty refuses every queue. */
+  recipientQueueAllowlist: string[];
   /**
    * The most delivery attempts one gather may make: recipients × retry.maxAttempts (1 without retry).
    * Bounds the outbound calls a single small request can cause.
@@ -46,6 +48,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxRequestBytes: 1_048_576,
   fanoutBatchSize: 250,
   recipientUrlAllowlist: [],
+  recipientQueueAllowlist: [],
   // 5 attempts for each of MAX_RECIPIENTS (10000) recipients: a full-size gather may still retry every
   // recipient four times, while 100 recipients cannot make more than 1000 calls (maxAttempts ≤ 10).
   maxAttemptsPerGather: 50_000,
@@ -76,6 +79,7 @@ export function readLimits(env: NodeJS.ProcessEnv = process.env): Limits {
     maxRequestBytes: positiveInt(env, "MAX_REQUEST_BYTES", DEFAULT_LIMITS.maxRequestBytes),
     fanoutBatchSize: positiveInt(env, "FANOUT_BATCH_SIZE", DEFAULT_LIMITS.fanoutBatchSize, MAX_FANOUT_BATCH_SIZE),
     recipientUrlAllowlist: parseAllowlist(env.RECIPIENT_URL_ALLOWLIST),
+    recipientQueueAllowlist: parseAllowlist(env.RECIPIENT_QUEUE_ALLOWLIST),
     maxAttemptsPerGather: positiveInt(env, "MAX_ATTEMPTS_PER_GATHER", DEFAULT_LIMITS.maxAttemptsPerGather),
     resultInlineBytes: positiveInt(env, "RESULT_INLINE_BYTES", DEFAULT_LIMITS.resultInlineBytes, MAX_RESULT_INLINE_BYTES),
   };

@@ -64,6 +64,39 @@ export function readReply(body: unknown): { ok: true; reply: Reply } | { ok: fal
   return { ok: true, reply: "value" in parsed.data ? { value: parsed.data.value as Json } : { error: clipError(parsed.data.error) } };
 }
 
+/** A reply put on the reply queue: whose it is (checked against the token) and the reply itself. */
+export interface QueuedReply {
+  requestId: string;
+  recipientId: string;
+  token: string;
+  reply: Reply;
+}
+
+/**
+ * `{ requestId, recipientId, token, value | error }` from the reply queue (already decoded by the trigger: an
+ * object, or a string that is JSON), or what is wrong with it. Nothing else is accepted.
+ */
+export function readQueuedReply(message: unknown): { ok: true; queued: QueuedReply } | { ok: false; message: string } {
+  let body = message;
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body) as unknown;
+    } catch {
+      return { ok: false, message: "the message is not JSON" };
+    }
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, message: "the message must be a JSON object" };
+  const { requestId, recipientId, token, ...rest } = body as Record<string, unknown>;
+  for (const [name, field] of Object.entries({ requestId, recipientId, token }))
+    if (typeof field !== "string" || field === "") return { ok: false, message: `"${name}" must be a non-empty string` };
+  const read = readReply(rest);
+  if (!read.ok) return { ok: false, message: read.message.replace("the body", "the rest of the message") };
+  return {
+    ok: true,
+    queued: { requestId: requestId as string, recipientId: recipientId as string, token: token as string, reply: read.reply },
+  };
+}
+
 /**
  * The instance that delivered recipient `index`'s request and waits for its reply: the gather itself, or its
  * batch (gatherBatches.ts: batch n holds recipients n × FANOUT_BATCH_SIZE onwards).

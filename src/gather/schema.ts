@@ -3,12 +3,13 @@
  * either a typed GatherRequest or every problem with its path (`recipients[2].url`).
  */
 import { z } from "zod";
-import { UrlAllowlist } from "./allowlist";
+import { QueueAllowlist, UrlAllowlist } from "./allowlist";
 import { httpUrl, int, jsonValue, recipientId } from "./fields";
 import { INSTANCE_ID_PATTERN, INSTANCE_ID_RULE } from "./instanceIds";
 import { findJsonProblem } from "./json";
 import { DEFAULT_RETRY_DEADLINE_MS, MAX_GATHER_DEADLINE_MS, type Limits } from "./limits";
 import { normalizeRecipient, recipientSchema, repliesLater, type Recipient } from "./transports";
+import type { NormalizeContext } from "./transports/transport";
 import type { AuctionAnswer, GatherRequest, Json } from "./types";
 
 export interface ErrorDetail {
@@ -141,10 +142,14 @@ export function validateGatherRequest(body: unknown, limits: Limits): Validation
   const checkUrl = (path: string, url: string) => {
     if (!allowlist.allows(url)) problem(path, `origin is not in RECIPIENT_URL_ALLOWLIST ${allowlist.describe()}`);
   };
+  const queues = new QueueAllowlist(limits.recipientQueueAllowlist);
+  const checkQueue = (path: string, name: string) => {
+    if (!queues.allows(name)) problem(path, `queue "${name}" is not in RECIPIENT_QUEUE_ALLOWLIST ${queues.describe()}`);
+  };
 
   if (raw.recipients && raw.auction) problem("auction", "give either recipients or auction, not both");
   if (!raw.recipients && !raw.auction) problem("recipients", "is required (or auction)");
-  const recipients = raw.recipients ? checkRecipients(raw.recipients, limits, problem, checkUrl) : undefined;
+  const recipients = raw.recipients ? checkRecipients(raw.recipients, limits, problem, { checkUrl, checkQueue }) : undefined;
   checkCompletion(raw, limits, problem);
   checkAggregate(raw, problem);
   checkAttemptBudget(raw, limits, problem);
@@ -162,7 +167,7 @@ function checkRecipients(
   raw: NonNullable<RawBody["recipients"]>,
   limits: Limits,
   problem: Report,
-  checkUrl: (path: string, url: string) => void,
+  checks: Omit<NormalizeContext, "problem">,
 ): Recipient[] {
   if (raw.length === 0) problem("recipients", "must have at least one recipient");
   if (raw.length > limits.maxRecipients) problem("recipients", `must have at most ${limits.maxRecipients} recipients (MAX_RECIPIENTS)`);
@@ -172,7 +177,7 @@ function checkRecipients(
     const at = `recipients[${i}]`;
     if (seen.has(r.id)) problem(`${at}.id`, `duplicate recipient id "${r.id}"`);
     seen.add(r.id);
-    const recipient = normalizeRecipient(r, at, { problem, checkUrl });
+    const recipient = normalizeRecipient(r, at, { problem, ...checks });
     if (recipient) recipients.push(recipient);
   });
   return recipients;
@@ -240,7 +245,7 @@ function checkReplies(raw: RawBody, recipients: readonly Recipient[], problem: R
   if (first >= 0 && raw.completion?.timeoutMs === undefined)
     problem(
       "completion.timeoutMs",
-      `is required when a recipient answers later (recipients[${first}] "${recipients[first].id}" replies to respondUrl): it is waited for until the deadline`,
+      `is required when a recipient answers later (recipients[${first}] "${recipients[first].id}" replies to respondUrl or the reply queue): it is waited for until the deadline`,
     );
 }
 

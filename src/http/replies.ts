@@ -12,10 +12,10 @@ import type { AnswerRef } from "../gather/answerGroups";
 import { answerFacts } from "../gather/facts";
 import { isInstanceId } from "../gather/instanceIds";
 import { sweepIfRunDeleted } from "../gather/orphans";
-import { replyTarget, type Reply, type ReplyEvent } from "../gather/replies";
+import { isRecipientToken, readQueuedReply, replyTarget, type Reply, type ReplyEvent } from "../gather/replies";
 import { RunPayloads } from "../gather/runPayloads";
 import { repliesLater } from "../gather/transports";
-import type { OrchestrationInput } from "../gather/types";
+import type { Json, OrchestrationInput } from "../gather/types";
 import { getPayloadStore } from "../payload";
 import { answerTokenKey, recipientOfToken } from "./answerTokens";
 
@@ -93,4 +93,48 @@ async function raise(client: DurableClient, sender: ReplySender, reply: Reply, r
     if (/\b(404|410)\b/.test((error as Error).message)) return false;
     throw error;
   }
+}
+
+/** What a recipient's requestUrl answers: the request and the recipient's own input (absent when not given). */
+export async function recipientRequest(
+  sender: ReplySender,
+): Promise<{ requestId: string; recipientId: string; request: Json; input?: Json }> {
+  const payloads = new RunPayloads(getPayloadStore(), sender.input.run);
+  const [recipients, request] = await Promise.all([payloads.recipients(), payloads.request()]);
+  const recipient = recipients[sender.index];
+  return {
+    requestId: sender.id,
+    recipientId: sender.recipientId,
+    request,
+    ...(recipient.input !== undefined ? { input: recipient.input } : {}),
+  };
+}
+
+/** A queued reply that is not a recipient's valid reply: receiveReply throws it, so the message ends in the poison queue. */
+export class RefusedReply extends Error {
+  override readonly name = "RefusedReply";
+}
+
+/**
+ * A reply from the reply queue (receiveReply), taken as the answers route takes one. Throws a RefusedReply for a
+ * malformed message, a wrong token, or a token of another recipient than the message names; a value over
+ * MAX_RESPONSE_BYTES becomes the recipient's error (as a URL recipient's too large answer fails its attempt).
+ */
+export async function takeQueuedReply(
+  client: DurableClient,
+  message: unknown,
+  maxResponseBytes: number,
+): Promise<ReplyVerdict & { requestId: string; recipientId: string }> {
+  const read = readQueuedReply(message);
+  if (!read.ok) throw new RefusedReply(`malformed reply: ${read.message}`);
+  const { requestId, recipientId, token } = read.queued;
+  const sender = isRecipientToken(token) ? await findReplySender(client, requestId, token) : undefined;
+  if (!sender || sender.recipientId !== recipientId)
+    throw new RefusedReply(`reply for ${JSON.stringify(requestId)} / ${JSON.stringify(recipientId)}: its token is not this recipient's`);
+  const closed = closedFor(sender);
+  if (closed) return { kind: "closed", message: closed, requestId, recipientId };
+  let reply = read.queued.reply;
+  const bytes = "value" in reply ? Buffer.byteLength(JSON.stringify(reply.value), "utf8") : 0;
+  if (bytes > maxResponseBytes) reply = { error: `reply value of ${bytes} bytes is larger than MAX_RESPONSE_BYTES (${maxResponseBytes})` };
+  return { ...(await takeReply(client, sender, reply)), requestId, recipientId };
 }

@@ -109,7 +109,7 @@ export function buildOpenApiDocument(): Json {
     },
     servers: [{ url: "/", description: "this function app" }],
     security: [{ functionKeyHeader: [] }, { functionKeyQuery: [] }],
-    paths: { ...gatherRoutes(), ...instanceRoutes(), ...answerRoutes(), ...appRoutes() },
+    paths: { ...gatherRoutes(), ...instanceRoutes(), ...answerRoutes(), ...recipientRequestRoute(), ...appRoutes() },
     components: {
       schemas,
       securitySchemes: {
@@ -278,6 +278,44 @@ function answerRoutes(): Json {
             description: "the token of respondUrl, bound to this gather and run (and, for a callback or queue recipient, to it)",
           },
         ],
+      },
+    },
+  };
+}
+
+/** GET requestUrl: what a callback or queue recipient's token reads (a queue message too large for the request points here). */
+function recipientRequestRoute(): Json {
+  const recipientRequest = {
+    type: "object",
+    required: ["requestId", "recipientId", "request"],
+    properties: {
+      requestId: { type: "string" },
+      recipientId: { type: "string" },
+      request: { description: "the gather's request, as given" },
+      input: { description: "the recipient's own input; absent when not given" },
+    },
+  };
+  return {
+    "/api/scatter-gather/{id}/request": {
+      parameters: [idParam],
+      get: {
+        operationId: "getRecipientRequest",
+        summary: "The request and the recipient's input, for a callback or queue recipient (its requestUrl): no key, its token instead",
+        security: NO_AUTH,
+        parameters: [
+          {
+            name: "token",
+            in: "query",
+            required: true,
+            schema: { type: "string" },
+            description: "the recipient's token (`<index>.<mac>`)",
+          },
+        ],
+        responses: {
+          "200": { description: "The request", content: { "application/json": { schema: recipientRequest } } },
+          "401": error("The token is missing, wrong, or of another gather, run or recipient (also for an unknown id)"),
+          "410": error("The gather has closed"),
+        },
       },
     },
   };

@@ -10,7 +10,6 @@
  * announced (a body cut mid-way is transient, read again) and against the range asked for (a blob shorter
  * than the range is a PayloadRangeError, final).
  */
-import type { TokenCredential } from "@azure/core-auth";
 import {
   BlobServiceClient,
   type ContainerClient,
@@ -22,7 +21,8 @@ import { performance } from "node:perf_hooks";
 import { Readable } from "node:stream";
 import { trackBlobOperation, type BlobOperation } from "../telemetry";
 import { deepFreeze, LruByteCache, type CacheStats } from "./cache";
-import type { PayloadStoreConfig, StorageCredential } from "./config";
+import type { PayloadStoreConfig } from "./config";
+import { createCredential } from "./credential";
 import { assertValidKey, instanceOfKey } from "./keys";
 import { DEFAULT_STORE_RETRY, withRetries, type StoreRetryPolicy } from "./retry";
 import {
@@ -85,16 +85,6 @@ export function createBlobPayloadStore(config: PayloadStoreConfig, options: Blob
       ? BlobServiceClient.fromConnectionString(connection.connectionString, pipeline)
       : new BlobServiceClient(connection.blobEndpoint, createCredential(connection.credential), pipeline);
   return new BlobPayloadStore(service.getContainerClient(config.container), new URL(connection.blobEndpoint).host, options);
-}
-
-/** The identity SDK is loaded only for identity-based connections. */
-function createCredential(credential: StorageCredential): TokenCredential {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const identity = require("@azure/identity") as typeof import("@azure/identity");
-  if (credential.type === "default") return new identity.DefaultAzureCredential();
-  if (credential.clientId) return new identity.ManagedIdentityCredential({ clientId: credential.clientId });
-  if (credential.resourceId) return new identity.ManagedIdentityCredential({ resourceId: credential.resourceId });
-  return new identity.ManagedIdentityCredential();
 }
 
 export class BlobPayloadStore implements PayloadStore {

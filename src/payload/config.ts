@@ -133,17 +133,7 @@ export function resolveStorageConnection(env: NodeJS.ProcessEnv, connectionName 
       }
       blobEndpoint = `https://${accountName}.blob.core.windows.net`;
     }
-    const credentialKind = setting("credential");
-    let credential: StorageCredential;
-    if (credentialKind === undefined) credential = { type: "default" };
-    else if (credentialKind.toLowerCase() === "managedidentity") {
-      credential = { type: "managedIdentity", clientId: setting("clientId"), resourceId: setting("managedIdentityResourceId") };
-    } else {
-      throw new PayloadStoreConfigError(
-        `${connectionName}__credential '${credentialKind}' is not supported (only 'managedidentity', or unset for DefaultAzureCredential)`,
-      );
-    }
-    return { kind: "identity", blobEndpoint, credential };
+    return { kind: "identity", blobEndpoint, credential: storageCredential(env, connectionName) };
   }
 
   throw new PayloadStoreConfigError(
@@ -151,6 +141,18 @@ export function resolveStorageConnection(env: NodeJS.ProcessEnv, connectionName 
       `127.0.0.1:10000, or a connection string with BlobEndpoint for another port), or set ${connectionName}__blobServiceUri ` +
       `(or ${connectionName}__accountName) for an identity-based connection, with ${connectionName}__credential=managedidentity ` +
       `and ${connectionName}__clientId for a user-assigned managed identity.`,
+  );
+}
+
+/** The identity of an identity-based connection: `<name>__credential` (managedidentity, or unset: DefaultAzureCredential), `__clientId`, `__managedIdentityResourceId`. */
+export function storageCredential(env: NodeJS.ProcessEnv, connectionName = DEFAULT_CONNECTION_NAME): StorageCredential {
+  const setting = (suffix: string): string | undefined => env[`${connectionName}__${suffix}`]?.trim() || undefined;
+  const credentialKind = setting("credential");
+  if (credentialKind === undefined) return { type: "default" };
+  if (credentialKind.toLowerCase() === "managedidentity")
+    return { type: "managedIdentity", clientId: setting("clientId"), resourceId: setting("managedIdentityResourceId") };
+  throw new PayloadStoreConfigError(
+    `${connectionName}__credential '${credentialKind}' is not supported (only 'managedidentity', or unset for DefaultAzureCredential)`,
   );
 }
 
@@ -192,7 +194,7 @@ function fromConnectionString(value: string, connectionName: string): StorageCon
 }
 
 /** `Key=Value;...` with lower-cased keys; a value keeps any '=' after the first (base64 keys, SAS). */
-function parseConnectionString(value: string): Record<string, string> {
+export function parseConnectionString(value: string): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const pair of value.split(";")) {
     const eq = pair.indexOf("=");

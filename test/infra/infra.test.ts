@@ -80,6 +80,8 @@ const KNOWN_API_VERSIONS: Record<string, string[]> = {
   "Microsoft.Storage/storageAccounts/blobServices": ["2023-05-01"],
   "Microsoft.Storage/storageAccounts/blobServices/containers": ["2023-05-01"],
   "Microsoft.Storage/storageAccounts/managementPolicies": ["2023-05-01"],
+  "Microsoft.Storage/storageAccounts/queueServices": ["2023-05-01"],
+  "Microsoft.Storage/storageAccounts/queueServices/queues": ["2023-05-01"],
   "Microsoft.OperationalInsights/workspaces": ["2023-09-01"],
   "Microsoft.Insights/components": ["2020-02-02"],
   "Microsoft.DurableTask/schedulers": ["2025-11-01"],
@@ -97,6 +99,7 @@ const DOCUMENTED_APP_SETTINGS = [
   "APPLICATIONINSIGHTS_CONNECTION_STRING",
   "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
   "RECIPIENT_URL_ALLOWLIST",
+  "RECIPIENT_QUEUE_ALLOWLIST",
   "MAX_RECIPIENTS",
   "MAX_RESPONSE_BYTES",
   "MAX_REQUEST_BYTES",
@@ -612,6 +615,28 @@ describe("infra templates", () => {
       expect(properties.get("principalType")).toBe("'ServicePrincipal'");
       expect(properties.get("roleDefinitionId")).toBe(`subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.${symbol})`);
     }
+  });
+
+  test("queue recipients: the reply queue, the Queue service URI, RECIPIENT_QUEUE_ALLOWLIST (empty by default), the queue role", () => {
+    // The reply queue (receiveReply's trigger) is a resource of the app's storage account, named as the app names it.
+    expect(resources(STORAGE).find((r) => r.symbol === "queues")?.type).toBe("Microsoft.Storage/storageAccounts/queueServices/queues");
+    expect(stripComments(STORAGE)).toMatch(/for\s+queueName\s+in\s+queueNames\b/);
+    expect(moduleParams(MAIN, "storage").get("queueNames")).toMatch(/\breplyQueueName\b/);
+    expect(stripComments(MAIN)).toMatch(/var\s+replyQueueName\s*=\s*'scatter-gather-replies'/);
+    expect(read("src/gather/transports/queue.ts")).toContain('export const REPLY_QUEUE = "scatter-gather-replies";');
+    // The identity-based connection names the Queue service for the app's client and the queue trigger.
+    const settings = appSettingsOf(API);
+    expect(settings.get("AzureWebJobsStorage__queueServiceUri")).toBe("storage.properties.primaryEndpoints.queue");
+    expect(settings.get("RECIPIENT_QUEUE_ALLOWLIST")).toBe("recipientQueueAllowlist");
+    expect(params(MAIN).get("recipientQueueAllowlist")?.defaultValue).toBe("''");
+    expect(params(API).get("recipientQueueAllowlist")?.defaultValue).toBe("''");
+    expect(moduleParams(MAIN, "api").get("recipientQueueAllowlist")).toBe("recipientQueueAllowlist");
+    expect(PARAMETERS.parameters.recipientQueueAllowlist.value).toBe("${RECIPIENT_QUEUE_ALLOWLIST}");
+    // Storage Queue Data Contributor on the account (recipient queues are any allowlisted name), and its comment says why.
+    const role = objectEntries(resourceBody(RBAC, "storageQueueDataContributor")!);
+    expect(role.get("scope")).toBe("storage");
+    expect(RBAC).toMatch(/queue recipients' messages/);
+    expect(RBAC).not.toMatch(/The app itself has no queue/);
   });
 
   test("answer URLs: azd generates ANSWER_TOKEN_SECRET once, a secure parameter that reaches the app setting", () => {

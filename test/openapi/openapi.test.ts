@@ -101,6 +101,7 @@ describe("the document", () => {
       getScatterGatherResponses: "GET /api/scatter-gather/{id}/responses",
       submitResponse: "POST /api/scatter-gather/{id}/responses",
       submitAnswer: "POST /api/scatter-gather/{id}/answers",
+      getRecipientRequest: "GET /api/scatter-gather/{id}/request",
       openapi: "GET /api/openapi.json",
       ui: "GET /api/ui",
     });
@@ -112,6 +113,9 @@ describe("the document", () => {
     expect(doc.components.schemas.GatherRequest).toEqual(generated);
     expect(doc.components.schemas.GatherRequest.required).toEqual(["request"]);
     expect(doc.components.schemas.GatherRequest.properties.completion.properties.mode.enum).toEqual(["all", "first", "quorum"]);
+    // Every recipient kind's marker is in the generated recipient schema (queue recipients included).
+    const recipient = doc.components.schemas.GatherRequest.properties.recipients.items;
+    for (const marker of ["url", "simulate", "queue"]) expect(recipient.properties ?? {}).toHaveProperty(marker);
   });
 
   test("the README's examples conform to the request schema; a wrong mode and an unknown field do not", () => {
@@ -189,6 +193,9 @@ describe("real answers conform to the document", () => {
     expect(bad.body.error.details.map((d: AnyJson) => d.path)).toEqual(expect.arrayContaining(["recipients[0].url", "completion.mode"]));
 
     expectConforms(R, "get", 404, (await raw("GET", `${target.baseUrl}${G}/${uniqueId("nobody")}/responses`)).body);
+    const noToken = await raw("GET", `${target.baseUrl}${G}/${uniqueId("nobody")}/request?token=0.${"A".repeat(43)}`);
+    expect(noToken.status).toBe(401);
+    expectConforms("/api/scatter-gather/{id}/request", "get", 401, noToken.body);
     const badQuery = await raw("GET", `${target.baseUrl}${G}/x/responses?limit=5000`);
     expect(badQuery.status).toBe(400);
     expectConforms(R, "get", 400, badQuery.body);

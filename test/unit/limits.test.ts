@@ -27,6 +27,7 @@ describe("readLimits", () => {
       maxRequestBytes: 1048576,
       fanoutBatchSize: 250,
       recipientUrlAllowlist: [],
+      recipientQueueAllowlist: [],
       maxAttemptsPerGather: 50000,
       resultInlineBytes: 262144,
     });
@@ -47,6 +48,7 @@ describe("readLimits", () => {
         MAX_ATTEMPTS_PER_GATHER: "300",
         RESULT_INLINE_BYTES: "4096",
         RECIPIENT_URL_ALLOWLIST: "http://localhost:*, http://127.0.0.1:*",
+        RECIPIENT_QUEUE_ALLOWLIST: "quotes-*, orders",
       }),
     ).toEqual({
       maxRecipients: 25,
@@ -54,6 +56,7 @@ describe("readLimits", () => {
       maxRequestBytes: 2048,
       fanoutBatchSize: 7,
       recipientUrlAllowlist: ["http://localhost:*", "http://127.0.0.1:*"],
+      recipientQueueAllowlist: ["quotes-*", "orders"],
       maxAttemptsPerGather: 300,
       resultInlineBytes: 4096,
     });

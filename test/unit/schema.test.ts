@@ -212,13 +212,13 @@ describe("validateGatherRequest: recipients", () => {
 
   test("both url and simulate", () => {
     expect(invalid(body({ recipients: [{ id: "a", url: "http://127.0.0.1:1/", simulate: { value: 1 } }] }))).toEqual([
-      { path: "recipients[0]", message: "must have exactly one of url or simulate" },
+      { path: "recipients[0]", message: "must have exactly one of url, simulate or queue" },
     ]);
   });
 
   test("neither url nor simulate", () => {
     expect(invalid(body({ recipients: [sim("a"), { id: "b" }] }))).toEqual([
-      { path: "recipients[1]", message: "must have exactly one of url or simulate" },
+      { path: "recipients[1]", message: "must have exactly one of url, simulate or queue" },
     ]);
   });
 
@@ -771,7 +771,7 @@ describe("validateGatherRequest: several problems at once", () => {
     ).toEqual([
       { path: "recipients[1].id", message: 'duplicate recipient id "a"' },
       { path: "recipients[2].url", message: "origin is not in RECIPIENT_URL_ALLOWLIST http://127.0.0.1:*, http://localhost:*" },
-      { path: "recipients[3]", message: "must have exactly one of url or simulate" },
+      { path: "recipients[3]", message: "must have exactly one of url, simulate or queue" },
       { path: "completion.quorum", message: 'applies to mode "quorum" only' },
       { path: "completion.agree", message: 'applies to mode "quorum" only' },
       { path: "aggregate.field", message: 'is required for kind "summary"' },

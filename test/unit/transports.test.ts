@@ -5,7 +5,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { UrlAllowlist } from "../../src/gather/allowlist";
+import { QueueAllowlist, UrlAllowlist } from "../../src/gather/allowlist";
 import { deliver, RecipientError } from "../../src/gather/deliver";
 import { DEFAULT_LIMITS } from "../../src/gather/limits";
 import { validateGatherRequest } from "../../src/gather/schema";
@@ -34,13 +34,23 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-const limits = { ...DEFAULT_LIMITS, recipientUrlAllowlist: ["http://127.0.0.1:*"] };
+const limits = { ...DEFAULT_LIMITS, recipientUrlAllowlist: ["http://127.0.0.1:*"], recipientQueueAllowlist: ["quotes-*"] };
+/** Messages the queue transport put, by queue. */
+const sent: { queue: string; text: string }[] = [];
 const options = () => ({
   maxResponseBytes: 65536,
   allowlist: new UrlAllowlist(["http://127.0.0.1:*"]),
+  queueAllowlist: new QueueAllowlist(["quotes-*"]),
+  queues: { send: async (queue: string, text: string) => void sent.push({ queue, text }) },
   random: () => 0.5,
   sleep: async () => undefined,
 });
+/** What a recipient that replies later gets (callRecipient makes it); the others ignore it. */
+const reply = {
+  respondUrl: "http://h/api/scatter-gather/g1/answers?token=0.t",
+  requestUrl: "http://h/api/scatter-gather/g1/request?token=0.t",
+  token: "0.t",
+};
 
 /** Per transport: a request-shaped recipient, its normalized form, its answer and its dependency type. */
 const cases: Record<string, () => { given: Record<string, unknown>; normalized: Recipient; value: Json; dependencyType: string }> = {
@@ -56,6 +66,13 @@ const cases: Record<string, () => { given: Record<string, unknown>; normalized: 
     value: { price: 42 },
     dependencyType: "Simulated",
   }),
+  queue: () => ({
+    given: { id: "q-1", queue: "quotes-acme" },
+    normalized: { id: "q-1", queue: "quotes-acme" },
+    // Put on the queue = acknowledged: the answer comes later, as a reply.
+    value: null,
+    dependencyType: "Azure queue",
+  }),
 };
 
 describe("transport registry", () => {
@@ -65,11 +82,11 @@ describe("transport registry", () => {
 
   test.each(TRANSPORTS.map((t) => t.name))("%s: schema → stored list (JSON) → delivery → dependency", async (name) => {
     const { given, normalized, value, dependencyType } = cases[name]();
-    const validation = validateGatherRequest({ request: { q: 1 }, recipients: [given] }, limits);
+    const validation = validateGatherRequest({ request: { q: 1 }, recipients: [given], completion: { timeoutMs: 1000 } }, limits);
     expect(validation).toEqual({ ok: true, value: expect.objectContaining({ recipients: [normalized] }) });
     // recipients.json holds the normalized recipients as JSON; what is read back delivers the same.
     const [stored] = JSON.parse(JSON.stringify(validation.ok ? validation.value.recipients : [])) as Recipient[];
-    const answer = await deliver({ requestId: "g1", recipient: stored, request: { q: 1 } }, options());
+    const answer = await deliver({ requestId: "g1", recipient: stored, request: { q: 1 }, reply }, options());
     expect(answer.value).toEqual(value);
     expect(recipientDependency(stored, { success: true }).type).toBe(dependencyType);
   });
@@ -77,7 +94,7 @@ describe("transport registry", () => {
   test.each(TRANSPORTS.map((t) => t.name))("%s: input (null included) is kept through the stored list", (name) => {
     const { given, normalized } = cases[name]();
     for (const input of [null, { part: 3 }]) {
-      const validation = validateGatherRequest({ request: 1, recipients: [{ ...given, input }] }, limits);
+      const validation = validateGatherRequest({ request: 1, recipients: [{ ...given, input }], completion: { timeoutMs: 1000 } }, limits);
       const recipients = validation.ok ? validation.value.recipients : [];
       expect(JSON.parse(JSON.stringify(recipients))).toEqual([{ ...normalized, input }]);
     }
@@ -92,10 +109,11 @@ describe("transport registry", () => {
   });
 
   test("the marker rule names every transport's marker", () => {
+    const markers = TRANSPORTS.map((t) => t.marker);
     const v = validateGatherRequest({ request: 1, recipients: [{ id: "x" }] }, limits);
     expect(v).toEqual({
       ok: false,
-      details: [{ path: "recipients[0]", message: `must have exactly one of ${TRANSPORTS.map((t) => t.marker).join(" or ")}` }],
+      details: [{ path: "recipients[0]", message: `must have exactly one of ${markers.slice(0, -1).join(", ")} or ${markers.at(-1)}` }],
     });
   });
 

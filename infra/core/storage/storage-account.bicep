@@ -7,6 +7,9 @@ param tags object = {}
 @description('Blob containers to create (names only); none of them allows public access.')
 param containerNames array = []
 
+@description('Queues to create (names only): the app\'s reply queue (receiveReply\'s trigger).')
+param queueNames array = []
+
 @description('A container whose blobs a lifecycle management rule deletes expireAfterDays after their last write. Empty = no rule.')
 param expiringContainerName string = ''
 
@@ -54,6 +57,18 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   }
 ]
 
+resource queueServices 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for queueName in queueNames: {
+    parent: queueServices
+    name: queueName
+  }
+]
+
 // Lifecycle management (one policy per account, always named 'default'): the service evaluates it about
 // once a day, so a blob can outlive expireAfterDays by up to a day or two.
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = if (!empty(expiringContainerName)) {
@@ -95,3 +110,4 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05
 output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue

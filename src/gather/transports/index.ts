@@ -1,6 +1,6 @@
 /**
  * The recipient transports: the one list of them, and the one place a recipient's transport is told
- * apart (transportOf, by the field that marks it: `url`, `simulate`). The request schema, delivery and
+ * apart (transportOf, by the field that marks it: `url`, `simulate`, `queue`). The request schema, delivery and
  * telemetry go through the functions here, never through a transport's fields.
  *
  * Adding a transport: a module beside this file (its zod fragment, normalization, delivery and
@@ -12,11 +12,12 @@ import { z } from "zod";
 import { optionalJson, recipientId } from "../fields";
 import type { Json } from "../spec";
 import { httpTransport } from "./http";
+import { queueTransport } from "./queue";
 import { simulatedTransport } from "./simulated";
 import type { Delivery, DeliveryOptions, NormalizeContext, ReceivedAnswer, RecipientDependency, RecipientTransport } from "./transport";
 
 /** Every transport, in the order their fields appear in the recipient schema (and its error list). */
-export const TRANSPORTS = [httpTransport, simulatedTransport] as const;
+export const TRANSPORTS = [httpTransport, simulatedTransport, queueTransport] as const;
 
 type AnyTransport = (typeof TRANSPORTS)[number];
 type RecipientOf<T> = T extends RecipientTransport<infer R, infer _F> ? R : never;
@@ -95,7 +96,7 @@ export function recipientDependency(recipient: Recipient, outcome: { success: bo
   return known(recipient).dependency(recipient, outcome);
 }
 
-/** The URL origin a recipient's calls go to (concurrency.perOrigin); undefined for a simulated one. */
+/** The URL origin a recipient's calls go to (concurrency.perOrigin); undefined for a simulated or queue one. */
 export function originOf(recipient: Recipient): string | undefined {
   return known(recipient).origin?.(recipient);
 }

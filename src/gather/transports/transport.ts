@@ -4,7 +4,7 @@
  * what its dependency looks like in Application Insights.
  */
 import type { z } from "zod";
-import type { UrlAllowlist } from "../allowlist";
+import type { QueueAllowlist, UrlAllowlist } from "../allowlist";
 import type { Json } from "../spec";
 
 /** A failed attempt, with a short reason; the orchestrator decides about retries. */
@@ -57,6 +57,19 @@ export interface DeliveryOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Aborted when the gather closed meanwhile (see closing.ts): the call ends at once. */
   cancel?: AbortSignal;
+  /** RECIPIENT_QUEUE_ALLOWLIST, checked again at delivery (none: every queue refused). */
+  queueAllowlist?: QueueAllowlist;
+  /** Puts messages on the app's storage queues (queue recipients); injected, so the domain never imports the SDK. */
+  queues?: QueueSender;
+}
+
+/** Puts messages on queues of the app's storage account (src/queues/ implements it with @azure/storage-queue). */
+export interface QueueSender {
+  /**
+   * Puts `text` (already encoded as the reader expects) on `queue`. Never creates `queue`; throws an Error whose
+   * message says what went wrong (a missing queue, a refused request) when the message was not put.
+   */
+  send(queue: string, text: string, signal?: AbortSignal): Promise<void>;
 }
 
 /**
@@ -76,6 +89,8 @@ export interface NormalizeContext {
   problem(path: string, message: string): void;
   /** Reports a URL whose origin RECIPIENT_URL_ALLOWLIST does not allow. */
   checkUrl(path: string, url: string): void;
+  /** Reports a queue name RECIPIENT_QUEUE_ALLOWLIST does not allow. */
+  checkQueue(path: string, name: string): void;
 }
 
 /** One recipient call as an Application Insights dependency (telemetry.ts adds the common properties). */
