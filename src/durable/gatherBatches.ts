@@ -77,7 +77,8 @@ export function* gatherInBatches(
   let started = 0;
   let running = 0;
   for (; started < Math.min(slots, slices.length); started++, running++) start(started, started);
-  const tally = new GatherTally(total, { ...input.completion, failuresAllowed }, input.aggregate);
+  // A redrive's batches gather under the policy alone; the parent counts the earlier outcomes it keeps.
+  const tally = new GatherTally(total, { ...input.completion, failuresAllowed }, input.aggregate, {}, input.redrive?.kept);
   /** With concurrency: a freed slot takes the next batch unless the gather has decided or its deadline passed. */
   const refill = (slot: number): Taken => {
     running--;

@@ -54,6 +54,8 @@ export interface RecipientGatherInput {
   withinSlice?: boolean;
   /** With concurrency: this gather's share of the window (a batch: its slot's) and its part of the origin table. */
   window?: WindowShare;
+  /** A redrive: the earlier outcomes it keeps, counted by the policy with this run's (GatherTally). */
+  kept?: Counts;
 }
 
 export interface Gathered {
@@ -75,7 +77,7 @@ interface Attempt {
 export function* gatherRecipients(context: OrchestrationContext, input: RecipientGatherInput): Orchestration<Gathered> {
   const deadline = input.deadline ? new Date(input.deadline) : null;
   const policy = { ...input.completion, failuresAllowed: input.failuresAllowed };
-  const tally = new GatherTally(input.count, policy, input.aggregate, { withinSlice: input.withinSlice });
+  const tally = new GatherTally(input.count, policy, input.aggregate, { withinSlice: input.withinSlice }, input.kept);
   const factSpec: FactSpec = { agree: input.completion.agree, aggregate: input.aggregate };
   const stream = new CompletionStream(context);
   const calls = new Map<df.Task, Attempt>();

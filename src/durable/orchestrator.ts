@@ -40,6 +40,7 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
     plan: gathered.plan,
     outcomes: packOutcomes(gathered.outcomes),
     ...("arrivalChunks" in gathered ? { arrivalChunks: gathered.arrivalChunks as number } : {}),
+    ...(input.redrive ? { redrives: input.redrive.redrives } : {}),
     summary: {
       id: instanceId,
       outcome: decision.outcome,
@@ -97,6 +98,7 @@ function* gather(
     retry: input.retry,
     deadline: deadline?.toISOString() ?? null,
     closeKey,
+    ...(input.redrive ? { kept: input.redrive.kept } : {}),
     ...(input.concurrency ? { window: { ...input.concurrency, ...(input.origins ? { origins: input.origins } : {}) } } : {}),
   });
 }

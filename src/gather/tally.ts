@@ -24,12 +24,17 @@ export class GatherTally {
   private readonly agreement = new EqualValueCounter();
   private readonly aggregation: Aggregation;
 
-  /** `total` recipients (or expected answers), recorded by index 0..total-1. */
+  /**
+   * `total` recipients (or expected answers), recorded by index 0..total-1. `kept`: a redrive's earlier
+   * outcomes (gather/redrive.ts), part of the whole gather's counts and of the policy's successes; the failure
+   * tolerance and the deadline count this run's recipients only.
+   */
   constructor(
     readonly total: number,
     private readonly policy: GatherPolicy,
     aggregate: AggregateSpec = COLLECT,
     private readonly slice: SliceOptions = {},
+    private readonly kept: Counts = { total: 0, succeeded: 0, failed: 0, timedOut: 0, abandoned: 0 },
   ) {
     this.outcomes = new Array(total);
     this.facts = new Array(total);
@@ -80,8 +85,8 @@ export class GatherTally {
     return decide(
       this.policy,
       {
-        total: this.total,
-        succeeded: this.succeeded,
+        total: this.total + this.kept.total,
+        succeeded: this.succeeded + this.kept.succeeded,
         failed: this.failed,
         timedOut: this.timedOut,
         pending: this.pending,
@@ -93,7 +98,7 @@ export class GatherTally {
 
   /** The verdict when the deadline fires first. */
   deadlineDecision(): Decision {
-    return atDeadline({ succeeded: this.succeeded });
+    return atDeadline({ succeeded: this.succeeded + this.kept.succeeded });
   }
 
   progress(deadline: string | null, phase: GatherProgress["phase"] = "gathering"): GatherProgress {
@@ -113,8 +118,16 @@ export class GatherTally {
     return { outcomes: this.outcomes as RecipientOutcome[], facts: Array.from(this.facts, (f) => f ?? null), counts: this.counts() };
   }
 
+  /** The whole gather's counts: this run's and, in a redrive, the earlier outcomes it keeps. */
   counts(): Counts {
-    return { total: this.total, succeeded: this.succeeded, failed: this.failed, timedOut: this.timedOut, abandoned: this.abandoned };
+    const k = this.kept;
+    return {
+      total: this.total + k.total,
+      succeeded: this.succeeded + k.succeeded,
+      failed: this.failed + k.failed,
+      timedOut: this.timedOut + k.timedOut,
+      abandoned: this.abandoned + k.abandoned,
+    };
   }
 
   /** What the aggregation needs from the payload store. */
