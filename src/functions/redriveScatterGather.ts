@@ -8,7 +8,7 @@ import { readLimits } from "../gather/limits";
 import { parseRedriveStatuses, planRedrive } from "../gather/redrive";
 import { RunPayloads } from "../gather/runPayloads";
 import type { OrchestrationInput } from "../gather/types";
-import { findStatus, isActive } from "../durable/client";
+import { findStatus, isActive, purgeBatches } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { findGather } from "../http/gatherRoute";
 import { checkStatusResponse, managementUrls } from "../http/publicUrls";
@@ -65,6 +65,8 @@ export async function redriveScatterGather(request: HttpRequest, context: Invoca
     ...(input.concurrency ? concurrencyInput(subset, input.concurrency, limits.fanoutBatchSize) : {}),
     redrive: { redrives, listRunId, kept: plan.kept },
   };
+  // The earlier run's batches are finished; once the new run owns the id, nothing would find them to purge.
+  await purgeBatches(client, status);
   try {
     await client.startNew(FunctionNames.orchestrator, { instanceId: id, input: nextInput });
   } catch (error) {

@@ -194,8 +194,14 @@ test("with batches: 12 recipients, 8 fail, redriven in batches of 5; the kept an
   expect(fleet.total()).toBe(12 + 8);
   for (let i = 0; i < 12; i++) expect(fleet.calls(`r${i}`)).toBe(i >= 2 && i < 10 ? 2 : 1);
   expect(second.result.responses.map((r: AnyJson) => r.attempts)).toEqual(Array.from({ length: 12 }, (_, i) => (i >= 2 && i < 10 ? 2 : 1)));
-  // The batches of the redrive carry the new run's tag: none of the first run's batch ids is reused.
   expect((await allResponses(id)).map((r: AnyJson) => r.value.price)).toEqual(Array.from({ length: 12 }, (_, i) => i * 10));
+  // The batches of the redrive carry the new run's tag; the first run's were purged when it started, the
+  // redrive's are purged with the gather.
+  const batches = async () => (await request(`${target.baseUrl}/runtime/webhooks/durabletask/instances?instanceIdPrefix=${id}~`)).body;
+  const live = await batches();
+  expect(live.map((s: AnyJson) => s.instanceId)).toHaveLength(2);
+  expect((await request(gatherUrl(target, id), { method: "DELETE" })).status).toBe(204);
+  expect(await batches()).toEqual([]);
 });
 
 test("a gather closed by its failure tolerance: the abandoned recipients are called on redrive", async () => {
