@@ -237,6 +237,12 @@ export function buildProgram(): Command {
       if (page.continuationToken) out(s.dim(`more: scatter-gather list --continuation-token ${shellWord(page.continuationToken)}`));
     });
 
+  addOperatorCommands(program);
+  return program;
+}
+
+/** terminate, redrive, delete: what an operator does to one gather. */
+function addOperatorCommands(program: Command): void {
   program
     .command("terminate")
     .description("terminate a running gather and its batches")
@@ -267,8 +273,6 @@ export function buildProgram(): Command {
       await clientOf(cmd).delete(id);
       out(`deleted ${safe(id)}`);
     });
-
-  return program;
 }
 
 export async function main(argv: string[] = process.argv): Promise<number> {

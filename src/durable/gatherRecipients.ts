@@ -17,7 +17,7 @@ import type { OrchestrationContext } from "durable-functions";
 import { failureReason } from "../gather/failures";
 import type { Decision } from "../gather/policy";
 import { nextRetry } from "../gather/retry";
-import { GatherTally } from "../gather/tally";
+import { GatherTally, type KeptOutcomes } from "../gather/tally";
 import { CallWindow, type WindowShare } from "../gather/window";
 import type { AnswerFacts, FactSpec } from "../gather/facts";
 import type { RecipientOutcome } from "../gather/outcomes";
@@ -55,7 +55,7 @@ export interface RecipientGatherInput {
   /** With concurrency: this gather's share of the window (a batch: its slot's) and its part of the origin table. */
   window?: WindowShare;
   /** A redrive: the earlier outcomes it keeps, counted by the policy with this run's (GatherTally). */
-  kept?: Counts;
+  kept?: KeptOutcomes;
 }
 
 export interface Gathered {

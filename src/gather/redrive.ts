@@ -10,7 +10,7 @@
  */
 import type { AnswerRef } from "./answerGroups";
 import type { RecipientOutcome } from "./outcomes";
-import type { ClosedBy, Counts, ResponseStatus } from "./types";
+import type { ClosedBy, Counts, ResponseStatus, RunRef } from "./types";
 
 export const REDRIVABLE = ["failed", "timedOut", "abandoned"] as const;
 export type RedriveStatus = (typeof REDRIVABLE)[number];
@@ -120,4 +120,22 @@ export function mergeOutcomes(
 
 function pinned(ref: AnswerRef, runId: string): AnswerRef {
   return ref.run ? ref : { ...ref, run: runId };
+}
+
+/** What the redriveAgreement activity gets. */
+export interface RedriveAgreementInput {
+  /** The redrive run: its redrive document names the earlier outcomes and the redriven recipients. */
+  run: RunRef;
+  quorum: number;
+}
+
+/**
+ * An agreement quorum's start in a redrive: the earlier answers' digests, counted by value, keeping only the
+ * groups that the `redriven` recipients can still bring to `quorum` (the others can never decide), in the order
+ * each value first appeared.
+ */
+export function agreementSeed(digests: Iterable<string>, redriven: number, quorum: number): [digest: string, count: number][] {
+  const counts = new Map<string, number>();
+  for (const digest of digests) counts.set(digest, (counts.get(digest) ?? 0) + 1);
+  return [...counts].filter(([, count]) => count + redriven >= quorum);
 }

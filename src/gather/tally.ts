@@ -13,6 +13,14 @@ import type { AggregateSpec, Counts, GatherProgress } from "./types";
 
 const COLLECT: AggregateSpec = { kind: "collect", order: "min" };
 
+/**
+ * A redrive's earlier outcomes that it keeps (gather/redrive.ts): their counts and, for an agreement quorum, the
+ * digests of their answers with how many share each (only the groups that can still reach the quorum).
+ */
+export interface KeptOutcomes extends Counts {
+  agreement?: [digest: string, count: number][];
+}
+
 export class GatherTally {
   private readonly outcomes: (RecipientOutcome | undefined)[];
   /** Facts of each succeeded answer (a batch hands them to its parent). */
@@ -34,11 +42,12 @@ export class GatherTally {
     private readonly policy: GatherPolicy,
     aggregate: AggregateSpec = COLLECT,
     private readonly slice: SliceOptions = {},
-    private readonly kept: Counts = { total: 0, succeeded: 0, failed: 0, timedOut: 0, abandoned: 0 },
+    private readonly kept: KeptOutcomes = { total: 0, succeeded: 0, failed: 0, timedOut: 0, abandoned: 0 },
   ) {
     this.outcomes = new Array(total);
     this.facts = new Array(total);
     this.aggregation = new Aggregation(aggregate);
+    if (policy.agree) for (const [digest, count] of kept.agreement ?? []) this.agreement.add(digest, count);
   }
 
   get pending(): number {

@@ -235,6 +235,36 @@ test("a gather closed by its failure tolerance: the abandoned recipients are cal
   expect(second.result.responses[0]).toMatchObject({ recipientId: "r0", status: "failed", attempts: 1 });
 });
 
+test("an agreement quorum counts the earlier equal answers: 2 earlier + 1 redriven make 3", async () => {
+  const answers: Record<string, unknown> = { r0: { v: 1 }, r1: { v: 1 }, r2: null, r3: null };
+  const calls = new Map<string, number>();
+  const server = await recipientServer((call) => {
+    const id = call.body.recipientId as string;
+    calls.set(id, (calls.get(id) ?? 0) + 1);
+    // The failures come last, so the first run settles r0 and r1 (not abandoned) before the quorum is unreachable.
+    return answers[id] === null ? { status: 500, json: { down: true }, delayMs: 300 } : { json: answers[id] };
+  });
+  const id = uniqueId("redrive-agree");
+  await startOk(target, {
+    id,
+    request: null,
+    recipients: recipients(4, server),
+    completion: { mode: "quorum", quorum: 3, agree: true },
+    aggregate: { kind: "vote" },
+  });
+  const first = await pollUntilDone(target, id);
+  expect(first.result).toMatchObject({ outcome: "failed", closedBy: "quorum-unreachable" });
+  expect(first.result.counts).toMatchObject({ succeeded: 2, failed: 2 });
+  answers.r2 = { v: 1 };
+  answers.r3 = { v: 2 };
+  expect((await redrive(id)).status).toBe(202);
+  const second = await redriveDone(id, 1);
+  expect(second.result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached" });
+  expect(second.result.aggregate).toEqual({ kind: "vote", value: { v: 1 }, count: 3 });
+  expect(calls.get("r0")).toBe(1);
+  expect(calls.get("r1")).toBe(1);
+});
+
 test("an auction cannot be redriven (409)", async () => {
   const notify = await recipientServer(() => ({ json: { ok: true } }));
   const id = uniqueId("redrive-auction");

@@ -3,7 +3,15 @@
  * earlier outcomes it keeps with its own under the policy of the whole gather (src/gather/tally.ts).
  */
 import { GatherTally } from "../../src/gather/tally";
-import { countsOf, keptCounts, mergeOutcomes, parseRedriveStatuses, planRedrive, type RedriveEntry } from "../../src/gather/redrive";
+import {
+  agreementSeed,
+  countsOf,
+  keptCounts,
+  mergeOutcomes,
+  parseRedriveStatuses,
+  planRedrive,
+  type RedriveEntry,
+} from "../../src/gather/redrive";
 
 const ref = (group: string, run?: string) => ({ group, offset: 0, length: 10, ...(run ? { run } : {}) });
 
@@ -145,5 +153,34 @@ describe("a redrive run's tally: the policy over the whole gather", () => {
     tally.succeed(0, { bytes: 1 });
     expect(tally.decision()).toEqual({ closedBy: "all-responded", outcome: "complete" });
     expect(keptCounts(earlier, [1, 3])).toEqual({ total: 3, succeeded: 2, failed: 0, timedOut: 1, abandoned: 0 });
+  });
+});
+
+describe("agreement quorum over the whole gather", () => {
+  test("agreementSeed counts equal answers and keeps only the groups the redriven recipients can bring to the quorum", () => {
+    expect(agreementSeed(["x", "y", "x", "z", "x", "y"], 1, 3)).toEqual([
+      ["x", 3],
+      ["y", 2],
+    ]);
+    expect(agreementSeed(["x", "y", "x"], 0, 2)).toEqual([["x", 2]]);
+    expect(agreementSeed([], 5, 3)).toEqual([]);
+  });
+
+  test("earlier equal answers count towards the quorum: 2 earlier + 1 new equal one reach 3", () => {
+    const policy = { mode: "quorum" as const, quorum: 3, agree: true };
+    const kept = { total: 3, succeeded: 3, failed: 0, timedOut: 0, abandoned: 0, agreement: [["d1", 2] as [string, number]] };
+    const tally = new GatherTally(2, policy, undefined, {}, kept);
+    tally.succeed(0, { bytes: 1, digest: "d2" });
+    expect(tally.decision()).toBeUndefined();
+    tally.succeed(1, { bytes: 1, digest: "d1" });
+    expect(tally.decision()).toEqual({ closedBy: "quorum-reached", outcome: "complete" });
+  });
+
+  test("without the seed, plain successes do not count as agreement", () => {
+    const policy = { mode: "quorum" as const, quorum: 3, agree: true };
+    const tally = new GatherTally(2, policy, undefined, {}, { total: 3, succeeded: 3, failed: 0, timedOut: 0, abandoned: 0 });
+    tally.succeed(0, { bytes: 1, digest: "d1" });
+    tally.succeed(1, { bytes: 1, digest: "d1" });
+    expect(tally.decision()).toEqual({ closedBy: "quorum-unreachable", outcome: "failed" });
   });
 });
