@@ -168,7 +168,13 @@ test("409 while running, 404 unknown, 400 for a bad status", async () => {
   const bad = await redrive(id, "succeeded");
   expect(bad.status).toBe(400);
   expect(bad.body.error.details).toEqual([{ path: "status", message: expect.stringMatching(/succeeded/) }]);
-  await pollUntilDone(target, id);
+
+  // Terminated: 409 too (only a Completed gather has a result to redrive from).
+  expect((await postJson(`${gatherUrl(target, id)}/terminate`, {})).status).toBe(202);
+  await pollUntil(target, id, (b) => b.runtimeStatus === "Terminated");
+  const terminated = await redrive(id);
+  expect(terminated.status).toBe(409);
+  expect(terminated.body.error.message).toMatch(/Terminated: only a Completed gather can be redriven/);
 });
 
 test("with batches: 12 recipients, 8 fail, redriven in batches of 5; the kept answers stay in the aggregate", async () => {
