@@ -6,6 +6,7 @@
  *   scatter-gather watch <id>              the same for a gather already started
  *   scatter-gather responses <id> [--status failed] [--json]
  *   scatter-gather list | terminate <id> | delete <id>
+ *   scatter-gather redrive <id> [--status failed,timedOut,abandoned]
  *
  * --url (SCATTER_GATHER_URL, default http://localhost:7071), --key (SCATTER_GATHER_KEY, sent as
  * x-functions-key, to the origin of --url only: a redirect elsewhere is refused), --max-answer-bytes
@@ -37,6 +38,16 @@ import {
 } from "./render";
 
 const EXIT = { ok: 0, error: 1, partial: 2, failed: 3 } as const;
+const REDRIVABLE = ["failed", "timedOut", "abandoned"] as const;
+type RedriveStatus = (typeof REDRIVABLE)[number];
+
+/** `--status failed,timedOut`: each one of REDRIVABLE. */
+function redriveStatuses(value: string): RedriveStatus[] {
+  const statuses = value.split(",").map((v) => v.trim());
+  const bad = statuses.find((v) => !(REDRIVABLE as readonly string[]).includes(v));
+  if (bad !== undefined || statuses.length === 0) throw new InvalidArgumentError(`each status must be one of ${REDRIVABLE.join(", ")}`);
+  return statuses as RedriveStatus[];
+}
 const TABLE_ROWS = 50;
 /** Responses per page for `responses`: 100 answers of MAX_RESPONSE_BYTES (64 KiB) stay well under the 16 MiB bound. */
 const RESPONSES_PAGE = 100;
@@ -226,6 +237,12 @@ export function buildProgram(): Command {
       if (page.continuationToken) out(s.dim(`more: scatter-gather list --continuation-token ${shellWord(page.continuationToken)}`));
     });
 
+  addOperatorCommands(program);
+  return program;
+}
+
+/** terminate, redrive, delete: what an operator does to one gather. */
+function addOperatorCommands(program: Command): void {
   program
     .command("terminate")
     .description("terminate a running gather and its batches")
@@ -238,6 +255,17 @@ export function buildProgram(): Command {
     });
 
   program
+    .command("redrive")
+    .description("run a finished gather's failed, timed-out or abandoned recipients again (a new run of the same id)")
+    .argument("<id>")
+    .option("--status <statuses>", "comma-separated: failed, timedOut, abandoned (default: all three)", redriveStatuses)
+    .option("--json", "print the management URLs as JSON")
+    .action(async (id: string, o: { status?: RedriveStatus[]; json?: boolean }, cmd: Command) => {
+      const urls = await clientOf(cmd).redrive(id, o.status);
+      out(o.json ? jsonText(urls, 0) : `redriving ${safe(urls.id)}: scatter-gather watch ${shellOperand(urls.id)}`);
+    });
+
+  program
     .command("delete")
     .description("purge a finished gather, its batches and its stored payloads")
     .argument("<id>")
@@ -245,8 +273,6 @@ export function buildProgram(): Command {
       await clientOf(cmd).delete(id);
       out(`deleted ${safe(id)}`);
     });
-
-  return program;
 }
 
 export async function main(argv: string[] = process.argv): Promise<number> {

@@ -254,6 +254,15 @@ export class ScatterGatherClient {
     return this.call("POST", `${this.gatherPath(id)}/terminate${search({ reason })}`, "TerminateAccepted");
   }
 
+  /**
+   * POST /api/scatter-gather/{id}/redrive → the management URLs (202): runs the recipients of a Completed gather
+   * that ended with `statuses` (default: failed, timedOut, abandoned) again. A 409 (running, terminated, failed,
+   * an auction) or a 400 (nothing to redrive) is an ApiError.
+   */
+  redrive(id: string, statuses?: readonly ("failed" | "timedOut" | "abandoned")[]): Promise<ManagementUrls> {
+    return this.call("POST", `${this.gatherPath(id)}/redrive${search({ status: statuses?.join(",") })}`, "ManagementUrls");
+  }
+
   /** DELETE /api/scatter-gather/{id} (204; any body is read within the bound and ignored). */
   async delete(id: string): Promise<void> {
     const answer = await this.exchange("DELETE", this.gatherPath(id));

@@ -72,6 +72,18 @@ export async function terminateGather(client: DurableClient, status: DurableOrch
  * host's own terminate URL, which does not reach them) are terminated first and purged once they stop.
  */
 export async function purgeGather(client: DurableClient, status: DurableOrchestrationStatus, waitMs = 10_000): Promise<void> {
+  await purgeBatches(client, status, waitMs);
+  await client.purgeInstanceHistory(status.instanceId);
+  // The close event's delivery of a terminated run, if any (gather/instanceIds.ts notifyInstanceId).
+  const runId = (status.input as Partial<OrchestrationInput> | null | undefined)?.run?.runId;
+  if (runId) await client.purgeInstanceHistory(notifyInstanceId(status.instanceId, runId)).catch(() => undefined);
+}
+
+/**
+ * Purges the batches of the gather's run `status` shows (terminating those still running first). Also before a
+ * redrive starts a new run: the batch ids of the new run differ (run tag), and only the latest run's are known later.
+ */
+export async function purgeBatches(client: DurableClient, status: DurableOrchestrationStatus, waitMs = 10_000): Promise<void> {
   const batches = batchIdsOf(status);
   for (const id of batches) {
     const batch = await findStatus(client, id);
@@ -90,10 +102,6 @@ export async function purgeGather(client: DurableClient, status: DurableOrchestr
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  await client.purgeInstanceHistory(status.instanceId);
-  // The close event's delivery of a terminated run, if any (gather/instanceIds.ts notifyInstanceId).
-  const runId = (status.input as Partial<OrchestrationInput> | null | undefined)?.run?.runId;
-  if (runId) await client.purgeInstanceHistory(notifyInstanceId(status.instanceId, runId)).catch(() => undefined);
 }
 
 const RUNNING_CHECK_TTL_MS = 1000;

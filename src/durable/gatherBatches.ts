@@ -16,7 +16,7 @@ import type { OrchestrationContext } from "durable-functions";
 import { failureReason } from "../gather/failures";
 import { batchInstanceId } from "../gather/instanceIds";
 import { toleratedFailures } from "../gather/policy";
-import { GatherTally } from "../gather/tally";
+import { GatherTally, type KeptOutcomes } from "../gather/tally";
 import type { CompletionPolicy, OrchestrationInput } from "../gather/types";
 import { sliceOriginTable, slotShare } from "../gather/window";
 import { CompletionStream } from "./completionStream";
@@ -29,6 +29,7 @@ export function* gatherInBatches(
   batchSize: number,
   deadline: Date | null,
   closeKey: string,
+  kept?: KeptOutcomes,
 ): Orchestration<Gathered> {
   const instanceId = context.df.instanceId;
   const total = input.recipientCount ?? 0;
@@ -78,7 +79,8 @@ export function* gatherInBatches(
   let started = 0;
   let running = 0;
   for (; started < Math.min(slots, slices.length); started++, running++) start(started, started);
-  const tally = new GatherTally(total, { ...input.completion, failuresAllowed }, input.aggregate);
+  // A redrive's batches gather under the policy alone; the parent counts the earlier outcomes it keeps.
+  const tally = new GatherTally(total, { ...input.completion, failuresAllowed }, input.aggregate, {}, kept);
   /** With concurrency: a freed slot takes the next batch unless the gather has decided or its deadline passed. */
   const refill = (slot: number): Taken => {
     running--;

@@ -17,7 +17,7 @@ import type { OrchestrationContext } from "durable-functions";
 import { failureReason } from "../gather/failures";
 import type { Decision } from "../gather/policy";
 import { nextRetry } from "../gather/retry";
-import { GatherTally } from "../gather/tally";
+import { GatherTally, type KeptOutcomes } from "../gather/tally";
 import { CallWindow, type WindowShare } from "../gather/window";
 import { AwaitedReplies, parseReplyEvent } from "../gather/replies";
 import type { AnswerFacts, FactSpec } from "../gather/facts";
@@ -66,6 +66,8 @@ export interface RecipientGatherInput {
   replies?: boolean;
   /** With concurrency: this gather's share of the window (a batch: its slot's) and its part of the origin table. */
   window?: WindowShare;
+  /** A redrive: the earlier outcomes it keeps, counted by the policy with this run's (GatherTally). */
+  kept?: KeptOutcomes;
 }
 
 export interface Gathered {
@@ -87,7 +89,7 @@ interface Attempt {
 export function* gatherRecipients(context: OrchestrationContext, input: RecipientGatherInput): Orchestration<Gathered> {
   const deadline = input.deadline ? new Date(input.deadline) : null;
   const policy = { ...input.completion, failuresAllowed: input.failuresAllowed };
-  const tally = new GatherTally(input.count, policy, input.aggregate, { withinSlice: input.withinSlice });
+  const tally = new GatherTally(input.count, policy, input.aggregate, { withinSlice: input.withinSlice }, input.kept);
   const factSpec: FactSpec = { agree: input.completion.agree, aggregate: input.aggregate };
   const stream = new CompletionStream(context);
   const calls = new Map<df.Task, Attempt>();

@@ -9,6 +9,10 @@ export const FunctionNames = {
   deleteScatterGather: "deleteScatterGather",
   /** Terminates a gather and its batches (the host's terminate reaches one instance). */
   terminateScatterGather: "terminateScatterGather",
+  /** Runs a finished gather's failed, timed-out or abandoned recipients again (gather/redrive.ts). */
+  redriveScatterGather: "redriveScatterGather",
+  /** A redrive of an agreement quorum: the kept answers' digests, counted by value. */
+  redriveAgreement: "redriveAgreement",
   orchestrator: "scatterGatherOrchestrator",
   /** Sub-orchestrator for one slice of a large fan-out. */
   batchOrchestrator: "scatterGatherBatch",

@@ -8,10 +8,11 @@
  */
 import type { OrchestrationContext } from "durable-functions";
 import type { AggregationInput } from "../gather/aggregate";
+import type { RedriveAgreementInput } from "../gather/redrive";
 import { closeEvent } from "../gather/closeEvent";
 import { packOutcomes } from "../gather/outcomes";
 import { toleratedFailures } from "../gather/policy";
-import { progressOf } from "../gather/tally";
+import { progressOf, type KeptOutcomes } from "../gather/tally";
 import type { GatherResult, OrchestrationInput } from "../gather/types";
 import { gatherAuction } from "./gatherAuction";
 import { gatherInBatches } from "./gatherBatches";
@@ -40,6 +41,7 @@ export function* scatterGatherOrchestrator(context: OrchestrationContext): Orche
     plan: gathered.plan,
     outcomes: packOutcomes(gathered.outcomes),
     ...("arrivalChunks" in gathered ? { arrivalChunks: gathered.arrivalChunks as number } : {}),
+    ...(input.redrive ? { redrives: input.redrive.redrives } : {}),
     summary: {
       id: instanceId,
       outcome: decision.outcome,
@@ -85,7 +87,8 @@ function* gather(
   }
   const count = input.recipientCount ?? 0;
   const batchSize = input.fanoutBatchSize ?? Number.POSITIVE_INFINITY;
-  if (count > batchSize) return yield* gatherInBatches(context, input, batchSize, deadline, closeKey);
+  const kept = yield* keptOutcomes(context, input);
+  if (count > batchSize) return yield* gatherInBatches(context, input, batchSize, deadline, closeKey, kept);
   return yield* gatherRecipients(context, {
     requestId: context.df.instanceId,
     run: input.run,
@@ -98,6 +101,20 @@ function* gather(
     deadline: deadline?.toISOString() ?? null,
     closeKey,
     ...(input.replies ? { replies: true } : {}),
+    ...(kept ? { kept } : {}),
     ...(input.concurrency ? { window: { ...input.concurrency, ...(input.origins ? { origins: input.origins } : {}) } } : {}),
   });
+}
+
+/**
+ * A redrive's earlier outcomes that it keeps: their counts (in the input) and, for an agreement quorum, their
+ * answers' digests by value, which an activity reads from the store (redriveAgreement).
+ */
+function* keptOutcomes(context: OrchestrationContext, input: OrchestrationInput): Orchestration<KeptOutcomes | undefined> {
+  if (!input.redrive) return undefined;
+  const { kept } = input.redrive;
+  if (input.completion.mode !== "quorum" || !input.completion.agree) return kept;
+  const request: RedriveAgreementInput = { run: input.run, quorum: input.completion.quorum ?? 1 };
+  const agreement = (yield context.df.callActivity(FunctionNames.redriveAgreement, request)) as [string, number][];
+  return { ...kept, agreement };
 }

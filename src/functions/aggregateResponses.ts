@@ -1,5 +1,6 @@
 import * as df from "durable-functions";
 import { readSucceeded, resolveAggregate, type AggregationInput, type AnswerSource } from "../gather/aggregate";
+import { answerSource, redriveGathered } from "../gather/redriveResult";
 import { markGatherClosed } from "../gather/closing";
 import { readLimits } from "../gather/limits";
 import { publicOutcome, unpackOutcomes, type RecipientOutcome } from "../gather/outcomes";
@@ -34,24 +35,12 @@ export async function aggregateResponses(input: AggregationInput): Promise<Gathe
   const payloads = new RunPayloads(getPayloadStore(), input.run);
   const outcomes = unpackOutcomes(input.outcomes);
   const auction = input.arrivalChunks !== undefined;
-  const ids = auction ? await payloads.arrivals(input.arrivalChunks ?? 0) : (await payloads.recipients()).map((r) => r.id);
-  const succeeded = outcomes.flatMap((o, i) => (o.status === "succeeded" ? [i] : []));
-  const refs = succeeded.flatMap((i) => outcomes[i].answer ?? []);
-  const answers: AnswerSource = {
-    ids,
-    succeeded,
-    read: async (index) => {
-      if (auction) return payloads.auctionAnswer(ids[index]);
-      const ref = outcomes[index].answer;
-      if (!ref)
-        throw new Error(`the answer of recipient '${ids[index]}' (index ${index}) cannot be read: no stored answer is recorded for it`);
-      return payloads.answer(ref);
-    },
-    ...(auction || refs.length !== succeeded.length ? {} : { readAll: () => payloads.answersAt(refs) }),
-  };
-  const aggregate = await resolveAggregate(input.plan, answers, limits.resultInlineBytes);
-  const entries = outcomes.map((o, i) => ({ recipientId: ids[i], ...o }));
-  const document: ResultDocument = { ...input.summary, aggregate, outcomes: entries, answersBy: auction ? "responder" : "index" };
+  // A redrive run: the whole gather, its earlier runs' outcomes and answers included (gather/redriveResult.ts).
+  const redrive = input.redrives !== undefined ? await redriveGathered(payloads, input.spec, outcomes) : undefined;
+  const { entries, answers } = redrive ?? (await ownEntries(payloads, input, outcomes));
+  const summary = redrive ? { ...input.summary, counts: redrive.counts, redrives: input.redrives } : input.summary;
+  const aggregate = await resolveAggregate(redrive?.plan ?? input.plan, answers, limits.resultInlineBytes);
+  const document: ResultDocument = { ...summary, aggregate, outcomes: entries, answersBy: auction ? "responder" : "index" };
   await payloads.storeResult(document);
   const responses = await inlineResponses(entries, answers, limits.resultInlineBytes);
 
@@ -60,16 +49,30 @@ export async function aggregateResponses(input: AggregationInput): Promise<Gathe
     ...input.report,
     outcome: input.summary.outcome,
     closedBy: input.summary.closedBy,
-    counts: input.summary.counts,
+    counts: summary.counts,
     startedAt: input.summary.startedAt,
     closedAt: input.summary.closedAt,
-    recipients: input.summary.counts.total,
+    recipients: summary.counts.total,
     latenciesMs: outcomes.flatMap((o) => (o.status === "succeeded" && o.durationMs !== undefined ? [o.durationMs] : [])),
   });
   // Sends the gather's event, its metrics and the recipients' dependencies now, in case the instance
   // is scaled in. Not awaited: the gather's completion does not wait for the ingestion endpoint.
   void flushTelemetry();
-  return { ...input.summary, ...(responses ? { responses } : {}), aggregate };
+  return { ...summary, ...(responses ? { responses } : {}), aggregate };
+}
+
+/** The entries of this run alone (every gather but a redrive), with its answers by index or by responder. */
+async function ownEntries(
+  payloads: RunPayloads,
+  input: AggregationInput,
+  outcomes: RecipientOutcome[],
+): Promise<{ entries: (RecipientOutcome & { recipientId: string })[]; answers: AnswerSource }> {
+  const auction = input.arrivalChunks !== undefined;
+  const ids = auction ? await payloads.arrivals(input.arrivalChunks ?? 0) : (await payloads.recipients()).map((r) => r.id);
+  const entries = outcomes.map((o, i) => ({ recipientId: ids[i], ...o }));
+  if (!auction) return { entries, answers: answerSource(payloads, entries) };
+  const succeeded = outcomes.flatMap((o, i) => (o.status === "succeeded" ? [i] : []));
+  return { entries, answers: { ids, succeeded, read: async (index) => payloads.auctionAnswer(ids[index]) } };
 }
 
 /** The responses with their values, or undefined once they would not fit in `budget` bytes. */

@@ -27,7 +27,7 @@ export async function getScatterGatherResponses(request: HttpRequest, context: I
   const input = gather.status.input as OrchestrationInput;
   const payloads = new RunPayloads(getPayloadStore(), input.run);
   const byResponder = input.auction !== undefined;
-  const entries = await currentEntries(payloads, byResponder);
+  const entries = await currentEntries(payloads, byResponder, input.redrive !== undefined);
   const page = await responsesPage(entries, query.value, input.responsesUri, (succeeded) => readAnswers(payloads, byResponder, succeeded));
   return jsonResponse(200, page);
 }
@@ -46,9 +46,10 @@ async function readAnswers(
   return succeeded.map((e) => (e.answer ? reads[next++] : undefined));
 }
 
-async function currentEntries(payloads: RunPayloads, byResponder: boolean): Promise<ResponseEntry[]> {
+async function currentEntries(payloads: RunPayloads, byResponder: boolean, redrive: boolean): Promise<ResponseEntry[]> {
   const result = await payloads.result();
   if (result) return result.outcomes.map((outcome, index) => ({ index, ...outcome }));
+  if (redrive) return redriveEntries(payloads);
   if (byResponder) return (await payloads.auctionResponders()).map((recipientId, index) => ({ index, recipientId, status: "succeeded" }));
   const [recipients, stored] = await Promise.all([payloads.recipients(), payloads.storedAnswers()]);
   return recipients.map((r, index) => {
@@ -56,6 +57,18 @@ async function currentEntries(payloads: RunPayloads, byResponder: boolean): Prom
     if (answer) return { index, recipientId: r.id, status: "succeeded", answer };
     return { index, recipientId: r.id, status: "pending", ...(repliesLater(r) ? { waitingFor: "reply" as const } : {}) };
   });
+}
+
+/** A redrive that runs: the earlier entries, each redriven one pending until this run has stored its answer. */
+async function redriveEntries(payloads: RunPayloads): Promise<ResponseEntry[]> {
+  const [doc, stored] = await Promise.all([payloads.redrive(), payloads.storedAnswers()]);
+  const entries: ResponseEntry[] = doc.entries.map((entry, index) => ({ index, ...entry }));
+  doc.indexes.forEach((index, i) => {
+    const answer = stored.get(i);
+    const { recipientId } = doc.entries[index];
+    entries[index] = answer ? { index, recipientId, status: "succeeded", answer } : { index, recipientId, status: "pending" };
+  });
+  return entries;
 }
 
 gatherApi(FunctionNames.getScatterGatherResponses, "GET", "scatter-gather/{id}/responses", getScatterGatherResponses);

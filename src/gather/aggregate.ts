@@ -19,6 +19,8 @@ export interface AggregationInput {
   outcomes: PackedOutcomes;
   /** Auctions: chunks of responder names in arrival order (recordArrivals). */
   arrivalChunks?: number;
+  /** A redrive run: its outcomes are merged with the earlier ones of its redrive document (gather/redrive.ts). */
+  redrives?: number;
   summary: Omit<GatherResult, "responses" | "aggregate">;
   report: { mode: CompletionMode; auction: boolean };
 }

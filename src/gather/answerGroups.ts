@@ -22,6 +22,11 @@ export interface AnswerRef {
   group: string;
   offset: number;
   length: number;
+  /**
+   * The run folder that holds the group, when it is not the run reading it: a redriven gather's result keeps
+   * the answers of earlier runs where they were stored (gather/redrive.ts).
+   */
+  run?: string;
 }
 
 export interface AnswerGroupLimits {

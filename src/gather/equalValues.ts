@@ -6,10 +6,11 @@ export class EqualValueCounter {
   private readonly groups = new Map<string, { value: Json; count: number }>();
   private top: { value: Json; count: number } | undefined;
 
-  add(value: Json): void {
+  /** One more answer equal to `value` (`times` more: a redrive's earlier answers, counted at once). */
+  add(value: Json, times = 1): void {
     const key = canonicalJson(value);
     const group = this.groups.get(key) ?? { value, count: 0 };
-    group.count++;
+    group.count += times;
     this.groups.set(key, group);
     // Strictly greater: on a tie the value that reached the count first stays on top.
     if (!this.top || group.count > this.top.count) this.top = group;

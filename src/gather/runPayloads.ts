@@ -17,6 +17,7 @@ import {
 import { AnswerGroupWriter, parseDirectory, singleAnswerGroup, type AnswerRef } from "./answerGroups";
 import { replyGroup, type Reply } from "./replies";
 import type { RecipientOutcome } from "./outcomes";
+import type { RedriveDocument } from "./redrive";
 import type { GatherResult, Json, Recipient, RunRef } from "./types";
 
 /** An answer as stored: the value and who gave it, with what the responses route shows beside it. */
@@ -156,13 +157,14 @@ export class RunPayloads {
   async readAnswers(refs: readonly AnswerRef[]): Promise<AnswerRead[]> {
     const byGroup = new Map<string, AnswerRef[]>();
     for (const ref of refs) {
-      const members = byGroup.get(ref.group);
+      const key = this.groupKey(ref);
+      const members = byGroup.get(key);
       if (members) members.push(ref);
-      else byGroup.set(ref.group, [ref]);
+      else byGroup.set(key, [ref]);
     }
     const found = new Map<AnswerRef, AnswerRead>();
     const readOne = async (ref: AnswerRef) => {
-      const key = this.keys.answerGroup(ref.group);
+      const key = this.groupKey(ref);
       try {
         found.set(ref, { answer: await this.store.getJsonRange<StoredAnswer>(key, ref.offset, ref.length) });
       } catch (error) {
@@ -170,7 +172,7 @@ export class RunPayloads {
         found.set(ref, { error: new AnswerUnreadableError(key, ref, error) });
       }
     };
-    const readGroup = async ([group, members]: [string, AnswerRef[]]) => {
+    const readGroup = async ([key, members]: [string, AnswerRef[]]) => {
       const start = Math.min(...members.map((r) => r.offset));
       const end = Math.max(...members.map((r) => r.offset + r.length));
       const needed = members.reduce((sum, r) => sum + r.length, 0);
@@ -178,7 +180,6 @@ export class RunPayloads {
         await Promise.all(members.map(readOne));
         return;
       }
-      const key = this.keys.answerGroup(group);
       let span: Uint8Array;
       try {
         span = await this.store.getRange(key, start, end - start);
@@ -202,6 +203,12 @@ export class RunPayloads {
     const groups = [...byGroup];
     for (let i = 0; i < groups.length; i += READ_GROUPS_AT_ONCE) await Promise.all(groups.slice(i, i + READ_GROUPS_AT_ONCE).map(readGroup));
     return refs.map((ref) => found.get(ref)!);
+  }
+
+  /** The blob of a ref's answer group: in this run's folder, or in the earlier run the ref names (redrive). */
+  private groupKey(ref: AnswerRef): string {
+    const keys = ref.run && ref.run !== this.run.runId ? gatherKeys(this.run.instanceId, ref.run) : this.keys;
+    return keys.answerGroup(ref.group);
   }
 
   /**
@@ -287,6 +294,15 @@ export class RunPayloads {
     const names: string[] = [];
     for (let chunk = 0; chunk < chunks; chunk++) names.push(...(await this.store.getJson<string[]>(this.arrivalsKey(chunk))));
     return names;
+  }
+
+  /** A redrive run's document (gather/redrive.ts): written once by the redrive route, read by its activities. */
+  storeRedrive(doc: RedriveDocument): Promise<PutResult> {
+    return this.store.putJson(`${this.keys.prefix}redrive.json`, doc);
+  }
+
+  redrive(): Promise<RedriveDocument> {
+    return this.store.getJson<RedriveDocument>(`${this.keys.prefix}redrive.json`, { cache: true });
   }
 
   storeResult(result: ResultDocument): Promise<PutResult> {

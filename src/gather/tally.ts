@@ -13,6 +13,14 @@ import type { AggregateSpec, Counts, GatherProgress } from "./types";
 
 const COLLECT: AggregateSpec = { kind: "collect", order: "min" };
 
+/**
+ * A redrive's earlier outcomes that it keeps (gather/redrive.ts): their counts and, for an agreement quorum, the
+ * digests of their answers with how many share each (only the groups that can still reach the quorum).
+ */
+export interface KeptOutcomes extends Counts {
+  agreement?: [digest: string, count: number][];
+}
+
 export class GatherTally {
   private readonly outcomes: (RecipientOutcome | undefined)[];
   /** Facts of each succeeded answer (a batch hands them to its parent). */
@@ -24,16 +32,22 @@ export class GatherTally {
   private readonly agreement = new EqualValueCounter();
   private readonly aggregation: Aggregation;
 
-  /** `total` recipients (or expected answers), recorded by index 0..total-1. */
+  /**
+   * `total` recipients (or expected answers), recorded by index 0..total-1. `kept`: a redrive's earlier
+   * outcomes (gather/redrive.ts), part of the whole gather's counts and of the policy's successes; the failure
+   * tolerance and the deadline count this run's recipients only.
+   */
   constructor(
     readonly total: number,
     private readonly policy: GatherPolicy,
     aggregate: AggregateSpec = COLLECT,
     private readonly slice: SliceOptions = {},
+    private readonly kept: KeptOutcomes = { total: 0, succeeded: 0, failed: 0, timedOut: 0, abandoned: 0 },
   ) {
     this.outcomes = new Array(total);
     this.facts = new Array(total);
     this.aggregation = new Aggregation(aggregate);
+    if (policy.agree) for (const [digest, count] of kept.agreement ?? []) this.agreement.add(digest, count);
   }
 
   get pending(): number {
@@ -80,8 +94,8 @@ export class GatherTally {
     return decide(
       this.policy,
       {
-        total: this.total,
-        succeeded: this.succeeded,
+        total: this.total + this.kept.total,
+        succeeded: this.succeeded + this.kept.succeeded,
         failed: this.failed,
         timedOut: this.timedOut,
         pending: this.pending,
@@ -93,7 +107,7 @@ export class GatherTally {
 
   /** The verdict when the deadline fires first. */
   deadlineDecision(): Decision {
-    return atDeadline({ succeeded: this.succeeded });
+    return atDeadline({ succeeded: this.succeeded + this.kept.succeeded });
   }
 
   progress(deadline: string | null, phase: GatherProgress["phase"] = "gathering"): GatherProgress {
@@ -113,8 +127,16 @@ export class GatherTally {
     return { outcomes: this.outcomes as RecipientOutcome[], facts: Array.from(this.facts, (f) => f ?? null), counts: this.counts() };
   }
 
+  /** The whole gather's counts: this run's and, in a redrive, the earlier outcomes it keeps. */
   counts(): Counts {
-    return { total: this.total, succeeded: this.succeeded, failed: this.failed, timedOut: this.timedOut, abandoned: this.abandoned };
+    const k = this.kept;
+    return {
+      total: this.total + k.total,
+      succeeded: this.succeeded + k.succeeded,
+      failed: this.failed + k.failed,
+      timedOut: this.timedOut + k.timedOut,
+      abandoned: this.abandoned + k.abandoned,
+    };
   }
 
   /** What the aggregation needs from the payload store. */

@@ -72,6 +72,8 @@ export interface GatherResult {
   aggregate: Aggregate;
   /** With onClose: how the close event's delivery went. */
   notification?: NotificationReport;
+  /** How many times the gather was redriven (absent: never). */
+  redrives?: number;
 }
 
 /** customStatus: counts only, so it stays far below 16 KB. "done" once the result is written. */
@@ -124,6 +126,12 @@ export interface OrchestrationInput {
   origins?: string;
   /** With concurrency, above fanoutBatchSize recipients: how many batches run at once (window.ts planBatchSlots). */
   batchSlots?: number;
+  /**
+   * A redrive run (gather/redrive.ts): its stored list holds only the redriven recipients (recipientCount of
+   * them); `kept` counts the earlier outcomes it keeps, which the policy counts with its own. The rest (the
+   * earlier outcomes, which recipients these are) is in the run's redrive document, never here.
+   */
+  redrive?: { redrives: number; listRunId: string; kept: Counts };
 }
 
 /** What callRecipient receives and returns. */

@@ -180,7 +180,7 @@ function gatherRoutes(): Json {
   };
 }
 
-/** One gather: its status, DELETE, terminate. */
+/** One gather: its status, DELETE, terminate, redrive. */
 function instanceRoutes(): Json {
   return {
     "/api/scatter-gather/{id}": {
@@ -204,6 +204,38 @@ function instanceRoutes(): Json {
         parameters: [{ name: "reason", in: "query", required: false, schema: { type: "string" } }],
         responses: { "202": answer("Terminated", "TerminateAccepted"), "404": error("Unknown id"), "410": error("Already finished") },
       },
+    },
+    "/api/scatter-gather/{id}/redrive": { parameters: [idParam], post: redriveOperation() },
+  };
+}
+
+/** POST /api/scatter-gather/{id}/redrive. */
+function redriveOperation(): Json {
+  return {
+    operationId: "redriveScatterGather",
+    summary: "Run a finished gather's failed, timed-out or abandoned recipients again",
+    description:
+      "A new run of the same id under the same request and policy (tolerance counted over the redriven recipients only) " +
+      "and a fresh deadline. Successful answers are kept and never called again; the result's counts, responses, " +
+      "responsesUri and aggregate cover the whole gather, each entry's attempts add up across runs, and `redrives` " +
+      "says how many. Auctions and gathers whose policy was met (first answered, quorum reached) cannot be redriven.",
+    parameters: [
+      {
+        name: "status",
+        in: "query",
+        required: false,
+        description: "comma-separated: which recipients run again (default: all three)",
+        schema: { type: "string", pattern: "^(failed|timedOut|abandoned)(,(failed|timedOut|abandoned))*$" },
+      },
+    ],
+    responses: {
+      "202": answer("Redriving: the management URLs", "ManagementUrls", {
+        Location: { description: "= statusQueryGetUri", schema: { type: "string" } },
+        "Retry-After": { description: "seconds", schema: { type: "string" } },
+      }),
+      "400": error("A bad status, nothing matches, or the policy is already met"),
+      "404": error("Unknown id"),
+      "409": error("Still running (the body carries its management URLs), terminated, failed, or an auction"),
     },
   };
 }

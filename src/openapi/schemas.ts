@@ -124,6 +124,9 @@ export const gatherResultSchema = z.looseObject({
     .meta({ description: "inline while small (RESULT_INLINE_BYTES); otherwise read from responsesUri" }),
   responsesUri: absoluteUrl().optional(),
   aggregate: aggregateSchema,
+  redrives: count()
+    .optional()
+    .meta({ description: "how many times the gather was redriven (absent: never); counts, responses and aggregate cover every run" }),
 });
 
 /** customStatus while the gather runs (`progress`). */

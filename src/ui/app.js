@@ -342,12 +342,22 @@ function renderStatus(status) {
   $("#progress .bad").style.width = total ? `${(100 * bad) / total}%` : "0";
   const pending = r ? 0 : p.pending || 0;
   const waiting = !r && p.awaitingReply ? ` (${p.awaitingReply} waiting for reply)` : "";
-  const extra = r ? `, timed out ${r.counts.timedOut}, abandoned ${r.counts.abandoned}` : waiting;
+  const redriven = r && r.redrives ? `; redriven ${r.redrives}×` : "";
+  const extra = r ? `, timed out ${r.counts.timedOut}, abandoned ${r.counts.abandoned}${redriven}` : waiting;
   setText("#counts", `${total} recipients: succeeded ${ok}, failed ${bad}, pending ${pending}${extra}`);
   $("#terminate").disabled = TERMINAL.has(status.runtimeStatus);
   $("#delete").disabled = !TERMINAL.has(status.runtimeStatus);
+  $("#redrive").hidden = !redrivable(status);
   setText("#aggregate", r ? JSON.stringify(r.aggregate, null, 2) : "(when the gather closes)");
   renderDeadline();
+}
+
+/** A Completed gather (not an auction, its policy not met) with recipients that failed, timed out or were abandoned. */
+function redrivable(status) {
+  const r = status.result;
+  if (status.runtimeStatus !== "Completed" || !r || !r.counts || (status.policy && status.policy.auction)) return false;
+  if (r.closedBy === "first-response" || r.closedBy === "quorum-reached") return false;
+  return r.counts.failed + r.counts.timedOut + r.counts.abandoned > 0;
 }
 
 function renderDeadline() {
@@ -491,6 +501,15 @@ function wire() {
   $("#terminate").addEventListener("click", () =>
     act("terminate", async () => {
       await api("POST", `${gatherPath(state.id)}/terminate?reason=${encodeURIComponent("terminated from the gather page")}`);
+      clearInterval(state.timer);
+      state.timer = setInterval(poll, POLL_MS);
+    }),
+  );
+  $("#redrive").addEventListener("click", () =>
+    act("redrive", async () => {
+      await api("POST", `${gatherPath(state.id)}/redrive`);
+      $("#redrive").hidden = true;
+      delete $("#watch").dataset.done;
       clearInterval(state.timer);
       state.timer = setInterval(poll, POLL_MS);
     }),

@@ -98,6 +98,7 @@ describe("the document", () => {
       getScatterGather: "GET /api/scatter-gather/{id}",
       deleteScatterGather: "DELETE /api/scatter-gather/{id}",
       terminateScatterGather: "POST /api/scatter-gather/{id}/terminate",
+      redriveScatterGather: "POST /api/scatter-gather/{id}/redrive",
       getScatterGatherResponses: "GET /api/scatter-gather/{id}/responses",
       submitResponse: "POST /api/scatter-gather/{id}/responses",
       submitAnswer: "POST /api/scatter-gather/{id}/answers",

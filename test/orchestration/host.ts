@@ -7,7 +7,10 @@
  */
 import { aggregateResponses } from "../../src/functions/aggregateResponses";
 import { recordArrivals, storeAuctionAnswer } from "../../src/functions/auctionAnswers";
+import { redriveAgreement } from "../../src/functions/redriveAgreement";
 import { concurrencyInput } from "../../src/gather/concurrency";
+import { REDRIVABLE, type RedriveStatus } from "../../src/gather/redrive";
+import { prepareRedrive } from "../../src/gather/redriveRun";
 import { answerFacts } from "../../src/gather/facts";
 import { RunPayloads } from "../../src/gather/runPayloads";
 import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
@@ -115,6 +118,23 @@ export class OrchestrationHost {
     await this.engine.startNew(FunctionNames.orchestrator, instanceId, input);
   }
 
+  /**
+   * A redrive of the finished instance, as the redrive route makes it (gather/redriveRun.ts): run `runId`'s
+   * folder and input, then a new start of the same id. Throws with the refusal's message when it is refused.
+   */
+  async redrive(
+    options: { statuses?: readonly RedriveStatus[]; runId?: string; fanoutBatchSize?: number } = {},
+    instanceId = "g1",
+  ): Promise<void> {
+    const status = await this.finished(instanceId);
+    const prepared = await prepareRedrive(this.store, status.input as OrchestrationInput, options.statuses ?? REDRIVABLE, {
+      runId: options.runId ?? `run-${Date.now()}`,
+      fanoutBatchSize: options.fanoutBatchSize ?? Number.MAX_SAFE_INTEGER,
+    });
+    if (!prepared.ok) throw new Error(`${prepared.status}: ${prepared.message}`);
+    await this.engine.startNew(FunctionNames.orchestrator, instanceId, prepared.input);
+  }
+
   async stop(): Promise<void> {
     this.releaseHeld();
     await this.engine.stop();
@@ -218,6 +238,7 @@ export class OrchestrationHost {
       },
       [FunctionNames.storeAuctionAnswer]: (input: Parameters<typeof storeAuctionAnswer>[0]) => storeAuctionAnswer(input),
       [FunctionNames.recordArrivals]: (input: Parameters<typeof recordArrivals>[0]) => recordArrivals(input),
+      [FunctionNames.redriveAgreement]: (input: Parameters<typeof redriveAgreement>[0]) => redriveAgreement(input),
       [FunctionNames.closeBatches]: async ({ instanceIds }: { instanceIds: string[] }) => {
         for (const id of instanceIds) await this.engine.raiseEvent(id, CLOSE_EVENT, null).catch(() => undefined);
         return { closed: instanceIds.length };

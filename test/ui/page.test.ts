@@ -237,6 +237,34 @@ maybe("the gather page", () => {
     await expect(client.get(id)).rejects.toMatchObject({ status: 404 });
   });
 
+  test("redrive a finished gather's failed recipient from the page", async () => {
+    let down = true;
+    const server = await recipientServer(() => (down ? { status: 500, json: { down } } : { json: { price: 7 } }));
+    const id = uniqueId("page-redrive");
+    await page.fill(
+      "#editor",
+      JSON.stringify({
+        id,
+        request: {},
+        recipients: [
+          { id: "ok", simulate: { latencyMs: 0, value: { price: 1 } } },
+          { id: "flaky", url: `${server.url}/quote` },
+        ],
+      }),
+    );
+    await page.click("#start-button");
+    await page.waitForSelector(`#gather-id:text-is("${id}")`);
+    await page.waitForSelector("#watch[data-done=true]");
+    expect(await page.isVisible("#redrive")).toBe(true);
+    down = false;
+    await page.click("#redrive");
+    await page.waitForSelector("#counts:has-text('redriven 1×')", { timeout: 15_000 });
+    expect(await page.textContent("#counts")).toContain("succeeded 2, failed 0");
+    expect(await page.isVisible("#redrive")).toBe(false);
+    expect(server.count).toBe(2);
+    await client.delete(id);
+  });
+
   test("terminate a running gather from the page; a callback recipient shows as waiting for its reply", async () => {
     const id = uniqueId("page-long");
     const callback = await recipientServer(() => ({ status: 202, text: "" }));
