@@ -87,32 +87,92 @@ interface Attempt {
 }
 
 export function* gatherRecipients(context: OrchestrationContext, input: RecipientGatherInput): Orchestration<Gathered> {
-  const deadline = input.deadline ? new Date(input.deadline) : null;
   const policy = { ...input.completion, failuresAllowed: input.failuresAllowed };
   const tally = new GatherTally(input.count, policy, input.aggregate, { withinSlice: input.withinSlice }, input.kept);
-  const factSpec: FactSpec = { agree: input.completion.agree, aggregate: input.aggregate };
-  const stream = new CompletionStream(context);
-  const calls = new Map<df.Task, Attempt>();
-  const retryWaits = new Map<df.TimerTask, Attempt>();
-  const now = () => context.df.currentUtcDateTime.getTime();
-  // Callback and queue recipients: their answers come as REPLY_EVENT, one wait at a time.
-  const replies = input.replies ? new AwaitedReplies() : undefined;
-  let replyWait: df.Task | undefined;
-  const waitForReply = () => stream.add((replyWait = context.df.waitForExternalEvent(REPLY_EVENT)));
-  const call = (attempt: Attempt) => {
-    const task = context.df.callActivity(FunctionNames.callRecipient, callInput(input, factSpec, attempt));
-    calls.set(task, attempt);
-    stream.add(task);
-    replies?.delivering(attempt.index, attempt.attempt, now());
-  };
-  const window = input.window ? new CallWindow(input.count, input.window) : undefined;
+  const calls = new RecipientCalls(context, input, tally);
+  const decision = yield* gatherLoop(context, calls.stream, tally, input.deadline, (task) => calls.take(task), calls.progress);
+  calls.cancelTimers();
+  return { decision, ...tally.close(decision), plan: tally.plan() };
+}
+
+/**
+ * The tasks of one gather over recipients and what it does as each settles: its calls (attempts), their retry
+ * waits, the deadline, the parent's close request, and the replies of recipients that answer later; with a
+ * window, only what fits is scheduled and a slot refills as a call settles.
+ */
+class RecipientCalls {
+  readonly stream: CompletionStream;
+  /** Extra progress: callback and queue recipients waiting for their reply. */
+  readonly progress: (() => Partial<GatherProgress>) | undefined;
+  private readonly deadline: Date | null;
+  private readonly factSpec: FactSpec;
+  private readonly calls = new Map<df.Task, Attempt>();
+  private readonly retryWaits = new Map<df.TimerTask, Attempt>();
+  private readonly window: CallWindow | undefined;
+  /** Callback and queue recipients: their answers come as REPLY_EVENT, one wait at a time. */
+  private readonly replies: AwaitedReplies | undefined;
+  private replyWait: df.Task | undefined;
+  private readonly deadlineTimer: df.TimerTask | undefined;
+  private readonly closeRequest: df.Task | undefined;
+
+  constructor(
+    private readonly context: OrchestrationContext,
+    private readonly input: RecipientGatherInput,
+    private readonly tally: GatherTally,
+  ) {
+    this.stream = new CompletionStream(context);
+    this.deadline = input.deadline ? new Date(input.deadline) : null;
+    this.factSpec = { agree: input.completion.agree, aggregate: input.aggregate };
+    this.replies = input.replies ? new AwaitedReplies() : undefined;
+    const replies = this.replies;
+    this.progress = replies ? () => ({ awaitingReply: replies.waiting }) : undefined;
+    this.window = input.window ? new CallWindow(input.count, input.window) : undefined;
+    if (this.window) this.fill();
+    else for (let index = 0; index < input.count; index++) this.call({ index, attempt: 1 });
+    this.deadlineTimer = this.deadline ? context.df.createTimer(this.deadline) : undefined;
+    this.closeRequest = input.closable ? context.df.waitForExternalEvent(CLOSE_EVENT) : undefined;
+    for (const task of [this.deadlineTimer, this.closeRequest]) if (task) this.stream.add(task);
+    if (replies) this.waitForReply();
+  }
+
+  /** What the gather does with a task the stream handed back; the window refills unless the gather closed. */
+  take(task: df.Task): Taken {
+    const taken = this.settle(task);
+    if (this.window && typeof taken !== "object" && !this.tally.decision()) this.fill();
+    return taken;
+  }
+
+  /** An orchestration does not complete while a timer is pending: cancel the deadline and every retry wait. */
+  cancelTimers(): void {
+    for (const timer of [this.deadlineTimer, ...this.retryWaits.keys()]) {
+      if (timer && !timer.isCompleted && !timer.isFaulted) timer.cancel();
+    }
+  }
+
+  private now(): number {
+    return this.context.df.currentUtcDateTime.getTime();
+  }
+
+  private call(attempt: Attempt): void {
+    const task = this.context.df.callActivity(FunctionNames.callRecipient, callInput(this.input, this.factSpec, attempt));
+    this.calls.set(task, attempt);
+    this.stream.add(task);
+    this.replies?.delivering(attempt.index, attempt.attempt, this.now());
+  }
+
+  private waitForReply(): void {
+    this.replyWait = this.context.df.waitForExternalEvent(REPLY_EVENT);
+    this.stream.add(this.replyWait);
+  }
+
   /** Schedules what fits in the window; nothing once the deadline has passed (its timer closes the gather). */
-  const fill = () => {
+  private fill(): void {
+    const window = this.window!;
     let refill = true;
-    while (window && refill && (!deadline || context.df.currentUtcDateTime < deadline)) {
+    while (refill && (!this.deadline || this.context.df.currentUtcDateTime < this.deadline)) {
       refill = false;
       for (const attempt of window.next()) {
-        if (!tally.isRecorded(attempt.index)) call(attempt);
+        if (!this.tally.isRecorded(attempt.index)) this.call(attempt);
         else {
           // A retry whose recipient replied meanwhile gives its slot back: the window fills again.
           window.settle(attempt.index);
@@ -120,81 +180,62 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
         }
       }
     }
-  };
-  if (window) fill();
-  else for (let index = 0; index < input.count; index++) call({ index, attempt: 1 });
-  const deadlineTimer = deadline ? context.df.createTimer(deadline) : undefined;
-  const closeRequest = input.closable ? context.df.waitForExternalEvent(CLOSE_EVENT) : undefined;
-  for (const task of [deadlineTimer, closeRequest]) if (task) stream.add(task);
-  if (replies) waitForReply();
+  }
 
-  const take = (task: df.Task): Taken => {
-    if (task === deadlineTimer) return { close: tally.deadlineDecision() };
+  private settle(task: df.Task): Taken {
+    if (task === this.deadlineTimer) return { close: this.tally.deadlineDecision() };
     // The parent has decided: close with no decision of our own (pending recipients are abandoned).
-    if (task === closeRequest) return { close: undefined };
-    if (task === replyWait) {
-      waitForReply();
-      return takeReply(tally, replies!, window, input, task.result, now());
+    if (task === this.closeRequest) return { close: undefined };
+    if (task === this.replyWait) {
+      this.waitForReply();
+      return takeReply(this.tally, this.replies!, this.window, this.input, task.result, this.now());
     }
-    const retry = retryWaits.get(task as df.TimerTask);
+    const retry = this.retryWaits.get(task as df.TimerTask);
     if (retry) {
-      retryWaits.delete(task as df.TimerTask);
-      if (tally.isRecorded(retry.index)) return "waiting"; // its reply came meanwhile
+      this.retryWaits.delete(task as df.TimerTask);
+      if (this.tally.isRecorded(retry.index)) return "waiting"; // its reply came meanwhile
       // With a window the attempt waits for a slot, ahead of recipients not started yet.
-      if (window) window.retry(retry);
-      else call(retry);
+      if (this.window) this.window.retry(retry);
+      else this.call(retry);
       return "waiting";
     }
-    const attempt = calls.get(task)!;
-    calls.delete(task);
+    const attempt = this.calls.get(task)!;
+    this.calls.delete(task);
+    return this.settleCall(task, attempt);
+  }
+
+  /** A call (one attempt) ended: its answer, its acknowledgement, or a failure to retry or to record. */
+  private settleCall(task: df.Task, attempt: Attempt): Taken {
     // Its reply came before its delivery ended: the reply is what counts, the delivery only frees its slot.
-    if (tally.isRecorded(attempt.index)) {
-      window?.settle(attempt.index);
+    if (this.tally.isRecorded(attempt.index)) {
+      this.window?.settle(attempt.index);
       return "waiting";
     }
     if (!task.isFaulted) {
       const output = task.result as CallRecipientOutput;
       if ("acknowledged" in output) {
         // Delivered: the slot is held until the reply (or the deadline), with no activity running.
-        replies?.acknowledged(attempt.index, now(), output.durationMs);
+        this.replies?.acknowledged(attempt.index, this.now(), output.durationMs);
         return "recorded";
       }
-      window?.settle(attempt.index);
-      tally.succeed(attempt.index, output.facts, { attempts: attempt.attempt, durationMs: output.durationMs, answer: output.answer });
+      this.window?.settle(attempt.index);
+      const outcome = { attempts: attempt.attempt, durationMs: output.durationMs, answer: output.answer };
+      this.tally.succeed(attempt.index, output.facts, outcome);
       return "recorded";
     }
-    window?.settle(attempt.index);
+    this.window?.settle(attempt.index);
     const reason = failureReason(task.result);
-    const next = nextAttempt(context, input.retry, attempt, reason, deadline);
+    const next = nextAttempt(this.context, this.input.retry, attempt, reason, this.deadline);
     if (!next.retryAt) {
-      replies?.forget(attempt.index);
-      tally.fail(attempt.index, next.reason, { attempts: attempt.attempt });
+      this.replies?.forget(attempt.index);
+      this.tally.fail(attempt.index, next.reason, { attempts: attempt.attempt });
       return "recorded";
     }
-    const wait = context.df.createTimer(next.retryAt);
-    retryWaits.set(wait, { index: attempt.index, attempt: attempt.attempt + 1 });
-    stream.add(wait);
+    const wait = this.context.df.createTimer(next.retryAt);
+    this.retryWaits.set(wait, { index: attempt.index, attempt: attempt.attempt + 1 });
+    this.stream.add(wait);
     return "waiting";
-  };
-  const progress = replies ? () => ({ awaitingReply: replies.waiting }) : undefined;
-  const decision = yield* gatherLoop(
-    context,
-    stream,
-    tally,
-    input.deadline,
-    (task) => {
-      const taken = take(task);
-      // The window refills as calls settle, unless this answer closed the gather.
-      if (window && typeof taken !== "object" && !tally.decision()) fill();
-      return taken;
-    },
-    progress,
-  );
-  // An orchestration does not complete while a timer is pending: cancel the deadline and every retry wait.
-  for (const timer of [deadlineTimer, ...retryWaits.keys()]) {
-    if (timer && !timer.isCompleted && !timer.isFaulted) timer.cancel();
   }
-  return { decision, ...tally.close(decision), plan: tally.plan() };
 }
 
 /**
