@@ -95,7 +95,9 @@ test("answers come later through respondUrl: value, error, forged token, second 
   expect((await postAnonymous(deliveryOf("silent").body.respondUrl as string, { value: 1 })).status).toBe(410);
   expect((await postAnonymous(forged.href, { value: 1 })).status).toBe(401);
   // The token never shows in status JSON or history.
-  const history = await request(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${id}?showHistory=true&showHistoryOutput=true&showInput=true`);
+  const history = await request(
+    `${target.baseUrl}/runtime/webhooks/durabletask/instances/${id}?showHistory=true&showHistoryOutput=true&showInput=true`,
+  );
   expect(history.text).not.toContain(other.split(".")[1]);
 });
 
@@ -119,7 +121,7 @@ test("a callback answered at once, before its delivery's 2xx, counts; the respon
   expect(responses.body.items[0]).toMatchObject({ recipientId: "fast", value: { fast: true } });
 });
 
-test("a callback recipient needs completion.timeoutMs, and reply takes only \"callback\"", async () => {
+test('a callback recipient needs completion.timeoutMs, and reply takes only "callback"', async () => {
   const missing = await startGather(target, { request: 1, recipients: [{ id: "a", url: "http://127.0.0.1:9/x", reply: "callback" }] });
   expect(missing.status).toBe(400);
   expect(missing.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: "completion.timeoutMs" })]));
@@ -178,4 +180,35 @@ test("callbacks under quorum with agreement, with retries of the delivery and a 
   const ok = (done.result.responses as AnyJson[]).filter((r) => r.status === "succeeded");
   expect(ok.every((r) => r.attempts === 2)).toBe(true);
   expect((await getGather(target, id)).body.result.counts.total).toBe(6);
+});
+
+test("a callback recipient that timed out, redriven: delivered again with a new token, its reply merged; the old token is refused", async () => {
+  let round = 0;
+  const server = await recipientServer(() => ({ status: 202, text: "" }));
+  const { id } = await startOk(target, {
+    request: { q: 1 },
+    recipients: [
+      { id: "quick", simulate: { value: { n: 1 } } },
+      { id: "slow", url: `${server.url}/cb`, reply: "callback" },
+    ],
+    completion: { mode: "all", timeoutMs: 1_500 },
+    aggregate: { kind: "summary", field: "n" },
+  });
+  const first = await pollUntilDone(target, id, 15_000);
+  expect(first.result.counts).toMatchObject({ succeeded: 1, timedOut: 1 });
+  const oldUrl = server.calls[0].body.respondUrl as string;
+  round++;
+
+  const redrive = await request(`${target.baseUrl}/api/scatter-gather/${id}/redrive`, { method: "POST" });
+  expect(redrive.status).toBe(202);
+  await server.waitForCalls(2);
+  const newUrl = server.calls[1].body.respondUrl as string;
+  expect(newUrl).not.toBe(oldUrl);
+  expect(server.calls[1].body).toMatchObject({ requestId: id, recipientId: "slow", request: { q: 1 } });
+  // The earlier run's token opens nothing now; the new one does.
+  expect((await postAnonymous(oldUrl, { value: { n: 5 } })).status).toBe(401);
+  expect((await postAnonymous(newUrl, { value: { n: 2 } })).status).toBe(202);
+  const done = await pollUntil(target, id, (s) => s.runtimeStatus === "Completed" && s.result?.redrives === round, 15_000);
+  expect(done.result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { total: 2, succeeded: 2 } });
+  expect(done.result.aggregate).toMatchObject({ kind: "summary", sum: 3, count: 2 });
 });
