@@ -11,7 +11,7 @@ import { FunctionNames } from "../durable/names";
 import { findGather } from "../http/gatherRoute";
 import { checkStatusResponse, managementUrls } from "../http/publicUrls";
 import { jsonResponse } from "../http/responses";
-import { getPayloadStore, newRunId } from "../payload";
+import { getPayloadStore, newRunId, readPayloadStoreConfig } from "../payload";
 
 /**
  * POST /api/scatter-gather/{id}/redrive?status=failed,timedOut,abandoned: runs the recipients of a Completed
@@ -32,6 +32,7 @@ export async function redriveScatterGather(request: HttpRequest, context: Invoca
   const prepared = await prepareRedrive(getPayloadStore(), status.input as OrchestrationInput, statuses.value, {
     runId: newRunId(),
     fanoutBatchSize: readLimits().fanoutBatchSize,
+    retentionDays: readPayloadStoreConfig(process.env).retentionDays,
   });
   if (!prepared.ok) {
     const details = prepared.status === 400 ? [{ path: "status", message: prepared.message }] : undefined;

@@ -4,12 +4,34 @@
  * the redrive document) and its orchestration input (references, counts and the policy as the gather gave it).
  * The redrive route starts it; the orchestration tests start it the same way.
  */
+import { runStartedAt } from "../payload/keys";
 import type { PayloadStore } from "../payload/store";
+import { DEFAULT_RETRY_DEADLINE_MS } from "./limits";
 import { concurrencyInput } from "./concurrency";
 import { batchIdPrefix } from "./instanceIds";
 import { planRedrive, type RedriveStatus } from "./redrive";
 import { RunPayloads } from "./runPayloads";
 import type { OrchestrationInput } from "./types";
+
+/**
+ * The storage lifecycle rule deletes payloads PAYLOAD_RETENTION_DAYS after they were written, and a redrive's
+ * result reads the first run's recipient list and every earlier run's answers: the redrive must end, deadline
+ * and a day's margin included, before the first run's payloads go. Undefined when it can.
+ */
+function expiresTooSoon(input: OrchestrationInput, retentionDays: number, now: Date): string | undefined {
+  const firstRunId = input.redrive?.listRunId ?? input.run.runId;
+  const started = runStartedAt(firstRunId);
+  if (!started) return undefined;
+  const deadlineMs = input.completion.timeoutMs ?? (input.retry ? DEFAULT_RETRY_DEADLINE_MS : 0);
+  const expiresAt = started.getTime() + retentionDays * DAY_MS;
+  if (now.getTime() + deadlineMs + DAY_MS < expiresAt) return undefined;
+  return (
+    `scatter-gather ${input.run.instanceId} started ${started.toISOString()}: its payloads are deleted ${retentionDays} days after ` +
+    `(PAYLOAD_RETENTION_DAYS), too soon for a redrive with its deadline to end a day before; start it anew instead`
+  );
+}
+
+const DAY_MS = 86_400_000;
 
 export type RedriveStart =
   { ok: true; input: OrchestrationInput; recipients: number; redrives: number } | { ok: false; status: 400 | 409; message: string };
@@ -19,9 +41,16 @@ export async function prepareRedrive(
   store: PayloadStore,
   input: OrchestrationInput,
   statuses: readonly RedriveStatus[],
-  { runId, fanoutBatchSize }: { runId: string; fanoutBatchSize: number },
+  {
+    runId,
+    fanoutBatchSize,
+    retentionDays,
+    now = new Date(),
+  }: { runId: string; fanoutBatchSize: number; retentionDays?: number; now?: Date },
 ): Promise<RedriveStart> {
   const id = input.run.instanceId;
+  const expiring = retentionDays !== undefined ? expiresTooSoon(input, retentionDays, now) : undefined;
+  if (expiring) return { ok: false, status: 409, message: expiring };
   const previous = new RunPayloads(store, input.run);
   const result = await previous.result();
   if (!result) return { ok: false, status: 409, message: `scatter-gather ${id} has no stored result to redrive from` };

@@ -75,6 +75,14 @@ export function newRunId(now: Date = new Date()): string {
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
+/** When a run started, from its id (newRunId); undefined for an id of another shape. */
+export function runStartedAt(runId: string): Date | undefined {
+  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z-/.exec(runId);
+  if (!match) return undefined;
+  const [, y, mo, d, h, mi, s, ms] = match.map(Number);
+  return new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms));
+}
+
 /** The instance id a key belongs to (its first segment, decoded), for telemetry. */
 export function instanceOfKey(key: string): string {
   const first = key.slice(0, Math.max(0, key.indexOf("/")));

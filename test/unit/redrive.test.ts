@@ -3,6 +3,9 @@
  * earlier outcomes it keeps with its own under the policy of the whole gather (src/gather/tally.ts).
  */
 import { GatherTally } from "../../src/gather/tally";
+import { prepareRedrive } from "../../src/gather/redriveRun";
+import type { OrchestrationInput } from "../../src/gather/types";
+import { MemoryPayloadStore } from "../../src/payload";
 import {
   agreementSeed,
   countsOf,
@@ -182,5 +185,33 @@ describe("agreement quorum over the whole gather", () => {
     tally.succeed(0, { bytes: 1, digest: "d1" });
     tally.succeed(1, { bytes: 1, digest: "d1" });
     expect(tally.decision()).toEqual({ closedBy: "quorum-unreachable", outcome: "failed" });
+  });
+});
+
+describe("a redrive ends before the first run's payloads expire (PAYLOAD_RETENTION_DAYS)", () => {
+  const input = (timeoutMs: number, redrive?: { listRunId: string }) =>
+    ({
+      run: { instanceId: "g", runId: "20261203T000000000Z-bbbbbb" },
+      completion: { mode: "all", agree: false, timeoutMs },
+      aggregate: { kind: "collect", order: "min" },
+      responsesUri: "http://x/api/scatter-gather/g/responses",
+      ...(redrive ? { redrive: { redrives: 1, kept: { succeeded: 0, failed: 0, timedOut: 0 }, ...redrive } } : {}),
+    }) as unknown as OrchestrationInput;
+  const options = (now: string) => ({ runId: "20261210T000000000Z-cccccc", fanoutBatchSize: 250, retentionDays: 6, now: new Date(now) });
+
+  test("refused (409, naming the setting) when the first run is too old for the deadline and a day's margin", async () => {
+    const late = await prepareRedrive(new MemoryPayloadStore(), input(3_600_000), ["failed"], options("2026-12-08T00:00:00Z"));
+    expect(late).toMatchObject({ ok: false, status: 409, message: expect.stringContaining("PAYLOAD_RETENTION_DAYS") });
+    // A redrive of a redrive counts from the first run, whose list and answers it still reads.
+    const chained = input(3_600_000, { listRunId: "20261201T000000000Z-aaaaaa" });
+    const old = await prepareRedrive(new MemoryPayloadStore(), chained, ["failed"], options("2026-12-06T12:00:00Z"));
+    expect(old).toMatchObject({ ok: false, status: 409, message: expect.stringContaining("2026-12-01T00:00:00.000Z") });
+  });
+
+  test("allowed while the deadline and a day fit (then it looks for the earlier result)", async () => {
+    const soon = await prepareRedrive(new MemoryPayloadStore(), input(3_600_000), ["failed"], options("2026-12-07T22:00:00Z"));
+    expect(soon).toMatchObject({ ok: false, status: 409, message: expect.stringContaining("no stored result") });
+    const long = await prepareRedrive(new MemoryPayloadStore(), input(432_000_000), ["failed"], options("2026-12-04T00:00:00Z"));
+    expect(long).toMatchObject({ ok: false, message: expect.stringContaining("PAYLOAD_RETENTION_DAYS") });
   });
 });
