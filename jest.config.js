@@ -6,4 +6,7 @@ module.exports = {
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] },
   testPathIgnorePatterns: ["/node_modules/", "/dist/"],
   testTimeout: 30000,
+  // The local host's suites compile it once per run, not once per file (tools/local-host/test/harness.ts buildHost).
+  globalSetup: "<rootDir>/tools/local-host/test/global-setup.js",
+  globalTeardown: "<rootDir>/tools/local-host/test/global-teardown.js",
 };
