@@ -16,9 +16,15 @@ export const fixtureDup = path.join(__dirname, "fixture-dup");
 
 let built: string | undefined;
 
-/** Compiles tools/local-host/{cli,index}.ts into a temp dir; returns the directory holding cli.js / index.js. */
+/**
+ * Compiles tools/local-host/{cli,index}.ts into a temp dir; returns the directory holding cli.js / index.js.
+ * Under jest the build is shared by every test file of the run (global-setup.js names its folder): the first
+ * file to need it compiles it, the rest (in any worker) reuse it. Without that folder, once per module registry.
+ */
 export function buildHost(): string {
   if (built) return built;
+  const shared = process.env.LOCAL_HOST_TEST_BUILD;
+  if (shared && fs.existsSync(path.join(shared, "cli.js"))) return (built = shared);
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "local-host-build-"));
   const tsc = path.join(repoRoot, "node_modules", "typescript", "bin", "tsc");
   execFileSync(
@@ -43,8 +49,15 @@ export function buildHost(): string {
     ],
     { cwd: repoRoot, stdio: "pipe" },
   );
-  built = outDir;
-  return outDir;
+  if (!shared) return (built = outDir);
+  // One atomic rename publishes the whole build; if another worker published first, use theirs.
+  try {
+    fs.renameSync(outDir, shared);
+  } catch {
+    if (!fs.existsSync(path.join(shared, "cli.js"))) return (built = outDir);
+    fs.rmSync(outDir, { recursive: true, force: true });
+  }
+  return (built = shared);
 }
 
 export function tempDir(prefix: string): string {
