@@ -75,7 +75,7 @@ export function resolveSettingRefs(value: string, env: NodeJS.ProcessEnv): strin
 
 export function readHostJson(appDir: string, env: NodeJS.ProcessEnv): HostJson {
   const file = path.join(appDir, "host.json");
-  const json = (fs.existsSync(file) ? readJsonFile(file) : {}) as {
+  const json = withHostJsonOverrides(fs.existsSync(file) ? readJsonFile(file) : {}, env) as {
     version?: string;
     extensions?: {
       http?: { routePrefix?: string };
@@ -105,6 +105,37 @@ export function readHostJson(appDir: string, env: NodeJS.ProcessEnv): HostJson {
     extensionBundle: json.extensionBundle,
     queues: json.extensions?.queues,
   };
+}
+
+const OVERRIDE_PREFIX = "azurefunctionsjobhost__";
+
+/**
+ * host.json with the app settings that override it, as the Functions host reads its configuration: host.json is
+ * the `AzureFunctionsJobHost` section, and an environment variable `AzureFunctionsJobHost__extensions__queues__maxDequeueCount`
+ * is the key `AzureFunctionsJobHost:extensions:queues:maxDequeueCount`, which wins (.NET configuration: `__` is the
+ * separator, keys are case-insensitive, values are strings, bound as host.json's would be).
+ */
+export function withHostJsonOverrides(hostJson: unknown, env: NodeJS.ProcessEnv): unknown {
+  const root: Record<string, unknown> = isObject(hostJson) ? structuredClone(hostJson) : {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || !name.toLowerCase().startsWith(OVERRIDE_PREFIX)) continue;
+    const keys = name.slice(OVERRIDE_PREFIX.length).split("__");
+    if (keys.some((key) => key === "")) continue;
+    let node = root;
+    keys.forEach((key, i) => {
+      const existing = Object.keys(node).find((k) => k.toLowerCase() === key.toLowerCase()) ?? key;
+      if (i === keys.length - 1) node[existing] = value;
+      else {
+        if (!isObject(node[existing])) node[existing] = {};
+        node = node[existing] as Record<string, unknown>;
+      }
+    });
+  }
+  return root;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function numberOrUndefined(v: unknown): number | undefined {

@@ -11,6 +11,7 @@ import {
   validUtf8,
 } from "../queue-listener";
 import { describeQueuesOptions, formatTimeSpan, parseTimeSpan, readQueuesOptions } from "../queue-options";
+import { withHostJsonOverrides } from "../settings";
 import type { RegisteredFunction } from "../worker";
 
 const DEV = { AZURE_FUNCTIONS_ENVIRONMENT: "Development" };
@@ -179,5 +180,23 @@ describe("queue names and connections", () => {
       /identity-based \(MyConn__queueServiceUri\)/,
     );
     expect(() => queueConnectionString("Missing", {})).toThrow(/Storage account connection string 'Missing' does not exist/);
+  });
+});
+
+describe("app settings over host.json (AzureFunctionsJobHost__…)", () => {
+  test("a setting wins over host.json, keys match case-insensitively, missing sections are made", () => {
+    const hostJson = { version: "2.0", extensions: { queues: { maxDequeueCount: 5, batchSize: 8 } } };
+    const merged = withHostJsonOverrides(hostJson, {
+      AzureFunctionsJobHost__extensions__queues__maxDequeueCount: "2",
+      AZUREFUNCTIONSJOBHOST__Extensions__Queues__visibilityTimeout: "00:00:03",
+      AzureFunctionsJobHost__extensions__durableTask__hubName: "hub2",
+      AzureFunctionsJobHost____bad: "ignored",
+      OTHER: "x",
+    }) as { extensions: { queues: Record<string, unknown>; durableTask: Record<string, unknown> } };
+    expect(merged.extensions.queues).toEqual({ maxDequeueCount: "2", batchSize: 8, visibilityTimeout: "00:00:03" });
+    expect(merged.extensions.durableTask).toEqual({ hubName: "hub2" });
+    expect(hostJson.extensions.queues.maxDequeueCount).toBe(5); // host.json itself untouched
+    const options = readQueuesOptions(merged.extensions.queues, { AZURE_FUNCTIONS_ENVIRONMENT: "Development" });
+    expect(options.options).toMatchObject({ maxDequeueCount: 2, batchSize: 8, visibilityTimeoutMs: 3000 });
   });
 });
