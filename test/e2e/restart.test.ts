@@ -113,8 +113,8 @@ maybe("crash and restart of the local host", () => {
     hosts.push(second);
     // The same URLs (same port, the same generated token key in the payload store) still open the gather.
     expect((await postAnonymous(respondUrl("b"), { value: "after" })).status).toBe(202);
-    expect((await postAnonymous(respondUrl("c"), { error: "declined" })).status).toBe(202);
     expect((await postAnonymous(respondUrl("a"), { value: "again" })).status).toBe(409);
+    expect((await postAnonymous(respondUrl("c"), { error: "declined" })).status).toBe(202);
     const done = await poll(target, id, (b) => ["Completed", "Failed", "Terminated"].includes(b.runtimeStatus), 60_000);
     expect(done.result).toMatchObject({ outcome: "complete", closedBy: "all-responded" });
     expect(done.result.responses.map((r: AnyJson) => [r.recipientId, r.status, r.value ?? r.error])).toEqual([

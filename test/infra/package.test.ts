@@ -181,8 +181,9 @@ describe("deploy package (npm run package)", () => {
     let azurite: RunningAzurite | undefined;
     let host: HostProcess | undefined;
     beforeAll(async () => {
-      // The payload store's account; the host (compiled above, no npm packages of its own) loads the app from the package.
-      azurite = await startAzurite();
+      // The payload store's account, and its queues (receiveReply's trigger); the host (compiled above, no npm
+      // packages of its own) loads the app from the package.
+      azurite = await startAzurite({ queue: true });
       host = await spawnHost({
         cliPath: path.join(build, "tools", "local-host", "cli.js"),
         appDir: pkg,

@@ -1,6 +1,6 @@
 /**
  * Starts a real Azurite blob service (the `azurite` devDependency, its `azurite-blob` entry point) in a
- * child process on a free loopback port, and stops it. For the payload store tests, and reusable by the
+ * child process on a free loopback port, and stops it; with `queue`, its queue service beside it. For the payload store tests, and reusable by the
  * e2e suite and the local host:
  *
  *   const azurite = await startAzurite();            // temp data folder, removed by stop()
@@ -33,6 +33,8 @@ export interface AzuriteOptions {
   startTimeoutMs?: number;
   /** Keep data in memory only (nothing written to `location`). */
   inMemory?: boolean;
+  /** Start the queue service too (its own process); the connection string then has its QueueEndpoint. */
+  queue?: boolean;
 }
 
 export interface RunningAzurite {
@@ -42,6 +44,8 @@ export interface RunningAzurite {
   blobEndpoint: string;
   /** Connection string of the development account on this port (AzureWebJobsStorage). */
   connectionString: string;
+  /** With `queue`: http://host:port/devstoreaccount1 of the queue service. */
+  queueEndpoint?: string;
   location: string;
   process: ChildProcess;
   /** What Azurite wrote to stdout/stderr so far (for failure messages). */
@@ -51,17 +55,41 @@ export interface RunningAzurite {
 }
 
 export async function startAzurite(options: AzuriteOptions = {}): Promise<RunningAzurite> {
+  const blob = await startService("blob", options);
+  if (!options.queue) return blob;
+  // The queue service in its own process, on the same data folder (Azurite keeps each service's files apart).
+  let queue: RunningAzurite;
+  try {
+    queue = await startService("queue", { ...options, location: blob.location, port: 0 });
+  } catch (error) {
+    await blob.stop();
+    throw error;
+  }
+  const queueEndpoint = `http://${queue.host}:${queue.port}/devstoreaccount1`;
+  return {
+    ...blob,
+    queueEndpoint,
+    connectionString: `${blob.connectionString}QueueEndpoint=${queueEndpoint};`,
+    output: () => `${blob.output()}${queue.output()}`,
+    async stop() {
+      await queue.stop();
+      await blob.stop();
+    },
+  };
+}
+
+async function startService(service: "blob" | "queue", options: AzuriteOptions): Promise<RunningAzurite> {
   const host = options.host ?? "127.0.0.1";
   const ownLocation = options.location === undefined;
   const location = options.location ?? fs.mkdtempSync(path.join(os.tmpdir(), "azurite-"));
   fs.mkdirSync(location, { recursive: true });
-  const main = path.join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", "blob", "main.js");
+  const main = path.join(path.dirname(require.resolve("azurite/package.json")), "dist", "src", service, "main.js");
   const args = [
     ...(options.preload ?? []).flatMap((module) => ["-r", module]),
     main,
-    "--blobHost",
+    `--${service}Host`,
     host,
-    "--blobPort",
+    `--${service}Port`,
     String(options.port ?? 0),
     "--location",
     location,
