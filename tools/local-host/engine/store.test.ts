@@ -1,8 +1,7 @@
 /** Corrupt instance logs: only a torn last line is recovered; anything else quarantines that one instance. */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as os from "node:os";
-import { fileNameFor, InstanceStore, QUARANTINE_DIR, type LogRecord } from "./store";
+import { fileNameFor, QUARANTINE_DIR } from "./store";
 import { completed, stoppedAfterEach, until, type Harness, type OrchestratorFn } from "./test-support";
 import { InstanceQuarantinedError } from "./types";
 import { DurableHttpApi } from "../durable-api";
@@ -233,39 +232,5 @@ describe("corrupt instance logs are quarantined, never re-run", () => {
     const s = await completed(h2.engine, "parent");
     expect(String(s.output)).toMatch(/Sub-orchestration 'child' is quarantined/);
     expect(h2.activityCalls).toHaveLength(0);
-  });
-});
-
-describe("appends", () => {
-  const msg = (seq: number): LogRecord => ({ t: "msg", seq, event: { EventType: 15, EventId: -1 } as never, at: seq });
-  const records = (file: string) =>
-    fs
-      .readFileSync(file, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => (JSON.parse(line) as { seq: number }).seq);
-
-  test("a log's file kept open between appends: every append lands in order, none after a remove, none lost by drain", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "store-"));
-    try {
-      const store = new InstanceStore(dir, "Hub");
-      await store.open();
-      const file = path.join(dir, "Hub", fileNameFor("a"));
-      await Promise.all([store.append("a", [msg(0)]), store.append("a", [msg(1), msg(2)])]);
-      await store.append("a", [msg(3)]);
-      expect(records(file)).toEqual([0, 1, 2, 3]);
-      // Removed (purge) while its file is still open: a later append starts a new file, never the deleted one.
-      await store.remove("a");
-      expect(fs.existsSync(file)).toBe(false);
-      await store.append("a", [msg(4)]);
-      expect(records(file)).toEqual([4]);
-      await store.drain();
-      // After drain (stop) the files are closed; appending again reopens.
-      await store.append("a", [msg(5)]);
-      expect(records(file)).toEqual([4, 5]);
-      await store.drain();
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -3,14 +3,10 @@
  * Every state change is a record; the in-memory instance is the fold of its records (applyRecord), so
  * what the engine does live and what start() rebuilds after a crash are the same code.
  * Appends are group-committed per file: records queued while a write+fsync is in flight go out together
- * in the next single write+fsync, and each append resolves only once its records are on disk. A log's file
- * stays open while it is busy (closed after a moment without appends), so a commit costs a write and an
- * fsync, not an open and a close too: each is a trip through libuv's thread pool, and a busy instance
- * (a windowed batch commits an episode every few milliseconds) waits for every trip of the flush before it.
+ * in the next single write+fsync, and each append resolves only once its records are on disk.
  */
 import { createHash } from "node:crypto";
 import { promises as fsp } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import type { ParentInstanceInfo } from "./history";
 import { recordProblem } from "./log-records";
@@ -141,22 +137,10 @@ interface FileQueue {
   flushing: Promise<void> | null;
 }
 
-/** An open log file, closed once idle for IDLE_CLOSE_MS. */
-interface OpenLog {
-  fh: FileHandle;
-  idle?: NodeJS.Timeout;
-}
-
-/** How long a log's file stays open after its last append. */
-const IDLE_CLOSE_MS = 1000;
-/** Logs kept open at most; beyond, a log's file is closed as soon as its appends are done. */
-const MAX_OPEN_LOGS = 64;
-
 /** The JSON-lines backend: one append-only, group-committed, fsync'd log per instance. */
 export class InstanceStore implements Backend {
   readonly dir: string;
   private readonly queues = new Map<string, FileQueue>();
-  private readonly openLogs = new Map<string, OpenLog>();
   /** Quarantined log file names -> why (see loadAll). */
   private readonly quarantined = new Map<string, string>();
 
@@ -193,64 +177,32 @@ export class InstanceStore implements Backend {
       q.lines = [];
       q.waiters = [];
       try {
-        const fh = await this.handleOf(file);
-        await fh.write(lines.join("\n") + "\n");
-        await fh.sync();
+        const fh = await fsp.open(file, "a");
+        try {
+          await fh.write(lines.join("\n") + "\n");
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
         for (const w of waiters) w.resolve();
       } catch (e) {
-        await this.close(file).catch(() => undefined); // a handle that failed is not used again
         for (const w of waiters) w.reject(e);
       }
     }
     q.flushing = null;
     if (q.lines.length === 0) this.queues.delete(file);
-    this.closeWhenIdle(file);
   }
 
-  /** The log's open handle (its idle close called off), or a new one. */
-  private async handleOf(file: string): Promise<FileHandle> {
-    const kept = this.openLogs.get(file);
-    if (kept) {
-      clearTimeout(kept.idle);
-      kept.idle = undefined;
-      return kept.fh;
-    }
-    const fh = await fsp.open(file, "a");
-    this.openLogs.set(file, { fh });
-    return fh;
-  }
-
-  private closeWhenIdle(file: string): void {
-    const kept = this.openLogs.get(file);
-    if (!kept) return;
-    if (this.openLogs.size > MAX_OPEN_LOGS) return void this.close(file).catch(() => undefined);
-    kept.idle = setTimeout(() => {
-      if (!this.queues.get(file)?.flushing) void this.close(file).catch(() => undefined);
-    }, IDLE_CLOSE_MS);
-    kept.idle.unref();
-  }
-
-  private async close(file: string): Promise<void> {
-    const kept = this.openLogs.get(file);
-    if (!kept) return;
-    this.openLogs.delete(file);
-    clearTimeout(kept.idle);
-    await kept.fh.close();
-  }
-
-  /** Waits for pending appends of every file, then closes them (used by stop()). */
+  /** Waits for pending appends of every file (used by stop()). */
   async drain(): Promise<void> {
     const pending = [...this.queues.values()].map((q) => q.flushing).filter((p): p is Promise<void> => p !== null);
     await Promise.allSettled(pending);
-    await Promise.allSettled([...this.openLogs.keys()].map((file) => this.close(file)));
   }
 
   async remove(instanceId: string): Promise<void> {
     const file = this.fileOf(instanceId);
     const q = this.queues.get(file);
     if (q?.flushing) await q.flushing.catch(() => undefined);
-    // Closed first: an append through a handle kept open would go to the deleted file.
-    await this.close(file).catch(() => undefined);
     await fsp.rm(file, { force: true });
   }
 
