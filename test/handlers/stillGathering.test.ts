@@ -58,6 +58,36 @@ describe("runState", () => {
     expect(reads()).toBe(2);
   });
 
+  test("notBefore while a read started earlier is in flight: the callers wait for it, then share one read started after them", async () => {
+    let status: Status = { runtimeStatus: "Running", customStatus: { phase: "gathering" }, input: run("r1") };
+    const pending: (() => void)[] = [];
+    let reads = 0;
+    const client = {
+      getStatus: (instanceId: string) => {
+        reads++;
+        const seen = { instanceId, ...status }; // what the read sees is fixed when it starts
+        return new Promise((resolve) => pending.push(() => resolve(seen)));
+      },
+    } as unknown as DurableClient;
+    const t0 = 5_000_000;
+    const first = runState(client, "u", "r1", { now: t0, notBefore: t0 });
+    expect(reads).toBe(1);
+    // Written after the first read started: it cannot prove anything about them.
+    status = { runtimeStatus: "Terminated", input: run("r1") };
+    const later = [1, 2, 3].map((i) => runState(client, "u", "r1", { now: t0 + 10 * i, notBefore: t0 + 10 * i - 1 }));
+    await Promise.resolve();
+    expect(reads).toBe(1); // nothing starts while the first read is in flight
+    pending.shift()!();
+    expect(await first).toBe("gathering");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reads).toBe(2); // one read for all three, started after they asked
+    pending.shift()!();
+    expect(await Promise.all(later)).toEqual(["stopped", "stopped", "stopped"]);
+    // That read started after t0 + 30: it answers a caller whose moment came before, without another read.
+    expect(await runState(client, "u", "r1", { now: t0 + 40, notBefore: t0 + 29 })).toBe("stopped");
+    expect(reads).toBe(2);
+  });
+
   test("an unknown id (purged) is unknown, never gathering", async () => {
     expect(await runState(clientOf(() => undefined).client, "t", "r1", { now: 4_000_000 })).toBe("unknown");
   });
