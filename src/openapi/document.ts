@@ -301,18 +301,15 @@ function answerRoutes(): Json {
           },
         },
         security: NO_AUTH,
-        parameters: [
-          {
-            name: "token",
-            in: "query",
-            required: true,
-            schema: { type: "string" },
-            description: "the token of respondUrl, bound to this gather and run (and, for a callback or queue recipient, to it)",
-          },
-        ],
+        parameters: [tokenParam("the token of respondUrl, bound to this gather and run (and, for a callback or queue recipient, to it)")],
       },
     },
   };
+}
+
+/** The `token` query parameter of an answer URL (API.md "Answer URLs"). */
+function tokenParam(description: string): Json {
+  return { name: "token", in: "query", required: true, schema: { type: "string" }, description };
 }
 
 /** GET requestUrl: what a callback or queue recipient's token reads (a queue message too large for the request points here). */
@@ -334,15 +331,7 @@ function recipientRequestRoute(): Json {
         operationId: "getRecipientRequest",
         summary: "The request and the recipient's input, for a callback or queue recipient (its requestUrl): no key, its token instead",
         security: NO_AUTH,
-        parameters: [
-          {
-            name: "token",
-            in: "query",
-            required: true,
-            schema: { type: "string" },
-            description: "the recipient's token (`<index>.<mac>`)",
-          },
-        ],
+        parameters: [tokenParam("the recipient's token (`<index>.<mac>`)")],
         responses: {
           "200": { description: "The request", content: { "application/json": { schema: recipientRequest } } },
           "401": error("The token is missing, wrong, or of another gather, run or recipient (also for an unknown id)"),

@@ -404,29 +404,40 @@ async function slowServers(origins: number, delayMs: number) {
 }
 
 /**
- * How full a gather's window was, as its orchestrators saw it: each call counts from the episode that
- * scheduled it to the episode that took its result (OrchestratorStarted timestamps, the host's real clock).
- * Returns the calls, their mean time and the mean number scheduled and unsettled over `spanMs`.
+ * A gather's recipient calls as its orchestrators saw them: each counts from the episode that scheduled it to the
+ * episode that took its result (OrchestratorStarted timestamps, the host's real clock); and the reply events taken.
  */
-function windowOccupancy(host: Host, gatherId: string, spanMs: number): { calls: number; meanCallMs: number; meanInFlight: number } {
-  let busy = 0;
-  let calls = 0;
+function recipientCalls(host: Host, gatherId: string): { scheduled: number; settled: number; busyMs: number; replies: number } {
+  let scheduled = 0;
+  let settled = 0;
+  let busyMs = 0;
+  let replies = 0;
   for (const { records } of gatherLogs(host, gatherId)) {
     const scheduledAt = new Map<number, number>();
     for (const record of records) {
       if (record.t !== "episode") continue;
       const at = Date.parse(record.events.find((e: any) => e.EventType === EventType.OrchestratorStarted)?.Timestamp);
       for (const event of record.events) {
-        if (event.EventType === EventType.TaskScheduled && event.Name === "callRecipient") scheduledAt.set(event.EventId, at);
+        if (event.EventType === EventType.TaskScheduled && event.Name === "callRecipient") {
+          scheduledAt.set(event.EventId, at);
+          scheduled++;
+        }
+        if (event.EventType === EventType.EventRaised && event.Name === "reply") replies++;
         const done = event.EventType === EventType.TaskCompleted || event.EventType === EventType.TaskFailed;
         if (done && scheduledAt.has(event.TaskScheduledId)) {
-          busy += at - scheduledAt.get(event.TaskScheduledId)!;
-          calls++;
+          busyMs += at - scheduledAt.get(event.TaskScheduledId)!;
+          settled++;
         }
       }
     }
   }
-  return { calls, meanCallMs: Math.round(busy / calls), meanInFlight: busy / spanMs };
+  return { scheduled, settled, busyMs, replies };
+}
+
+/** How full a gather's window was: its calls, their mean time and the mean number scheduled and unsettled over `spanMs`. */
+function windowOccupancy(host: Host, gatherId: string, spanMs: number): { calls: number; meanCallMs: number; meanInFlight: number } {
+  const { settled, busyMs } = recipientCalls(host, gatherId);
+  return { calls: settled, meanCallMs: Math.round(busyMs / settled), meanInFlight: busyMs / spanMs };
 }
 
 /** The plan the starter made for a gather (its batches at once), from the local host's store. */
@@ -540,26 +551,8 @@ async function callbacks(host: Host, rows: string[], failures: string[]): Promis
 
 /** A gather's deliveries (callRecipient schedules), their mean time to their result, and the reply events it took. */
 function recipientEvents(host: Host, gatherId: string): { deliveries: number; meanDeliveryMs: number; replies: number } {
-  let deliveries = 0;
-  let replies = 0;
-  let busy = 0;
-  for (const { records } of gatherLogs(host, gatherId)) {
-    const scheduledAt = new Map<number, number>();
-    for (const record of records) {
-      if (record.t !== "episode") continue;
-      const at = Date.parse(record.events.find((e: any) => e.EventType === EventType.OrchestratorStarted)?.Timestamp);
-      for (const event of record.events) {
-        if (event.EventType === EventType.TaskScheduled && event.Name === "callRecipient") {
-          scheduledAt.set(event.EventId, at);
-          deliveries++;
-        }
-        if (event.EventType === EventType.EventRaised && event.Name === "reply") replies++;
-        if (event.EventType === EventType.TaskCompleted && scheduledAt.has(event.TaskScheduledId))
-          busy += at - scheduledAt.get(event.TaskScheduledId)!;
-      }
-    }
-  }
-  return { deliveries, meanDeliveryMs: Math.round(busy / Math.max(1, deliveries)), replies };
+  const { scheduled, settled, busyMs, replies } = recipientCalls(host, gatherId);
+  return { deliveries: scheduled, meanDeliveryMs: Math.round(busyMs / Math.max(1, settled)), replies };
 }
 
 main().catch((error) => {

@@ -5,40 +5,21 @@
  * FANOUT_BATCH_SIZE 50), retries and a deadline; a gather closed by its deadline or by `first` makes none of
  * the calls still waiting; bad values are 400s with field paths.
  */
-import * as fs from "node:fs";
 import {
-  closeAllServers,
-  externalBaseUrl,
   pollUntilDone,
   recipientServer,
   startGather,
-  startHostProcess,
   startOk,
   uniqueId,
-  waitForRunning,
+  useTarget,
   type AnyJson,
-  type HostProcess,
   type RecipientServer,
   type Reply,
-  type Target,
 } from "./harness";
 
 jest.setTimeout(60_000);
 
-const target: Target = { baseUrl: externalBaseUrl ?? "" };
-let host: HostProcess | undefined;
-beforeAll(async () => {
-  if (externalBaseUrl) return waitForRunning(externalBaseUrl);
-  host = await startHostProcess({ env: { FANOUT_BATCH_SIZE: "50" } });
-  target.baseUrl = host.url;
-}, 60_000);
-afterAll(async () => {
-  await closeAllServers();
-  if (host) {
-    await host.stop();
-    fs.rmSync(host.dataDir, { recursive: true, force: true });
-  }
-}, 30_000);
+const target = useTarget({ FANOUT_BATCH_SIZE: "50" });
 
 /** Loopback servers (one origin each) that count the calls they are answering at once, and when calls arrive. */
 async function countingServers(n: number, reply: (body: AnyJson, attempt: number) => Reply & { delayMs: number }) {

@@ -5,42 +5,23 @@
  * route reads the earlier runs' answers; a redrive of a redrive; batches (a host with FANOUT_BATCH_SIZE 5);
  * a gather closed by its failure tolerance; and the 409 / 404 / 400 answers.
  */
-import * as fs from "node:fs";
 import {
-  closeAllServers,
-  externalBaseUrl,
   gatherUrl,
   pollUntil,
   pollUntilDone,
   postJson,
   recipientServer,
   request,
-  startHostProcess,
   startOk,
   uniqueId,
-  waitForRunning,
+  useTarget,
   type AnyJson,
-  type HostProcess,
   type RecipientServer,
-  type Target,
 } from "./harness";
 
 jest.setTimeout(60_000);
 
-const target: Target = { baseUrl: externalBaseUrl ?? "" };
-let host: HostProcess | undefined;
-beforeAll(async () => {
-  if (externalBaseUrl) return waitForRunning(externalBaseUrl);
-  host = await startHostProcess({ env: { FANOUT_BATCH_SIZE: "5" } });
-  target.baseUrl = host.url;
-}, 60_000);
-afterAll(async () => {
-  await closeAllServers();
-  if (host) {
-    await host.stop();
-    fs.rmSync(host.dataDir, { recursive: true, force: true });
-  }
-}, 30_000);
+const target = useTarget({ FANOUT_BATCH_SIZE: "5" });
 
 /** A server whose recipients in `broken` answer 500; counts the calls of each recipient. */
 async function flakyServer(broken: Set<string>, delayMs = 0) {
