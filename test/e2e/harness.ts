@@ -76,18 +76,7 @@ export function uniqueId(prefix: string): string {
 
 export type { HostProcess } from "../../tools/local-host/test/harness";
 
-/** A free loopback port: bind port 0, read it, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../../tools/local-host/test/harness";
 
 export function tempDataDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "sg-e2e-data-"));

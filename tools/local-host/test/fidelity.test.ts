@@ -1,23 +1,11 @@
 /** Fidelity fixes: suspend/resume state rules, entity reads refused, unsupported output bindings, --rpc-port. */
-import * as net from "node:net";
 import { parseArgs } from "../cli";
-import { buildHost, fixtureApp, json, pollUntil, startHostProcess, tempDir, type HostProcess } from "./harness";
+import { buildHost, fixtureApp, freePort, json, pollUntil, startHostProcess, tempDir, type HostProcess } from "./harness";
 
 jest.setTimeout(60000);
 
 let host: HostProcess;
 let rpcPort: number;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   buildHost();

@@ -7,6 +7,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as net from "node:net";
 import * as path from "node:path";
 import { readHostKeys, type HostKeys } from "../keys";
 
@@ -58,6 +59,19 @@ export function buildHost(): string {
     fs.rmSync(outDir, { recursive: true, force: true });
   }
   return (built = shared);
+}
+
+/** A free loopback port: bind port 0, read it, close (nothing listens on it afterwards). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 export function tempDir(prefix: string): string {

@@ -4,25 +4,12 @@
  * app works all the same, so it never calls the public webhook URLs.
  */
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { applyAppSettings } from "../settings";
 import { extensionWebhookUri } from "../webhook-uri";
-import { buildHost, fixtureApp, json, pollUntil, startHostProcess, tempDir, type HostProcess } from "./harness";
+import { buildHost, fixtureApp, freePort, json, pollUntil, startHostProcess, tempDir, type HostProcess } from "./harness";
 
 jest.setTimeout(60000);
-
-/** A loopback port nothing listens on (bound, then closed). */
-function refusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test("the scheme rule of DefaultScriptWebHookProvider: http for localhost:<port>, https otherwise; ?code= with a key", () => {
   expect(extensionWebhookUri("localhost:7071", "durabletask").href).toBe("http://localhost:7071/runtime/webhooks/durabletask");
@@ -51,7 +38,7 @@ describe("the host with WEBSITE_HOSTNAME=localhost:<refused port>", () => {
   let publicPort: number;
   beforeAll(async () => {
     buildHost();
-    publicPort = await refusedPort();
+    publicPort = await freePort(); // nothing listens there: calls to it are refused
     host = await startHostProcess({
       appDir: fixtureApp,
       dataDir: tempDir("local-host-hostname-"),
