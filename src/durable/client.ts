@@ -171,7 +171,7 @@ export function runState(
 
 function readRunState(client: DurableClient | (() => DurableClient), instanceId: string, runId: string): Promise<RunState> {
   return findStatus(typeof client === "function" ? client() : client, instanceId, true).then(
-    (status): RunState => (status ? stateOf(status, runId) : "unknown"),
+    (status): RunState => (status ? runStateOf(status, runId) : "unknown"),
     (): RunState => "unknown",
   );
 }
@@ -186,7 +186,8 @@ export async function stillGathering(
   return (await runState(client, instanceId, runId, { now })) !== "stopped";
 }
 
-function stateOf(status: DurableOrchestrationStatus, runId: string): RunState {
+/** What one status read says of run `runId` (see RunState). */
+export function runStateOf(status: DurableOrchestrationStatus, runId: string): RunState {
   const statusRun = (status.input as Partial<OrchestrationInput> | null | undefined)?.run?.runId;
   // Run ids sort by start time: a later run owns the id now, so this call's run is over. An earlier one
   // (a status read that lags behind the start) says nothing about this run.

@@ -13,6 +13,7 @@ import type { AnswerFacts } from "./facts";
 import { jsonValue } from "./fields";
 import { batchInstanceId } from "./instanceIds";
 import { findJsonProblem } from "./json";
+import { isGroupId } from "../payload/keys";
 import { clipError } from "./outcomes";
 import type { Json, OrchestrationInput } from "./types";
 
@@ -131,7 +132,7 @@ export function parseReplyEvent(data: unknown): ReplyEvent | undefined {
 function isAnswerRef(value: unknown): value is AnswerRef {
   if (typeof value !== "object" || value === null) return false;
   const { group, offset, length } = value as Record<string, unknown>;
-  return typeof group === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(group) && Number.isSafeInteger(offset) && Number.isSafeInteger(length);
+  return isGroupId(group) && Number.isSafeInteger(offset) && Number.isSafeInteger(length);
 }
 
 /** The answer group a reply is stored as: one per recipient and run, created once (the first reply wins). */

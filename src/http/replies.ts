@@ -6,7 +6,7 @@
  * instance that delivered it (the gather, or its batch). Never throws for what a sender did wrong: it says so.
  */
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
-import { findStatus, isActive } from "../durable/client";
+import { findStatus, isActive, runStateOf } from "../durable/client";
 import { REPLY_EVENT } from "../durable/names";
 import type { AnswerRef } from "../gather/answerGroups";
 import { answerFacts } from "../gather/facts";
@@ -15,7 +15,7 @@ import { sweepIfRunDeleted } from "../gather/orphans";
 import { isRecipientToken, readQueuedReply, replyTarget, type Reply, type ReplyEvent } from "../gather/replies";
 import { RunPayloads } from "../gather/runPayloads";
 import { repliesLater } from "../gather/transports";
-import type { Json, OrchestrationInput } from "../gather/types";
+import type { Json, OrchestrationInput, Recipient } from "../gather/types";
 import { getPayloadStore } from "../payload";
 import { answerTokenKey, recipientOfToken } from "./answerTokens";
 
@@ -26,6 +26,7 @@ export interface ReplySender {
   input: OrchestrationInput;
   index: number;
   recipientId: string;
+  recipient: Recipient;
 }
 
 export type ReplyVerdict =
@@ -45,16 +46,15 @@ export async function findReplySender(client: DurableClient, id: string, token: 
   const recipients = await new RunPayloads(getPayloadStore(), input.run).recipients();
   const index = recipientOfToken(await answerTokenKey(getPayloadStore), input.run, recipients, token);
   if (index === undefined || !repliesLater(recipients[index])) return undefined;
-  return { id, status, input, index, recipientId: recipients[index].id };
+  return { id, status, input, index, recipientId: recipients[index].id, recipient: recipients[index] };
 }
 
 /** Undefined while the gather takes replies, else the 410's message. */
 export function closedFor(sender: ReplySender): string | undefined {
+  // Past its gather (ended, or still aggregating or delivering its close event): the reply would count for nothing.
+  if (runStateOf(sender.status, sender.input.run.runId) === "gathering") return undefined;
   if (!isActive(sender.status)) return `scatter-gather ${sender.id} is ${String(sender.status.runtimeStatus)}: the reply came too late`;
-  // Still running, but past its gather (aggregating, or delivering its close event): the reply would count for nothing.
-  const phase = (sender.status.customStatus as { phase?: unknown } | null | undefined)?.phase;
-  if (phase === "aggregating" || phase === "done") return `scatter-gather ${sender.id} has closed: the reply came too late`;
-  return undefined;
+  return closed(sender).message;
 }
 
 /** Takes the sender's reply (already validated: gather/replies.ts readReply). */
@@ -73,7 +73,7 @@ export async function takeReply(client: DurableClient, sender: ReplySender, repl
   return closed(sender);
 }
 
-function closed(sender: ReplySender): ReplyVerdict {
+function closed(sender: ReplySender): { kind: "closed"; message: string } {
   return { kind: "closed", message: `scatter-gather ${sender.id} has closed: the reply came too late` };
 }
 
@@ -99,9 +99,8 @@ async function raise(client: DurableClient, sender: ReplySender, reply: Reply, r
 export async function recipientRequest(
   sender: ReplySender,
 ): Promise<{ requestId: string; recipientId: string; request: Json; input?: Json }> {
-  const payloads = new RunPayloads(getPayloadStore(), sender.input.run);
-  const [recipients, request] = await Promise.all([payloads.recipients(), payloads.request()]);
-  const recipient = recipients[sender.index];
+  const request = await new RunPayloads(getPayloadStore(), sender.input.run).request();
+  const { recipient } = sender;
   return {
     requestId: sender.id,
     recipientId: sender.recipientId,

@@ -55,6 +55,11 @@ export function gatherKeys(instanceId: string, runId: string): GatherKeys {
   };
 }
 
+/** Whether `id` can be an answer group's id (what newGroupId makes, or a reply's group). */
+export function isGroupId(id: unknown): id is string {
+  return typeof id === "string" && GROUP_ID.test(id);
+}
+
 /** A random answer group id: 16 base64url characters (96 bits), unique without coordination. */
 export function newGroupId(): string {
   return randomBytes(12).toString("base64url");
