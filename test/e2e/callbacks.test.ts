@@ -99,6 +99,12 @@ test("answers come later through respondUrl: value, error, forged token, second 
     `${target.baseUrl}/runtime/webhooks/durabletask/instances/${id}?showHistory=true&showHistoryOutput=true&showInput=true`,
   );
   expect(history.text).not.toContain(other.split(".")[1]);
+  // Nor in the host's log (every request line, invocation and warning of this gather).
+  const macs = [a.respondUrl, b.respondUrl].map((url) => new URL(url as string).searchParams.get("token")!.split(".")[1]);
+  if (target.host) {
+    expect(target.host.output()).toContain(id); // the log is read, and it speaks of this gather
+    for (const mac of macs) expect(target.host.output()).not.toContain(mac);
+  }
 });
 
 test("a callback answered at once, before its delivery's 2xx, counts; the responses route lists callback answers", async () => {
