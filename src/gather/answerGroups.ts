@@ -133,7 +133,8 @@ export class AnswerGroupWriter {
     const body = entries.flatMap((entry, i) => (i === 0 ? entry.pieces : [NEWLINE, ...entry.pieces]));
     const directory = formatDirectory(entries.map((entry, i) => ({ index: entry.index, ...refs[i] })));
     try {
-      await this.store.putText(keys.answerGroup(group), body, { contentType: NDJSON, metadata: { [DIRECTORY]: directory } });
+      // Kept in this process's cache when small: the aggregation reads the answers back, often here.
+      await this.store.putText(keys.answerGroup(group), body, { contentType: NDJSON, metadata: { [DIRECTORY]: directory }, cache: true });
       entries.forEach((entry, i) => entry.resolve(refs[i]));
     } catch (error) {
       for (const entry of entries) entry.reject(error);

@@ -63,8 +63,18 @@ export interface BlobPayloadStoreOptions {
   retry?: Partial<StoreRetryPolicy>;
 }
 
+/**
+ * The largest blob a write keeps in the cache (PutOptions.cache). Groups of small answers fit; groups of large
+ * answers (up to 4 MiB) do not: they would push the request and the recipient list out of the cache, and keeping
+ * 64 KB values alive past a young-generation collection is what made the garbage collector the host's largest cost.
+ */
+export const CACHED_WRITE_MAX_BYTES = 256 * 1024;
+
 interface CachedBlob {
-  text: string;
+  /** The blob as text: read whole (getText, getJson), or decoded from `bytes` on the first such read. */
+  text?: string;
+  /** The bytes a write kept (PutOptions.cache): range reads are served from them. */
+  bytes?: Buffer;
   /** The parsed value, once a getJson asked for it (deep-frozen: shared by every caller). */
   json?: { value: unknown };
 }
@@ -151,6 +161,8 @@ export class BlobPayloadStore implements PayloadStore {
         response = await upload();
       }
       const md5 = response.contentMD5 ? Buffer.from(response.contentMD5).toString("base64") : md5Of(pieces);
+      // Only what this call created: a taken key holds an earlier run's bytes, which may differ.
+      if (options.cache && length <= CACHED_WRITE_MAX_BYTES) this.cache.set(key, { bytes: Buffer.concat(pieces, length) }, length);
       return { key, bytes: length, md5, created: true, identical: true };
     } catch (error) {
       const status = failure(error).statusCode;
@@ -166,13 +178,13 @@ export class BlobPayloadStore implements PayloadStore {
     const key = keyOf(keyOrRef);
     if (!options.cache) return parse(key, await this.download(key)) as T;
     const entry = await this.cached(key);
-    entry.json ??= { value: deepFreeze(parse(key, entry.text)) };
+    entry.json ??= { value: deepFreeze(parse(key, textOf(entry))) };
     return entry.json.value as T;
   }
 
   async getText(keyOrRef: string | BlobRef, options: GetOptions = {}): Promise<string> {
     const key = keyOf(keyOrRef);
-    return options.cache ? (await this.cached(key)).text : this.download(key);
+    return options.cache ? textOf(await this.cached(key)) : this.download(key);
   }
 
   async stat(key: string): Promise<BlobRef | undefined> {
@@ -304,6 +316,13 @@ export class BlobPayloadStore implements PayloadStore {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 1) {
       throw new RangeError(`payload '${key}': bad byte range ${offset}+${length}`);
     }
+    const kept = this.cache.get(key)?.bytes;
+    if (kept) {
+      if (offset + length > kept.length) {
+        throw new PayloadRangeError(key, this.container, offset, length, Math.max(0, kept.length - offset));
+      }
+      return Buffer.from(kept.subarray(offset, offset + length));
+    }
     return this.downloadBytes(key, { offset, length });
   }
 
@@ -394,6 +413,12 @@ export class BlobPayloadStore implements PayloadStore {
       // telemetry never breaks a storage call
     }
   }
+}
+
+/** A cached blob's text (decoded once from the bytes a write kept). */
+function textOf(entry: CachedBlob): string {
+  entry.text ??= entry.bytes!.toString("utf8");
+  return entry.text;
 }
 
 function keyOf(keyOrRef: string | BlobRef): string {

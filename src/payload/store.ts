@@ -12,7 +12,8 @@
  *   `created: false`, and `identical` says whether the stored bytes are the ones just offered. The first
  *   write wins; a caller whose second run produced different content must carry on with the stored one.
  * - Because blobs never change, a process may cache them: `get*(key, { cache: true })` fetches a key once
- *   per process (concurrent first reads share one request) and keeps it in a byte-bounded LRU cache.
+ *   per process (concurrent first reads share one request) and keeps it in a byte-bounded LRU cache; a
+ *   small blob written with `{ cache: true }` is kept as written, and range reads of it are served from there.
  * - `list(prefix)` yields in key order (lexicographic), page by page: aggregation can stream answers.
  * - A write may carry metadata (a few short ASCII name/value pairs, as Blob Storage allows: names are
  *   identifiers, 8 KB in all); `list(prefix, { metadata: true })` hands it back with each blob, so a
@@ -45,6 +46,12 @@ export interface PutOptions {
   contentType?: string;
   /** Name/value pairs kept with the blob (names: lower-case identifiers; values: printable ASCII). */
   metadata?: Record<string, string>;
+  /**
+   * Keep the bytes just written in the per-process cache when the blob is small, so that range reads of it
+   * in this process need no request: an answer group is read back by the aggregation, often in the worker
+   * that wrote it. A store without a cache ignores it.
+   */
+  cache?: boolean;
 }
 
 /** The answer of a write. */

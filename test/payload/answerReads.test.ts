@@ -44,14 +44,17 @@ afterAll(async () => {
 });
 
 let containerSeq = 0;
+/** The store of the worker that wrote a blob store's answers (another process: its own cache). */
+const writers = new WeakMap<PayloadStore, PayloadStore>();
 function blobStore(): PayloadStore {
-  return createBlobPayloadStore(
-    {
-      connection: readPayloadStoreConfig({ AzureWebJobsStorage: azuriteConnectionString(proxy.port) }).connection,
-      container: `reads-${process.pid}-${++containerSeq}`,
-    },
-    { retry: { firstDelayMs: 50, maxDelayMs: 500, maxElapsedMs: 15_000, tryTimeoutMs: 5_000 } },
-  );
+  const open = (container: string) =>
+    createBlobPayloadStore(
+      { connection: readPayloadStoreConfig({ AzureWebJobsStorage: azuriteConnectionString(proxy.port) }).connection, container },
+      { retry: { firstDelayMs: 50, maxDelayMs: 500, maxElapsedMs: 15_000, tryTimeoutMs: 5_000 } },
+    );
+  const store = open(`reads-${process.pid}-${++containerSeq}`);
+  writers.set(store, open(store.container));
+  return store;
 }
 
 interface Gather {
@@ -62,15 +65,19 @@ interface Gather {
   outcomes: RecipientOutcome[];
 }
 
-/** `n` recipients that all answered `value(i)`, stored as callRecipient stores them (in answer groups). */
+/**
+ * `n` recipients that all answered `value(i)`, stored as callRecipient stores them (in answer groups), by another
+ * worker than the one reading them back here: a writer serves its own small groups from its cache.
+ */
 async function answered(store: PayloadStore, instanceId: string, n: number, value: (i: number) => unknown): Promise<Gather> {
   const run = { instanceId, runId: "r" };
   const payloads = new RunPayloads(store, run);
+  const written = new RunPayloads(writers.get(store) ?? store, run);
   const ids = Array.from({ length: n }, (_, i) => `r${i}`);
   await payloads.storeRecipients(ids.map((id) => ({ id, simulate: { latencyMs: 0, failureRate: 0, value: 1 } })));
   const values = ids.map((_, i) => value(i));
   const refs = await Promise.all(
-    values.map((v, i) => payloads.storeAnswer(i, { recipientId: ids[i], attempts: 1, durationMs: i }, Buffer.from(JSON.stringify(v)))),
+    values.map((v, i) => written.storeAnswer(i, { recipientId: ids[i], attempts: 1, durationMs: i }, Buffer.from(JSON.stringify(v)))),
   );
   const outcomes = refs.map((answer, i): RecipientOutcome => ({ status: "succeeded", attempts: 1, durationMs: i, answer }));
   return { run, payloads, ids, values, outcomes };

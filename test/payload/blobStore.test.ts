@@ -123,6 +123,44 @@ describe("BlobPayloadStore on Azurite", () => {
     expect([gets(keys[0]), gets(keys[1]), gets(keys[2])]).toEqual([1, 2, 1]);
   });
 
+  test("a small blob written with { cache: true } serves range reads without a request; other writes do not", async () => {
+    const store = newStore();
+    const keys = gatherKeys("kept", "r");
+    const gets = (key: string) => proxy.count("GET", `/${store.container}/${key}`);
+    const kept = numbered(keys, 1);
+    const pieces = [Buffer.from('{"index":1,"value":'), Buffer.from('{"price":42,"note":"€"}'), Buffer.from("}")];
+    const text = Buffer.concat(pieces).toString("utf8");
+    expect(await store.putText(kept, pieces, { cache: true })).toMatchObject({ created: true });
+    const valueAt = text.indexOf("{", 1);
+    const valueBytes = Buffer.byteLength('{"price":42,"note":"€"}');
+    expect(await store.getJsonRange(kept, Buffer.byteLength(text.slice(0, valueAt)), valueBytes)).toEqual({ price: 42, note: "€" });
+    expect((await store.getRange(kept, 0, 9)).toString()).toBe('{"index":');
+    // a range past the end is the same PayloadRangeError as from the service
+    await expect(store.getRange(kept, 10, 1000)).rejects.toMatchObject({ code: "PayloadRange", received: Buffer.byteLength(text) - 10 });
+    expect(await store.getText(kept, { cache: true })).toBe(text);
+    expect(gets(kept)).toBe(0);
+    // another process (another store) reads the service, and sees the same bytes
+    expect((await newStore({}, store.container).getRange(kept, 0, 9)).toString()).toBe('{"index":');
+    expect(gets(kept)).toBe(1);
+
+    // a taken key keeps the earlier run's bytes: nothing is kept from a write that did not create the blob
+    const taken = numbered(keys, 2);
+    await newStore({}, store.container).putText(taken, "first");
+    expect(await store.putText(taken, "second", { cache: true })).toMatchObject({ created: false, identical: false });
+    expect((await store.getRange(taken, 0, 5)).toString()).toBe("first");
+    // over CACHED_WRITE_MAX_BYTES (256 KiB), and writes without the option: read from the service
+    const big = numbered(keys, 3);
+    await store.putText(big, "b".repeat(256 * 1024 + 1), { cache: true });
+    const plain = numbered(keys, 4);
+    await store.putText(plain, "plain");
+    await store.getRange(big, 0, 1);
+    await store.getRange(plain, 0, 1);
+    expect([gets(taken), gets(big), gets(plain)]).toEqual([1, 1, 1]);
+    // a deleted run's kept blobs go from the cache too
+    await store.deleteByPrefix(keys.prefix);
+    await expect(store.getRange(kept, 0, 9)).rejects.toBeInstanceOf(PayloadNotFoundError);
+  });
+
   test("list by prefix in key order across pages; readAll streams the values in that order", async () => {
     const operations: BlobOperation[] = [];
     const store = newStore({ onOperation: (op) => operations.push(op) });
