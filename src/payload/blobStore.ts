@@ -64,11 +64,12 @@ export interface BlobPayloadStoreOptions {
 }
 
 /**
- * The largest blob a write keeps in the cache (PutOptions.cache). Groups of small answers fit; groups of large
- * answers (up to 4 MiB) do not: they would push the request and the recipient list out of the cache, and keeping
- * 64 KB values alive past a young-generation collection is what made the garbage collector the host's largest cost.
+ * The largest blob a write keeps in the cache (PutOptions.cache): a group of a few hundred small answers fits,
+ * a group holding one answer at MAX_RESPONSE_BYTES (64 KiB by default) does not. Large answers would push the
+ * request and the recipient list out of the cache, and keeping 64 KB values alive past a young-generation
+ * collection is what made the garbage collector the host's largest cost.
  */
-export const CACHED_WRITE_MAX_BYTES = 256 * 1024;
+export const CACHED_WRITE_MAX_BYTES = 64 * 1024;
 
 interface CachedBlob {
   /** The blob as text: read whole (getText, getJson), or decoded from `bytes` on the first such read. */
