@@ -2,6 +2,7 @@
  * Redrive planning and merging (src/gather/redrive.ts), and the tally of a redrive run, which counts the
  * earlier outcomes it keeps with its own under the policy of the whole gather (src/gather/tally.ts).
  */
+import { createHash } from "node:crypto";
 import { GatherTally } from "../../src/gather/tally";
 import { prepareRedrive } from "../../src/gather/redriveRun";
 import type { OrchestrationInput } from "../../src/gather/types";
@@ -167,6 +168,17 @@ describe("agreement quorum over the whole gather", () => {
     ]);
     expect(agreementSeed(["x", "y", "x"], 0, 2)).toEqual([["x", 2]]);
     expect(agreementSeed([], 5, 3)).toEqual([]);
+  });
+
+  test("agreementSeed's output (the activity's, in history) stays far under 1 MiB at the largest gather", () => {
+    // The worst case: MAX_RECIPIENTS at its ceiling (15,000), every earlier answer different, one redriven
+    // recipient and a quorum of 2, so that every group can still decide and none is dropped.
+    const digests = Array.from({ length: 14_999 }, (_, i) => createHash("sha256").update(String(i)).digest("base64url").slice(0, 22));
+    const seed = agreementSeed(digests, 1, 2);
+    expect(seed).toHaveLength(14_999);
+    const bytes = Buffer.byteLength(JSON.stringify(seed), "utf8");
+    expect(bytes).toBeLessThan(512 * 1024);
+    expect(bytes).toBeGreaterThan(400 * 1024); // ~32 bytes a group: measured, not assumed
   });
 
   test("earlier equal answers count towards the quorum: 2 earlier + 1 new equal one reach 3", () => {
