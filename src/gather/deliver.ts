@@ -29,5 +29,5 @@ export async function deliver(input: Delivery, options: DeliveryOptions): Promis
 
 /** An auction notification: delivered once, any 2xx counts, the answer's body is not used. */
 export async function notify(url: string, body: Json, options: DeliveryOptions & { timeoutMs?: number }): Promise<void> {
-  await sendJson({ url, method: "POST", timeoutMs: options.timeoutMs ?? 10_000 }, body, options, false);
+  await sendJson({ url, method: "POST", timeoutMs: options.timeoutMs ?? 10_000 }, JSON.stringify(body), options, false);
 }

@@ -49,7 +49,7 @@ export async function postCloseEvent(
   try {
     await sendJson(
       { url, method: "POST", headers, timeoutMs: 10_000, contentType: CLOUDEVENTS_CONTENT_TYPE },
-      event,
+      body, // the signed bytes, serialized once
       { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist) },
       false,
     );
