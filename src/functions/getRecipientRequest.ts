@@ -25,7 +25,7 @@ export async function getRecipientRequest(request: HttpRequest, context: Invocat
       errorBody("unauthorized", `the request URL's ${TOKEN_PARAMETER} is missing or does not belong to this gather`),
     );
   const closed = closedFor(sender);
-  if (closed) return jsonResponse(410, errorBody("gone", closed.replace("the reply came too late", "its request is no longer served")));
+  if (closed) return jsonResponse(410, errorBody("gone", `${closed}: its request is no longer served`));
   return jsonResponse(200, await recipientRequest(sender));
 }
 

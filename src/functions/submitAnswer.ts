@@ -13,7 +13,7 @@ import { jsonResponse } from "../http/responses";
 import { getPayloadStore } from "../payload";
 import { isRecipientToken, readReply } from "../gather/replies";
 import { readJsonBody } from "../http/body";
-import { closedFor, findReplySender, takeReply } from "../http/replies";
+import { closedFor, findReplySender, REPLY_TOO_LATE, takeReply } from "../http/replies";
 
 /**
  * POST /api/scatter-gather/{id}/answers?token=…: the URL bidders, callback recipients and queue recipients get
@@ -42,7 +42,7 @@ async function submitReply(request: HttpRequest, client: df.DurableClient, id: s
   const sender = await findReplySender(client, id, token);
   if (!sender) return unauthorized();
   const closed = closedFor(sender);
-  if (closed) return jsonResponse(410, errorBody("gone", closed));
+  if (closed) return jsonResponse(410, errorBody("gone", `${closed}: ${REPLY_TOO_LATE}`));
   const read = await readJsonBody(request, readLimits().maxResponseBytes, "MAX_RESPONSE_BYTES");
   if (!read.ok) return read.response;
   const body = readReply(read.body);

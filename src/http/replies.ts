@@ -49,12 +49,15 @@ export async function findReplySender(client: DurableClient, id: string, token: 
   return { id, status, input, index, recipientId: recipients[index].id, recipient: recipients[index] };
 }
 
-/** Undefined while the gather takes replies, else the 410's message. */
+/** How a 410 for a reply ends (`${closedFor(sender)}: ${REPLY_TOO_LATE}`). */
+export const REPLY_TOO_LATE = "the reply came too late";
+
+/** Undefined while the gather takes replies, else why not ("scatter-gather … has closed"); the caller says what came too late. */
 export function closedFor(sender: ReplySender): string | undefined {
   // Past its gather (ended, or still aggregating or delivering its close event): the reply would count for nothing.
   if (runStateOf(sender.status, sender.input.run.runId) === "gathering") return undefined;
-  if (!isActive(sender.status)) return `scatter-gather ${sender.id} is ${String(sender.status.runtimeStatus)}: the reply came too late`;
-  return closed(sender).message;
+  if (!isActive(sender.status)) return `scatter-gather ${sender.id} is ${String(sender.status.runtimeStatus)}`;
+  return hasClosed(sender);
 }
 
 /** Takes the sender's reply (already validated: gather/replies.ts readReply). */
@@ -73,8 +76,12 @@ export async function takeReply(client: DurableClient, sender: ReplySender, repl
   return closed(sender);
 }
 
+function hasClosed(sender: ReplySender): string {
+  return `scatter-gather ${sender.id} has closed`;
+}
+
 function closed(sender: ReplySender): { kind: "closed"; message: string } {
-  return { kind: "closed", message: `scatter-gather ${sender.id} has closed: the reply came too late` };
+  return { kind: "closed", message: `${hasClosed(sender)}: ${REPLY_TOO_LATE}` };
 }
 
 /** Raises the reply at the instance waiting for it; false when that instance no longer runs. */
@@ -131,7 +138,7 @@ export async function takeQueuedReply(
   if (!sender || sender.recipientId !== recipientId)
     throw new RefusedReply(`reply for ${JSON.stringify(requestId)} / ${JSON.stringify(recipientId)}: its token is not this recipient's`);
   const closed = closedFor(sender);
-  if (closed) return { kind: "closed", message: closed, requestId, recipientId };
+  if (closed) return { kind: "closed", message: `${closed}: ${REPLY_TOO_LATE}`, requestId, recipientId };
   let reply = read.queued.reply;
   const bytes = "value" in reply ? Buffer.byteLength(JSON.stringify(reply.value), "utf8") : 0;
   if (bytes > maxResponseBytes) reply = { error: `reply value of ${bytes} bytes is larger than MAX_RESPONSE_BYTES (${maxResponseBytes})` };
