@@ -108,33 +108,52 @@ export function containerName(raw: string | undefined): string {
   return name;
 }
 
-export function resolveStorageConnection(env: NodeJS.ProcessEnv, connectionName = DEFAULT_CONNECTION_NAME): StorageConnection {
-  const setting = (suffix: string): string | undefined => {
-    const value = env[suffix ? `${connectionName}__${suffix}` : connectionName]?.trim();
-    return value ? value : undefined;
-  };
+/** The app setting `<connectionName>` (suffix "") or `<connectionName>__<suffix>`, trimmed; undefined when unset or empty. */
+export function connectionSetting(env: NodeJS.ProcessEnv, connectionName: string, suffix: string): string | undefined {
+  return env[suffix ? `${connectionName}__${suffix}` : connectionName]?.trim() || undefined;
+}
 
-  const connectionString = setting("");
+/**
+ * An identity-based connection's endpoint for one storage service, as the host reads it: `__<service>ServiceUri`
+ * (an http(s) URL), else `__accountName` (https://<name>.<service>.core.windows.net); undefined when neither is set.
+ */
+export function identityEndpoint(
+  env: NodeJS.ProcessEnv,
+  connectionName: string,
+  service: "blob" | "queue",
+  serviceUri = connectionSetting(env, connectionName, `${service}ServiceUri`),
+): string | undefined {
+  if (serviceUri) {
+    if (!/^https?:\/\/[^/]+/i.test(serviceUri))
+      throw new PayloadStoreConfigError(`${connectionName}__${service}ServiceUri must be an http(s) URL, got '${serviceUri}'`);
+    return trimSlash(serviceUri);
+  }
+  const accountName = connectionSetting(env, connectionName, "accountName");
+  if (!accountName) return undefined;
+  if (!/^[a-z0-9]{3,24}$/.test(accountName))
+    throw new PayloadStoreConfigError(`${connectionName}__accountName '${accountName}' is not a storage account name`);
+  return `https://${accountName}.${service}.core.windows.net`;
+}
+
+/**
+ * A connection string's endpoint for one storage service: its `<Service>Endpoint`, else
+ * `<DefaultEndpointsProtocol>://<AccountName>.<service>.<EndpointSuffix>`; undefined without either.
+ */
+export function connectionStringEndpoint(fields: Record<string, string>, service: "blob" | "queue"): string | undefined {
+  const endpoint = fields[`${service}endpoint`];
+  if (endpoint || !fields.accountname) return endpoint;
+  const protocol = (fields.defaultendpointsprotocol ?? "https").toLowerCase();
+  return `${protocol}://${fields.accountname}.${service}.${fields.endpointsuffix ?? "core.windows.net"}`;
+}
+
+export function resolveStorageConnection(env: NodeJS.ProcessEnv, connectionName = DEFAULT_CONNECTION_NAME): StorageConnection {
+  const connectionString = connectionSetting(env, connectionName, "");
   if (connectionString) return fromConnectionString(connectionString, connectionName);
 
   // __serviceUri is the Blob extension's older spelling of __blobServiceUri.
-  const serviceUri = setting("blobServiceUri") ?? setting("serviceUri");
-  const accountName = setting("accountName");
-  if (serviceUri || accountName) {
-    let blobEndpoint: string;
-    if (serviceUri) {
-      if (!/^https?:\/\/[^/]+/i.test(serviceUri)) {
-        throw new PayloadStoreConfigError(`${connectionName}__blobServiceUri must be an http(s) URL, got '${serviceUri}'`);
-      }
-      blobEndpoint = trimSlash(serviceUri);
-    } else {
-      if (!/^[a-z0-9]{3,24}$/.test(accountName!)) {
-        throw new PayloadStoreConfigError(`${connectionName}__accountName '${accountName}' is not a storage account name`);
-      }
-      blobEndpoint = `https://${accountName}.blob.core.windows.net`;
-    }
-    return { kind: "identity", blobEndpoint, credential: storageCredential(env, connectionName) };
-  }
+  const serviceUri = connectionSetting(env, connectionName, "blobServiceUri") ?? connectionSetting(env, connectionName, "serviceUri");
+  const blobEndpoint = identityEndpoint(env, connectionName, "blob", serviceUri);
+  if (blobEndpoint) return { kind: "identity", blobEndpoint, credential: storageCredential(env, connectionName) };
 
   throw new PayloadStoreConfigError(
     `No payload storage configured. Set ${connectionName} to a connection string (UseDevelopmentStorage=true for Azurite on ` +
@@ -146,7 +165,7 @@ export function resolveStorageConnection(env: NodeJS.ProcessEnv, connectionName 
 
 /** The identity of an identity-based connection: `<name>__credential` (managedidentity, or unset: DefaultAzureCredential), `__clientId`, `__managedIdentityResourceId`. */
 export function storageCredential(env: NodeJS.ProcessEnv, connectionName = DEFAULT_CONNECTION_NAME): StorageCredential {
-  const setting = (suffix: string): string | undefined => env[`${connectionName}__${suffix}`]?.trim() || undefined;
+  const setting = (suffix: string): string | undefined => connectionSetting(env, connectionName, suffix);
   const credentialKind = setting("credential");
   if (credentialKind === undefined) return { type: "default" };
   if (credentialKind.toLowerCase() === "managedidentity")
@@ -167,15 +186,11 @@ function fromConnectionString(value: string, connectionName: string): StorageCon
     };
   }
   const accountName = fields.accountname;
-  let blobEndpoint = fields.blobendpoint;
+  const blobEndpoint = connectionStringEndpoint(fields, "blob");
   if (!blobEndpoint) {
-    const protocol = (fields.defaultendpointsprotocol ?? "https").toLowerCase();
-    if (!accountName) {
-      throw new PayloadStoreConfigError(
-        `${connectionName} is neither UseDevelopmentStorage=true nor a connection string with AccountName or BlobEndpoint`,
-      );
-    }
-    blobEndpoint = `${protocol}://${accountName}.blob.${fields.endpointsuffix ?? "core.windows.net"}`;
+    throw new PayloadStoreConfigError(
+      `${connectionName} is neither UseDevelopmentStorage=true nor a connection string with AccountName or BlobEndpoint`,
+    );
   }
   if (!/^https?:\/\/[^/]+/i.test(blobEndpoint)) {
     throw new PayloadStoreConfigError(`${connectionName} has a BlobEndpoint that is not an http(s) URL: '${blobEndpoint}'`);

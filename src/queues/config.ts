@@ -10,7 +10,14 @@
  *
  * Pure: no SDK import here (sender.ts has it).
  */
-import { parseConnectionString, storageCredential, type StorageCredential } from "../payload/config";
+import {
+  connectionSetting,
+  connectionStringEndpoint,
+  identityEndpoint,
+  parseConnectionString,
+  storageCredential,
+  type StorageCredential,
+} from "../payload/config";
 import { PayloadStoreConfigError } from "../payload/store";
 
 export type QueueConnection =
@@ -20,26 +27,10 @@ export type QueueConnection =
 const DEVSTORE_QUEUE_ENDPOINT = "http://127.0.0.1:10001/devstoreaccount1";
 
 export function resolveQueueConnection(env: NodeJS.ProcessEnv = process.env, connectionName = "AzureWebJobsStorage"): QueueConnection {
-  const setting = (suffix: string): string | undefined =>
-    env[suffix ? `${connectionName}__${suffix}` : connectionName]?.trim() || undefined;
-  const connectionString = setting("");
+  const connectionString = connectionSetting(env, connectionName, "");
   if (connectionString) return fromConnectionString(connectionString, connectionName);
-  const serviceUri = setting("queueServiceUri");
-  const accountName = setting("accountName");
-  if (serviceUri) {
-    if (!/^https?:\/\/[^/]+/i.test(serviceUri))
-      throw new PayloadStoreConfigError(`${connectionName}__queueServiceUri must be an http(s) URL, got '${serviceUri}'`);
-    return { kind: "identity", queueEndpoint: serviceUri.replace(/\/+$/, ""), credential: storageCredential(env, connectionName) };
-  }
-  if (accountName) {
-    if (!/^[a-z0-9]{3,24}$/.test(accountName))
-      throw new PayloadStoreConfigError(`${connectionName}__accountName '${accountName}' is not a storage account name`);
-    return {
-      kind: "identity",
-      queueEndpoint: `https://${accountName}.queue.core.windows.net`,
-      credential: storageCredential(env, connectionName),
-    };
-  }
+  const queueEndpoint = identityEndpoint(env, connectionName, "queue");
+  if (queueEndpoint) return { kind: "identity", queueEndpoint, credential: storageCredential(env, connectionName) };
   throw new PayloadStoreConfigError(
     `No queue storage configured: set ${connectionName} to a connection string (with QueueEndpoint for Azurite on another port), ` +
       `or ${connectionName}__queueServiceUri (or ${connectionName}__accountName) for an identity-based connection.`,
@@ -50,11 +41,7 @@ function fromConnectionString(value: string, connectionName: string): QueueConne
   const fields = parseConnectionString(value);
   if (fields.usedevelopmentstorage?.toLowerCase() === "true")
     return { kind: "connectionString", connectionString: value, queueEndpoint: DEVSTORE_QUEUE_ENDPOINT };
-  let endpoint = fields.queueendpoint;
-  if (!endpoint && fields.accountname) {
-    const protocol = (fields.defaultendpointsprotocol ?? "https").toLowerCase();
-    endpoint = `${protocol}://${fields.accountname}.queue.${fields.endpointsuffix ?? "core.windows.net"}`;
-  }
+  const endpoint = connectionStringEndpoint(fields, "queue");
   if (!endpoint || !/^https?:\/\/[^/]+/i.test(endpoint))
     throw new PayloadStoreConfigError(
       `${connectionName} names no Queue service: give QueueEndpoint (or AccountName) in the connection string`,
