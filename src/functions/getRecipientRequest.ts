@@ -2,7 +2,6 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/fu
 import * as df from "durable-functions";
 import { FunctionNames } from "../durable/names";
 import { errorBody } from "../gather/errors";
-import { isInstanceId } from "../gather/instanceIds";
 import { isRecipientToken } from "../gather/replies";
 import { TOKEN_PARAMETER } from "../http/answerTokens";
 import { gatherApi } from "../http/register";
@@ -18,7 +17,8 @@ import { jsonResponse } from "../http/responses";
 export async function getRecipientRequest(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = request.params.id;
   const token = request.query.get(TOKEN_PARAMETER);
-  const sender = isInstanceId(id) && token && isRecipientToken(token) ? await findReplySender(df.getClient(context), id, token) : undefined;
+  // findReplySender refuses an id that is not an instance id before any read.
+  const sender = token && isRecipientToken(token) ? await findReplySender(df.getClient(context), id, token) : undefined;
   if (!sender)
     return jsonResponse(
       401,
