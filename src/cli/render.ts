@@ -147,7 +147,9 @@ export function summary(status: GatherStatus, responses: RecipientResponse[], to
     );
   } else {
     const ms = Date.parse(r.closedAt) - Date.parse(r.startedAt);
-    out.push(`${s.bold(safe(r.id))}: ${paint(r.outcome, s)} (${safe(r.closedBy)})${Number.isNaN(ms) ? "" : ` in ${ms} ms`}`);
+    // A redriven gather's times are its last run's; its counts and table cover every run.
+    const redrive = r.redrives ? ` (redrive ${r.redrives})` : "";
+    out.push(`${s.bold(safe(r.id))}: ${paint(r.outcome, s)} (${safe(r.closedBy)})${Number.isNaN(ms) ? "" : ` in ${ms} ms`}${redrive}`);
     const c = r.counts;
     out.push(
       `recipients ${c.total}: ${s.green(`succeeded ${c.succeeded}`)}, ${s.red(`failed ${c.failed}`)}, timedOut ${c.timedOut}, abandoned ${c.abandoned}`,

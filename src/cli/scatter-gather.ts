@@ -6,7 +6,7 @@
  *   scatter-gather watch <id>              the same for a gather already started
  *   scatter-gather responses <id> [--status failed] [--json]
  *   scatter-gather list | terminate <id> | delete <id>
- *   scatter-gather redrive <id> [--status failed,timedOut,abandoned]
+ *   scatter-gather redrive <id> [--status failed,timedOut,abandoned] [--detach]   run those again, then as `watch`
  *
  * --url (SCATTER_GATHER_URL, default http://localhost:7071), --key (SCATTER_GATHER_KEY, sent as
  * x-functions-key, to the origin of --url only: a redirect elsewhere is refused), --max-answer-bytes
@@ -49,6 +49,8 @@ function redriveStatuses(value: string): RedriveStatus[] {
   return statuses as RedriveStatus[];
 }
 const TABLE_ROWS = 50;
+/** How long `redrive` waits for the status to show the redrive's run rather than the one before. */
+const STALE_STATUS_MS = 30_000;
 /** Responses per page for `responses`: 100 answers of MAX_RESPONSE_BYTES (64 KiB) stay well under the 16 MiB bound. */
 const RESPONSES_PAGE = 100;
 
@@ -237,12 +239,12 @@ export function buildProgram(): Command {
       if (page.continuationToken) out(s.dim(`more: scatter-gather list --continuation-token ${shellWord(page.continuationToken)}`));
     });
 
-  addOperatorCommands(program);
+  addOperatorCommands(program, interval, s);
   return program;
 }
 
 /** terminate, redrive, delete: what an operator does to one gather. */
-function addOperatorCommands(program: Command): void {
+function addOperatorCommands(program: Command, interval: Option, s: Style): void {
   program
     .command("terminate")
     .description("terminate a running gather and its batches")
@@ -256,13 +258,34 @@ function addOperatorCommands(program: Command): void {
 
   program
     .command("redrive")
-    .description("run a finished gather's failed, timed-out or abandoned recipients again (a new run of the same id)")
+    .description(
+      "run a finished gather's failed, timed-out or abandoned recipients again (a new run of the same id), " +
+        "show its progress, then the outcome of the whole gather",
+    )
     .argument("<id>")
     .option("--status <statuses>", "comma-separated: failed, timedOut, abandoned (default: all three)", redriveStatuses)
-    .option("--json", "print the management URLs as JSON")
-    .action(async (id: string, o: { status?: RedriveStatus[]; json?: boolean }, cmd: Command) => {
-      const urls = await clientOf(cmd).redrive(id, o.status);
-      out(o.json ? jsonText(urls, 0) : `redriving ${safe(urls.id)}: scatter-gather watch ${shellOperand(urls.id)}`);
+    .option("--json", "no progress; print the final status as JSON (with --detach: the management URLs)")
+    .option("--detach", "start the redrive and print how to watch it, without waiting")
+    .addOption(interval)
+    .action(async (id: string, o: { status?: RedriveStatus[]; json?: boolean; detach?: boolean; interval: number }, cmd: Command) => {
+      const client = clientOf(cmd);
+      // The runs so far: the watch waits for the result of this redrive, not an earlier run's.
+      const earlier = (await client.get(id)).result?.redrives ?? 0;
+      const urls = await client.redrive(id, o.status);
+      if (o.detach) {
+        out(o.json ? jsonText(urls, 0) : `redriving ${safe(urls.id)}: scatter-gather watch ${shellOperand(urls.id)}`);
+        return;
+      }
+      if (!o.json) err(s.dim(`redriving ${safe(urls.id)} (scatter-gather watch ${shellOperand(urls.id)})`));
+      const since = Date.now();
+      let status = await watch(client, urls.id, { json: Boolean(o.json), intervalMs: o.interval }, s);
+      // A status read that still shows the earlier run (a store that lags behind the start) is not this run's end.
+      while (status.runtimeStatus === "Completed" && (status.result?.redrives ?? 0) <= earlier) {
+        if (Date.now() - since > STALE_STATUS_MS) throw new Error(`the status of ${id} still shows the run before this redrive`);
+        await new Promise((resolve) => setTimeout(resolve, o.interval));
+        status = await watch(client, urls.id, { json: Boolean(o.json), intervalMs: o.interval }, s);
+      }
+      process.exitCode = await report(client, status, Boolean(o.json), s);
     });
 
   program

@@ -1,12 +1,14 @@
 /**
  * `scatter-gather redrive <id> [--status …]` (dist/src/cli/scatter-gather.js) against a real local host: the
- * failed recipient runs again (a new run of the same id, `redrives: 1`), --json prints the management URLs, a
- * bad --status is a usage error, and the API's 400 / 404 are errors with the server's message, exit 1.
+ * failed recipient runs again (a new run of the same id, `redrives: 1`) and the command waits for it and prints
+ * the whole gather's outcome, exit code as `run`; --json prints that final status, --detach the management URLs
+ * without waiting; a bad --status is a usage error, and the API's 400 / 404 are errors with the server's message, exit 1.
  */
 import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { ScatterGatherClient } from "../../src/client";
 import { keysFor, pollUntil, repoRoot, uniqueId, useTarget } from "../e2e/harness";
+import { cli as cliWithEnv, fakeApi, gatherStatus, sendJson } from "./fake-server";
 
 const target = useTarget();
 jest.setTimeout(60_000);
@@ -23,7 +25,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-test("redrive, redrive --json, a bad --status, nothing to redrive, an unknown id", async () => {
+test("redrive (watching), --json, --detach, a bad --status, nothing to redrive, an unknown id", async () => {
   const client = new ScatterGatherClient({ baseUrl: target.baseUrl, key: keysFor(target.baseUrl).function });
   const id = uniqueId("cli-redrive");
   await client.start({
@@ -36,16 +38,29 @@ test("redrive, redrive --json, a bad --status, nothing to redrive, an unknown id
   });
   await client.waitFor(id, { intervalMs: 100 });
 
-  const redriven = await cli(["redrive", id]);
-  expect(redriven).toMatchObject({ code: 0, stdout: `redriving ${id}: scatter-gather watch ${id}\n` });
-  const done = await pollUntil(target, id, (b) => b.result?.redrives === 1);
-  expect(done.result.counts).toEqual({ total: 2, succeeded: 1, failed: 1, timedOut: 0, abandoned: 0 });
-  expect(done.result.responses.map((r: { attempts?: number }) => r.attempts)).toEqual([1, 2]);
+  // Waits for the redrive's run and reports the whole gather: every recipient settled (one failed again), exit 0.
+  const redriven = await cli(["redrive", id, "--interval", "100"]);
+  expect(redriven.stderr).toContain(`redriving ${id} (scatter-gather watch ${id})`);
+  expect(redriven.code).toBe(0);
+  expect(redriven.stdout).toMatch(new RegExp(`^${id}: complete \\(all-responded\\) in \\d+ ms \\(redrive 1\\)$`, "m"));
+  expect(redriven.stdout).toMatch(/down\s+failed\s+2\s/);
+  const done = await client.get(id);
+  expect(done.result?.redrives).toBe(1);
+  expect(done.result?.counts).toEqual({ total: 2, succeeded: 1, failed: 1, timedOut: 0, abandoned: 0 });
+  expect(done.result?.responses?.map((r) => r.attempts)).toEqual([1, 2]);
 
-  const json = await cli(["redrive", id, "--status", "failed", "--json"]);
+  const json = await cli(["redrive", id, "--status", "failed", "--json", "--interval", "100"]);
   expect(json.code).toBe(0);
-  expect(JSON.parse(json.stdout)).toMatchObject({ id, statusQueryGetUri: expect.stringMatching(/^http/) });
-  await pollUntil(target, id, (b) => b.result?.redrives === 2);
+  expect(json.stderr).toBe("");
+  expect(JSON.parse(json.stdout)).toMatchObject({ id, runtimeStatus: "Completed", result: { redrives: 2, counts: { failed: 1 } } });
+
+  const detached = await cli(["redrive", id, "--detach"]);
+  expect(detached).toMatchObject({ code: 0, stdout: `redriving ${id}: scatter-gather watch ${id}\n` });
+  await pollUntil(target, id, (b) => b.result?.redrives === 3);
+  const detachedJson = await cli(["redrive", id, "--detach", "--json"]);
+  expect(detachedJson.code).toBe(0);
+  expect(JSON.parse(detachedJson.stdout)).toMatchObject({ id, statusQueryGetUri: expect.stringMatching(/^http/) });
+  await pollUntil(target, id, (b) => b.result?.redrives === 4);
 
   const bad = await cli(["redrive", id, "--status", "failed,sideways"]);
   expect(bad.code).toBe(1);
@@ -58,4 +73,37 @@ test("redrive, redrive --json, a bad --status, nothing to redrive, an unknown id
   const unknown = await cli(["redrive", uniqueId("nobody")]);
   expect(unknown.code).toBe(1);
   expect(unknown.stderr).toContain("404");
+});
+
+test("redrive waits past a status read that still shows the earlier run (a store that lags behind the start)", async () => {
+  const earlier = gatherStatus("g1");
+  const running = gatherStatus("g1", { runtimeStatus: "Running", result: null });
+  const redriven = gatherStatus("g1", { result: { ...earlier.result!, redrives: 1 } });
+  // The read before the POST, then two reads of the earlier run, then the redrive's own run.
+  const server = await fakeApi({
+    statuses: [earlier, earlier, earlier, running, redriven],
+    override: (req, res) => {
+      if (req.method !== "POST" || !req.path.startsWith("/api/scatter-gather/g1/redrive")) return false;
+      const at = (what: string) => `http://127.0.0.1/runtime/webhooks/durabletask/instances/g1${what}`;
+      sendJson(res, 202, {
+        id: "g1",
+        statusQueryGetUri: at(""),
+        sendEventPostUri: at("/raiseEvent/{eventName}"),
+        terminatePostUri: at("/terminate?reason={text}"),
+        purgeHistoryDeleteUri: at(""),
+        suspendPostUri: at("/suspend?reason={text}"),
+        resumePostUri: at("/resume?reason={text}"),
+        rewindPostUri: at("/rewind?reason={text}"),
+      });
+      return true;
+    },
+  });
+  try {
+    const run = await cliWithEnv(["redrive", "g1", "--interval", "50", "--json"], { SCATTER_GATHER_URL: server.url });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).result.redrives).toBe(1);
+    expect(server.requests.filter((r) => r.method === "GET" && r.path === "/api/scatter-gather/g1")).toHaveLength(5);
+  } finally {
+    await server.close();
+  }
 });

@@ -156,6 +156,12 @@ describe("the renderers escape the server's text", () => {
     expect(text).toContain('aggregate: {"kind":"collect","values":{"a":1},"count":1}');
   });
 
+  test("a redriven gather's summary says which redrive its time is", () => {
+    const redriven = gatherStatus("g1", { result: { ...gatherStatus("g1").result!, redrives: 2 } });
+    expect(summary(redriven, [], 0, plain)).toContain("g1: complete (all-responded) in 500 ms (redrive 2)");
+    expect(summary(gatherStatus("g1"), [], 0, plain)).not.toContain("redrive");
+  });
+
   test("a deadline that is no date reads 'unknown', not NaN", () => {
     expect(untilDeadline("soon")).toBe("unknown");
     expect(summary(gatherStatus("g", { result: { ...gatherStatus("g").result!, closedAt: "later" } }), [], 0, plain)).not.toContain("NaN");
