@@ -13,14 +13,16 @@ import { planRedrive, type RedriveStatus } from "./redrive";
 import { RunPayloads } from "./runPayloads";
 import type { OrchestrationInput } from "./types";
 
+/** The gather's first run: it holds the whole recipient list (each later run stores only the recipients it calls). */
+const listRunIdOf = (input: OrchestrationInput): string => input.redrive?.listRunId ?? input.run.runId;
+
 /**
  * The storage lifecycle rule deletes payloads PAYLOAD_RETENTION_DAYS after they were written, and a redrive's
  * result reads the first run's recipient list and every earlier run's answers: the redrive must end, deadline
  * and a day's margin included, before the first run's payloads go. Undefined when it can.
  */
 function expiresTooSoon(input: OrchestrationInput, retentionDays: number, now: Date): string | undefined {
-  const firstRunId = input.redrive?.listRunId ?? input.run.runId;
-  const started = runStartedAt(firstRunId);
+  const started = runStartedAt(listRunIdOf(input));
   if (!started) return undefined;
   const deadlineMs = input.completion.timeoutMs ?? (input.retry ? DEFAULT_RETRY_DEADLINE_MS : 0);
   const expiresAt = started.getTime() + retentionDays * DAY_MS;
@@ -57,8 +59,7 @@ export async function prepareRedrive(
   const plan = planRedrive(result, input.run.runId, statuses);
   if (!plan.ok) return { ok: false, status: 400, message: plan.message };
 
-  // The gather's whole recipient list is the first run's; every later run stores the recipients it calls.
-  const listRunId = input.redrive?.listRunId ?? input.run.runId;
+  const listRunId = listRunIdOf(input);
   const [all, request] = await Promise.all([new RunPayloads(store, { instanceId: id, runId: listRunId }).recipients(), previous.request()]);
   const recipients = plan.indexes.map((index) => all[index]);
   const run = { instanceId: id, runId };
