@@ -58,6 +58,21 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
 }
 
+/** The management URLs of gather `id`, as the starter's (and a redrive's) 202 gives them. */
+export function managementUrls(id: string): Record<string, string> {
+  const at = (what: string) => `http://127.0.0.1/runtime/webhooks/durabletask/instances/${id}${what}`;
+  return {
+    id,
+    statusQueryGetUri: at(""),
+    sendEventPostUri: at("/raiseEvent/{eventName}"),
+    terminatePostUri: at("/terminate?reason={text}"),
+    purgeHistoryDeleteUri: at(""),
+    suspendPostUri: at("/suspend?reason={text}"),
+    resumePostUri: at("/resume?reason={text}"),
+    rewindPostUri: at("/rewind?reason={text}"),
+  };
+}
+
 /** A status of gather `id` as GET /api/scatter-gather/{id} gives it. */
 export function gatherStatus(id: string, overrides: Partial<GatherStatus> = {}): GatherStatus {
   return {
@@ -103,20 +118,8 @@ export function fakeApi(options: {
       return sendJson(res, 200, statuses[Math.min(polls++, statuses.length - 1)]);
     if (req.method === "GET" && pathname === "/api/scatter-gather")
       return sendJson(res, 200, options.list ?? { items: [], continuationToken: null, nextUri: null });
-    if (req.method === "POST" && pathname === "/api/scatter-gather" && statuses.length > 0) {
-      const id = statuses[0].id;
-      const at = (what: string) => `http://127.0.0.1/runtime/webhooks/durabletask/instances/${id}${what}`;
-      return sendJson(res, 202, {
-        id,
-        statusQueryGetUri: at(""),
-        sendEventPostUri: at("/raiseEvent/{eventName}"),
-        terminatePostUri: at("/terminate?reason={text}"),
-        purgeHistoryDeleteUri: at(""),
-        suspendPostUri: at("/suspend?reason={text}"),
-        resumePostUri: at("/resume?reason={text}"),
-        rewindPostUri: at("/rewind?reason={text}"),
-      });
-    }
+    if (req.method === "POST" && pathname === "/api/scatter-gather" && statuses.length > 0)
+      return sendJson(res, 202, managementUrls(statuses[0].id));
     sendJson(res, 404, { error: { code: "not_found", message: `no route ${req.method} ${pathname}` } });
   });
 }

@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { ScatterGatherClient } from "../../src/client";
 import { keysFor, pollUntil, repoRoot, uniqueId, useTarget } from "../e2e/harness";
-import { cli as cliWithEnv, fakeApi, gatherStatus, sendJson } from "./fake-server";
+import { cli as cliWithEnv, fakeApi, gatherStatus, managementUrls, sendJson } from "./fake-server";
 
 const target = useTarget();
 jest.setTimeout(60_000);
@@ -84,17 +84,7 @@ test("redrive waits past a status read that still shows the earlier run (a store
     statuses: [earlier, earlier, earlier, running, redriven],
     override: (req, res) => {
       if (req.method !== "POST" || !req.path.startsWith("/api/scatter-gather/g1/redrive")) return false;
-      const at = (what: string) => `http://127.0.0.1/runtime/webhooks/durabletask/instances/g1${what}`;
-      sendJson(res, 202, {
-        id: "g1",
-        statusQueryGetUri: at(""),
-        sendEventPostUri: at("/raiseEvent/{eventName}"),
-        terminatePostUri: at("/terminate?reason={text}"),
-        purgeHistoryDeleteUri: at(""),
-        suspendPostUri: at("/suspend?reason={text}"),
-        resumePostUri: at("/resume?reason={text}"),
-        rewindPostUri: at("/rewind?reason={text}"),
-      });
+      sendJson(res, 202, managementUrls("g1"));
       return true;
     },
   });
