@@ -125,9 +125,13 @@ function batchSlots(input: OrchestrationInput, batches: number): number {
   return Math.max(1, Math.min(input.batchSlots ?? most, most));
 }
 
-/** A slice stops early only when the whole gather's policy is already met inside it. */
+/**
+ * A slice stops early only when the whole gather's policy is already met inside it. A slice too small to meet
+ * the quorum gathers all its recipients, and still digests their answers when the quorum counts agreement: the
+ * parent counts equal answers across slices from the facts each slice hands back.
+ */
 function sliceCompletion(policy: CompletionPolicy, sliceSize: number): { completion: CompletionPolicy; withinSlice?: boolean } {
   if (policy.mode === "quorum" && (policy.quorum ?? 1) > sliceSize)
-    return { completion: { mode: "all", agree: false, timeoutMs: policy.timeoutMs } };
+    return { completion: { mode: "all", agree: policy.agree, timeoutMs: policy.timeoutMs } };
   return { completion: policy, withinSlice: true };
 }

@@ -452,6 +452,22 @@ describe("large fan-outs", () => {
     expect(statuses(result)).toEqual({ a: ["failed", 1], b: ["failed", 1], c: ["succeeded", 1], d: ["succeeded", 1] });
   });
 
+  test("an agreement quorum larger than a batch counts equal answers across batches, by their values", async () => {
+    // Slices of 2 cannot hold a quorum of 3: each gathers all its recipients, and the parent counts agreement.
+    const agreeing = host((id) => ({ value: id === "b" ? { v: 2 } : { v: 1 } }));
+    await agreeing.start(
+      gatherInput({ recipients: sims("a", "b", "c", "d"), fanoutBatchSize: 2, completion: { mode: "quorum", quorum: 3, agree: true } }),
+    );
+    expect(await agreeing.result()).toMatchObject({ outcome: "complete", closedBy: "quorum-reached" });
+
+    // Four different answers never agree, however many of them there are.
+    const disagreeing = host((id) => ({ value: { v: id } }));
+    await disagreeing.start(
+      gatherInput({ recipients: sims("a", "b", "c", "d"), fanoutBatchSize: 2, completion: { mode: "quorum", quorum: 3, agree: true } }),
+    );
+    expect(await disagreeing.result()).toMatchObject({ outcome: "failed", closedBy: "quorum-unreachable" });
+  });
+
   test("once the parent decides, batches still waiting on retries are closed and the parent completes", async () => {
     const h = host((id) => (id === "a" ? { value: "first!" } : { error: "HTTP 500" }));
     await h.start(
