@@ -3,7 +3,8 @@
  * its replay) grows past a slice. Each slice closes early only when the whole gather's policy is met
  * inside it; the parent merges slices as they finish and decides on the merged tally. Once it has
  * decided, the slices still running are closed (CLOSE_EVENT): their pending calls and retry waits
- * would otherwise keep the parent open (DTFx completes an orchestration only with no open task).
+ * would otherwise keep the parent open (DTFx completes an orchestration only with no open task). The parent
+ * then takes what each closed slice had recorded, so an answer a slice had is never lost to the close.
  *
  * With concurrency the parent runs at most `batchSlots` batches at once, slot j holding a fixed share of the
  * window (gather/window.ts slotShare: the shares add up to maxInFlight, and per origin to perOrigin), and starts
@@ -46,29 +47,9 @@ export function* gatherInBatches(
   const slotOf = new Map<df.Task, number>();
   const stream = new CompletionStream(context);
   const start = (i: number, slot: number) => {
-    const slice = slices[i];
-    // perOrigin applies to recipients with an origin, and there are some only when there is a table.
-    const window = concurrency && {
-      ...slotShare(input.origins ? concurrency : { maxInFlight: concurrency.maxInFlight }, slot, slots),
-      ...(input.origins ? { origins: sliceOriginTable(input.origins, total, slice.first, slice.count) } : {}),
-    };
     const task = context.df.callSubOrchestrator(
       FunctionNames.batchOrchestrator,
-      {
-        requestId: instanceId,
-        run: input.run,
-        first: slice.first,
-        count: slice.count,
-        ...sliceCompletion(input.completion, slice.count),
-        ...(failuresAllowed !== undefined ? { failuresAllowed } : {}),
-        aggregate: input.aggregate,
-        retry: input.retry,
-        deadline: deadlineIso,
-        closeKey,
-        closable: true,
-        ...(input.replies ? { replies: true } : {}),
-        ...(window ? { window } : {}),
-      } satisfies RecipientGatherInput,
+      batchInput(input, slices[i], { requestId: instanceId, slot, slots, failuresAllowed, deadlineIso, closeKey }),
       batchInstanceId(instanceId, input.batchIdPrefix, i),
     );
     batches[i] = task;
@@ -94,28 +75,68 @@ export function* gatherInBatches(
     return running === 0 ? { close: tally.deadlineDecision() } : "recorded";
   };
 
-  const decision = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {
+  /** A batch's outcomes into the whole gather's tally; a batch that failed internally fails its recipients. */
+  const merge = (task: df.Task): void => {
     const batch = indexOf.get(task)!;
     if (task.isFaulted) {
-      // A slice that failed internally: its recipients count as failed, the gather goes on.
       const reason = failureReason(task.result);
       for (let j = 0; j < slices[batch].count; j++) tally.fail(slices[batch].first + j, `batch failed: ${reason}`);
-      return concurrency ? refill(slotOf.get(task)!) : "recorded";
+      return;
     }
     const output = task.result as Gathered;
     output.outcomes.forEach((outcome, j) => {
-      // A slice closed early because the whole policy was met inside it; its stragglers stay open
-      // here until the merged decision closes them.
+      // A batch that closed early (the whole policy met inside it, or closed by this parent) leaves its
+      // stragglers open here: they end with the merged decision.
       if (outcome.status !== "abandoned") tally.settle(slices[batch].first + j, outcome, output.facts[j] ?? undefined);
     });
+  };
+  const decision = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {
+    merge(task);
     return concurrency ? refill(slotOf.get(task)!) : "recorded";
   });
   // Batches never started (concurrency) have no instance: their recipients end abandoned or timedOut.
   const open = batches.flatMap((task, i) =>
     !task || task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, input.batchIdPrefix, i)],
   );
-  if (open.length > 0) yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds: open });
+  if (open.length > 0) {
+    yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds: open, closeKey });
+    // Each closed batch hands back what it recorded before the close reached it: those recipients answered
+    // (or failed) while the gather still ran for them, and the progress showed them. Only its pending ones end
+    // abandoned, as in a gather without batches. A closed batch completes once its calls in flight have ended
+    // (closeBatches ends those of its own process at once; DTFx completes no orchestration with an open task,
+    // so the parent's own completion waited for them before too).
+    while (stream.pending > 0) merge(yield* stream.next());
+  }
   return { decision, ...tally.close(decision), plan: tally.plan() };
+}
+
+/** What batch `slice` runs under: the gather's policy for a slice, and with concurrency its slot's share of the window. */
+function batchInput(
+  input: OrchestrationInput,
+  slice: { first: number; count: number },
+  at: { requestId: string; slot: number; slots: number; failuresAllowed?: number; deadlineIso: string | null; closeKey: string },
+): RecipientGatherInput {
+  const concurrency = input.concurrency;
+  // perOrigin applies to recipients with an origin, and there are some only when there is a table.
+  const window = concurrency && {
+    ...slotShare(input.origins ? concurrency : { maxInFlight: concurrency.maxInFlight }, at.slot, at.slots),
+    ...(input.origins ? { origins: sliceOriginTable(input.origins, input.recipientCount ?? 0, slice.first, slice.count) } : {}),
+  };
+  return {
+    requestId: at.requestId,
+    run: input.run,
+    first: slice.first,
+    count: slice.count,
+    ...sliceCompletion(input.completion, slice.count),
+    ...(at.failuresAllowed !== undefined ? { failuresAllowed: at.failuresAllowed } : {}),
+    aggregate: input.aggregate,
+    retry: input.retry,
+    deadline: at.deadlineIso,
+    closeKey: at.closeKey,
+    closable: true,
+    ...(input.replies ? { replies: true } : {}),
+    ...(window ? { window } : {}),
+  };
 }
 
 /** Batches at once: the starter's plan, within what gives every slot a share of at least 1. */

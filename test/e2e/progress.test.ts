@@ -1,6 +1,7 @@
 /**
  * Live progress at every size: a large gather's status follows its answers (its batches' counts), not the
- * batches' ends; and the status shows the policy the gather runs under.
+ * batches' ends, and never goes back when the gather closes early; and the status shows the policy the gather
+ * runs under.
  */
 import { keyedFetch, ownsHost, sleep, startHostProcess, startOk, uniqueId, type AnyJson, type HostProcess } from "./harness";
 
@@ -45,6 +46,40 @@ jest.setTimeout(120_000);
       }
       // It did move between batches' ends: some sample shows a count that is not a multiple of the batch size.
       expect(samples.some((s) => s.succeeded % 100 !== 0)).toBe(true);
+    } finally {
+      await host?.stop();
+    }
+  },
+);
+
+(ownsHost ? test : test.skip)(
+  "a large gather that closes early keeps what its open batches had: succeeded never decreases, only pending recipients are abandoned",
+  async () => {
+    let host: HostProcess | undefined;
+    try {
+      host = await startHostProcess({ env: { FANOUT_BATCH_SIZE: "100" } });
+      const id = uniqueId("early");
+      // Batches 0 and 1 end at ~2 s and ~2.5 s and reach the quorum; batch 2 has 90 answers by then, 10 never come.
+      const latencyOf = (i: number) => (i < 100 ? 1500 : i < 200 ? 2000 : i < 290 ? 200 : 60_000) + (i % 10) * 50;
+      const recipients = Array.from({ length: 300 }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: latencyOf(i), value: i } }));
+      await startOk({ baseUrl: host.url }, { id, request: 1, recipients, completion: { mode: "quorum", quorum: 150, timeoutMs: 90_000 } });
+      const seen: number[] = [];
+      let status: AnyJson;
+      for (;;) {
+        status = (await (await keyedFetch(`${host.url}/api/scatter-gather/${id}`)).json()) as AnyJson;
+        seen.push(status.result?.counts.succeeded ?? status.progress?.succeeded ?? 0);
+        if (status.runtimeStatus !== "Running" && status.runtimeStatus !== "Pending") break;
+        await sleep(100);
+      }
+      expect(status.result).toMatchObject({
+        closedBy: "quorum-reached",
+        counts: { total: 300, succeeded: 290, failed: 0, timedOut: 0, abandoned: 10 },
+      });
+      for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
+      // The batch closed while 10 calls of 60 s were in flight: their process ended them, so the result waited for none.
+      expect(Date.parse(status.result.closedAt) - Date.parse(status.result.startedAt)).toBeLessThan(30_000);
+      const listed = (await (await keyedFetch(`${host.url}/api/scatter-gather/${id}/responses?status=abandoned`)).json()) as AnyJson;
+      expect(listed.items.map((r: AnyJson) => r.recipientId)).toEqual(Array.from({ length: 10 }, (_, k) => `r${290 + k}`));
     } finally {
       await host?.stop();
     }

@@ -468,6 +468,27 @@ describe("large fan-outs", () => {
     expect(await disagreeing.result()).toMatchObject({ outcome: "failed", closedBy: "quorum-unreachable" });
   });
 
+  test("a batch the parent closes hands back what it had recorded: those answers count, only its pending ones are abandoned", async () => {
+    // Batches [a b] [c d] [e f], quorum 3: e has answered inside the open batch 2 (f held) when c's answer lets
+    // batch 1 end and the parent reach the quorum. e answered before the gather closed for it: it succeeded.
+    const h = host((id) => (id === "c" || id === "f" ? "hold" : { value: { id } }));
+    await h.start(
+      gatherInput({
+        recipients: sims("a", "b", "c", "d", "e", "f"),
+        fanoutBatchSize: 2,
+        completion: { mode: "quorum", quorum: 3, agree: false },
+      }),
+    );
+    await h.until(async () => ((await h.status("g1~batch-2"))?.customStatus as { succeeded?: number } | null)?.succeeded === 1, "e recorded");
+    await h.until(() => h.heldIds().includes("c"), "c held");
+    h.release("c");
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached", counts: { succeeded: 5, abandoned: 1 } });
+    expect(statuses(result)).toMatchObject({ e: ["succeeded", 1], f: ["abandoned", undefined] });
+    expect(result.aggregate).toMatchObject({ count: 5 });
+    expect(h.problems()).toEqual([]);
+  });
+
   test("once the parent decides, batches still waiting on retries are closed and the parent completes", async () => {
     const h = host((id) => (id === "a" ? { value: "first!" } : { error: "HTTP 500" }));
     await h.start(

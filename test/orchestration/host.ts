@@ -54,7 +54,7 @@ export class OrchestrationHost {
   readonly notified: unknown[] = [];
   /** The last action list each instance's orchestrator returned. */
   private readonly actions = new Map<string, WorkerAction[]>();
-  private readonly held: { recipientId: string; release: () => void }[] = [];
+  private readonly held: { recipientId: string; release: () => void; cancel: () => void }[] = [];
 
   /** The payload store the real activities (aggregation, auction answers) use in this test. */
   readonly store = new MemoryPayloadStore();
@@ -241,6 +241,9 @@ export class OrchestrationHost {
       [FunctionNames.redriveAgreement]: (input: Parameters<typeof redriveAgreement>[0]) => redriveAgreement(input),
       [FunctionNames.closeBatches]: async ({ instanceIds }: { instanceIds: string[] }) => {
         for (const id of instanceIds) await this.engine.raiseEvent(id, CLOSE_EVENT, null).catch(() => undefined);
+        // As the real activity does in its process (gather/closing.ts): the gather's calls still running end.
+        // This host runs one gather at a time, so every held call is one of them.
+        for (const { cancel } of this.held.splice(0)) cancel();
         return { closed: instanceIds.length };
       },
     };
@@ -275,9 +278,15 @@ export class OrchestrationHost {
     this.peakTotal = Math.max(this.peakTotal, this.liveTotal);
   }
 
-  private async hold(recipientId: string): Promise<{ value: Json; durationMs: number }> {
-    await new Promise<void>((resolve) => this.held.push({ recipientId, release: resolve }));
-    return { value: { late: true }, durationMs: 1 };
+  /** Until released (answers `{ late: true }`) or cancelled by the gather's close (fails, as callRecipient does). */
+  private hold(recipientId: string): Promise<{ value: Json; durationMs: number } | { error: string }> {
+    return new Promise((resolve) =>
+      this.held.push({
+        recipientId,
+        release: () => resolve({ value: { late: true }, durationMs: 1 }),
+        cancel: () => resolve({ error: "cancelled: the gather closed before this call finished" }),
+      }),
+    );
   }
 }
 
