@@ -58,56 +58,74 @@ export function* gatherInBatches(
     stream.add(task);
   };
   let started = 0;
-  let running = 0;
-  for (; started < Math.min(slots, slices.length); started++, running++) start(started, started);
+  for (; started < Math.min(slots, slices.length); started++) start(started, started);
   // A redrive's batches gather under the policy alone; the parent counts the earlier outcomes it keeps.
   const tally = new GatherTally(total, { ...input.completion, failuresAllowed }, input.aggregate, {}, kept);
-  /** With concurrency: a freed slot takes the next batch unless the gather has decided or its deadline passed. */
+  /** With concurrency: a freed slot takes the next batch unless the gather has decided (past its deadline it has). */
   const refill = (slot: number): Taken => {
-    running--;
-    if (started === slices.length || tally.decision()) return "recorded";
-    if (!deadline || context.df.currentUtcDateTime < deadline) {
-      start(started++, slot);
-      running++;
-      return "recorded";
-    }
-    // The deadline has passed: batches not started make no calls, and with none running the gather closes.
-    return running === 0 ? { close: tally.deadlineDecision() } : "recorded";
+    if (started < slices.length && !tally.decision()) start(started++, slot);
+    return "recorded";
   };
 
-  /** A batch's outcomes into the whole gather's tally; a batch that failed internally fails its recipients. */
+  const merged = new Set<df.Task>();
   const merge = (task: df.Task): void => {
-    const batch = indexOf.get(task)!;
-    if (task.isFaulted) {
-      const reason = failureReason(task.result);
-      for (let j = 0; j < slices[batch].count; j++) tally.fail(slices[batch].first + j, `batch failed: ${reason}`);
-      return;
-    }
-    const output = task.result as Gathered;
-    output.outcomes.forEach((outcome, j) => {
-      // A batch that closed early (the whole policy met inside it, or closed by this parent) leaves its
-      // stragglers open here: they end with the merged decision.
-      if (outcome.status !== "abandoned") tally.settle(slices[batch].first + j, outcome, output.facts[j] ?? undefined);
-    });
+    merged.add(task);
+    mergeBatch(tally, slices[indexOf.get(task)!], task);
   };
-  const decision = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {
-    merge(task);
+  // The parent's own deadline: at it the batches still running are closed and their calls ended, as a gather
+  // without batches ends its calls at its deadline (each batch also closes itself at it, but cannot end its calls).
+  const deadlineTimer = deadline ? context.df.createTimer(deadline) : undefined;
+  if (deadlineTimer) stream.add(deadlineTimer);
+  let atDeadline = false;
+  const decided = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {
+    if (task !== deadlineTimer) merge(task);
+    if (task === deadlineTimer || (deadline && context.df.currentUtcDateTime >= deadline)) {
+      atDeadline = true;
+      return { close: undefined }; // decided below, once the batches still running have handed back their outcomes
+    }
     return concurrency ? refill(slotOf.get(task)!) : "recorded";
   });
+  if (deadlineTimer && !deadlineTimer.isCompleted) deadlineTimer.cancel();
   // Batches never started (concurrency) have no instance: their recipients end abandoned or timedOut.
-  const open = batches.flatMap((task, i) =>
-    !task || task.isCompleted || task.isFaulted ? [] : [batchInstanceId(instanceId, input.batchIdPrefix, i)],
-  );
-  if (open.length > 0) {
-    yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds: open, closeKey });
-    // Each closed batch hands back what it recorded before the close reached it: those recipients answered
-    // (or failed) while the gather still ran for them, and the progress showed them. Only its pending ones end
-    // abandoned, as in a gather without batches. A closed batch completes once its calls in flight have ended
-    // (closeBatches ends those of its own process at once; DTFx completes no orchestration with an open task,
-    // so the parent's own completion waited for them before too).
-    while (stream.pending > 0) merge(yield* stream.next());
+  const unmerged = batches.filter((task): task is df.Task => task !== undefined && !merged.has(task));
+  const running = unmerged.filter((task) => !task.isCompleted && !task.isFaulted);
+  if (running.length > 0) {
+    const instanceIds = running.map((task) => batchInstanceId(instanceId, input.batchIdPrefix, indexOf.get(task)!));
+    yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds, closeKey });
   }
-  return { decision, ...tally.close(decision), plan: tally.plan() };
+  // Each batch not merged yet hands back what it recorded (one that ended in the deciding episode, or one closed
+  // just now, before the close reached it): those recipients answered or failed while the gather still ran for
+  // them, and the progress showed them; only their pending ones end abandoned (timedOut at the deadline), as in
+  // a gather without batches. A closed batch completes once its calls in flight have ended: closeBatches ends
+  // those of its own process at once (DTFx completes no orchestration with an open task).
+  for (let left = unmerged.length; left > 0;) {
+    const task = yield* stream.next();
+    if (indexOf.has(task)) {
+      merge(task);
+      left--;
+    }
+  }
+  // At the deadline a policy met by then stands (a batch meets a quorum larger than itself only as it ends, so the
+  // parent may learn it now); otherwise the deadline closes the gather. Either way what is still pending was pending
+  // at the deadline: timedOut, and never a reason to call a quorum unreachable.
+  const met = atDeadline ? tally.decision() : undefined;
+  const decision = !atDeadline ? decided! : met && met.closedBy !== "quorum-unreachable" ? met : tally.deadlineDecision();
+  return { decision, ...tally.close(decision, atDeadline ? "timedOut" : undefined), plan: tally.plan() };
+}
+
+/** A batch's outcomes into the whole gather's tally; a batch that failed internally fails its recipients. */
+function mergeBatch(tally: GatherTally, slice: { first: number; count: number }, task: df.Task): void {
+  if (task.isFaulted) {
+    const reason = failureReason(task.result);
+    for (let j = 0; j < slice.count; j++) tally.fail(slice.first + j, `batch failed: ${reason}`);
+    return;
+  }
+  const output = task.result as Gathered;
+  output.outcomes.forEach((outcome, j) => {
+    // A batch that closed early (the whole policy met inside it, or closed by its parent) leaves its
+    // stragglers open here: they end with the merged decision.
+    if (outcome.status !== "abandoned") tally.settle(slice.first + j, outcome, output.facts[j] ?? undefined);
+  });
 }
 
 /** What batch `slice` runs under: the gather's policy for a slice, and with concurrency its slot's share of the window. */

@@ -3,11 +3,11 @@ import { gatherApi } from "../http/register";
 import * as df from "durable-functions";
 import { batchPrefixOf, durableRpcBaseUrl, isActive } from "../durable/client";
 import { FunctionNames } from "../durable/names";
-import type { GatherProgress } from "../gather/types";
+import type { GatherProgress, OrchestrationInput } from "../gather/types";
 import { progressOf } from "../http/progress";
 import { findGather } from "../http/gatherRoute";
 import { jsonResponse } from "../http/responses";
-import { customStatusesByPrefix, policyOf, withBatchCounts } from "../views/gatherStatus";
+import { batchStatusesByPrefix, policyOf, withBatchCounts } from "../views/gatherStatus";
 
 export async function getScatterGather(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const gather = await findGather(request, context, { showInput: true });
@@ -33,7 +33,8 @@ async function liveProgress(status: df.DurableOrchestrationStatus, context: Invo
   const rpcBaseUrl = durableRpcBaseUrl(context);
   if (!active || !prefix || !rpcBaseUrl || (own as GatherProgress | null)?.phase !== "gathering") return own;
   try {
-    return withBatchCounts(own as GatherProgress, await customStatusesByPrefix(rpcBaseUrl, prefix));
+    const kept = (status.input as Partial<OrchestrationInput> | null)?.redrive?.kept;
+    return withBatchCounts(own as GatherProgress, await batchStatusesByPrefix(rpcBaseUrl, prefix), kept);
   } catch (error) {
     context.warn(`progress of ${status.instanceId}: the batches' counts could not be read (${(error as Error).message})`);
     return own;

@@ -116,11 +116,15 @@ export class GatherTally {
 
   /**
    * Closes the gather: every recipient still pending becomes `timedOut` (closed by the deadline) or
-   * `abandoned` (closed early by the policy, or with no decision: by a parent gather that decided).
+   * `abandoned` (closed early by the policy, or with no decision: by a parent gather that decided), unless
+   * `pending` says which (a parent of batches that closed at its deadline with the policy met by then).
    * Returns the outcomes in recipient-list order.
    */
-  close(decision: Decision | undefined): { outcomes: RecipientOutcome[]; facts: (AnswerFacts | null)[]; counts: Counts } {
-    const status = decision?.closedBy === "deadline" ? "timedOut" : "abandoned";
+  close(
+    decision: Decision | undefined,
+    pending?: "timedOut" | "abandoned",
+  ): { outcomes: RecipientOutcome[]; facts: (AnswerFacts | null)[]; counts: Counts } {
+    const status = pending ?? (decision?.closedBy === "deadline" ? "timedOut" : "abandoned");
     for (let i = 0; i < this.outcomes.length; i++) {
       if (this.outcomes[i] === undefined) this.settle(i, { status });
     }

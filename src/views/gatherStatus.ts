@@ -5,11 +5,12 @@
  *   request, the recipients or their headers: those are in the payload store, not in the input).
  * - Live progress of a large gather. Its parent orchestration learns a batch's answers only when the batch
  *   ends, so its own custom status moves in steps of FANOUT_BATCH_SIZE. Each batch keeps its counts in its own
- *   custom status as answers arrive; one instance query by the batches' id prefix sums them. No durable action
- *   is spent on it, and the figures never go below the parent's own.
+ *   custom status as answers arrive; one instance query by the batches' id prefix sums them (with, in a
+ *   redrive, the earlier outcomes it keeps). No durable action is spent on it, and the figures never go below
+ *   the parent's own.
  */
 import { instancesPage } from "./gatherList";
-import type { GatherProgress, OrchestrationInput } from "../gather/types";
+import type { Counts, GatherProgress, OrchestrationInput } from "../gather/types";
 
 /** The policy a gather runs under, as its input holds it. */
 export function policyOf(input: unknown): Record<string, unknown> | null {
@@ -23,13 +24,24 @@ export function policyOf(input: unknown): Record<string, unknown> | null {
   return Object.keys(policy).length > 0 ? policy : null;
 }
 
-/** The parent's progress with the batches' live counts summed in (each figure at least the parent's). */
-export function withBatchCounts(parent: GatherProgress, batches: readonly unknown[]): GatherProgress {
-  let succeeded = 0;
-  let failed = 0;
+/** What the instance query says of one batch. */
+export interface BatchStatus {
+  runtimeStatus?: string;
+  customStatus: unknown;
+}
+
+/**
+ * The parent's progress with the batches' live counts summed in (each figure at least the parent's). A redrive's
+ * batches count only the recipients it runs again: the earlier outcomes it keeps (`kept`) are added to them. A
+ * batch that failed internally counts nothing of its own: the parent counts all its recipients failed.
+ */
+export function withBatchCounts(parent: GatherProgress, batches: readonly BatchStatus[], kept?: Counts): GatherProgress {
+  let succeeded = kept?.succeeded ?? 0;
+  let failed = kept?.failed ?? 0;
   let awaitingReply = 0;
-  for (const status of batches) {
-    const counts = status as Partial<GatherProgress> | null;
+  for (const { runtimeStatus, customStatus } of batches) {
+    if (runtimeStatus === "Failed") continue;
+    const counts = customStatus as Partial<GatherProgress> | null;
     if (typeof counts?.succeeded === "number") succeeded += counts.succeeded;
     if (typeof counts?.failed === "number") failed += counts.failed;
     if (typeof counts?.awaitingReply === "number") awaitingReply += counts.awaitingReply;
@@ -40,19 +52,19 @@ export function withBatchCounts(parent: GatherProgress, batches: readonly unknow
   return { ...merged, pending, ...(awaitingReply > 0 ? { awaitingReply: Math.min(awaitingReply, pending) } : {}) };
 }
 
-/** Custom statuses of the instances whose id starts with `prefix`, through the durable client's endpoint. */
-export async function customStatusesByPrefix(rpcBaseUrl: string, prefix: string, fetchImpl: typeof fetch = fetch): Promise<unknown[]> {
+/** Runtime and custom statuses of the instances whose id starts with `prefix`, through the durable client's endpoint. */
+export async function batchStatusesByPrefix(rpcBaseUrl: string, prefix: string, fetchImpl: typeof fetch = fetch): Promise<BatchStatus[]> {
   const url = new URL("instances/", rpcBaseUrl);
   url.searchParams.set("instanceIdPrefix", prefix);
   url.searchParams.set("top", "1000");
   url.searchParams.set("showInput", "false");
-  const statuses: unknown[] = [];
+  const statuses: BatchStatus[] = [];
   let token: string | undefined;
   // A gather has at most MAX_RECIPIENTS / FANOUT_BATCH_SIZE batches (15,000 at batches of one): bounded pages.
   for (let pages = 0; pages < 20; pages++) {
-    const page = await instancesPage<{ customStatus?: unknown }>(url.href, token, fetchImpl, 10_000);
+    const page = await instancesPage<{ runtimeStatus?: string; customStatus?: unknown }>(url.href, token, fetchImpl, 10_000);
     if (page.status !== 200) throw new Error(`the Durable instance query answered ${page.status}`);
-    for (const item of page.items) statuses.push(item.customStatus ?? null);
+    for (const item of page.items) statuses.push({ runtimeStatus: item.runtimeStatus, customStatus: item.customStatus ?? null });
     token = page.continuationToken ?? undefined;
     if (!token) break;
   }

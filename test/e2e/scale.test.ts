@@ -1,6 +1,7 @@
 /**
  * Large fan-outs: 2,000 simulated recipients, above the default batch size (250), so the gather runs
- * through scatterGatherBatch sub-orchestrations and merges their results; and the largest gather the limits
+ * through scatterGatherBatch sub-orchestrations and merges their results; batches still running at the
+ * deadline (their answers count, their calls end); and the largest gather the limits
  * allow (15,000 recipients, an id of the longest accepted length) started twice, on a host that refuses ids
  * over 100 characters and sub-orchestrations whose id exists and still runs, as the backends do.
  */
@@ -61,6 +62,24 @@ test("2,000 simulated recipients with small latencies complete with counts.total
   // Wall clock, printed for the report (not asserted tightly: CI machines differ).
   expect(elapsed).toBeLessThan(80_000);
   console.log(`2,000 recipients: ${elapsed} ms wall, closedAt - startedAt ${Date.parse(r.closedAt) - Date.parse(r.startedAt)} ms`);
+});
+
+test("batches still running at the deadline: their answers count, their calls end, and a quorum larger than a batch met in them stands", async () => {
+  // 500 recipients: 2 batches of 250, each gathering all its recipients (a quorum of 300 does not fit in one).
+  // All but the last of each batch answer within 0.4 s; those two would take 60 s.
+  const N = 500;
+  const id = uniqueId("deadline");
+  const recipients = Array.from({ length: N }, (_, i) => ({
+    id: `r${i}`,
+    simulate: { latencyMs: i % 250 === 249 ? 60_000 : 100 + (i % 7) * 50, value: { i } },
+  }));
+  await startOk(target, { id, request: {}, recipients, completion: { mode: "quorum", quorum: 300, timeoutMs: 2000 } });
+  const status = await pollUntilDone(target, id, 80_000, 250);
+  const r = status.result;
+  expect(r).toMatchObject({ outcome: "complete", closedBy: "quorum-reached" });
+  expect(r.counts).toEqual({ total: N, succeeded: N - 2, failed: 0, timedOut: 2, abandoned: 0 });
+  // The two 60 s calls were ended at the deadline: the result waited for neither.
+  expect(Date.parse(r.closedAt) - Date.parse(r.startedAt)).toBeLessThan(30_000);
 });
 
 async function batchIdsOf(site: Target, id: string): Promise<string[]> {

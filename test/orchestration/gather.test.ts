@@ -479,13 +479,35 @@ describe("large fan-outs", () => {
         completion: { mode: "quorum", quorum: 3, agree: false },
       }),
     );
-    await h.until(async () => ((await h.status("g1~batch-2"))?.customStatus as { succeeded?: number } | null)?.succeeded === 1, "e recorded");
+    await h.until(
+      async () => ((await h.status("g1~batch-2"))?.customStatus as { succeeded?: number } | null)?.succeeded === 1,
+      "e recorded",
+    );
     await h.until(() => h.heldIds().includes("c"), "c held");
     h.release("c");
     const result = await h.result();
     expect(result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached", counts: { succeeded: 5, abandoned: 1 } });
     expect(statuses(result)).toMatchObject({ e: ["succeeded", 1], f: ["abandoned", undefined] });
     expect(result.aggregate).toMatchObject({ count: 5 });
+    expect(h.problems()).toEqual([]);
+  });
+
+  test("a quorum larger than a batch, met inside batches that are still running at the deadline: quorum-reached, the rest timedOut", async () => {
+    // Batches [a b] [c d] [e f] gather all their recipients (a quorum of 3 does not fit in 2); b, d, f never answer.
+    // The parent learns of a, c and e only when it closes the batches at the deadline.
+    const h = host((id) => (id === "b" || id === "d" || id === "f" ? "hold" : { value: 1 }));
+    await h.start(
+      gatherInput({
+        recipients: sims("a", "b", "c", "d", "e", "f"),
+        fanoutBatchSize: 2,
+        completion: { mode: "quorum", quorum: 3, agree: false, timeoutMs: 1000 },
+      }),
+    );
+    await h.until(() => h.heldIds().length === 3, "b, d and f held");
+    await h.advance(1000, 4); // the parent's deadline timer and each batch's
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached", counts: { succeeded: 3, timedOut: 3, abandoned: 0 } });
+    expect(statuses(result)).toMatchObject({ a: ["succeeded", 1], b: ["timedOut", undefined], e: ["succeeded", 1] });
     expect(h.problems()).toEqual([]);
   });
 
@@ -628,5 +650,32 @@ describe("auction", () => {
     await h.until(async () => ((await h.status()).customStatus as { succeeded: number }).succeeded === 1);
     await h.advance(10_000);
     expect(await h.result()).toMatchObject({ outcome: "partial", closedBy: "deadline", counts: { succeeded: 1 } });
+  });
+});
+
+describe.each([
+  ["one gather", {}],
+  ["batches", { fanoutBatchSize: 2 }],
+  ["batches under a window of 1 (batches not started by the deadline)", { fanoutBatchSize: 2, concurrency: { maxInFlight: 1 } }],
+  ["one gather under a window of 1", { concurrency: { maxInFlight: 1 } }],
+] as [string, Partial<GatherSpec>][])("quorum 5 of 6 with every call still running at the deadline: %s", (_name, shape) => {
+  test("closes by the deadline, every pending recipient timedOut (batches change nothing)", async () => {
+    const h = host(() => "hold");
+    await h.start(
+      gatherInput({
+        recipients: sims("a", "b", "c", "d", "e", "f"),
+        completion: { mode: "quorum", quorum: 5, agree: false, timeoutMs: 1000 },
+        ...shape,
+      }),
+    );
+    await h.until(() => h.heldIds().length > 0, "a call");
+    await h.advance(1000);
+    const result = await h.result();
+    expect({ closedBy: result.closedBy, outcome: result.outcome, counts: result.counts }).toEqual({
+      closedBy: "deadline",
+      outcome: "failed",
+      counts: { total: 6, succeeded: 0, failed: 0, timedOut: 6, abandoned: 0 },
+    });
+    expect(h.problems()).toEqual([]);
   });
 });

@@ -231,7 +231,11 @@ export class OrchestrationHost {
   private activities() {
     return {
       [FunctionNames.callRecipient]: (input: CallRecipientInput) => this.callRecipient(input),
-      [FunctionNames.aggregateResponses]: (input: Parameters<typeof aggregateResponses>[0]) => aggregateResponses(input),
+      [FunctionNames.aggregateResponses]: async (input: Parameters<typeof aggregateResponses>[0]) => {
+        const aggregated = await aggregateResponses(input);
+        this.endHeldCalls(); // as markGatherClosed does in the real activity's process
+        return aggregated;
+      },
       [FunctionNames.notifyResponder]: (input: unknown) => {
         this.notified.push(input);
         return { delivered: true };
@@ -241,9 +245,7 @@ export class OrchestrationHost {
       [FunctionNames.redriveAgreement]: (input: Parameters<typeof redriveAgreement>[0]) => redriveAgreement(input),
       [FunctionNames.closeBatches]: async ({ instanceIds }: { instanceIds: string[] }) => {
         for (const id of instanceIds) await this.engine.raiseEvent(id, CLOSE_EVENT, null).catch(() => undefined);
-        // As the real activity does in its process (gather/closing.ts): the gather's calls still running end.
-        // This host runs one gather at a time, so every held call is one of them.
-        for (const { cancel } of this.held.splice(0)) cancel();
+        this.endHeldCalls(); // as markGatherClosed does in the real activity's process
         return { closed: instanceIds.length };
       },
     };
@@ -278,7 +280,16 @@ export class OrchestrationHost {
     this.peakTotal = Math.max(this.peakTotal, this.liveTotal);
   }
 
-  /** Until released (answers `{ late: true }`) or cancelled by the gather's close (fails, as callRecipient does). */
+  /**
+   * The gather's calls still running end, as gather/closing.ts ends them in the process of the activity that
+   * marks the gather closed (closeBatches, aggregateResponses). This host runs one gather at a time, so every
+   * held call is one of its.
+   */
+  private endHeldCalls(): void {
+    for (const { cancel } of this.held.splice(0)) cancel();
+  }
+
+  /** Until released (answers `{ late: true }`) or ended by the gather's close (fails, as callRecipient does). */
   private hold(recipientId: string): Promise<{ value: Json; durationMs: number } | { error: string }> {
     return new Promise((resolve) =>
       this.held.push({

@@ -1,7 +1,7 @@
 /** What GET /api/scatter-gather/{id} adds to the custom status (src/views/gatherStatus.ts). */
 import type { DurableOrchestrationStatus } from "durable-functions";
 import { batchIdsOf, batchPrefixOf } from "../../src/durable/client";
-import { customStatusesByPrefix, policyOf, withBatchCounts } from "../../src/views/gatherStatus";
+import { batchStatusesByPrefix, policyOf, withBatchCounts } from "../../src/views/gatherStatus";
 
 describe("gather status", () => {
   test("policy: the specs of the input, never the run, URLs or data references", () => {
@@ -47,27 +47,48 @@ describe("gather status", () => {
       { phase: "gathering", total: 250, succeeded: 250, failed: 0, pending: 0 },
       { phase: "gathering", total: 250, succeeded: 120, failed: 3, pending: 127 },
       { phase: "gathering", total: 100, succeeded: 40, failed: 0, pending: 60 },
-    ];
+    ].map((customStatus) => ({ runtimeStatus: "Running", customStatus }));
     expect(withBatchCounts(parent, batches)).toEqual({ ...parent, succeeded: 410, failed: 3, pending: 187 });
     // A batch not started yet (no status) or unreadable counts nothing; the parent's figures stay the floor.
-    expect(withBatchCounts(parent, [null, { phase: "gathering" }])).toEqual(parent);
+    expect(withBatchCounts(parent, [{ customStatus: null }, { customStatus: { phase: "gathering" } }])).toEqual(parent);
+  });
+
+  test("a redrive's batches count on top of the outcomes it keeps", () => {
+    // 300 recipients, 200 kept successes, 100 redriven in two batches of 50: 5 and 0 answers so far.
+    const kept = { total: 200, succeeded: 200, failed: 0, timedOut: 0, abandoned: 0 };
+    const parent = { phase: "gathering" as const, total: 300, succeeded: 200, failed: 0, pending: 100, deadline: null };
+    const batches = [
+      { runtimeStatus: "Running", customStatus: { phase: "gathering", total: 50, succeeded: 5, failed: 1, pending: 44 } },
+      { runtimeStatus: "Running", customStatus: { phase: "gathering", total: 50, succeeded: 0, failed: 0, pending: 50 } },
+    ];
+    expect(withBatchCounts(parent, batches, kept)).toEqual({ ...parent, succeeded: 205, failed: 1, pending: 94 });
+  });
+
+  test("a batch that failed internally counts nothing of its own: the parent counts its recipients failed", () => {
+    // Batch 0 (100) failed after 60 answers; the parent has counted its 100 recipients failed. Batch 1 runs.
+    const parent = { phase: "gathering" as const, total: 200, succeeded: 0, failed: 100, pending: 100, deadline: null };
+    const batches = [
+      { runtimeStatus: "Failed", customStatus: { phase: "gathering", total: 100, succeeded: 60, failed: 0, pending: 40 } },
+      { runtimeStatus: "Running", customStatus: { phase: "gathering", total: 100, succeeded: 30, failed: 0, pending: 70 } },
+    ];
+    expect(withBatchCounts(parent, batches)).toEqual({ ...parent, succeeded: 30, failed: 100, pending: 70 });
   });
 
   test("one instance query by prefix through the client's endpoint, following continuation tokens", async () => {
     const urls: string[] = [];
     const pages = [
-      { body: [{ customStatus: { succeeded: 1 } }], token: "t1" },
-      { body: [{ customStatus: { succeeded: 2 } }, {}], token: "" },
+      { body: [{ runtimeStatus: "Running", customStatus: { succeeded: 1 } }], token: "t1" },
+      { body: [{ runtimeStatus: "Completed", customStatus: { succeeded: 2 } }, {}], token: "" },
     ];
     const fetchImpl = (async (url: string) => {
       urls.push(url);
       const page = pages.shift()!;
       return new Response(JSON.stringify(page.body), { status: 200, headers: page.token ? { "x-ms-continuation-token": page.token } : {} });
     }) as unknown as typeof fetch;
-    expect(await customStatusesByPrefix("http://127.0.0.1:17071/durabletask/", "g~batch-x-", fetchImpl)).toEqual([
-      { succeeded: 1 },
-      { succeeded: 2 },
-      null,
+    expect(await batchStatusesByPrefix("http://127.0.0.1:17071/durabletask/", "g~batch-x-", fetchImpl)).toEqual([
+      { runtimeStatus: "Running", customStatus: { succeeded: 1 } },
+      { runtimeStatus: "Completed", customStatus: { succeeded: 2 } },
+      { runtimeStatus: undefined, customStatus: null },
     ]);
     expect(urls).toHaveLength(2);
     expect(new URL(urls[0]).searchParams.get("instanceIdPrefix")).toBe("g~batch-x-");
