@@ -4,7 +4,7 @@ import { gatherApi } from "../http/register";
 import { errorBody } from "../gather/errors";
 import { readLimits } from "../gather/limits";
 import { parseRedriveStatuses } from "../gather/redrive";
-import { prepareRedrive } from "../gather/redriveRun";
+import { abandonRedrive, prepareRedrive } from "../gather/redriveRun";
 import type { OrchestrationInput } from "../gather/types";
 import { findStatus, isActive, purgeBatches } from "../durable/client";
 import { FunctionNames } from "../durable/names";
@@ -29,7 +29,8 @@ export async function redriveScatterGather(request: HttpRequest, context: Invoca
   const { id, client, status } = gather;
   const refused = refusal(client, status);
   if (refused) return refused;
-  const prepared = await prepareRedrive(getPayloadStore(), status.input as OrchestrationInput, statuses.value, {
+  const input = status.input as OrchestrationInput;
+  const prepared = await prepareRedrive(getPayloadStore(), input, statuses.value, {
     runId: newRunId(),
     fanoutBatchSize: readLimits().fanoutBatchSize,
     retentionDays: readPayloadStoreConfig(process.env).retentionDays,
@@ -38,14 +39,18 @@ export async function redriveScatterGather(request: HttpRequest, context: Invoca
     const details = prepared.status === 400 ? [{ path: "status", message: prepared.message }] : undefined;
     return jsonResponse(prepared.status, errorBody(prepared.status === 400 ? "invalid_request" : "conflict", prepared.message, details));
   }
-  // The earlier run's batches are finished; once the new run owns the id, nothing would find them to purge.
-  await purgeBatches(client, status);
   try {
+    // The earlier run's batches are finished; once the new run owns the id, nothing would find them to purge.
+    await purgeBatches(client, status);
     await client.startNew(FunctionNames.orchestrator, { instanceId: id, input: prepared.input });
   } catch (error) {
-    // Lost a race with another start or redrive of the same id.
-    const again = await findStatus(client, id);
+    // Not started: the prepared run folder goes and the earlier run may be redriven again.
+    await abandonRedrive(getPayloadStore(), input, prepared.input.run.runId).catch(() => undefined);
+    // Lost a race with a start of the same id (a redrive of the same run is refused by its claim).
+    const again = await findStatus(client, id, true);
     if (again && isActive(again)) return running(client, id);
+    if (again && runOf(again) !== input.run.runId)
+      return conflict(`scatter-gather ${id} was started again meanwhile: redrive its latest run`);
     throw error;
   }
   context.log(`Redrive ${prepared.redrives} of scatter-gather ${id}: ${prepared.recipients} recipient(s) (${statuses.value.join(",")})`);
@@ -70,6 +75,11 @@ function running(client: df.DurableClient, id: string): HttpResponseInit {
     { ...errorBody("conflict", `scatter-gather ${id} is still running`), ...urls },
     { Location: urls.statusQueryGetUri },
   );
+}
+
+/** The run a status shows (its input's run id). */
+function runOf(status: df.DurableOrchestrationStatus): string | undefined {
+  return (status.input as Partial<OrchestrationInput> | null)?.run?.runId;
 }
 
 function conflict(message: string): HttpResponseInit {

@@ -4,7 +4,7 @@
  * the redrive document) and its orchestration input (references, counts and the policy as the gather gave it).
  * The redrive route starts it; the orchestration tests start it the same way.
  */
-import { runStartedAt } from "../payload/keys";
+import { gatherKeys, runStartedAt } from "../payload/keys";
 import type { PayloadStore } from "../payload/store";
 import { DEFAULT_RETRY_DEADLINE_MS } from "./limits";
 import { concurrencyInput } from "./concurrency";
@@ -34,11 +34,19 @@ function expiresTooSoon(input: OrchestrationInput, retentionDays: number, now: D
 }
 
 const DAY_MS = 86_400_000;
+/**
+ * A redrive claim whose run has not started after this long was left by a request that died between its claim and
+ * its start (the route takes seconds at most: it writes three blobs, purges the batches, starts the run).
+ */
+const CLAIM_STALE_MS = 5 * 60_000;
 
 export type RedriveStart =
   { ok: true; input: OrchestrationInput; recipients: number; redrives: number } | { ok: false; status: 400 | 409; message: string };
 
-/** Prepares run `runId` of the gather whose latest run `input` started; nothing is written when it is refused. */
+/**
+ * Prepares run `runId` of the gather whose latest run `input` started; nothing is written when it is refused.
+ * Once it is prepared, the latest run is claimed for it: a caller that does not start it calls `abandonRedrive`.
+ */
 export async function prepareRedrive(
   store: PayloadStore,
   input: OrchestrationInput,
@@ -64,12 +72,26 @@ export async function prepareRedrive(
   const recipients = plan.indexes.map((index) => all[index]);
   const run = { instanceId: id, runId };
   const redrives = (input.redrive?.redrives ?? 0) + 1;
+  // One redrive per run: a second request that read the same result is refused before it writes anything.
+  const claim = await previous.claimRedrive(runId, now, CLAIM_STALE_MS);
+  if (!claim.claimed)
+    return {
+      ok: false,
+      status: 409,
+      message: `scatter-gather ${id}: this run was already redriven (run ${claim.by}); redrive the gather again once that run has ended`,
+    };
+
   const next = new RunPayloads(store, run);
-  await Promise.all([
-    next.storeRequest(request),
-    next.storeRecipients(recipients),
-    next.storeRedrive({ redrives, previousRunId: input.run.runId, listRunId, indexes: plan.indexes, entries: plan.entries }),
-  ]);
+  try {
+    await Promise.all([
+      next.storeRequest(request),
+      next.storeRecipients(recipients),
+      next.storeRedrive({ redrives, previousRunId: input.run.runId, listRunId, indexes: plan.indexes, entries: plan.entries }),
+    ]);
+  } catch (error) {
+    await abandonRedrive(store, input, runId).catch(() => undefined);
+    throw error;
+  }
   // The policy as the gather gave it; what depends on the recipient list is made again for the redriven ones.
   const { recipientCount: _count, batchIdPrefix: _prefix, origins: _origins, batchSlots: _slots, ...policy } = input;
   return {
@@ -86,4 +108,10 @@ export async function prepareRedrive(
       redrive: { redrives, listRunId, kept: plan.kept },
     },
   };
+}
+
+/** Undoes a prepared redrive that was not started: its run folder goes, and the run it redrove is free again. */
+export async function abandonRedrive(store: PayloadStore, input: OrchestrationInput, runId: string): Promise<void> {
+  await store.deleteByPrefix(gatherKeys(input.run.instanceId, runId).prefix);
+  await new RunPayloads(store, input.run).releaseRedriveClaim();
 }

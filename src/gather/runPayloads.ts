@@ -75,6 +75,12 @@ const READ_GROUPS_AT_ONCE = 16;
 /** One group writer per store and process: answers of concurrent calls in this process group together. */
 const writers = new WeakMap<PayloadStore, AnswerGroupWriter>();
 
+/** Which redrive claimed a run, and when (RunPayloads.claimRedrive). */
+interface RedriveClaim {
+  runId: string;
+  at: string;
+}
+
 export class RunPayloads {
   readonly keys: GatherKeys;
 
@@ -303,6 +309,31 @@ export class RunPayloads {
 
   redrive(): Promise<RedriveDocument> {
     return this.store.getJson<RedriveDocument>(`${this.keys.prefix}redrive.json`, { cache: true });
+  }
+
+  /**
+   * Claims this (finished) run for the redrive that will become run `by`: one redrive per run, so two redrive
+   * requests that read the same result cannot both start (the second would plan from a result the first has
+   * replaced). Put-if-absent makes it atomic. A claim older than `staleMs` whose run never started (the caller
+   * planned from this run, so it is still the latest) is a crashed attempt's, and is taken over.
+   */
+  async claimRedrive(by: string, now: Date, staleMs: number): Promise<{ claimed: true } | { claimed: false; by: string }> {
+    const claim: RedriveClaim = { runId: by, at: now.toISOString() };
+    const put = await this.store.putJson(this.redriveClaimKey, claim);
+    if (put.identical) return { claimed: true };
+    const held = await this.store.getJson<RedriveClaim>(this.redriveClaimKey);
+    if (now.getTime() - Date.parse(held.at) <= staleMs) return { claimed: false, by: held.runId };
+    await this.store.deleteByPrefix(this.redriveClaimKey);
+    return (await this.store.putJson(this.redriveClaimKey, claim)).identical ? { claimed: true } : { claimed: false, by: held.runId };
+  }
+
+  /** Gives the claim up (the redrive it was for did not start). */
+  async releaseRedriveClaim(): Promise<void> {
+    await this.store.deleteByPrefix(this.redriveClaimKey);
+  }
+
+  private get redriveClaimKey(): string {
+    return `${this.keys.prefix}redriven-by.json`;
   }
 
   storeResult(result: ResultDocument): Promise<PutResult> {

@@ -235,7 +235,9 @@ function redriveOperation(): Json {
       }),
       "400": error("A bad status, nothing matches, or the policy is already met"),
       "404": error("Unknown id"),
-      "409": error("Still running (the body carries its management URLs), terminated, failed, or an auction"),
+      "409": error(
+        "Still running (the body carries its management URLs), terminated, failed, an auction, or another redrive of the same run was accepted first",
+      ),
     },
   };
 }

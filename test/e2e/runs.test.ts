@@ -56,6 +56,33 @@ describe("runs of one id", () => {
   });
 
   (ownsHost ? test : test.skip)(
+    "six redrives of one run sent together: one starts, the others are refused (409) and write nothing; DELETE leaves nothing",
+    async () => {
+      const id = uniqueId("redrives");
+      const recipients = [
+        { id: "ok", simulate: { latencyMs: 0, value: 1 } },
+        { id: "down", simulate: { latencyMs: 300, failureRate: 1 } },
+      ];
+      await startOk(target, { id, request: 1, recipients });
+      await pollUntil(target, id, (s) => s.runtimeStatus === "Completed");
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () => keyedFetch(`${target.baseUrl}/api/scatter-gather/${id}/redrive`, { method: "POST" })),
+      );
+      const statuses = answers.map((a) => a.status).sort();
+      expect(statuses).toEqual([202, 409, 409, 409, 409, 409]);
+      const refused = (await Promise.all(answers.filter((a) => a.status === 409).map((a) => a.json()))) as { error: { message: string } }[];
+      for (const body of refused) expect(body.error.message).toMatch(/already redriven|still running/);
+      const done = await pollUntil(target, id, (s) => s.runtimeStatus === "Completed" && s.result?.redrives !== undefined, 20_000);
+      expect(done.result).toMatchObject({ redrives: 1, counts: { succeeded: 1, failed: 1 } });
+      expect(done.result.responses.map((r: { attempts: number }) => r.attempts)).toEqual([1, 2]);
+      // Two runs' folders: the first and the redrive's; the refused requests wrote none.
+      expect(new Set((await storedKeysOf(id)).map((key) => key.split("/")[1])).size).toBe(2);
+      expect((await keyedFetch(`${target.baseUrl}/api/scatter-gather/${id}`, { method: "DELETE" })).status).toBe(204);
+      expect(await storedKeysOf(id)).toEqual([]);
+    },
+  );
+
+  (ownsHost ? test : test.skip)(
     "terminate, then DELETE while slow answers still arrive: nothing of the gather is left behind",
     async () => {
       const slowServer = await recipientServer(() => ({ json: { late: true }, delayMs: 2500 }));

@@ -4,7 +4,8 @@
  * (no task yielded twice), the whole gather's result is merged from both runs, batches and a deadline included,
  * and an agreement quorum counts the earlier equal answers.
  */
-import type { GatherResult } from "../../src/gather/types";
+import { abandonRedrive, prepareRedrive } from "../../src/gather/redriveRun";
+import type { GatherResult, OrchestrationInput } from "../../src/gather/types";
 import { gatherInput, useHosts, type OrchestrationHost } from "./host";
 
 const host = useHosts();
@@ -130,4 +131,32 @@ test("an agreement quorum counts the earlier equal answers", async () => {
   expect(second.aggregate).toEqual({ kind: "vote", value: { v: 1 }, count: 3 });
   expect(h.flatActions().filter((a) => a.functionName === "redriveAgreement")).toHaveLength(1);
   expect(h.problems()).toEqual([]);
+});
+
+test("one redrive per run: a second request planned from the same result is refused and writes nothing; a claim is given up or goes stale", async () => {
+  const h = host((id) => (id === "b" ? { error: "HTTP 500" } : { value: 1 }));
+  await h.start(gatherInput({}));
+  await h.result();
+  const input = (await h.finished()).input as OrchestrationInput;
+  const options = (runId: string, now = new Date("2026-12-07T00:00:00Z")) => ({ runId, fanoutBatchSize: 250, now });
+  const runs = async () => {
+    const folders = new Set<string>();
+    for await (const ref of h.store.list("g1/")) folders.add(ref.key.split("/")[1]);
+    return [...folders].sort();
+  };
+
+  expect(await prepareRedrive(h.store, input, ["failed"], options("run-a"))).toMatchObject({ ok: true });
+  // Planned from the same result (it read the status before run-a started, say): refused, nothing written.
+  const second = await prepareRedrive(h.store, input, ["failed"], options("run-b"));
+  expect(second).toMatchObject({ ok: false, status: 409, message: expect.stringContaining("already redriven (run run-a)") });
+  expect(await runs()).toEqual(["run-1", "run-a"]);
+
+  // run-a did not start after all (its start failed): its folder goes and the run may be redriven again.
+  await abandonRedrive(h.store, input, "run-a");
+  expect(await runs()).toEqual(["run-1"]);
+  expect(await prepareRedrive(h.store, input, ["failed"], options("run-c"))).toMatchObject({ ok: true });
+
+  // A claim whose run never started (its request died) is taken over once it is 5 minutes old.
+  expect(await prepareRedrive(h.store, input, ["failed"], options("run-d", new Date("2026-12-07T00:04:00Z")))).toMatchObject({ ok: false });
+  expect(await prepareRedrive(h.store, input, ["failed"], options("run-e", new Date("2026-12-07T00:06:00Z")))).toMatchObject({ ok: true });
 });
