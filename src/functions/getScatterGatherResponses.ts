@@ -59,14 +59,19 @@ async function currentEntries(payloads: RunPayloads, byResponder: boolean, redri
   });
 }
 
-/** A redrive that runs: the earlier entries, each redriven one pending until this run has stored its answer. */
+/**
+ * A redrive that runs: the earlier entries, each redriven one pending until this run has stored its answer, its
+ * attempts counted across runs as the result will count them.
+ */
 async function redriveEntries(payloads: RunPayloads): Promise<ResponseEntry[]> {
-  const [doc, stored] = await Promise.all([payloads.redrive(), payloads.storedAnswers()]);
+  const [doc, stored, redriven] = await Promise.all([payloads.redrive(), payloads.storedAnswers(), payloads.recipients()]);
   const entries: ResponseEntry[] = doc.entries.map((entry, index) => ({ index, ...entry }));
   doc.indexes.forEach((index, i) => {
     const answer = stored.get(i);
-    const { recipientId } = doc.entries[index];
-    entries[index] = answer ? { index, recipientId, status: "succeeded", answer } : { index, recipientId, status: "pending" };
+    const { recipientId, attempts } = doc.entries[index];
+    entries[index] = answer
+      ? { index, recipientId, status: "succeeded", answer, ...(attempts ? { earlierAttempts: attempts } : {}) }
+      : { index, recipientId, status: "pending", ...(repliesLater(redriven[i]) ? { waitingFor: "reply" as const } : {}) };
   });
   return entries;
 }

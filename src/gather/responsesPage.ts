@@ -25,6 +25,8 @@ export interface ResponseEntry extends Omit<RecipientOutcome, "status"> {
   status: EntryStatus;
   /** A pending callback or queue recipient: its answer comes as a reply. */
   waitingFor?: "reply";
+  /** A redriven recipient answered in the running redrive: its attempts in earlier runs (added to its stored ones). */
+  earlierAttempts?: number;
 }
 
 export interface PageQuery {
@@ -136,7 +138,7 @@ export async function responsesPage(
 
 /** An entry as the page shows it: a succeeded one with its stored value, or an error naming what is lost. */
 function pageItem(full: ResponseEntry, read: AnswerRead | undefined): PageItem {
-  const { index: _index, ...entry } = publicOutcome(full);
+  const { index: _index, earlierAttempts = 0, ...entry } = publicOutcome(full);
   if (entry.status !== "succeeded") return entry;
   if (!read) return { ...entry, error: "the answer cannot be read: no stored answer is recorded for it" };
   if (read.error) return { ...entry, error: read.error.message };
@@ -144,7 +146,7 @@ function pageItem(full: ResponseEntry, read: AnswerRead | undefined): PageItem {
   return {
     ...entry,
     value: answer.value,
-    ...(entry.attempts === undefined && answer.attempts !== undefined ? { attempts: answer.attempts } : {}),
+    ...(entry.attempts === undefined && answer.attempts !== undefined ? { attempts: earlierAttempts + answer.attempts } : {}),
     ...(entry.durationMs === undefined && answer.durationMs !== undefined ? { durationMs: answer.durationMs } : {}),
   };
 }

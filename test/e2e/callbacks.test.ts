@@ -188,7 +188,7 @@ test("callbacks under quorum with agreement, with retries of the delivery and a 
   expect((await getGather(target, id)).body.result.counts.total).toBe(6);
 });
 
-test("a callback recipient that timed out, redriven: delivered again with a new token, its reply merged; the old token is refused", async () => {
+test("a callback recipient that timed out, redriven: delivered again with a new token, shown waiting for its reply, its reply merged; the old token is refused", async () => {
   let round = 0;
   const server = await recipientServer(() => ({ status: 202, text: "" }));
   const { id } = await startOk(target, {
@@ -211,6 +211,12 @@ test("a callback recipient that timed out, redriven: delivered again with a new 
   const newUrl = server.calls[1].body.respondUrl as string;
   expect(newUrl).not.toBe(oldUrl);
   expect(server.calls[1].body).toMatchObject({ requestId: id, recipientId: "slow", request: { q: 1 } });
+  // While the redrive waits for the reply, the responses route says so, next to the kept answer.
+  const waiting = await request(`${target.baseUrl}/api/scatter-gather/${id}/responses`);
+  expect(waiting.body.items).toMatchObject([
+    { recipientId: "quick", status: "succeeded", attempts: 1 },
+    { recipientId: "slow", status: "pending", waitingFor: "reply" },
+  ]);
   // The earlier run's token opens nothing now; the new one does.
   expect((await postAnonymous(oldUrl, { value: { n: 5 } })).status).toBe(401);
   expect((await postAnonymous(newUrl, { value: { n: 2 } })).status).toBe(202);

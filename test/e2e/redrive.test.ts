@@ -134,6 +134,34 @@ test("only the failed recipients are called again; the result covers the whole g
   expect((await request(gatherUrl(target, id))).status).toBe(404);
 });
 
+test("while a redrive runs, the responses route counts a redriven answer's attempts across runs, as the result will", async () => {
+  let redriving = false;
+  // The first run: r1 and r2 fail. The redrive: r1 answers at once, r2 after 2.5 s.
+  const server = await recipientServer((call) => {
+    const recipientId = call.body.recipientId as string;
+    if (!redriving) return recipientId === "r0" ? { json: { price: 0 } } : { status: 500, json: { down: true } };
+    return { json: { price: 2 }, delayMs: recipientId === "r2" ? 2500 : 0 };
+  });
+  const id = uniqueId("redrive-live");
+  await startOk(target, { id, request: null, recipients: recipients(3, server) });
+  await pollUntilDone(target, id);
+  redriving = true;
+  expect((await redrive(id)).status).toBe(202);
+  let live: AnyJson[] = [];
+  for (let tries = 0; tries < 100 && live.find((r) => r.recipientId === "r1")?.status !== "succeeded"; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    live = await allResponses(id);
+  }
+  expect((await request(gatherUrl(target, id))).body.runtimeStatus).toBe("Running");
+  expect(live.map((r) => [r.recipientId, r.status, r.attempts])).toEqual([
+    ["r0", "succeeded", 1],
+    ["r1", "succeeded", 2],
+    ["r2", "pending", undefined],
+  ]);
+  const done = await redriveDone(id, 1);
+  expect(done.result.responses.map((r: AnyJson) => r.attempts)).toEqual([1, 2, 2]);
+});
+
 test("409 while running, 404 unknown, 400 for a bad status", async () => {
   const slow = await flakyServer(new Set(), 1500);
   const id = uniqueId("redrive-busy");
