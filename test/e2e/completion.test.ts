@@ -76,7 +76,9 @@ describe("completion modes", () => {
       recipients: [sim("slow", 2500, "s"), sim("fails", 0, "x", 1), sim("fast", 100, "f"), sim("slower", 3000, "t")],
       completion: { mode: "first" },
     });
-    expect(closedAfterMs).toBeLessThan(1500);
+    // Closed before the slow ones would have answered (their status says so too): bounds by the stragglers, not by
+    // how fast this machine is (a loaded CI machine took over 1.5 s once).
+    expect(closedAfterMs).toBeLessThan(2500);
     const r = status.result;
     expect(r).toMatchObject({ outcome: "complete", closedBy: "first-response" });
     expect(r.counts).toEqual({ total: 4, succeeded: 1, failed: 1, timedOut: 0, abandoned: 2 });
@@ -87,7 +89,7 @@ describe("completion modes", () => {
     expect(by.slower.status).toBe("abandoned");
     expect(r.responses.map((x: AnyJson) => x.recipientId)).toEqual(["slow", "fails", "fast", "slower"]);
     expect(r.aggregate).toEqual({ kind: "collect", values: { fast: "f" }, count: 1 });
-    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(1000);
+    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(2500);
   });
 
   test("quorum: closes when `quorum` answers succeeded", async () => {
@@ -96,12 +98,12 @@ describe("completion modes", () => {
       recipients: [sim("a", 50, 1), sim("b", 100, 2), sim("c", 2500, 3), sim("d", 0, 4, 1)],
       completion: { mode: "quorum", quorum: 2 },
     });
-    expect(closedAfterMs).toBeLessThan(1500);
+    expect(closedAfterMs).toBeLessThan(2500); // before c would have answered
     const r = status.result;
     expect(r).toMatchObject({ outcome: "complete", closedBy: "quorum-reached" });
     expect(r.counts).toEqual({ total: 4, succeeded: 2, failed: 1, timedOut: 0, abandoned: 1 });
     expect(byId(r).c.status).toBe("abandoned");
-    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(1000);
+    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(2500);
   });
 
   test("agreement quorum: closes when `quorum` answers carry deep-equal values (key order does not matter)", async () => {
@@ -116,14 +118,14 @@ describe("completion modes", () => {
       ],
       completion: { mode: "quorum", quorum: 2, agree: true },
     });
-    expect(closedAfterMs).toBeLessThan(1800);
+    expect(closedAfterMs).toBeLessThan(2500); // before v would have answered
     const r = status.result;
     expect(r).toMatchObject({ outcome: "complete", closedBy: "quorum-reached" });
     expect(r.counts).toEqual({ total: 5, succeeded: 4, failed: 0, timedOut: 0, abandoned: 1 });
     expect(byId(r).v.status).toBe("abandoned");
     expect(byId(r).w).toMatchObject({ status: "succeeded", value: { verdict: "yes", score: [1, 2], meta: { a: 1, b: 2 } } });
     expect(msBetween(r.startedAt, r.closedAt)).toBeGreaterThanOrEqual(400);
-    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(1400);
+    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(2500);
   });
 
   test("quorum-unreachable: closes as soon as the quorum can no longer be met", async () => {
@@ -132,7 +134,7 @@ describe("completion modes", () => {
       recipients: [sim("a", 0, 1, 1), sim("b", 50, 2, 1), sim("c", 2500, 3), sim("d", 100, 4)],
       completion: { mode: "quorum", quorum: 3 },
     });
-    expect(closedAfterMs).toBeLessThan(1500);
+    expect(closedAfterMs).toBeLessThan(2500); // before c would have answered
     const r = status.result;
     expect(status.runtimeStatus).toBe("Completed");
     expect(r).toMatchObject({ outcome: "failed", closedBy: "quorum-unreachable" });
@@ -230,9 +232,10 @@ describe("deadline", () => {
     expect(byId(r).late.value).toBeUndefined();
     const closedAfter = msBetween(r.startedAt, r.closedAt);
     expect(closedAfter).toBeGreaterThanOrEqual(timeoutMs);
-    expect(closedAfter).toBeLessThan(timeoutMs + 1000);
+    // At the deadline, before the late ones would have answered (3 s): not later, however loaded the machine.
+    expect(closedAfter).toBeLessThan(3000);
     expect(wall).toBeGreaterThanOrEqual(timeoutMs);
-    expect(wall).toBeLessThan(timeoutMs + 1000);
+    expect(wall).toBeLessThan(3000);
     expect(r.aggregate).toEqual({ kind: "collect", values: { fast: 1, medium: 2 }, count: 2 });
   });
 
