@@ -9,6 +9,7 @@ import type { InvocationContext } from "@azure/functions";
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
 import type { OrchestrationInput } from "../gather/types";
 import { notifyInstanceId, runBatchPrefix } from "../gather/instanceIds";
+import { CLOSE_EVENT } from "./names";
 
 /**
  * The durable client's own endpoint (`rpcBaseUrl` of the durableClient binding: the extension's loopback
@@ -65,6 +66,47 @@ export async function terminateGather(client: DurableClient, status: DurableOrch
     terminated++;
   }
   return terminated;
+}
+
+/**
+ * Raises CLOSE_EVENT on each batch; returns how many took it. A batch that is gone (404; a finished one answers
+ * 410, which the client takes as delivered) needs no closing. Any other failure is tried again a few times: the
+ * parent waits for every batch it closes, so a batch left open keeps the gather from ending until it ends on its
+ * own. One that still fails is logged and skipped.
+ */
+export async function closeBatchInstances(
+  client: DurableClient,
+  instanceIds: readonly string[],
+  {
+    attempts = 3,
+    delayMs = 500,
+    log = () => undefined,
+    sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+  }: {
+    attempts?: number;
+    delayMs?: number;
+    log?: (message: string) => void;
+    sleep?: (ms: number) => Promise<void>;
+  } = {},
+): Promise<number> {
+  let closed = 0;
+  for (const instanceId of instanceIds) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.raiseEvent(instanceId, CLOSE_EVENT, null);
+        closed++;
+        break;
+      } catch (error) {
+        const message = (error as Error).message;
+        if (/No instance with ID/.test(message) || attempt >= attempts) {
+          log(`batch ${instanceId} was not closed: ${message}`);
+          break;
+        }
+        await sleep(delayMs * attempt);
+      }
+    }
+  }
+  return closed;
 }
 
 /**
