@@ -17,7 +17,7 @@ import type { OrchestrationContext } from "durable-functions";
 import { failureReason } from "../gather/failures";
 import type { Decision } from "../gather/policy";
 import { nextRetry } from "../gather/retry";
-import { GatherTally, type KeptOutcomes } from "../gather/tally";
+import { GatherTally, progressOf, type KeptOutcomes } from "../gather/tally";
 import { CallWindow, type WindowShare } from "../gather/window";
 import { AwaitedReplies, parseReplyEvent } from "../gather/replies";
 import type { AnswerFacts, FactSpec } from "../gather/facts";
@@ -92,7 +92,11 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   const calls = new RecipientCalls(context, input, tally);
   const decision = yield* gatherLoop(context, calls.stream, tally, input.deadline, (task) => calls.take(task), calls.progress);
   calls.cancelTimers();
-  return { decision, ...tally.close(decision), plan: tally.plan() };
+  const closed = tally.close(decision);
+  // A batch takes no reply once its gathering ended, though it runs on until its calls in flight end (DTFx): its
+  // status says so, and the answers route refuses such a reply (410) rather than accept one nobody counts.
+  if (input.closable) context.df.setCustomStatus(progressOf(closed.counts, input.deadline, "done"));
+  return { decision, ...closed, plan: tally.plan() };
 }
 
 /**

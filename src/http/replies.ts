@@ -92,12 +92,19 @@ async function raise(client: DurableClient, sender: ReplySender, reply: Reply, r
       ? { index, error: reply.error }
       : { index, answer: ref, facts: answerFacts(reply.value, { agree: input.completion.agree, aggregate: input.aggregate }) };
   const target = replyTarget(sender.id, input, index);
+  // A batch may have ended its gathering while its gather goes on (the policy met inside it, or closed by the
+  // gather): an event raised there would be dropped, and the client takes the extension's 410 for an ended
+  // instance as delivered. So its own status decides first.
+  if (target !== sender.id) {
+    const batch = await findStatus(client, target, true);
+    if (!batch || runStateOf(batch, input.run.runId) !== "gathering") return false;
+  }
   try {
     await client.raiseEvent(target, REPLY_EVENT, data);
     return true;
   } catch (error) {
-    // The extension answers 410 (or 404) for an instance that has ended (or never started).
-    if (/\b(404|410)\b/.test((error as Error).message)) return false;
+    // An instance that is gone: the client says "No instance with ID … found." for the extension's 404.
+    if (/No instance with ID|\b(404|410)\b/.test((error as Error).message)) return false;
     throw error;
   }
 }

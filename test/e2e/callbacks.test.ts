@@ -224,3 +224,35 @@ test("a callback recipient that timed out, redriven: delivered again with a new 
   expect(done.result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { total: 2, succeeded: 2 } });
   expect(done.result.aggregate).toMatchObject({ kind: "summary", sum: 3, count: 2 });
 });
+
+test("a reply for a batch that has ended while its gather still runs is refused (410), never accepted and dropped", async () => {
+  // Batch 0 (cb0, a fast simulated recipient, a 4 s one) meets `first` inside itself and ends; the gather then
+  // closes batch 1 (a 4 s recipient) and takes back what it had. cb0 replies after its batch ended.
+  const instance = async (instanceId: string) =>
+    (await request(`${target.baseUrl}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}?showInput=true`)).body;
+  const server = await recipientServer(() => ({ status: 202, text: "" }));
+  const slow = await recipientServer(() => ({ json: { v: "slow" }, delayMs: 4000 }));
+  const id = uniqueId("cb-batch-ended");
+  await startOk(target, {
+    id,
+    request: 1,
+    recipients: [
+      { id: "cb0", url: `${server.url}/cb`, reply: "callback" },
+      { id: "sim", simulate: { value: 1, latencyMs: 300 } },
+      { id: "slow0", url: `${slow.url}/q` },
+      { id: "slow1", url: `${slow.url}/q` },
+    ],
+    completion: { mode: "first", timeoutMs: 20_000 },
+  });
+  await server.waitForCalls(1);
+  const batch0 = `${(await instance(id)).input.batchIdPrefix}0`;
+  // Its gathering has ended (it met the policy); it may still run until its calls in flight end.
+  const ended = async () =>
+    (await instance(batch0))?.customStatus?.phase === "done" || (await instance(batch0))?.runtimeStatus === "Completed";
+  for (let i = 0; i < 400 && !(await ended()); i++) await sleep(10);
+  const reply = await postAnonymous(server.calls[0].body.respondUrl as string, { value: { late: true } });
+  expect(reply.status).toBe(410);
+  expect(reply.body.error.message).toMatch(/has closed: the reply came too late/);
+  const done = await pollUntilDone(target, id, 30_000);
+  expect(done.result.responses.find((r: AnyJson) => r.recipientId === "cb0").status).toBe("abandoned");
+});
