@@ -39,7 +39,7 @@ export function parseRedriveStatuses(raw: string | null): ParsedStatuses {
   if (raw === null || raw.trim() === "") return { ok: true, value: [...REDRIVABLE] };
   const values = raw.split(",").map((s) => s.trim());
   const bad = values.find((s) => !(REDRIVABLE as readonly string[]).includes(s));
-  if (bad !== undefined) return { ok: false, message: `status must be a comma-separated list of ${REDRIVABLE.join(", ")}; got '${bad}'` };
+  if (bad !== undefined) return { ok: false, message: `must be a comma-separated list of ${REDRIVABLE.join(", ")}; got '${bad}'` };
   return { ok: true, value: REDRIVABLE.filter((s) => values.includes(s)) };
 }
 
