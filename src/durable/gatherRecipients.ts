@@ -18,6 +18,7 @@ import { failureReason } from "../gather/failures";
 import type { Decision } from "../gather/policy";
 import { nextRetry } from "../gather/retry";
 import { GatherTally, progressOf, type KeptOutcomes } from "../gather/tally";
+import { batchCloseKey } from "../gather/instanceIds";
 import { CallWindow, type WindowShare } from "../gather/window";
 import { AwaitedReplies, parseReplyEvent } from "../gather/replies";
 import type { AnswerFacts, FactSpec } from "../gather/facts";
@@ -92,6 +93,14 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   const calls = new RecipientCalls(context, input, tally);
   const decision = yield* gatherLoop(context, calls.stream, tally, input.deadline, (task) => calls.take(task), calls.progress);
   calls.cancelTimers();
+  // A batch that met the policy (or exceeded the tolerance) inside itself ends its own calls in flight, as a gather
+  // without batches does when it aggregates: it completes, and its parent learns the decision, only once none is
+  // open (DTFx). Closed by its parent or its deadline, the parent's closeBatches ends them.
+  if (input.closable && input.closeKey && decision && decision.closedBy !== "deadline")
+    yield context.df.callActivity(FunctionNames.closeBatches, {
+      instanceIds: [],
+      closeKey: batchCloseKey(input.closeKey, context.df.instanceId),
+    });
   const closed = tally.close(decision);
   // A batch takes no reply once its gathering ended, though it runs on until its calls in flight end (DTFx): its
   // status says so, and the answers route refuses such a reply (410) rather than accept one nobody counts.

@@ -2,6 +2,7 @@ import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
 import { QueueAllowlist, UrlAllowlist } from "../gather/allowlist";
 import { watchGather } from "../gather/closing";
+import { batchCloseKey } from "../gather/instanceIds";
 import { deliver, RecipientError, type ReplyChannel } from "../gather/deliver";
 import { repliesLater } from "../gather/transports";
 import { answerTokenKey, recipientToken, TOKEN_PARAMETER } from "../http/answerTokens";
@@ -35,7 +36,11 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
   if (!(await gatherStillOpen(input, context))) throw new RecipientError(STOPPED);
   const started = performance.now();
   // Ends the call at once if the gather closes meanwhile (closing.ts).
-  const watch = watchGather(input.closeKey ?? input.requestId);
+  const closeKey = input.closeKey ?? input.requestId;
+  const owner = context?.triggerMetadata?.instanceId;
+  // Its gather's key, and its batch's: a batch that decides ends its own calls (closing.ts batchCloseKey).
+  const watch =
+    typeof owner === "string" && owner !== input.requestId ? watchGather(closeKey, batchCloseKey(closeKey, owner)) : watchGather(closeKey);
   try {
     const reply = repliesLater(recipient) ? await replyChannel(input, recipient.id, context) : undefined;
     const delivery = { requestId: input.requestId, recipient, request, ...(reply ? { reply } : {}) };

@@ -30,22 +30,26 @@ class GatherClosedError extends Error {
   }
 }
 
-/** A signal aborted when the gather closes; call release() when the call ends. */
-export function watchGather(requestId: string): { signal: AbortSignal; release(): void } {
+/** A signal aborted when any of `keys` is marked closed (the gather, or the call's batch); call release() when the call ends. */
+export function watchGather(...keys: string[]): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
-  if (closedAt.has(requestId)) {
+  if (keys.some((key) => closedAt.has(key))) {
     controller.abort(new GatherClosedError());
     return { signal: controller.signal, release: () => undefined };
   }
-  let set = inFlight.get(requestId);
-  if (!set) inFlight.set(requestId, (set = new Set()));
-  set.add(controller);
+  for (const key of keys) {
+    let set = inFlight.get(key);
+    if (!set) inFlight.set(key, (set = new Set()));
+    set.add(controller);
+  }
   return {
     signal: controller.signal,
     release: () => {
-      const current = inFlight.get(requestId);
-      current?.delete(controller);
-      if (current?.size === 0) inFlight.delete(requestId);
+      for (const key of keys) {
+        const current = inFlight.get(key);
+        current?.delete(controller);
+        if (current?.size === 0) inFlight.delete(key);
+      }
     },
   };
 }

@@ -82,6 +82,16 @@ test("batches still running at the deadline: their answers count, their calls en
   expect(Date.parse(r.closedAt) - Date.parse(r.startedAt)).toBeLessThan(30_000);
 });
 
+test("first over batches: the batch that decides ends its own slow calls, so the gather closes at once", async () => {
+  // 500 recipients in 2 batches of 250: r0 answers in 0.3 s, the others would take 10 s.
+  const id = uniqueId("first-batches");
+  const recipients = Array.from({ length: 500 }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: i === 0 ? 300 : 10_000, value: i } }));
+  await startOk(target, { id, request: {}, recipients, completion: { mode: "first" } });
+  const r = (await pollUntilDone(target, id, 30_000, 100)).result;
+  expect(r).toMatchObject({ closedBy: "first-response", counts: { succeeded: 1, failed: 0, abandoned: 499 } });
+  expect(Date.parse(r.closedAt) - Date.parse(r.startedAt)).toBeLessThan(10_000); // before any slow call would have answered
+});
+
 async function batchIdsOf(site: Target, id: string): Promise<string[]> {
   const prefix = `${id.length > 79 ? id.slice(0, 67) : id}~`;
   return (await listInstanceIds(site, `&instanceIdPrefix=${encodeURIComponent(prefix)}`)).filter(

@@ -511,6 +511,18 @@ describe("large fan-outs", () => {
     expect(h.problems()).toEqual([]);
   });
 
+  test("a batch that meets the policy inside itself ends its own calls; the other batches' calls end as their parent closes them", async () => {
+    // Batches [a b c] [d e f], first: a answers, every other call is held. Nothing is released: the gather
+    // completes because batch 0 ends its own calls and the parent's closeBatches ends batch 1's.
+    const h = host((id) => (id === "a" ? { value: 1 } : "hold"));
+    await h.start(
+      gatherInput({ recipients: sims("a", "b", "c", "d", "e", "f"), fanoutBatchSize: 3, completion: { mode: "first", agree: false } }),
+    );
+    const result = await h.result();
+    expect(result).toMatchObject({ closedBy: "first-response", counts: { succeeded: 1, failed: 0, abandoned: 5 } });
+    expect(h.problems()).toEqual([]);
+  });
+
   test("once the parent decides, batches still waiting on retries are closed and the parent completes", async () => {
     const h = host((id) => (id === "a" ? { value: "first!" } : { error: "HTTP 500" }));
     await h.start(

@@ -54,7 +54,7 @@ export class OrchestrationHost {
   readonly notified: unknown[] = [];
   /** The last action list each instance's orchestrator returned. */
   private readonly actions = new Map<string, WorkerAction[]>();
-  private readonly held: { recipientId: string; release: () => void; cancel: () => void }[] = [];
+  private readonly held: { recipientId: string; index: number; release: () => void; cancel: () => void }[] = [];
 
   /** The payload store the real activities (aggregation, auction answers) use in this test. */
   readonly store = new MemoryPayloadStore();
@@ -243,9 +243,13 @@ export class OrchestrationHost {
       [FunctionNames.storeAuctionAnswer]: (input: Parameters<typeof storeAuctionAnswer>[0]) => storeAuctionAnswer(input),
       [FunctionNames.recordArrivals]: (input: Parameters<typeof recordArrivals>[0]) => recordArrivals(input),
       [FunctionNames.redriveAgreement]: (input: Parameters<typeof redriveAgreement>[0]) => redriveAgreement(input),
-      [FunctionNames.closeBatches]: async ({ instanceIds }: { instanceIds: string[] }) => {
+      [FunctionNames.closeBatches]: async ({ instanceIds, closeKey }: { instanceIds: string[]; closeKey?: string }) => {
         for (const id of instanceIds) await this.engine.raiseEvent(id, CLOSE_EVENT, null).catch(() => undefined);
-        this.endHeldCalls(); // as markGatherClosed does in the real activity's process
+        // As markGatherClosed does in the real activity's process: the gather's calls end, or one batch's
+        // (instanceIds.ts batchCloseKey: `<gather key>|<batch id>`) when that batch decided inside itself.
+        const batchId = closeKey?.includes("|") ? closeKey.slice(closeKey.indexOf("|") + 1) : undefined;
+        const slice = batchId ? ((await this.engine.getStatus(batchId))?.input as { first: number; count: number } | undefined) : undefined;
+        this.endHeldCalls(slice && ((index) => index >= slice.first && index < slice.first + slice.count));
         return { closed: instanceIds.length };
       },
     };
@@ -260,7 +264,7 @@ export class OrchestrationHost {
     const origin = "url" in recipient ? new URL(recipient.url).origin : "simulated";
     this.running(origin, +1);
     const outcome = this.script(recipient.id, attempt);
-    const answer = outcome === "hold" ? await this.hold(recipient.id) : outcome;
+    const answer = outcome === "hold" ? await this.hold(recipient.id, input.index) : outcome;
     this.running(origin, -1);
     if ("error" in answer) throw new Error(answer.error);
     const durationMs = answer.durationMs ?? 5;
@@ -285,15 +289,18 @@ export class OrchestrationHost {
    * marks the gather closed (closeBatches, aggregateResponses). This host runs one gather at a time, so every
    * held call is one of its.
    */
-  private endHeldCalls(): void {
-    for (const { cancel } of this.held.splice(0)) cancel();
+  private endHeldCalls(which: (index: number) => boolean = () => true): void {
+    const ending = this.held.filter((h) => which(h.index));
+    this.held.splice(0, this.held.length, ...this.held.filter((h) => !which(h.index)));
+    for (const { cancel } of ending) cancel();
   }
 
   /** Until released (answers `{ late: true }`) or ended by the gather's close (fails, as callRecipient does). */
-  private hold(recipientId: string): Promise<{ value: Json; durationMs: number } | { error: string }> {
+  private hold(recipientId: string, index: number): Promise<{ value: Json; durationMs: number } | { error: string }> {
     return new Promise((resolve) =>
       this.held.push({
         recipientId,
+        index,
         release: () => resolve({ value: { late: true }, durationMs: 1 }),
         cancel: () => resolve({ error: "cancelled: the gather closed before this call finished" }),
       }),
