@@ -98,7 +98,7 @@ export async function closeBatchInstances(
         break;
       } catch (error) {
         const message = (error as Error).message;
-        if (/No instance with ID/.test(message) || attempt >= attempts) {
+        if (isInstanceGone(error) || attempt >= attempts) {
           log(`batch ${instanceId} was not closed: ${message}`);
           break;
         }
@@ -117,7 +117,7 @@ export async function purgeGather(client: DurableClient, status: DurableOrchestr
   await purgeBatches(client, status, waitMs);
   await client.purgeInstanceHistory(status.instanceId);
   // The close event's delivery of a terminated run, if any (gather/instanceIds.ts notifyInstanceId).
-  const runId = (status.input as Partial<OrchestrationInput> | null | undefined)?.run?.runId;
+  const runId = runIdOf(status);
   if (runId) await client.purgeInstanceHistory(notifyInstanceId(status.instanceId, runId)).catch(() => undefined);
 }
 
@@ -228,9 +228,22 @@ export async function stillGathering(
   return (await runState(client, instanceId, runId, { now })) !== "stopped";
 }
 
+/** The run a status shows (its input's run id; undefined for a status read without its input). */
+export function runIdOf(status: DurableOrchestrationStatus): string | undefined {
+  return (status.input as Partial<OrchestrationInput> | null | undefined)?.run?.runId;
+}
+
+/**
+ * Whether a durable client call failed because its instance is gone: the client says "No instance with ID … found."
+ * for the extension's 404 to raiseEvent (and takes its 410 for an ended instance as delivered).
+ */
+export function isInstanceGone(error: unknown): boolean {
+  return /No instance with ID|\b(404|410)\b/.test((error as Error).message);
+}
+
 /** What one status read says of run `runId` (see RunState). */
 export function runStateOf(status: DurableOrchestrationStatus, runId: string): RunState {
-  const statusRun = (status.input as Partial<OrchestrationInput> | null | undefined)?.run?.runId;
+  const statusRun = runIdOf(status);
   // Run ids sort by start time: a later run owns the id now, so this call's run is over. An earlier one
   // (a status read that lags behind the start) says nothing about this run.
   if (statusRun !== undefined && statusRun !== runId) return statusRun < runId ? "unknown" : "stopped";

@@ -6,7 +6,7 @@ import { readLimits } from "../gather/limits";
 import { parseRedriveStatuses } from "../gather/redrive";
 import { abandonRedrive, prepareRedrive } from "../gather/redriveRun";
 import type { OrchestrationInput } from "../gather/types";
-import { findStatus, isActive, purgeBatches } from "../durable/client";
+import { findStatus, isActive, purgeBatches, runIdOf } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { findGather } from "../http/gatherRoute";
 import { checkStatusResponse, managementUrls } from "../http/publicUrls";
@@ -49,7 +49,7 @@ export async function redriveScatterGather(request: HttpRequest, context: Invoca
     // Lost a race with a start of the same id (a redrive of the same run is refused by its claim).
     const again = await findStatus(client, id, true);
     if (again && isActive(again)) return running(client, id);
-    if (again && runOf(again) !== input.run.runId)
+    if (again && runIdOf(again) !== input.run.runId)
       return conflict(`scatter-gather ${id} was started again meanwhile: redrive its latest run`);
     throw error;
   }
@@ -75,11 +75,6 @@ function running(client: df.DurableClient, id: string): HttpResponseInit {
     { ...errorBody("conflict", `scatter-gather ${id} is still running`), ...urls },
     { Location: urls.statusQueryGetUri },
   );
-}
-
-/** The run a status shows (its input's run id). */
-function runOf(status: df.DurableOrchestrationStatus): string | undefined {
-  return (status.input as Partial<OrchestrationInput> | null)?.run?.runId;
 }
 
 function conflict(message: string): HttpResponseInit {

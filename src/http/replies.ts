@@ -6,7 +6,7 @@
  * instance that delivered it (the gather, or its batch). Never throws for what a sender did wrong: it says so.
  */
 import type { DurableClient, DurableOrchestrationStatus } from "durable-functions";
-import { findStatus, isActive, runStateOf } from "../durable/client";
+import { findStatus, isActive, isInstanceGone, runStateOf } from "../durable/client";
 import { REPLY_EVENT } from "../durable/names";
 import type { AnswerRef } from "../gather/answerGroups";
 import { answerFacts } from "../gather/facts";
@@ -103,8 +103,7 @@ async function raise(client: DurableClient, sender: ReplySender, reply: Reply, r
     await client.raiseEvent(target, REPLY_EVENT, data);
     return true;
   } catch (error) {
-    // An instance that is gone: the client says "No instance with ID … found." for the extension's 404.
-    if (/No instance with ID|\b(404|410)\b/.test((error as Error).message)) return false;
+    if (isInstanceGone(error)) return false;
     throw error;
   }
 }
