@@ -18,7 +18,7 @@ import { failureReason } from "../gather/failures";
 import { batchInstanceId } from "../gather/instanceIds";
 import { toleratedFailures } from "../gather/policy";
 import { GatherTally, type KeptOutcomes } from "../gather/tally";
-import type { CompletionPolicy, OrchestrationInput } from "../gather/types";
+import type { CloseBatchesInput, CompletionPolicy, OrchestrationInput } from "../gather/types";
 import { sliceOriginTable, slotShare } from "../gather/window";
 import { CompletionStream } from "./completionStream";
 import { gatherLoop, type Gathered, type Orchestration, type RecipientGatherInput, type Taken } from "./gatherRecipients";
@@ -90,8 +90,9 @@ export function* gatherInBatches(
   const unmerged = batches.filter((task): task is df.Task => task !== undefined && !merged.has(task));
   const running = unmerged.filter((task) => !task.isCompleted && !task.isFaulted);
   if (running.length > 0) {
-    const instanceIds = running.map((task) => batchInstanceId(instanceId, input.batchIdPrefix, indexOf.get(task)!));
-    yield context.df.callActivity(FunctionNames.closeBatches, { instanceIds, closeKey });
+    const batches = running.map((task) => indexOf.get(task)!);
+    const close: CloseBatchesInput = { requestId: instanceId, batchIdPrefix: input.batchIdPrefix, batches, closeKey };
+    yield context.df.callActivity(FunctionNames.closeBatches, close);
   }
   // Each batch not merged yet hands back what it recorded (one that ended in the deciding episode, or one closed
   // just now, before the close reached it): those recipients answered or failed while the gather still ran for

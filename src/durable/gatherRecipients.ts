@@ -28,6 +28,7 @@ import type {
   AggregateSpec,
   CallRecipientInput,
   CallRecipientOutput,
+  CloseBatchesInput,
   CompletionPolicy,
   Counts,
   GatherProgress,
@@ -98,9 +99,10 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   // open (DTFx). Closed by its parent or its deadline, the parent's closeBatches ends them.
   if (input.closable && input.closeKey && decision && decision.closedBy !== "deadline")
     yield context.df.callActivity(FunctionNames.closeBatches, {
-      instanceIds: [],
+      requestId: input.requestId,
+      batches: [],
       closeKey: batchCloseKey(input.closeKey, context.df.instanceId),
-    });
+    } satisfies CloseBatchesInput);
   const closed = tally.close(decision);
   // A batch takes no reply once its gathering ended, though it runs on until its calls in flight end (DTFx): its
   // status says so, and the answers route refuses such a reply (410) rather than accept one nobody counts.

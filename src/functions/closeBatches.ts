@@ -3,6 +3,8 @@ import * as df from "durable-functions";
 import { closeBatchInstances } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import { markGatherClosed } from "../gather/closing";
+import { batchInstanceId } from "../gather/instanceIds";
+import type { CloseBatchesInput } from "../gather/types";
 
 /**
  * Closes the batches of a large fan-out that are still running once their parent gather has decided or reached
@@ -11,8 +13,9 @@ import { markGatherClosed } from "../gather/closing";
  * (closing.ts): a closed batch completes, and hands its parent what it recorded, only once no call of its is
  * open. The events go first, so each batch takes its close before any call this ends. Never throws.
  */
-async function closeBatches(input: { instanceIds: string[]; closeKey?: string }, context: InvocationContext): Promise<{ closed: number }> {
-  const closed = await closeBatchInstances(df.getClient(context), input.instanceIds, { log: (message) => context.log(message) });
+async function closeBatches(input: CloseBatchesInput, context: InvocationContext): Promise<{ closed: number }> {
+  const instanceIds = input.batches.map((batch) => batchInstanceId(input.requestId, input.batchIdPrefix, batch));
+  const closed = await closeBatchInstances(df.getClient(context), instanceIds, { log: (message) => context.log(message) });
   if (input.closeKey) markGatherClosed(input.closeKey);
   return { closed };
 }

@@ -134,6 +134,18 @@ export interface OrchestrationInput {
   redrive?: { redrives: number; listRunId: string; kept: Counts };
 }
 
+/**
+ * What closeBatches receives: the batches to close by number (their ids come from the gather's id and batch prefix,
+ * instanceIds.ts batchInstanceId, so the input stays a few bytes a batch whatever the ids' length), and the close
+ * key whose calls in flight end (closing.ts).
+ */
+export interface CloseBatchesInput {
+  requestId: string;
+  batchIdPrefix?: string;
+  batches: number[];
+  closeKey?: string;
+}
+
 /** What callRecipient receives and returns. */
 export interface CallRecipientInput {
   requestId: string;

@@ -16,7 +16,16 @@ import { RunPayloads } from "../../src/gather/runPayloads";
 import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
 import { CLOSE_EVENT, FunctionNames } from "../../src/durable/names";
 import { scatterGatherBatch, scatterGatherOrchestrator } from "../../src/durable/orchestrator";
-import type { CallRecipientInput, CallRecipientOutput, GatherResult, Json, OrchestrationInput, Recipient } from "../../src/gather/types";
+import type {
+  CallRecipientInput,
+  CallRecipientOutput,
+  CloseBatchesInput,
+  GatherResult,
+  Json,
+  OrchestrationInput,
+  Recipient,
+} from "../../src/gather/types";
+import { batchInstanceId } from "../../src/gather/instanceIds";
 import { historyOf, makeHarness, shape, until, type Harness } from "../../tools/local-host/engine/test-support";
 import type { HistoryEvent, InstanceStatus } from "../../tools/local-host/engine/types";
 
@@ -243,14 +252,15 @@ export class OrchestrationHost {
       [FunctionNames.storeAuctionAnswer]: (input: Parameters<typeof storeAuctionAnswer>[0]) => storeAuctionAnswer(input),
       [FunctionNames.recordArrivals]: (input: Parameters<typeof recordArrivals>[0]) => recordArrivals(input),
       [FunctionNames.redriveAgreement]: (input: Parameters<typeof redriveAgreement>[0]) => redriveAgreement(input),
-      [FunctionNames.closeBatches]: async ({ instanceIds, closeKey }: { instanceIds: string[]; closeKey?: string }) => {
-        for (const id of instanceIds) await this.engine.raiseEvent(id, CLOSE_EVENT, null).catch(() => undefined);
+      [FunctionNames.closeBatches]: async ({ requestId, batchIdPrefix, batches, closeKey }: CloseBatchesInput) => {
+        for (const batch of batches)
+          await this.engine.raiseEvent(batchInstanceId(requestId, batchIdPrefix, batch), CLOSE_EVENT, null).catch(() => undefined);
         // As markGatherClosed does in the real activity's process: the gather's calls end, or one batch's
         // (instanceIds.ts batchCloseKey: `<gather key>|<batch id>`) when that batch decided inside itself.
         const batchId = closeKey?.includes("|") ? closeKey.slice(closeKey.indexOf("|") + 1) : undefined;
         const slice = batchId ? ((await this.engine.getStatus(batchId))?.input as { first: number; count: number } | undefined) : undefined;
         this.endHeldCalls(slice && ((index) => index >= slice.first && index < slice.first + slice.count));
-        return { closed: instanceIds.length };
+        return { closed: batches.length };
       },
     };
   }

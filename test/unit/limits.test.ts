@@ -2,6 +2,8 @@ import type { AggregationInput } from "../../src/gather/aggregate";
 import { DEFAULT_LIMITS, parseAllowlist, readLimits } from "../../src/gather/limits";
 import { packOutcomes, type RecipientOutcome } from "../../src/gather/outcomes";
 import { newGroupId } from "../../src/payload/keys";
+import { batchIdPrefix } from "../../src/gather/instanceIds";
+import type { CloseBatchesInput } from "../../src/gather/types";
 
 describe("parseAllowlist", () => {
   test("splits on commas, trims, drops empty entries", () => {
@@ -116,5 +118,19 @@ describe("readLimits", () => {
     expect(() => readLimits({ FANOUT_BATCH_SIZE: "1001" })).toThrow("from 1 to 1000");
     expect(readLimits({ FANOUT_BATCH_SIZE: "1000" }).fanoutBatchSize).toBe(1000);
     expect(() => readLimits({ RESULT_INLINE_BYTES: "524289" })).toThrow("from 1 to 524288");
+  });
+
+  test("closing every batch at FANOUT_BATCH_SIZE 1 and the largest MAX_RECIPIENTS: closeBatches' input names batches by number, well under 1 MiB", () => {
+    const most = readLimits({ MAX_RECIPIENTS: "15000" }).maxRecipients; // the setting's ceiling
+    const id = "g".repeat(100); // the longest id the backends take
+    const input: CloseBatchesInput = {
+      requestId: id,
+      batchIdPrefix: batchIdPrefix(id, "20261207T000000000Z-aaaaaa"),
+      batches: Array.from({ length: most }, (_, i) => i),
+      closeKey: `${id}@2026-12-07T00:00:00.000Z`,
+    };
+    const bytes = Buffer.byteLength(JSON.stringify(input), "utf8");
+    expect(bytes).toBeLessThan(128 * 1024); // ~6 bytes a batch: measured, not assumed
+    expect(bytes).toBeGreaterThan(most * 4);
   });
 });
