@@ -86,6 +86,10 @@ export function* gatherInBatches(
     return concurrency ? refill(slotOf.get(task)!) : "recorded";
   });
   if (deadlineTimer && !deadlineTimer.isCompleted) deadlineTimer.cancel();
+  // Gathering has ended (decided, or the deadline): the status says so at once, so the batches' calls that read it
+  // end (those waiting for a slot are refused as they start) without waiting for closeBatches, which the host may
+  // queue behind those very calls. They end abandoned; the status route still sums the batches' counts meanwhile.
+  context.df.setCustomStatus(tally.progress(deadlineIso, "aggregating"));
   // Batches never started (concurrency) have no instance: their recipients end abandoned or timedOut.
   const unmerged = batches.filter((task): task is df.Task => task !== undefined && !merged.has(task));
   const running = unmerged.filter((task) => !task.isCompleted && !task.isFaulted);

@@ -16,9 +16,8 @@ import type * as df from "durable-functions";
 import type { OrchestrationContext } from "durable-functions";
 import { failureReason } from "../gather/failures";
 import type { Decision } from "../gather/policy";
-import { nextRetry } from "../gather/retry";
+import { isFinalFailure, nextRetry } from "../gather/retry";
 import { GatherTally, progressOf, type KeptOutcomes } from "../gather/tally";
-import { batchCloseKey } from "../gather/instanceIds";
 import { CallWindow, type WindowShare } from "../gather/window";
 import { AwaitedReplies, parseReplyEvent } from "../gather/replies";
 import type { AnswerFacts, FactSpec } from "../gather/facts";
@@ -28,7 +27,6 @@ import type {
   AggregateSpec,
   CallRecipientInput,
   CallRecipientOutput,
-  CloseBatchesInput,
   CompletionPolicy,
   Counts,
   GatherProgress,
@@ -94,18 +92,11 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   const calls = new RecipientCalls(context, input, tally);
   const decision = yield* gatherLoop(context, calls.stream, tally, input.deadline, (task) => calls.take(task), calls.progress);
   calls.cancelTimers();
-  // A batch that met the policy (or exceeded the tolerance) inside itself ends its own calls in flight, as a gather
-  // without batches does when it aggregates: it completes, and its parent learns the decision, only once none is
-  // open (DTFx). Closed by its parent or its deadline, the parent's closeBatches ends them.
-  if (input.closable && input.closeKey && decision && decision.closedBy !== "deadline")
-    yield context.df.callActivity(FunctionNames.closeBatches, {
-      requestId: input.requestId,
-      batches: [],
-      closeKey: batchCloseKey(input.closeKey, context.df.instanceId),
-    } satisfies CloseBatchesInput);
   const closed = tally.close(decision);
   // A batch takes no reply once its gathering ended, though it runs on until its calls in flight end (DTFx): its
-  // status says so, and the answers route refuses such a reply (410) rather than accept one nobody counts.
+  // status says so, the answers route refuses such a reply (410) rather than accept one nobody counts, and its
+  // calls in flight read it and end within a second (closing.ts), in whatever process they run. Not an activity
+  // that ends them: the host may queue it behind those very calls, and the batch would wait for it.
   if (input.closable) context.df.setCustomStatus(progressOf(closed.counts, input.deadline, "done"));
   return { decision, ...closed, plan: tally.plan() };
 }
@@ -243,6 +234,12 @@ class RecipientCalls {
     const next = nextAttempt(this.context, this.input.retry, attempt, reason, this.deadline);
     if (!next.retryAt) {
       this.replies?.forget(attempt.index);
+      if (isFinalFailure(reason)) {
+        // Ended because the gather or this batch had stopped gathering (callRecipient), not by the recipient: abandoned.
+        // A batch may learn so from its parent's status before the parent's close reaches it: it closes as for that.
+        this.tally.settle(attempt.index, { status: "abandoned" });
+        return this.input.closable ? { close: undefined } : "recorded";
+      }
       this.tally.fail(attempt.index, next.reason, { attempts: attempt.attempt });
       return "recorded";
     }

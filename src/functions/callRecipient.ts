@@ -2,7 +2,6 @@ import * as df from "durable-functions";
 import type { InvocationContext } from "@azure/functions";
 import { QueueAllowlist, UrlAllowlist } from "../gather/allowlist";
 import { watchGather } from "../gather/closing";
-import { batchCloseKey } from "../gather/instanceIds";
 import { deliver, RecipientError, type ReplyChannel } from "../gather/deliver";
 import { repliesLater } from "../gather/transports";
 import { answerTokenKey, recipientToken, TOKEN_PARAMETER } from "../http/answerTokens";
@@ -35,12 +34,9 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
   const call = { instanceId: input.requestId, recipient, invocationId: context?.invocationId };
   if (!(await gatherStillOpen(input, context))) throw new RecipientError(STOPPED);
   const started = performance.now();
-  // Ends the call at once if the gather closes meanwhile (closing.ts).
-  const closeKey = input.closeKey ?? input.requestId;
-  const owner = context?.triggerMetadata?.instanceId;
-  // Its gather's key, and its batch's: a batch that decides ends its own calls (closing.ts batchCloseKey).
-  const watch =
-    typeof owner === "string" && owner !== input.requestId ? watchGather(closeKey, batchCloseKey(closeKey, owner)) : watchGather(closeKey);
+  // Ends the call at once if the gather closes meanwhile in this process, or within about a second once its own or
+  // its batch's status says gathering has ended (closing.ts), whichever process or queue the close comes through.
+  const watch = watchGather([input.closeKey ?? input.requestId], { stopped: schedulerStopped(input, context) });
   try {
     const reply = repliesLater(recipient) ? await replyChannel(input, recipient.id, context) : undefined;
     const delivery = { requestId: input.requestId, recipient, request, ...(reply ? { reply } : {}) };
@@ -120,6 +116,23 @@ async function runStateAfter(input: CallRecipientInput, context: InvocationConte
   } catch {
     return "unknown"; // no client binding
   }
+}
+
+/**
+ * Whether this call's gather, or the batch that scheduled it, has stopped gathering, as their statuses say: a
+ * gather that has decided (or passed its deadline) says it aggregates, a batch that decided or was closed says it
+ * is done. A call that ends for it is abandoned, not failed (RecipientCalls). Reads shared per process (runState).
+ */
+function schedulerStopped(input: CallRecipientInput, context: InvocationContext): (() => Promise<boolean>) | undefined {
+  if (!context?.extraInputs) return undefined;
+  const owner = context.triggerMetadata?.instanceId;
+  const instances = typeof owner === "string" && owner !== input.requestId ? [input.requestId, owner] : [input.requestId];
+  let client: df.DurableClient | undefined;
+  const lazyClient = () => (client ??= df.getClient(context));
+  return async () => {
+    const states = await Promise.all(instances.map((id) => runState(lazyClient, id, input.run.runId)));
+    return states.includes("stopped");
+  };
 }
 
 /** Both the gather and the batch that scheduled this call (the trigger's instanceId) still gather. */

@@ -9,9 +9,10 @@ import type { CloseBatchesInput } from "../gather/types";
 /**
  * Closes the batches of a large fan-out that are still running once their parent gather has decided or reached
  * its deadline: each gets CLOSE_EVENT and ends its gathering at once, cancelling its deadline and retry timers
- * (durable/client.ts closeBatchInstances). Then the gather's calls still running in this process end
+ * (durable/client.ts closeBatchInstances). Then the gather's calls still running in this process end at once
  * (closing.ts): a closed batch completes, and hands its parent what it recorded, only once no call of its is
- * open. The events go first, so each batch takes its close before any call this ends. Never throws.
+ * open. Calls elsewhere, or all of them when the host queued this behind them, end as they read the parent's
+ * status (it says aggregating as it decides) or their batch's. Never throws.
  */
 async function closeBatches(input: CloseBatchesInput, context: InvocationContext): Promise<{ closed: number }> {
   const instanceIds = input.batches.map((batch) => batchInstanceId(input.requestId, input.batchIdPrefix, batch));

@@ -25,13 +25,16 @@ export async function getScatterGather(request: HttpRequest, context: Invocation
   });
 }
 
-/** While a large gather gathers, its batches' counts as they stand (views/gatherStatus.ts); else its own. */
+/**
+ * While a large gather runs, its batches' counts as they stand (views/gatherStatus.ts), also while it takes back
+ * their outcomes after it decided (phase aggregating); once done, its own.
+ */
 async function liveProgress(status: df.DurableOrchestrationStatus, context: InvocationContext): Promise<unknown> {
   const active = isActive(status);
   const own = progressOf(status.customStatus, active);
   const prefix = batchPrefixOf(status);
   const rpcBaseUrl = durableRpcBaseUrl(context);
-  if (!active || !prefix || !rpcBaseUrl || (own as GatherProgress | null)?.phase !== "gathering") return own;
+  if (!active || !prefix || !rpcBaseUrl || !["gathering", "aggregating"].includes((own as GatherProgress | null)?.phase ?? "")) return own;
   try {
     const kept = (status.input as Partial<OrchestrationInput> | null)?.redrive?.kept;
     return withBatchCounts(own as GatherProgress, await batchStatusesByPrefix(rpcBaseUrl, prefix), kept);

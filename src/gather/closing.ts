@@ -2,9 +2,12 @@
  * Stopping a closed gather's remaining calls. DTFx completes an orchestration only when no task is
  * open (TaskOrchestrationExecutor: `if (!this.context.HasOpenTasks)`), so after a first / quorum /
  * deadline close, in-flight and queued recipient calls would hold the result back and still cost a
- * call each. The aggregation activity marks its gather closed; calls of that gather running or
- * starting in the same worker process then end at once. Calls on other instances run to their own
- * timeout: this is an optimisation of time and cost, never needed for correctness.
+ * call each. The aggregation activity (or closeBatches) marks its gather closed; calls of that gather
+ * running or starting in the same worker process then end at once. A call also asks, every second
+ * while it runs, whether the instance that scheduled it has stopped gathering (its status), so it ends
+ * within about a second of a close that no activity of its own process marks: one made on another
+ * instance, or one whose activity waits in the queue behind the very calls it would end (the host runs
+ * at most maxConcurrentActivityFunctions at once). This saves time and calls, never needed for correctness.
  */
 
 const RETAIN_MS = 60 * 60 * 1000;
@@ -30,8 +33,23 @@ class GatherClosedError extends Error {
   }
 }
 
-/** A signal aborted when any of `keys` is marked closed (the gather, or the call's batch); call release() when the call ends. */
-export function watchGather(...keys: string[]): { signal: AbortSignal; release(): void } {
+/** How often a call in flight asks whether its gather has stopped (the status reads behind it are shared per process). */
+export const CLOSE_POLL_MS = 1000;
+
+export interface WatchOptions {
+  /** Whether the call's gather has stopped gathering, as its instance's status says; a rejection counts as not. */
+  stopped?: () => Promise<boolean>;
+  everyMs?: number;
+}
+
+/**
+ * A signal aborted when any of `keys` (the gather's close key) is marked closed in this process or, polled every
+ * `everyMs` from the start, `stopped` says so; call release() when the call ends.
+ */
+export function watchGather(
+  keys: string[],
+  { stopped, everyMs = CLOSE_POLL_MS }: WatchOptions = {},
+): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
   if (keys.some((key) => closedAt.has(key))) {
     controller.abort(new GatherClosedError());
@@ -42,9 +60,26 @@ export function watchGather(...keys: string[]): { signal: AbortSignal; release()
     if (!set) inFlight.set(key, (set = new Set()));
     set.add(controller);
   }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let released = false;
+  const poll = () => {
+    timer = setTimeout(() => {
+      void stopped!()
+        .catch(() => false)
+        .then((closed) => {
+          if (released || controller.signal.aborted) return;
+          if (closed) controller.abort(new GatherClosedError());
+          else poll();
+        });
+    }, everyMs);
+    timer.unref?.();
+  };
+  if (stopped) poll();
   return {
     signal: controller.signal,
     release: () => {
+      released = true;
+      clearTimeout(timer);
       for (const key of keys) {
         const current = inFlight.get(key);
         current?.delete(controller);

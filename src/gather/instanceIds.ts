@@ -71,11 +71,3 @@ export function batchInstanceId(instanceId: string, prefix: string | undefined, 
 export function isBatchId(instanceId: string): boolean {
   return instanceId.includes(BATCH_MARK);
 }
-
-/**
- * The key (closing.ts) of one batch's calls: a batch that meets the policy inside itself ends its own calls with it (the other
- * batches still gather until their parent closes them, and their calls must go on until then).
- */
-export function batchCloseKey(closeKey: string, batchInstanceId: string): string {
-  return `${closeKey}|${batchInstanceId}`;
-}

@@ -82,13 +82,16 @@ test("batches still running at the deadline: their answers count, their calls en
   expect(Date.parse(r.closedAt) - Date.parse(r.startedAt)).toBeLessThan(30_000);
 });
 
-test("first over batches: the batch that decides ends its own slow calls, so the gather closes at once", async () => {
-  // 500 recipients in 2 batches of 250: r0 answers in 0.3 s, the others would take 10 s.
+test("first over batches, more calls than the host runs at once: the calls end as they read the statuses, so the gather closes at once", async () => {
+  // 1,500 recipients in 6 batches of 250: r0 answers in 0.3 s, the others would take 10 s. The host runs 500 calls
+  // at once (maxConcurrentActivityFunctions), so 1,000 wait in its queue, ahead of any activity the gather schedules
+  // after deciding: the running calls end as they read their batch's or gather's status (closing.ts), the waiting
+  // ones are refused as they start. It took 20 s (two rounds of slow calls) when an activity had to end them.
   const id = uniqueId("first-batches");
-  const recipients = Array.from({ length: 500 }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: i === 0 ? 300 : 10_000, value: i } }));
+  const recipients = Array.from({ length: 1500 }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: i === 0 ? 300 : 10_000, value: i } }));
   await startOk(target, { id, request: {}, recipients, completion: { mode: "first" } });
-  const r = (await pollUntilDone(target, id, 30_000, 100)).result;
-  expect(r).toMatchObject({ closedBy: "first-response", counts: { succeeded: 1, failed: 0, abandoned: 499 } });
+  const r = (await pollUntilDone(target, id, 60_000, 100)).result;
+  expect(r).toMatchObject({ closedBy: "first-response", counts: { succeeded: 1, failed: 0, abandoned: 1499 } });
   expect(Date.parse(r.closedAt) - Date.parse(r.startedAt)).toBeLessThan(10_000); // before any slow call would have answered
 });
 

@@ -326,9 +326,10 @@ describe("failure tolerance", () => {
     const h = host((id) => (id === "a" || id === "b" ? { error: "down" } : "hold"));
     await h.start(gatherInput({ recipients: sims("a", "b", "c", "d", "e", "f"), fanoutBatchSize: 2, tolerance: { maxFailures: 1 } }));
     await closed(h);
-    // Batch 0 closed on its own; the parent closed batches 1 and 2 while their calls were still held.
+    // Batch 0 closed on its own; the parent closed batches 1 and 2 while their calls were still held. Nothing is
+    // released: the held calls end as they read the parent's status (closing.ts), abandoned.
     expect((await h.status("g1~batch-0")).output).toMatchObject({ decision: { closedBy: "failure-tolerance-exceeded" } });
-    h.releaseHeld();
+    await h.until(() => h.heldIds().length === 0, "the held calls to end");
     const result = await h.result();
     for (const id of ["g1~batch-1", "g1~batch-2"]) expect((await h.finished(id)).output).not.toHaveProperty("decision.closedBy");
     expect(result).toMatchObject({ outcome: "failed", closedBy: "failure-tolerance-exceeded" });
@@ -511,9 +512,30 @@ describe("large fan-outs", () => {
     expect(h.problems()).toEqual([]);
   });
 
+  test("calls end as they read their batch's or gather's status, without closeBatches: a batch that decided, then its parent", async () => {
+    // Batches [a b c] [d e f], first: a answers, every other call is held, and closeBatches waits (a host queues it
+    // behind the recipient calls that fill its slots). Batch 0 says it is done, so b and c end; the parent decides
+    // and says so, so e and f end and batch 1 closes. Only then does closeBatches run, with nothing left to end.
+    const h = host((id) => (id === "a" ? { value: 1 } : "hold"));
+    const openCloseBatches = h.holdCloseBatches();
+    await h.start(
+      gatherInput({ recipients: sims("a", "b", "c", "d", "e", "f"), fanoutBatchSize: 3, completion: { mode: "first", agree: false } }),
+    );
+    for (const id of ["g1~batch-0", "g1~batch-1"])
+      await h.until(async () => (await h.status(id))?.runtimeStatus === "Completed", `${id} to complete`);
+    expect(h.heldIds()).toEqual([]);
+    expect((await h.status("g1~batch-1")).output).not.toHaveProperty("decision.closedBy"); // closed, not deciding
+    expect(await h.phase()).toBe("aggregating");
+    openCloseBatches();
+    const result = await h.result();
+    expect(result).toMatchObject({ closedBy: "first-response", counts: { succeeded: 1, failed: 0, abandoned: 5 } });
+    expect(statuses(result)).toMatchObject({ b: ["abandoned", undefined], e: ["abandoned", undefined] });
+    expect(h.problems()).toEqual([]);
+  });
+
   test("a batch that meets the policy inside itself ends its own calls; the other batches' calls end as their parent closes them", async () => {
     // Batches [a b c] [d e f], first: a answers, every other call is held. Nothing is released: the gather
-    // completes because batch 0 ends its own calls and the parent's closeBatches ends batch 1's.
+    // completes because batch 0's calls read that it is done and the parent's closeBatches ends batch 1's.
     const h = host((id) => (id === "a" ? { value: 1 } : "hold"));
     await h.start(
       gatherInput({ recipients: sims("a", "b", "c", "d", "e", "f"), fanoutBatchSize: 3, completion: { mode: "first", agree: false } }),

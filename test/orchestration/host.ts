@@ -14,6 +14,7 @@ import { prepareRedrive } from "../../src/gather/redriveRun";
 import { answerFacts } from "../../src/gather/facts";
 import { RunPayloads } from "../../src/gather/runPayloads";
 import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
+import { runStateOf } from "../../src/durable/client";
 import { CLOSE_EVENT, FunctionNames } from "../../src/durable/names";
 import { scatterGatherBatch, scatterGatherOrchestrator } from "../../src/durable/orchestrator";
 import type {
@@ -63,7 +64,9 @@ export class OrchestrationHost {
   readonly notified: unknown[] = [];
   /** The last action list each instance's orchestrator returned. */
   private readonly actions = new Map<string, WorkerAction[]>();
-  private readonly held: { recipientId: string; index: number; release: () => void; cancel: () => void }[] = [];
+  private readonly held: { recipientId: string; index: number; input: CallRecipientInput; release: () => void; cancel: () => void }[] = [];
+  private closeBatchesGate: Promise<void> = Promise.resolve();
+  private readonly poller = setInterval(() => void this.endStoppedCalls().catch(() => undefined), 5).unref();
 
   /** The payload store the real activities (aggregation, auction answers) use in this test. */
   readonly store = new MemoryPayloadStore();
@@ -145,6 +148,7 @@ export class OrchestrationHost {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.poller);
     this.releaseHeld();
     await this.engine.stop();
     setPayloadStore(undefined);
@@ -180,6 +184,16 @@ export class OrchestrationHost {
   async advance(ms: number, armedTimers = 1): Promise<void> {
     await until(() => this.clock.dueTimes().length >= armedTimers, 10_000, `${armedTimers} armed timer(s)`);
     this.clock.advance(ms);
+  }
+
+  /**
+   * Holds closeBatches until the returned function is called, as a host whose activity slots are all taken by
+   * recipient calls queues it behind them.
+   */
+  holdCloseBatches(): () => void {
+    let open!: () => void;
+    this.closeBatchesGate = new Promise<void>((resolve) => (open = resolve));
+    return () => open();
   }
 
   /** Lets the first `count` held attempts (all by default), in the order they were held, answer `{ late: true }`. */
@@ -252,14 +266,11 @@ export class OrchestrationHost {
       [FunctionNames.storeAuctionAnswer]: (input: Parameters<typeof storeAuctionAnswer>[0]) => storeAuctionAnswer(input),
       [FunctionNames.recordArrivals]: (input: Parameters<typeof recordArrivals>[0]) => recordArrivals(input),
       [FunctionNames.redriveAgreement]: (input: Parameters<typeof redriveAgreement>[0]) => redriveAgreement(input),
-      [FunctionNames.closeBatches]: async ({ requestId, batchIdPrefix, batches, closeKey }: CloseBatchesInput) => {
+      [FunctionNames.closeBatches]: async ({ requestId, batchIdPrefix, batches }: CloseBatchesInput) => {
+        await this.closeBatchesGate;
         for (const batch of batches)
           await this.engine.raiseEvent(batchInstanceId(requestId, batchIdPrefix, batch), CLOSE_EVENT, null).catch(() => undefined);
-        // As markGatherClosed does in the real activity's process: the gather's calls end, or one batch's
-        // (instanceIds.ts batchCloseKey: `<gather key>|<batch id>`) when that batch decided inside itself.
-        const batchId = closeKey?.includes("|") ? closeKey.slice(closeKey.indexOf("|") + 1) : undefined;
-        const slice = batchId ? ((await this.engine.getStatus(batchId))?.input as { first: number; count: number } | undefined) : undefined;
-        this.endHeldCalls(slice && ((index) => index >= slice.first && index < slice.first + slice.count));
+        this.endHeldCalls(); // as markGatherClosed does in the real activity's process
         return { closed: batches.length };
       },
     };
@@ -274,7 +285,7 @@ export class OrchestrationHost {
     const origin = "url" in recipient ? new URL(recipient.url).origin : "simulated";
     this.running(origin, +1);
     const outcome = this.script(recipient.id, attempt);
-    const answer = outcome === "hold" ? await this.hold(recipient.id, input.index) : outcome;
+    const answer = outcome === "hold" ? await this.hold(recipient.id, input) : outcome;
     this.running(origin, -1);
     if ("error" in answer) throw new Error(answer.error);
     const durationMs = answer.durationMs ?? 5;
@@ -305,12 +316,41 @@ export class OrchestrationHost {
     for (const { cancel } of ending) cancel();
   }
 
+  /**
+   * As each callRecipient polls (closing.ts, callRecipient's schedulerStopped): a held call ends once its gather's
+   * status, or its batch's, says it has stopped gathering. Polled in real time; the durable clock does not move.
+   */
+  private async endStoppedCalls(): Promise<void> {
+    const stopped = new Map<string, boolean>();
+    const isStopped = async (instanceId: string, runId: string) => {
+      if (!stopped.has(instanceId)) {
+        const status = await this.engine.getStatus(instanceId);
+        stopped.set(instanceId, status !== undefined && runStateOf(status as never, runId) === "stopped");
+      }
+      return stopped.get(instanceId)!;
+    };
+    for (const held of [...this.held]) {
+      const { requestId, run } = held.input;
+      const gather = (await this.engine.getStatus(requestId))?.input as OrchestrationInput | undefined;
+      const size = gather?.fanoutBatchSize;
+      const batch =
+        size !== undefined && (gather?.recipientCount ?? 0) > size
+          ? batchInstanceId(requestId, gather?.batchIdPrefix, Math.floor(held.index / size))
+          : undefined;
+      if ((await isStopped(requestId, run.runId)) || (batch !== undefined && (await isStopped(batch, run.runId)))) {
+        const at = this.held.indexOf(held);
+        if (at >= 0) this.held.splice(at, 1)[0].cancel();
+      }
+    }
+  }
+
   /** Until released (answers `{ late: true }`) or ended by the gather's close (fails, as callRecipient does). */
-  private hold(recipientId: string, index: number): Promise<{ value: Json; durationMs: number } | { error: string }> {
+  private hold(recipientId: string, input: CallRecipientInput): Promise<{ value: Json; durationMs: number } | { error: string }> {
     return new Promise((resolve) =>
       this.held.push({
         recipientId,
-        index,
+        index: input.index,
+        input,
         release: () => resolve({ value: { late: true }, durationMs: 1 }),
         cancel: () => resolve({ error: "cancelled: the gather closed before this call finished" }),
       }),
