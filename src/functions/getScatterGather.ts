@@ -31,7 +31,7 @@ export async function getScatterGather(request: HttpRequest, context: Invocation
  */
 async function liveProgress(status: df.DurableOrchestrationStatus, context: InvocationContext): Promise<unknown> {
   const active = isActive(status);
-  const own = progressOf(status.customStatus, active);
+  const own = progressOf(status.customStatus, active, status);
   const prefix = batchPrefixOf(status);
   const rpcBaseUrl = durableRpcBaseUrl(context);
   if (!active || !prefix || !rpcBaseUrl || !["gathering", "aggregating"].includes((own as GatherProgress | null)?.phase ?? "")) return own;

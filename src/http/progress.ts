@@ -1,13 +1,14 @@
 /** The `progress` field of GET /api/scatter-gather/{id}. */
-import type { GatherProgress } from "../gather/types";
+import { progressOf as countsProgress } from "../gather/tally";
+import type { GatherProgress, OrchestrationInput } from "../gather/types";
 
 /**
  * While the instance is active: its customStatus as it is. Once it has finished, the counts it ended
  * with under `phase: "done"` (the orchestrator's last status may still say "aggregating" or
  * "gathering"), or null when the custom status carries no counts.
  */
-export function progressOf(customStatus: unknown, active: boolean): unknown {
-  if (active) return customStatus ?? null;
+export function progressOf(customStatus: unknown, active: boolean, starting?: { input: unknown; createdTime: Date | string }): unknown {
+  if (active) return customStatus ?? (starting ? startingProgress(starting.input, starting.createdTime) : null);
   if (!hasCounts(customStatus)) return null;
   return { ...customStatus, phase: "done" } satisfies GatherProgress;
 }
@@ -16,4 +17,21 @@ function hasCounts(value: unknown): value is GatherProgress {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const v = value as Record<string, unknown>;
   return ["total", "succeeded", "failed", "pending"].every((k) => typeof v[k] === "number");
+}
+
+/**
+ * Before the orchestrator's first episode has set its status (a start or a redrive just accepted): what that
+ * episode will say, from the input: nothing settled yet but, in a redrive, the earlier outcomes it keeps; the
+ * deadline counted from the instance's creation (the orchestrator counts from its first episode, and the status
+ * gives whole seconds, so this one may be up to a second early until that episode).
+ * Null for an auction, whose answers are not known in number, or an input of another shape.
+ */
+export function startingProgress(input: unknown, createdTime: Date | string): GatherProgress | null {
+  const gather = input as Partial<OrchestrationInput> | null;
+  if (!gather || typeof gather.recipientCount !== "number" || gather.auction) return null;
+  const kept = gather.redrive?.kept ?? { total: 0, succeeded: 0, failed: 0, timedOut: 0, abandoned: 0 };
+  const timeoutMs = gather.completion?.timeoutMs;
+  const created = new Date(createdTime).getTime();
+  const deadline = timeoutMs !== undefined && Number.isFinite(created) ? new Date(created + timeoutMs).toISOString() : null;
+  return countsProgress({ ...kept, total: kept.total + gather.recipientCount }, deadline, "gathering");
 }

@@ -253,6 +253,25 @@ describe("getScatterGather: progress of a finished instance", () => {
     }
   });
 
+  test("before the first episode (a start or a redrive just accepted): from the input, never null", async () => {
+    const createdTime = "2026-12-07T10:00:00.000Z";
+    const start = { recipientCount: 4, completion: { mode: "all", timeoutMs: 30_000 }, run: { instanceId: "x", runId: "r1" } };
+    client = new RecordingClient({ x: { runtimeStatus: "Pending", createdTime, customStatus: null, input: start } });
+    expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({
+      progress: { phase: "gathering", total: 4, succeeded: 0, failed: 0, pending: 4, deadline: "2026-12-07T10:00:30.000Z" },
+    });
+    // A redrive of 2 recipients that keeps 5 earlier answers and 1 failure it does not redrive (?status=timedOut).
+    const kept = { total: 6, succeeded: 5, failed: 1, timedOut: 0, abandoned: 0 };
+    const redrive = { ...start, recipientCount: 2, completion: { mode: "all" }, redrive: { redrives: 1, listRunId: "r0", kept } };
+    client = new RecordingClient({ x: { runtimeStatus: "Running", createdTime, customStatus: null, input: redrive } });
+    expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({
+      progress: { phase: "gathering", total: 8, succeeded: 5, failed: 1, pending: 2, deadline: null },
+    });
+    // An auction does not know how many answers will come: nothing to show until its first episode.
+    client = new RecordingClient({ x: { runtimeStatus: "Pending", createdTime, customStatus: null, input: { ...start, auction: {} } } });
+    expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ progress: null });
+  });
+
   test.each(["Pending", "Running", "Suspended", "ContinuedAsNew"])("%s: the custom status as it is", async (runtimeStatus) => {
     client = new RecordingClient({ x: { runtimeStatus, customStatus: { phase: "aggregating", ...counts } } });
     expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ progress: { phase: "aggregating", ...counts } });
