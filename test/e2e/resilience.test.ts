@@ -229,6 +229,43 @@ describe("terminate and delete reach the whole gather", () => {
   });
 });
 
+describe("calls in flight end soon after their gather stops", () => {
+  test("terminate: the recipients' requests are aborted within seconds, not at their 30 s timeout", async () => {
+    // Three URL recipients that never answer; the server notes when each request's connection closes.
+    const open = new Set<http.IncomingMessage>();
+    let received = 0;
+    const server = http.createServer((req) => {
+      received++;
+      open.add(req);
+      req.socket.on("close", () => open.delete(req));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/q`;
+      const recipients = ["a", "b", "c"].map((id) => ({ id, url, timeoutMs: 30_000 }));
+      const { id } = await startOk(target, { request: 1, recipients });
+      await waitFor(() => received === 3 && open.size === 3, 10_000, "three calls in flight");
+      const terminated = Date.now();
+      expect((await keyedFetch(`${target.baseUrl}/api/scatter-gather/${id}/terminate`, { method: "POST" })).status).toBe(202);
+      // Each call reads its gather's status every second while it runs (closing.ts) and ends once it says terminated.
+      await waitFor(() => open.size === 0, 10_000, "the calls' connections to close");
+      expect(Date.now() - terminated).toBeLessThan(10_000);
+      expect(received).toBe(3);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const keyHeader = (key: string | undefined): Record<string, string> => (key ? { "x-functions-key": key } : {});
 
 function rawPost(
