@@ -37,7 +37,7 @@ export async function findStatus(
   }
 }
 
-export function isActive(status: DurableOrchestrationStatus): boolean {
+export function isActive(status: Pick<DurableOrchestrationStatus, "runtimeStatus">): boolean {
   return ACTIVE.has(String(status.runtimeStatus));
 }
 
@@ -216,16 +216,6 @@ function readRunState(client: DurableClient | (() => DurableClient), instanceId:
     (status): RunState => (status ? runStateOf(status, runId) : "unknown"),
     (): RunState => "unknown",
   );
-}
-
-/** Whether the run still gathers. Unknown counts as gathering: the check may only ever save calls, never lose one. */
-export async function stillGathering(
-  client: DurableClient | (() => DurableClient),
-  instanceId: string,
-  runId: string,
-  now = Date.now(),
-): Promise<boolean> {
-  return (await runState(client, instanceId, runId, { now })) !== "stopped";
 }
 
 /** The run a status shows (its input's run id; undefined for a status read without its input). */

@@ -157,6 +157,7 @@ function batchInput(
     deadline: at.deadlineIso,
     closeKey: at.closeKey,
     closable: true,
+    callsEndByStatus: true,
     ...(input.replies ? { replies: true } : {}),
     ...(window ? { window } : {}),
   };

@@ -27,6 +27,7 @@ import type {
   AggregateSpec,
   CallRecipientInput,
   CallRecipientOutput,
+  CloseBatchesInput,
   CompletionPolicy,
   Counts,
   GatherProgress,
@@ -60,6 +61,12 @@ export interface RecipientGatherInput {
   closeKey?: string;
   /** Batches: the parent may close this gather early with the CLOSE_EVENT event. */
   closable?: boolean;
+  /**
+   * Batches started since 2026-12-07: a batch that decides inside itself leaves the ending of its calls to them (they
+   * read its status). One started earlier ended them with an activity of its own (closeBatches) and waited for it:
+   * it still does, so that its history replays after an upgrade.
+   */
+  callsEndByStatus?: boolean;
   /** Batches: close early only when the whole policy is met inside (policy.ts SliceOptions). */
   withinSlice?: boolean;
   /** Some recipients answer later (callback, queue): their replies come to this instance as REPLY_EVENT. */
@@ -98,6 +105,12 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   // calls in flight read it and end within a second (closing.ts), in whatever process they run. Not an activity
   // that ends them: the host may queue it behind those very calls, and the batch would wait for it.
   if (input.closable) context.df.setCustomStatus(progressOf(closed.counts, input.deadline, "done"));
+  if (input.closable && !input.callsEndByStatus && input.closeKey && decision && decision.closedBy !== "deadline")
+    yield context.df.callActivity(FunctionNames.closeBatches, {
+      requestId: input.requestId,
+      batches: [],
+      closeKey: `${input.closeKey}|${context.df.instanceId}`,
+    } satisfies CloseBatchesInput);
   return { decision, ...closed, plan: tally.plan() };
 }
 

@@ -12,7 +12,8 @@ import { readLimits } from "../gather/limits";
 import { RunPayloads } from "../gather/runPayloads";
 import { getPayloadStore } from "../payload";
 import type { CallRecipientInput, CallRecipientOutput } from "../gather/types";
-import { runState, stillGathering, type RunState } from "../durable/client";
+import { durableRpcBaseUrl, runState, type RunState } from "../durable/client";
+import { stoppedBatchIds } from "../views/gatherStatus";
 import { FunctionNames } from "../durable/names";
 import { trackRecipientCall } from "../telemetry";
 import { getQueueSender } from "../queues/sender";
@@ -32,11 +33,12 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
   const [recipients, request] = await Promise.all([payloads.recipients(), payloads.request()]);
   const recipient = recipients[input.index];
   const call = { instanceId: input.requestId, recipient, invocationId: context?.invocationId };
-  if (!(await gatherStillOpen(input, context))) throw new RecipientError(STOPPED);
+  const stopped = gatherStopped(input, context);
+  if (await stopped?.()) throw new RecipientError(STOPPED);
   const started = performance.now();
   // Ends the call at once if the gather closes meanwhile in this process, or within about a second once its own or
   // its batch's status says gathering has ended (closing.ts), whichever process or queue the close comes through.
-  const watch = watchGather([input.closeKey ?? input.requestId], { stopped: schedulerStopped(input, context) });
+  const watch = watchGather([input.closeKey ?? input.requestId], { stopped });
   try {
     const reply = repliesLater(recipient) ? await replyChannel(input, recipient.id, context) : undefined;
     const delivery = { requestId: input.requestId, recipient, request, ...(reply ? { reply } : {}) };
@@ -119,36 +121,33 @@ async function runStateAfter(input: CallRecipientInput, context: InvocationConte
 }
 
 /**
- * Whether this call's gather, or the batch that scheduled it, has stopped gathering, as their statuses say: a
- * gather that has decided (or passed its deadline) says it aggregates, a batch that decided or was closed says it
- * is done. A call that ends for it is abandoned, not failed (RecipientCalls). Reads shared per process (runState).
+ * Whether this call's gather, or the batch that scheduled it (the trigger's instanceId), has stopped gathering, as
+ * their statuses say: a gather that has decided (or passed its deadline) says it aggregates, a batch that decided
+ * or was closed says it is done. Asked before the call starts and every second while it runs (closing.ts); a
+ * call that ends for it is abandoned, not failed (RecipientCalls). Per process, a gather's status is read at most
+ * once a second (runState) and its batches' with one instance query a second (stoppedBatchIds), however many
+ * calls ask. Unknown or unreadable counts as gathering: the check may only ever save calls, never lose one.
+ * Undefined without the client binding (a test calling the handler directly): nothing to check.
  */
-function schedulerStopped(input: CallRecipientInput, context: InvocationContext): (() => Promise<boolean>) | undefined {
+function gatherStopped(input: CallRecipientInput, context: InvocationContext): (() => Promise<boolean>) | undefined {
   if (!context?.extraInputs) return undefined;
   const owner = context.triggerMetadata?.instanceId;
-  const instances = typeof owner === "string" && owner !== input.requestId ? [input.requestId, owner] : [input.requestId];
+  const batch = typeof owner === "string" && owner !== input.requestId ? owner : undefined;
+  const rpcBaseUrl = batch ? durableRpcBaseUrl(context) : undefined;
   let client: df.DurableClient | undefined;
   const lazyClient = () => (client ??= df.getClient(context));
   return async () => {
-    const states = await Promise.all(instances.map((id) => runState(lazyClient, id, input.run.runId)));
-    return states.includes("stopped");
+    const [gather, batchStopped] = await Promise.all([
+      runState(lazyClient, input.requestId, input.run.runId).catch((): RunState => "unknown"),
+      batch && rpcBaseUrl
+        ? stoppedBatchIds(rpcBaseUrl, batch.replace(/\d+$/, "")).then(
+            (ids) => ids.has(batch),
+            () => false,
+          )
+        : false,
+    ]);
+    return gather === "stopped" || batchStopped;
   };
-}
-
-/** Both the gather and the batch that scheduled this call (the trigger's instanceId) still gather. */
-async function gatherStillOpen(input: CallRecipientInput, context: InvocationContext): Promise<boolean> {
-  // Invoked without the client binding (a test calling the handler directly): nothing to check.
-  if (!context?.extraInputs) return true;
-  let client: df.DurableClient | undefined;
-  const lazyClient = () => (client ??= df.getClient(context));
-  const owner = context.triggerMetadata?.instanceId;
-  try {
-    const checks = [stillGathering(lazyClient, input.requestId, input.run.runId)];
-    if (typeof owner === "string" && owner !== input.requestId) checks.push(stillGathering(lazyClient, owner, input.run.runId));
-    return (await Promise.all(checks)).every(Boolean);
-  } catch {
-    return true; // no client binding
-  }
 }
 
 df.app.activity(FunctionNames.callRecipient, { handler: callRecipient, extraInputs: [df.input.durableClient()] });

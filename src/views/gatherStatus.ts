@@ -9,6 +9,8 @@
  *   redrive, the earlier outcomes it keeps). No durable action is spent on it, and the figures never go below
  *   the parent's own.
  */
+import type { DurableOrchestrationStatus } from "durable-functions";
+import { isActive } from "../durable/client";
 import { instancesPage } from "./gatherList";
 import type { Counts, GatherProgress, OrchestrationInput } from "../gather/types";
 
@@ -26,6 +28,7 @@ export function policyOf(input: unknown): Record<string, unknown> | null {
 
 /** What the instance query says of one batch. */
 export interface BatchStatus {
+  instanceId?: string;
   runtimeStatus?: string;
   customStatus: unknown;
 }
@@ -62,11 +65,43 @@ export async function batchStatusesByPrefix(rpcBaseUrl: string, prefix: string, 
   let token: string | undefined;
   // A gather has at most MAX_RECIPIENTS / FANOUT_BATCH_SIZE batches (15,000 at batches of one): bounded pages.
   for (let pages = 0; pages < 20; pages++) {
-    const page = await instancesPage<{ runtimeStatus?: string; customStatus?: unknown }>(url.href, token, fetchImpl, 10_000);
+    const page = await instancesPage<BatchStatus>(url.href, token, fetchImpl, 10_000);
     if (page.status !== 200) throw new Error(`the Durable instance query answered ${page.status}`);
-    for (const item of page.items) statuses.push({ runtimeStatus: item.runtimeStatus, customStatus: item.customStatus ?? null });
+    for (const item of page.items)
+      statuses.push({ instanceId: item.instanceId, runtimeStatus: item.runtimeStatus, customStatus: item.customStatus ?? null });
     token = page.continuationToken ?? undefined;
     if (!token) break;
   }
   return statuses;
+}
+
+const STOPPED_BATCHES_TTL_MS = 1000;
+const stoppedReads = new Map<string, { at: number; ids: Promise<ReadonlySet<string>> }>();
+
+/**
+ * The ids of a run's batches (`prefix`: its batch id prefix, which names the run) that have stopped gathering: done
+ * (decided, or closed by their parent) or ended. One instance query per prefix a second per process, shared by
+ * every call that asks meanwhile (callRecipient asks before and during each call), however many batches there are.
+ */
+export function stoppedBatchIds(
+  rpcBaseUrl: string,
+  prefix: string,
+  now = Date.now(),
+  fetchImpl: typeof fetch = fetch,
+): Promise<ReadonlySet<string>> {
+  const cached = stoppedReads.get(prefix);
+  if (cached && now - cached.at < STOPPED_BATCHES_TTL_MS) return cached.ids;
+  const ids = batchStatusesByPrefix(rpcBaseUrl, prefix, fetchImpl).then(
+    (statuses) => new Set(statuses.filter(hasStopped).map((status) => status.instanceId ?? "")),
+  );
+  stoppedReads.set(prefix, { at: now, ids });
+  for (const [key, entry] of stoppedReads) if (now - entry.at > 60_000) stoppedReads.delete(key);
+  return ids;
+}
+
+function hasStopped({ runtimeStatus, customStatus }: BatchStatus): boolean {
+  return (
+    !isActive({ runtimeStatus } as Pick<DurableOrchestrationStatus, "runtimeStatus">) ||
+    (customStatus as Partial<GatherProgress> | null)?.phase === "done"
+  );
 }

@@ -1,6 +1,10 @@
-/** callRecipient's "does my gather still gather?" check (src/durable/client.ts stillGathering). */
+/** callRecipient's "does my gather still gather?" check (src/durable/client.ts runState: stopped, or not). */
 import type { DurableClient } from "durable-functions";
-import { runState, stillGathering } from "../../src/durable/client";
+import { runState } from "../../src/durable/client";
+
+/** What callRecipient asks: the run has not stopped (unknown counts as gathering). */
+const stillGathering = async (client: DurableClient, instanceId: string, runId: string, now: number) =>
+  (await runState(client, instanceId, runId, { now })) !== "stopped";
 
 type Status = { runtimeStatus: string; customStatus?: unknown; input?: unknown };
 

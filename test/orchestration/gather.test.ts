@@ -3,6 +3,7 @@
  * sequence numbering and non-determinism checks) and the real durable-functions replay, on a fake
  * clock: every completion mode, retries under a deadline, batches, auctions.
  */
+import { FunctionNames } from "../../src/durable/names";
 import { batchIdPrefix } from "../../src/gather/instanceIds";
 import { DEFAULT_LIMITS } from "../../src/gather/limits";
 import { EventType } from "../../tools/local-host/engine/history";
@@ -531,6 +532,36 @@ describe("large fan-outs", () => {
     expect(result).toMatchObject({ closedBy: "first-response", counts: { succeeded: 1, failed: 0, abandoned: 5 } });
     expect(statuses(result)).toMatchObject({ b: ["abandoned", undefined], e: ["abandoned", undefined] });
     expect(h.problems()).toEqual([]);
+  });
+
+  test("a batch started before 2026-12-07 (no callsEndByStatus) still runs its own closeBatches, so its history replays after an upgrade", async () => {
+    // Its parent wrote its input without the flag; the batch decided and scheduled closeBatches, as that version did,
+    // and the host then restarted (a deploy) with the activity still queued. Replayed, it must schedule it again.
+    const h = host((id) => (id === "a" ? { value: 1 } : "hold"));
+    const openCloseBatches = h.holdCloseBatches();
+    const legacy = {
+      completion: { mode: "first", agree: false },
+      aggregate: { kind: "collect", order: "min" },
+      closeKey: "g1@t0",
+      closable: true,
+    };
+    await h.startBatch(sims("a", "b", "c"), legacy);
+    const scheduledCloseBatches = () =>
+      h.history("g1~batch-0").some((e) => e.EventType === EventType.TaskScheduled && e.Name === FunctionNames.closeBatches);
+    await h.until(scheduledCloseBatches, "the batch's own closeBatches");
+    await h.restart();
+    openCloseBatches();
+    const batch = await h.finished("g1~batch-0");
+    expect(batch.runtimeStatus).toBe("Completed");
+    expect(batch.output).toMatchObject({ decision: { closedBy: "first-response" }, counts: { succeeded: 1, abandoned: 2 } });
+    expect(h.problems()).toEqual([]);
+    // Started now (the flag set), the same batch runs no activity after deciding.
+    const current = host((id) => (id === "a" ? { value: 1 } : "hold"));
+    await current.startBatch(sims("a", "b", "c"), { ...legacy, callsEndByStatus: true });
+    expect((await current.finished("g1~batch-0")).output).toMatchObject({ decision: { closedBy: "first-response" } });
+    expect(
+      current.history("g1~batch-0").some((e) => e.EventType === EventType.TaskScheduled && e.Name === FunctionNames.closeBatches),
+    ).toBe(false);
   });
 
   test("a batch that meets the policy inside itself ends its own calls; the other batches' calls end as their parent closes them", async () => {

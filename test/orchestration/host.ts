@@ -64,7 +64,15 @@ export class OrchestrationHost {
   readonly notified: unknown[] = [];
   /** The last action list each instance's orchestrator returned. */
   private readonly actions = new Map<string, WorkerAction[]>();
-  private readonly held: { recipientId: string; index: number; input: CallRecipientInput; release: () => void; cancel: () => void }[] = [];
+  private readonly held: {
+    recipientId: string;
+    index: number;
+    input: CallRecipientInput;
+    /** The instance that scheduled the call (its batch, or the gather). */
+    owner: string;
+    release: () => void;
+    cancel: () => void;
+  }[] = [];
   private closeBatchesGate: Promise<void> = Promise.resolve();
   private readonly poller = setInterval(() => void this.endStoppedCalls().catch(() => undefined), 5).unref();
 
@@ -128,6 +136,26 @@ export class OrchestrationHost {
     };
     await this.engine.start();
     await this.engine.startNew(FunctionNames.orchestrator, instanceId, input);
+  }
+
+  /**
+   * One batch on its own, as a parent started it (`input`: its RecipientGatherInput without the run and the slice),
+   * over `recipients` stored as the starter stores them.
+   */
+  async startBatch(recipients: Recipient[], input: Record<string, unknown>, instanceId = "g1~batch-0"): Promise<void> {
+    const run = { instanceId: "g1", runId: "run-1" };
+    const payloads = new RunPayloads(this.store, run);
+    await payloads.storeRequest(null);
+    await payloads.storeRecipients(recipients);
+    await this.engine.start();
+    await this.engine.startNew(FunctionNames.batchOrchestrator, instanceId, {
+      requestId: "g1",
+      run,
+      first: 0,
+      count: recipients.length,
+      deadline: null,
+      ...input,
+    });
   }
 
   /**
@@ -253,7 +281,8 @@ export class OrchestrationHost {
 
   private activities() {
     return {
-      [FunctionNames.callRecipient]: (input: CallRecipientInput) => this.callRecipient(input),
+      [FunctionNames.callRecipient]: (input: CallRecipientInput, trigger?: { instanceId: string }) =>
+        this.callRecipient(input, trigger?.instanceId),
       [FunctionNames.aggregateResponses]: async (input: Parameters<typeof aggregateResponses>[0]) => {
         const aggregated = await aggregateResponses(input);
         this.endHeldCalls(); // as markGatherClosed does in the real activity's process
@@ -277,7 +306,7 @@ export class OrchestrationHost {
   }
 
   /** Stands in for callRecipient: the scripted outcome, stored like the real activity stores it. */
-  private async callRecipient(input: CallRecipientInput): Promise<CallRecipientOutput> {
+  private async callRecipient(input: CallRecipientInput, owner = input.requestId): Promise<CallRecipientOutput> {
     const attempt = input.attempt ?? 1;
     const payloads = new RunPayloads(this.store, input.run);
     const recipient = (await payloads.recipients())[input.index];
@@ -285,7 +314,7 @@ export class OrchestrationHost {
     const origin = "url" in recipient ? new URL(recipient.url).origin : "simulated";
     this.running(origin, +1);
     const outcome = this.script(recipient.id, attempt);
-    const answer = outcome === "hold" ? await this.hold(recipient.id, input) : outcome;
+    const answer = outcome === "hold" ? await this.hold(recipient.id, input, owner) : outcome;
     this.running(origin, -1);
     if ("error" in answer) throw new Error(answer.error);
     const durationMs = answer.durationMs ?? 5;
@@ -331,13 +360,7 @@ export class OrchestrationHost {
     };
     for (const held of [...this.held]) {
       const { requestId, run } = held.input;
-      const gather = (await this.engine.getStatus(requestId))?.input as OrchestrationInput | undefined;
-      const size = gather?.fanoutBatchSize;
-      const batch =
-        size !== undefined && (gather?.recipientCount ?? 0) > size
-          ? batchInstanceId(requestId, gather?.batchIdPrefix, Math.floor(held.index / size))
-          : undefined;
-      if ((await isStopped(requestId, run.runId)) || (batch !== undefined && (await isStopped(batch, run.runId)))) {
+      if ((await isStopped(requestId, run.runId)) || (held.owner !== requestId && (await isStopped(held.owner, run.runId)))) {
         const at = this.held.indexOf(held);
         if (at >= 0) this.held.splice(at, 1)[0].cancel();
       }
@@ -345,12 +368,17 @@ export class OrchestrationHost {
   }
 
   /** Until released (answers `{ late: true }`) or ended by the gather's close (fails, as callRecipient does). */
-  private hold(recipientId: string, input: CallRecipientInput): Promise<{ value: Json; durationMs: number } | { error: string }> {
+  private hold(
+    recipientId: string,
+    input: CallRecipientInput,
+    owner: string,
+  ): Promise<{ value: Json; durationMs: number } | { error: string }> {
     return new Promise((resolve) =>
       this.held.push({
         recipientId,
         index: input.index,
         input,
+        owner,
         release: () => resolve({ value: { late: true }, durationMs: 1 }),
         cancel: () => resolve({ error: "cancelled: the gather closed before this call finished" }),
       }),

@@ -1,7 +1,7 @@
 /** What GET /api/scatter-gather/{id} adds to the custom status (src/views/gatherStatus.ts). */
 import type { DurableOrchestrationStatus } from "durable-functions";
 import { batchIdsOf, batchPrefixOf } from "../../src/durable/client";
-import { batchStatusesByPrefix, policyOf, withBatchCounts } from "../../src/views/gatherStatus";
+import { batchStatusesByPrefix, policyOf, stoppedBatchIds, withBatchCounts } from "../../src/views/gatherStatus";
 
 describe("gather status", () => {
   test("policy: the specs of the input, never the run, URLs or data references", () => {
@@ -86,12 +86,38 @@ describe("gather status", () => {
       return new Response(JSON.stringify(page.body), { status: 200, headers: page.token ? { "x-ms-continuation-token": page.token } : {} });
     }) as unknown as typeof fetch;
     expect(await batchStatusesByPrefix("http://127.0.0.1:17071/durabletask/", "g~batch-x-", fetchImpl)).toEqual([
-      { runtimeStatus: "Running", customStatus: { succeeded: 1 } },
-      { runtimeStatus: "Completed", customStatus: { succeeded: 2 } },
-      { runtimeStatus: undefined, customStatus: null },
+      { instanceId: undefined, runtimeStatus: "Running", customStatus: { succeeded: 1 } },
+      { instanceId: undefined, runtimeStatus: "Completed", customStatus: { succeeded: 2 } },
+      { instanceId: undefined, runtimeStatus: undefined, customStatus: null },
     ]);
     expect(urls).toHaveLength(2);
     expect(new URL(urls[0]).searchParams.get("instanceIdPrefix")).toBe("g~batch-x-");
     expect(new URL(urls[0]).origin).toBe("http://127.0.0.1:17071");
+  });
+
+  test("stopped batches: done or ended, one query per prefix a second shared by every caller, whatever the number of batches", async () => {
+    const rpc = "http://127.0.0.1:17071/durabletask/";
+    let queries = 0;
+    let batches = [
+      { instanceId: "g~batch-x-0", runtimeStatus: "Running", customStatus: { phase: "gathering" } },
+      { instanceId: "g~batch-x-1", runtimeStatus: "Running", customStatus: { phase: "done" } },
+      { instanceId: "g~batch-x-2", runtimeStatus: "Completed", customStatus: { phase: "gathering" } },
+      { instanceId: "g~batch-x-3", runtimeStatus: "Pending", customStatus: null },
+    ];
+    const fetchImpl = (async () => {
+      queries++;
+      return new Response(JSON.stringify(batches), { status: 200 });
+    }) as unknown as typeof fetch;
+    const t0 = 5_000_000;
+    const asked = await Promise.all([0, 1, 2, 3].map((i) => stoppedBatchIds(rpc, "g~batch-x-", t0 + i, fetchImpl)));
+    expect([...asked[0]].sort()).toEqual(["g~batch-x-1", "g~batch-x-2"]);
+    expect(queries).toBe(1);
+    batches = batches.map((b) => ({ ...b, customStatus: { phase: "done" } }));
+    expect((await stoppedBatchIds(rpc, "g~batch-x-", t0 + 999, fetchImpl)).has("g~batch-x-0")).toBe(false); // still the read of t0
+    expect((await stoppedBatchIds(rpc, "g~batch-x-", t0 + 1000, fetchImpl)).has("g~batch-x-0")).toBe(true);
+    expect(queries).toBe(2);
+    // Another run's batches (another prefix) are another query.
+    await stoppedBatchIds(rpc, "g~batch-y-", t0 + 1001, fetchImpl);
+    expect(queries).toBe(3);
   });
 });

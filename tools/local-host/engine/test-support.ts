@@ -17,7 +17,8 @@ const { Orchestrator } = require("durable-functions/lib/src/orchestrations/Orche
 };
 
 export type OrchestratorFn = (context: any) => Generator<unknown, unknown, any>;
-export type ActivityFn = (input: any) => unknown | Promise<unknown>;
+/** An activity; `trigger` names the orchestration that scheduled it, as the host's trigger metadata does. */
+export type ActivityFn = (input: any, trigger?: { instanceId: string; taskScheduledId: number }) => unknown | Promise<unknown>;
 
 export interface Harness {
   engine: DurableEngine;
@@ -59,9 +60,9 @@ export function makeHarness(
       payloads.set(String(trigger.instanceId), list);
       return new Orchestrator(orchestrators[name]).handle(trigger, { df: undefined });
     },
-    invokeActivity: async (name, input) => {
+    invokeActivity: async (name, input, trigger) => {
       activityCalls.push({ name, input });
-      return activities[name](input);
+      return activities[name](input, trigger);
     },
     ...extra,
   };
