@@ -26,14 +26,19 @@ maybe("crash and restart of the local host", () => {
   const hosts: HostProcess[] = [];
   let dataDir = "";
 
-  beforeAll(() => {
+  // A data directory per test, its hosts stopped after it: one host per data directory (the local host refuses a
+  // second; before it did, the second test's hosts shared the first test's directory with its restarted host).
+  beforeEach(() => {
     dataDir = tempDataDir();
+  });
+
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) await h.stop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   afterAll(async () => {
     await closeAllServers();
-    for (const h of hosts) await h.stop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   /** GET /api/scatter-gather/{id}, tolerating a host that is down or a dead pooled connection. */

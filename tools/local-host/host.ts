@@ -30,6 +30,7 @@ import { KeyStore, type HostKeys } from "./keys";
 import { openListeners, type Listeners } from "./listeners";
 import { unsupportedOutputsBanner } from "./output-bindings";
 import { openPayloadStore, type PayloadStore } from "./payload-store";
+import { lockDataDir, type DataDirLock } from "./data-dir-lock";
 import { QueueTriggers } from "./queue-listener";
 import { readQueuesOptions } from "./queue-options";
 import { applyAppSettings, readHostJson, type HostJson } from "./settings";
@@ -99,6 +100,7 @@ interface Started {
   engine?: DurableEngine;
   app?: WorkerApp;
   payloadStore?: PayloadStore;
+  dataDirLock?: DataDirLock;
 }
 
 async function stopAll(s: Started, quiet: boolean): Promise<void> {
@@ -107,11 +109,15 @@ async function stopAll(s: Started, quiet: boolean): Promise<void> {
     if (quiet) await f().catch(() => undefined);
     else await f();
   };
-  await step(s.queues && (() => s.queues!.stop()));
-  await step(s.listeners && (() => s.listeners!.close()));
-  await step(s.engine && (() => s.engine!.stop()));
-  await step(s.app && (() => s.app!.terminate()));
-  await step(s.payloadStore && (() => s.payloadStore!.stop()));
+  try {
+    await step(s.queues && (() => s.queues!.stop()));
+    await step(s.listeners && (() => s.listeners!.close()));
+    await step(s.engine && (() => s.engine!.stop()));
+    await step(s.app && (() => s.app!.terminate()));
+    await step(s.payloadStore && (() => s.payloadStore!.stop()));
+  } finally {
+    s.dataDirLock?.release();
+  }
 }
 
 export async function startLocalHost(options: LocalHostOptions = {}): Promise<LocalHost> {
@@ -120,16 +126,17 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   const log = new HostLog(options.log ?? ((line: string) => console.log(line)), options.verbose ?? false);
   for (const [k, v] of Object.entries(options.env ?? {})) process.env[k] = v;
 
+  // One host per data directory (data-dir-lock.ts), before anything of it is opened.
+  const started: Started = { dataDirLock: lockDataDir(dataDir) };
   // ---- listeners first: the port (maybe chosen by the OS) is part of the app's settings ----
   const front = new HttpFront(log);
-  const started: Started = {};
-  started.listeners = await openListeners({
-    port: options.port ?? 7071,
-    rpcPort: options.rpcPort,
-    front: (req, res) => front.onMain(req, res),
-    rpc: (req, res) => front.onRpc(req, res),
-  });
   try {
+    started.listeners = await openListeners({
+      port: options.port ?? 7071,
+      rpcPort: options.rpcPort,
+      front: (req, res) => front.onMain(req, res),
+      rpc: (req, res) => front.onRpc(req, res),
+    });
     const host = await composeHost(options, { appDir, dataDir, log, front, started, listeners: started.listeners });
     let stopped: Promise<void> | undefined;
     return {

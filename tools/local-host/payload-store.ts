@@ -102,6 +102,8 @@ export interface PayloadStoreOptions {
   log?: (line: string) => void;
   /** How long to wait for Azurite to listen. Default 60 s. */
   readyTimeoutMs?: number;
+  /** How long to wait for the Azurite of an earlier host on the same location to save and exit. Default 15 s. */
+  ownerWaitMs?: number;
 }
 
 /** Messages between the host and the Azurite child. */
@@ -127,6 +129,7 @@ export async function startPayloadStore(options: PayloadStoreOptions): Promise<P
   const azuriteDir = resolveAzuriteDir(options.resolveFrom ?? [__dirname, process.cwd()]);
   const location = path.resolve(options.location);
   fs.mkdirSync(location, { recursive: true });
+  await previousOwnerGone(location, options.ownerWaitMs ?? 15_000);
   const child = fork(__filename, [], {
     execArgv: [],
     // applicationinsights 2.x (Azurite's telemetry, never started here) patches modules when loaded unless told not to.
@@ -160,6 +163,43 @@ export async function startPayloadStore(options: PayloadStoreOptions): Promise<P
     connectionString: azuriteConnectionString(port, queuePort),
     stop: () => (stopped ??= stopChild(child, exited)),
   };
+}
+
+/** Written by the Azurite child into its location once it serves it, removed once it has closed (saved) and exits. */
+const OWNER_FILE = "azurite.pid";
+
+/**
+ * Waits until no other Azurite serves `location`. After the host dies its Azurite closes, saving its metadata, and
+ * only then exits: a new host that loaded the location meanwhile would miss the latest blobs, and the old one's
+ * save would land after the new one loaded. A file left by an Azurite that was killed itself names a dead process.
+ */
+async function previousOwnerGone(location: string, waitMs: number): Promise<void> {
+  const file = path.join(location, OWNER_FILE);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    let pid: number;
+    try {
+      pid = Number(fs.readFileSync(file, "utf8").trim());
+    } catch {
+      return; // no owner
+    }
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !isAlive(pid)) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        `Another Azurite (pid ${pid}) still serves ${location}: another local host uses this data directory. ` +
+          `Stop it, or start this one with another --data-dir.`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function awaitReady(child: ChildProcess, start: ToChild, timeoutMs: number): Promise<{ port: number; queuePort: number }> {
@@ -271,10 +311,12 @@ interface AzuriteServer {
 function runChild(): void {
   const servers: AzuriteServer[] = [];
   let closing: Promise<void> | undefined;
+  let ownerFile: string | undefined;
   const exit = (code: number) => {
     closing ??= (async () => {
       setTimeout(() => process.exit(code), 5000).unref();
       await Promise.all(servers.filter((s) => s.getStatus() === "Running").map((s) => s.close().catch(() => undefined)));
+      if (ownerFile) fs.rmSync(ownerFile, { force: true }); // saved: the location is free for the next host
       process.exit(code);
     })();
   };
@@ -288,6 +330,8 @@ function runChild(): void {
     if (msg.type !== "start" || servers.length > 0) return;
     startServers(msg, servers).then(
       ([blob, queue]) => {
+        ownerFile = path.join(msg.location, OWNER_FILE);
+        fs.writeFileSync(ownerFile, String(process.pid));
         process.send?.({ type: "ready", port: portOf(blob, msg.port), queuePort: portOf(queue, msg.queuePort) } satisfies FromChild);
       },
       (err: Error) => {

@@ -1,10 +1,11 @@
 /** The payload store and the queues: Azurite's blob and queue services the host starts when AzureWebJobsStorage names no account. */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { QueueServiceClient } from "@azure/storage-queue";
 import { parseArgs } from "../cli";
-import { azuriteConnectionString, storageTarget } from "../payload-store";
+import { azuriteConnectionString, storageTarget, type startPayloadStore as StartPayloadStore } from "../payload-store";
 import { buildHost, fixtureApp, json, startHostProcess, tempDir, type HostProcess } from "./harness";
 
 jest.setTimeout(90000);
@@ -155,6 +156,52 @@ describe("the host starts Azurite for the app", () => {
       expect(await peekText(cs3, "kept")).toEqual(["m1", "m2"]);
     } finally {
       await third.stop();
+    }
+  });
+
+  test("a host started at once after a kill -9 of the last one waits for its Azurite to save and exit, and sees every blob", async () => {
+    const dataDir = tempDir("local-host-az-restart-");
+    const first = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "" } });
+    const old = azuriteOf(first);
+    expect(fs.readFileSync(path.join(dataDir, "azurite", "azurite.pid"), "utf8")).toBe(String(old.pid));
+    const cs = (await appSetting(first, "AzureWebJobsStorage"))!;
+    for (let i = 0; i < 20; i++) await writeBlob(cs, "payloads", `late/${i}.json`, `{"i":${i}}`); // within the 5 s autosave
+    await first.kill9();
+    // No wait for the old Azurite here: the new host waits for it to save and exit before it starts its own.
+    const second = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "" } });
+    try {
+      const cs2 = (await appSetting(second, "AzureWebJobsStorage"))!;
+      for (let i = 0; i < 20; i++) expect(await readBlob(cs2, "payloads", `late/${i}.json`)).toBe(`{"i":${i}}`);
+      expect(fs.readFileSync(path.join(dataDir, "azurite", "azurite.pid"), "utf8")).toBe(String(azuriteOf(second).pid));
+    } finally {
+      await second.stop();
+    }
+    expect(fs.existsSync(path.join(dataDir, "azurite", "azurite.pid"))).toBe(false); // saved and gone: the location is free
+  });
+
+  test("an Azurite that still serves the location holds a new one off, then a clear error; a dead one's file is ignored", async () => {
+    const location = tempDir("local-host-az-owner-");
+    // The built module: it runs Azurite in a child process of its own file, which must be JavaScript.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startPayloadStore } = require(path.join(buildHost(), "payload-store.js")) as { startPayloadStore: typeof StartPayloadStore };
+    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+    try {
+      fs.writeFileSync(path.join(location, "azurite.pid"), String(sleeper.pid));
+      const started = Date.now();
+      await expect(startPayloadStore({ location, ownerWaitMs: 300 })).rejects.toThrow(
+        `Another Azurite (pid ${sleeper.pid}) still serves ${location}: another local host uses this data directory.`,
+      );
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    } finally {
+      sleeper.kill("SIGKILL");
+      await new Promise((resolve) => sleeper.once("exit", resolve));
+    }
+    // Killed itself (kill -9 of Azurite or of the machine): its file names a dead process, and is ignored.
+    const store = await startPayloadStore({ location, ownerWaitMs: 300 });
+    try {
+      expect(fs.readFileSync(path.join(location, "azurite.pid"), "utf8")).toBe(String(store.pid));
+    } finally {
+      await store.stop();
     }
   });
 

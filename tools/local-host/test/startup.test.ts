@@ -27,6 +27,28 @@ test("SIGTERM stops the host gracefully (exit 0) and frees the port", async () =
   await expect(fetch(`${host.url}/admin/host/status`)).rejects.toThrow();
 });
 
+test("one host per data directory: a second one refuses to start while the first runs; after a kill -9 of the first, a new one starts", async () => {
+  const dataDir = tempDir("local-host-lock-");
+  const first = await startHostProcess({ appDir: fixtureApp, dataDir });
+  try {
+    const err = await startHostProcess({ appDir: fixtureApp, dataDir }).then(
+      () => undefined,
+      (e: Error & { code?: number; output?: string }) => e,
+    );
+    expect(err?.code).toBe(1);
+    expect(err?.output).toContain(`Another local host (pid ${first.child.pid}) uses the data directory ${dataDir}.`);
+    expect((await fetch(`${first.url}/admin/host/status`)).status).toBe(200); // the first one never noticed
+    await first.kill9();
+    const second = await startHostProcess({ appDir: fixtureApp, dataDir });
+    expect((await fetch(`${second.url}/admin/host/status`)).status).toBe(200);
+    expect(await second.stop("SIGTERM")).toBe(0);
+    const third = await startHostProcess({ appDir: fixtureApp, dataDir }); // the stop gave the directory up
+    await third.stop("SIGTERM");
+  } finally {
+    await first.stop("SIGKILL");
+  }
+});
+
 test("CLI: unknown options are rejected", async () => {
   const dir = buildHost();
   const code = await new Promise<number | null>((resolve) => {
