@@ -13,7 +13,7 @@ import { RunPayloads } from "../gather/runPayloads";
 import { getPayloadStore } from "../payload";
 import type { CallRecipientInput, CallRecipientOutput } from "../gather/types";
 import { durableRpcBaseUrl, runState, type RunState } from "../durable/client";
-import { stoppedBatchIds } from "../views/gatherStatus";
+import { batchStates } from "../views/gatherStatus";
 import { FunctionNames } from "../durable/names";
 import { trackRecipientCall } from "../telemetry";
 import { getQueueSender } from "../queues/sender";
@@ -136,18 +136,18 @@ function gatherStopped(input: CallRecipientInput, context: InvocationContext): (
   const rpcBaseUrl = batch ? durableRpcBaseUrl(context) : undefined;
   let client: df.DurableClient | undefined;
   const lazyClient = () => (client ??= df.getClient(context));
-  return async () => {
-    const [gather, batchStopped] = await Promise.all([
-      runState(lazyClient, input.requestId, input.run.runId).catch((): RunState => "unknown"),
-      batch && rpcBaseUrl
-        ? stoppedBatchIds(rpcBaseUrl, batch.replace(/\d+$/, "")).then(
-            (ids) => ids.has(batch),
-            () => false,
-          )
-        : false,
-    ]);
-    return gather === "stopped" || batchStopped;
+  const stopped = (instanceId: string) =>
+    runState(lazyClient, instanceId, input.run.runId).then(
+      (state) => state === "stopped",
+      () => false,
+    );
+  // Its batch from the listing of the run's batches; one the listing does not show (cut off, or no endpoint for it)
+  // from its own status.
+  const batchStopped = async (id: string) => {
+    const listed = rpcBaseUrl ? await batchStates(rpcBaseUrl, id.replace(/\d+$/, "")).catch(() => undefined) : undefined;
+    return listed?.get(id) ?? stopped(id);
   };
+  return async () => (await Promise.all([stopped(input.requestId), batch ? batchStopped(batch) : false])).includes(true);
 }
 
 df.app.activity(FunctionNames.callRecipient, { handler: callRecipient, extraInputs: [df.input.durableClient()] });

@@ -9,8 +9,6 @@
  *   redrive, the earlier outcomes it keeps). No durable action is spent on it, and the figures never go below
  *   the parent's own.
  */
-import type { DurableOrchestrationStatus } from "durable-functions";
-import { isActive } from "../durable/client";
 import { instancesPage } from "./gatherList";
 import type { Counts, GatherProgress, OrchestrationInput } from "../gather/types";
 
@@ -75,33 +73,45 @@ export async function batchStatusesByPrefix(rpcBaseUrl: string, prefix: string, 
   return statuses;
 }
 
-const STOPPED_BATCHES_TTL_MS = 1000;
-const stoppedReads = new Map<string, { at: number; ids: Promise<ReadonlySet<string>> }>();
+const BATCH_STATES_TTL_MS = 1000;
+const batchStateReads = new Map<string, { at: number; pending: boolean; states: Promise<ReadonlyMap<string, boolean>> }>();
 
 /**
- * The ids of a run's batches (`prefix`: its batch id prefix, which names the run) that have stopped gathering: done
- * (decided, or closed by their parent) or ended. One instance query per prefix a second per process, shared by
- * every call that asks meanwhile (callRecipient asks before and during each call), however many batches there are.
+ * Whether each of a run's batches (`prefix`: its batch id prefix, which names the run) has stopped gathering: done
+ * (decided, or closed by their parent) or ended; a batch the listing does not show is not in the map (the caller
+ * reads its status instead). One instance query per endpoint and prefix at a time, and at most one a second after
+ * the last one settled, per process, shared by every call that asks meanwhile (callRecipient asks before and
+ * during each call), however many batches there are.
  */
-export function stoppedBatchIds(
+export function batchStates(
   rpcBaseUrl: string,
   prefix: string,
-  now = Date.now(),
+  clock: () => number = Date.now,
   fetchImpl: typeof fetch = fetch,
-): Promise<ReadonlySet<string>> {
-  const cached = stoppedReads.get(prefix);
-  if (cached && now - cached.at < STOPPED_BATCHES_TTL_MS) return cached.ids;
-  const ids = batchStatusesByPrefix(rpcBaseUrl, prefix, fetchImpl).then(
-    (statuses) => new Set(statuses.filter(hasStopped).map((status) => status.instanceId ?? "")),
-  );
-  stoppedReads.set(prefix, { at: now, ids });
-  for (const [key, entry] of stoppedReads) if (now - entry.at > 60_000) stoppedReads.delete(key);
-  return ids;
+): Promise<ReadonlyMap<string, boolean>> {
+  const key = `${rpcBaseUrl}\n${prefix}`;
+  const now = clock();
+  const cached = batchStateReads.get(key);
+  if (cached && (cached.pending || now - cached.at < BATCH_STATES_TTL_MS)) return cached.states;
+  const entry = { at: now, pending: true, states: Promise.resolve(new Map<string, boolean>()) as Promise<ReadonlyMap<string, boolean>> };
+  entry.states = batchStatusesByPrefix(rpcBaseUrl, prefix, fetchImpl)
+    .then((statuses) => {
+      const states = new Map<string, boolean>();
+      for (const status of statuses) if (status.instanceId) states.set(status.instanceId, hasStopped(status));
+      return states;
+    })
+    .finally(() => {
+      entry.pending = false;
+      entry.at = clock();
+    });
+  batchStateReads.set(key, entry);
+  for (const [other, { at, pending }] of batchStateReads) if (!pending && now - at > 60_000) batchStateReads.delete(other);
+  return entry.states;
 }
 
+const ENDED = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
+
+/** Done, or ended. A status the query does not give counts as gathering: the check may save calls, never lose one. */
 function hasStopped({ runtimeStatus, customStatus }: BatchStatus): boolean {
-  return (
-    !isActive({ runtimeStatus } as Pick<DurableOrchestrationStatus, "runtimeStatus">) ||
-    (customStatus as Partial<GatherProgress> | null)?.phase === "done"
-  );
+  return ENDED.has(runtimeStatus ?? "") || (customStatus as Partial<GatherProgress> | null)?.phase === "done";
 }

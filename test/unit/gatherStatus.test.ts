@@ -1,7 +1,7 @@
 /** What GET /api/scatter-gather/{id} adds to the custom status (src/views/gatherStatus.ts). */
 import type { DurableOrchestrationStatus } from "durable-functions";
 import { batchIdsOf, batchPrefixOf } from "../../src/durable/client";
-import { batchStatusesByPrefix, policyOf, stoppedBatchIds, withBatchCounts } from "../../src/views/gatherStatus";
+import { batchStatusesByPrefix, policyOf, batchStates, withBatchCounts } from "../../src/views/gatherStatus";
 
 describe("gather status", () => {
   test("policy: the specs of the input, never the run, URLs or data references", () => {
@@ -95,29 +95,57 @@ describe("gather status", () => {
     expect(new URL(urls[0]).origin).toBe("http://127.0.0.1:17071");
   });
 
-  test("stopped batches: done or ended, one query per prefix a second shared by every caller, whatever the number of batches", async () => {
+  test("batch states: done or ended is stopped, no status is gathering; one query at a time per endpoint and prefix, and one a second", async () => {
     const rpc = "http://127.0.0.1:17071/durabletask/";
     let queries = 0;
-    let batches = [
+    let release: (() => void) | undefined;
+    let batches: object[] = [
       { instanceId: "g~batch-x-0", runtimeStatus: "Running", customStatus: { phase: "gathering" } },
       { instanceId: "g~batch-x-1", runtimeStatus: "Running", customStatus: { phase: "done" } },
       { instanceId: "g~batch-x-2", runtimeStatus: "Completed", customStatus: { phase: "gathering" } },
       { instanceId: "g~batch-x-3", runtimeStatus: "Pending", customStatus: null },
+      { instanceId: "g~batch-x-4", customStatus: null }, // no status given: gathering, never taken for stopped
     ];
     const fetchImpl = (async () => {
       queries++;
-      return new Response(JSON.stringify(batches), { status: 200 });
+      const body = JSON.stringify(batches);
+      if (release === undefined) return new Response(body, { status: 200 });
+      await new Promise<void>((resolve) => (release = resolve));
+      return new Response(body, { status: 200 });
     }) as unknown as typeof fetch;
-    const t0 = 5_000_000;
-    const asked = await Promise.all([0, 1, 2, 3].map((i) => stoppedBatchIds(rpc, "g~batch-x-", t0 + i, fetchImpl)));
-    expect([...asked[0]].sort()).toEqual(["g~batch-x-1", "g~batch-x-2"]);
+    let now = 5_000_000;
+    const clock = () => now;
+    const asked = await Promise.all([0, 1, 2].map(() => batchStates(rpc, "g~batch-x-", clock, fetchImpl)));
+    expect(Object.fromEntries(asked[0])).toEqual({
+      "g~batch-x-0": false,
+      "g~batch-x-1": true,
+      "g~batch-x-2": true,
+      "g~batch-x-3": false,
+      "g~batch-x-4": false,
+    });
+    expect(asked[0].has("g~batch-x-9")).toBe(false); // not listed: the caller reads that batch's own status
     expect(queries).toBe(1);
     batches = batches.map((b) => ({ ...b, customStatus: { phase: "done" } }));
-    expect((await stoppedBatchIds(rpc, "g~batch-x-", t0 + 999, fetchImpl)).has("g~batch-x-0")).toBe(false); // still the read of t0
-    expect((await stoppedBatchIds(rpc, "g~batch-x-", t0 + 1000, fetchImpl)).has("g~batch-x-0")).toBe(true);
+    now += 999;
+    expect((await batchStates(rpc, "g~batch-x-", clock, fetchImpl)).get("g~batch-x-0")).toBe(false); // the last read, 999 ms old
+    // A slow query: everyone who asks while it runs, however long, shares it; the next may start a second after it settled.
+    release = () => undefined;
+    now += 1;
+    const slow = batchStates(rpc, "g~batch-x-", clock, fetchImpl);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    now += 5000;
+    const meanwhile = batchStates(rpc, "g~batch-x-", clock, fetchImpl);
     expect(queries).toBe(2);
-    // Another run's batches (another prefix) are another query.
-    await stoppedBatchIds(rpc, "g~batch-y-", t0 + 1001, fetchImpl);
-    expect(queries).toBe(3);
+    release();
+    expect((await slow).get("g~batch-x-0")).toBe(true);
+    expect(await meanwhile).toBe(await slow);
+    release = undefined;
+    now += 999;
+    await batchStates(rpc, "g~batch-x-", clock, fetchImpl);
+    expect(queries).toBe(2);
+    // Another run's batches (another prefix), or another endpoint, are another query.
+    await batchStates(rpc, "g~batch-y-", clock, fetchImpl);
+    await batchStates("http://127.0.0.1:17072/durabletask/", "g~batch-x-", clock, fetchImpl);
+    expect(queries).toBe(4);
   });
 });

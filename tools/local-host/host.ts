@@ -127,7 +127,7 @@ export async function startLocalHost(options: LocalHostOptions = {}): Promise<Lo
   for (const [k, v] of Object.entries(options.env ?? {})) process.env[k] = v;
 
   // One host per data directory (data-dir-lock.ts), before anything of it is opened.
-  const started: Started = { dataDirLock: lockDataDir(dataDir) };
+  const started: Started = { dataDirLock: await lockDataDir(dataDir) };
   // ---- listeners first: the port (maybe chosen by the OS) is part of the app's settings ----
   const front = new HttpFront(log);
   try {

@@ -15,6 +15,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { liveOwner, ownerLine } from "./pid-file";
 
 /** Azurite's well-known development account (the same for every Azurite). */
 export const AZURITE_ACCOUNT_NAME = "devstoreaccount1";
@@ -176,29 +177,13 @@ const OWNER_FILE = "azurite.pid";
 async function previousOwnerGone(location: string, waitMs: number): Promise<void> {
   const file = path.join(location, OWNER_FILE);
   const deadline = Date.now() + waitMs;
-  for (;;) {
-    let pid: number;
-    try {
-      pid = Number(fs.readFileSync(file, "utf8").trim());
-    } catch {
-      return; // no owner
-    }
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !isAlive(pid)) return;
+  for (let pid = liveOwner(file); pid !== undefined && pid !== process.pid; pid = liveOwner(file)) {
     if (Date.now() > deadline)
       throw new Error(
         `Another Azurite (pid ${pid}) still serves ${location}: another local host uses this data directory. ` +
           `Stop it, or start this one with another --data-dir.`,
       );
     await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -328,10 +313,11 @@ function runChild(): void {
   process.on("message", (msg: ToChild) => {
     if (msg.type === "stop") return exit(0);
     if (msg.type !== "start" || servers.length > 0) return;
+    // Before the servers load the location: from here until this process exits, a new host must wait for it.
+    ownerFile = path.join(msg.location, OWNER_FILE);
+    fs.writeFileSync(ownerFile, ownerLine());
     startServers(msg, servers).then(
       ([blob, queue]) => {
-        ownerFile = path.join(msg.location, OWNER_FILE);
-        fs.writeFileSync(ownerFile, String(process.pid));
         process.send?.({ type: "ready", port: portOf(blob, msg.port), queuePort: portOf(queue, msg.queuePort) } satisfies FromChild);
       },
       (err: Error) => {

@@ -163,20 +163,29 @@ describe("the host starts Azurite for the app", () => {
     const dataDir = tempDir("local-host-az-restart-");
     const first = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "" } });
     const old = azuriteOf(first);
-    expect(fs.readFileSync(path.join(dataDir, "azurite", "azurite.pid"), "utf8")).toBe(String(old.pid));
+    const ownerFile = path.join(dataDir, "azurite", "azurite.pid");
+    expect(fs.readFileSync(ownerFile, "utf8").split(" ")[0]).toBe(String(old.pid));
     const cs = (await appSetting(first, "AzureWebJobsStorage"))!;
     for (let i = 0; i < 20; i++) await writeBlob(cs, "payloads", `late/${i}.json`, `{"i":${i}}`); // within the 5 s autosave
-    await first.kill9();
-    // No wait for the old Azurite here: the new host waits for it to save and exit before it starts its own.
-    const second = await startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "" } });
+    // The old Azurite is held (as a busy machine would) so that it cannot save before the new host starts.
+    process.kill(old.pid, "SIGSTOP");
+    let second: HostProcess | undefined;
     try {
-      const cs2 = (await appSetting(second, "AzureWebJobsStorage"))!;
+      await first.kill9();
+      const starting = startHostProcess({ appDir: fixtureApp, dataDir, env: { AzureWebJobsStorage: "" } }).then((h) => (second = h));
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(second).toBeUndefined(); // waiting for the old Azurite, which still owns the location
+      expect(fs.readFileSync(ownerFile, "utf8").split(" ")[0]).toBe(String(old.pid));
+      process.kill(old.pid, "SIGCONT"); // it sees its host gone, saves and exits; then the new host starts its own
+      await starting;
+      const cs2 = (await appSetting(second!, "AzureWebJobsStorage"))!;
       for (let i = 0; i < 20; i++) expect(await readBlob(cs2, "payloads", `late/${i}.json`)).toBe(`{"i":${i}}`);
-      expect(fs.readFileSync(path.join(dataDir, "azurite", "azurite.pid"), "utf8")).toBe(String(azuriteOf(second).pid));
+      expect(fs.readFileSync(ownerFile, "utf8").split(" ")[0]).toBe(String(azuriteOf(second!).pid));
     } finally {
-      await second.stop();
+      if (alive(old.pid)) process.kill(old.pid, "SIGCONT");
+      await second?.stop();
     }
-    expect(fs.existsSync(path.join(dataDir, "azurite", "azurite.pid"))).toBe(false); // saved and gone: the location is free
+    expect(fs.existsSync(ownerFile)).toBe(false); // saved and gone: the location is free
   });
 
   test("an Azurite that still serves the location holds a new one off, then a clear error; a dead one's file is ignored", async () => {
@@ -199,7 +208,7 @@ describe("the host starts Azurite for the app", () => {
     // Killed itself (kill -9 of Azurite or of the machine): its file names a dead process, and is ignored.
     const store = await startPayloadStore({ location, ownerWaitMs: 300 });
     try {
-      expect(fs.readFileSync(path.join(location, "azurite.pid"), "utf8")).toBe(String(store.pid));
+      expect(fs.readFileSync(path.join(location, "azurite.pid"), "utf8").split(" ")[0]).toBe(String(store.pid));
     } finally {
       await store.stop();
     }
