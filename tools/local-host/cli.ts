@@ -5,6 +5,7 @@
  */
 import * as path from "node:path";
 import { startLocalHost } from "./host";
+import { HostStartRefused } from "./data-dir-lock";
 
 const USAGE = `Usage: node dist/tools/local-host/cli.js [options]   (npm start: build, then this)
 
@@ -197,7 +198,8 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err) => {
-    console.error(`The local host failed to start: ${(err as Error)?.stack ?? String(err)}`);
+    const text = err instanceof HostStartRefused ? err.message : ((err as Error)?.stack ?? String(err));
+    console.error(`The local host failed to start: ${text}`);
     process.exit(1);
   });
 }

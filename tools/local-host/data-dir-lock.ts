@@ -16,6 +16,11 @@ const TAKEOVER_SETTLE_MS = 100;
 /** Data directories held by hosts of this process (a pid file cannot tell them apart). */
 const heldHere = new Set<string>();
 
+/** A start refused for a reason the user can act on: its message says it all (the CLI prints no stack). */
+export class HostStartRefused extends Error {
+  override readonly name = "HostStartRefused";
+}
+
 export interface DataDirLock {
   release(): void;
 }
@@ -26,7 +31,9 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   fs.mkdirSync(dir, { recursive: true });
   const line = ownerLine();
   const refuse = (holder: number) =>
-    new Error(`Another local host (pid ${holder}) uses the data directory ${dir}. Stop it, or start this one with another --data-dir.`);
+    new HostStartRefused(
+      `Another local host (pid ${holder}) uses the data directory ${dir}. Stop it, or start this one with another --data-dir.`,
+    );
   if (heldHere.has(dir)) throw refuse(process.pid);
   heldHere.add(dir); // a second host of this process starting meanwhile is refused above
   try {

@@ -15,6 +15,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { HostStartRefused } from "./data-dir-lock";
 import { liveOwner, ownerLine } from "./pid-file";
 
 /** Azurite's well-known development account (the same for every Azurite). */
@@ -179,7 +180,7 @@ async function previousOwnerGone(location: string, waitMs: number): Promise<void
   const deadline = Date.now() + waitMs;
   for (let pid = liveOwner(file); pid !== undefined && pid !== process.pid; pid = liveOwner(file)) {
     if (Date.now() > deadline)
-      throw new Error(
+      throw new HostStartRefused(
         `Another Azurite (pid ${pid}) still serves ${location}: another local host uses this data directory. ` +
           `Stop it, or start this one with another --data-dir.`,
       );

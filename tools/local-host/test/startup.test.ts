@@ -37,6 +37,7 @@ test("one host per data directory: a second one refuses to start while the first
     );
     expect(err?.code).toBe(1);
     expect(err?.output).toContain(`Another local host (pid ${first.child.pid}) uses the data directory ${dataDir}.`);
+    expect(err?.output).not.toMatch(/^\s+at /m); // the message says it all: no stack
     expect((await fetch(`${first.url}/admin/host/status`)).status).toBe(200); // the first one never noticed
     await first.kill9();
     const second = await startHostProcess({ appDir: fixtureApp, dataDir });
