@@ -1,8 +1,9 @@
-/** Jest globalTeardown: removes the run's shared local-host build (global-setup.js). */
+/** Jest globalTeardown: removes the run's temporary folder (global-setup.js), the shared local-host build with it. */
 const fs = require("node:fs");
-const path = require("node:path");
 
 module.exports = function globalTeardown() {
-  const dir = process.env.LOCAL_HOST_TEST_BUILD;
-  if (dir) fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+  const runTmp = process.env.SCATTER_GATHER_TEST_TMP;
+  if (!runTmp) return;
+  if (process.env.KEEP_TEST_TMP === "1") console.log(`\nKEEP_TEST_TMP=1: the run's files are in ${runTmp}`);
+  else fs.rmSync(runTmp, { recursive: true, force: true, maxRetries: 3 });
 };
