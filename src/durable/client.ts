@@ -37,7 +37,7 @@ export async function findStatus(
   }
 }
 
-export function isActive(status: Pick<DurableOrchestrationStatus, "runtimeStatus">): boolean {
+export function isActive(status: DurableOrchestrationStatus): boolean {
   return ACTIVE.has(String(status.runtimeStatus));
 }
 

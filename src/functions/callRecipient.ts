@@ -14,6 +14,7 @@ import { getPayloadStore } from "../payload";
 import type { CallRecipientInput, CallRecipientOutput } from "../gather/types";
 import { durableRpcBaseUrl, runState, type RunState } from "../durable/client";
 import { batchStates } from "../views/gatherStatus";
+import { batchIdPrefixOf } from "../gather/instanceIds";
 import { FunctionNames } from "../durable/names";
 import { trackRecipientCall } from "../telemetry";
 import { getQueueSender } from "../queues/sender";
@@ -38,7 +39,7 @@ async function callRecipient(input: CallRecipientInput, context: InvocationConte
   const started = performance.now();
   // Ends the call at once if the gather closes meanwhile in this process, or within about a second once its own or
   // its batch's status says gathering has ended (closing.ts), whichever process or queue the close comes through.
-  const watch = watchGather([input.closeKey ?? input.requestId], { stopped });
+  const watch = watchGather(input.closeKey ?? input.requestId, { stopped });
   try {
     const reply = repliesLater(recipient) ? await replyChannel(input, recipient.id, context) : undefined;
     const delivery = { requestId: input.requestId, recipient, request, ...(reply ? { reply } : {}) };
@@ -125,7 +126,7 @@ async function runStateAfter(input: CallRecipientInput, context: InvocationConte
  * their statuses say: a gather that has decided (or passed its deadline) says it aggregates, a batch that decided
  * or was closed says it is done. Asked before the call starts and every second while it runs (closing.ts); a
  * call that ends for it is abandoned, not failed (RecipientCalls). Per process, a gather's status is read at most
- * once a second (runState) and its batches' with one instance query a second (stoppedBatchIds), however many
+ * once a second (runState) and its batches' with one instance query a second (batchStates), however many
  * calls ask. Unknown or unreadable counts as gathering: the check may only ever save calls, never lose one.
  * Undefined without the client binding (a test calling the handler directly): nothing to check.
  */
@@ -144,7 +145,7 @@ function gatherStopped(input: CallRecipientInput, context: InvocationContext): (
   // Its batch from the listing of the run's batches; one the listing does not show (cut off, or no endpoint for it)
   // from its own status.
   const batchStopped = async (id: string) => {
-    const listed = rpcBaseUrl ? await batchStates(rpcBaseUrl, id.replace(/\d+$/, "")).catch(() => undefined) : undefined;
+    const listed = rpcBaseUrl ? await batchStates(rpcBaseUrl, batchIdPrefixOf(id)).catch(() => undefined) : undefined;
     return listed?.get(id) ?? stopped(id);
   };
   return async () => (await Promise.all([stopped(input.requestId), batch ? batchStopped(batch) : false])).includes(true);

@@ -43,23 +43,21 @@ export interface WatchOptions {
 }
 
 /**
- * A signal aborted when any of `keys` (the gather's close key) is marked closed in this process or, polled every
+ * A signal aborted when `closeKey` (the gather's execution) is marked closed in this process or, polled every
  * `everyMs` from the start, `stopped` says so; call release() when the call ends.
  */
 export function watchGather(
-  keys: string[],
+  closeKey: string,
   { stopped, everyMs = CLOSE_POLL_MS }: WatchOptions = {},
 ): { signal: AbortSignal; release(): void } {
   const controller = new AbortController();
-  if (keys.some((key) => closedAt.has(key))) {
+  if (closedAt.has(closeKey)) {
     controller.abort(new GatherClosedError());
     return { signal: controller.signal, release: () => undefined };
   }
-  for (const key of keys) {
-    let set = inFlight.get(key);
-    if (!set) inFlight.set(key, (set = new Set()));
-    set.add(controller);
-  }
+  let set = inFlight.get(closeKey);
+  if (!set) inFlight.set(closeKey, (set = new Set()));
+  set.add(controller);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let released = false;
   const poll = () => {
@@ -80,11 +78,9 @@ export function watchGather(
     release: () => {
       released = true;
       clearTimeout(timer);
-      for (const key of keys) {
-        const current = inFlight.get(key);
-        current?.delete(controller);
-        if (current?.size === 0) inFlight.delete(key);
-      }
+      const current = inFlight.get(closeKey);
+      current?.delete(controller);
+      if (current?.size === 0) inFlight.delete(closeKey);
     },
   };
 }

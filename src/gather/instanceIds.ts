@@ -67,6 +67,11 @@ export function batchInstanceId(instanceId: string, prefix: string | undefined, 
   return `${runBatchPrefix(instanceId, prefix)}${batch}`;
 }
 
+/** The prefix a batch's instance id was made from (batchInstanceId): its run's batches all share it. */
+export function batchIdPrefixOf(batchId: string): string {
+  return batchId.replace(/\d+$/, "");
+}
+
 /** Whether an instance id is a batch's (listings leave them out). */
 export function isBatchId(instanceId: string): boolean {
   return instanceId.includes(BATCH_MARK);

@@ -12,8 +12,8 @@ const options = (cancel?: AbortSignal) => ({
 
 describe("closing a gather stops its remaining calls", () => {
   test("a watched call is aborted when its gather closes, others are not", () => {
-    const a = watchGather(["g1"]);
-    const b = watchGather(["g2"]);
+    const a = watchGather("g1");
+    const b = watchGather("g2");
     markGatherClosed("g1");
     expect(a.signal.aborted).toBe(true);
     expect(b.signal.aborted).toBe(false);
@@ -24,7 +24,7 @@ describe("closing a gather stops its remaining calls", () => {
 
   test("a call that starts after the close is aborted from the start", () => {
     markGatherClosed("g3");
-    expect(watchGather(["g3"]).signal.aborted).toBe(true);
+    expect(watchGather("g3").signal.aborted).toBe(true);
   });
 
   test("closed marks are forgotten after an hour", () => {
@@ -37,7 +37,7 @@ describe("closing a gather stops its remaining calls", () => {
   test("a call also ends when its gather's status says it has stopped, polled until then; release stops the polling", async () => {
     let reads = 0;
     let stopped = false;
-    const watch = watchGather(["g6"], { stopped: async () => (reads++, stopped), everyMs: 20 });
+    const watch = watchGather("g6", { stopped: async () => (reads++, stopped), everyMs: 20 });
     await new Promise((r) => setTimeout(r, 70));
     expect(watch.signal.aborted).toBe(false);
     expect(reads).toBeGreaterThanOrEqual(2);
@@ -49,7 +49,7 @@ describe("closing a gather stops its remaining calls", () => {
     expect(reads).toBe(after); // no read once aborted
     watch.release();
 
-    const released = watchGather(["g7"], { stopped: async () => (reads++, false), everyMs: 20 });
+    const released = watchGather("g7", { stopped: async () => (reads++, false), everyMs: 20 });
     released.release();
     const before = reads;
     await new Promise((r) => setTimeout(r, 60));
@@ -58,7 +58,7 @@ describe("closing a gather stops its remaining calls", () => {
 
   test("a status read that fails counts as not stopped: the call goes on", async () => {
     let reads = 0;
-    const watch = watchGather(["g8"], { stopped: () => (reads++, Promise.reject(new Error("no client"))), everyMs: 10 });
+    const watch = watchGather("g8", { stopped: () => (reads++, Promise.reject(new Error("no client"))), everyMs: 10 });
     await new Promise((r) => setTimeout(r, 60));
     expect(reads).toBeGreaterThanOrEqual(2);
     expect(watch.signal.aborted).toBe(false);
@@ -66,7 +66,7 @@ describe("closing a gather stops its remaining calls", () => {
   });
 
   test("a simulated recipient's wait ends at once", async () => {
-    const watch = watchGather(["g4"]);
+    const watch = watchGather("g4");
     const started = Date.now();
     const call = deliver(
       { requestId: "g4", request: null, recipient: { id: "s", simulate: { latencyMs: 60_000, failureRate: 0, value: 1 } } },
@@ -83,7 +83,7 @@ describe("closing a gather stops its remaining calls", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-      const watch = watchGather(["g5"]);
+      const watch = watchGather("g5");
       const call = deliver(
         { requestId: "g5", request: null, recipient: { id: "u", url, method: "POST", timeoutMs: 60_000 } },
         options(watch.signal),

@@ -1,4 +1,5 @@
 import {
+  batchIdPrefixOf,
   batchIdPrefix,
   batchInstanceId,
   isBatchId,
@@ -57,5 +58,14 @@ describe("instance ids", () => {
 
   test("instances started before run tags keep their batch ids", () => {
     expect(batchInstanceId("g1", undefined, 3)).toBe("g1~batch-3");
+  });
+
+  test("a batch's id gives back the prefix it was made from, for every id shape (long, ending in digits, legacy)", () => {
+    const runId = newRunId();
+    for (const id of ["g", "order-2026", "x".repeat(100), `${"7".repeat(99)}9`]) {
+      const prefix = batchIdPrefix(id, runId);
+      for (const n of [0, 9, 14_999]) expect(batchIdPrefixOf(batchInstanceId(id, prefix, n))).toBe(prefix);
+      expect(batchIdPrefixOf(batchInstanceId(id, undefined, 12))).toBe(`${id}~batch-`); // before run tags
+    }
   });
 });

@@ -167,7 +167,7 @@ export async function startPayloadStore(options: PayloadStoreOptions): Promise<P
   };
 }
 
-/** Written by the Azurite child into its location once it serves it, removed once it has closed (saved) and exits. */
+/** Written by the Azurite child into its location before it loads it, removed once it has closed (saved) and exits. */
 const OWNER_FILE = "azurite.pid";
 
 /**
