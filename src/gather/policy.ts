@@ -22,6 +22,11 @@ export interface Tally {
   timedOut: number;
   /** Still waiting for an answer. */
   pending: number;
+  /**
+   * A redrive's earlier recipients that timed out or were abandoned and are not run again (a `?status=` left them
+   * out): they will not answer, so the whole gather is not complete under "all" however this run ends.
+   */
+  lost?: number;
   /** The size of the largest group of equal successful values (for agreement quorums). */
   largestAgreement: number;
 }
@@ -70,8 +75,10 @@ export function decide(policy: GatherPolicy, tally: Tally, options: SliceOptions
   if (tally.pending > 0) return undefined;
   if (tally.timedOut > 0) return atDeadline(tally);
   if (tally.succeeded === 0) return { closedBy: "all-failed", outcome: "failed" };
-  // mode "all": everyone answered or finally failed. first/quorum reach here only when unmet.
-  return policy.mode === "all" ? { closedBy: "all-responded", outcome: "complete" } : { closedBy: "all-failed", outcome: "failed" };
+  // mode "all": everyone answered or finally failed (this run's recipients only, with some left out: partial).
+  // first/quorum reach here only when unmet.
+  if (policy.mode !== "all") return { closedBy: "all-failed", outcome: "failed" };
+  return { closedBy: "all-responded", outcome: (tally.lost ?? 0) > 0 ? "partial" : "complete" };
 }
 
 /**

@@ -99,6 +99,7 @@ export class GatherTally {
         failed: this.failed,
         timedOut: this.timedOut,
         pending: this.pending,
+        lost: this.kept.timedOut + this.kept.abandoned,
         largestAgreement: this.agreement.largest,
       },
       this.slice,

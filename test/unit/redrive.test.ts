@@ -151,11 +151,12 @@ describe("a redrive run's tally: the policy over the whole gather", () => {
     expect(counts).toEqual({ total: 3, succeeded: 1, failed: 0, timedOut: 2, abandoned: 0 });
   });
 
-  test("earlier timed-out recipients kept do not make this run's close a deadline", () => {
+  test("earlier timed-out recipients kept do not make this run's close a deadline, but the gather is partial", () => {
     const kept = { total: 2, succeeded: 1, failed: 0, timedOut: 1, abandoned: 0 };
     const tally = new GatherTally(1, { mode: "all", agree: false }, undefined, {}, kept);
     tally.succeed(0, { bytes: 1 });
-    expect(tally.decision()).toEqual({ closedBy: "all-responded", outcome: "complete" });
+    // The policy counts the whole gather: one of its recipients never answered, so "all" was not met.
+    expect(tally.decision()).toEqual({ closedBy: "all-responded", outcome: "partial" });
     expect(keptCounts(earlier, [1, 3])).toEqual({ total: 3, succeeded: 2, failed: 0, timedOut: 1, abandoned: 0 });
   });
 });

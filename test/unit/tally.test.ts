@@ -183,4 +183,32 @@ describe("GatherTally", () => {
       expect(t.close({ closedBy: "deadline", outcome: "failed" }).outcomes).toEqual([{ status: "timedOut" }, { status: "abandoned" }]);
     });
   });
+
+  describe("a redrive's kept outcomes", () => {
+    const kept = (timedOut: number, abandoned: number) => ({ total: 1 + timedOut + abandoned, succeeded: 1, failed: 0, timedOut, abandoned });
+
+    test("recipients a ?status= left out as timed out or abandoned keep an 'all' gather from being complete", () => {
+      for (const [timedOut, abandoned] of [
+        [1, 0],
+        [0, 2],
+      ]) {
+        const t = new GatherTally(1, ALL, undefined, {}, kept(timedOut, abandoned));
+        t.succeed(0, { bytes: 2 });
+        // Every recipient of this run responded; the whole gather has some that never did.
+        expect(t.decision()).toEqual({ closedBy: "all-responded", outcome: "partial" });
+        expect(t.counts()).toMatchObject({ succeeded: 2, timedOut, abandoned });
+      }
+    });
+
+    test("with every earlier recipient answered or redriven, the redrive completes as before", () => {
+      const t = new GatherTally(1, ALL, undefined, {}, kept(0, 0));
+      t.succeed(0, { bytes: 2 });
+      expect(t.decision()).toEqual({ closedBy: "all-responded", outcome: "complete" });
+    });
+
+    test("kept timed-out recipients do not count towards a quorum's reach: unreachable at once", () => {
+      const t = new GatherTally(1, { mode: "quorum", quorum: 3, agree: false }, undefined, {}, kept(2, 0));
+      expect(t.decision()).toEqual({ closedBy: "quorum-unreachable", outcome: "failed" });
+    });
+  });
 });
