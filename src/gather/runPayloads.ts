@@ -243,6 +243,11 @@ export class RunPayloads {
     return { created: put.created, ref: group.ref };
   }
 
+  /** Deletes the reply stored for recipient `index`: one that came too late counts for nothing and must not stay. */
+  async forgetReply(index: number): Promise<void> {
+    await this.store.deleteByPrefix(this.keys.answerGroup(replyGroup(index)));
+  }
+
   /** The reply stored for recipient `index` (storeReply), with where its value is. */
   async storedReply(index: number): Promise<{ reply: Reply; ref: AnswerRef } | undefined> {
     const key = this.keys.answerGroup(replyGroup(index));

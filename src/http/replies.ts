@@ -11,7 +11,6 @@ import { REPLY_EVENT } from "../durable/names";
 import type { AnswerRef } from "../gather/answerGroups";
 import { answerFacts } from "../gather/facts";
 import { isInstanceId } from "../gather/instanceIds";
-import { sweepIfRunDeleted } from "../gather/orphans";
 import { isRecipientToken, readQueuedReply, replyTarget, type Reply, type ReplyEvent } from "../gather/replies";
 import { RunPayloads } from "../gather/runPayloads";
 import { repliesLater } from "../gather/transports";
@@ -65,14 +64,18 @@ export async function takeReply(client: DurableClient, sender: ReplySender, repl
   const payloads = new RunPayloads(getPayloadStore(), sender.input.run);
   const stored = await payloads.storeReply(sender.index, sender.recipientId, reply);
   if (!stored.created) {
-    // The first reply stands; raising it again is harmless (the gather takes one reply per recipient).
+    // The first reply stands. It is raised again, harmlessly (the gather takes one reply per recipient), in case its
+    // own request stopped between storing and raising it. A stored first reply was raised, or answered 202 and lost
+    // to a crash: one too late is deleted below. So this is a second reply (409) even where the raise finds the
+    // recipient's batch no longer gathering, because that first reply settled the batch.
     const first = await payloads.storedReply(sender.index);
-    if (first && !(await raise(client, sender, first.reply, first.ref))) return closed(sender);
+    if (first) await raise(client, sender, first.reply, first.ref);
     return { kind: "duplicate", index: sender.index };
   }
   if (await raise(client, sender, reply, stored.ref)) return { kind: "accepted", index: sender.index };
-  // Closed meanwhile: a run deleted meanwhile must not keep this reply's blob.
-  await sweepIfRunDeleted(getPayloadStore(), sender.input.run, stored.ref.group);
+  // Closed meanwhile: the reply counts for nothing, and its blob goes: a retry of it is too late again (not a
+  // second reply), the responses route does not list it as an answer, and a run deleted meanwhile keeps nothing.
+  await payloads.forgetReply(sender.index);
   return closed(sender);
 }
 

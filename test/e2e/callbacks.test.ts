@@ -256,3 +256,43 @@ test("a reply for a batch that has ended while its gather still runs is refused 
   const done = await pollUntilDone(target, id, 30_000);
   expect(done.result.responses.find((r: AnyJson) => r.recipientId === "cb0").status).toBe("abandoned");
 });
+
+test("in a batch that has ended while its gather goes on: a second reply is 409, a late reply 410 each time it comes", async () => {
+  // Batch 0: "quick" replies at once, the delivery to "refused" fails (500: the recipient is failed, its token was
+  // sent), "sync" answers; batch 1's "other" keeps the gather gathering until it replies.
+  const server = await recipientServer((call) =>
+    call.body?.recipientId === "refused" ? { status: 500, text: "no" } : { status: 202, text: "" },
+  );
+  const url = `${server.url}/work`;
+  const id = uniqueId("cb-batch-over");
+  await startOk(target, {
+    id,
+    request: 1,
+    recipients: [
+      { id: "quick", url, reply: "callback" },
+      { id: "refused", url, reply: "callback" },
+      { id: "sync", simulate: { value: 1 } },
+      { id: "other", url, reply: "callback" },
+    ],
+    completion: { mode: "all", timeoutMs: 20_000 },
+  });
+  await server.waitForCalls(3);
+  const respondUrl = (recipientId: string) => server.calls.find((c) => c.body?.recipientId === recipientId)!.body.respondUrl as string;
+  expect((await postAnonymous(respondUrl("quick"), { value: { price: 1 } })).status).toBe(202);
+  // Batch 0 has settled everyone: its gathering is over while the gather waits for "other".
+  await pollUntil(target, id, (s) => s.progress?.succeeded === 2 && s.progress?.failed === 1, 15_000, 100);
+  await sleep(500);
+  // The first reply settled quick: a second one is a second reply (409), not a late one.
+  expect((await postAnonymous(respondUrl("quick"), { value: { price: 2 } })).status).toBe(409);
+  // refused's reply counts for nothing and keeps nothing: sent again, it is late again (410), not a second reply.
+  for (let attempt = 0; attempt < 2; attempt++)
+    expect((await postAnonymous(respondUrl("refused"), { value: { price: 3 } })).status).toBe(410);
+  const running = await request(`${target.baseUrl}/api/scatter-gather/${id}/responses`);
+  expect(running.body.items.find((r: AnyJson) => r.recipientId === "refused").status).not.toBe("succeeded");
+  expect((await postAnonymous(respondUrl("other"), { value: { price: 4 } })).status).toBe(202);
+  const done = await pollUntilDone(target, id, 20_000);
+  expect(done.result.counts).toMatchObject({ total: 4, succeeded: 3, failed: 1 });
+  const byId = Object.fromEntries((done.result.responses as AnyJson[]).map((r) => [r.recipientId, r]));
+  expect(byId.quick).toMatchObject({ status: "succeeded", value: { price: 1 } });
+  expect(byId.refused.status).toBe("failed");
+});
