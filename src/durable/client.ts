@@ -37,7 +37,7 @@ export async function findStatus(
   }
 }
 
-export function isActive(status: DurableOrchestrationStatus): boolean {
+export function isActive(status: Pick<DurableOrchestrationStatus, "runtimeStatus"> | { runtimeStatus: string }): boolean {
   return ACTIVE.has(String(status.runtimeStatus));
 }
 

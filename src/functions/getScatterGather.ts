@@ -4,7 +4,7 @@ import * as df from "durable-functions";
 import { batchPrefixOf, durableRpcBaseUrl, isActive } from "../durable/client";
 import { FunctionNames } from "../durable/names";
 import type { GatherProgress, OrchestrationInput } from "../gather/types";
-import { progressOf } from "../http/progress";
+import { endedUnsettled, progressOf } from "../http/progress";
 import { findGather } from "../http/gatherRoute";
 import { jsonResponse } from "../http/responses";
 import { batchStatusesByPrefix, policyOf, withBatchCounts } from "../views/gatherStatus";
@@ -27,21 +27,26 @@ export async function getScatterGather(request: HttpRequest, context: Invocation
 
 /**
  * While a large gather runs, its batches' counts as they stand (views/gatherStatus.ts), also while it takes back
- * their outcomes after it decided (phase aggregating); once done, its own.
+ * their outcomes after it decided (phase aggregating); once done, its own. One terminated (or failed) while it
+ * gathered keeps what its batches had settled: the parent learns a batch's counts only when the batch ends.
  */
 async function liveProgress(status: df.DurableOrchestrationStatus, context: InvocationContext): Promise<unknown> {
   const active = isActive(status);
+  const unsettled = endedUnsettled(status.runtimeStatus);
   const own = progressOf(status.customStatus, active, status);
   const prefix = batchPrefixOf(status);
   const rpcBaseUrl = durableRpcBaseUrl(context);
-  if (!active || !prefix || !rpcBaseUrl || !["gathering", "aggregating"].includes((own as GatherProgress | null)?.phase ?? "")) return own;
+  const gathering = ["gathering", "aggregating"].includes((status.customStatus as GatherProgress | null)?.phase ?? "");
+  if (!(active || unsettled) || !prefix || !rpcBaseUrl || !gathering || own === null) return endedAs(own, unsettled);
   try {
     const kept = (status.input as Partial<OrchestrationInput> | null)?.redrive?.kept;
-    return withBatchCounts(own as GatherProgress, await batchStatusesByPrefix(rpcBaseUrl, prefix), kept);
+    return endedAs(withBatchCounts(own as GatherProgress, await batchStatusesByPrefix(rpcBaseUrl, prefix), kept), unsettled);
   } catch (error) {
     context.warn(`progress of ${status.instanceId}: the batches' counts could not be read (${(error as Error).message})`);
-    return own;
+    return endedAs(own, unsettled);
   }
 }
+
+const endedAs = (progress: unknown, unsettled: boolean) => (unsettled ? progressOf(progress, false, undefined, true) : progress);
 
 gatherApi(FunctionNames.getScatterGather, "GET", "scatter-gather/{id}", getScatterGather);

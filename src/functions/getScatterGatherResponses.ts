@@ -8,12 +8,13 @@ import { RunPayloads, type AnswerRead } from "../gather/runPayloads";
 import type { OrchestrationInput } from "../gather/types";
 import { findGather } from "../http/gatherRoute";
 import { jsonResponse } from "../http/responses";
+import { endedUnsettled } from "../http/progress";
 import { getPayloadStore } from "../payload";
 
 /**
  * The responses of a gather, page by page, in recipient-list (auction: arrival) order. Once the gather
- * has its result, from the result document; while it runs (or if it stopped without one), the answers
- * stored so far, every other recipient `pending`. Values come from the stored answers of the page only,
+ * has its result, from the result document; while it runs, the answers stored so far, every other recipient
+ * `pending` (`abandoned` once it has stopped without a result: terminated, or failed). Values come from the stored answers of the page only,
  * read as the aggregation reads them (RunPayloads.readAnswers): one range read per answer group, not one
  * request per answer. A page holds at most `limit` entries and MAX_PAGE_BYTES of JSON (responsesPage.ts).
  * An answer that cannot be read is an entry with an `error` naming its blob, not a failed page: one lost
@@ -27,7 +28,7 @@ export async function getScatterGatherResponses(request: HttpRequest, context: I
   const input = gather.status.input as OrchestrationInput;
   const payloads = new RunPayloads(getPayloadStore(), input.run);
   const byResponder = input.auction !== undefined;
-  const entries = await currentEntries(payloads, byResponder, input.redrive !== undefined);
+  const entries = settledAsEnded(await currentEntries(payloads, byResponder, input.redrive !== undefined), gather.status.runtimeStatus);
   const page = await responsesPage(entries, query.value, input.responsesUri, (succeeded) => readAnswers(payloads, byResponder, succeeded));
   return jsonResponse(200, page);
 }
@@ -57,6 +58,17 @@ async function currentEntries(payloads: RunPayloads, byResponder: boolean, redri
     if (answer) return { index, recipientId: r.id, status: "succeeded", answer };
     return { index, recipientId: r.id, status: "pending", ...(repliesLater(r) ? { waitingFor: "reply" as const } : {}) };
   });
+}
+
+/**
+ * A gather that ended without its result (terminated, or failed) will settle nobody any more: those it had not
+ * settled are abandoned, as its close event counts them, not pending.
+ */
+function settledAsEnded(entries: ResponseEntry[], runtimeStatus: unknown): ResponseEntry[] {
+  if (!endedUnsettled(runtimeStatus)) return entries;
+  return entries.map((entry) =>
+    entry.status === "pending" ? { index: entry.index, recipientId: entry.recipientId, status: "abandoned" } : entry,
+  );
 }
 
 /**

@@ -5,12 +5,26 @@ import type { GatherProgress, OrchestrationInput } from "../gather/types";
 /**
  * While the instance is active: its customStatus as it is. Once it has finished, the counts it ended
  * with under `phase: "done"` (the orchestrator's last status may still say "aggregating" or
- * "gathering"), or null when the custom status carries no counts.
+ * "gathering"), or null when the custom status carries no counts. One that ended without its result
+ * (`unsettled`: terminated, or failed) has nobody pending any more: the recipients it had not settled are
+ * abandoned, as its close event and its responses route say.
  */
-export function progressOf(customStatus: unknown, active: boolean, starting?: { input: unknown; createdTime: Date | string }): unknown {
+export function progressOf(
+  customStatus: unknown,
+  active: boolean,
+  starting?: { input: unknown; createdTime: Date | string },
+  unsettled = false,
+): unknown {
   if (active) return customStatus ?? (starting ? startingProgress(starting.input, starting.createdTime) : null);
   if (!hasCounts(customStatus)) return null;
-  return { ...customStatus, phase: "done" } satisfies GatherProgress;
+  if (!unsettled) return { ...customStatus, phase: "done" } satisfies GatherProgress;
+  const { awaitingReply: _waiting, ...counts } = customStatus;
+  return { ...counts, phase: "done", pending: 0 } satisfies GatherProgress;
+}
+
+/** Ended without a result document: terminated, or failed (durable runtime statuses). */
+export function endedUnsettled(runtimeStatus: unknown): boolean {
+  return runtimeStatus === "Terminated" || runtimeStatus === "Failed";
 }
 
 function hasCounts(value: unknown): value is GatherProgress {

@@ -7,6 +7,8 @@
 import type { DurableClient } from "durable-functions";
 import { FunctionNames } from "../durable/names";
 import { isBatchId } from "../gather/instanceIds";
+import { isActive } from "../durable/client";
+import { endedUnsettled, progressOf } from "../http/progress";
 
 export interface ListQuery {
   top: number;
@@ -96,7 +98,8 @@ export function summarize(status: DurableStatusPayload) {
     runtimeStatus: status.runtimeStatus,
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
-    progress: status.customStatus ?? null,
+    // As GET /api/scatter-gather/{id} shows it once it has ended (without its batches' counts: one query a row).
+    progress: progressOf(status.customStatus ?? null, isActive(status), undefined, endedUnsettled(status.runtimeStatus)),
     outcome: output?.outcome ?? null,
     closedBy: output?.closedBy ?? null,
     counts: output?.counts ?? null,

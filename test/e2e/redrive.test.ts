@@ -289,3 +289,22 @@ test("an auction cannot be redriven (409)", async () => {
   expect(refused.status).toBe(409);
   expect(refused.body.error.message).toMatch(/auction/);
 });
+
+test("a batched gather terminated while it gathers: what its batches settled stays, the rest is abandoned (status, responses, list)", async () => {
+  // Batch 0 (r0-r4) answers at once; batch 1 (r5-r7) hangs until the terminate.
+  const server = await recipientServer((call) => ({
+    json: { ok: 1 },
+    delayMs: Number((call.body.recipientId as string).slice(1)) >= 5 ? 30_000 : 0,
+  }));
+  const id = uniqueId("terminated-batches");
+  await startOk(target, { id, request: 1, recipients: recipients(8, server).map((r) => ({ ...r, timeoutMs: 60_000 })) });
+  await pollUntil(target, id, (b) => b.progress?.succeeded === 5, 20_000, 100);
+  expect((await postJson(`${gatherUrl(target, id)}/terminate`, {})).status).toBe(202);
+  const ended = await pollUntil(target, id, (b) => b.runtimeStatus === "Terminated");
+  expect(ended.progress).toMatchObject({ phase: "done", total: 8, succeeded: 5, failed: 0, pending: 0 });
+  const responses = (await request(`${gatherUrl(target, id)}/responses`)).body;
+  expect(responses.items.map((r: AnyJson) => r.status)).toEqual([...Array(5).fill("succeeded"), ...Array(3).fill("abandoned")]);
+  expect((await request(`${gatherUrl(target, id)}/responses?status=abandoned`)).body.total).toBe(3);
+  const listed = (await request(`${target.baseUrl}/api/scatter-gather?runtimeStatus=Terminated&top=100`)).body.items as AnyJson[];
+  expect(listed.find((g) => g.id === id)?.progress).toMatchObject({ phase: "done", pending: 0 });
+});

@@ -241,6 +241,16 @@ describe("getScatterGather: progress of a finished instance", () => {
     expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ runtimeStatus, progress: { phase: "done", ...counts } });
   });
 
+  test.each(["Failed", "Terminated"])(
+    "%s while gathering: nobody pending any more (abandoned, as its close event says)",
+    async (runtimeStatus) => {
+      const gathering = { phase: "gathering", total: 3, succeeded: 1, failed: 0, pending: 2, deadline: null, awaitingReply: 1 };
+      client = new RecordingClient({ x: { runtimeStatus, customStatus: gathering, output: null } });
+      const { progress } = (await getScatterGather(get("x"), context())).jsonBody as { progress: unknown };
+      expect(progress).toEqual({ phase: "done", total: 3, succeeded: 1, failed: 0, pending: 0, deadline: null });
+    },
+  );
+
   test("already done (set by the orchestrator) stays done", async () => {
     client = new RecordingClient({ x: { runtimeStatus: "Completed", customStatus: { phase: "done", ...counts } } });
     expect((await getScatterGather(get("x"), context())).jsonBody).toMatchObject({ progress: { phase: "done", ...counts } });

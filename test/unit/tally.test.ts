@@ -185,7 +185,13 @@ describe("GatherTally", () => {
   });
 
   describe("a redrive's kept outcomes", () => {
-    const kept = (timedOut: number, abandoned: number) => ({ total: 1 + timedOut + abandoned, succeeded: 1, failed: 0, timedOut, abandoned });
+    const kept = (timedOut: number, abandoned: number) => ({
+      total: 1 + timedOut + abandoned,
+      succeeded: 1,
+      failed: 0,
+      timedOut,
+      abandoned,
+    });
 
     test("recipients a ?status= left out as timed out or abandoned keep an 'all' gather from being complete", () => {
       for (const [timedOut, abandoned] of [

@@ -28,12 +28,13 @@ describe("gather list", () => {
     expect(isGather({ ...base, name: "scatterGatherBatch", instanceId: "g1~batch-0" })).toBe(false);
     expect(isGather({ ...base, name: "scatterGatherOrchestrator", instanceId: `${batchIdPrefix("x".repeat(100), "r")}7` })).toBe(false);
     const output = { outcome: "complete", closedBy: "all-responded", counts: { total: 1 }, responses: [{}] };
-    expect(summarize({ ...base, instanceId: "g1", output, customStatus: { phase: "done" } })).toEqual({
+    const counts = { total: 1, succeeded: 1, failed: 0, pending: 0, deadline: null };
+    expect(summarize({ ...base, instanceId: "g1", output, customStatus: { phase: "aggregating", ...counts } })).toEqual({
       id: "g1",
       runtimeStatus: "Completed",
       createdTime: "t0",
       lastUpdatedTime: "t1",
-      progress: { phase: "done" },
+      progress: { phase: "done", ...counts },
       outcome: "complete",
       closedBy: "all-responded",
       counts: { total: 1 },
@@ -43,6 +44,17 @@ describe("gather list", () => {
       closedBy: null,
       counts: null,
       progress: null,
+    });
+    // As GET …/{id} shows them: running as it is; terminated done, nobody pending (the rest abandoned).
+    const gathering = { phase: "gathering", total: 3, succeeded: 1, failed: 0, pending: 2, deadline: null, awaitingReply: 1 };
+    expect(summarize({ ...base, runtimeStatus: "Running", instanceId: "g3", customStatus: gathering }).progress).toEqual(gathering);
+    expect(summarize({ ...base, runtimeStatus: "Terminated", instanceId: "g4", customStatus: gathering }).progress).toEqual({
+      phase: "done",
+      total: 3,
+      succeeded: 1,
+      failed: 0,
+      pending: 0,
+      deadline: null,
     });
   });
 
