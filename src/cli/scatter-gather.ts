@@ -225,7 +225,7 @@ export function buildProgram(): Command {
 
   program
     .command("list")
-    .description("recent gathers, one page")
+    .description("the newest gathers, one page (--continuation-token for older ones)")
     .option("--top <n>", "page size (1-100)", (v) => Number(v), 20)
     .option("--continuation-token <token>", "the next page, from a previous --json list")
     .option("--json", "print the page as JSON (items, continuationToken)")

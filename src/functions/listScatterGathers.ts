@@ -7,7 +7,7 @@ import { jsonResponse } from "../http/responses";
 import { managementUrls, publicOrigin } from "../http/publicUrls";
 import { ListError, listGathers, parseListQuery } from "../views/gatherList";
 
-/** GET /api/scatter-gather?top=&continuationToken=: recent gathers, one backend page per call (views/gatherList.ts). */
+/** GET /api/scatter-gather?top=&continuationToken=: gathers, newest first (views/gatherList.ts). */
 export async function listScatterGathers(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const query = parseListQuery((name) => request.query.get(name));
   if ("error" in query) return jsonResponse(400, errorBody("invalid_request", query.error, [{ path: "query", message: query.error }]));

@@ -141,10 +141,10 @@ function gatherRoutes(): Json {
       },
       get: {
         operationId: "listScatterGathers",
-        summary: "Recent gathers, page by page",
+        summary: "Gathers, newest first, page by page",
         description:
-          "Instances of scatterGatherOrchestrator (not its batch sub-orchestrations), in the Durable backend's order. " +
-          "A page may hold fewer than `top` items (batches are left out): follow `continuationToken` until it is null.",
+          "Instances of scatterGatherOrchestrator (not its batch sub-orchestrations), the most recently created first. " +
+          "Follow `continuationToken` (or `nextUri`) for older ones until it is null; the last page may be empty.",
         parameters: [
           intQuery("top", "page size", 1, 100, 20),
           { name: "continuationToken", in: "query", required: false, schema: { type: "string" }, description: "from the previous page" },

@@ -1,8 +1,8 @@
 /**
- * GET /api/scatter-gather: recent gathers, one page at a time, through the Durable HTTP API's instance
- * query (`GET …/instances?top=N` with the `x-ms-continuation-token` header) on the durable client's own
- * endpoint. The durable client's getStatusBy() would read every page before answering; here one page of
- * the backend is read per call and its continuation token handed to the caller.
+ * GET /api/scatter-gather: gathers, newest first, `top` at a time, through the Durable HTTP API's instance query
+ * (`GET …/instances`, paged with the `x-ms-continuation-token` header) on the durable client's own endpoint. The
+ * query has no order of its own, so listGathers reads back in time window by window (below); the list's token is
+ * its own, the last gather it handed out.
  */
 import type { DurableClient } from "durable-functions";
 import { FunctionNames } from "../durable/names";
@@ -142,26 +142,99 @@ export async function instancesPage<T>(
   return { status: 200, body: "", items: (await res.json()) as T[], continuationToken: token && token !== "null" ? token : null };
 }
 
+/** The first window of the newest-first search reaches this far back; each next one 4× as far. */
+const FIRST_WINDOW_MS = 10 * 60_000;
+/** Past this, the search takes everything older in one last query. */
+const WIDEST_WINDOW_MS = 400 * 86_400_000;
+/** Instances a backend page holds, and the most one list call reads (gathers, their batches, other orchestrations). */
+const PAGE_SIZE = 1000;
+const MAX_INSTANCES_READ = 50_000;
+
+/** Where a page of the list ended: its last gather's created time (ms, whole seconds as statuses give it) and id. */
+interface Cursor {
+  t: number;
+  id: string;
+}
+
+const CURSOR_PREFIX = "g1.";
+
+/**
+ * The newest gathers first (created time, then id, both descending), `top` of them after the caller's token.
+ * The Durable instance query has no order of its own (by instance id or created time, as the backend keeps them),
+ * so the list reads back in time, window by window (10 minutes, then 4× as far each time, then everything older),
+ * until a window leaves it `top` gathers: every one older than that window is older than all of them. The token is
+ * the list's own: the last gather handed out; the next page is what is older.
+ */
 export async function listGathers(
   client: DurableClient,
   rpcBaseUrl: string | undefined,
   query: ListQuery,
   fetchImpl: typeof fetch = fetch,
+  now: number = Date.now(),
 ) {
-  const page = await instancesPage<DurableStatusPayload>(
-    instancesQueryUrl(client, rpcBaseUrl, query),
-    query.continuationToken,
-    fetchImpl,
-    30_000,
-  );
-  if (page.status !== 200) {
-    const detail = `the Durable instance query answered ${page.status}: ${page.body}`;
-    // A token is opaque and the backend's own: one it cannot read is the caller's mistake, not the service's.
-    throw new ListError(
-      query.continuationToken ? 400 : 502,
-      query.continuationToken ? "continuationToken is not one this list handed out" : detail,
-    );
+  const cursor = query.continuationToken === undefined ? undefined : decodeCursor(query.continuationToken);
+  const floor = query.createdFrom?.getTime();
+  // Statuses give whole seconds: the cursor's second is read again, and its gathers after it in order left out.
+  let upper = Math.min(query.createdTo?.getTime() ?? Infinity, cursor ? cursor.t + 999 : Infinity);
+  // The windows' lower edges: `span` back from the previous edge (from now, or the upper bound, at first).
+  let edge = Number.isFinite(upper) ? upper : now;
+  const found = new Map<string, DurableStatusPayload & { t: number }>();
+  let read = 0;
+  let span = FIRST_WINDOW_MS;
+  for (;;) {
+    const last = (floor !== undefined && edge - span <= floor) || span > WIDEST_WINDOW_MS;
+    const from = last ? floor : edge - span;
+    const window = {
+      ...query,
+      createdFrom: from === undefined ? undefined : new Date(from),
+      createdTo: Number.isFinite(upper) ? new Date(upper) : undefined,
+    };
+    for await (const status of windowInstances(instancesQueryUrl(client, rpcBaseUrl, { ...window, top: PAGE_SIZE }), fetchImpl)) {
+      if (++read > MAX_INSTANCES_READ)
+        throw new ListError(
+          502,
+          `over ${MAX_INSTANCES_READ} instances to read to order the list: narrow it with createdFrom and createdTo`,
+        );
+      const t = Date.parse(status.createdTime);
+      if (isGather(status) && (!cursor || t < cursor.t || (t === cursor.t && status.instanceId < cursor.id)))
+        found.set(status.instanceId, { ...status, t });
+    }
+    if (last || found.size >= query.top) {
+      const newest = [...found.values()].sort((a, b) => b.t - a.t || (a.instanceId < b.instanceId ? 1 : -1));
+      const items = newest.slice(0, query.top);
+      const end = items[items.length - 1];
+      const more = newest.length > query.top || (!last && items.length === query.top);
+      return { items: items.map(summarize), continuationToken: more && end ? encodeCursor({ t: end.t, id: end.instanceId }) : null };
+    }
+    edge = from!;
+    upper = edge + 999; // the edge's second again: the backend compares in milliseconds, statuses show seconds
+    span *= 4;
   }
-  // A token that comes with an empty page is kept, or listing would stop early.
-  return { items: page.items.filter(isGather).map(summarize), continuationToken: page.continuationToken };
+}
+
+/** Every instance of one window, page by page. */
+async function* windowInstances(url: string, fetchImpl: typeof fetch): AsyncGenerator<DurableStatusPayload> {
+  let token: string | undefined;
+  do {
+    const page = await instancesPage<DurableStatusPayload>(url, token, fetchImpl, 30_000);
+    if (page.status !== 200) throw new ListError(502, `the Durable instance query answered ${page.status}: ${page.body}`);
+    yield* page.items;
+    token = page.continuationToken ?? undefined;
+  } while (token);
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return CURSOR_PREFIX + Buffer.from(JSON.stringify(cursor), "utf8").toString("base64url");
+}
+
+function decodeCursor(token: string): Cursor {
+  try {
+    if (token.startsWith(CURSOR_PREFIX)) {
+      const cursor = JSON.parse(Buffer.from(token.slice(CURSOR_PREFIX.length), "base64url").toString("utf8")) as Partial<Cursor>;
+      if (typeof cursor.t === "number" && Number.isFinite(cursor.t) && typeof cursor.id === "string") return { t: cursor.t, id: cursor.id };
+    }
+  } catch {
+    // not ours
+  }
+  throw new ListError(400, "continuationToken is not one this list handed out");
 }

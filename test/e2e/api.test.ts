@@ -274,3 +274,29 @@ describe("instance lifecycle", () => {
     if (ownsHost) expect(await listInstanceIds(target)).not.toContain(id);
   });
 });
+
+describe("GET /api/scatter-gather", () => {
+  test("the newest gathers first; nextUri goes on to older ones, none twice", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = uniqueId(`listed-${i}`);
+      await startOk(target, { id, request: 1, recipients: [{ id: "r", simulate: { value: 1 } }] });
+      ids.push(id);
+      // Whole seconds apart: the list orders by created time (seconds), then by id.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+    }
+    const createdFrom = new Date(Date.now() - 60_000).toISOString();
+    const first = await request(`${target.baseUrl}/api/scatter-gather?top=2&createdFrom=${encodeURIComponent(createdFrom)}`);
+    const mine = (items: { id: string }[]) => items.map((g) => g.id).filter((id) => ids.includes(id));
+    expect(first.status).toBe(200);
+    const seen = [...first.body.items.map((g: { id: string }) => g.id)];
+    let next: string | null = first.body.nextUri;
+    while (next) {
+      const page = await request(next.replace(/^https?:\/\/[^/]+/, target.baseUrl));
+      seen.push(...page.body.items.map((g: { id: string }) => g.id));
+      next = page.body.nextUri;
+    }
+    expect(mine(seen.map((id) => ({ id })))).toEqual([...ids].reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+});
