@@ -28,6 +28,10 @@ const HEADERS = {
 };
 
 export async function ui(request: HttpRequest): Promise<HttpResponseInit> {
+  // The page links its files relative to /api/ui: from /api/ui/ or /api/ui/index.html they would be /api/ui/ui/….
+  const url = new URL(request.url);
+  if (/\/(index\.html)?$/.test(url.pathname) && (url.pathname.endsWith("/") || request.params.file === "index.html"))
+    return { status: 308, headers: { Location: `${url.pathname.replace(/\/(index\.html)?$/, "")}${url.search}`, ...HEADERS } };
   const file = request.params.file || "index.html";
   const type = ASSETS.get(file);
   if (!type || !UI_DIR) return { status: 404, headers: { "Content-Type": "text/plain; charset=utf-8" }, body: "not found" };

@@ -537,8 +537,20 @@ describe("ui", () => {
     },
   );
 
+  test("/api/ui/ and /api/ui/index.html redirect to /api/ui, where the page's relative links resolve (query kept)", async () => {
+    for (const [url, params] of [
+      ["http://localhost:7071/api/ui/?code=k", {}],
+      ["http://localhost:7071/api/ui/index.html?code=k", { file: "index.html" }],
+    ] as const) {
+      const response = await ui(new HttpRequest({ method: "GET", url, params }));
+      expect(response).toMatchObject({ status: 308, headers: { Location: "/api/ui?code=k" } });
+    }
+    const page = await ui(new HttpRequest({ method: "GET", url: "http://localhost:7071/api/ui" }));
+    expect(page.status).toBe(200);
+  });
+
   test("the assets themselves are served", async () => {
-    for (const file of ["index.html", "app.js", "style.css"]) {
+    for (const file of ["app.js", "style.css"]) {
       expect((await ui(new HttpRequest({ method: "GET", url: `http://localhost:7071/api/ui/${file}`, params: { file } }))).status).toBe(
         200,
       );
