@@ -158,6 +158,8 @@ function parsePort(v: string): number {
 }
 
 async function main(): Promise<void> {
+  // Taken before the host starts: npm may be stopped while it does.
+  const parent = process.ppid;
   let args: CliArgs;
   try {
     args = parseArgs(process.argv.slice(2));
@@ -180,10 +182,10 @@ async function main(): Promise<void> {
     verbose: args.verbose,
   });
   let shuttingDown = false;
-  const shutdown = (signal: string) => {
+  const shutdown = (reason: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    console.log(`${signal} received: stopping the local host...`);
+    console.log(`${reason}: stopping the local host...`);
     host.stop().then(
       () => process.exit(0),
       (err) => {
@@ -192,8 +194,26 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT received"));
+  process.on("SIGTERM", () => shutdown("SIGTERM received"));
+  if (process.env.npm_lifecycle_event) stopWithParent(parent, () => shutdown("npm, which started the host, has exited"));
+}
+
+/**
+ * Under `npm start` the host runs in `sh -c`, which passes no SIGTERM on: a SIGTERM to npm (a task runner or
+ * process manager stopping it) ends npm and the shell, and would leave the host serving, holding its port and
+ * its data directory. So under npm the host stops once it is orphaned (its parent changed). Run directly, it
+ * keeps running under nohup or a detached start.
+ */
+function stopWithParent(parent: number, stop: () => void): void {
+  const orphaned = () => process.ppid !== parent;
+  if (orphaned()) return stop();
+  const timer = setInterval(() => {
+    if (!orphaned()) return;
+    clearInterval(timer);
+    stop();
+  }, 1000);
+  timer.unref();
 }
 
 if (require.main === module) {

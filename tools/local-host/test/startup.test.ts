@@ -1,5 +1,6 @@
 /** Startup, shutdown and the programmatic API of the local host. */
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { buildHost, fixtureApp, fixtureDup, startHostProcess, tempDir } from "./harness";
 
@@ -87,3 +88,53 @@ test("programmatic startLocalHost({ port: 0 }) → { url, port, stop() }", async
   expect(result.after).toBe("closed");
   expect(result.fns).toBeGreaterThan(5);
 });
+
+test("under npm start: when npm goes (its shell passes no SIGTERM on), the orphaned host stops and gives its data directory up", async () => {
+  // npm runs the host as `sh -c "node …"`; a SIGTERM to npm ends npm and that shell, never the host.
+  const dir = buildHost();
+  const dataDir = tempDir("local-host-npm-");
+  const command = `"${process.execPath}" "${path.join(dir, "cli.js")}" --port 0 --app-dir "${fixtureApp}" --data-dir "${dataDir}"`;
+  const shell = spawn("sh", ["-c", command], { env: { ...process.env, npm_lifecycle_event: "start" }, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const started = new Promise<string>((resolve, reject) => {
+    shell.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const url = /Host started on (http:\/\/localhost:\d+)/.exec(output)?.[1];
+      if (url) resolve(url);
+    });
+    shell.on("exit", () => reject(new Error(`the host did not start: ${output}`)));
+  });
+  const url = await started;
+  try {
+    await orphanedHostStops(shell, url, dataDir);
+  } finally {
+    // A host that did not stop would outlive the test: its pid is in its lock file.
+    const owner = fs.existsSync(path.join(dataDir, "local-host.pid")) ? fs.readFileSync(path.join(dataDir, "local-host.pid"), "utf8") : "";
+    const pid = Number(/\d+/.exec(owner)?.[0]);
+    if (pid) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+  }
+});
+
+async function orphanedHostStops(shell: ReturnType<typeof spawn>, url: string, dataDir: string): Promise<void> {
+  expect((await fetch(`${url}/admin/host/status`)).status).toBe(200);
+  shell.kill("SIGTERM");
+  let gone = false;
+  for (let i = 0; i < 100 && !gone; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    gone = await fetch(`${url}/admin/host/status`).then(
+      () => false,
+      () => true,
+    );
+  }
+  expect(gone).toBe(true);
+  // It stopped as on a SIGTERM: the lock is released, so a new host may take the directory at once.
+  for (let i = 0; i < 50 && fs.existsSync(path.join(dataDir, "local-host.pid")); i++)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(fs.existsSync(path.join(dataDir, "local-host.pid"))).toBe(false);
+}
