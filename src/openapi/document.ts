@@ -61,6 +61,13 @@ const providers = [
   { id: "flaky", simulate: { latencyMs: 100, failureRate: 1 } },
 ];
 
+/** Answers to compare: two agree, the one in between does not. */
+const oracles = [
+  { id: "oracle-a", simulate: { latencyMs: 200, value: { answer: 42 } } },
+  { id: "oracle-b", simulate: { latencyMs: 500, value: { answer: 42 } } },
+  { id: "oracle-c", simulate: { latencyMs: 300, value: { answer: 41 } } },
+];
+
 /** The README's examples, by name: the document's request examples, which the page offers too. */
 export const gatherExamples: Record<string, { summary: string; value: Json }> = {
   all: {
@@ -81,8 +88,13 @@ export const gatherExamples: Record<string, { summary: string; value: Json }> = 
     value: { request: {}, recipients: providers, completion: { mode: "quorum", quorum: 2, timeoutMs: 3000 } },
   },
   agreement: {
-    summary: "agreement quorum: close when 2 answers are equal, then take the majority value",
-    value: { request: {}, recipients: providers, completion: { mode: "quorum", quorum: 2, agree: true }, aggregate: { kind: "vote" } },
+    summary: "agreement quorum: close when 2 answers are equal, then take the majority value (oracle-c disagrees)",
+    value: {
+      request: { question: "6 × 7" },
+      recipients: oracles,
+      completion: { mode: "quorum", quorum: 2, agree: true, timeoutMs: 3000 },
+      aggregate: { kind: "vote" },
+    },
   },
   auction: {
     summary: "auction: nobody is called; answers arrive through POST /api/scatter-gather/{id}/responses",

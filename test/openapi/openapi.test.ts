@@ -14,7 +14,17 @@ import { z } from "zod";
 import { ApiError, ScatterGatherClient } from "../../src/client";
 import { gatherRequestSchema } from "../../src/gather/schema";
 import { gatherExamples } from "../../src/openapi/document";
-import { keyedFetch, keysFor, pollUntil, recipientServer, repoRoot, uniqueId, useTarget, type AnyJson } from "../e2e/harness";
+import {
+  keyedFetch,
+  keysFor,
+  pollUntil,
+  pollUntilDone,
+  recipientServer,
+  repoRoot,
+  uniqueId,
+  useTarget,
+  type AnyJson,
+} from "../e2e/harness";
 
 const target = useTarget();
 jest.setTimeout(60_000);
@@ -131,6 +141,24 @@ describe("the document", () => {
     for (const [name, example] of Object.entries(gatherExamples)) expect([name, validate(example.value)]).toEqual([name, true]);
     expect(validate({ request: {}, recipients: [], completion: { mode: "most" } })).toBe(false);
     expect(validate({ request: {}, recipients: [], colour: "red" })).toBe(false);
+  });
+});
+
+describe("the examples do what their summaries say", () => {
+  test("first, quorum and agreement close early; the agreement takes the answer two oracles agree on", async () => {
+    const expected = {
+      all: { closedBy: "all-responded", outcome: "complete" },
+      first: { closedBy: "first-response", outcome: "complete" },
+      quorum: { closedBy: "quorum-reached", outcome: "complete" },
+      agreement: { closedBy: "quorum-reached", outcome: "complete", aggregate: { kind: "vote", value: { answer: 42 }, count: 2 } },
+    } as const;
+    for (const [name, result] of Object.entries(expected)) {
+      const id = uniqueId(`example-${name}`);
+      const started = await raw("POST", `${target.baseUrl}/api/scatter-gather`, { ...(gatherExamples[name].value as object), id });
+      expect([name, started.status]).toEqual([name, 202]);
+      const done = await pollUntilDone(target, id, 20_000);
+      expect([name, done.result]).toEqual([name, expect.objectContaining(result)]);
+    }
   });
 });
 
