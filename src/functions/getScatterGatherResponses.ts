@@ -22,7 +22,7 @@ import { getPayloadStore } from "../payload";
  */
 export async function getScatterGatherResponses(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const query = parsePageQuery(request.query);
-  if (!query.ok) return jsonResponse(400, errorBody("invalid_request", query.message));
+  if (!query.ok) return jsonResponse(400, errorBody("invalid_request", query.message, [{ path: query.path, message: query.message }]));
   const gather = await findGather(request, context, { showInput: true });
   if (!gather.found) return gather.response;
   const input = gather.status.input as OrchestrationInput;

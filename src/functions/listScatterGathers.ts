@@ -10,7 +10,7 @@ import { ListError, listGathers, parseListQuery } from "../views/gatherList";
 /** GET /api/scatter-gather?top=&continuationToken=: gathers, newest first (views/gatherList.ts). */
 export async function listScatterGathers(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const query = parseListQuery((name) => request.query.get(name));
-  if ("error" in query) return jsonResponse(400, errorBody("invalid_request", query.error, [{ path: "query", message: query.error }]));
+  if ("error" in query) return jsonResponse(400, errorBody("invalid_request", query.error, [{ path: query.path, message: query.error }]));
   const client = df.getClient(context);
   let page: Awaited<ReturnType<typeof listGathers>>;
   try {

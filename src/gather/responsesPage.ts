@@ -60,15 +60,15 @@ export interface PageOptions {
 
 export function parsePageQuery(query: {
   get(name: string): string | null;
-}): { ok: true; value: PageQuery } | { ok: false; message: string } {
+}): { ok: true; value: PageQuery } | { ok: false; path: string; message: string } {
   const offset = wholeNumber(query.get("offset"), 0);
   const limit = wholeNumber(query.get("limit"), 100);
   const status = query.get("status") ?? undefined;
-  if (offset === undefined || offset < 0) return { ok: false, message: "offset must be a whole number ≥ 0" };
+  if (offset === undefined || offset < 0) return { ok: false, path: "offset", message: "offset must be a whole number ≥ 0" };
   if (limit === undefined || limit < 1 || limit > MAX_PAGE)
-    return { ok: false, message: `limit must be a whole number from 1 to ${MAX_PAGE}` };
+    return { ok: false, path: "limit", message: `limit must be a whole number from 1 to ${MAX_PAGE}` };
   if (status !== undefined && !STATUSES.includes(status as EntryStatus))
-    return { ok: false, message: `status must be one of ${STATUSES.join(", ")}` };
+    return { ok: false, path: "status", message: `status must be one of ${STATUSES.join(", ")}` };
   return { ok: true, value: { offset, limit, ...(status ? { status: status as EntryStatus } : {}) } };
 }
 

@@ -20,12 +20,12 @@ export interface ListQuery {
 
 const STATUSES = ["Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Canceled", "Terminated", "Suspended"];
 
-export function parseListQuery(get: (name: string) => string | null): ListQuery | { error: string } {
+export function parseListQuery(get: (name: string) => string | null): ListQuery | { error: string; path: string } {
   const rawTop = get("top");
   let top = 20;
   if (rawTop !== null && rawTop !== "") {
     if (!/^\d+$/.test(rawTop) || Number(rawTop) < 1 || Number(rawTop) > 100)
-      return { error: "top must be a whole number between 1 and 100" };
+      return { error: "top must be a whole number between 1 and 100", path: "top" };
     top = Number(rawTop);
   }
   const query: ListQuery = { top };
@@ -38,7 +38,7 @@ export function parseListQuery(get: (name: string) => string | null): ListQuery 
     const raw = get(name);
     if (!raw) continue;
     const date = new Date(raw);
-    if (Number.isNaN(date.getTime())) return { error: `${name} must be an ISO date-time` };
+    if (Number.isNaN(date.getTime())) return { error: `${name} must be an ISO date-time`, path: name };
     query[key] = date;
   }
   const statuses = get("runtimeStatus");
@@ -48,7 +48,7 @@ export function parseListQuery(get: (name: string) => string | null): ListQuery 
       .map((s) => s.trim())
       .filter(Boolean);
     const bad = list.find((s) => !STATUSES.includes(s));
-    if (bad) return { error: `runtimeStatus: unknown status ${bad} (one of ${STATUSES.join(", ")})` };
+    if (bad) return { error: `runtimeStatus: unknown status ${bad} (one of ${STATUSES.join(", ")})`, path: "runtimeStatus" };
     query.runtimeStatus = list;
   }
   return query;
@@ -149,6 +149,8 @@ const WIDEST_WINDOW_MS = 400 * 86_400_000;
 /** Instances a backend page holds, and the most one list call reads (gathers, their batches, other orchestrations). */
 const PAGE_SIZE = 1000;
 const MAX_INSTANCES_READ = 50_000;
+/** Pages one list call reads at most: a backend may hand out empty pages with a token (its scan budget spent). */
+const MAX_PAGES_READ = 200;
 
 /** Where a page of the list ended: its last gather's created time (ms, whole seconds as statuses give it) and id. */
 interface Cursor {
@@ -180,6 +182,7 @@ export async function listGathers(
   let edge = Number.isFinite(upper) ? upper : now;
   const found = new Map<string, DurableStatusPayload & { t: number }>();
   let read = 0;
+  const pages = { read: 0 };
   let span = FIRST_WINDOW_MS;
   for (;;) {
     const last = (floor !== undefined && edge - span <= floor) || span > WIDEST_WINDOW_MS;
@@ -189,7 +192,7 @@ export async function listGathers(
       createdFrom: from === undefined ? undefined : new Date(from),
       createdTo: Number.isFinite(upper) ? new Date(upper) : undefined,
     };
-    for await (const status of windowInstances(instancesQueryUrl(client, rpcBaseUrl, { ...window, top: PAGE_SIZE }), fetchImpl)) {
+    for await (const status of windowInstances(instancesQueryUrl(client, rpcBaseUrl, { ...window, top: PAGE_SIZE }), fetchImpl, pages)) {
       if (++read > MAX_INSTANCES_READ)
         throw new ListError(
           502,
@@ -212,10 +215,15 @@ export async function listGathers(
   }
 }
 
-/** Every instance of one window, page by page. */
-async function* windowInstances(url: string, fetchImpl: typeof fetch): AsyncGenerator<DurableStatusPayload> {
+/** Every instance of one window, page by page, counting the pages into `pages`. */
+async function* windowInstances(url: string, fetchImpl: typeof fetch, pages: { read: number }): AsyncGenerator<DurableStatusPayload> {
   let token: string | undefined;
   do {
+    if (++pages.read > MAX_PAGES_READ)
+      throw new ListError(
+        502,
+        `over ${MAX_PAGES_READ} pages of the instance query to order the list: narrow it with createdFrom and createdTo`,
+      );
     const page = await instancesPage<DurableStatusPayload>(url, token, fetchImpl, 30_000);
     if (page.status !== 200) throw new ListError(502, `the Durable instance query answered ${page.status}: ${page.body}`);
     yield* page.items;

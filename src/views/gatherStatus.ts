@@ -20,6 +20,11 @@ export function policyOf(input: unknown): Record<string, unknown> | null {
   for (const key of ["completion", "aggregate", "retry", "concurrency", "tolerance", "onClose"]) {
     if (given[key] !== undefined) policy[key] = given[key];
   }
+  // The input carries an order for every kind (normalized); only "best" has one to show.
+  if (given.aggregate && given.aggregate.kind !== "best") {
+    const { order: _order, ...aggregate } = given.aggregate;
+    policy.aggregate = aggregate;
+  }
   if (given.auction) policy.auction = { expected: given.auction.expected ?? null, notify: given.auction.notify?.length ?? 0 };
   return Object.keys(policy).length > 0 ? policy : null;
 }

@@ -512,14 +512,40 @@ describe("listScatterGathers", () => {
       );
 
   test("nextUri carries the query on, never a key, whatever the spelling of `code`", async () => {
-    backend(200, [], "t2");
+    const gather = {
+      name: "scatterGatherOrchestrator",
+      instanceId: "g1",
+      runtimeStatus: "Completed",
+      createdTime: new Date().toISOString(),
+    };
+    backend(200, [gather]);
     const response = await list("?top=1&Code=K1&CODE=K2&code=K3&runtimeStatus=Completed");
-    const next = new URL((response.jsonBody as { nextUri: string }).nextUri);
-    expect(Object.fromEntries(next.searchParams)).toEqual({ top: "1", runtimeStatus: "Completed", continuationToken: "t2" });
+    const { items, continuationToken, nextUri } = response.jsonBody as {
+      items: { id: string }[];
+      continuationToken: string;
+      nextUri: string;
+    };
+    expect(items.map((g) => g.id)).toEqual(["g1"]);
+    const next = new URL(nextUri);
+    expect(Object.fromEntries(next.searchParams)).toEqual({ top: "1", runtimeStatus: "Completed", continuationToken });
+  });
+
+  test("a bad query parameter is a 400 naming it", async () => {
+    for (const [query, path] of [
+      ["?top=0", "top"],
+      ["?createdFrom=yesterday", "createdFrom"],
+      ["?runtimeStatus=Sleeping", "runtimeStatus"],
+    ])
+      expect(await list(query)).toMatchObject({ status: 400, jsonBody: { error: { code: "invalid_request", details: [{ path }] } } });
+  });
+
+  test("a backend that pages on without end (empty pages, each with a token) is a 502, not a hang", async () => {
+    backend(200, [], "again");
+    expect(await list("")).toMatchObject({ status: 502, jsonBody: { error: { code: "backend_error" } } });
   });
 
   test("a garbage continuationToken is a 400 with the error shape; a failing backend a 502", async () => {
-    backend(500, "Invalid continuation token.");
+    backend(500, "down");
     expect(await list("?continuationToken=garbage")).toMatchObject({
       status: 400,
       jsonBody: { error: { code: "invalid_request", details: [{ path: "continuationToken" }] } },

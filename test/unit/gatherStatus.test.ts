@@ -22,6 +22,12 @@ describe("gather status", () => {
     };
     expect(policyOf(auction)).toMatchObject({ auction: { expected: 2, notify: 2 } });
     expect(JSON.stringify(policyOf(auction))).not.toContain("http://");
+    // The input's normalized order shows only where it means something: "best".
+    for (const kind of ["collect", "summary", "vote"])
+      expect(policyOf({ ...input, aggregate: { kind, field: "price", order: "min" } })).toMatchObject({
+        aggregate: { kind, field: "price" },
+      });
+    expect(policyOf({ ...input, aggregate: { kind: "collect", order: "min" } })?.aggregate).toEqual({ kind: "collect" });
     expect(policyOf(null)).toBeNull();
   });
 

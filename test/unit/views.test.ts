@@ -17,7 +17,7 @@ describe("gather list", () => {
       runtimeStatus: ["Running", "Pending"],
     });
     expect(parseListQuery(query({ top: "101" }))).toMatchObject({ error: expect.stringContaining("top") });
-    expect(parseListQuery(query({ createdTo: "yesterday" }))).toEqual({ error: "createdTo must be an ISO date-time" });
+    expect(parseListQuery(query({ createdTo: "yesterday" }))).toEqual({ error: "createdTo must be an ISO date-time", path: "createdTo" });
     expect(parseListQuery(query({ runtimeStatus: "Running,Sleeping" }))).toMatchObject({ error: expect.stringContaining("Sleeping") });
   });
 
