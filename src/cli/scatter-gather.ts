@@ -311,8 +311,13 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     if (typeof code === "string" && code.startsWith("commander.")) return EXIT.error; // commander printed the message
     // The messages carry the server's text (its error message and details, field names of a bad answer).
     if (error instanceof ApiError) {
-      err(`error: ${safe(error.message)}`);
-      for (const d of error.details) err(`  ${safe(d.path || "(body)")}: ${safe(d.message)}`);
+      const details = error.details;
+      // A message that only lists the details (the start route's) is not said twice: the status line, then each one.
+      const repeats =
+        details.length > 0 && details.slice(0, 3).every((d) => error.message.includes(d.path ? `${d.path}: ${d.message}` : d.message));
+      err(`error: ${safe(repeats ? `${error.method} ${new URL(error.url).pathname} answered ${error.status}` : error.message)}`);
+      for (const d of details) err(`  ${safe(d.path || "(body)")}: ${safe(d.message)}`);
+      if (error.status === 401) err("  (a function key goes in --key or SCATTER_GATHER_KEY)");
     } else if (error instanceof AnswerError && error.problem === "too-large")
       err(`error: ${safe(error.message)} (--max-answer-bytes raises the bound)`);
     else err(`error: ${safe((error as Error).message)}`);

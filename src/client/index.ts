@@ -340,7 +340,11 @@ export class ScatterGatherClient {
       const headers: Record<string, string> = { accept: "application/json" };
       if (this.key) headers["x-functions-key"] = this.key;
       if (payload !== undefined) headers["content-type"] = "application/json";
-      const res = await this.fetchImpl(url, { method: verb, headers, body: payload, redirect: "manual", signal });
+      const res = await this.fetchImpl(url, { method: verb, headers, body: payload, redirect: "manual", signal }).catch(
+        (error: unknown) => {
+          throw new Error(`${verb} ${url} failed: ${unreachable(error)}`, { cause: error });
+        },
+      );
       if (!REDIRECT_STATUSES.has(res.status)) {
         const text = await readAtMost(
           res,
@@ -376,6 +380,15 @@ export class ScatterGatherClient {
       url = next.href;
     }
   }
+}
+
+/** Why a request got no answer, in a few words: the socket's code (ECONNREFUSED, ENOTFOUND, ...) or the error's own. */
+function unreachable(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (typeof cause?.code === "string") return `${cause.code}${typeof cause.message === "string" ? ` (${cause.message})` : ""}`;
+  if (typeof cause?.message === "string" && cause.message) return cause.message; // "bad port": a port fetch refuses
+  if ((error as Error | undefined)?.name === "TimeoutError") return "no answer in time";
+  return (error as Error | undefined)?.message ?? String(error);
 }
 
 /** The body as text, at most `max` bytes of it: past that the stream is cancelled and `tooLarge()` thrown. */

@@ -4,6 +4,7 @@
  * progress bar under a pseudo-terminal (`script`), NO_COLOR, and the other commands.
  */
 import { execFile, spawnSync } from "node:child_process";
+import * as net from "node:net";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -115,12 +116,27 @@ describe("scatter-gather run", () => {
     expect(invalid.stderr).toContain("answered 400");
     expect(invalid.stderr).toMatch(/recipients\[0\]\.url: must be an absolute http or https URL/);
     expect(invalid.stderr).toMatch(/completion\.mode: must be "all", "first" or "quorum"/);
+    // Each field once: the status line does not repeat what the detail lines say.
+    expect(invalid.stderr.match(/recipients\[0\]\.url: must be/g)).toHaveLength(1);
     const notJson = path.join(tmp, "broken.json");
     fs.writeFileSync(notJson, "{ nope");
     expect(await cli(["run", notJson])).toMatchObject({ code: 1, stderr: expect.stringContaining("is not JSON") });
     const unreachable = await cli(["list", "--url", "http://127.0.0.1:9"]);
     expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(/^error: /);
+    // Which request, and why it got no answer.
+    expect(unreachable.stderr).toMatch(/^error: GET http:\/\/127\.0\.0\.1:9\/api\/scatter-gather\?top=20 failed: bad port/);
+    const closed = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const refused = await cli(["list", "--url", `http://127.0.0.1:${closed}`]);
+    expect(refused.stderr).toMatch(
+      new RegExp(`^error: GET http://127\\.0\\.0\\.1:${closed}/api/scatter-gather\\?top=20 failed: ECONNREFUSED`),
+    );
+    const noKey = await cli(["list", "--url", target.baseUrl], { SCATTER_GATHER_KEY: "" });
+    expect(noKey.stderr).toMatch(/answered 401[\s\S]*--key/);
   });
 
   (hasScript ? test : test.skip)(
