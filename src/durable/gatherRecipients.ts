@@ -99,7 +99,7 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   const calls = new RecipientCalls(context, input, tally);
   const decision = yield* gatherLoop(context, calls.stream, tally, input.deadline, (task) => calls.take(task), calls.progress);
   calls.cancelTimers();
-  const closed = tally.close(decision);
+  const closed = tally.close(decision, undefined, (index) => calls.attemptsMade(index));
   // A batch takes no reply once its gathering ended, though it runs on until its calls in flight end (DTFx): its
   // status says so, the answers route refuses such a reply (410) rather than accept one nobody counts, and its
   // calls in flight read it and end within a second (closing.ts), in whatever process they run. Not an activity
@@ -126,6 +126,8 @@ class RecipientCalls {
   private readonly deadline: Date | null;
   private readonly factSpec: FactSpec;
   private readonly calls = new Map<df.Task, Attempt>();
+  /** The last attempt each recipient was called with: what a recipient the close leaves unsettled has made. */
+  private readonly tried = new Map<number, number>();
   private readonly retryWaits = new Map<df.TimerTask, Attempt>();
   private readonly window: CallWindow | undefined;
   /** Callback and queue recipients: their answers come as REPLY_EVENT, one wait at a time. */
@@ -161,6 +163,14 @@ class RecipientCalls {
     return taken;
   }
 
+  /**
+   * The attempts recipient `index` has made, for the close to record on one it leaves unsettled (abandoned or
+   * timed out): one in flight counts, as it may have reached its recipient (API.md: attempts add up across runs).
+   */
+  attemptsMade(index: number): number | undefined {
+    return this.tried.get(index);
+  }
+
   /** An orchestration does not complete while a timer is pending: cancel the deadline and every retry wait. */
   cancelTimers(): void {
     for (const timer of [this.deadlineTimer, ...this.retryWaits.keys()]) {
@@ -175,6 +185,7 @@ class RecipientCalls {
   private call(attempt: Attempt): void {
     const task = this.context.df.callActivity(FunctionNames.callRecipient, callInput(this.input, this.factSpec, attempt));
     this.calls.set(task, attempt);
+    this.tried.set(attempt.index, attempt.attempt);
     this.stream.add(task);
     this.replies?.delivering(attempt.index, attempt.attempt, this.now());
   }
@@ -250,7 +261,7 @@ class RecipientCalls {
       if (isFinalFailure(reason)) {
         // Ended because the gather or this batch had stopped gathering (callRecipient), not by the recipient: abandoned.
         // A batch may learn so from its parent's status before the parent's close reaches it: it closes as for that.
-        this.tally.settle(attempt.index, { status: "abandoned" });
+        this.tally.settle(attempt.index, { status: "abandoned", attempts: attempt.attempt });
         return this.input.closable ? { close: undefined } : "recorded";
       }
       this.tally.fail(attempt.index, next.reason, { attempts: attempt.attempt });

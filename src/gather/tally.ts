@@ -118,16 +118,19 @@ export class GatherTally {
   /**
    * Closes the gather: every recipient still pending becomes `timedOut` (closed by the deadline) or
    * `abandoned` (closed early by the policy, or with no decision: by a parent gather that decided), unless
-   * `pending` says which (a parent of batches that closed at its deadline with the policy met by then).
-   * Returns the outcomes in recipient-list order.
+   * `pending` says which (a parent of batches that closed at its deadline with the policy met by then), with the
+   * attempts each has made (`attemptsMade`, when known). Returns the outcomes in recipient-list order.
    */
   close(
     decision: Decision | undefined,
     pending?: "timedOut" | "abandoned",
+    attemptsMade?: (index: number) => number | undefined,
   ): { outcomes: RecipientOutcome[]; facts: (AnswerFacts | null)[]; counts: Counts } {
     const status = pending ?? (decision?.closedBy === "deadline" ? "timedOut" : "abandoned");
     for (let i = 0; i < this.outcomes.length; i++) {
-      if (this.outcomes[i] === undefined) this.settle(i, { status });
+      if (this.outcomes[i] !== undefined) continue;
+      const attempts = attemptsMade?.(i);
+      this.settle(i, attempts ? { status, attempts } : { status });
     }
     return { outcomes: this.outcomes as RecipientOutcome[], facts: Array.from(this.facts, (f) => f ?? null), counts: this.counts() };
   }
