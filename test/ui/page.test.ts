@@ -145,7 +145,7 @@ maybe("the gather page", () => {
     await page.goto(`${target.baseUrl}/api/ui#${id}`);
     await page.waitForSelector("#watch[data-done=true]", { timeout: 20_000 });
     expect(await page.textContent("#policy")).toBe(
-      "all, deadline 10000 ms, collect min, at most 5 at once, closes past 1 failure, close event on close",
+      "all, deadline 10000 ms, collect, at most 5 at once, closes past 1 failure, close event on close",
     );
     expect(await page.textContent("#closed-by")).toMatch(/; close event delivered \(1 attempt, HTTP 200\)$/);
   });
