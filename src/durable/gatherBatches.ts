@@ -18,7 +18,8 @@ import { failureReason } from "../gather/failures";
 import { batchInstanceId } from "../gather/instanceIds";
 import { toleratedFailures } from "../gather/policy";
 import { GatherTally, type KeptOutcomes } from "../gather/tally";
-import type { CloseBatchesInput, CompletionPolicy, OrchestrationInput } from "../gather/types";
+import type { CensusBatchesInput, CloseBatchesInput, CompletionPolicy, OrchestrationInput } from "../gather/types";
+import { censusDecision, needsCensus, type BatchCounts } from "../gather/census";
 import { sliceOriginTable, slotShare } from "../gather/window";
 import { CompletionStream } from "./completionStream";
 import { gatherLoop, type Gathered, type Orchestration, type RecipientGatherInput, type Taken } from "./gatherRecipients";
@@ -67,17 +68,24 @@ export function* gatherInBatches(
     return "recorded";
   };
 
-  const merged = new Set<df.Task>();
-  const merge = (task: df.Task): void => {
-    merged.add(task);
-    mergeBatch(tally, slices[indexOf.get(task)!], task);
-  };
+  const merged = new MergedBatches(tally, slices, indexOf, kept);
+  const merge = (task: df.Task) => merged.merge(task);
+  // Cross-batch decisions (gather/census.ts): every censusMs the running batches' counts, until the gather closes.
+  const policy = { ...input.completion, failuresAllowed };
+  const census = input.censusMs && needsCensus(policy) ? new Census(context, input, input.censusMs, deadline, stream) : undefined;
+  const isMerged = (batch: number) => batches[batch] !== undefined && merged.has(batches[batch]!);
   // The parent's own deadline: at it the batches still running are closed and their calls ended, as a gather
   // without batches ends its calls at its deadline (each batch also closes itself at it, but cannot end its calls).
   const deadlineTimer = deadline ? context.df.createTimer(deadline) : undefined;
   if (deadlineTimer) stream.add(deadlineTimer);
   let atDeadline = false;
+  census?.arm();
   const decided = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {
+    if (census?.owns(task)) {
+      const counts = census.take(task);
+      const decision = counts && censusDecision(policy, merged.counts, counts, isMerged);
+      return decision ? { close: decision } : "waiting";
+    }
     if (task !== deadlineTimer) merge(task);
     if (task === deadlineTimer || (deadline && context.df.currentUtcDateTime >= deadline)) {
       atDeadline = true;
@@ -86,16 +94,41 @@ export function* gatherInBatches(
     return concurrency ? refill(slotOf.get(task)!) : "recorded";
   });
   if (deadlineTimer && !deadlineTimer.isCompleted) deadlineTimer.cancel();
+  census?.stop();
   // Gathering has ended (decided, or the deadline): the status says so at once, so the batches' calls that read it
   // end (those waiting for a slot are refused as they start) without waiting for closeBatches, which the host may
   // queue behind those very calls. They end abandoned; the status route still sums the batches' counts meanwhile.
   context.df.setCustomStatus(tally.progress(deadlineIso, "aggregating"));
-  // Batches never started (concurrency) have no instance: their recipients end abandoned or timedOut.
+  yield* takeBack(context, stream, { requestId: instanceId, batchIdPrefix: input.batchIdPrefix, closeKey }, batches, indexOf, merged);
+  // At the deadline a policy met by then stands (a batch meets a quorum larger than itself only as it ends, so the
+  // parent may learn it now); otherwise the deadline closes the gather. Either way what is still pending was pending
+  // at the deadline: timedOut, and never a reason to call a quorum unreachable.
+  const met = atDeadline ? tally.decision() : undefined;
+  const decision = !atDeadline ? decided! : met && met.closedBy !== "quorum-unreachable" ? met : tally.deadlineDecision();
+  return {
+    decision,
+    ...tally.close(decision, atDeadline ? "timedOut" : undefined, (index) => merged.strays.get(index)),
+    plan: tally.plan(),
+  };
+}
+
+/**
+ * Closes the batches still running, then takes back what each batch not merged yet recorded. Batches never started
+ * (concurrency) have no instance: their recipients end abandoned or timedOut.
+ */
+function* takeBack(
+  context: OrchestrationContext,
+  stream: CompletionStream,
+  ids: { requestId: string; batchIdPrefix?: string; closeKey: string },
+  batches: readonly (df.Task | undefined)[],
+  indexOf: ReadonlyMap<df.Task, number>,
+  merged: MergedBatches,
+): Orchestration<void> {
   const unmerged = batches.filter((task): task is df.Task => task !== undefined && !merged.has(task));
   const running = unmerged.filter((task) => !task.isCompleted && !task.isFaulted);
   if (running.length > 0) {
     const batches = running.map((task) => indexOf.get(task)!);
-    const close: CloseBatchesInput = { requestId: instanceId, batchIdPrefix: input.batchIdPrefix, batches, closeKey };
+    const close: CloseBatchesInput = { ...ids, batches };
     yield context.df.callActivity(FunctionNames.closeBatches, close);
   }
   // Each batch not merged yet hands back what it recorded (one that ended in the deciding episode, or one closed
@@ -106,31 +139,120 @@ export function* gatherInBatches(
   for (let left = unmerged.length; left > 0;) {
     const task = yield* stream.next();
     if (indexOf.has(task)) {
-      merge(task);
+      merged.merge(task);
       left--;
     }
   }
-  // At the deadline a policy met by then stands (a batch meets a quorum larger than itself only as it ends, so the
-  // parent may learn it now); otherwise the deadline closes the gather. Either way what is still pending was pending
-  // at the deadline: timedOut, and never a reason to call a quorum unreachable.
-  const met = atDeadline ? tally.decision() : undefined;
-  const decision = !atDeadline ? decided! : met && met.closedBy !== "quorum-unreachable" ? met : tally.deadlineDecision();
-  return { decision, ...tally.close(decision, atDeadline ? "timedOut" : undefined), plan: tally.plan() };
 }
 
-/** A batch's outcomes into the whole gather's tally; a batch that failed internally fails its recipients. */
-function mergeBatch(tally: GatherTally, slice: { first: number; count: number }, task: df.Task): void {
+/** The batches the parent has merged, the successes and failures they brought, and the attempts of those they left open. */
+class MergedBatches {
+  readonly counts: { succeeded: number; failed: number };
+  /** Attempts of the recipients a closed batch left unsettled, for the parent's close to record. */
+  readonly strays = new Map<number, number>();
+  private readonly tasks = new Set<df.Task>();
+
+  constructor(
+    private readonly tally: GatherTally,
+    private readonly slices: readonly { first: number; count: number }[],
+    private readonly indexOf: ReadonlyMap<df.Task, number>,
+    kept?: KeptOutcomes,
+  ) {
+    // A redrive's kept successes count towards a quorum; its kept failures not towards the tolerance (policy.ts).
+    this.counts = { succeeded: kept?.succeeded ?? 0, failed: 0 };
+  }
+
+  has(task: df.Task): boolean {
+    return this.tasks.has(task);
+  }
+
+  merge(task: df.Task): void {
+    this.tasks.add(task);
+    const counts = mergeBatch(this.tally, this.slices[this.indexOf.get(task)!], task, this.strays);
+    this.counts.succeeded += counts.succeeded;
+    this.counts.failed += counts.failed;
+  }
+}
+
+/**
+ * A batch's outcomes into the whole gather's tally; a batch that failed internally fails its recipients. Returns how
+ * many succeeded and failed (the census adds the running batches' to them).
+ */
+function mergeBatch(
+  tally: GatherTally,
+  slice: { first: number; count: number },
+  task: df.Task,
+  strays: Map<number, number>,
+): { succeeded: number; failed: number } {
   if (task.isFaulted) {
     const reason = failureReason(task.result);
     for (let j = 0; j < slice.count; j++) tally.fail(slice.first + j, `batch failed: ${reason}`);
-    return;
+    return { succeeded: 0, failed: slice.count };
   }
   const output = task.result as Gathered;
+  const counts = { succeeded: 0, failed: 0 };
   output.outcomes.forEach((outcome, j) => {
     // A batch that closed early (the whole policy met inside it, or closed by its parent) leaves its
-    // stragglers open here: they end with the merged decision.
-    if (outcome.status !== "abandoned") tally.settle(slice.first + j, outcome, output.facts[j] ?? undefined);
+    // stragglers open here: they end with the merged decision, with the attempts they made.
+    if (outcome.status === "abandoned") {
+      if (outcome.attempts) strays.set(slice.first + j, outcome.attempts);
+      return;
+    }
+    tally.settle(slice.first + j, outcome, output.facts[j] ?? undefined);
+    if (outcome.status === "succeeded") counts.succeeded++;
+    if (outcome.status === "failed") counts.failed++;
   });
+  return counts;
+}
+
+/**
+ * The parent's census of its running batches: a timer every `intervalMs` (never past the deadline), then a
+ * censusBatches activity; its counts go to censusDecision. One at a time; stopped once the gather closes (a
+ * census activity still running then just ends: DTFx waits for it, and nothing waits on it).
+ */
+class Census {
+  private timer: df.TimerTask | undefined;
+  private read: df.Task | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly context: OrchestrationContext,
+    private readonly input: OrchestrationInput,
+    private readonly intervalMs: number,
+    private readonly deadline: Date | null,
+    private readonly stream: CompletionStream,
+  ) {}
+
+  owns(task: df.Task): boolean {
+    return task === this.timer || task === this.read;
+  }
+
+  /** Arms the next census, unless it would come at or after the deadline (whose own timer closes the gather). */
+  arm(): void {
+    const at = new Date(this.context.df.currentUtcDateTime.getTime() + this.intervalMs);
+    if (this.stopped || (this.deadline && at >= this.deadline)) return;
+    this.timer = this.context.df.createTimer(at);
+    this.stream.add(this.timer);
+  }
+
+  /** The timer fired: the census is read. The read came back: its counts (none when it failed), and the next is armed. */
+  take(task: df.Task): BatchCounts[] | undefined {
+    if (task === this.timer) {
+      this.timer = undefined;
+      const input: CensusBatchesInput = { requestId: this.context.df.instanceId, batchIdPrefix: this.input.batchIdPrefix };
+      this.read = this.context.df.callActivity(FunctionNames.censusBatches, input);
+      this.stream.add(this.read);
+      return undefined;
+    }
+    this.read = undefined;
+    this.arm();
+    return task.isFaulted ? undefined : (task.result as BatchCounts[]);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer && !this.timer.isCompleted) this.timer.cancel();
+  }
 }
 
 /** What batch `slice` runs under: the gather's policy for a slice, and with concurrency its slot's share of the window. */

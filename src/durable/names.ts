@@ -21,6 +21,8 @@ export const FunctionNames = {
   notifyResponder: "notifyResponder",
   /** Raises CLOSE_EVENT on the batches still running once the parent gather has decided. */
   closeBatches: "closeBatches",
+  /** Reads a large gather's running batches' counts for its cross-batch decisions (gather/census.ts). */
+  censusBatches: "censusBatches",
   /** Auction: stores an answer raised straight at the instance (sendEventPostUri) and returns its facts. */
   storeAuctionAnswer: "storeAuctionAnswer",
   /** Delivers a gather's close event (onClose) with durable retries, for a gather terminated through the API. */

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { errorBody, summarize } from "../gather/errors";
 import { concurrencyInput } from "../gather/concurrency";
 import { batchIdPrefix } from "../gather/instanceIds";
+import { CENSUS_INTERVAL_MS } from "../gather/census";
 import { readLimits } from "../gather/limits";
 import { validateGatherRequest } from "../gather/schema";
 import type { OrchestrationInput } from "../gather/types";
@@ -47,7 +48,9 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     fanoutBatchSize: limits.fanoutBatchSize,
     responsesUri: `${apiBase}/responses`,
     ...(gather.recipients ? { recipientCount: gather.recipients.length } : {}),
-    ...((gather.recipients?.length ?? 0) > limits.fanoutBatchSize ? { batchIdPrefix: batchIdPrefix(instanceId, run.runId) } : {}),
+    ...((gather.recipients?.length ?? 0) > limits.fanoutBatchSize
+      ? { batchIdPrefix: batchIdPrefix(instanceId, run.runId), censusMs: CENSUS_INTERVAL_MS }
+      : {}),
     ...(gather.retry ? { retry: gather.retry } : {}),
     ...(gather.recipients?.some(repliesLater) ? { replies: true } : {}),
     ...(gather.onClose ? { onClose: gather.onClose } : {}),

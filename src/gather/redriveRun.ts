@@ -9,6 +9,7 @@ import type { PayloadStore } from "../payload/store";
 import { DEFAULT_RETRY_DEADLINE_MS } from "./limits";
 import { concurrencyInput } from "./concurrency";
 import { batchIdPrefix } from "./instanceIds";
+import { CENSUS_INTERVAL_MS } from "./census";
 import { planRedrive, type RedriveStatus } from "./redrive";
 import { RunPayloads } from "./runPayloads";
 import type { OrchestrationInput } from "./types";
@@ -93,7 +94,7 @@ export async function prepareRedrive(
     throw error;
   }
   // The policy as the gather gave it; what depends on the recipient list is made again for the redriven ones.
-  const { recipientCount: _count, batchIdPrefix: _prefix, origins: _origins, batchSlots: _slots, ...policy } = input;
+  const { recipientCount: _count, batchIdPrefix: _prefix, origins: _origins, batchSlots: _slots, censusMs: _census, ...policy } = input;
   return {
     ok: true,
     recipients: recipients.length,
@@ -103,7 +104,7 @@ export async function prepareRedrive(
       run,
       recipientCount: recipients.length,
       fanoutBatchSize,
-      ...(recipients.length > fanoutBatchSize ? { batchIdPrefix: batchIdPrefix(id, runId) } : {}),
+      ...(recipients.length > fanoutBatchSize ? { batchIdPrefix: batchIdPrefix(id, runId), censusMs: CENSUS_INTERVAL_MS } : {}),
       ...(input.concurrency ? concurrencyInput(recipients, input.concurrency, fanoutBatchSize) : {}),
       redrive: { redrives, listRunId, kept: plan.kept },
     },

@@ -127,6 +127,11 @@ export interface OrchestrationInput {
   /** With concurrency, above fanoutBatchSize recipients: how many batches run at once (window.ts planBatchSlots). */
   batchSlots?: number;
   /**
+   * Above fanoutBatchSize recipients: the parent reads its batches' counts this often for cross-batch decisions
+   * (gather/census.ts). Absent in inputs of earlier versions, whose histories have no census timers to replay.
+   */
+  censusMs?: number;
+  /**
    * A redrive run (gather/redrive.ts): its stored list holds only the redriven recipients (recipientCount of
    * them); `kept` counts the earlier outcomes it keeps, which the policy counts with its own. The rest (the
    * earlier outcomes, which recipients these are) is in the run's redrive document, never here.
@@ -144,6 +149,12 @@ export interface CloseBatchesInput {
   batchIdPrefix?: string;
   batches: number[];
   closeKey?: string;
+}
+
+/** What censusBatches receives: whose batches to read (their ids: instanceIds.ts batchInstanceId). */
+export interface CensusBatchesInput {
+  requestId: string;
+  batchIdPrefix?: string;
 }
 
 /** What callRecipient receives and returns. */

@@ -296,3 +296,31 @@ test("in a batch that has ended while its gather goes on: a second reply is 409,
   expect(byId.quick).toMatchObject({ status: "succeeded", value: { price: 1 } });
   expect(byId.refused.status).toBe("failed");
 });
+
+test("a tolerance tipped by failures in two batches closes within a census or two, though one batch holds a silent callback", async () => {
+  // Batches of 3: [cbA (callback, never replies), f1 (500), u1] [f2 (500 after 300 ms), u2, u3] [u4, u5, u6 (2 s)].
+  // Bound 1: f1 and f2 make 2. Batch 0 waits on cbA until the 15 s deadline; the parent's census sees its failure.
+  const server = await recipientServer((call) => {
+    const id = call.body?.recipientId as string;
+    if (id === "cbA") return { status: 202, text: "" };
+    if (id.startsWith("f")) return { status: 500, json: { down: true }, delayMs: id === "f2" ? 300 : 0 };
+    return { json: { ok: id }, delayMs: id >= "u4" ? 2000 : 0 };
+  });
+  const url = `${server.url}/work`;
+  const id = uniqueId("census-tolerance");
+  const t0 = Date.now();
+  await startOk(target, {
+    id,
+    request: 1,
+    recipients: [{ id: "cbA", url, reply: "callback" }, ...["f1", "u1", "f2", "u2", "u3", "u4", "u5", "u6"].map((r) => ({ id: r, url }))],
+    completion: { mode: "all", timeoutMs: 15_000 },
+    tolerance: { maxFailures: 1 },
+  });
+  const done = await pollUntilDone(target, id, 20_000, 100);
+  const closedAfterMs = Date.parse(done.result.closedAt) - t0;
+  expect(done.result).toMatchObject({ outcome: "failed", closedBy: "failure-tolerance-exceeded" });
+  // The census runs every 2 s: closed well before the deadline (15 s) that the batches alone would have waited for.
+  expect(closedAfterMs).toBeLessThan(8_000);
+  const byId = Object.fromEntries((done.result.responses as AnyJson[]).map((r) => [r.recipientId, r.status]));
+  expect(byId).toMatchObject({ cbA: "abandoned", f1: "failed", f2: "failed" });
+});

@@ -71,15 +71,17 @@ jest.setTimeout(120_000);
         if (status.runtimeStatus !== "Running" && status.runtimeStatus !== "Pending") break;
         await sleep(100);
       }
-      expect(status.result).toMatchObject({
-        closedBy: "quorum-reached",
-        counts: { total: 300, succeeded: 290, failed: 0, timedOut: 0, abandoned: 10 },
-      });
+      // Reached as batches 0 and 1 end, or earlier at the parent's census of the running batches (every 2 s): either
+      // way with batch 2 still open, and its 90 answers kept.
+      const { counts } = status.result;
+      expect(status.result).toMatchObject({ closedBy: "quorum-reached", counts: { total: 300, failed: 0, timedOut: 0 } });
+      expect(counts.succeeded).toBeGreaterThanOrEqual(150);
+      expect(counts.succeeded + counts.abandoned).toBe(300);
       for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
       // The batch closed while 10 calls of 60 s were in flight: their process ended them, so the result waited for none.
       expect(Date.parse(status.result.closedAt) - Date.parse(status.result.startedAt)).toBeLessThan(30_000);
-      const listed = (await (await keyedFetch(`${host.url}/api/scatter-gather/${id}/responses?status=abandoned`)).json()) as AnyJson;
-      expect(listed.items.map((r: AnyJson) => r.recipientId)).toEqual(Array.from({ length: 10 }, (_, k) => `r${290 + k}`));
+      const page = (await (await keyedFetch(`${host.url}/api/scatter-gather/${id}/responses?offset=200&limit=100`)).json()) as AnyJson;
+      expect(page.items.map((r: AnyJson) => r.status)).toEqual([...Array(90).fill("succeeded"), ...Array(10).fill("abandoned")]);
     } finally {
       await host?.stop();
     }

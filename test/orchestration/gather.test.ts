@@ -336,13 +336,14 @@ describe("failure tolerance", () => {
     const result = await h.result();
     for (const id of ["g1~batch-1", "g1~batch-2"]) expect((await h.finished(id)).output).not.toHaveProperty("decision.closedBy");
     expect(result).toMatchObject({ outcome: "failed", closedBy: "failure-tolerance-exceeded" });
+    // c to f were held in flight when their batches closed: one attempt each.
     expect(statuses(result)).toEqual({
       a: ["failed", 1],
       b: ["failed", 1],
-      c: ["abandoned", undefined],
-      d: ["abandoned", undefined],
-      e: ["abandoned", undefined],
-      f: ["abandoned", undefined],
+      c: ["abandoned", 1],
+      d: ["abandoned", 1],
+      e: ["abandoned", 1],
+      f: ["abandoned", 1],
     });
     expect(h.problems()).toEqual([]);
   });
@@ -362,6 +363,57 @@ describe("failure tolerance", () => {
     h.releaseHeld();
     const result = await h.result();
     expect(result).toMatchObject({ outcome: "failed", closedBy: "failure-tolerance-exceeded", counts: { succeeded: 4, failed: 2 } });
+  });
+
+  test("batches with a census: failures spread over batches close the gather at the next census, not as the batch holding them ends", async () => {
+    // As above, but the parent reads its running batches' counts every 2 s (censusMs): batch 1 holds c's failure
+    // while d is held; the census adds it to batch 0's, 2 > 1, and the gather closes with d still in flight.
+    const h = host((id) => (id === "a" || id === "c" ? { error: "down" } : id === "d" ? "hold" : { value: id }));
+    await h.start(
+      gatherInput({ recipients: sims("a", "b", "c", "d", "e", "f"), fanoutBatchSize: 2, tolerance: { maxFailures: 1 }, censusMs: 2000 }),
+    );
+    await h.until(async () => ((await h.status("g1~batch-1"))?.customStatus as { failed?: number } | null)?.failed === 1, "c failed");
+    await h.until(
+      async () => ((await h.status()).customStatus as { succeeded?: number } | null)?.succeeded === 3,
+      "batches 0 and 2 merged",
+    );
+    expect(h.censuses).toBe(0);
+    await h.advance(2000, 1); // the census timer (no deadline)
+    await closed(h);
+    const result = await h.result();
+    expect(h.censuses).toBe(1);
+    expect(result).toMatchObject({
+      outcome: "failed",
+      closedBy: "failure-tolerance-exceeded",
+      counts: { succeeded: 3, failed: 2, abandoned: 1 },
+    });
+    expect(statuses(result).d).toEqual(["abandoned", 1]);
+    // Batch 1 was closed by its parent, not finished by d's answer.
+    expect((await h.finished("g1~batch-1")).output).not.toHaveProperty("decision.closedBy");
+    expect(h.problems()).toEqual([]);
+  });
+
+  test("batches with a census: a quorum of successes spread over batches is reached at the next census", async () => {
+    // Quorum 3, batches of 2: a and c answer, e too; b, d, f are held. No batch meets 3 alone or ends.
+    const h = host((id) => (["a", "c", "e"].includes(id) ? { value: id } : "hold"));
+    await h.start(
+      gatherInput({
+        recipients: sims("a", "b", "c", "d", "e", "f"),
+        fanoutBatchSize: 2,
+        completion: { mode: "quorum", quorum: 3, agree: false },
+        censusMs: 2000,
+      }),
+    );
+    for (const batch of [0, 1, 2])
+      await h.until(
+        async () => ((await h.status(`g1~batch-${batch}`))?.customStatus as { succeeded?: number } | null)?.succeeded === 1,
+        `batch ${batch}'s answer`,
+      );
+    await h.advance(2000, 1);
+    await closed(h);
+    const result = await h.result();
+    expect(result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached", counts: { succeeded: 3, abandoned: 3 } });
+    expect(h.problems()).toEqual([]);
   });
 
   test("batches: maxFailurePercent is of all the gather's recipients, not of a batch", async () => {
@@ -491,7 +543,7 @@ describe("large fan-outs", () => {
     h.release("c");
     const result = await h.result();
     expect(result).toMatchObject({ outcome: "complete", closedBy: "quorum-reached", counts: { succeeded: 5, abandoned: 1 } });
-    expect(statuses(result)).toMatchObject({ e: ["succeeded", 1], f: ["abandoned", undefined] });
+    expect(statuses(result)).toMatchObject({ e: ["succeeded", 1], f: ["abandoned", 1] }); // f's call was cut short
     expect(result.aggregate).toMatchObject({ count: 5 });
     expect(h.problems()).toEqual([]);
   });
@@ -532,7 +584,8 @@ describe("large fan-outs", () => {
     openCloseBatches();
     const result = await h.result();
     expect(result).toMatchObject({ closedBy: "first-response", counts: { succeeded: 1, failed: 0, abandoned: 5 } });
-    expect(statuses(result)).toMatchObject({ b: ["abandoned", undefined], e: ["abandoned", undefined] });
+    // Their calls were cut short: one attempt each.
+    expect(statuses(result)).toMatchObject({ b: ["abandoned", 1], e: ["abandoned", 1] });
     expect(h.problems()).toEqual([]);
   });
 

@@ -18,6 +18,7 @@ import { runStateOf } from "../../src/durable/client";
 import { CLOSE_EVENT, FunctionNames } from "../../src/durable/names";
 import { scatterGatherBatch, scatterGatherOrchestrator } from "../../src/durable/orchestrator";
 import type {
+  CensusBatchesInput,
   CallRecipientInput,
   CallRecipientOutput,
   CloseBatchesInput,
@@ -26,7 +27,8 @@ import type {
   OrchestrationInput,
   Recipient,
 } from "../../src/gather/types";
-import { batchInstanceId } from "../../src/gather/instanceIds";
+import { batchInstanceId, runBatchPrefix } from "../../src/gather/instanceIds";
+import { batchCountsOf } from "../../src/gather/census";
 import { historyOf, makeHarness, shape, until, type Harness } from "../../tools/local-host/engine/test-support";
 import type { HistoryEvent, InstanceStatus } from "../../tools/local-host/engine/types";
 
@@ -74,6 +76,8 @@ export class OrchestrationHost {
     cancel: () => void;
   }[] = [];
   private closeBatchesGate: Promise<void> = Promise.resolve();
+  /** censusBatches activities run. */
+  censuses = 0;
   private readonly poller = setInterval(() => void this.endStoppedCalls().catch(() => undefined), 5).unref();
 
   /** The payload store the real activities (aggregation, auction answers) use in this test. */
@@ -295,6 +299,13 @@ export class OrchestrationHost {
       [FunctionNames.storeAuctionAnswer]: (input: Parameters<typeof storeAuctionAnswer>[0]) => storeAuctionAnswer(input),
       [FunctionNames.recordArrivals]: (input: Parameters<typeof recordArrivals>[0]) => recordArrivals(input),
       [FunctionNames.redriveAgreement]: (input: Parameters<typeof redriveAgreement>[0]) => redriveAgreement(input),
+      // As the real activity reads them, through an instance query by the run's batch id prefix.
+      [FunctionNames.censusBatches]: async ({ requestId, batchIdPrefix }: CensusBatchesInput) => {
+        this.censuses++;
+        const prefix = runBatchPrefix(requestId, batchIdPrefix);
+        const { instances } = await this.engine.listInstances({ instanceIdPrefix: prefix });
+        return batchCountsOf(prefix, instances);
+      },
       [FunctionNames.closeBatches]: async ({ requestId, batchIdPrefix, batches }: CloseBatchesInput) => {
         await this.closeBatchesGate;
         for (const batch of batches)

@@ -1,0 +1,60 @@
+/**
+ * Cross-batch decisions. A parent learns a batch's outcomes only as the batch ends, so a failure tolerance or a
+ * quorum that no single batch decides would wait for whole batches (up to the deadline when one holds a slow
+ * recipient). Every CENSUS_INTERVAL_MS the parent reads its running batches' counts from their custom statuses
+ * (censusBatches) and closes once their sum with what it has merged already decides. Both counts only grow
+ * (a recipient's final failure or success is recorded once), so the outcomes the closed batches hand back
+ * agree with the decision. Agreement is left out: the statuses carry counts, not the answers' digests.
+ */
+import type { Decision, GatherPolicy } from "./policy";
+
+/** How often a parent that needs it reads its batches' counts. */
+export const CENSUS_INTERVAL_MS = 2000;
+
+/** One running batch's counts: [batch number, succeeded, failed]. */
+export type BatchCounts = [batch: number, succeeded: number, failed: number];
+
+/** Whether a gather of these batches can be decided by a census: a tolerance, or a quorum of plain successes. */
+export function needsCensus(policy: GatherPolicy): boolean {
+  return policy.failuresAllowed !== undefined || (policy.mode === "quorum" && !policy.agree);
+}
+
+/**
+ * The decision the census makes, if any: `merged` are the counts of the batches the parent has merged (and, for
+ * successes, a redrive's kept ones; failures count this run's only, as the tolerance does), `running` the census
+ * of the others (entries of batches merged meanwhile are left out by `isMerged`).
+ */
+export function censusDecision(
+  policy: GatherPolicy,
+  merged: { succeeded: number; failed: number },
+  running: readonly BatchCounts[],
+  isMerged: (batch: number) => boolean,
+): Decision | undefined {
+  let { succeeded, failed } = merged;
+  for (const [batch, batchSucceeded, batchFailed] of running) {
+    if (isMerged(batch)) continue;
+    succeeded += batchSucceeded;
+    failed += batchFailed;
+  }
+  if (policy.mode === "quorum" && !policy.agree && succeeded >= (policy.quorum ?? 1))
+    return { closedBy: "quorum-reached", outcome: "complete" };
+  if (policy.failuresAllowed !== undefined && failed > policy.failuresAllowed)
+    return { closedBy: "failure-tolerance-exceeded", outcome: "failed" };
+  return undefined;
+}
+
+/** The counts of a run's batches as an instance query shows them (ids `prefix` + number); failed batches count nothing. */
+export function batchCountsOf(
+  prefix: string,
+  statuses: readonly { instanceId?: string; runtimeStatus?: string; customStatus: unknown }[],
+): BatchCounts[] {
+  const counts: BatchCounts[] = [];
+  for (const { instanceId, runtimeStatus, customStatus } of statuses) {
+    if (!instanceId?.startsWith(prefix) || runtimeStatus === "Failed") continue;
+    const batch = Number(instanceId.slice(prefix.length));
+    const status = customStatus as { succeeded?: unknown; failed?: unknown } | null;
+    if (!Number.isSafeInteger(batch) || typeof status?.succeeded !== "number" || typeof status.failed !== "number") continue;
+    counts.push([batch, status.succeeded, status.failed]);
+  }
+  return counts;
+}
