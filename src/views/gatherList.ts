@@ -186,7 +186,8 @@ export async function listGathers(
   let span = FIRST_WINDOW_MS;
   for (;;) {
     const last = (floor !== undefined && edge - span <= floor) || span > WIDEST_WINDOW_MS;
-    const from = last ? floor : edge - span;
+    // Whole seconds: statuses show created times in seconds, so a window holds all of its lowest second's gathers.
+    const from = last ? floor : Math.floor((edge - span) / 1000) * 1000;
     const window = {
       ...query,
       createdFrom: from === undefined ? undefined : new Date(from),

@@ -124,6 +124,42 @@ describe("gather list", () => {
       expect(third).toEqual({ items: [], continuationToken: null });
     });
 
+    test("a window's lowest second is read whole: a gather created in it before the window's edge is not skipped", async () => {
+      // The backend filters by the exact creation time and shows it in whole seconds (as the hosts do). With the
+      // window's edge inside a second, z (created earlier in that second than the edge) was never listed.
+      const at = Date.parse("2026-12-07T12:00:00.500Z");
+      const exact = [
+        { instanceId: "w", created: at - 5 * min },
+        { instanceId: "a", created: Date.parse("2026-12-07T11:50:00.700Z") },
+        { instanceId: "z", created: Date.parse("2026-12-07T11:50:00.200Z") },
+      ];
+      const fetchImpl = (async (href: string, init: { headers: Record<string, string> }) => {
+        const url = new URL(href);
+        const from = url.searchParams.get("createdTimeFrom");
+        const to = url.searchParams.get("createdTimeTo");
+        const matching = exact
+          .filter((i) => (!from || i.created >= Date.parse(from)) && (!to || i.created <= Date.parse(to)))
+          .sort((x, y) => x.created - y.created)
+          .map((i) => ({
+            name: "scatterGatherOrchestrator",
+            instanceId: i.instanceId,
+            runtimeStatus: "Completed",
+            createdTime: new Date(Math.floor(i.created / 1000) * 1000).toISOString().replace(".000Z", "Z"),
+          }));
+        expect(init.headers["x-ms-continuation-token"]).toBeUndefined();
+        return new Response(JSON.stringify(matching), { status: 200 });
+      }) as unknown as typeof fetch;
+      const seen: string[] = [];
+      let token: string | undefined;
+      for (let pages = 0; pages < 5; pages++) {
+        const page = await listGathers(client, rpc, { top: 2, ...(token ? { continuationToken: token } : {}) }, fetchImpl, at);
+        seen.push(...ids(page));
+        if (!page.continuationToken) break;
+        token = page.continuationToken;
+      }
+      expect(seen).toEqual(["w", "z", "a"]);
+    });
+
     test("gathers created in the same second: by id, descending, and a page may end and go on inside that second", async () => {
       const { fetchImpl } = backend(["a", "b", "c"].map((instanceId) => ({ instanceId, createdTime: ago(5 * min) })));
       const first = await listGathers(client, rpc, { top: 2 }, fetchImpl, now);
