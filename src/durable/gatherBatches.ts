@@ -19,7 +19,7 @@ import { batchInstanceId } from "../gather/instanceIds";
 import { toleratedFailures } from "../gather/policy";
 import { GatherTally, type KeptOutcomes } from "../gather/tally";
 import type { CensusBatchesInput, CloseBatchesInput, CompletionPolicy, OrchestrationInput } from "../gather/types";
-import { censusDecision, needsCensus, type BatchCounts } from "../gather/census";
+import { censusDecision, censusDelayMs, confirmedByMerge, MAX_CENSUSES, needsCensus, type BatchCounts } from "../gather/census";
 import { sliceOriginTable, slotShare } from "../gather/window";
 import { CompletionStream } from "./completionStream";
 import { gatherLoop, type Gathered, type Orchestration, type RecipientGatherInput, type Taken } from "./gatherRecipients";
@@ -79,11 +79,14 @@ export function* gatherInBatches(
   const deadlineTimer = deadline ? context.df.createTimer(deadline) : undefined;
   if (deadlineTimer) stream.add(deadlineTimer);
   let atDeadline = false;
+  let byCensus = false;
   census?.arm();
   const decided = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {
     if (census?.owns(task)) {
       const counts = census.take(task);
+      if (deadline && context.df.currentUtcDateTime >= deadline) return "waiting"; // the deadline's timer decides
       const decision = counts && censusDecision(policy, merged.counts, counts, isMerged);
+      if (decision) byCensus = true;
       return decision ? { close: decision } : "waiting";
     }
     if (task !== deadlineTimer) merge(task);
@@ -104,7 +107,9 @@ export function* gatherInBatches(
   // parent may learn it now); otherwise the deadline closes the gather. Either way what is still pending was pending
   // at the deadline: timedOut, and never a reason to call a quorum unreachable.
   const met = atDeadline ? tally.decision() : undefined;
-  const decision = !atDeadline ? decided! : met && met.closedBy !== "quorum-unreachable" ? met : tally.deadlineDecision();
+  let decision = !atDeadline ? decided! : met && met.closedBy !== "quorum-unreachable" ? met : tally.deadlineDecision();
+  // A census decision stands unless a batch it counted then failed internally (rare): the quorum was not reached.
+  if (byCensus && !confirmedByMerge(decision, policy, merged.counts)) decision = { closedBy: "quorum-unreachable", outcome: "failed" };
   return {
     decision,
     ...tally.close(decision, atDeadline ? "timedOut" : undefined, (index) => merged.strays.get(index)),
@@ -206,7 +211,7 @@ function mergeBatch(
 }
 
 /**
- * The parent's census of its running batches: a timer every `intervalMs` (never past the deadline), then a
+ * The parent's census of its running batches: a timer (from `intervalMs`, backing off: census.ts), then a
  * censusBatches activity; its counts go to censusDecision. One at a time; stopped once the gather closes (a
  * census activity still running then just ends: DTFx waits for it, and nothing waits on it).
  */
@@ -214,6 +219,7 @@ class Census {
   private timer: df.TimerTask | undefined;
   private read: df.Task | undefined;
   private stopped = false;
+  private taken = 0;
 
   constructor(
     private readonly context: OrchestrationContext,
@@ -227,10 +233,11 @@ class Census {
     return task === this.timer || task === this.read;
   }
 
-  /** Arms the next census, unless it would come at or after the deadline (whose own timer closes the gather). */
+  /** Arms the next census (backing off), unless MAX_CENSUSES are taken or it would come at or after the deadline. */
   arm(): void {
-    const at = new Date(this.context.df.currentUtcDateTime.getTime() + this.intervalMs);
-    if (this.stopped || (this.deadline && at >= this.deadline)) return;
+    const at = new Date(this.context.df.currentUtcDateTime.getTime() + censusDelayMs(this.intervalMs, this.taken));
+    if (this.stopped || this.taken >= MAX_CENSUSES || (this.deadline && at >= this.deadline)) return;
+    this.taken++;
     this.timer = this.context.df.createTimer(at);
     this.stream.add(this.timer);
   }

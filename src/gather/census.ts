@@ -1,15 +1,29 @@
 /**
  * Cross-batch decisions. A parent learns a batch's outcomes only as the batch ends, so a failure tolerance or a
  * quorum that no single batch decides would wait for whole batches (up to the deadline when one holds a slow
- * recipient). Every CENSUS_INTERVAL_MS the parent reads its running batches' counts from their custom statuses
- * (censusBatches) and closes once their sum with what it has merged already decides. Both counts only grow
+ * recipient). From CENSUS_INTERVAL_MS on (backing off, at most MAX_CENSUSES times) the parent reads its running
+ * batches' counts from their custom statuses (censusBatches) and closes once their sum with what it has merged
+ * already decides. Both counts only grow
  * (a recipient's final failure or success is recorded once), so the outcomes the closed batches hand back
  * agree with the decision. Agreement is left out: the statuses carry counts, not the answers' digests.
  */
 import type { Decision, GatherPolicy } from "./policy";
 
-/** How often a parent that needs it reads its batches' counts. */
+/** How soon after its start a parent that needs it first reads its batches' counts. */
 export const CENSUS_INTERVAL_MS = 2000;
+/** Each census that decides nothing waits half as long again before the next, up to this. */
+export const CENSUS_MAX_INTERVAL_MS = 60_000;
+/**
+ * Censuses a gather takes at most: each adds a timer and an activity (8 events) to the parent's history, which every
+ * episode replays. 60 of them cover about 53 minutes (2 s, 3 s, 4.5 s, … then every minute); a gather still
+ * undecided by then decides as its batches end, as without a census.
+ */
+export const MAX_CENSUSES = 60;
+
+/** The wait before census number `n` (0 the first). */
+export function censusDelayMs(firstMs: number, n: number): number {
+  return Math.min(CENSUS_MAX_INTERVAL_MS, Math.round(firstMs * 1.5 ** n));
+}
 
 /** One running batch's counts: [batch number, succeeded, failed]. */
 export type BatchCounts = [batch: number, succeeded: number, failed: number];
@@ -41,6 +55,16 @@ export function censusDecision(
   if (policy.failuresAllowed !== undefined && failed > policy.failuresAllowed)
     return { closedBy: "failure-tolerance-exceeded", outcome: "failed" };
   return undefined;
+}
+
+/**
+ * Whether the merged outcomes (every batch handed back) bear a census decision out. They do unless a batch whose
+ * counts the census took then failed internally (its recipients all count failed): then the quorum was not reached.
+ */
+export function confirmedByMerge(decision: Decision, policy: GatherPolicy, merged: { succeeded: number; failed: number }): boolean {
+  if (decision.closedBy === "quorum-reached") return merged.succeeded >= (policy.quorum ?? 1);
+  if (decision.closedBy === "failure-tolerance-exceeded") return merged.failed > (policy.failuresAllowed ?? Number.POSITIVE_INFINITY);
+  return true;
 }
 
 /** The counts of a run's batches as an instance query shows them (ids `prefix` + number); failed batches count nothing. */

@@ -1,5 +1,5 @@
 /** Cross-batch decisions from the running batches' counts (gather/census.ts). */
-import { batchCountsOf, censusDecision, needsCensus } from "../../src/gather/census";
+import { batchCountsOf, censusDecision, censusDelayMs, confirmedByMerge, MAX_CENSUSES, needsCensus } from "../../src/gather/census";
 
 const ALL = { mode: "all" as const, agree: false };
 
@@ -53,4 +53,22 @@ test("batch counts from an instance query: numbered ids of the prefix, counts fr
     [0, 1, 0],
     [12, 2, 1],
   ]);
+});
+
+test("censuses back off from the first interval to a minute, at most MAX_CENSUSES of them (about 52 minutes)", () => {
+  expect([0, 1, 2, 3].map((n) => censusDelayMs(2000, n))).toEqual([2000, 3000, 4500, 6750]);
+  expect(censusDelayMs(2000, 20)).toBe(60_000);
+  let total = 0;
+  for (let n = 0; n < MAX_CENSUSES; n++) total += censusDelayMs(2000, n);
+  expect(total / 60_000).toBeGreaterThan(45);
+  expect(total / 60_000).toBeLessThan(60);
+});
+
+test("a census decision is borne out by the merged outcomes unless a batch it counted failed internally", () => {
+  const quorum = { mode: "quorum" as const, quorum: 3, agree: false };
+  const reached = { closedBy: "quorum-reached" as const, outcome: "complete" as const };
+  expect(confirmedByMerge(reached, quorum, { succeeded: 3, failed: 0 })).toBe(true);
+  expect(confirmedByMerge(reached, quorum, { succeeded: 2, failed: 4 })).toBe(false);
+  const exceeded = { closedBy: "failure-tolerance-exceeded" as const, outcome: "failed" as const };
+  expect(confirmedByMerge(exceeded, { ...quorum, failuresAllowed: 1 }, { succeeded: 0, failed: 2 })).toBe(true);
 });
