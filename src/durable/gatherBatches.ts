@@ -68,7 +68,7 @@ export function* gatherInBatches(
     return "recorded";
   };
 
-  const merged = new MergedBatches(tally, slices, indexOf, kept);
+  const merged = new MergedBatches(tally, slices, indexOf);
   const merge = (task: df.Task) => merged.merge(task);
   // Cross-batch decisions (gather/census.ts): every censusMs the running batches' counts, until the gather closes.
   const policy = { ...input.completion, failuresAllowed };
@@ -85,7 +85,7 @@ export function* gatherInBatches(
     if (census?.owns(task)) {
       const counts = census.take(task);
       if (deadline && context.df.currentUtcDateTime >= deadline) return "waiting"; // the deadline's timer decides
-      const decision = counts && censusDecision(policy, merged.counts, counts, isMerged);
+      const decision = counts && censusDecision(policy, tally.policyCounts(), counts, isMerged);
       if (decision) byCensus = true;
       return decision ? { close: decision } : "waiting";
     }
@@ -109,7 +109,8 @@ export function* gatherInBatches(
   const met = atDeadline ? tally.decision() : undefined;
   let decision = !atDeadline ? decided! : met && met.closedBy !== "quorum-unreachable" ? met : tally.deadlineDecision();
   // A census decision stands unless a batch it counted then failed internally (rare): the quorum was not reached.
-  if (byCensus && !confirmedByMerge(decision, policy, merged.counts)) decision = { closedBy: "quorum-unreachable", outcome: "failed" };
+  if (byCensus && !confirmedByMerge(decision, policy, tally.policyCounts()))
+    decision = { closedBy: "quorum-unreachable", outcome: "failed" };
   return {
     decision,
     ...tally.close(decision, atDeadline ? "timedOut" : undefined, (index) => merged.strays.get(index)),
@@ -150,9 +151,8 @@ function* takeBack(
   }
 }
 
-/** The batches the parent has merged, the successes and failures they brought, and the attempts of those they left open. */
+/** The batches the parent has merged into its tally, and the attempts of the recipients they left open. */
 class MergedBatches {
-  readonly counts: { succeeded: number; failed: number };
   /** Attempts of the recipients a closed batch left unsettled, for the parent's close to record. */
   readonly strays = new Map<number, number>();
   private readonly tasks = new Set<df.Task>();
@@ -161,11 +161,7 @@ class MergedBatches {
     private readonly tally: GatherTally,
     private readonly slices: readonly { first: number; count: number }[],
     private readonly indexOf: ReadonlyMap<df.Task, number>,
-    kept?: KeptOutcomes,
-  ) {
-    // A redrive's kept successes count towards a quorum; its kept failures not towards the tolerance (policy.ts).
-    this.counts = { succeeded: kept?.succeeded ?? 0, failed: 0 };
-  }
+  ) {}
 
   has(task: df.Task): boolean {
     return this.tasks.has(task);
@@ -173,41 +169,24 @@ class MergedBatches {
 
   merge(task: df.Task): void {
     this.tasks.add(task);
-    const counts = mergeBatch(this.tally, this.slices[this.indexOf.get(task)!], task, this.strays);
-    this.counts.succeeded += counts.succeeded;
-    this.counts.failed += counts.failed;
+    mergeBatch(this.tally, this.slices[this.indexOf.get(task)!], task, this.strays);
   }
 }
 
-/**
- * A batch's outcomes into the whole gather's tally; a batch that failed internally fails its recipients. Returns how
- * many succeeded and failed (the census adds the running batches' to them).
- */
-function mergeBatch(
-  tally: GatherTally,
-  slice: { first: number; count: number },
-  task: df.Task,
-  strays: Map<number, number>,
-): { succeeded: number; failed: number } {
+/** A batch's outcomes into the whole gather's tally; a batch that failed internally fails its recipients. */
+function mergeBatch(tally: GatherTally, slice: { first: number; count: number }, task: df.Task, strays: Map<number, number>): void {
   if (task.isFaulted) {
     const reason = failureReason(task.result);
     for (let j = 0; j < slice.count; j++) tally.fail(slice.first + j, `batch failed: ${reason}`);
-    return { succeeded: 0, failed: slice.count };
+    return;
   }
   const output = task.result as Gathered;
-  const counts = { succeeded: 0, failed: 0 };
   output.outcomes.forEach((outcome, j) => {
     // A batch that closed early (the whole policy met inside it, or closed by its parent) leaves its
     // stragglers open here: they end with the merged decision, with the attempts they made.
-    if (outcome.status === "abandoned") {
-      if (outcome.attempts) strays.set(slice.first + j, outcome.attempts);
-      return;
-    }
-    tally.settle(slice.first + j, outcome, output.facts[j] ?? undefined);
-    if (outcome.status === "succeeded") counts.succeeded++;
-    if (outcome.status === "failed") counts.failed++;
+    if (outcome.status !== "abandoned") tally.settle(slice.first + j, outcome, output.facts[j] ?? undefined);
+    else if (outcome.attempts) strays.set(slice.first + j, outcome.attempts);
   });
-  return counts;
 }
 
 /**

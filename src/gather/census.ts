@@ -7,7 +7,7 @@
  * (a recipient's final failure or success is recorded once), so the outcomes the closed batches hand back
  * agree with the decision. Agreement is left out: the statuses carry counts, not the answers' digests.
  */
-import type { Decision, GatherPolicy } from "./policy";
+import { quorumReached, toleranceExceeded, type Decision, type GatherPolicy } from "./policy";
 
 /** How soon after its start a parent that needs it first reads its batches' counts. */
 export const CENSUS_INTERVAL_MS = 2000;
@@ -50,10 +50,9 @@ export function censusDecision(
     succeeded += batchSucceeded;
     failed += batchFailed;
   }
-  if (policy.mode === "quorum" && !policy.agree && succeeded >= (policy.quorum ?? 1))
-    return { closedBy: "quorum-reached", outcome: "complete" };
-  if (policy.failuresAllowed !== undefined && failed > policy.failuresAllowed)
-    return { closedBy: "failure-tolerance-exceeded", outcome: "failed" };
+  // Counts carry no digests: an agreement quorum is never reached here (largestAgreement 0).
+  if (quorumReached(policy, { succeeded, largestAgreement: 0 })) return { closedBy: "quorum-reached", outcome: "complete" };
+  if (toleranceExceeded(policy, failed)) return { closedBy: "failure-tolerance-exceeded", outcome: "failed" };
   return undefined;
 }
 
@@ -62,8 +61,8 @@ export function censusDecision(
  * counts the census took then failed internally (its recipients all count failed): then the quorum was not reached.
  */
 export function confirmedByMerge(decision: Decision, policy: GatherPolicy, merged: { succeeded: number; failed: number }): boolean {
-  if (decision.closedBy === "quorum-reached") return merged.succeeded >= (policy.quorum ?? 1);
-  if (decision.closedBy === "failure-tolerance-exceeded") return merged.failed > (policy.failuresAllowed ?? Number.POSITIVE_INFINITY);
+  if (decision.closedBy === "quorum-reached") return quorumReached(policy, { succeeded: merged.succeeded, largestAgreement: 0 });
+  if (decision.closedBy === "failure-tolerance-exceeded") return toleranceExceeded(policy, merged.failed);
   return true;
 }
 

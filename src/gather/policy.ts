@@ -37,8 +37,18 @@ export interface Decision {
 }
 
 /** The number the quorum is measured against: agreeing answers or plain successes. */
-function quorumProgress(policy: CompletionPolicy, tally: Tally): number {
+function quorumProgress(policy: CompletionPolicy, tally: Pick<Tally, "succeeded" | "largestAgreement">): number {
   return policy.agree ? tally.largestAgreement : tally.succeeded;
+}
+
+/** A quorum policy met by these answers (decide; the census of a large gather's batches, census.ts). */
+export function quorumReached(policy: CompletionPolicy, tally: Pick<Tally, "succeeded" | "largestAgreement">): boolean {
+  return policy.mode === "quorum" && quorumProgress(policy, tally) >= (policy.quorum ?? 1);
+}
+
+/** More finally failed recipients than the tolerance allows (decide; the census, census.ts). */
+export function toleranceExceeded(policy: GatherPolicy, failed: number): boolean {
+  return policy.failuresAllowed !== undefined && failed > policy.failuresAllowed;
 }
 
 /** How a policy is applied to one slice of a large fan-out rather than to a whole gather. */
@@ -60,11 +70,11 @@ export function decide(policy: GatherPolicy, tally: Tally, options: SliceOptions
       if (tally.succeeded > 0) return { closedBy: "first-response", outcome: "complete" };
       break;
     case "quorum":
-      if (quorumProgress(policy, tally) >= (policy.quorum ?? 1)) return { closedBy: "quorum-reached", outcome: "complete" };
+      if (quorumReached(policy, tally)) return { closedBy: "quorum-reached", outcome: "complete" };
       break;
   }
   // Also inside a slice: its own failures over the whole gather's bound exceed it for the whole gather too.
-  if (policy.failuresAllowed !== undefined && tally.failed > policy.failuresAllowed) {
+  if (toleranceExceeded(policy, tally.failed)) {
     return { closedBy: "failure-tolerance-exceeded", outcome: "failed" };
   }
   if (policy.mode === "quorum" && !options.withinSlice && quorumProgress(policy, tally) + tally.pending < (policy.quorum ?? 1)) {

@@ -89,14 +89,21 @@ export class GatherTally {
     }
   }
 
+  /**
+   * What the policy counts of what has been recorded: successes with a redrive's kept ones (the whole gather), failures
+   * of this run only (the tolerance's).
+   */
+  policyCounts(): { succeeded: number; failed: number } {
+    return { succeeded: this.succeeded + this.kept.succeeded, failed: this.failed };
+  }
+
   /** The policy's verdict on what has been recorded so far. */
   decision(): Decision | undefined {
     return decide(
       this.policy,
       {
         total: this.total + this.kept.total,
-        succeeded: this.succeeded + this.kept.succeeded,
-        failed: this.failed,
+        ...this.policyCounts(),
         timedOut: this.timedOut,
         pending: this.pending,
         lost: this.kept.timedOut + this.kept.abandoned,
