@@ -66,18 +66,38 @@ export function confirmedByMerge(decision: Decision, policy: GatherPolicy, merge
   return true;
 }
 
-/** The counts of a run's batches as an instance query shows them (ids `prefix` + number); failed batches count nothing. */
-export function batchCountsOf(
-  prefix: string,
-  statuses: readonly { instanceId?: string; runtimeStatus?: string; customStatus: unknown }[],
-): BatchCounts[] {
+/** What an instance query says of one batch. */
+export interface BatchStatus {
+  instanceId?: string;
+  runtimeStatus?: string;
+  customStatus: unknown;
+}
+
+/**
+ * A batch's counts as its custom status shows them (the census here, the status route's live progress): none for a
+ * batch that failed internally (its parent counts all its recipients failed) or that shows no counts yet.
+ */
+export function batchStatusCounts({
+  runtimeStatus,
+  customStatus,
+}: BatchStatus): { succeeded: number; failed: number; awaitingReply: number } | undefined {
+  if (runtimeStatus === "Failed") return undefined;
+  const status = customStatus as { succeeded?: unknown; failed?: unknown; awaitingReply?: unknown } | null;
+  if (typeof status?.succeeded !== "number" || typeof status.failed !== "number") return undefined;
+  return {
+    succeeded: status.succeeded,
+    failed: status.failed,
+    awaitingReply: typeof status.awaitingReply === "number" ? status.awaitingReply : 0,
+  };
+}
+
+/** The counts of a run's batches as an instance query shows them (ids `prefix` + number). */
+export function batchCountsOf(prefix: string, statuses: readonly BatchStatus[]): BatchCounts[] {
   const counts: BatchCounts[] = [];
-  for (const { instanceId, runtimeStatus, customStatus } of statuses) {
-    if (!instanceId?.startsWith(prefix) || runtimeStatus === "Failed") continue;
-    const batch = Number(instanceId.slice(prefix.length));
-    const status = customStatus as { succeeded?: unknown; failed?: unknown } | null;
-    if (!Number.isSafeInteger(batch) || typeof status?.succeeded !== "number" || typeof status.failed !== "number") continue;
-    counts.push([batch, status.succeeded, status.failed]);
+  for (const status of statuses) {
+    const batch = status.instanceId?.startsWith(prefix) ? Number(status.instanceId.slice(prefix.length)) : Number.NaN;
+    const shown = batchStatusCounts(status);
+    if (Number.isSafeInteger(batch) && shown) counts.push([batch, shown.succeeded, shown.failed]);
   }
   return counts;
 }

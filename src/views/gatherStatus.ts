@@ -10,6 +10,7 @@
  *   the parent's own.
  */
 import { instancesPage } from "./gatherList";
+import { batchStatusCounts, type BatchStatus } from "../gather/census";
 import type { Counts, GatherProgress, OrchestrationInput } from "../gather/types";
 
 /** The policy a gather runs under, as its input holds it. */
@@ -29,13 +30,6 @@ export function policyOf(input: unknown): Record<string, unknown> | null {
   return Object.keys(policy).length > 0 ? policy : null;
 }
 
-/** What the instance query says of one batch. */
-export interface BatchStatus {
-  instanceId?: string;
-  runtimeStatus?: string;
-  customStatus: unknown;
-}
-
 /**
  * The parent's progress with the batches' live counts summed in (each figure at least the parent's). A redrive's
  * batches count only the recipients it runs again: the earlier outcomes it keeps (`kept`) are added to them. A
@@ -45,12 +39,12 @@ export function withBatchCounts(parent: GatherProgress, batches: readonly BatchS
   let succeeded = kept?.succeeded ?? 0;
   let failed = kept?.failed ?? 0;
   let awaitingReply = 0;
-  for (const { runtimeStatus, customStatus } of batches) {
-    if (runtimeStatus === "Failed") continue;
-    const counts = customStatus as Partial<GatherProgress> | null;
-    if (typeof counts?.succeeded === "number") succeeded += counts.succeeded;
-    if (typeof counts?.failed === "number") failed += counts.failed;
-    if (typeof counts?.awaitingReply === "number") awaitingReply += counts.awaitingReply;
+  for (const batch of batches) {
+    const counts = batchStatusCounts(batch);
+    if (!counts) continue;
+    succeeded += counts.succeeded;
+    failed += counts.failed;
+    awaitingReply += counts.awaitingReply;
   }
   const merged = { ...parent, succeeded: Math.max(parent.succeeded, succeeded), failed: Math.max(parent.failed, failed) };
   const pending = Math.max(0, Math.min(parent.pending, parent.total - merged.succeeded - merged.failed));
