@@ -33,20 +33,19 @@ export async function getScatterGather(request: HttpRequest, context: Invocation
 async function liveProgress(status: df.DurableOrchestrationStatus, context: InvocationContext): Promise<unknown> {
   const active = isActive(status);
   const unsettled = endedUnsettled(status.runtimeStatus);
-  const own = progressOf(status.customStatus, active, status);
+  const own = progressOf(status.customStatus, status);
   const prefix = batchPrefixOf(status);
   const rpcBaseUrl = durableRpcBaseUrl(context);
   const gathering = ["gathering", "aggregating"].includes((status.customStatus as GatherProgress | null)?.phase ?? "");
-  if (!(active || unsettled) || !prefix || !rpcBaseUrl || !gathering || own === null) return endedAs(own, unsettled);
+  if (!(active || unsettled) || !prefix || !rpcBaseUrl || !gathering || own === null) return own;
   try {
     const kept = (status.input as Partial<OrchestrationInput> | null)?.redrive?.kept;
-    return endedAs(withBatchCounts(own as GatherProgress, await batchStatusesByPrefix(rpcBaseUrl, prefix), kept), unsettled);
+    // The summed counts shown as the instance's state says (ended: nobody pending).
+    return progressOf(withBatchCounts(own as GatherProgress, await batchStatusesByPrefix(rpcBaseUrl, prefix), kept), status);
   } catch (error) {
     context.warn(`progress of ${status.instanceId}: the batches' counts could not be read (${(error as Error).message})`);
-    return endedAs(own, unsettled);
+    return own;
   }
 }
-
-const endedAs = (progress: unknown, unsettled: boolean) => (unsettled ? progressOf(progress, false, undefined, true) : progress);
 
 gatherApi(FunctionNames.getScatterGather, "GET", "scatter-gather/{id}", getScatterGather);

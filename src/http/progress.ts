@@ -1,25 +1,23 @@
 /** The `progress` field of GET /api/scatter-gather/{id}. */
+import { isActive } from "../durable/client";
 import { progressOf as countsProgress } from "../gather/tally";
 import type { GatherProgress, OrchestrationInput } from "../gather/types";
 
 /**
- * While the instance is active: its customStatus as it is. Once it has finished, the counts it ended
- * with under `phase: "done"` (the orchestrator's last status may still say "aggregating" or
- * "gathering"), or null when the custom status carries no counts. One that ended without its result
- * (`unsettled`: terminated, or failed) has nobody pending any more: the recipients it had not settled are
- * abandoned, as its close event and its responses route say.
+ * The progress `counts` (the custom status, or counts made from it) show for an instance of this `status`. While it
+ * is active: the counts as they are, or before its first episode what its input says (startingProgress). Once it has
+ * finished, the counts it ended with under `phase: "done"` (the orchestrator's last status may still say
+ * "aggregating" or "gathering"), or null when they are not counts. One that ended without its result (terminated,
+ * or failed) has nobody pending any more: the recipients it had not settled are abandoned, as its close event and
+ * its responses route say.
  */
-export function progressOf(
-  customStatus: unknown,
-  active: boolean,
-  starting?: { input: unknown; createdTime: Date | string },
-  unsettled = false,
-): unknown {
-  if (active) return customStatus ?? (starting ? startingProgress(starting.input, starting.createdTime) : null);
-  if (!hasCounts(customStatus)) return null;
-  if (!unsettled) return { ...customStatus, phase: "done" } satisfies GatherProgress;
-  const { awaitingReply: _waiting, ...counts } = customStatus;
-  return { ...counts, phase: "done", pending: 0 } satisfies GatherProgress;
+export function progressOf(counts: unknown, status: { runtimeStatus: unknown; input?: unknown; createdTime?: Date | string }): unknown {
+  if (isActive({ runtimeStatus: String(status.runtimeStatus) }))
+    return counts ?? (status.createdTime !== undefined ? startingProgress(status.input, status.createdTime) : null);
+  if (!hasCounts(counts)) return null;
+  if (!endedUnsettled(status.runtimeStatus)) return { ...counts, phase: "done" } satisfies GatherProgress;
+  const { awaitingReply: _waiting, ...settled } = counts;
+  return { ...settled, phase: "done", pending: 0 } satisfies GatherProgress;
 }
 
 /** Ended without a result document: terminated, or failed (durable runtime statuses). */

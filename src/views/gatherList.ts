@@ -7,8 +7,7 @@
 import type { DurableClient } from "durable-functions";
 import { FunctionNames } from "../durable/names";
 import { isBatchId } from "../gather/instanceIds";
-import { isActive } from "../durable/client";
-import { endedUnsettled, progressOf } from "../http/progress";
+import { progressOf } from "../http/progress";
 
 export interface ListQuery {
   top: number;
@@ -99,7 +98,7 @@ export function summarize(status: DurableStatusPayload) {
     createdTime: status.createdTime,
     lastUpdatedTime: status.lastUpdatedTime,
     // As GET /api/scatter-gather/{id} shows it once it has ended (without its batches' counts: one query a row).
-    progress: progressOf(status.customStatus ?? null, isActive(status), undefined, endedUnsettled(status.runtimeStatus)),
+    progress: progressOf(status.customStatus ?? null, { runtimeStatus: status.runtimeStatus }),
     outcome: output?.outcome ?? null,
     closedBy: output?.closedBy ?? null,
     counts: output?.counts ?? null,
