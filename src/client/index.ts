@@ -342,7 +342,7 @@ export class ScatterGatherClient {
       if (payload !== undefined) headers["content-type"] = "application/json";
       const res = await this.fetchImpl(url, { method: verb, headers, body: payload, redirect: "manual", signal }).catch(
         (error: unknown) => {
-          throw new Error(`${verb} ${url} failed: ${unreachable(error)}`, { cause: error });
+          throw new Error(`${verb} ${withoutKey(url)} failed: ${unreachable(error)}`, { cause: error });
         },
       );
       if (!REDIRECT_STATUSES.has(res.status)) {
@@ -380,6 +380,13 @@ export class ScatterGatherClient {
       url = next.href;
     }
   }
+}
+
+/** A URL as an error may show it: a key in its query (`code`, any spelling, as a redirect may carry) left out. */
+function withoutKey(url: string): string {
+  const shown = new URL(url);
+  for (const name of [...shown.searchParams.keys()]) if (name.toLowerCase() === "code") shown.searchParams.delete(name);
+  return shown.href;
 }
 
 /** Why a request got no answer, in a few words: the socket's code (ECONNREFUSED, ENOTFOUND, ...) or the error's own. */

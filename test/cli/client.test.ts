@@ -244,3 +244,15 @@ describe("answers are bounded and checked", () => {
     expect([third.message, third.body]).toEqual(["GET /api/scatter-gather answered 400", "<html>"]);
   });
 });
+
+test("a request that gets no answer names its method, URL and cause, with a key its URL carries left out", async () => {
+  const failing = (async (url: string) => {
+    // The first request is redirected (same origin) to a URL that carries a key, as a status URL does; that one fails.
+    if (!/code=/i.test(url)) return new Response(null, { status: 307, headers: { location: "/api/scatter-gather?top=1&Code=SYSTEMKEY" } });
+    throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }) });
+  }) as unknown as typeof fetch;
+  const client = new ScatterGatherClient({ baseUrl: "http://127.0.0.1:1", fetch: failing });
+  const error = await rejection(client.list({ top: 1 }));
+  expect(error.message).toBe("GET http://127.0.0.1:1/api/scatter-gather?top=1 failed: ECONNREFUSED (connect ECONNREFUSED 127.0.0.1:1)");
+  expect(error.message).not.toContain("SYSTEMKEY");
+});
