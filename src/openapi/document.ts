@@ -122,6 +122,7 @@ export function buildOpenApiDocument(): Json {
     servers: [{ url: "/", description: "this function app" }],
     security: [{ functionKeyHeader: [] }, { functionKeyQuery: [] }],
     paths: { ...gatherRoutes(), ...instanceRoutes(), ...answerRoutes(), ...recipientRequestRoute(), ...appRoutes() },
+    webhooks: closeWebhook(),
     components: {
       schemas,
       securitySchemes: {
@@ -372,6 +373,28 @@ function auctionAnswerOperation(operationId: string, summary: string, refusals: 
       "410": error("The gather is no longer running: the answer came late"),
       "413": error("Over MAX_RESPONSE_BYTES"),
       "415": error("Not JSON"),
+    },
+  };
+}
+
+/** What the app sends, not serves: the close event, POSTed to a gather's onClose.url. */
+function closeWebhook(): Json {
+  const header = (description: string) => ({ required: true, description, schema: { type: "string" } });
+  return {
+    scatterGatherClosed: {
+      post: {
+        summary: "A gather has closed (or was terminated): sent to onClose.url, signed as Standard Webhooks sign theirs (README: verify it with WEBHOOK_SIGNING_SECRET)",
+        description:
+          "Retried on a non-2xx answer or none, 8 attempts over about two minutes, with the same id each time; the gather's result records how it went (`notification`).",
+        parameters: [
+          { name: "webhook-id", in: "header", ...header("= the event's id") },
+          { name: "webhook-timestamp", in: "header", ...header("Unix seconds of this delivery") },
+          { name: "webhook-signature", in: "header", ...header('"v1," + base64(HMAC-SHA256(secret, id.timestamp.body))') },
+        ],
+        requestBody: { required: true, content: { "application/cloudevents+json": { schema: REF("CloseEvent") } } },
+        responses: { "2XX": { description: "Taken; any other answer (or none) is retried" } },
+        security: NO_AUTH,
+      },
     },
   };
 }

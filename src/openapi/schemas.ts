@@ -127,6 +127,14 @@ export const gatherResultSchema = z.looseObject({
   redrives: count()
     .optional()
     .meta({ description: "how many times the gather was redriven (absent: never); counts, responses and aggregate cover every run" }),
+  notification: z
+    .object({
+      delivered: z.boolean(),
+      attempts: count(),
+      lastStatus: z.number().int().nullable().meta({ description: "the last answer's HTTP status; null when none came (refused, timed out)" }),
+    })
+    .optional()
+    .meta({ description: "with onClose: how the close event's delivery went (its last run's, after a redrive)" }),
 });
 
 /** customStatus while the gather runs (`progress`). */
@@ -211,6 +219,25 @@ export const terminateAcceptedSchema = z.looseObject({
   terminated: count().meta({ description: "instances terminated: the gather and its running batches" }),
 });
 
+/** The body of the signed close event (onClose): a CloudEvents 1.0 event in structured JSON (gather/closeEvent.ts). */
+export const closeEventSchema = z.looseObject({
+  specversion: z.literal("1.0"),
+  type: z.literal("scatter-gather.closed"),
+  source: absoluteUrl().meta({ description: "the app's /api/scatter-gather" }),
+  id: z.string().meta({ description: "the same in every delivery of one close (= the webhook-id header): deduplicate on it" }),
+  subject: z.string().meta({ description: "the gather's id" }),
+  time: dateTime(),
+  datacontenttype: z.literal("application/json"),
+  data: z.looseObject({
+    id: z.string(),
+    outcome: z.enum([...outcomeSchema.options, "terminated"]),
+    closedBy: z.enum([...closedBySchema.options, "terminated"]),
+    counts: countsSchema,
+    statusUri: absoluteUrl(),
+    responsesUri: absoluteUrl(),
+  }),
+});
+
 /** The component names of the document; the request bodies are `input` shapes, the rest `output`. */
 export const requestSchemas = {
   GatherRequest: gatherRequestSchema,
@@ -233,6 +260,7 @@ export const answerSchemas = {
   GatherList: gatherListSchema,
   SubmitAccepted: submitAcceptedSchema,
   TerminateAccepted: terminateAcceptedSchema,
+  CloseEvent: closeEventSchema,
 } as const;
 
 export type GatherRequestBody = z.input<typeof gatherRequestSchema>;
@@ -250,4 +278,5 @@ export type GatherSummary = z.output<typeof gatherSummarySchema>;
 export type GatherList = z.output<typeof gatherListSchema>;
 export type SubmitAccepted = z.output<typeof submitAcceptedSchema>;
 export type TerminateAccepted = z.output<typeof terminateAcceptedSchema>;
+export type CloseEventBody = z.output<typeof closeEventSchema>;
 export type RuntimeStatus = z.output<typeof runtimeStatusSchema>;

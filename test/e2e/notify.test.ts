@@ -2,6 +2,8 @@
  * onClose: the signed close event reaches a loopback receiver, whose check is the README's snippet (run as
  * written there); deliveries are retried durably; a gather terminated through the API sends one too.
  */
+import Ajv2020 from "ajv/dist/2020";
+import addFormats from "ajv-formats";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vm from "node:vm";
@@ -74,6 +76,18 @@ function readmeVerifier(): (secret: string, headers: Record<string, string>, bod
     expect(verify(otherSecret, call.headers as Record<string, string>, call.raw)).toBe(false);
     // Each retry was signed anew, with its own timestamp, for the same event id.
     expect(new Set(receiver.calls.map((c) => c.headers["webhook-id"])).size).toBe(1);
+
+    // The OpenAPI document describes both: the event (its webhooks section) and every field of the result.
+    const doc = (await (await keyedFetch(`${host.url}/api/openapi.json`)).json()) as AnyJson;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema({ ...doc, $id: "openapi.json" });
+    const event = doc.webhooks.scatterGatherClosed.post.requestBody.content["application/cloudevents+json"].schema;
+    const validate = ajv.getSchema(`openapi.json${event.$ref}`)!;
+    expect(validate(call.body) || ajv.errorsText(validate.errors)).toBe(true);
+    const declared = doc.components.schemas.GatherResult.properties;
+    expect(Object.keys(done.result).filter((field) => !(field in declared))).toEqual([]);
+    expect(Object.keys(declared.notification.properties).sort()).toEqual(Object.keys(done.result.notification).sort());
   });
 
   test("a gather terminated through the API sends a `terminated` event", async () => {
