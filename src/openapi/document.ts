@@ -383,7 +383,8 @@ function closeWebhook(): Json {
   return {
     scatterGatherClosed: {
       post: {
-        summary: "A gather has closed (or was terminated): sent to onClose.url, signed as Standard Webhooks sign theirs (README: verify it with WEBHOOK_SIGNING_SECRET)",
+        summary:
+          "A gather has closed (or was terminated): sent to onClose.url, signed as Standard Webhooks sign theirs (README: verify it with WEBHOOK_SIGNING_SECRET)",
         description:
           "Retried on a non-2xx answer or none, 8 attempts over about two minutes, with the same id each time; the gather's result records how it went (`notification`).",
         parameters: [

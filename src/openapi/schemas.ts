@@ -131,7 +131,11 @@ export const gatherResultSchema = z.looseObject({
     .object({
       delivered: z.boolean(),
       attempts: count(),
-      lastStatus: z.number().int().nullable().meta({ description: "the last answer's HTTP status; null when none came (refused, timed out)" }),
+      lastStatus: z
+        .number()
+        .int()
+        .nullable()
+        .meta({ description: "the last answer's HTTP status; null when none came (refused, timed out)" }),
     })
     .optional()
     .meta({ description: "with onClose: how the close event's delivery went (its last run's, after a redrive)" }),
