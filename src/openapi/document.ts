@@ -215,7 +215,11 @@ function instanceRoutes(): Json {
         operationId: "terminateScatterGather",
         summary: "Terminate a running gather and its batches",
         parameters: [{ name: "reason", in: "query", required: false, schema: { type: "string" } }],
-        responses: { "202": answer("Terminated", "TerminateAccepted"), "404": error("Unknown id"), "410": error("Already finished") },
+        responses: {
+          "202": answer("Terminated", "TerminateAccepted"),
+          "404": error("Unknown id"),
+          "410": error("Already finished, or closed and delivering its close event (its result stands)"),
+        },
       },
     },
     "/api/scatter-gather/{id}/redrive": { parameters: [idParam], post: redriveOperation() },

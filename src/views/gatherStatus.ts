@@ -9,9 +9,12 @@
  *   redrive, the earlier outcomes it keeps). No durable action is spent on it, and the figures never go below
  *   the parent's own.
  */
+import type { DurableOrchestrationStatus } from "durable-functions";
 import { instancesPage } from "./gatherList";
+import { batchPrefixOf, isActive } from "../durable/client";
 import { batchStatusCounts, type BatchStatus } from "../gather/census";
 import type { Counts, GatherProgress, OrchestrationInput } from "../gather/types";
+import { endedUnsettled, progressOf } from "../http/progress";
 
 /** The policy a gather runs under, as its input holds it. */
 export function policyOf(input: unknown): Record<string, unknown> | null {
@@ -50,6 +53,32 @@ export function withBatchCounts(parent: GatherProgress, batches: readonly BatchS
   const pending = Math.max(0, Math.min(parent.pending, parent.total - merged.succeeded - merged.failed));
   // Callback and queue recipients waiting for their reply, of the pending ones.
   return { ...merged, pending, ...(awaitingReply > 0 ? { awaitingReply: Math.min(awaitingReply, pending) } : {}) };
+}
+
+/**
+ * The `progress` of GET /api/scatter-gather/{id}: while a large gather runs, its batches' counts as they stand,
+ * also while it takes back their outcomes after it decided (phase aggregating); once done, its own. One terminated
+ * (or failed) while it gathered keeps what its batches had settled: the parent learns a batch's counts only when
+ * the batch ends. `status` must carry the input (the batches' id prefix); without the durable client's endpoint,
+ * or should the query fail (then `warn` says so), the parent's own counts.
+ */
+export async function liveProgress(
+  status: DurableOrchestrationStatus,
+  rpcBaseUrl: string | undefined,
+  warn: (message: string) => void,
+): Promise<unknown> {
+  const own = progressOf(status.customStatus, status);
+  const prefix = batchPrefixOf(status);
+  const gathering = ["gathering", "aggregating"].includes((status.customStatus as GatherProgress | null)?.phase ?? "");
+  if (!(isActive(status) || endedUnsettled(status.runtimeStatus)) || !prefix || !rpcBaseUrl || !gathering || own === null) return own;
+  try {
+    const kept = (status.input as Partial<OrchestrationInput> | null)?.redrive?.kept;
+    // The summed counts shown as the instance's state says (ended: nobody pending).
+    return progressOf(withBatchCounts(own as GatherProgress, await batchStatusesByPrefix(rpcBaseUrl, prefix), kept), status);
+  } catch (error) {
+    warn(`progress of ${status.instanceId}: the batches' counts could not be read (${(error as Error).message})`);
+    return own;
+  }
 }
 
 /** Runtime and custom statuses of the instances whose id starts with `prefix`, through the durable client's endpoint. */

@@ -37,7 +37,8 @@ function readmeVerifier(): (secret: string, headers: Record<string, string>, bod
 (ownsHost ? describe : describe.skip)("close events", () => {
   let host: HostProcess;
   beforeAll(async () => {
-    host = await startHostProcess({ env: { WEBHOOK_SIGNING_SECRET: SECRET } });
+    // Batches of 5: a gather of more than 5 recipients runs in batches.
+    host = await startHostProcess({ env: { WEBHOOK_SIGNING_SECRET: SECRET, FANOUT_BATCH_SIZE: "5" } });
   }, 60_000);
   afterAll(async () => {
     await closeAllServers();
@@ -106,6 +107,40 @@ function readmeVerifier(): (secret: string, headers: Record<string, string>, bod
     const event = receiver.calls[0].body as AnyJson;
     expect(event.data).toMatchObject({ id, outcome: "terminated", closedBy: "terminated", counts: { total: 1 } });
     expect(readmeVerifier()(SECRET, receiver.calls[0].headers as Record<string, string>, receiver.calls[0].raw)).toBe(true);
+  });
+
+  test("a batched gather terminated while it gathers: its event counts what the batches had settled", async () => {
+    const receiver = await recipientServer(() => ({ status: 200, json: {} }));
+    const site = { baseUrl: host.url };
+    const id = uniqueId("notify-term-batches");
+    const quick = Array.from({ length: 8 }, (_, i) => ({ id: `q${i}`, simulate: { value: i, latencyMs: 50 } }));
+    const slow = Array.from({ length: 4 }, (_, i) => ({ id: `s${i}`, simulate: { latencyMs: 60_000 } }));
+    // Interleaved: every batch of 5 holds some of each, so none of them ends before the terminate.
+    const recipients = [quick[0], quick[1], slow[0], quick[2], quick[3], slow[1], quick[4], slow[2], quick[5], quick[6], slow[3], quick[7]];
+    await startOk(site, { id, request: 1, recipients, onClose: { url: `${receiver.url}/hooks` } });
+    await pollUntil(site, id, (s) => s.progress?.succeeded === 8, 20_000);
+    expect((await keyedFetch(`${host.url}/api/scatter-gather/${id}/terminate`, { method: "POST" })).status).toBe(202);
+    await receiver.waitForCalls(1, 20_000);
+    expect((receiver.calls[0].body as AnyJson).data).toMatchObject({
+      outcome: "terminated",
+      counts: { total: 12, succeeded: 8, failed: 0, timedOut: 0, abandoned: 4 },
+    });
+  });
+
+  test("a gather that has closed and is delivering its close event cannot be terminated (410): its result stands", async () => {
+    const receiver = await recipientServer(() => ({ status: 503, text: "down" }));
+    const site = { baseUrl: host.url };
+    const id = uniqueId("notify-done");
+    await startOk(site, { id, request: 1, recipients: [{ id: "a", simulate: { value: 1 } }], onClose: { url: `${receiver.url}/hooks` } });
+    await receiver.waitForCalls(1, 20_000);
+    const closing = await pollUntil(site, id, (s) => s.progress?.phase === "done");
+    expect(closing.runtimeStatus).toBe("Running");
+    const refused = await keyedFetch(`${host.url}/api/scatter-gather/${id}/terminate`, { method: "POST" });
+    expect(refused.status).toBe(410);
+    expect(((await refused.json()) as AnyJson).error.message).toMatch(/has closed .*close event is being delivered/);
+    await receiver.waitForCalls(2, 20_000);
+    expect(receiver.calls.map((c) => (c.body as AnyJson).data.outcome)).toEqual(receiver.calls.map(() => "complete"));
+    expect((await pollUntil(site, id, () => true)).runtimeStatus).toBe("Running");
   });
 
   test("onClose outside the allowlist, or not an http(s) URL: 400 with the path", async () => {
