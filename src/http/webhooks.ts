@@ -47,13 +47,13 @@ export async function postCloseEvent(
   };
   const limits = readLimits();
   try {
-    await sendJson(
+    const answer = await sendJson(
       { url, method: "POST", headers, timeoutMs: 10_000, contentType: CLOUDEVENTS_CONTENT_TYPE },
       body, // the signed bytes, serialized once
       { maxResponseBytes: limits.maxResponseBytes, allowlist: new UrlAllowlist(limits.recipientUrlAllowlist) },
       false,
     );
-    return { delivered: true, status: 200 };
+    return { delivered: true, status: answer.status ?? null };
   } catch (error) {
     const message = (error as Error).message;
     return { delivered: false, status: httpStatusOf(message) ?? null, error: message };

@@ -173,7 +173,7 @@ export async function sendJson(
       await response.body.dump();
       if (status >= 300 && status < 400) throw new RecipientError(`HTTP ${status} redirect not followed`);
       if (status < 200 || status >= 300) throw new RecipientError(statusFailure(status, response.headers["retry-after"]));
-      return { value: null };
+      return { value: null, status };
     }
     const { text, bytes } = await readCapped(response, options.maxResponseBytes);
     let value: Json;

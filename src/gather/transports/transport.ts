@@ -81,6 +81,8 @@ export interface ReceivedAnswer {
   json?: Uint8Array;
   /** A delivery the recipient took (value null): its answer comes later, as a reply; the gather waits without a worker. */
   acknowledged?: true;
+  /** The 2xx status of an HTTP answer whose body was not wanted (a close event's delivery). */
+  status?: number;
 }
 
 /** What validation offers a transport while it normalizes one recipient. */
