@@ -88,8 +88,11 @@ export function progressLine(status: GatherStatus, now = Date.now()): string {
   const p = status.progress as GatherProgress | null;
   if (!p) return `${safe(status.runtimeStatus.toLowerCase())}: waiting for progress`;
   return (
-    `${safe(status.runtimeStatus.toLowerCase())} ${safe(p.phase)}: ${p.succeeded + p.failed}/${p.total} settled, ` +
-    `succeeded ${p.succeeded}, failed ${p.failed}, pending ${p.pending}` +
+    `${safe(status.runtimeStatus.toLowerCase())} ${safe(p.phase)}: ${p.total - p.pending}/${p.total} settled, ` +
+    `succeeded ${p.succeeded}, failed ${p.failed}` +
+    (p.timedOut ? `, timed out ${p.timedOut}` : "") +
+    (p.abandoned ? `, abandoned ${p.abandoned}` : "") +
+    `, pending ${p.pending}` +
     (p.awaitingReply ? ` (${p.awaitingReply} waiting for reply)` : "") +
     (p.phase === "done" ? "" : `, deadline ${p.deadline ? `in ${untilDeadline(p.deadline, now)}` : "none"}`)
   );

@@ -176,5 +176,15 @@ function pick(outcome: RecipientOutcome): Pick<RecipientOutcome, "attempts" | "d
 /** customStatus from counts: while gathering (GatherTally.progress) and after the close (the orchestrator). */
 export function progressOf(counts: Counts, deadline: string | null, phase: GatherProgress["phase"]): GatherProgress {
   const pending = counts.total - counts.succeeded - counts.failed - counts.timedOut - counts.abandoned;
-  return { phase, total: counts.total, succeeded: counts.succeeded, failed: counts.failed, pending, deadline };
+  // Timed out and abandoned only once there are any (at the close, or kept by a redrive), so the figures add up.
+  return {
+    phase,
+    total: counts.total,
+    succeeded: counts.succeeded,
+    failed: counts.failed,
+    ...(counts.timedOut > 0 ? { timedOut: counts.timedOut } : {}),
+    ...(counts.abandoned > 0 ? { abandoned: counts.abandoned } : {}),
+    pending,
+    deadline,
+  };
 }

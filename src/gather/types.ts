@@ -83,6 +83,9 @@ export interface GatherProgress {
   total: number;
   succeeded: number;
   failed: number;
+  /** Present once some are: total = succeeded + failed + timedOut + abandoned + pending. */
+  timedOut?: number;
+  abandoned?: number;
   pending: number;
   deadline: string | null;
   /** Of `pending`: callback and queue recipients whose delivery was acknowledged, their reply not in yet. */

@@ -17,7 +17,8 @@ export function progressOf(counts: unknown, status: { runtimeStatus: unknown; in
   if (!hasCounts(counts)) return null;
   if (!endedUnsettled(status.runtimeStatus)) return { ...counts, phase: "done" } satisfies GatherProgress;
   const { awaitingReply: _waiting, ...settled } = counts;
-  return { ...settled, phase: "done", pending: 0 } satisfies GatherProgress;
+  const abandoned = (settled.abandoned ?? 0) + settled.pending;
+  return { ...settled, phase: "done", ...(abandoned > 0 ? { abandoned } : {}), pending: 0 } satisfies GatherProgress;
 }
 
 /** Ended without a result document: terminated, or failed (durable runtime statuses). */

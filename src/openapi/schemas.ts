@@ -147,6 +147,10 @@ export const gatherProgressSchema = z.looseObject({
   total: count(),
   succeeded: count(),
   failed: count(),
+  timedOut: count().optional().meta({ description: "present once there are any (at the close, or kept by a redrive)" }),
+  abandoned: count()
+    .optional()
+    .meta({ description: "present once there are any; a gather that ended without its result counts its unsettled recipients here" }),
   pending: count(),
   deadline: dateTime().nullable(),
   awaitingReply: count()

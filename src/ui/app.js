@@ -343,12 +343,19 @@ function renderStatus(status) {
   const pending = r ? 0 : p.pending || 0;
   const waiting = !r && p.awaitingReply ? ` (${p.awaitingReply} waiting for reply)` : "";
   const redriven = r && r.redrives ? `; redriven ${r.redrives}×` : "";
-  const extra = r ? `, timed out ${r.counts.timedOut}, abandoned ${r.counts.abandoned}${redriven}` : waiting;
+  const unsettled = p ? `${p.timedOut ? `, timed out ${p.timedOut}` : ""}${p.abandoned ? `, abandoned ${p.abandoned}` : ""}` : "";
+  const extra = r ? `, timed out ${r.counts.timedOut}, abandoned ${r.counts.abandoned}${redriven}` : `${unsettled}${waiting}`;
   setText("#counts", `${total} recipients: succeeded ${ok}, failed ${bad}, pending ${pending}${extra}`);
   $("#terminate").disabled = TERMINAL.has(status.runtimeStatus);
   $("#delete").disabled = !TERMINAL.has(status.runtimeStatus);
   $("#redrive").hidden = !redrivable(status);
-  setText("#aggregate", r ? JSON.stringify(r.aggregate, null, 2) : "(when the gather closes)");
+  const ended = TERMINAL.has(status.runtimeStatus);
+  setText(
+    "#aggregate",
+    r ? JSON.stringify(r.aggregate, null, 2) : ended ? "(none: the gather ended without a result)" : "(when the gather closes)",
+  );
+  // Auction answers are for auctions (a late one shows the 410 an answer after the close gets).
+  $("#answer-box").hidden = !(status.policy && status.policy.auction);
   renderDeadline();
 }
 

@@ -50,7 +50,8 @@ export function withBatchCounts(parent: GatherProgress, batches: readonly BatchS
     awaitingReply += counts.awaitingReply;
   }
   const merged = { ...parent, succeeded: Math.max(parent.succeeded, succeeded), failed: Math.max(parent.failed, failed) };
-  const pending = Math.max(0, Math.min(parent.pending, parent.total - merged.succeeded - merged.failed));
+  const unsettled = parent.total - merged.succeeded - merged.failed - (parent.timedOut ?? 0) - (parent.abandoned ?? 0);
+  const pending = Math.max(0, Math.min(parent.pending, unsettled));
   // Callback and queue recipients waiting for their reply, of the pending ones.
   return { ...merged, pending, ...(awaitingReply > 0 ? { awaitingReply: Math.min(awaitingReply, pending) } : {}) };
 }

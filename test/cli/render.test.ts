@@ -156,6 +156,13 @@ describe("the renderers escape the server's text", () => {
     expect(text).toContain('aggregate: {"kind":"collect","values":{"a":1},"count":1}');
   });
 
+  test("a progress line counts timed-out and abandoned recipients as settled and names them", () => {
+    const progress = { phase: "done" as const, total: 12, succeeded: 8, failed: 0, abandoned: 4, pending: 0, deadline: null };
+    expect(progressLine({ ...gatherStatus("g"), runtimeStatus: "Terminated", progress })).toBe(
+      "terminated done: 12/12 settled, succeeded 8, failed 0, abandoned 4, pending 0",
+    );
+  });
+
   test("a redriven gather's summary says which redrive its time is", () => {
     const redriven = gatherStatus("g1", { result: { ...gatherStatus("g1").result!, redrives: 2 } });
     expect(summary(redriven, [], 0, plain)).toContain("g1: complete (all-responded) in 500 ms (redrive 2)");

@@ -147,7 +147,7 @@ maybe("the gather page", () => {
     expect(await page.textContent("#policy")).toBe(
       "all, deadline 10000 ms, collect, at most 5 at once, closes past 1 failure, close event on close",
     );
-    expect(await page.textContent("#closed-by")).toMatch(/; close event delivered \(1 attempt, HTTP 200\)$/);
+    expect(await page.textContent("#closed-by")).toMatch(/; close event delivered \(1 attempt, HTTP 204\)$/);
   });
 
   test("validation errors from the API are shown next to the field path they name", async () => {
@@ -205,6 +205,7 @@ maybe("the gather page", () => {
     await notify.waitForCalls(1);
     expect(await page.textContent("#policy")).toBe("auction, all, deadline 60000 ms, best price");
 
+    expect(await page.isHidden("#answer-box")).toBe(false);
     await page.click("#answer-box summary");
     for (const [responder, price, shown] of [
       ["bidder-1", 100, "accepted"],
@@ -298,6 +299,10 @@ maybe("the gather page", () => {
     await page.click("#terminate");
     await page.waitForSelector("#runtime-status.status-Terminated", { timeout: 15_000 });
     expect(await page.textContent("#closed-by")).toBe("terminated, no result");
+    // Whoever it had not settled is abandoned; it will never aggregate; it took no auction answers.
+    await page.waitForSelector(`#counts:text-is("2 recipients: succeeded 0, failed 0, pending 0, abandoned 2")`);
+    expect(await page.textContent("#aggregate")).toBe("(none: the gather ended without a result)");
+    expect(await page.isHidden("#answer-box")).toBe(true);
     await pollUntil(target, id, (s) => s.runtimeStatus === "Terminated");
     await client.delete(id);
   });

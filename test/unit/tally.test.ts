@@ -1,5 +1,5 @@
 import { answerFacts } from "../../src/gather/facts";
-import { GatherTally } from "../../src/gather/tally";
+import { GatherTally, progressOf } from "../../src/gather/tally";
 import type { CompletionPolicy, Json } from "../../src/gather/types";
 
 const ALL: CompletionPolicy = { mode: "all", agree: false };
@@ -93,6 +93,23 @@ describe("GatherTally", () => {
       succeeded: 1,
       failed: 1,
       pending: 1,
+      deadline: null,
+    });
+  });
+
+  test("progress() shows timed out and abandoned once there are any, so the figures add up to the total", () => {
+    const t = new GatherTally(4, ALL);
+    t.succeed(0, facts(1));
+    t.settle(1, { status: "abandoned", attempts: 1 });
+    const closed = t.close({ closedBy: "deadline", outcome: "partial" });
+    expect(progressOf(closed.counts, null, "done")).toEqual({
+      phase: "done",
+      total: 4,
+      succeeded: 1,
+      failed: 0,
+      timedOut: 2,
+      abandoned: 1,
+      pending: 0,
       deadline: null,
     });
   });

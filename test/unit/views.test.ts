@@ -53,6 +53,8 @@ describe("gather list", () => {
       total: 3,
       succeeded: 1,
       failed: 0,
+      // Ended without its result: whoever was pending is abandoned, so the figures add up to the total.
+      abandoned: 2,
       pending: 0,
       deadline: null,
     });
