@@ -2,7 +2,16 @@
 import type { ErrorDetail } from "./schema";
 
 export type ErrorCode =
-  "invalid_request" | "unauthorized" | "payload_too_large" | "unsupported_media_type" | "conflict" | "not_found" | "gone" | "backend_error";
+  | "invalid_request"
+  | "unauthorized"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "conflict"
+  | "not_found"
+  | "gone"
+  | "backend_error"
+  /** 500: an app setting the app needs is not set (the message names it). */
+  | "misconfigured";
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: ErrorDetail[] };

@@ -18,6 +18,14 @@ export interface SecretSpec {
   blob: string;
 }
 
+/** An app setting the app needs is not set (in Azure: infra/ sets it). The HTTP routes answer 500 naming it. */
+export class MissingAppSetting extends Error {
+  override readonly name = "MissingAppSetting";
+  constructor(readonly setting: string) {
+    super(`App setting ${setting} is not set: infra/ sets it in Azure; under func start or npm start the app generates one`);
+  }
+}
+
 const cache = new Map<string, Promise<Uint8Array>>();
 
 export function appSecret(spec: SecretSpec, store: () => PayloadStore, env: NodeJS.ProcessEnv = process.env): Promise<Uint8Array> {
@@ -41,7 +49,7 @@ async function resolve(spec: SecretSpec, store: () => PayloadStore, env: NodeJS.
   const value = env[spec.setting]?.trim();
   if (value) return spec.decode(value);
   if (env.AZURE_FUNCTIONS_ENVIRONMENT !== "Development") {
-    throw new Error(`App setting ${spec.setting} is not set: infra/ sets it in Azure; under func start or npm start the app generates one`);
+    throw new MissingAppSetting(spec.setting);
   }
   // Put-if-absent: the first writer wins, everyone reads the stored value.
   const payloads = store();

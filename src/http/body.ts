@@ -13,6 +13,11 @@ function isJsonContentType(contentType: string | null): boolean {
   return mediaType === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
 }
 
+/** A 400 about the body as a whole: its one detail has the empty path (the body itself), as every 400 has details. */
+function bodyProblem(problem: string) {
+  return errorBody("invalid_request", `the body ${problem}`, [{ path: "", message: problem }]);
+}
+
 /** `setting` names the app setting behind `maxBytes` in the 413's message. */
 export async function readJsonBody(
   request: Pick<HttpRequest, "headers" | "body">,
@@ -32,13 +37,13 @@ export async function readJsonBody(
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    return fail(400, errorBody("invalid_request", "the body is not valid UTF-8"));
+    return fail(400, bodyProblem("is not valid UTF-8"));
   }
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (error) {
-    return fail(400, errorBody("invalid_request", `the body is not valid JSON: ${(error as Error).message}`));
+    return fail(400, bodyProblem(`is not valid JSON: ${(error as Error).message}`));
   }
   // Checked before anything walks the value recursively (validation, JSON.stringify on the way out).
   const problem = findJsonProblem(body);

@@ -4,6 +4,9 @@
  */
 import { app, type HttpHandler } from "@azure/functions";
 import * as df from "durable-functions";
+import { errorBody } from "../gather/errors";
+import { MissingAppSetting } from "./appSecrets";
+import { jsonResponse } from "./responses";
 
 export function gatherApi(
   name: string,
@@ -12,5 +15,21 @@ export function gatherApi(
   handler: HttpHandler,
   authLevel: "function" | "anonymous" = "function",
 ): void {
-  app.http(name, { route, methods: [method], authLevel, extraInputs: [df.input.durableClient()], handler });
+  app.http(name, { route, methods: [method], authLevel, extraInputs: [df.input.durableClient()], handler: namingMissingSettings(handler) });
+}
+
+/**
+ * A missing app setting answers 500 with a body that names it (and is logged), rather than the host's bare 500: the
+ * operator sees what to set. Any other error goes to the host as before.
+ */
+function namingMissingSettings(handler: HttpHandler): HttpHandler {
+  return async (request, context) => {
+    try {
+      return await handler(request, context);
+    } catch (error) {
+      if (!(error instanceof MissingAppSetting)) throw error;
+      context.error(error.message);
+      return jsonResponse(500, errorBody("misconfigured", error.message));
+    }
+  };
 }

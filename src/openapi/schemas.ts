@@ -34,6 +34,7 @@ export const errorBodySchema = z.looseObject({
       "not_found",
       "gone",
       "backend_error",
+      "misconfigured",
     ]),
     message: z.string(),
     details: z.array(errorDetailSchema).optional(),

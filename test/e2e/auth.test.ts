@@ -159,3 +159,27 @@ const withToken = (url: string, token: string) => {
     }
   });
 });
+
+(ownsHost ? describe : describe.skip)("an app setting the token routes need, missing in Azure", () => {
+  test("without ANSWER_TOKEN_SECRET outside Development, the answers route answers 500 naming it (not a bare 500)", async () => {
+    let host: HostProcess | undefined;
+    try {
+      // Outside Development the app never generates the secret: infra/ sets it in Azure.
+      host = await startHostProcess({ env: { AZURE_FUNCTIONS_ENVIRONMENT: "Production", ANSWER_TOKEN_SECRET: "" } });
+      const site = { baseUrl: host.url };
+      const started = await startOk(site, { request: 1, recipients: [{ id: "a", simulate: { value: 1 } }] });
+      const res = await fetch(`${host.url}/api/scatter-gather/${started.id}/answers?token=x`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ value: 1 }),
+      });
+      expect(res.status).toBe(500);
+      expect(((await res.json()) as AnyJson).error).toMatchObject({
+        code: "misconfigured",
+        message: expect.stringMatching(/^App setting ANSWER_TOKEN_SECRET is not set/),
+      });
+    } finally {
+      await host?.stop();
+    }
+  });
+});

@@ -94,7 +94,18 @@ describe("readJsonBody: content", () => {
     const body = Buffer.concat([Buffer.from('{"request":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
     const result = error(await readJsonBody(streamed(bytesStream(body)), 1000));
     expect(result.status).toBe(400);
-    expect(result.body.error).toEqual({ code: "invalid_request", message: "the body is not valid UTF-8" });
+    expect(result.body.error).toEqual({
+      code: "invalid_request",
+      message: "the body is not valid UTF-8",
+      details: [{ path: "", message: "is not valid UTF-8" }],
+    });
+  });
+
+  test('a body that is not JSON: 400 whose one detail is the body itself (path ""), as every 400 has details', async () => {
+    const result = error(await readJsonBody(streamed(bytesStream(Buffer.from("{nope"))), 1000));
+    expect(result.status).toBe(400);
+    expect(result.body.error.message).toMatch(/^the body is not valid JSON: /);
+    expect(result.body.error.details).toEqual([{ path: "", message: expect.stringMatching(/^is not valid JSON: /) }]);
   });
 
   test("multi-byte characters split across chunks are fine", async () => {
