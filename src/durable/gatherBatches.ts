@@ -19,7 +19,16 @@ import { batchInstanceId } from "../gather/instanceIds";
 import { toleratedFailures } from "../gather/policy";
 import { GatherTally, type KeptOutcomes } from "../gather/tally";
 import type { CensusBatchesInput, CloseBatchesInput, CompletionPolicy, OrchestrationInput } from "../gather/types";
-import { censusDecision, censusDelayMs, confirmedByMerge, MAX_CENSUSES, needsCensus, type BatchCounts } from "../gather/census";
+import {
+  censusDecision,
+  censusDelayMs,
+  confirmedByMerge,
+  MAX_CENSUSES,
+  needsCensus,
+  VOTES_SHOWN,
+  type BatchCounts,
+  type CensusRead,
+} from "../gather/census";
 import { sliceOriginTable, slotShare } from "../gather/window";
 import { CompletionStream } from "./completionStream";
 import { gatherLoop, type Gathered, type Orchestration, type RecipientGatherInput, type Taken } from "./gatherRecipients";
@@ -72,7 +81,11 @@ export function* gatherInBatches(
   const merge = (task: df.Task) => merged.merge(task);
   // Cross-batch decisions (gather/census.ts): every censusMs the running batches' counts, until the gather closes.
   const policy = { ...input.completion, failuresAllowed };
-  const census = input.censusMs && needsCensus(policy) ? new Census(context, input, input.censusMs, deadline, stream) : undefined;
+  const votes = input.censusVotes ? () => tally.agreementLeaders(VOTES_SHOWN).map(([digest]) => digest) : undefined;
+  const census =
+    input.censusMs && needsCensus(policy, votes !== undefined)
+      ? new Census(context, input, input.censusMs, deadline, stream, votes)
+      : undefined;
   const isMerged = (batch: number) => batches[batch] !== undefined && merged.has(batches[batch]!);
   // The parent's own deadline: at it the batches still running are closed and their calls ended, as a gather
   // without batches ends its calls at its deadline (each batch also closes itself at it, but cannot end its calls).
@@ -85,7 +98,8 @@ export function* gatherInBatches(
     if (census?.owns(task)) {
       const counts = census.take(task);
       if (deadline && context.df.currentUtcDateTime >= deadline) return "waiting"; // the deadline's timer decides
-      const decision = counts && censusDecision(policy, tally.policyCounts(), counts, isMerged);
+      const merged = { ...tally.policyCounts(), agreementOn: (digest: string) => tally.agreementOn(digest) };
+      const decision = counts && censusDecision(policy, merged, counts, isMerged);
       if (decision) byCensus = true;
       return decision ? { close: decision } : "waiting";
     }
@@ -206,6 +220,8 @@ class Census {
     private readonly intervalMs: number,
     private readonly deadline: Date | null,
     private readonly stream: CompletionStream,
+    /** An agreement quorum: the digests to ask the running batches about (the parent's leaders). */
+    private readonly votes?: () => string[],
   ) {}
 
   owns(task: df.Task): boolean {
@@ -222,17 +238,24 @@ class Census {
   }
 
   /** The timer fired: the census is read. The read came back: its counts (none when it failed), and the next is armed. */
-  take(task: df.Task): BatchCounts[] | undefined {
+  take(task: df.Task): CensusRead | undefined {
     if (task === this.timer) {
       this.timer = undefined;
-      const input: CensusBatchesInput = { requestId: this.context.df.instanceId, batchIdPrefix: this.input.batchIdPrefix };
+      const input: CensusBatchesInput = {
+        requestId: this.context.df.instanceId,
+        batchIdPrefix: this.input.batchIdPrefix,
+        ...(this.votes ? { votes: this.votes() } : {}),
+      };
       this.read = this.context.df.callActivity(FunctionNames.censusBatches, input);
       this.stream.add(this.read);
       return undefined;
     }
     this.read = undefined;
     this.arm();
-    return task.isFaulted ? undefined : (task.result as BatchCounts[]);
+    if (task.isFaulted) return undefined;
+    // Counts only (a plain census, and every census before votes): an array of them.
+    const read = task.result as BatchCounts[] | CensusRead;
+    return Array.isArray(read) ? { batches: read } : read;
   }
 
   stop(): void {

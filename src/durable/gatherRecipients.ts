@@ -18,6 +18,7 @@ import { failureReason } from "../gather/failures";
 import type { Decision } from "../gather/policy";
 import { isFinalFailure, nextRetry } from "../gather/retry";
 import { GatherTally, progressOf, type KeptOutcomes } from "../gather/tally";
+import { VOTES_SHOWN } from "../gather/census";
 import { CallWindow, type WindowShare } from "../gather/window";
 import { AwaitedReplies, parseReplyEvent } from "../gather/replies";
 import type { AnswerFacts, FactSpec } from "../gather/facts";
@@ -97,14 +98,17 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   const policy = { ...input.completion, failuresAllowed: input.failuresAllowed };
   const tally = new GatherTally(input.count, policy, input.aggregate, { withinSlice: input.withinSlice }, input.kept);
   const calls = new RecipientCalls(context, input, tally);
-  const decision = yield* gatherLoop(context, calls.stream, tally, input.deadline, (task) => calls.take(task), calls.progress);
+  // A batch of an agreement quorum shows its leading votes, for its parent's census (census.ts).
+  const votes = input.closable && input.completion.agree ? () => ({ votes: tally.agreementLeaders(VOTES_SHOWN) }) : undefined;
+  const extra = votes && calls.progress ? () => ({ ...calls.progress!(), ...votes() }) : (votes ?? calls.progress);
+  const decision = yield* gatherLoop(context, calls.stream, tally, input.deadline, (task) => calls.take(task), extra);
   calls.cancelTimers();
   const closed = tally.close(decision, undefined, (index) => calls.attemptsMade(index));
   // A batch takes no reply once its gathering ended, though it runs on until its calls in flight end (DTFx): its
   // status says so, the answers route refuses such a reply (410) rather than accept one nobody counts, and its
   // calls in flight read it and end within a second (closing.ts), in whatever process they run. Not an activity
   // that ends them: the host may queue it behind those very calls, and the batch would wait for it.
-  if (input.closable) context.df.setCustomStatus(progressOf(closed.counts, input.deadline, "done"));
+  if (input.closable) context.df.setCustomStatus({ ...progressOf(closed.counts, input.deadline, "done"), ...votes?.() });
   if (input.closable && !input.callsEndByStatus && input.closeKey && decision && decision.closedBy !== "deadline")
     yield context.df.callActivity(FunctionNames.closeBatches, {
       requestId: input.requestId,

@@ -49,7 +49,11 @@ export async function startScatterGather(request: HttpRequest, context: Invocati
     responsesUri: `${apiBase}/responses`,
     ...(gather.recipients ? { recipientCount: gather.recipients.length } : {}),
     ...((gather.recipients?.length ?? 0) > limits.fanoutBatchSize
-      ? { batchIdPrefix: batchIdPrefix(instanceId, run.runId), censusMs: CENSUS_INTERVAL_MS }
+      ? {
+          batchIdPrefix: batchIdPrefix(instanceId, run.runId),
+          censusMs: CENSUS_INTERVAL_MS,
+          ...(gather.completion.agree ? { censusVotes: true } : {}),
+        }
       : {}),
     ...(gather.retry ? { retry: gather.retry } : {}),
     ...(gather.recipients?.some(repliesLater) ? { replies: true } : {}),

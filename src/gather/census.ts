@@ -5,7 +5,11 @@
  * batches' counts from their custom statuses (censusBatches) and closes once their sum with what it has merged
  * already decides. Both counts only grow
  * (a recipient's final failure or success is recorded once), so the outcomes the closed batches hand back
- * agree with the decision. Agreement is left out: the statuses carry counts, not the answers' digests.
+ * agree with the decision. An agreement quorum (since censusVotes) counts votes the same way: each batch shows the
+ * digests most of its answers carry (VOTES_SHOWN of them) and how many; the census sums them over the batches still
+ * running, for the digests the parent's merged answers carry most and those the batches show most, and the parent
+ * adds its own count of each. A batch showing only its leaders may leave a digest out: the sum is a lower bound, so
+ * the census may decide later than it could, never wrongly.
  */
 import { quorumReached, toleranceExceeded, type Decision, type GatherPolicy } from "./policy";
 
@@ -28,9 +32,24 @@ export function censusDelayMs(firstMs: number, n: number): number {
 /** One running batch's counts: [batch number, succeeded, failed]. */
 export type BatchCounts = [batch: number, succeeded: number, failed: number];
 
-/** Whether a gather of these batches can be decided by a census: a tolerance, or a quorum of plain successes. */
-export function needsCensus(policy: GatherPolicy): boolean {
-  return policy.failuresAllowed !== undefined || (policy.mode === "quorum" && !policy.agree);
+/** Digests with how many answers carry each. */
+export type Votes = [digest: string, count: number][];
+
+/** What a census reads: each batch's counts; for an agreement quorum, the running batches' votes summed too. */
+export interface CensusRead {
+  batches: BatchCounts[];
+  votes?: Votes;
+}
+
+/** How many of its leading digests a batch of an agreement quorum shows in its status; the parent asks about as many. */
+export const VOTES_SHOWN = 3;
+
+/**
+ * Whether a gather of these batches can be decided by a census: a tolerance, a quorum of plain successes, or (an input
+ * with censusVotes) an agreement quorum.
+ */
+export function needsCensus(policy: GatherPolicy, votes = false): boolean {
+  return policy.failuresAllowed !== undefined || (policy.mode === "quorum" && (!policy.agree || votes));
 }
 
 /**
@@ -40,18 +59,22 @@ export function needsCensus(policy: GatherPolicy): boolean {
  */
 export function censusDecision(
   policy: GatherPolicy,
-  merged: { succeeded: number; failed: number },
-  running: readonly BatchCounts[],
+  merged: { succeeded: number; failed: number; agreementOn?: (digest: string) => number },
+  census: CensusRead,
   isMerged: (batch: number) => boolean,
 ): Decision | undefined {
   let { succeeded, failed } = merged;
-  for (const [batch, batchSucceeded, batchFailed] of running) {
+  for (const [batch, batchSucceeded, batchFailed] of census.batches) {
     if (isMerged(batch)) continue;
     succeeded += batchSucceeded;
     failed += batchFailed;
   }
-  // Counts carry no digests: an agreement quorum is never reached here (largestAgreement 0).
-  if (quorumReached(policy, { succeeded, largestAgreement: 0 })) return { closedBy: "quorum-reached", outcome: "complete" };
+  // The running batches' votes (ended batches left out by the census: the parent has merged them, or will) with the
+  // parent's own count of each digest.
+  let largestAgreement = 0;
+  for (const [digest, count] of census.votes ?? [])
+    largestAgreement = Math.max(largestAgreement, count + (merged.agreementOn?.(digest) ?? 0));
+  if (quorumReached(policy, { succeeded, largestAgreement })) return { closedBy: "quorum-reached", outcome: "complete" };
   if (toleranceExceeded(policy, failed)) return { closedBy: "failure-tolerance-exceeded", outcome: "failed" };
   return undefined;
 }
@@ -60,8 +83,12 @@ export function censusDecision(
  * Whether the merged outcomes (every batch handed back) bear a census decision out. They do unless a batch whose
  * counts the census took then failed internally (its recipients all count failed): then the quorum was not reached.
  */
-export function confirmedByMerge(decision: Decision, policy: GatherPolicy, merged: { succeeded: number; failed: number }): boolean {
-  if (decision.closedBy === "quorum-reached") return quorumReached(policy, { succeeded: merged.succeeded, largestAgreement: 0 });
+export function confirmedByMerge(
+  decision: Decision,
+  policy: GatherPolicy,
+  merged: { succeeded: number; failed: number; largestAgreement: number },
+): boolean {
+  if (decision.closedBy === "quorum-reached") return quorumReached(policy, merged);
   if (decision.closedBy === "failure-tolerance-exceeded") return toleranceExceeded(policy, merged.failed);
   return true;
 }
@@ -80,15 +107,21 @@ export interface BatchStatus {
 export function batchStatusCounts({
   runtimeStatus,
   customStatus,
-}: BatchStatus): { succeeded: number; failed: number; awaitingReply: number } | undefined {
+}: BatchStatus): { succeeded: number; failed: number; awaitingReply: number; votes: Votes } | undefined {
   if (runtimeStatus === "Failed") return undefined;
-  const status = customStatus as { succeeded?: unknown; failed?: unknown; awaitingReply?: unknown } | null;
+  const status = customStatus as { succeeded?: unknown; failed?: unknown; awaitingReply?: unknown; votes?: unknown } | null;
   if (typeof status?.succeeded !== "number" || typeof status.failed !== "number") return undefined;
   return {
     succeeded: status.succeeded,
     failed: status.failed,
     awaitingReply: typeof status.awaitingReply === "number" ? status.awaitingReply : 0,
+    votes: votesOf(status.votes),
   };
+}
+
+function votesOf(value: unknown): Votes {
+  if (!Array.isArray(value)) return [];
+  return value.filter((v): v is [string, number] => Array.isArray(v) && typeof v[0] === "string" && Number.isSafeInteger(v[1]) && v[1] > 0);
 }
 
 /** The counts of a run's batches as an instance query shows them (ids `prefix` + number). */
@@ -100,4 +133,32 @@ export function batchCountsOf(prefix: string, statuses: readonly BatchStatus[]):
     if (Number.isSafeInteger(batch) && shown) counts.push([batch, shown.succeeded, shown.failed]);
   }
   return counts;
+}
+
+/**
+ * What censusBatches returns for a run's batches (ids `prefix` + number) as an instance query shows them: their counts,
+ * and when `votes` are asked (an agreement quorum) the running batches' votes too. Counts alone stay a bare array, as
+ * every census before votes returned (their histories replay).
+ */
+export function readCensus(prefix: string, statuses: readonly BatchStatus[], votes?: readonly string[]): BatchCounts[] | CensusRead {
+  const batches = batchCountsOf(prefix, statuses);
+  return votes ? { batches, votes: runningVotes(statuses, votes) } : batches;
+}
+
+const ENDED = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
+
+/**
+ * The votes of the batches still running, summed, for the digests `asked` (the parent's leaders) and those the batches
+ * show most (VOTES_SHOWN of them): at most 2 × VOTES_SHOWN digests, whatever the number of batches. A batch that has
+ * ended is left out: its parent has merged its answers, or will (so nothing is counted twice).
+ */
+export function runningVotes(statuses: readonly BatchStatus[], asked: readonly string[]): Votes {
+  const sums = new Map<string, number>();
+  for (const status of statuses) {
+    if (ENDED.has(status.runtimeStatus ?? "")) continue;
+    for (const [digest, count] of batchStatusCounts(status)?.votes ?? []) sums.set(digest, (sums.get(digest) ?? 0) + count);
+  }
+  const leaders = [...sums].sort((a, b) => b[1] - a[1]).slice(0, VOTES_SHOWN);
+  const digests = new Set([...asked.slice(0, VOTES_SHOWN), ...leaders.map(([digest]) => digest)]);
+  return [...digests].map((digest) => [digest, sums.get(digest) ?? 0]);
 }

@@ -21,6 +21,16 @@ export class EqualValueCounter {
     return this.top?.count ?? 0;
   }
 
+  /** How many answers equal `value`. */
+  countOf(value: Json): number {
+    return this.groups.get(canonicalJson(value))?.count ?? 0;
+  }
+
+  /** The `k` largest groups, largest first (on a tie, the first to reach that count first). */
+  leaders(k: number): { value: Json; count: number }[] {
+    return [...this.groups.values()].sort((a, b) => b.count - a.count).slice(0, k);
+  }
+
   /** The most frequent value, the first to reach that count on a tie; undefined when empty. */
   get leader(): { value: Json; count: number } | undefined {
     return this.top;

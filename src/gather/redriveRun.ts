@@ -94,7 +94,15 @@ export async function prepareRedrive(
     throw error;
   }
   // The policy as the gather gave it; what depends on the recipient list is made again for the redriven ones.
-  const { recipientCount: _count, batchIdPrefix: _prefix, origins: _origins, batchSlots: _slots, censusMs: _census, ...policy } = input;
+  const {
+    recipientCount: _count,
+    batchIdPrefix: _prefix,
+    origins: _origins,
+    batchSlots: _slots,
+    censusMs: _census,
+    censusVotes: _votes,
+    ...policy
+  } = input;
   return {
     ok: true,
     recipients: recipients.length,
@@ -104,7 +112,13 @@ export async function prepareRedrive(
       run,
       recipientCount: recipients.length,
       fanoutBatchSize,
-      ...(recipients.length > fanoutBatchSize ? { batchIdPrefix: batchIdPrefix(id, runId), censusMs: CENSUS_INTERVAL_MS } : {}),
+      ...(recipients.length > fanoutBatchSize
+        ? {
+            batchIdPrefix: batchIdPrefix(id, runId),
+            censusMs: CENSUS_INTERVAL_MS,
+            ...(input.completion.agree ? { censusVotes: true } : {}),
+          }
+        : {}),
       ...(input.concurrency ? concurrencyInput(recipients, input.concurrency, fanoutBatchSize) : {}),
       redrive: { redrives, listRunId, kept: plan.kept },
     },

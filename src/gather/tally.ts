@@ -93,8 +93,18 @@ export class GatherTally {
    * What the policy counts of what has been recorded: successes with a redrive's kept ones (the whole gather), failures
    * of this run only (the tolerance's).
    */
-  policyCounts(): { succeeded: number; failed: number } {
-    return { succeeded: this.succeeded + this.kept.succeeded, failed: this.failed };
+  policyCounts(): { succeeded: number; failed: number; largestAgreement: number } {
+    return { succeeded: this.succeeded + this.kept.succeeded, failed: this.failed, largestAgreement: this.agreement.largest };
+  }
+
+  /** Agreement quorums: the answers carrying `digest` so far (a redrive's kept ones included). */
+  agreementOn(digest: string): number {
+    return this.agreement.countOf(digest);
+  }
+
+  /** Agreement quorums: the `k` digests most answers carry, with how many (a batch shows them to its parent's census). */
+  agreementLeaders(k: number): [digest: string, count: number][] {
+    return this.agreement.leaders(k).flatMap(({ value, count }) => (typeof value === "string" ? [[value, count] as [string, number]] : []));
   }
 
   /** The policy's verdict on what has been recorded so far. */
@@ -103,7 +113,8 @@ export class GatherTally {
       this.policy,
       {
         total: this.total + this.kept.total,
-        ...this.policyCounts(),
+        succeeded: this.succeeded + this.kept.succeeded,
+        failed: this.failed,
         timedOut: this.timedOut,
         pending: this.pending,
         lost: this.kept.timedOut + this.kept.abandoned,

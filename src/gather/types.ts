@@ -90,6 +90,8 @@ export interface GatherProgress {
   deadline: string | null;
   /** Of `pending`: callback and queue recipients whose delivery was acknowledged, their reply not in yet. */
   awaitingReply?: number;
+  /** A batch of an agreement quorum: the digests most of its answers carry, with how many (its parent's census). */
+  votes?: [digest: string, count: number][];
 }
 
 /** A gather run's folder in the payload store: `<instanceId>/<runId>/`. */
@@ -135,6 +137,11 @@ export interface OrchestrationInput {
    */
   censusMs?: number;
   /**
+   * An agreement quorum above fanoutBatchSize recipients: its census counts the batches' votes too (since 2026-12-07;
+   * inputs without it take no census, as their histories have none).
+   */
+  censusVotes?: boolean;
+  /**
    * A redrive run (gather/redrive.ts): its stored list holds only the redriven recipients (recipientCount of
    * them); `kept` counts the earlier outcomes it keeps, which the policy counts with its own. The rest (the
    * earlier outcomes, which recipients these are) is in the run's redrive document, never here.
@@ -158,6 +165,11 @@ export interface CloseBatchesInput {
 export interface CensusBatchesInput {
   requestId: string;
   batchIdPrefix?: string;
+  /**
+   * An agreement quorum: the digests the parent's merged answers carry most. The census then also counts, over the
+   * batches still running, the answers carrying these and the digests those batches show most (census.ts).
+   */
+  votes?: string[];
 }
 
 /** What callRecipient receives and returns. */

@@ -324,3 +324,34 @@ test("a tolerance tipped by failures in two batches closes within a census or tw
   const byId = Object.fromEntries((done.result.responses as AnyJson[]).map((r) => [r.recipientId, r.status]));
   expect(byId).toMatchObject({ cbA: "abandoned", f1: "failed", f2: "failed" });
 });
+
+test("an agreement quorum spread over batches closes at a census, though one batch holds a recipient that never answers", async () => {
+  // Batches of 3, quorum 6 agreeing: 8 of 9 answer 42 at once, "hang" never answers. Batch 0 would wait for it until
+  // the 20 s deadline; the parent's census counts the running batches' votes with its own and closes at ~2 s.
+  const server = await recipientServer((call) =>
+    call.body?.recipientId === "hang"
+      ? { json: { answer: 42 }, delayMs: 60_000 }
+      : { json: { answer: call.body?.recipientId === "odd" ? 41 : 42 } },
+  );
+  const url = `${server.url}/oracle`;
+  const id = uniqueId("census-agreement");
+  const t0 = Date.now();
+  const names = ["hang", "o1", "o2", "o3", "o4", "odd", "o5", "o6", "o7"];
+  await startOk(target, {
+    id,
+    request: { question: "6 × 7" },
+    recipients: names.map((r) => ({ id: r, url, timeoutMs: 60_000 })),
+    completion: { mode: "quorum", quorum: 6, agree: true, timeoutMs: 20_000 },
+    aggregate: { kind: "vote" },
+  });
+  const done = await pollUntilDone(target, id, 25_000, 100);
+  expect(done.result).toMatchObject({
+    outcome: "complete",
+    closedBy: "quorum-reached",
+    aggregate: { kind: "vote", value: { answer: 42 } },
+  });
+  expect(done.result.aggregate.count).toBeGreaterThanOrEqual(6);
+  expect(Date.parse(done.result.closedAt) - t0).toBeLessThan(8_000);
+  const byId = Object.fromEntries((done.result.responses as AnyJson[]).map((r) => [r.recipientId, r.status]));
+  expect(byId.hang).toBe("abandoned");
+});

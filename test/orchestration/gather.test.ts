@@ -416,6 +416,69 @@ describe("failure tolerance", () => {
     expect(h.problems()).toEqual([]);
   });
 
+  test("batches with a census: an agreement quorum spread over batches is reached at the census that sees enough equal answers", async () => {
+    // Quorum 3 agreeing, batches of 2: a, c, e and g answer, one per batch; b, d, f and h are held, so no batch ends.
+    // c answers differently: of 4 successes, 3 agree (a, e, g), which only the census's votes can tell.
+    const answer = (id: string) => (id === "c" ? { value: { answer: 41 } } : { value: { answer: 42 } });
+    const h = host((id) => (["a", "c", "e"].includes(id) ? answer(id) : id === "g" ? answer("a") : "hold"));
+    await h.start(
+      gatherInput({
+        recipients: sims("a", "b", "c", "d", "e", "f", "g", "h"),
+        fanoutBatchSize: 2,
+        completion: { mode: "quorum", quorum: 3, agree: true },
+        aggregate: { kind: "vote", order: "min" },
+        censusMs: 2000,
+        censusVotes: true,
+      }),
+    );
+    for (const batch of [0, 1, 2, 3])
+      await h.until(
+        async () => ((await h.status(`g1~batch-${batch}`))?.customStatus as { succeeded?: number } | null)?.succeeded === 1,
+        `batch ${batch}'s answer`,
+      );
+    // Each batch shows its votes: one digest, one answer.
+    expect((await h.status("g1~batch-0")).customStatus).toMatchObject({ votes: [[expect.any(String), 1]] });
+    await h.advance(2000, 1);
+    await closed(h);
+    const result = await h.result();
+    expect(h.censuses).toBe(1);
+    expect(result).toMatchObject({
+      outcome: "complete",
+      closedBy: "quorum-reached",
+      counts: { succeeded: 4, abandoned: 4 },
+      aggregate: { kind: "vote", value: { answer: 42 }, count: 3 },
+    });
+    expect(h.problems()).toEqual([]);
+  });
+
+  test("batches with a census: three successes that do not agree reach no agreement quorum of 3; an input without censusVotes takes no census", async () => {
+    const script = (id: string) => (id === "a" ? { value: 1 } : id === "c" ? { value: 2 } : id === "e" ? { value: 1 } : ("hold" as const));
+    for (const censusVotes of [true, undefined]) {
+      const h = host(script);
+      await h.start(
+        gatherInput({
+          recipients: sims("a", "b", "c", "d", "e", "f"),
+          fanoutBatchSize: 2,
+          completion: { mode: "quorum", quorum: 3, agree: true, timeoutMs: 10_000 },
+          censusMs: 2000,
+          ...(censusVotes ? { censusVotes } : {}),
+        }),
+      );
+      for (const batch of [0, 1, 2])
+        await h.until(
+          async () => ((await h.status(`g1~batch-${batch}`))?.customStatus as { succeeded?: number } | null)?.succeeded === 1,
+          `batch ${batch}'s answer`,
+        );
+      await h.advance(10_000, 1);
+      const result = await h.result();
+      if (censusVotes) expect(h.censuses).toBeGreaterThan(0);
+      else expect(h.censuses).toBe(0);
+      expect(result).toMatchObject({ outcome: "partial", closedBy: "deadline", counts: { succeeded: 3, timedOut: 3 } });
+      expect(h.problems()).toEqual([]);
+      await h.stop();
+    }
+  });
+
   test("batches: maxFailurePercent is of all the gather's recipients, not of a batch", async () => {
     // 34 % of 6 allows 2 failures; of a batch of 2 it would allow none and close batch 0 at a's failure.
     const h = host((id) => (id === "a" ? { error: "down" } : id === "b" ? "hold" : { value: id }));

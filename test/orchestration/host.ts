@@ -28,7 +28,7 @@ import type {
   Recipient,
 } from "../../src/gather/types";
 import { batchInstanceId, runBatchPrefix } from "../../src/gather/instanceIds";
-import { batchCountsOf } from "../../src/gather/census";
+import { readCensus } from "../../src/gather/census";
 import { historyOf, makeHarness, shape, until, type Harness } from "../../tools/local-host/engine/test-support";
 import type { HistoryEvent, InstanceStatus } from "../../tools/local-host/engine/types";
 
@@ -300,11 +300,11 @@ export class OrchestrationHost {
       [FunctionNames.recordArrivals]: (input: Parameters<typeof recordArrivals>[0]) => recordArrivals(input),
       [FunctionNames.redriveAgreement]: (input: Parameters<typeof redriveAgreement>[0]) => redriveAgreement(input),
       // As the real activity reads them, through an instance query by the run's batch id prefix.
-      [FunctionNames.censusBatches]: async ({ requestId, batchIdPrefix }: CensusBatchesInput) => {
+      [FunctionNames.censusBatches]: async ({ requestId, batchIdPrefix, votes }: CensusBatchesInput) => {
         this.censuses++;
         const prefix = runBatchPrefix(requestId, batchIdPrefix);
         const { instances } = await this.engine.listInstances({ instanceIdPrefix: prefix });
-        return batchCountsOf(prefix, instances);
+        return readCensus(prefix, instances, votes);
       },
       [FunctionNames.closeBatches]: async ({ requestId, batchIdPrefix, batches }: CloseBatchesInput) => {
         await this.closeBatchesGate;

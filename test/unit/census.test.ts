@@ -1,41 +1,53 @@
 /** Cross-batch decisions from the running batches' counts (gather/census.ts). */
-import { batchCountsOf, censusDecision, censusDelayMs, confirmedByMerge, MAX_CENSUSES, needsCensus } from "../../src/gather/census";
+import {
+  batchCountsOf,
+  censusDecision,
+  censusDelayMs,
+  confirmedByMerge,
+  MAX_CENSUSES,
+  needsCensus,
+  runningVotes,
+  VOTES_SHOWN,
+} from "../../src/gather/census";
 
 const ALL = { mode: "all" as const, agree: false };
 
-test("a census is needed for a tolerance or a quorum of plain successes, not for agreement or all/first alone", () => {
+test("a census is needed for a tolerance or a quorum, for agreement only with votes (inputs since censusVotes); not for all/first alone", () => {
   expect(needsCensus({ ...ALL, failuresAllowed: 1 })).toBe(true);
   expect(needsCensus({ mode: "quorum", quorum: 3, agree: false })).toBe(true);
   expect(needsCensus({ mode: "quorum", quorum: 3, agree: true })).toBe(false);
+  expect(needsCensus({ mode: "quorum", quorum: 3, agree: true }, true)).toBe(true);
   expect(needsCensus(ALL)).toBe(false);
   expect(needsCensus({ mode: "first", agree: false })).toBe(false);
 });
 
 test("decides on the merged counts plus the running batches', leaving out batches merged meanwhile", () => {
   const tolerance = { ...ALL, failuresAllowed: 1 };
-  expect(censusDecision(tolerance, { succeeded: 3, failed: 1 }, [[1, 0, 0]], () => false)).toBeUndefined();
-  expect(censusDecision(tolerance, { succeeded: 3, failed: 1 }, [[1, 1, 1]], () => false)).toEqual({
+  expect(censusDecision(tolerance, { succeeded: 3, failed: 1 }, { batches: [[1, 0, 0]] }, () => false)).toBeUndefined();
+  expect(censusDecision(tolerance, { succeeded: 3, failed: 1 }, { batches: [[1, 1, 1]] }, () => false)).toEqual({
     closedBy: "failure-tolerance-exceeded",
     outcome: "failed",
   });
   // Batch 1 was merged after the census read it: its failure is in `merged` already, not counted twice.
-  expect(censusDecision(tolerance, { succeeded: 3, failed: 1 }, [[1, 1, 1]], (batch) => batch === 1)).toBeUndefined();
+  expect(censusDecision(tolerance, { succeeded: 3, failed: 1 }, { batches: [[1, 1, 1]] }, (batch) => batch === 1)).toBeUndefined();
   const quorum = { mode: "quorum" as const, quorum: 3, agree: false };
   expect(
     censusDecision(
       quorum,
       { succeeded: 1, failed: 0 },
-      [
-        [0, 1, 0],
-        [2, 1, 5],
-      ],
+      {
+        batches: [
+          [0, 1, 0],
+          [2, 1, 5],
+        ],
+      },
       () => false,
     ),
   ).toEqual({
     closedBy: "quorum-reached",
     outcome: "complete",
   });
-  expect(censusDecision(quorum, { succeeded: 1, failed: 0 }, [[0, 1, 0]], () => false)).toBeUndefined();
+  expect(censusDecision(quorum, { succeeded: 1, failed: 0 }, { batches: [[0, 1, 0]] }, () => false)).toBeUndefined();
 });
 
 test("batch counts from an instance query: numbered ids of the prefix, counts from the custom status, failed batches left out", () => {
@@ -67,8 +79,88 @@ test("censuses back off from the first interval to a minute, at most MAX_CENSUSE
 test("a census decision is borne out by the merged outcomes unless a batch it counted failed internally", () => {
   const quorum = { mode: "quorum" as const, quorum: 3, agree: false };
   const reached = { closedBy: "quorum-reached" as const, outcome: "complete" as const };
-  expect(confirmedByMerge(reached, quorum, { succeeded: 3, failed: 0 })).toBe(true);
-  expect(confirmedByMerge(reached, quorum, { succeeded: 2, failed: 4 })).toBe(false);
+  expect(confirmedByMerge(reached, quorum, { succeeded: 3, failed: 0, largestAgreement: 0 })).toBe(true);
+  expect(confirmedByMerge(reached, quorum, { succeeded: 2, failed: 4, largestAgreement: 0 })).toBe(false);
   const exceeded = { closedBy: "failure-tolerance-exceeded" as const, outcome: "failed" as const };
-  expect(confirmedByMerge(exceeded, { ...quorum, failuresAllowed: 1 }, { succeeded: 0, failed: 2 })).toBe(true);
+  expect(confirmedByMerge(exceeded, { ...quorum, failuresAllowed: 1 }, { succeeded: 0, failed: 2, largestAgreement: 0 })).toBe(true);
+  // An agreement quorum: the merged answers must carry as many equal values.
+  const agreement = { ...quorum, agree: true };
+  expect(confirmedByMerge(reached, agreement, { succeeded: 5, failed: 0, largestAgreement: 3 })).toBe(true);
+  expect(confirmedByMerge(reached, agreement, { succeeded: 5, failed: 0, largestAgreement: 2 })).toBe(false);
+});
+
+test("an agreement quorum: the running batches' votes for a digest plus the parent's own count of it decide", () => {
+  const agreement = { mode: "quorum" as const, quorum: 6, agree: true };
+  const parent = (counts: Record<string, number>) => ({ succeeded: 9, failed: 0, agreementOn: (d: string) => counts[d] ?? 0 });
+  const census = (votes: [string, number][]) => ({
+    batches: [
+      [0, 4, 0],
+      [1, 5, 0],
+    ] as [number, number, number][],
+    votes,
+  });
+  // 3 merged + 3 running carry "A": six equal answers.
+  expect(
+    censusDecision(
+      agreement,
+      parent({ A: 3 }),
+      census([
+        ["A", 3],
+        ["B", 2],
+      ]),
+      () => false,
+    ),
+  ).toEqual({
+    closedBy: "quorum-reached",
+    outcome: "complete",
+  });
+  // Nine successes, but no six of them equal: not reached (a plain count would say it is).
+  expect(
+    censusDecision(
+      agreement,
+      parent({ A: 2, B: 2 }),
+      census([
+        ["A", 3],
+        ["B", 2],
+      ]),
+      () => false,
+    ),
+  ).toBeUndefined();
+  // A census of counts only (no votes) never reaches an agreement quorum.
+  expect(censusDecision(agreement, parent({ A: 5 }), { batches: [[0, 4, 0]] }, () => false)).toBeUndefined();
+});
+
+test("running votes: summed over the batches that still run, for the digests asked and those the batches show most", () => {
+  const status = (runtimeStatus: string, votes: [string, number][]) => ({
+    runtimeStatus,
+    customStatus: { phase: "gathering", total: 9, succeeded: 9, failed: 0, pending: 0, deadline: null, votes },
+  });
+  const statuses = [
+    status("Running", [
+      ["A", 3],
+      ["B", 1],
+    ]),
+    status("Running", [
+      ["A", 2],
+      ["C", 2],
+      ["D", 1],
+    ]),
+    // Ended: its parent has merged its answers (or will), so they are not counted twice.
+    status("Completed", [["A", 9]]),
+    // Failed: counted by its parent as all failed.
+    status("Failed", [["B", 9]]),
+    {
+      runtimeStatus: "Running",
+      customStatus: { phase: "gathering", total: 1, succeeded: 0, failed: 0, pending: 1, deadline: null, votes: "junk" },
+    },
+  ];
+  expect(runningVotes(statuses, ["Z"])).toEqual([
+    ["Z", 0],
+    ["A", 5],
+    ["C", 2],
+    ["B", 1],
+  ]);
+  // Bounded whatever the number of batches and digests: the asked ones and VOTES_SHOWN leaders.
+  const many = Array.from({ length: 500 }, (_, i) => status("Running", [[`d${i}`, 1 + (i % 7)]]));
+  expect(runningVotes(many, ["x", "y", "z", "w"]).length).toBeLessThanOrEqual(2 * VOTES_SHOWN);
 });
