@@ -247,7 +247,7 @@ describe("getScatterGather: progress of a finished instance", () => {
       const gathering = { phase: "gathering", total: 3, succeeded: 1, failed: 0, pending: 2, deadline: null, awaitingReply: 1 };
       client = new RecordingClient({ x: { runtimeStatus, customStatus: gathering, output: null } });
       const { progress } = (await getScatterGather(get("x"), context())).jsonBody as { progress: unknown };
-      expect(progress).toEqual({ phase: "done", total: 3, succeeded: 1, failed: 0, pending: 0, deadline: null });
+      expect(progress).toEqual({ phase: "done", total: 3, succeeded: 1, failed: 0, abandoned: 2, pending: 0, deadline: null });
     },
   );
 
