@@ -333,7 +333,9 @@ function renderStatus(status) {
       ? `${r.closedBy}: ${CLOSED_BY[r.closedBy] || ""}${notificationText(r.notification)}`
       : TERMINAL.has(status.runtimeStatus)
         ? `${status.runtimeStatus.toLowerCase()}, no result`
-        : "—",
+        : p.phase === "done"
+          ? "closed: its result is written; delivering its close event (the result shows once that ends)"
+          : "—",
   );
   const total = (counts && counts.total) || 0;
   const ok = (counts && counts.succeeded) || 0;

@@ -150,6 +150,19 @@ maybe("the gather page", () => {
     expect(await page.textContent("#closed-by")).toMatch(/; close event delivered \(1 attempt, HTTP 204\)$/);
   });
 
+  test("a gather delivering its close event says so, then shows its result once delivered", async () => {
+    // The receiver refuses the first delivery: the next comes a second later, while the gather has closed.
+    const receiver = await recipientServer((_call, n) => (n === 1 ? { status: 503, text: "busy" } : { status: 200, json: {} }));
+    const id = uniqueId("page-notifying");
+    await client.start({ id, request: {}, recipients: [{ id: "a", simulate: { value: 1 } }], onClose: { url: `${receiver.url}/hooks` } });
+    await page.goto(`${target.baseUrl}/api/ui#${id}`);
+    await page.waitForSelector('#closed-by:text-matches("^closed: its result is written; delivering its close event")', {
+      timeout: 10_000,
+    });
+    await page.waitForSelector("#watch[data-done=true]", { timeout: 20_000 });
+    expect(await page.textContent("#closed-by")).toMatch(/; close event delivered \(2 attempts, HTTP 200\)$/);
+  });
+
   test("validation errors from the API are shown next to the field path they name", async () => {
     const annotated = () =>
       page.$$eval("#annotated .bad-line", (lines) =>
