@@ -16,7 +16,7 @@ import type * as df from "durable-functions";
 import type { OrchestrationContext } from "durable-functions";
 import { failureReason } from "../gather/failures";
 import { batchInstanceId } from "../gather/instanceIds";
-import { toleratedFailures } from "../gather/policy";
+import { toleratedFailures, type Decision, type GatherPolicy } from "../gather/policy";
 import { GatherTally, type KeptOutcomes } from "../gather/tally";
 import type { CensusBatchesInput, CloseBatchesInput, CompletionPolicy, OrchestrationInput } from "../gather/types";
 import {
@@ -30,9 +30,11 @@ import {
   type CensusRead,
 } from "../gather/census";
 import { sliceOriginTable, slotShare } from "../gather/window";
+import type { ConcurrencySpec } from "../gather/spec";
 import { CompletionStream } from "./completionStream";
 import { gatherLoop, type Gathered, type Orchestration, type RecipientGatherInput, type Taken } from "./gatherRecipients";
 import { FunctionNames } from "./names";
+import { ShareLender } from "./shareLender";
 
 export function* gatherInBatches(
   context: OrchestrationContext,
@@ -56,7 +58,12 @@ export function* gatherInBatches(
   const indexOf = new Map<df.Task, number>();
   const slotOf = new Map<df.Task, number>();
   const stream = new CompletionStream(context);
+  const lender =
+    concurrency && input.lendShares
+      ? new ShareLender(context, stream, { requestId: instanceId, batchIdPrefix: input.batchIdPrefix })
+      : undefined;
   const start = (i: number, slot: number) => {
+    lender?.hold(i, batchShare(input, slot, slots));
     const task = context.df.callSubOrchestrator(
       FunctionNames.batchOrchestrator,
       batchInput(input, slices[i], { requestId: instanceId, slot, slots, failuresAllowed, deadlineIso, closeKey }),
@@ -71,44 +78,45 @@ export function* gatherInBatches(
   for (; started < Math.min(slots, slices.length); started++) start(started, started);
   // A redrive's batches gather under the policy alone; the parent counts the earlier outcomes it keeps.
   const tally = new GatherTally(total, { ...input.completion, failuresAllowed }, input.aggregate, {}, kept);
-  /** With concurrency: a freed slot takes the next batch unless the gather has decided (past its deadline it has). */
-  const refill = (slot: number): Taken => {
-    if (started < slices.length && !tally.decision()) start(started++, slot);
+  /**
+   * With concurrency: a freed slot takes the next batch unless the gather has decided (past its deadline it has); with
+   * none left to start, the ended batch's share is lent to the running ones (shareLender.ts).
+   */
+  const refill = (ended: df.Task): Taken => {
+    const batch = indexOf.get(ended)!;
+    if (tally.decision()) return "recorded";
+    if (started < slices.length) {
+      lender?.forget(batch);
+      start(started++, slotOf.get(ended)!);
+    } else lender?.release(batch, runningBatches());
     return "recorded";
   };
+  const runningBatches = () => batches.flatMap((task, i) => (task && !merged.has(task) ? [i] : []));
 
   const merged = new MergedBatches(tally, slices, indexOf);
   const merge = (task: df.Task) => merged.merge(task);
   // Cross-batch decisions (gather/census.ts): every censusMs the running batches' counts, until the gather closes.
   const policy = { ...input.completion, failuresAllowed };
-  const votes = input.censusVotes ? () => tally.agreementLeaders(VOTES_SHOWN).map(([digest]) => digest) : undefined;
-  const census =
-    input.censusMs && needsCensus(policy, votes !== undefined)
-      ? new Census(context, input, input.censusMs, deadline, stream, votes)
-      : undefined;
+  const census = censusFor(context, input, policy, tally, deadline, stream);
   const isMerged = (batch: number) => batches[batch] !== undefined && merged.has(batches[batch]!);
   // The parent's own deadline: at it the batches still running are closed and their calls ended, as a gather
   // without batches ends its calls at its deadline (each batch also closes itself at it, but cannot end its calls).
   const deadlineTimer = deadline ? context.df.createTimer(deadline) : undefined;
   if (deadlineTimer) stream.add(deadlineTimer);
   let atDeadline = false;
-  let byCensus = false;
   census?.arm();
   const decided = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {
-    if (census?.owns(task)) {
-      const counts = census.take(task);
-      if (deadline && context.df.currentUtcDateTime >= deadline) return "waiting"; // the deadline's timer decides
-      const merged = { ...tally.policyCounts(), agreementOn: (digest: string) => tally.agreementOn(digest) };
-      const decision = counts && censusDecision(policy, merged, counts, isMerged);
-      if (decision) byCensus = true;
-      return decision ? { close: decision } : "waiting";
+    if (lender?.owns(task)) {
+      lender.take(task);
+      return "waiting";
     }
+    if (census?.owns(task)) return census.decide(task, policy, tally, isMerged);
     if (task !== deadlineTimer) merge(task);
     if (task === deadlineTimer || (deadline && context.df.currentUtcDateTime >= deadline)) {
       atDeadline = true;
       return { close: undefined }; // decided below, once the batches still running have handed back their outcomes
     }
-    return concurrency ? refill(slotOf.get(task)!) : "recorded";
+    return concurrency ? refill(task) : "recorded";
   });
   if (deadlineTimer && !deadlineTimer.isCompleted) deadlineTimer.cancel();
   census?.stop();
@@ -117,14 +125,7 @@ export function* gatherInBatches(
   // queue behind those very calls. They end abandoned; the status route still sums the batches' counts meanwhile.
   context.df.setCustomStatus(tally.progress(deadlineIso, "aggregating"));
   yield* takeBack(context, stream, { requestId: instanceId, batchIdPrefix: input.batchIdPrefix, closeKey }, batches, indexOf, merged);
-  // At the deadline a policy met by then stands (a batch meets a quorum larger than itself only as it ends, so the
-  // parent may learn it now); otherwise the deadline closes the gather. Either way what is still pending was pending
-  // at the deadline: timedOut, and never a reason to call a quorum unreachable.
-  const met = atDeadline ? tally.decision() : undefined;
-  let decision = !atDeadline ? decided! : met && met.closedBy !== "quorum-unreachable" ? met : tally.deadlineDecision();
-  // A census decision stands unless a batch it counted then failed internally (rare): the quorum was not reached.
-  if (byCensus && !confirmedByMerge(decision, policy, tally.policyCounts()))
-    decision = { closedBy: "quorum-unreachable", outcome: "failed" };
+  const decision = finalDecision(atDeadline ? undefined : decided!, tally, policy, census?.decided ?? false);
   return {
     decision,
     ...tally.close(decision, atDeadline ? "timedOut" : undefined, (index) => merged.strays.get(index)),
@@ -209,6 +210,8 @@ function mergeBatch(tally: GatherTally, slice: { first: number; count: number },
  * census activity still running then just ends: DTFx waits for it, and nothing waits on it).
  */
 class Census {
+  /** The gather closed on a census's counts (confirmedByMerge then checks them against the merged outcomes). */
+  decided = false;
   private timer: df.TimerTask | undefined;
   private read: df.Task | undefined;
   private stopped = false;
@@ -258,10 +261,48 @@ class Census {
     return Array.isArray(read) ? { batches: read } : read;
   }
 
+  /** A census task settled: the gather closes if the counts it read decide (never after the deadline: its timer decides). */
+  decide(task: df.Task, policy: GatherPolicy, tally: GatherTally, isMerged: (batch: number) => boolean): Taken {
+    const counts = this.take(task);
+    if (this.deadline && this.context.df.currentUtcDateTime >= this.deadline) return "waiting";
+    const merged = { ...tally.policyCounts(), agreementOn: (digest: string) => tally.agreementOn(digest) };
+    const decision = counts && censusDecision(policy, merged, counts, isMerged);
+    if (decision) this.decided = true;
+    return decision ? { close: decision } : "waiting";
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.timer && !this.timer.isCompleted) this.timer.cancel();
   }
+}
+
+/**
+ * The gather's decision once every batch has handed back its outcomes: the one it closed on, or at the deadline
+ * (`decided` undefined) a policy met by then (a batch meets a quorum larger than itself only as it ends, so the parent
+ * may learn it now), else the deadline's; what is still pending was pending at the deadline: timedOut, and never a
+ * reason to call a quorum unreachable. A census decision stands unless a batch it counted then failed internally
+ * (rare): the quorum was not reached.
+ */
+function finalDecision(decided: Decision | undefined, tally: GatherTally, policy: GatherPolicy, byCensus: boolean): Decision {
+  const met = decided ? undefined : tally.decision();
+  const decision = decided ?? (met && met.closedBy !== "quorum-unreachable" ? met : tally.deadlineDecision());
+  if (byCensus && !confirmedByMerge(decision, policy, tally.policyCounts())) return { closedBy: "quorum-unreachable", outcome: "failed" };
+  return decision;
+}
+
+/** The census a gather of batches takes (census.ts needsCensus), with votes for an agreement quorum since censusVotes. */
+function censusFor(
+  context: OrchestrationContext,
+  input: OrchestrationInput,
+  policy: GatherPolicy,
+  tally: GatherTally,
+  deadline: Date | null,
+  stream: CompletionStream,
+): Census | undefined {
+  const votes = input.censusVotes ? () => tally.agreementLeaders(VOTES_SHOWN).map(([digest]) => digest) : undefined;
+  if (!input.censusMs || !needsCensus(policy, votes !== undefined)) return undefined;
+  return new Census(context, input, input.censusMs, deadline, stream, votes);
 }
 
 /** What batch `slice` runs under: the gather's policy for a slice, and with concurrency its slot's share of the window. */
@@ -271,9 +312,8 @@ function batchInput(
   at: { requestId: string; slot: number; slots: number; failuresAllowed?: number; deadlineIso: string | null; closeKey: string },
 ): RecipientGatherInput {
   const concurrency = input.concurrency;
-  // perOrigin applies to recipients with an origin, and there are some only when there is a table.
   const window = concurrency && {
-    ...slotShare(input.origins ? concurrency : { maxInFlight: concurrency.maxInFlight }, at.slot, at.slots),
+    ...batchShare(input, at.slot, at.slots),
     ...(input.origins ? { origins: sliceOriginTable(input.origins, input.recipientCount ?? 0, slice.first, slice.count) } : {}),
   };
   return {
@@ -291,7 +331,14 @@ function batchInput(
     callsEndByStatus: true,
     ...(input.replies ? { replies: true } : {}),
     ...(window ? { window } : {}),
+    ...(window && input.lendShares ? { borrows: true } : {}),
   };
+}
+
+/** Slot `slot`'s share of the window; perOrigin applies to recipients with an origin, and there are some only when there is a table. */
+function batchShare(input: OrchestrationInput, slot: number, slots: number): ConcurrencySpec {
+  const concurrency = input.concurrency ?? {};
+  return slotShare(input.origins ? concurrency : { maxInFlight: concurrency.maxInFlight }, slot, slots);
 }
 
 /** Batches at once: the starter's plan, within what gives every slot a share of at least 1. */

@@ -36,7 +36,7 @@ import type {
   RunRef,
 } from "../gather/types";
 import { CompletionStream } from "./completionStream";
-import { CLOSE_EVENT, FunctionNames, REPLY_EVENT } from "./names";
+import { CLOSE_EVENT, FunctionNames, REPLY_EVENT, SHARE_EVENT } from "./names";
 
 export type Orchestration<T> = Generator<df.Task, T, unknown>;
 
@@ -74,6 +74,12 @@ export interface RecipientGatherInput {
   replies?: boolean;
   /** With concurrency: this gather's share of the window (a batch: its slot's) and its part of the origin table. */
   window?: WindowShare;
+  /**
+   * A windowed batch started since 2026-12-07: its parent may lend it more share (SHARE_EVENT) once no batch is left
+   * to start, and its status shows its calls waiting for a slot. One started earlier waits for no such event, so
+   * that its history replays.
+   */
+  borrows?: boolean;
   /** A redrive: the earlier outcomes it keeps, counted by the policy with this run's (GatherTally). */
   kept?: KeptOutcomes;
 }
@@ -139,6 +145,8 @@ class RecipientCalls {
   private replyWait: df.Task | undefined;
   private readonly deadlineTimer: df.TimerTask | undefined;
   private readonly closeRequest: df.Task | undefined;
+  /** A windowed batch: more share its parent lends it, one loan at a time. */
+  private loan: df.Task | undefined;
 
   constructor(
     private readonly context: OrchestrationContext,
@@ -150,14 +158,19 @@ class RecipientCalls {
     this.factSpec = { agree: input.completion.agree, aggregate: input.aggregate };
     this.replies = input.replies ? new AwaitedReplies() : undefined;
     const replies = this.replies;
-    this.progress = replies ? () => ({ awaitingReply: replies.waiting }) : undefined;
     this.window = input.window ? new CallWindow(input.count, input.window) : undefined;
+    const window = input.borrows ? this.window : undefined;
+    this.progress =
+      replies || window
+        ? () => ({ ...(replies ? { awaitingReply: replies.waiting } : {}), ...(window ? { waiting: window.waiting } : {}) })
+        : undefined;
     if (this.window) this.fill();
     else for (let index = 0; index < input.count; index++) this.call({ index, attempt: 1 });
     this.deadlineTimer = this.deadline ? context.df.createTimer(this.deadline) : undefined;
     this.closeRequest = input.closable ? context.df.waitForExternalEvent(CLOSE_EVENT) : undefined;
     for (const task of [this.deadlineTimer, this.closeRequest]) if (task) this.stream.add(task);
     if (replies) this.waitForReply();
+    if (window) this.waitForLoan();
   }
 
   /** What the gather does with a task the stream handed back; the window refills unless the gather closed. */
@@ -194,6 +207,11 @@ class RecipientCalls {
     this.replies?.delivering(attempt.index, attempt.attempt, this.now());
   }
 
+  private waitForLoan(): void {
+    this.loan = this.context.df.waitForExternalEvent(SHARE_EVENT);
+    this.stream.add(this.loan);
+  }
+
   private waitForReply(): void {
     this.replyWait = this.context.df.waitForExternalEvent(REPLY_EVENT);
     this.stream.add(this.replyWait);
@@ -220,6 +238,12 @@ class RecipientCalls {
     if (task === this.deadlineTimer) return { close: this.tally.deadlineDecision() };
     // The parent has decided: close with no decision of our own (pending recipients are abandoned).
     if (task === this.closeRequest) return { close: undefined };
+    if (task === this.loan) {
+      // More room (take() then fills it): the parent has counted it as this batch's share until the batch ends.
+      this.waitForLoan();
+      this.window!.grow(shareOf(task.result));
+      return "waiting";
+    }
     if (task === this.replyWait) {
       this.waitForReply();
       return takeReply(this.tally, this.replies!, this.window, this.input, task.result, this.now());
@@ -299,6 +323,13 @@ function takeReply(
   if ("error" in event) tally.fail(index, event.error, { attempts: awaited.attempts });
   else tally.succeed(index, event.facts, { attempts: awaited.attempts, durationMs: awaited.durationMs, answer: event.answer });
   return "recorded";
+}
+
+/** A loan's data, `{ maxInFlight, perOrigin }`: whole numbers of at least 0, anything else none. */
+function shareOf(data: unknown): { maxInFlight: number; perOrigin: number } {
+  const given = (data ?? {}) as { maxInFlight?: unknown; perOrigin?: unknown };
+  const units = (n: unknown) => (Number.isSafeInteger(n) && (n as number) > 0 ? (n as number) : 0);
+  return { maxInFlight: units(given.maxInFlight), perOrigin: units(given.perOrigin) };
 }
 
 /** What a gather did with a task the stream handed back. */

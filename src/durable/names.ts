@@ -21,6 +21,8 @@ export const FunctionNames = {
   notifyResponder: "notifyResponder",
   /** Raises CLOSE_EVENT on the batches still running once the parent gather has decided. */
   closeBatches: "closeBatches",
+  /** Lends the window share of batches that ended to the running batches with calls waiting (gather/window.ts). */
+  lendShares: "lendShares",
   /** Reads a large gather's running batches' counts for its cross-batch decisions (gather/census.ts). */
   censusBatches: "censusBatches",
   /** Auction: stores an answer raised straight at the instance (sendEventPostUri) and returns its facts. */
@@ -48,3 +50,6 @@ export const REPLY_EVENT = "reply";
 
 /** The external event a parent gather raises on its batches once it has decided (closeBatches). */
 export const CLOSE_EVENT = "close";
+
+/** The external event that grows a batch's window share: `{ maxInFlight, perOrigin }` more (lendShares). */
+export const SHARE_EVENT = "share";

@@ -145,6 +145,26 @@ export function readCensus(prefix: string, statuses: readonly BatchStatus[], vot
   return votes ? { batches, votes: runningVotes(statuses, votes) } : batches;
 }
 
+/**
+ * The running batches (of `running`) still gathering, with the calls each shows waiting for a slot (lendShares: only
+ * they can use more share; a batch that decided ends its calls).
+ */
+export function waitingBatches(
+  prefix: string,
+  running: readonly number[],
+  statuses: readonly BatchStatus[],
+): [batch: number, waiting: number][] {
+  const wanted = new Set(running);
+  const waiting: [number, number][] = [];
+  for (const status of statuses) {
+    const batch = status.instanceId?.startsWith(prefix) ? Number(status.instanceId.slice(prefix.length)) : Number.NaN;
+    const progress = status.customStatus as { phase?: unknown; waiting?: unknown } | null;
+    if (!wanted.has(batch) || status.runtimeStatus !== "Running" || progress?.phase !== "gathering") continue;
+    if (Number.isSafeInteger(progress.waiting)) waiting.push([batch, progress.waiting as number]);
+  }
+  return waiting;
+}
+
 const ENDED = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
 
 /**

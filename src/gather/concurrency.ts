@@ -11,12 +11,12 @@ export function concurrencyInput(
   recipients: readonly Recipient[],
   concurrency: ConcurrencySpec,
   batchSize: number,
-): Pick<OrchestrationInput, "concurrency" | "origins" | "batchSlots"> {
+): Pick<OrchestrationInput, "concurrency" | "origins" | "batchSlots" | "lendShares"> {
   const origins = concurrency.perOrigin !== undefined ? numberOrigins(recipients.map(originOf)) : undefined;
   const batched = recipients.length > batchSize;
   return {
     concurrency,
     ...(origins ? { origins: encodeOriginTable(origins) } : {}),
-    ...(batched ? { batchSlots: planBatchSlots({ total: recipients.length, batchSize, concurrency, origins }) } : {}),
+    ...(batched ? { batchSlots: planBatchSlots({ total: recipients.length, batchSize, concurrency, origins }), lendShares: true } : {}),
   };
 }

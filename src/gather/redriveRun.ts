@@ -99,6 +99,7 @@ export async function prepareRedrive(
     batchIdPrefix: _prefix,
     origins: _origins,
     batchSlots: _slots,
+    lendShares: _lends,
     censusMs: _census,
     censusVotes: _votes,
     ...policy

@@ -90,6 +90,8 @@ export interface GatherProgress {
   deadline: string | null;
   /** Of `pending`: callback and queue recipients whose delivery was acknowledged, their reply not in yet. */
   awaitingReply?: number;
+  /** A batch of a windowed gather that may borrow share: calls waiting for a slot (its parent's lendShares). */
+  waiting?: number;
   /** A batch of an agreement quorum: the digests most of its answers carry, with how many (its parent's census). */
   votes?: [digest: string, count: number][];
 }
@@ -142,6 +144,12 @@ export interface OrchestrationInput {
    */
   censusVotes?: boolean;
   /**
+   * A windowed gather above fanoutBatchSize recipients (since 2026-12-07): once no batch is left to start, the share of
+   * a batch that ends is lent to running batches with calls waiting (durable/shareLender.ts). Inputs without it lend
+   * nothing, as their histories have no loans.
+   */
+  lendShares?: boolean;
+  /**
    * A redrive run (gather/redrive.ts): its stored list holds only the redriven recipients (recipientCount of
    * them); `kept` counts the earlier outcomes it keeps, which the policy counts with its own. The rest (the
    * earlier outcomes, which recipients these are) is in the run's redrive document, never here.
@@ -160,6 +168,18 @@ export interface CloseBatchesInput {
   batches: number[];
   closeKey?: string;
 }
+
+/** What lendShares receives: whose batches may borrow, and the share to lend (what ended batches held). */
+export interface LendSharesInput {
+  requestId: string;
+  batchIdPrefix?: string;
+  /** The batches running now, by number. */
+  running: number[];
+  pool: ConcurrencySpec;
+}
+
+/** What lendShares lent: to which batch, how much. */
+export type ShareLoan = [batch: number, maxInFlight: number, perOrigin: number];
 
 /** What censusBatches receives: whose batches to read (their ids: instanceIds.ts batchInstanceId). */
 export interface CensusBatchesInput {

@@ -36,8 +36,8 @@ interface Waiting {
 }
 
 export class CallWindow {
-  private readonly maxInFlight: number;
-  private readonly perOrigin: number;
+  private maxInFlight: number;
+  private perOrigin: number;
   /** Origin key by recipient index. */
   private readonly keys: Int32Array;
   /** In flight by origin key. */
@@ -104,6 +104,20 @@ export class CallWindow {
       const queue = queues.get(key);
       if (queue && queue.size > 0) heads.push(queue.peek().rank, key);
     }
+  }
+
+  /**
+   * More room, lent by the parent from a batch that ended (a batch's share across batches): every origin with calls
+   * waiting is a candidate again. The caller schedules what next() then returns.
+   */
+  grow(more: ConcurrencySpec): void {
+    this.maxInFlight += more.maxInFlight ?? 0;
+    this.perOrigin += more.perOrigin ?? 0;
+    for (const [heads, queues] of [
+      [this.readyHeads, this.ready],
+      [this.freshHeads, this.fresh],
+    ] as const)
+      for (const [key, queue] of queues) if (queue.size > 0 && this.hasRoom(key)) heads.push(queue.peek().rank, key);
   }
 
   /** A retry's timer fired: the attempt waits for a slot, ahead of recipients not started yet. */
@@ -233,6 +247,47 @@ export function slotShare(spec: ConcurrencySpec, slot: number, slots: number): C
   const maxInFlight = shareOf(spec.maxInFlight, slot, slots);
   const perOrigin = shareOf(spec.perOrigin, slot, slots);
   return { ...(maxInFlight !== undefined ? { maxInFlight } : {}), ...(perOrigin !== undefined ? { perOrigin } : {}) };
+}
+
+/**
+ * How a pool of window share (what batches that ended held, once no batch is left to start) is lent to the running
+ * batches: one unit of maxInFlight at a time to the batch with the most calls still waiting for a slot beyond what it
+ * was lent already (ties: the lower batch), none to a batch with none waiting; perOrigin units likewise, among the
+ * batches lent maxInFlight (or, without maxInFlight, among those waiting). Returns [batch, maxInFlight, perOrigin]
+ * loans, in batch order; what is not lent stays in the pool.
+ */
+export function planLoans(pool: ConcurrencySpec, waiting: readonly [batch: number, waiting: number][]): [number, number, number][] {
+  const wanting = waiting.filter(([, n]) => n > 0);
+  const lent = new Map<number, [number, number]>(wanting.map(([batch]) => [batch, [0, 0]]));
+  const neediest = (eligible: (batch: number) => boolean, given: (loan: [number, number]) => number) => {
+    let best: [batch: number, left: number, had: number] | undefined;
+    for (const [batch, n] of wanting) {
+      if (!eligible(batch)) continue;
+      const had = given(lent.get(batch)!);
+      const left = n - had;
+      const better = !best || left > best[1] || (left === best[1] && (had < best[2] || (had === best[2] && batch < best[0])));
+      if (left > 0 && better) best = [batch, left, had];
+    }
+    return best?.[0];
+  };
+  for (let unit = 0; unit < (pool.maxInFlight ?? 0); unit++) {
+    const batch = neediest(
+      () => true,
+      ([max]) => max,
+    );
+    if (batch === undefined) break;
+    lent.get(batch)![0]++;
+  }
+  const borrowers = (batch: number) => pool.maxInFlight === undefined || lent.get(batch)![0] > 0;
+  for (let unit = 0; unit < (pool.perOrigin ?? 0); unit++) {
+    const batch = neediest(borrowers, ([, per]) => per);
+    if (batch === undefined) break;
+    lent.get(batch)![1]++;
+  }
+  return [...lent]
+    .filter(([, [max, per]]) => max > 0 || per > 0)
+    .map(([batch, [max, per]]) => [batch, max, per] as [number, number, number])
+    .sort((a, b) => a[0] - b[0]);
 }
 
 /** What one batch's start costs, in rounds of calls (a sub-orchestration's start, its first episode): a guess. */

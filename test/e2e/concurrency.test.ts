@@ -107,6 +107,24 @@ test("maxInFlight alone: simulated recipients take slots too", async () => {
   expect(fleet.peak().total).toBe(6);
 });
 
+test("a slow recipient holds back its batch no longer than batches are left to start: the share of ended batches is lent", async () => {
+  // Three batches of 50 under maxInFlight 3 (a slot of 1 each); r0, batch 0's first, takes 20 s. Once batches 1 and 2
+  // have ended, their share goes to batch 0, whose other 49 are called while r0 still runs; before, they waited for it.
+  const fleet = await countingServers(1, (body) => ({ json: { ok: true }, delayMs: body.recipientId === "r0" ? 20_000 : 20 }));
+  const id = uniqueId("window-loans");
+  await startOk(target, {
+    id,
+    request: null,
+    recipients: urlRecipients(150, fleet.servers).map((r) => (r.id === "r0" ? { ...r, timeoutMs: 30_000 } : r)),
+    completion: { mode: "all", timeoutMs: 15_000 },
+    concurrency: { maxInFlight: 3 },
+  });
+  const status = await pollUntilDone(target, id, 30_000, 200);
+  expect(status.result).toMatchObject({ outcome: "partial", closedBy: "deadline", counts: { succeeded: 149, timedOut: 1 } });
+  expect(fleet.peak().total).toBeLessThanOrEqual(3);
+  expect(fleet.peak().total).toBeGreaterThanOrEqual(2);
+});
+
 test("under a deadline: the calls still waiting for a slot are never made, they end timedOut", async () => {
   const fleet = await countingServers(2, () => ({ json: { ok: true }, delayMs: 100 }));
   const n = 200; // four batches of 50; at 10 at a time and 100 ms a call, 2 s of work

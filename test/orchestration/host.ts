@@ -15,10 +15,11 @@ import { answerFacts } from "../../src/gather/facts";
 import { RunPayloads } from "../../src/gather/runPayloads";
 import { MemoryPayloadStore, setPayloadStore } from "../../src/payload";
 import { runStateOf } from "../../src/durable/client";
-import { CLOSE_EVENT, FunctionNames } from "../../src/durable/names";
+import { CLOSE_EVENT, FunctionNames, SHARE_EVENT } from "../../src/durable/names";
 import { scatterGatherBatch, scatterGatherOrchestrator } from "../../src/durable/orchestrator";
 import type {
   CensusBatchesInput,
+  LendSharesInput,
   CallRecipientInput,
   CallRecipientOutput,
   CloseBatchesInput,
@@ -28,7 +29,8 @@ import type {
   Recipient,
 } from "../../src/gather/types";
 import { batchInstanceId, runBatchPrefix } from "../../src/gather/instanceIds";
-import { readCensus } from "../../src/gather/census";
+import { readCensus, waitingBatches } from "../../src/gather/census";
+import { planLoans } from "../../src/gather/window";
 import { historyOf, makeHarness, shape, until, type Harness } from "../../tools/local-host/engine/test-support";
 import type { HistoryEvent, InstanceStatus } from "../../tools/local-host/engine/types";
 
@@ -78,6 +80,8 @@ export class OrchestrationHost {
   private closeBatchesGate: Promise<void> = Promise.resolve();
   /** censusBatches activities run. */
   censuses = 0;
+  /** lendShares activities run. */
+  loans = 0;
   private readonly poller = setInterval(() => void this.endStoppedCalls().catch(() => undefined), 5).unref();
 
   /** The payload store the real activities (aggregation, auction answers) use in this test. */
@@ -305,6 +309,16 @@ export class OrchestrationHost {
         const prefix = runBatchPrefix(requestId, batchIdPrefix);
         const { instances } = await this.engine.listInstances({ instanceIdPrefix: prefix });
         return readCensus(prefix, instances, votes);
+      },
+      // As the real activity does, through an instance query and raised events.
+      [FunctionNames.lendShares]: async ({ requestId, batchIdPrefix, running, pool }: LendSharesInput) => {
+        this.loans++;
+        const prefix = runBatchPrefix(requestId, batchIdPrefix);
+        const { instances } = await this.engine.listInstances({ instanceIdPrefix: prefix });
+        const loans = planLoans(pool, waitingBatches(prefix, running, instances));
+        for (const [batch, maxInFlight, perOrigin] of loans)
+          await this.engine.raiseEvent(batchInstanceId(requestId, batchIdPrefix, batch), SHARE_EVENT, { maxInFlight, perOrigin });
+        return loans;
       },
       [FunctionNames.closeBatches]: async ({ requestId, batchIdPrefix, batches }: CloseBatchesInput) => {
         await this.closeBatchesGate;

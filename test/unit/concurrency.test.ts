@@ -92,7 +92,11 @@ describe("what the starter adds to the orchestration input", () => {
 
   test("above the batch size: how many batches run at once", () => {
     const list = Array.from({ length: 10 }, (_, i) => sim(`s${i}`));
-    expect(concurrencyInput(list, { maxInFlight: 4 }, 3)).toEqual({ concurrency: { maxInFlight: 4 }, batchSlots: expect.any(Number) });
+    expect(concurrencyInput(list, { maxInFlight: 4 }, 3)).toEqual({
+      concurrency: { maxInFlight: 4 },
+      batchSlots: expect.any(Number),
+      lendShares: true,
+    });
     expect(concurrencyInput(list, { maxInFlight: 4 }, 3).batchSlots).toBeLessThanOrEqual(4);
     expect(concurrencyInput(list, { maxInFlight: 4 }, 10)).toEqual({ concurrency: { maxInFlight: 4 } });
   });

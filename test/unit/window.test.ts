@@ -5,6 +5,7 @@ import {
   encodeOriginTable,
   numberOrigins,
   planBatchSlots,
+  planLoans,
   shareOf,
   sliceOriginTable,
   slotShare,
@@ -30,6 +31,17 @@ describe("CallWindow", () => {
     w.settle(5);
     expect(w.next()).toEqual([]);
     expect([w.inFlight, w.waiting]).toEqual([0, 0]);
+  });
+
+  test("grow: a loan of share makes room at once, per origin too", () => {
+    // Origins A A B B (1, 1, 2, 2), perOrigin 1, maxInFlight 1.
+    const w = new CallWindow(4, { maxInFlight: 1, perOrigin: 1, origins: encodeOriginTable([1, 1, 2, 2]) });
+    expect(indexes(w.next())).toEqual([0]);
+    w.grow({ maxInFlight: 1 });
+    expect(indexes(w.next())).toEqual([2]); // A is full (perOrigin 1): B's first goes
+    w.grow({ maxInFlight: 1, perOrigin: 1 });
+    expect(indexes(w.next())).toEqual([1]); // A has room for a second call now
+    expect([w.inFlight, w.waiting]).toEqual([3, 1]);
   });
 
   test("without maxInFlight (perOrigin alone, no origins) everything starts at once", () => {
@@ -116,6 +128,65 @@ describe("CallWindow", () => {
       const order = started.filter((i) => numbers[i] === origin);
       expect(order).toEqual([...order].sort((a, b) => a - b));
     }
+  });
+});
+
+describe("lending share across batches", () => {
+  test("one unit at a time to the batch with the most calls still waiting beyond its loan; none to a batch with none", () => {
+    // Batch 0 waits for 4: three units leave it 1 waiting, as many as batch 1.
+    expect(
+      planLoans({ maxInFlight: 3 }, [
+        [0, 4],
+        [1, 1],
+        [2, 0],
+      ]),
+    ).toEqual([[0, 3, 0]]);
+    expect(
+      planLoans({ maxInFlight: 4 }, [
+        [0, 4],
+        [1, 1],
+        [2, 0],
+      ]),
+    ).toEqual([
+      [0, 3, 0],
+      [1, 1, 0],
+    ]);
+    // No more than anyone waits for: the rest stays in the pool.
+    expect(
+      planLoans({ maxInFlight: 5 }, [
+        [3, 1],
+        [4, 1],
+      ]),
+    ).toEqual([
+      [3, 1, 0],
+      [4, 1, 0],
+    ]);
+    expect(planLoans({ maxInFlight: 2 }, [[0, 0]])).toEqual([]);
+    // Ties go to the lower batch.
+    expect(
+      planLoans({ maxInFlight: 1 }, [
+        [5, 2],
+        [2, 2],
+      ]),
+    ).toEqual([[2, 1, 0]]);
+  });
+
+  test("perOrigin units go among the batches lent maxInFlight; without maxInFlight, among those waiting", () => {
+    expect(
+      planLoans({ maxInFlight: 2, perOrigin: 2 }, [
+        [0, 3],
+        [1, 0],
+      ]),
+    ).toEqual([[0, 2, 2]]);
+    expect(
+      planLoans({ perOrigin: 3 }, [
+        [0, 3],
+        [1, 2],
+      ]),
+    ).toEqual([
+      [0, 0, 2],
+      [1, 0, 1],
+    ]);
   });
 });
 
