@@ -60,7 +60,7 @@ export function* gatherInBatches(
   const stream = new CompletionStream(context);
   const lender =
     concurrency && input.lendShares
-      ? new ShareLender(context, stream, { requestId: instanceId, batchIdPrefix: input.batchIdPrefix })
+      ? new ShareLender(context, stream, { requestId: instanceId, batchIdPrefix: input.batchIdPrefix, run: input.run })
       : undefined;
   const start = (i: number, slot: number) => {
     lender?.hold(i, batchShare(input, slot, slots));
@@ -107,7 +107,7 @@ export function* gatherInBatches(
   census?.arm();
   const decided = yield* gatherLoop(context, stream, tally, deadlineIso, (task) => {
     if (lender?.owns(task)) {
-      lender.take(task);
+      lender.take(task, runningBatches(), !tally.decision() && !(deadline && context.df.currentUtcDateTime >= deadline));
       return "waiting";
     }
     if (census?.owns(task)) return census.decide(task, policy, tally, isMerged);

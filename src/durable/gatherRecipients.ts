@@ -145,8 +145,9 @@ class RecipientCalls {
   private replyWait: df.Task | undefined;
   private readonly deadlineTimer: df.TimerTask | undefined;
   private readonly closeRequest: df.Task | undefined;
-  /** A windowed batch: more share its parent lends it, one loan at a time. */
+  /** A windowed batch: more share its parent lends it, one loan at a time, each taken once (by its number). */
   private loan: df.Task | undefined;
+  private readonly loansTaken = new Set<number>();
 
   constructor(
     private readonly context: OrchestrationContext,
@@ -239,9 +240,13 @@ class RecipientCalls {
     // The parent has decided: close with no decision of our own (pending recipients are abandoned).
     if (task === this.closeRequest) return { close: undefined };
     if (task === this.loan) {
-      // More room (take() then fills it): the parent has counted it as this batch's share until the batch ends.
+      // More room (take() then fills it): the parent has counted it as this batch's share until the batch ends. A loan
+      // raised again (its activity ran twice) is taken once.
       this.waitForLoan();
-      this.window!.grow(shareOf(task.result));
+      const loan = shareOf(task.result);
+      if (loan.number !== undefined && this.loansTaken.has(loan.number)) return "waiting";
+      if (loan.number !== undefined) this.loansTaken.add(loan.number);
+      this.window!.grow(loan);
       return "waiting";
     }
     if (task === this.replyWait) {
@@ -325,11 +330,12 @@ function takeReply(
   return "recorded";
 }
 
-/** A loan's data, `{ maxInFlight, perOrigin }`: whole numbers of at least 0, anything else none. */
-function shareOf(data: unknown): { maxInFlight: number; perOrigin: number } {
-  const given = (data ?? {}) as { maxInFlight?: unknown; perOrigin?: unknown };
+/** A loan's data, `{ maxInFlight, perOrigin, loan }`: whole numbers of at least 0 (anything else none), and its number. */
+function shareOf(data: unknown): { maxInFlight: number; perOrigin: number; number?: number } {
+  const given = (data ?? {}) as { maxInFlight?: unknown; perOrigin?: unknown; loan?: unknown };
   const units = (n: unknown) => (Number.isSafeInteger(n) && (n as number) > 0 ? (n as number) : 0);
-  return { maxInFlight: units(given.maxInFlight), perOrigin: units(given.perOrigin) };
+  const number = Number.isSafeInteger(given.loan) ? (given.loan as number) : undefined;
+  return { maxInFlight: units(given.maxInFlight), perOrigin: units(given.perOrigin), ...(number !== undefined ? { number } : {}) };
 }
 
 /** What a gather did with a task the stream handed back. */

@@ -4,13 +4,14 @@
  * have calls waiting behind slow ones. The parent then lends it: a lendShares activity reads the running batches'
  * waiting calls from their statuses and raises SHARE_EVENT on those it lends to, and the parent counts each loan as
  * that batch's share until the batch ends (then it is free again). Only what batches that ended held is lent, so the
- * running batches' shares still add up to at most the window. One lending at a time, and only as a batch ends: a pool
- * nobody needs waits for the next end rather than being offered again and again.
+ * running batches' shares still add up to at most the window. One lending at a time, and only for batches that ended:
+ * what ended while a lending was out is lent as it comes back, but a pool nobody needed waits for the next end rather
+ * than being offered again and again.
  */
 import type * as df from "durable-functions";
 import type { OrchestrationContext } from "durable-functions";
 import type { ConcurrencySpec } from "../gather/spec";
-import type { LendSharesInput, ShareLoan } from "../gather/types";
+import type { LendSharesInput, RunRef, ShareLoan } from "../gather/types";
 import type { CompletionStream } from "./completionStream";
 import { FunctionNames } from "./names";
 
@@ -18,11 +19,15 @@ export class ShareLender {
   private readonly held = new Map<number, ConcurrencySpec>();
   private pool: ConcurrencySpec = {};
   private lending: { task: df.Task; amount: ConcurrencySpec } | undefined;
+  /** Lendings so far: the next one's number (it names the loans, which a batch takes once). */
+  private lendings = 0;
+  /** A batch ended since the last lending went out: its share is new to the pool. */
+  private ended = false;
 
   constructor(
     private readonly context: OrchestrationContext,
     private readonly stream: CompletionStream,
-    private readonly at: { requestId: string; batchIdPrefix?: string },
+    private readonly at: { requestId: string; batchIdPrefix?: string; run: RunRef },
   ) {}
 
   /** Batch `batch` started with this share. */
@@ -35,8 +40,14 @@ export class ShareLender {
     const share = this.held.get(batch);
     this.held.delete(batch);
     if (share) this.pool = plus(this.pool, share);
-    if (this.lending || running.length === 0 || !someOf(this.pool)) return;
-    const input: LendSharesInput = { ...this.at, running, pool: this.pool };
+    this.ended = true;
+    this.lend(running);
+  }
+
+  private lend(running: number[]): void {
+    if (this.lending || !this.ended || running.length === 0 || !someOf(this.pool)) return;
+    this.ended = false;
+    const input: LendSharesInput = { ...this.at, lending: this.lendings++, running, pool: this.pool };
     this.lending = { task: this.context.df.callActivity(FunctionNames.lendShares, input), amount: this.pool };
     this.pool = {};
     this.stream.add(this.lending.task);
@@ -51,8 +62,11 @@ export class ShareLender {
     return task === this.lending?.task;
   }
 
-  /** The loans came back: each counts as its batch's share (a batch that ended meanwhile gives it back at once). */
-  take(task: df.Task): void {
+  /**
+   * The loans came back: each counts as its batch's share (a batch that ended meanwhile gives it back at once). What
+   * batches that ended meanwhile freed is lent to `running` now (none when the gather may no longer call: `mayLend`).
+   */
+  take(task: df.Task, running: number[], mayLend: boolean): void {
     const { amount } = this.lending!;
     this.lending = undefined;
     let left = amount;
@@ -67,6 +81,7 @@ export class ShareLender {
       else left = plus(left, loan);
     }
     this.pool = plus(this.pool, left);
+    if (mayLend) this.lend(running);
   }
 }
 

@@ -6,15 +6,19 @@ import { batchInstanceId, runBatchPrefix } from "../gather/instanceIds";
 import { waitingBatches } from "../gather/census";
 import type { LendSharesInput, ShareLoan } from "../gather/types";
 import { planLoans } from "../gather/window";
+import { gatherKeys, getPayloadStore } from "../payload";
 import { batchStatusesByPrefix } from "../views/gatherStatus";
 
 /**
  * Once no batch of a windowed gather is left to start, the share of each batch that ends would sit idle while a
  * running batch may have calls waiting behind slow ones: this lends it (gather/window.ts planLoans) to the running
  * batches whose status shows calls waiting for a slot, most waiting first, and raises SHARE_EVENT on each. Returns
- * the loans raised: the parent counts them as those batches' share (so the shares still add up to the window) and
- * keeps the rest for the next batch that ends. Lends nothing without the local endpoint to read the statuses, or when
- * the read fails. Never throws.
+ * the loans: the parent counts them as those batches' share (so the shares still add up to the window) and keeps the
+ * rest for the next batch that ends. Activities run at least once, so the plan is stored first (put-if-absent, under
+ * the lending's number): a second run raises and returns the first run's plan, whatever the statuses say by then,
+ * and each loan carries its name, which a batch takes once. A loan whose raise failed is returned all the same: the
+ * parent then counts a share the batch may not have (safe: it is free again when that batch ends), never the reverse.
+ * Lends nothing without the local endpoint to read the statuses, or when the read or the store fails.
  */
 async function lendShares(input: LendSharesInput, context: InvocationContext): Promise<ShareLoan[]> {
   const rpcBaseUrl = durableRpcBaseUrl(context);
@@ -22,21 +26,29 @@ async function lendShares(input: LendSharesInput, context: InvocationContext): P
   const prefix = runBatchPrefix(input.requestId, input.batchIdPrefix);
   try {
     const waiting = waitingBatches(prefix, input.running, await batchStatusesByPrefix(rpcBaseUrl, prefix));
+    const loans = await storedPlan(input, planLoans(input.pool, waiting));
     const client = df.getClient(context);
-    const raised: ShareLoan[] = [];
-    for (const [batch, maxInFlight, perOrigin] of planLoans(input.pool, waiting)) {
+    for (const [batch, maxInFlight, perOrigin] of loans) {
       try {
-        await client.raiseEvent(batchInstanceId(input.requestId, input.batchIdPrefix, batch), SHARE_EVENT, { maxInFlight, perOrigin });
-        raised.push([batch, maxInFlight, perOrigin]);
+        const loan = { maxInFlight, perOrigin, loan: input.lending };
+        await client.raiseEvent(batchInstanceId(input.requestId, input.batchIdPrefix, batch), SHARE_EVENT, loan);
       } catch (error) {
         context.warn(`lendShares ${input.requestId}: batch ${batch} could not be lent its share (${(error as Error).message})`);
       }
     }
-    return raised;
+    return loans;
   } catch (error) {
     context.warn(`lendShares ${input.requestId}: the batches' statuses could not be read (${(error as Error).message})`);
     return [];
   }
+}
+
+/** The plan of this lending: the one stored first (an earlier run of this activity's), else `plan`, now stored. */
+async function storedPlan(input: LendSharesInput, plan: ShareLoan[]): Promise<ShareLoan[]> {
+  const store = getPayloadStore();
+  const key = gatherKeys(input.run.instanceId, input.run.runId).loans(input.lending);
+  const put = await store.putText(key, JSON.stringify(plan), { contentType: "application/json" });
+  return put.identical ? plan : (JSON.parse(await store.getText(key)) as ShareLoan[]);
 }
 
 df.app.activity(FunctionNames.lendShares, { handler: lendShares, extraInputs: [df.input.durableClient()] });

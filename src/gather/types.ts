@@ -173,6 +173,10 @@ export interface CloseBatchesInput {
 export interface LendSharesInput {
   requestId: string;
   batchIdPrefix?: string;
+  /** The parent's run: the plan is stored there, so an activity run again raises the same loans. */
+  run: RunRef;
+  /** The parent's lending number, 0, 1, ...: names the loans (a batch takes each once). */
+  lending: number;
   /** The batches running now, by number. */
   running: number[];
   pool: ConcurrencySpec;

@@ -5,6 +5,7 @@
  *   <instanceId>/<runId>/answers/<group>.json    answer groups: the answers one worker stored together
  *                                                (answerGroups.ts), each blob's metadata naming its indexes
  *   <instanceId>/<runId>/result.json             the full result (what GET returns)
+ *   <instanceId>/<runId>/loans/<n>.json          the window share lending n of a windowed gather lent (lendShares)
  *
  * `<runId>` is there because a finished instance id may be started again (API.md) while blobs are
  * create-once and cached by key: each start writes under its own run folder (newRunId() in the starter,
@@ -33,6 +34,8 @@ export interface GatherKeys {
   readonly answersPrefix: string;
   /** The blob of one answer group (`group`: a random id, see answerGroups.ts). */
   answerGroup(group: string): string;
+  /** What lending number `lending` of the run's parent lent (lendShares: the first run of the activity decides). */
+  loans(lending: number): string;
 }
 
 /** `<instanceId>/`: every run of one instance (what a purge deletes). */
@@ -51,6 +54,10 @@ export function gatherKeys(instanceId: string, runId: string): GatherKeys {
     answerGroup(group: string): string {
       if (!GROUP_ID.test(group)) throw new RangeError(`answer group id must match ${GROUP_ID}, got '${String(group)}'`);
       return `${answersPrefix}${group}.json`;
+    },
+    loans(lending: number): string {
+      if (!Number.isSafeInteger(lending) || lending < 0) throw new RangeError(`lending must be a whole number, got '${String(lending)}'`);
+      return `${prefix}loans/${String(lending).padStart(INDEX_DIGITS, "0")}.json`;
     },
   };
 }

@@ -82,6 +82,8 @@ export class OrchestrationHost {
   censuses = 0;
   /** lendShares activities run. */
   loans = 0;
+  /** Raise every loan twice, as a lendShares activity the host runs again would (at-least-once). */
+  raiseLoansTwice = false;
   private readonly poller = setInterval(() => void this.endStoppedCalls().catch(() => undefined), 5).unref();
 
   /** The payload store the real activities (aggregation, auction answers) use in this test. */
@@ -311,13 +313,18 @@ export class OrchestrationHost {
         return readCensus(prefix, instances, votes);
       },
       // As the real activity does, through an instance query and raised events.
-      [FunctionNames.lendShares]: async ({ requestId, batchIdPrefix, running, pool }: LendSharesInput) => {
+      [FunctionNames.lendShares]: async ({ requestId, batchIdPrefix, running, pool, lending }: LendSharesInput) => {
         this.loans++;
         const prefix = runBatchPrefix(requestId, batchIdPrefix);
         const { instances } = await this.engine.listInstances({ instanceIdPrefix: prefix });
         const loans = planLoans(pool, waitingBatches(prefix, running, instances));
         for (const [batch, maxInFlight, perOrigin] of loans)
-          await this.engine.raiseEvent(batchInstanceId(requestId, batchIdPrefix, batch), SHARE_EVENT, { maxInFlight, perOrigin });
+          for (let times = this.raiseLoansTwice ? 2 : 1; times > 0; times--)
+            await this.engine.raiseEvent(batchInstanceId(requestId, batchIdPrefix, batch), SHARE_EVENT, {
+              maxInFlight,
+              perOrigin,
+              loan: lending,
+            });
         return loans;
       },
       [FunctionNames.closeBatches]: async ({ requestId, batchIdPrefix, batches }: CloseBatchesInput) => {

@@ -354,6 +354,24 @@ describe("across batches", () => {
     }
   });
 
+  test("a loan raised twice (its activity run again) is taken once: never more than the window at once", async () => {
+    // Batch 0's five recipients all hold; batches 1 and 2 end at once and lend their two units to batch 0 (share 1).
+    const h = host((id) => (["r0", "r1", "r2", "r3", "r4"].includes(id) ? "hold" : { value: id }));
+    h.raiseLoansTwice = true;
+    await h.start(gatherInput({ recipients: sims(...letters(15)), fanoutBatchSize: 5, concurrency: { maxInFlight: 3 }, batchSlots: 3 }));
+    await h.until(() => h.heldIds().length === 3, "batch 0 holds 3 calls: its share and the loan");
+    await sleep(100);
+    const shares = h.history("g1~batch-0").filter((e) => e.EventType === EventType.EventRaised && e.Name === "share");
+    // Each loan came twice (one or two lendings: batches 1 and 2 may end in one episode or two).
+    const loans = new Set(shares.map((e) => JSON.parse(String(e.Input)).loan));
+    expect(shares).toHaveLength(2 * loans.size);
+    expect(h.heldIds()).toHaveLength(3);
+    await drain(h);
+    expect((await h.result()).counts.succeeded).toBe(15);
+    expect(h.peakTotal).toBeLessThanOrEqual(3);
+    expect(h.problems()).toEqual([]);
+  });
+
   test("perOrigin over three origins and batches: per origin and in all within the limits; retries included", async () => {
     // 24 URL recipients, origins A B C interleaved; every third recipient fails its first attempt.
     const names = letters(24).map((_, i) => `${"ABC"[i % 3]}${i}`);
