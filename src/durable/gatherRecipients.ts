@@ -247,7 +247,8 @@ class RecipientCalls {
       if (loan.number !== undefined && this.loansTaken.has(loan.number)) return "waiting";
       if (loan.number !== undefined) this.loansTaken.add(loan.number);
       this.window!.grow(loan);
-      return "waiting";
+      // "recorded": the status is written again (its `waiting` changes as the room fills); no outcome changed.
+      return "recorded";
     }
     if (task === this.replyWait) {
       this.waitForReply();

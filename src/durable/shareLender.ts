@@ -69,8 +69,11 @@ export class ShareLender {
   take(task: df.Task, running: number[], mayLend: boolean): void {
     const { amount } = this.lending!;
     this.lending = undefined;
+    // A lending that failed may have raised loans before it failed (the activity never throws of its own): its amount
+    // is not lent again, as the batches may hold it; their shares then stay within the window, the window a bit less full.
+    if (task.isFaulted) return;
     let left = amount;
-    for (const [batch, maxInFlight, perOrigin] of task.isFaulted ? [] : (task.result as ShareLoan[])) {
+    for (const [batch, maxInFlight, perOrigin] of task.result as ShareLoan[]) {
       const loan = {
         ...(amount.maxInFlight !== undefined ? { maxInFlight } : {}),
         ...(amount.perOrigin !== undefined ? { perOrigin } : {}),

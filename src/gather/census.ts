@@ -35,10 +35,14 @@ export type BatchCounts = [batch: number, succeeded: number, failed: number];
 /** Digests with how many answers carry each. */
 export type Votes = [digest: string, count: number][];
 
-/** What a census reads: each batch's counts; for an agreement quorum, the running batches' votes summed too. */
+/**
+ * What a census reads: each batch's counts; for an agreement quorum also the running batches' votes for a few digests,
+ * batch by batch (`[batch, count of digests[0], count of digests[1], …]`, batches with none left out), so that the
+ * parent can leave out a batch it merged after the read, as it does with counts.
+ */
 export interface CensusRead {
   batches: BatchCounts[];
-  votes?: Votes;
+  votes?: { digests: string[]; batches: number[][] };
 }
 
 /** How many of its leading digests a batch of an agreement quorum shows in its status; the parent asks about as many. */
@@ -69,11 +73,15 @@ export function censusDecision(
     succeeded += batchSucceeded;
     failed += batchFailed;
   }
-  // The running batches' votes (ended batches left out by the census: the parent has merged them, or will) with the
-  // parent's own count of each digest.
+  // Each digest: the parent's own count, and the votes of the batches it has not merged (ended batches are left out
+  // by the census, merged ones here: nothing is counted twice).
   let largestAgreement = 0;
-  for (const [digest, count] of census.votes ?? [])
-    largestAgreement = Math.max(largestAgreement, count + (merged.agreementOn?.(digest) ?? 0));
+  const { digests = [], batches: votes = [] } = census.votes ?? {};
+  digests.forEach((digest, i) => {
+    let count = merged.agreementOn?.(digest) ?? 0;
+    for (const [batch, ...counts] of votes) if (!isMerged(batch)) count += counts[i] ?? 0;
+    largestAgreement = Math.max(largestAgreement, count);
+  });
   if (quorumReached(policy, { succeeded, largestAgreement })) return { closedBy: "quorum-reached", outcome: "complete" };
   if (toleranceExceeded(policy, failed)) return { closedBy: "failure-tolerance-exceeded", outcome: "failed" };
   return undefined;
@@ -142,7 +150,7 @@ export function batchCountsOf(prefix: string, statuses: readonly BatchStatus[]):
  */
 export function readCensus(prefix: string, statuses: readonly BatchStatus[], votes?: readonly string[]): BatchCounts[] | CensusRead {
   const batches = batchCountsOf(prefix, statuses);
-  return votes ? { batches, votes: runningVotes(statuses, votes) } : batches;
+  return votes ? { batches, votes: runningVotes(prefix, statuses, votes) } : batches;
 }
 
 /**
@@ -168,17 +176,25 @@ export function waitingBatches(
 const ENDED = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
 
 /**
- * The votes of the batches still running, summed, for the digests `asked` (the parent's leaders) and those the batches
- * show most (VOTES_SHOWN of them): at most 2 × VOTES_SHOWN digests, whatever the number of batches. A batch that has
- * ended is left out: its parent has merged its answers, or will (so nothing is counted twice).
+ * The votes of the batches still running (ids `prefix` + number), batch by batch, for the digests `asked` (the
+ * parent's leaders) and those the batches show most in all (VOTES_SHOWN of them): at most 2 × VOTES_SHOWN digests,
+ * and a few numbers a batch. A batch that has ended is left out: its parent has merged its answers, or will.
  */
-export function runningVotes(statuses: readonly BatchStatus[], asked: readonly string[]): Votes {
+export function runningVotes(prefix: string, statuses: readonly BatchStatus[], asked: readonly string[]): NonNullable<CensusRead["votes"]> {
+  const running: [number, Votes][] = [];
   const sums = new Map<string, number>();
   for (const status of statuses) {
-    if (ENDED.has(status.runtimeStatus ?? "")) continue;
-    for (const [digest, count] of batchStatusCounts(status)?.votes ?? []) sums.set(digest, (sums.get(digest) ?? 0) + count);
+    const batch = status.instanceId?.startsWith(prefix) ? Number(status.instanceId.slice(prefix.length)) : Number.NaN;
+    const votes = batchStatusCounts(status)?.votes ?? [];
+    if (!Number.isSafeInteger(batch) || ENDED.has(status.runtimeStatus ?? "") || votes.length === 0) continue;
+    running.push([batch, votes]);
+    for (const [digest, count] of votes) sums.set(digest, (sums.get(digest) ?? 0) + count);
   }
   const leaders = [...sums].sort((a, b) => b[1] - a[1]).slice(0, VOTES_SHOWN);
-  const digests = new Set([...asked.slice(0, VOTES_SHOWN), ...leaders.map(([digest]) => digest)]);
-  return [...digests].map((digest) => [digest, sums.get(digest) ?? 0]);
+  const digests = [...new Set([...asked.slice(0, VOTES_SHOWN), ...leaders.map(([digest]) => digest)])];
+  const batches = running.flatMap(([batch, votes]) => {
+    const counts = digests.map((digest) => votes.find(([d]) => d === digest)?.[1] ?? 0);
+    return counts.some((n) => n > 0) ? [[batch, ...counts]] : [];
+  });
+  return { digests, batches };
 }

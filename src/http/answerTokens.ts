@@ -70,8 +70,7 @@ export function recipientOfToken(key: Uint8Array, run: RunRef, recipients: reado
 const ANSWER_TOKEN_KEY: SecretSpec = {
   setting: ANSWER_TOKEN_SETTING,
   decode(value) {
-    if (value.length < MIN_SECRET_LENGTH)
-      throw new Error(`App setting ${ANSWER_TOKEN_SETTING} must be at least ${MIN_SECRET_LENGTH} characters long`);
+    if (value.length < MIN_SECRET_LENGTH) throw new Error(`must be at least ${MIN_SECRET_LENGTH} characters long`);
     return Buffer.from(value, "utf8");
   },
   generate: randomSecret,

@@ -18,11 +18,17 @@ export interface SecretSpec {
   blob: string;
 }
 
-/** An app setting the app needs is not set (in Azure: infra/ sets it). The HTTP routes answer 500 naming it. */
+/**
+ * An app setting the app needs is not set (in Azure: infra/ sets it), or its value is not one the app can use. The HTTP
+ * routes answer 500 naming it.
+ */
 export class MissingAppSetting extends Error {
   override readonly name = "MissingAppSetting";
-  constructor(readonly setting: string) {
-    super(`App setting ${setting} is not set: infra/ sets it in Azure; under func start or npm start the app generates one`);
+  constructor(
+    readonly setting: string,
+    problem = "is not set: infra/ sets it in Azure; under func start or npm start the app generates one",
+  ) {
+    super(`App setting ${setting} ${problem}`);
   }
 }
 
@@ -47,7 +53,7 @@ export function resetAppSecrets(): void {
 
 async function resolve(spec: SecretSpec, store: () => PayloadStore, env: NodeJS.ProcessEnv): Promise<Uint8Array> {
   const value = env[spec.setting]?.trim();
-  if (value) return spec.decode(value);
+  if (value) return decodeSetting(spec, value);
   if (env.AZURE_FUNCTIONS_ENVIRONMENT !== "Development") {
     throw new MissingAppSetting(spec.setting);
   }
@@ -56,6 +62,15 @@ async function resolve(spec: SecretSpec, store: () => PayloadStore, env: NodeJS.
   const offered = spec.generate();
   const put = await payloads.putText(spec.blob, offered, { contentType: "text/plain" });
   return spec.decode(put.identical ? offered : (await payloads.getText(spec.blob)).trim());
+}
+
+/** The setting's key bytes; a value the app cannot use is named as the setting's problem. */
+function decodeSetting(spec: SecretSpec, value: string): Uint8Array {
+  try {
+    return spec.decode(value);
+  } catch (error) {
+    throw new MissingAppSetting(spec.setting, `is not usable: it ${(error as Error).message}`);
+  }
 }
 
 /** 32 random bytes as base64url: a generated plain secret. */

@@ -19,8 +19,7 @@ const WEBHOOK_SECRET: SecretSpec = {
   setting: WEBHOOK_SECRET_SETTING,
   decode(value) {
     const key = value.startsWith(PREFIX) ? Buffer.from(value.slice(PREFIX.length), "base64") : Buffer.alloc(0);
-    if (key.length < 24)
-      throw new Error(`App setting ${WEBHOOK_SECRET_SETTING} must be "${PREFIX}" followed by at least 24 bytes in base64`);
+    if (key.length < 24) throw new Error(`must be "${PREFIX}" followed by at least 24 bytes in base64`);
     return key;
   },
   generate: () => `${PREFIX}${randomBytes(32).toString("base64")}`,

@@ -67,6 +67,7 @@ export async function liveProgress(
   status: DurableOrchestrationStatus,
   rpcBaseUrl: string | undefined,
   warn: (message: string) => void,
+  fetchImpl: typeof fetch = fetch,
 ): Promise<unknown> {
   const own = progressOf(status.customStatus, status);
   const prefix = batchPrefixOf(status);
@@ -75,7 +76,10 @@ export async function liveProgress(
   try {
     const kept = (status.input as Partial<OrchestrationInput> | null)?.redrive?.kept;
     // The summed counts shown as the instance's state says (ended: nobody pending).
-    return progressOf(withBatchCounts(own as GatherProgress, await batchStatusesByPrefix(rpcBaseUrl, prefix), kept), status);
+    // Summed with the parent's own counts as its status holds them, then shown as the instance's state says (one that
+    // ended without its result: its unsettled recipients abandoned, once, after the batches' counts are in).
+    const parent = status.customStatus as GatherProgress;
+    return progressOf(withBatchCounts(parent, await batchStatusesByPrefix(rpcBaseUrl, prefix, fetchImpl), kept), status);
   } catch (error) {
     warn(`progress of ${status.instanceId}: the batches' counts could not be read (${(error as Error).message})`);
     return own;

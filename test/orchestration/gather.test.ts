@@ -451,6 +451,40 @@ describe("failure tolerance", () => {
     expect(h.problems()).toEqual([]);
   });
 
+  test("batches with a census: the votes of a batch merged after the census read them are not counted twice", async () => {
+    // Quorum 3 agreeing, batches of 2: a and c answer X, the rest are held. The census reads batch 0's vote for X; then,
+    // before its result reaches the parent, b answers and the parent merges batch 0 (its X now in its own count).
+    const h = host((id) => (id === "a" || id === "c" ? { value: "X" } : "hold"));
+    await h.start(
+      gatherInput({
+        recipients: sims("a", "b", "c", "d", "e", "f", "g", "h"),
+        fanoutBatchSize: 2,
+        completion: { mode: "quorum", quorum: 3, agree: true },
+        censusMs: 2000,
+        censusVotes: true,
+      }),
+    );
+    for (const batch of [0, 1])
+      await h.until(
+        async () => ((await h.status(`g1~batch-${batch}`))?.customStatus as { succeeded?: number } | null)?.succeeded === 1,
+        `batch ${batch}'s answer`,
+      );
+    h.afterCensusRead = async () => {
+      h.release("b");
+      await h.until(async () => ((await h.status()).customStatus as { succeeded?: number } | null)?.succeeded === 2, "batch 0 merged");
+    };
+    await h.advance(2000, 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Two answers equal X, not three: the gather goes on.
+    expect((await h.status()).runtimeStatus).toBe("Running");
+    expect(h.censuses).toBe(1);
+    h.releaseHeld();
+    const result = await h.result();
+    // The held ones, released, all answer the same value: those agree.
+    expect(result).toMatchObject({ closedBy: "quorum-reached", counts: { succeeded: 8 } });
+    expect(h.problems()).toEqual([]);
+  });
+
   test("batches with a census: three successes that do not agree reach no agreement quorum of 3; an input without censusVotes takes no census", async () => {
     const script = (id: string) => (id === "a" ? { value: 1 } : id === "c" ? { value: 2 } : id === "e" ? { value: 1 } : ("hold" as const));
     for (const censusVotes of [true, undefined]) {

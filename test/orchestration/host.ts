@@ -84,6 +84,8 @@ export class OrchestrationHost {
   loans = 0;
   /** Raise every loan twice, as a lendShares activity the host runs again would (at-least-once). */
   raiseLoansTwice = false;
+  /** Runs after a census has read the batches' statuses and before its result goes back (a race to stage). */
+  afterCensusRead: (() => Promise<void>) | undefined;
   private readonly poller = setInterval(() => void this.endStoppedCalls().catch(() => undefined), 5).unref();
 
   /** The payload store the real activities (aggregation, auction answers) use in this test. */
@@ -310,7 +312,11 @@ export class OrchestrationHost {
         this.censuses++;
         const prefix = runBatchPrefix(requestId, batchIdPrefix);
         const { instances } = await this.engine.listInstances({ instanceIdPrefix: prefix });
-        return readCensus(prefix, instances, votes);
+        const read = readCensus(prefix, instances, votes);
+        const hook = this.afterCensusRead;
+        this.afterCensusRead = undefined;
+        await hook?.();
+        return read;
       },
       // As the real activity does, through an instance query and raised events.
       [FunctionNames.lendShares]: async ({ requestId, batchIdPrefix, running, pool, lending }: LendSharesInput) => {

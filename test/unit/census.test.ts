@@ -92,46 +92,38 @@ test("a census decision is borne out by the merged outcomes unless a batch it co
 test("an agreement quorum: the running batches' votes for a digest plus the parent's own count of it decide", () => {
   const agreement = { mode: "quorum" as const, quorum: 6, agree: true };
   const parent = (counts: Record<string, number>) => ({ succeeded: 9, failed: 0, agreementOn: (d: string) => counts[d] ?? 0 });
-  const census = (votes: [string, number][]) => ({
+  // Batch 0's votes: A 3, B 2; batch 1's: A 1.
+  const census = {
     batches: [
       [0, 4, 0],
       [1, 5, 0],
     ] as [number, number, number][],
-    votes,
-  });
-  // 3 merged + 3 running carry "A": six equal answers.
-  expect(
-    censusDecision(
-      agreement,
-      parent({ A: 3 }),
-      census([
-        ["A", 3],
-        ["B", 2],
-      ]),
-      () => false,
-    ),
-  ).toEqual({
+    votes: {
+      digests: ["A", "B"],
+      batches: [
+        [0, 3, 2],
+        [1, 1, 0],
+      ],
+    },
+  };
+  // 2 merged + 3 + 1 running carry "A": six equal answers.
+  expect(censusDecision(agreement, parent({ A: 2 }), census, () => false)).toEqual({ closedBy: "quorum-reached", outcome: "complete" });
+  // Nine successes, but no six of them equal: not reached (a plain count would say it is).
+  expect(censusDecision(agreement, parent({ A: 1, B: 2 }), census, () => false)).toBeUndefined();
+  // Batch 0 merged after the read: its 3 are in the parent's own count already, not counted twice.
+  expect(censusDecision(agreement, parent({ A: 5 }), census, (batch) => batch === 0)).toEqual({
     closedBy: "quorum-reached",
     outcome: "complete",
   });
-  // Nine successes, but no six of them equal: not reached (a plain count would say it is).
-  expect(
-    censusDecision(
-      agreement,
-      parent({ A: 2, B: 2 }),
-      census([
-        ["A", 3],
-        ["B", 2],
-      ]),
-      () => false,
-    ),
-  ).toBeUndefined();
+  expect(censusDecision(agreement, parent({ A: 4 }), census, (batch) => batch === 0)).toBeUndefined();
   // A census of counts only (no votes) never reaches an agreement quorum.
   expect(censusDecision(agreement, parent({ A: 5 }), { batches: [[0, 4, 0]] }, () => false)).toBeUndefined();
 });
 
-test("running votes: summed over the batches that still run, for the digests asked and those the batches show most", () => {
+test("running votes: batch by batch over the batches that still run, for the digests asked and those the batches show most", () => {
+  let n = 0;
   const status = (runtimeStatus: string, votes: [string, number][]) => ({
+    instanceId: `g~batch-r1-${n++}`,
     runtimeStatus,
     customStatus: { phase: "gathering", total: 9, succeeded: 9, failed: 0, pending: 0, deadline: null, votes },
   });
@@ -150,17 +142,27 @@ test("running votes: summed over the batches that still run, for the digests ask
     // Failed: counted by its parent as all failed.
     status("Failed", [["B", 9]]),
     {
+      instanceId: "g~batch-r1-9",
       runtimeStatus: "Running",
       customStatus: { phase: "gathering", total: 1, succeeded: 0, failed: 0, pending: 1, deadline: null, votes: "junk" },
     },
+    // Another run's batch.
+    {
+      instanceId: "g~batch-r0-1",
+      runtimeStatus: "Running",
+      customStatus: { phase: "gathering", succeeded: 9, failed: 0, votes: [["A", 9]] },
+    },
   ];
-  expect(runningVotes(statuses, ["Z"])).toEqual([
-    ["Z", 0],
-    ["A", 5],
-    ["C", 2],
-    ["B", 1],
-  ]);
-  // Bounded whatever the number of batches and digests: the asked ones and VOTES_SHOWN leaders.
+  expect(runningVotes("g~batch-r1-", statuses, ["Z"])).toEqual({
+    digests: ["Z", "A", "C", "B"],
+    batches: [
+      [0, 0, 3, 0, 1],
+      [1, 0, 2, 2, 0],
+    ],
+  });
+  // Bounded whatever the number of batches and digests: the asked ones and VOTES_SHOWN leaders, a few numbers a batch.
   const many = Array.from({ length: 500 }, (_, i) => status("Running", [[`d${i}`, 1 + (i % 7)]]));
-  expect(runningVotes(many, ["x", "y", "z", "w"]).length).toBeLessThanOrEqual(2 * VOTES_SHOWN);
+  const read = runningVotes("g~batch-r1-", many, ["x", "y", "z", "w"]);
+  expect(read.digests.length).toBeLessThanOrEqual(2 * VOTES_SHOWN);
+  expect(read.batches.every((b) => b.length === 1 + read.digests.length)).toBe(true);
 });

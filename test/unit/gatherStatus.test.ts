@@ -1,7 +1,7 @@
 /** What GET /api/scatter-gather/{id} adds to the custom status (src/views/gatherStatus.ts). */
 import type { DurableOrchestrationStatus } from "durable-functions";
 import { batchIdsOf, batchPrefixOf } from "../../src/durable/client";
-import { batchStatusesByPrefix, policyOf, batchStates, withBatchCounts } from "../../src/views/gatherStatus";
+import { batchStatusesByPrefix, liveProgress, policyOf, batchStates, withBatchCounts } from "../../src/views/gatherStatus";
 
 describe("gather status", () => {
   test("policy: the specs of the input, never the run, URLs or data references", () => {
@@ -78,6 +78,24 @@ describe("gather status", () => {
       { runtimeStatus: "Running", customStatus: { phase: "gathering", total: 100, succeeded: 30, failed: 0, pending: 70 } },
     ];
     expect(withBatchCounts(parent, batches)).toEqual({ ...parent, succeeded: 30, failed: 100, pending: 70 });
+  });
+
+  test("a batched gather terminated while it gathered: its batches' counts, the rest abandoned once, adding up to the total", async () => {
+    const batch = (n: number, succeeded: number, failed: number) => ({
+      instanceId: `g1~batch-r-${n}`,
+      runtimeStatus: "Terminated",
+      customStatus: { phase: "gathering", total: 5, succeeded, failed, pending: 5 - succeeded - failed, deadline: null },
+    });
+    const fetchImpl = (async () =>
+      new Response(JSON.stringify([batch(0, 4, 0), batch(1, 2, 1)]), { status: 200 })) as unknown as typeof fetch;
+    const status = {
+      instanceId: "g1",
+      runtimeStatus: "Terminated",
+      customStatus: { phase: "gathering", total: 10, succeeded: 0, failed: 0, pending: 10, deadline: null },
+      input: { recipientCount: 10, fanoutBatchSize: 5, batchIdPrefix: "g1~batch-r-" },
+    } as unknown as DurableOrchestrationStatus;
+    const progress = await liveProgress(status, "http://127.0.0.1:17071/durabletask/", () => undefined, fetchImpl);
+    expect(progress).toEqual({ phase: "done", total: 10, succeeded: 6, failed: 1, abandoned: 3, pending: 0, deadline: null });
   });
 
   test("one instance query by prefix through the client's endpoint, following continuation tokens", async () => {
