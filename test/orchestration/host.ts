@@ -29,8 +29,8 @@ import type {
   Recipient,
 } from "../../src/gather/types";
 import { batchInstanceId, runBatchPrefix } from "../../src/gather/instanceIds";
-import { readCensus, waitingBatches } from "../../src/gather/census";
-import { planLoans } from "../../src/gather/window";
+import { readCensus } from "../../src/gather/census";
+import { lend } from "../../src/functions/lendShares";
 import { historyOf, makeHarness, shape, until, type Harness } from "../../tools/local-host/engine/test-support";
 import type { HistoryEvent, InstanceStatus } from "../../tools/local-host/engine/types";
 
@@ -84,6 +84,8 @@ export class OrchestrationHost {
   loans = 0;
   /** Raise every loan twice, as a lendShares activity the host runs again would (at-least-once). */
   raiseLoansTwice = false;
+  /** Each raised loan waits for it (a lending held after it raised, to crash the host in). */
+  lendingGate: Promise<void> = Promise.resolve();
   /** Runs after a census has read the batches' statuses and before its result goes back (a race to stage). */
   afterCensusRead: (() => Promise<void>) | undefined;
   private readonly poller = setInterval(() => void this.endStoppedCalls().catch(() => undefined), 5).unref();
@@ -319,19 +321,15 @@ export class OrchestrationHost {
         return read;
       },
       // As the real activity does, through an instance query and raised events.
-      [FunctionNames.lendShares]: async ({ requestId, batchIdPrefix, running, pool, lending }: LendSharesInput) => {
+      // The real lending (its stored plan included), through an instance query and the engine's raised events.
+      [FunctionNames.lendShares]: async (input: LendSharesInput) => {
         this.loans++;
-        const prefix = runBatchPrefix(requestId, batchIdPrefix);
-        const { instances } = await this.engine.listInstances({ instanceIdPrefix: prefix });
-        const loans = planLoans(pool, waitingBatches(prefix, running, instances));
-        for (const [batch, maxInFlight, perOrigin] of loans)
+        const { instances } = await this.engine.listInstances({ instanceIdPrefix: runBatchPrefix(input.requestId, input.batchIdPrefix) });
+        return lend(input, instances, this.store, async (batch, loan) => {
           for (let times = this.raiseLoansTwice ? 2 : 1; times > 0; times--)
-            await this.engine.raiseEvent(batchInstanceId(requestId, batchIdPrefix, batch), SHARE_EVENT, {
-              maxInFlight,
-              perOrigin,
-              loan: lending,
-            });
-        return loans;
+            await this.engine.raiseEvent(batchInstanceId(input.requestId, input.batchIdPrefix, batch), SHARE_EVENT, loan);
+          await this.lendingGate;
+        });
       },
       [FunctionNames.closeBatches]: async ({ requestId, batchIdPrefix, batches }: CloseBatchesInput) => {
         await this.closeBatchesGate;

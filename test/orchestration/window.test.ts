@@ -372,6 +372,25 @@ describe("across batches", () => {
     expect(h.problems()).toEqual([]);
   });
 
+  test("a host crash after a lending raised its loans: the lending runs again with its stored plan, and no batch takes a loan twice", async () => {
+    // Batches 0 and 2 hold every call; batch 1 answers at once and its unit is lent (to batch 0: a tie goes to the
+    // lower batch). The lending raises, then the host crashes before the lending completes.
+    const h = host((id) => (["r5", "r6", "r7", "r8", "r9"].includes(id) ? { value: id } : "hold"));
+    h.lendingGate = new Promise<void>(() => undefined); // on this host the lending never completes
+    await h.start(gatherInput({ recipients: sims(...letters(15)), fanoutBatchSize: 5, concurrency: { maxInFlight: 3 }, batchSlots: 3 }));
+    await h.until(() => h.heldIds().length === 3, "batch 0 holds its share and the loan, batch 2 its share");
+    await h.restart();
+    h.lendingGate = Promise.resolve();
+    // After the restart every held call is called again: batch 0 within its share and the one loan, batch 2 its share.
+    await h.until(() => h.heldIds().length === 3, "the calls run again after the restart");
+    await sleep(150);
+    expect(h.heldIds()).toHaveLength(3);
+    expect(h.loans).toBeGreaterThanOrEqual(2); // the lending ran on both hosts
+    await drain(h);
+    expect((await h.result()).counts.succeeded).toBe(15);
+    expect(h.problems()).toEqual([]);
+  });
+
   test("perOrigin over three origins and batches: per origin and in all within the limits; retries included", async () => {
     // 24 URL recipients, origins A B C interleaved; every third recipient fails its first attempt.
     const names = letters(24).map((_, i) => `${"ABC"[i % 3]}${i}`);
