@@ -104,17 +104,14 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
   const policy = { ...input.completion, failuresAllowed: input.failuresAllowed };
   const tally = new GatherTally(input.count, policy, input.aggregate, { withinSlice: input.withinSlice }, input.kept);
   const calls = new RecipientCalls(context, input, tally);
-  // A batch of an agreement quorum shows its leading votes, for its parent's census (census.ts).
-  const votes = input.closable && input.completion.agree ? () => ({ votes: tally.agreementLeaders(VOTES_SHOWN) }) : undefined;
-  const extra = votes && calls.progress ? () => ({ ...calls.progress!(), ...votes() }) : (votes ?? calls.progress);
-  const decision = yield* gatherLoop(context, calls.stream, tally, input.deadline, (task) => calls.take(task), extra);
+  const decision = yield* gatherLoop(context, calls.stream, tally, input.deadline, (task) => calls.take(task), calls.progress);
   calls.cancelTimers();
   const closed = tally.close(decision, undefined, (index) => calls.attemptsMade(index));
   // A batch takes no reply once its gathering ended, though it runs on until its calls in flight end (DTFx): its
   // status says so, the answers route refuses such a reply (410) rather than accept one nobody counts, and its
   // calls in flight read it and end within a second (closing.ts), in whatever process they run. Not an activity
   // that ends them: the host may queue it behind those very calls, and the batch would wait for it.
-  if (input.closable) context.df.setCustomStatus({ ...progressOf(closed.counts, input.deadline, "done"), ...votes?.() });
+  if (input.closable) context.df.setCustomStatus({ ...progressOf(closed.counts, input.deadline, "done"), ...calls.votes() });
   if (input.closable && !input.callsEndByStatus && input.closeKey && decision && decision.closedBy !== "deadline")
     yield context.df.callActivity(FunctionNames.closeBatches, {
       requestId: input.requestId,
@@ -131,7 +128,7 @@ export function* gatherRecipients(context: OrchestrationContext, input: Recipien
  */
 class RecipientCalls {
   readonly stream: CompletionStream;
-  /** Extra progress: callback and queue recipients waiting for their reply. */
+  /** Extra progress: recipients waiting for their reply, calls waiting for a slot (a batch that borrows), votes (a batch of an agreement quorum). */
   readonly progress: (() => Partial<GatherProgress>) | undefined;
   private readonly deadline: Date | null;
   private readonly factSpec: FactSpec;
@@ -161,9 +158,14 @@ class RecipientCalls {
     const replies = this.replies;
     this.window = input.window ? new CallWindow(input.count, input.window) : undefined;
     const window = input.borrows ? this.window : undefined;
+    const votes = input.closable && input.completion.agree;
     this.progress =
-      replies || window
-        ? () => ({ ...(replies ? { awaitingReply: replies.waiting } : {}), ...(window ? { waiting: window.waiting } : {}) })
+      replies || window || votes
+        ? () => ({
+            ...(replies ? { awaitingReply: replies.waiting } : {}),
+            ...(window ? { waiting: window.waiting } : {}),
+            ...this.votes(),
+          })
         : undefined;
     if (this.window) this.fill();
     else for (let index = 0; index < input.count; index++) this.call({ index, attempt: 1 });
@@ -179,6 +181,11 @@ class RecipientCalls {
     const taken = this.settle(task);
     if (this.window && typeof taken !== "object" && !this.tally.decision()) this.fill();
     return taken;
+  }
+
+  /** A batch of an agreement quorum shows its leading votes in its status, for its parent's census (census.ts). */
+  votes(): { votes?: [string, number][] } {
+    return this.input.closable && this.input.completion.agree ? { votes: this.tally.agreementLeaders(VOTES_SHOWN) } : {};
   }
 
   /**

@@ -72,16 +72,17 @@ export class ShareLender {
     // A lending that failed may have raised loans before it failed (the activity never throws of its own): its amount
     // is not lent again, as the batches may hold it; their shares then stay within the window, the window a bit less full.
     if (task.isFaulted) return;
+    // What was not lent, or lent to a batch that ended meanwhile, is free again.
     let left = amount;
     for (const [batch, maxInFlight, perOrigin] of task.result as ShareLoan[]) {
-      const loan = {
-        ...(amount.maxInFlight !== undefined ? { maxInFlight } : {}),
-        ...(amount.perOrigin !== undefined ? { perOrigin } : {}),
-      };
-      left = minus(left, loan);
       const share = this.held.get(batch);
-      if (share) this.held.set(batch, plus(share, loan));
-      else left = plus(left, loan);
+      if (!share) continue;
+      const loan = tidy({
+        maxInFlight: amount.maxInFlight === undefined ? undefined : maxInFlight,
+        perOrigin: amount.perOrigin === undefined ? undefined : perOrigin,
+      });
+      this.held.set(batch, plus(share, loan));
+      left = minus(left, loan);
     }
     this.pool = plus(this.pool, left);
     if (mayLend) this.lend(running);

@@ -10,7 +10,7 @@ import { batchStatusesByPrefix } from "../views/gatherStatus";
 /**
  * The counts of a large gather's batches, from their custom statuses (one instance query by the run's batch id
  * prefix), for the parent's cross-batch decisions (gather/census.ts). A few bytes a batch. For an agreement quorum
- * (`votes` asked) also the running batches' votes, summed: at most 2 × VOTES_SHOWN digests. Nothing when the host gives
+ * (`votes` asked) also the running batches' votes, batch by batch, for at most 2 × VOTES_SHOWN digests. Nothing when the host gives
  * no local endpoint to query, or the query fails: the parent then decides as its batches end, as before.
  */
 async function censusBatches(input: CensusBatchesInput, context: InvocationContext): Promise<BatchCounts[] | CensusRead> {

@@ -11,6 +11,7 @@
  * adds its own count of each. A batch showing only its leaders may leave a digest out: the sum is a lower bound, so
  * the census may decide later than it could, never wrongly.
  */
+import { batchNumberOf } from "./instanceIds";
 import { quorumReached, toleranceExceeded, type Decision, type GatherPolicy } from "./policy";
 
 /** How soon after its start a parent that needs it first reads its batches' counts. */
@@ -136,7 +137,7 @@ function votesOf(value: unknown): Votes {
 export function batchCountsOf(prefix: string, statuses: readonly BatchStatus[]): BatchCounts[] {
   const counts: BatchCounts[] = [];
   for (const status of statuses) {
-    const batch = status.instanceId?.startsWith(prefix) ? Number(status.instanceId.slice(prefix.length)) : Number.NaN;
+    const batch = batchNumberOf(prefix, status.instanceId);
     const shown = batchStatusCounts(status);
     if (Number.isSafeInteger(batch) && shown) counts.push([batch, shown.succeeded, shown.failed]);
   }
@@ -165,7 +166,7 @@ export function waitingBatches(
   const wanted = new Set(running);
   const waiting: [number, number][] = [];
   for (const status of statuses) {
-    const batch = status.instanceId?.startsWith(prefix) ? Number(status.instanceId.slice(prefix.length)) : Number.NaN;
+    const batch = batchNumberOf(prefix, status.instanceId);
     const progress = status.customStatus as { phase?: unknown; waiting?: unknown } | null;
     if (!wanted.has(batch) || status.runtimeStatus !== "Running" || progress?.phase !== "gathering") continue;
     if (Number.isSafeInteger(progress.waiting)) waiting.push([batch, progress.waiting as number]);
@@ -174,6 +175,11 @@ export function waitingBatches(
 }
 
 const ENDED = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
+
+/** An instance that has ended, whatever way (durable runtime statuses). */
+export function hasEnded(runtimeStatus: string | undefined): boolean {
+  return ENDED.has(runtimeStatus ?? "");
+}
 
 /**
  * The votes of the batches still running (ids `prefix` + number), batch by batch, for the digests `asked` (the
@@ -184,9 +190,9 @@ export function runningVotes(prefix: string, statuses: readonly BatchStatus[], a
   const running: [number, Votes][] = [];
   const sums = new Map<string, number>();
   for (const status of statuses) {
-    const batch = status.instanceId?.startsWith(prefix) ? Number(status.instanceId.slice(prefix.length)) : Number.NaN;
+    const batch = batchNumberOf(prefix, status.instanceId);
     const votes = batchStatusCounts(status)?.votes ?? [];
-    if (!Number.isSafeInteger(batch) || ENDED.has(status.runtimeStatus ?? "") || votes.length === 0) continue;
+    if (!Number.isSafeInteger(batch) || hasEnded(status.runtimeStatus) || votes.length === 0) continue;
     running.push([batch, votes]);
     for (const [digest, count] of votes) sums.set(digest, (sums.get(digest) ?? 0) + count);
   }

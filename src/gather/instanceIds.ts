@@ -67,6 +67,11 @@ export function batchInstanceId(instanceId: string, prefix: string | undefined, 
   return `${runBatchPrefix(instanceId, prefix)}${batch}`;
 }
 
+/** The number of the batch `instanceId` names among a run's (`prefix`: runBatchPrefix), NaN when it names none. */
+export function batchNumberOf(prefix: string, instanceId: string | undefined): number {
+  return instanceId?.startsWith(prefix) ? Number(instanceId.slice(prefix.length)) : Number.NaN;
+}
+
 /** The prefix a batch's instance id was made from (batchInstanceId): its run's batches all share it. */
 export function batchIdPrefixOf(batchId: string): string {
   return batchId.replace(/\d+$/, "");

@@ -252,7 +252,7 @@ export function slotShare(spec: ConcurrencySpec, slot: number, slots: number): C
 /**
  * How a pool of window share (what batches that ended held, once no batch is left to start) is lent to the running
  * batches: one unit of maxInFlight at a time to the batch with the most calls still waiting for a slot beyond what it
- * was lent already (ties: the lower batch), none to a batch with none waiting; perOrigin units likewise, among the
+ * was lent already (ties: the one lent less, then the lower batch), none to a batch with none waiting; perOrigin units likewise, among the
  * batches lent maxInFlight (or, without maxInFlight, among those waiting). Returns [batch, maxInFlight, perOrigin]
  * loans, in batch order; what is not lent stays in the pool.
  */

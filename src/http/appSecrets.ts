@@ -22,8 +22,8 @@ export interface SecretSpec {
  * An app setting the app needs is not set (in Azure: infra/ sets it), or its value is not one the app can use. The HTTP
  * routes answer 500 naming it.
  */
-export class MissingAppSetting extends Error {
-  override readonly name = "MissingAppSetting";
+export class AppSettingError extends Error {
+  override readonly name = "AppSettingError";
   constructor(
     readonly setting: string,
     problem = "is not set: infra/ sets it in Azure; under func start or npm start the app generates one",
@@ -55,7 +55,7 @@ async function resolve(spec: SecretSpec, store: () => PayloadStore, env: NodeJS.
   const value = env[spec.setting]?.trim();
   if (value) return decodeSetting(spec, value);
   if (env.AZURE_FUNCTIONS_ENVIRONMENT !== "Development") {
-    throw new MissingAppSetting(spec.setting);
+    throw new AppSettingError(spec.setting);
   }
   // Put-if-absent: the first writer wins, everyone reads the stored value.
   const payloads = store();
@@ -69,7 +69,7 @@ function decodeSetting(spec: SecretSpec, value: string): Uint8Array {
   try {
     return spec.decode(value);
   } catch (error) {
-    throw new MissingAppSetting(spec.setting, `is not usable: it ${(error as Error).message}`);
+    throw new AppSettingError(spec.setting, `is not usable: it ${(error as Error).message}`);
   }
 }
 

@@ -5,7 +5,7 @@
 import { app, type HttpHandler } from "@azure/functions";
 import * as df from "durable-functions";
 import { errorBody } from "../gather/errors";
-import { MissingAppSetting } from "./appSecrets";
+import { AppSettingError } from "./appSecrets";
 import { jsonResponse } from "./responses";
 
 export function gatherApi(
@@ -15,19 +15,19 @@ export function gatherApi(
   handler: HttpHandler,
   authLevel: "function" | "anonymous" = "function",
 ): void {
-  app.http(name, { route, methods: [method], authLevel, extraInputs: [df.input.durableClient()], handler: namingMissingSettings(handler) });
+  app.http(name, { route, methods: [method], authLevel, extraInputs: [df.input.durableClient()], handler: namingSettingProblems(handler) });
 }
 
 /**
- * A missing app setting answers 500 with a body that names it (and is logged), rather than the host's bare 500: the
+ * A missing or unusable app setting answers 500 with a body that names it (and is logged), rather than the host's bare 500: the
  * operator sees what to set. Any other error goes to the host as before.
  */
-function namingMissingSettings(handler: HttpHandler): HttpHandler {
+function namingSettingProblems(handler: HttpHandler): HttpHandler {
   return async (request, context) => {
     try {
       return await handler(request, context);
     } catch (error) {
-      if (!(error instanceof MissingAppSetting)) throw error;
+      if (!(error instanceof AppSettingError)) throw error;
       context.error(error.message);
       return jsonResponse(500, errorBody("misconfigured", error.message));
     }

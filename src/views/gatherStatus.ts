@@ -12,7 +12,7 @@
 import type { DurableOrchestrationStatus } from "durable-functions";
 import { instancesPage } from "./gatherList";
 import { batchPrefixOf, isActive } from "../durable/client";
-import { batchStatusCounts, type BatchStatus } from "../gather/census";
+import { batchStatusCounts, hasEnded, type BatchStatus } from "../gather/census";
 import type { Counts, GatherProgress, OrchestrationInput } from "../gather/types";
 import { endedUnsettled, progressOf } from "../http/progress";
 
@@ -142,9 +142,7 @@ export function batchStates(
   return entry.states;
 }
 
-const ENDED = new Set(["Completed", "Failed", "Terminated", "Canceled"]);
-
 /** Done, or ended. A status the query does not give counts as gathering: the check may save calls, never lose one. */
 function hasStopped({ runtimeStatus, customStatus }: BatchStatus): boolean {
-  return ENDED.has(runtimeStatus ?? "") || (customStatus as Partial<GatherProgress> | null)?.phase === "done";
+  return hasEnded(runtimeStatus) || (customStatus as Partial<GatherProgress> | null)?.phase === "done";
 }

@@ -22,6 +22,15 @@ const retry = (maxAttempts: number, firstRetryIntervalMs = 1000, extra: Partial<
   backoffCoefficient: 1,
   ...extra,
 });
+/** Waits until each of these batches has one answer (its status shows it). */
+async function batchesAnswered(h: OrchestrationHost, batches: number[]): Promise<void> {
+  for (const batch of batches)
+    await h.until(
+      async () => ((await h.status(`g1~batch-${batch}`))?.customStatus as { succeeded?: number } | null)?.succeeded === 1,
+      `batch ${batch}'s answer`,
+    );
+}
+
 const statuses = (result: GatherResult) => Object.fromEntries(result.responses!.map((r) => [r.recipientId, [r.status, r.attempts]]));
 
 /** Each recipient's call appears once per attempt in the actions the host received. */
@@ -404,11 +413,7 @@ describe("failure tolerance", () => {
         censusMs: 2000,
       }),
     );
-    for (const batch of [0, 1, 2])
-      await h.until(
-        async () => ((await h.status(`g1~batch-${batch}`))?.customStatus as { succeeded?: number } | null)?.succeeded === 1,
-        `batch ${batch}'s answer`,
-      );
+    await batchesAnswered(h, [0, 1, 2]);
     await h.advance(2000, 1);
     await closed(h);
     const result = await h.result();
@@ -431,11 +436,7 @@ describe("failure tolerance", () => {
         censusVotes: true,
       }),
     );
-    for (const batch of [0, 1, 2, 3])
-      await h.until(
-        async () => ((await h.status(`g1~batch-${batch}`))?.customStatus as { succeeded?: number } | null)?.succeeded === 1,
-        `batch ${batch}'s answer`,
-      );
+    await batchesAnswered(h, [0, 1, 2, 3]);
     // Each batch shows its votes: one digest, one answer.
     expect((await h.status("g1~batch-0")).customStatus).toMatchObject({ votes: [[expect.any(String), 1]] });
     await h.advance(2000, 1);
@@ -464,11 +465,7 @@ describe("failure tolerance", () => {
         censusVotes: true,
       }),
     );
-    for (const batch of [0, 1])
-      await h.until(
-        async () => ((await h.status(`g1~batch-${batch}`))?.customStatus as { succeeded?: number } | null)?.succeeded === 1,
-        `batch ${batch}'s answer`,
-      );
+    await batchesAnswered(h, [0, 1]);
     h.afterCensusRead = async () => {
       h.release("b");
       await h.until(async () => ((await h.status()).customStatus as { succeeded?: number } | null)?.succeeded === 2, "batch 0 merged");
@@ -498,11 +495,7 @@ describe("failure tolerance", () => {
           ...(censusVotes ? { censusVotes } : {}),
         }),
       );
-      for (const batch of [0, 1, 2])
-        await h.until(
-          async () => ((await h.status(`g1~batch-${batch}`))?.customStatus as { succeeded?: number } | null)?.succeeded === 1,
-          `batch ${batch}'s answer`,
-        );
+      await batchesAnswered(h, [0, 1, 2]);
       await h.advance(10_000, 1);
       const result = await h.result();
       if (censusVotes) expect(h.censuses).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 /** Capability tokens of answer URLs (src/http/answerTokens.ts). */
-import { MissingAppSetting, resetAppSecrets } from "../../src/http/appSecrets";
+import { AppSettingError, resetAppSecrets } from "../../src/http/appSecrets";
 import { answerToken, answerTokenKey, GENERATED_KEY_BLOB, tokenMatches, withToken } from "../../src/http/answerTokens";
 import { MemoryPayloadStore } from "../../src/payload";
 
@@ -59,7 +59,7 @@ describe("answer tokens", () => {
   test("a value too short: the same error kind, naming the setting and what is wrong (the routes answer 500 misconfigured)", async () => {
     const store = new MemoryPayloadStore();
     const refused = answerTokenKey(() => store, { ANSWER_TOKEN_SECRET: "short" });
-    await expect(refused).rejects.toBeInstanceOf(MissingAppSetting);
+    await expect(refused).rejects.toBeInstanceOf(AppSettingError);
     await expect(refused).rejects.toThrow(/^App setting ANSWER_TOKEN_SECRET is not usable: it must be at least \d+ characters long$/);
   });
 });
