@@ -241,9 +241,17 @@ function watch(id) {
   Object.assign(state, { id, status: null, offset: 0, lastTable: 0, lastHistogram: 0 });
   const saved = sessionStorage.getItem(`sg.body.${id}`);
   state.body = saved ? JSON.parse(saved) : null;
-  $("#watch").hidden = false;
+  // Nothing of the gather watched before may show under this id, data-done least of all.
+  const watched = $("#watch");
+  watched.hidden = false;
+  watched.dataset.id = id;
+  delete watched.dataset.done;
   setText("#gather-id", id);
-  for (const s of ["#action-state", "#answer-state", "#aggregate"]) setText(s, "");
+  for (const s of ["#action-state", "#answer-state", "#aggregate", "#counts"]) setText(s, "");
+  for (const s of ["#runtime-status", "#phase", "#deadline", "#policy", "#outcome", "#closed-by"]) setText(s, "—");
+  for (const s of ["#runtime-status", "#outcome"]) $(s).className = "";
+  for (const s of ["#progress .ok", "#progress .bad"]) $(s).style.width = "0";
+  $("#redrive").hidden = true;
   $("#responses tbody").textContent = "";
   $("#histogram").textContent = "";
   for (const row of document.querySelectorAll("#recent tbody tr")) row.classList.toggle("current", row.dataset.id === id);
@@ -251,11 +259,12 @@ function watch(id) {
   state.timer = setInterval(poll, POLL_MS);
 }
 
-let polling = false;
+// The id being polled: a poll of the gather watched before must not hold back this one's.
+let polling = null;
 async function poll() {
-  if (polling || !state.id) return;
-  polling = true;
+  if (!state.id || polling === state.id) return;
   const id = state.id;
+  polling = id;
   try {
     const status = await api("GET", gatherPath(id));
     if (id !== state.id) return;
@@ -273,16 +282,18 @@ async function poll() {
       state.lastHistogram = now;
       await renderHistogram();
     }
+    if (id !== state.id) return; // switched while the answers loaded: the timer is the new gather's
     if (done) {
       clearInterval(state.timer);
       $("#watch").dataset.done = "true";
       void refreshRecent();
     } else delete $("#watch").dataset.done;
   } catch (error) {
+    if (id !== state.id) return;
     setText("#action-state", error.message);
     if (error.status === 404) clearInterval(state.timer);
   } finally {
-    polling = false;
+    if (polling === id) polling = null;
   }
 }
 

@@ -18,6 +18,8 @@ const ARTIFACTS = path.join(repoRoot, "test", "ui", "artifacts");
 if (!haveChromium && !process.env.CI) {
   console.warn(`test/ui skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this suite fails instead.`);
 }
+/** The page has this gather's final state: data-done is set only for the gather data-id names. */
+const doneWith = (id: string) => `#watch[data-id="${id}"][data-done=true]`;
 const maybe = haveChromium || process.env.CI ? describe : describe.skip;
 
 maybe("the gather page", () => {
@@ -143,11 +145,52 @@ maybe("the gather page", () => {
     });
     await pollUntil(target, id, (s) => s.runtimeStatus === "Completed");
     await page.goto(`${target.baseUrl}/api/ui#${id}`);
-    await page.waitForSelector("#watch[data-done=true]", { timeout: 20_000 });
+    await page.waitForSelector(doneWith(id), { timeout: 20_000 });
     expect(await page.textContent("#policy")).toBe(
       "all, deadline 10000 ms, collect, at most 5 at once, closes past 1 failure, close event on close",
     );
     expect(await page.textContent("#closed-by")).toMatch(/; close event delivered \(1 attempt, HTTP 204\)$/);
+  });
+
+  test("switching gathers while the page still loads the last one's answers: the new one is watched to its end", async () => {
+    const finished = uniqueId("page-switch-from");
+    const running = uniqueId("page-switch-to");
+    await client.start({ id: finished, request: {}, recipients: [{ id: "a", simulate: { value: 1 } }] });
+    await pollUntil(target, finished, (s) => s.runtimeStatus === "Completed");
+    await client.start({
+      id: running,
+      request: {},
+      recipients: [
+        { id: "x", simulate: { latencyMs: 1500, value: 2 } },
+        { id: "y", simulate: { latencyMs: 1500, value: 3 } },
+      ],
+    });
+    // Hold the finished gather's answers until the page has switched to the running one.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const answersOfFinished = (url: URL) => url.pathname.endsWith(`/${finished}/responses`);
+    let asked = 0;
+    await page.route(answersOfFinished, async (route) => {
+      asked++;
+      await held;
+      await route.continue();
+    });
+    try {
+      await page.goto(`${target.baseUrl}/api/ui#${finished}`);
+      for (let waited = 0; asked === 0 && waited < 10_000; waited += 50) await page.waitForTimeout(50);
+      expect(asked).toBeGreaterThan(0);
+      await page.goto(`${target.baseUrl}/api/ui#${running}`);
+      await page.waitForSelector(`#gather-id:text-is("${running}")`);
+      release();
+      await page.waitForSelector(doneWith(running), { timeout: 20_000 });
+      expect(await page.textContent("#counts")).toBe("2 recipients: succeeded 2, failed 0, pending 0, timed out 0, abandoned 0");
+      expect(await page.$$eval("#responses tbody tr", (trs) => trs.map((tr) => tr.getAttribute("data-recipient")))).toEqual(["x", "y"]);
+    } finally {
+      release();
+      await page.unroute(answersOfFinished);
+    }
+    await client.delete(finished);
+    await client.delete(running);
   });
 
   test("a gather delivering its close event says so, then shows its result once delivered", async () => {
@@ -156,10 +199,14 @@ maybe("the gather page", () => {
     const id = uniqueId("page-notifying");
     await client.start({ id, request: {}, recipients: [{ id: "a", simulate: { value: 1 } }], onClose: { url: `${receiver.url}/hooks` } });
     await page.goto(`${target.baseUrl}/api/ui#${id}`);
+    // Switching from the finished gather of the test before: nothing of it shows under this id.
+    await page.waitForSelector(`#gather-id:text-is("${id}")`);
+    expect(await page.getAttribute("#watch", "data-done")).toBeNull();
+    expect(await page.textContent("#policy")).not.toContain("at most 5 at once");
     await page.waitForSelector('#closed-by:text-matches("^closed: its result is written; delivering its close event")', {
       timeout: 10_000,
     });
-    await page.waitForSelector("#watch[data-done=true]", { timeout: 20_000 });
+    await page.waitForSelector(doneWith(id), { timeout: 20_000 });
     expect(await page.textContent("#closed-by")).toMatch(/; close event delivered \(2 attempts, HTTP 200\)$/);
   });
 
@@ -231,7 +278,7 @@ maybe("the gather page", () => {
       await page.waitForSelector(`#answer-state:text-is("${shown}")`);
       await page.$eval("#answer-state", (state) => (state.textContent = ""));
     }
-    await page.waitForSelector("#watch[data-done=true]", { timeout: 20_000 });
+    await page.waitForSelector(doneWith(id), { timeout: 20_000 });
     const status = await client.get(id);
     expect(status.result?.aggregate).toMatchObject({ kind: "best", recipientId: "bidder-2", value: { price: 90 } });
     expect(JSON.parse((await page.textContent("#aggregate"))!)).toEqual(status.result!.aggregate);
@@ -268,7 +315,7 @@ maybe("the gather page", () => {
     );
     await page.click("#start-button");
     await page.waitForSelector(`#gather-id:text-is("${id}")`);
-    // The button shows once the page has this gather's result (data-done may still be the previous gather's).
+    await page.waitForSelector(doneWith(id), { timeout: 15_000 });
     await page.waitForSelector("#redrive", { state: "visible", timeout: 15_000 });
     down = false;
     await page.click("#redrive");
