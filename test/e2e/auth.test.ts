@@ -10,12 +10,11 @@ import {
   postJson,
   recipientServer,
   request,
-  startHostProcess,
   startOk,
   uniqueId,
   useTarget,
+  withHost,
   type AnyJson,
-  type HostProcess,
 } from "./harness";
 
 const target = useTarget();
@@ -142,10 +141,8 @@ const withToken = (url: string, token: string) => {
 
 (ownsHost ? describe : describe.skip)("the list route never leaves the app", () => {
   test("with WEBSITE_HOSTNAME and PUBLIC_BASE_URL naming a port that refuses connections, listing still works", async () => {
-    let host: HostProcess | undefined;
-    try {
-      // Port 9 (discard) on loopback: nothing listens there, so any call to the public URLs would fail.
-      host = await startHostProcess({ env: { WEBSITE_HOSTNAME: "127.0.0.1:9", PUBLIC_BASE_URL: "http://127.0.0.1:9" } });
+    // Port 9 (discard) on loopback: nothing listens there, so any call to the public URLs would fail.
+    await withHost({ env: { WEBSITE_HOSTNAME: "127.0.0.1:9", PUBLIC_BASE_URL: "http://127.0.0.1:9" } }, async (host) => {
       const site = { baseUrl: host.url };
       const started = await startOk(site, { request: 1, recipients: [{ id: "a", simulate: { value: 1 } }] });
       expect(new URL(started.body.statusQueryGetUri).host).toBe("127.0.0.1:9");
@@ -154,18 +151,14 @@ const withToken = (url: string, token: string) => {
       expect(listed.status).toBe(200);
       const body = (await listed.json()) as AnyJson;
       expect(body.items.map((i: AnyJson) => i.id)).toContain(started.id);
-    } finally {
-      await host?.stop();
-    }
+    });
   });
 });
 
 (ownsHost ? describe : describe.skip)("an app setting the token routes need, missing in Azure", () => {
   test("without ANSWER_TOKEN_SECRET outside Development, the answers route answers 500 naming it (not a bare 500)", async () => {
-    let host: HostProcess | undefined;
-    try {
-      // Outside Development the app never generates the secret: infra/ sets it in Azure.
-      host = await startHostProcess({ env: { AZURE_FUNCTIONS_ENVIRONMENT: "Production", ANSWER_TOKEN_SECRET: "" } });
+    // Outside Development the app never generates the secret: infra/ sets it in Azure.
+    await withHost({ env: { AZURE_FUNCTIONS_ENVIRONMENT: "Production", ANSWER_TOKEN_SECRET: "" } }, async (host) => {
       const site = { baseUrl: host.url };
       const started = await startOk(site, { request: 1, recipients: [{ id: "a", simulate: { value: 1 } }] });
       const res = await fetch(`${host.url}/api/scatter-gather/${started.id}/answers?token=x`, {
@@ -178,8 +171,6 @@ const withToken = (url: string, token: string) => {
         code: "misconfigured",
         message: expect.stringMatching(/^App setting ANSWER_TOKEN_SECRET is not set/),
       });
-    } finally {
-      await host?.stop();
-    }
+    });
   });
 });

@@ -111,6 +111,20 @@ export async function startHostProcess(
   return host;
 }
 
+/**
+ * A host of its own for one test (other app settings than the file's host): started, handed to `use`,
+ * stopped whatever happens, and its data directory removed unless the caller gave one.
+ */
+export async function withHost<T>(opts: Parameters<typeof startHostProcess>[0], use: (host: HostProcess) => Promise<T>): Promise<T> {
+  const host = await startHostProcess(opts);
+  try {
+    return await use(host);
+  } finally {
+    await host.stop();
+    if (!opts?.dataDir) fs.rmSync(host.dataDir, { recursive: true, force: true });
+  }
+}
+
 export async function waitForRunning(baseUrl: string, timeoutMs = 30_000): Promise<void> {
   const t0 = Date.now();
   let last: string;

@@ -3,16 +3,14 @@
  * batches' ends, and never goes back when the gather closes early; and the status shows the policy the gather
  * runs under.
  */
-import { keyedFetch, ownsHost, sleep, startHostProcess, startOk, uniqueId, type AnyJson, type HostProcess } from "./harness";
+import { keyedFetch, ownsHost, sleep, startOk, uniqueId, withHost, type AnyJson } from "./harness";
 
 jest.setTimeout(120_000);
 
 (ownsHost ? test : test.skip)(
   "1,000 simulated recipients in batches of 100 answering over 10 s: succeeded is never 2 s behind the answers, never decreases",
   async () => {
-    let host: HostProcess | undefined;
-    try {
-      host = await startHostProcess({ env: { FANOUT_BATCH_SIZE: "100" } });
+    await withHost({ env: { FANOUT_BATCH_SIZE: "100" } }, async (host) => {
       const site = { baseUrl: host.url };
       const id = uniqueId("live");
       const recipients = Array.from({ length: 1000 }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: (i * 10) % 10_000, value: i } }));
@@ -46,18 +44,14 @@ jest.setTimeout(120_000);
       }
       // It did move between batches' ends: some sample shows a count that is not a multiple of the batch size.
       expect(samples.some((s) => s.succeeded % 100 !== 0)).toBe(true);
-    } finally {
-      await host?.stop();
-    }
+    });
   },
 );
 
 (ownsHost ? test : test.skip)(
   "a large gather that closes early keeps what its open batches had: succeeded never decreases, only pending recipients are abandoned",
   async () => {
-    let host: HostProcess | undefined;
-    try {
-      host = await startHostProcess({ env: { FANOUT_BATCH_SIZE: "100" } });
+    await withHost({ env: { FANOUT_BATCH_SIZE: "100" } }, async (host) => {
       const id = uniqueId("early");
       // Batches 0 and 1 end at ~2 s and ~2.5 s and reach the quorum; batch 2 has 90 answers by then, 10 never come.
       const latencyOf = (i: number) => (i < 100 ? 1500 : i < 200 ? 2000 : i < 290 ? 200 : 60_000) + (i % 10) * 50;
@@ -82,8 +76,6 @@ jest.setTimeout(120_000);
       expect(Date.parse(status.result.closedAt) - Date.parse(status.result.startedAt)).toBeLessThan(30_000);
       const page = (await (await keyedFetch(`${host.url}/api/scatter-gather/${id}/responses?offset=200&limit=100`)).json()) as AnyJson;
       expect(page.items.map((r: AnyJson) => r.status)).toEqual([...Array(90).fill("succeeded"), ...Array(10).fill("abandoned")]);
-    } finally {
-      await host?.stop();
-    }
+    });
   },
 );

@@ -7,18 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import {
-  ownsHost,
-  pollUntil,
-  pollUntilDone,
-  postJson,
-  request,
-  startHostProcess,
-  startOk,
-  uniqueId,
-  type AnyJson,
-  type HostProcess,
-} from "./harness";
+import { ownsHost, pollUntil, pollUntilDone, postJson, request, startOk, uniqueId, withHost, type AnyJson } from "./harness";
 
 const LIMIT = 524_288;
 
@@ -60,11 +49,8 @@ function histories(dir: string): Map<string, Buffer> {
 (ownsHost ? test : test.skip)(
   "15,000 recipients, 5,000 failed, redriven: every durable payload under 512 KiB",
   async () => {
-    let host: HostProcess | undefined;
-    try {
-      host = await startHostProcess({
-        env: { MAX_RECIPIENTS: "15000", MAX_REQUEST_BYTES: "4194304", LOCAL_HOST_MAX_PAYLOAD_BYTES: String(LIMIT) },
-      });
+    const env = { MAX_RECIPIENTS: "15000", MAX_REQUEST_BYTES: "4194304", LOCAL_HOST_MAX_PAYLOAD_BYTES: String(LIMIT) };
+    await withHost({ env }, async (host) => {
       const site = { baseUrl: host.url };
       const id = `${uniqueId("redrive-15k")}-`.padEnd(100, "x");
       const N = 15_000;
@@ -100,10 +86,7 @@ function histories(dir: string): Map<string, Buffer> {
       expect(largest.bytes).toBeLessThan(LIMIT);
       // The redrive's own payloads grow with the 5,000 it runs, not with the 15,000 of the gather.
       expect(ofRedrive.bytes).toBeLessThan(largest.bytes / 2);
-    } finally {
-      await host?.stop();
-      if (host) fs.rmSync(host.dataDir, { recursive: true, force: true });
-    }
+    });
   },
   420_000,
 );

@@ -13,11 +13,10 @@ import {
   recipientServer,
   runGather,
   startOk,
-  startHostProcess,
   uniqueId,
   useTarget,
+  withHost,
   type AnyJson,
-  type HostProcess,
 } from "./harness";
 
 const target = useTarget();
@@ -108,9 +107,7 @@ describe("public URLs come from configuration, never from the Host header", () =
   });
 
   (ownsHost ? test : test.skip)("PUBLIC_BASE_URL replaces the origin of every public URL", async () => {
-    let host: HostProcess | undefined;
-    try {
-      host = await startHostProcess({ env: { PUBLIC_BASE_URL: "https://gather.example.com" } });
+    await withHost({ env: { PUBLIC_BASE_URL: "https://gather.example.com" } }, async (host) => {
       const bidder = await recipientServer(() => ({ json: { ok: true } }));
       const id = uniqueId("public");
       const answer = await rawPost(
@@ -125,17 +122,13 @@ describe("public URLs come from configuration, never from the Host header", () =
       expect(bidder.calls[0].body.respondUrl).toMatch(
         new RegExp(`^https://gather\\.example\\.com/api/scatter-gather/${id}/answers\\?token=`),
       );
-    } finally {
-      await host?.stop();
-    }
+    });
   });
 });
 
 describe("instance ids", () => {
   (ownsHost ? test : test.skip)("a client's instance named like a batch does not collide with the gather's batches", async () => {
-    let host: HostProcess | undefined;
-    try {
-      host = await startHostProcess({ env: { FANOUT_BATCH_SIZE: "2" } });
+    await withHost({ env: { FANOUT_BATCH_SIZE: "2" } }, async (host) => {
       const site = { baseUrl: host.url };
       const id = uniqueId("x");
       // The trial: start "<id>:batch:0" (a valid user id) first and keep it running...
@@ -156,17 +149,13 @@ describe("instance ids", () => {
       });
       expect(refused.status).toBe(400);
       expect(((await refused.json()) as AnyJson).error.details[0].path).toBe("id");
-    } finally {
-      await host?.stop();
-    }
+    });
   });
 });
 
 describe("auction answer cap", () => {
   (ownsHost ? test : test.skip)("without expected, an auction takes at most MAX_RECIPIENTS answers, then closes", async () => {
-    let host: HostProcess | undefined;
-    try {
-      host = await startHostProcess({ env: { MAX_RECIPIENTS: "3" } });
+    await withHost({ env: { MAX_RECIPIENTS: "3" } }, async (host) => {
       const { id } = await startOk({ baseUrl: host.url }, { request: 1, auction: {}, completion: { timeoutMs: 60_000 } });
       for (let i = 0; i < 5; i++) {
         await keyedFetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}/raiseEvent/response`, {
@@ -178,9 +167,7 @@ describe("auction answer cap", () => {
       const status = await pollUntil({ baseUrl: host.url }, id, (s) => s.runtimeStatus !== "Running", 20_000);
       expect(status.result).toMatchObject({ closedBy: "all-responded", counts: { total: 3, succeeded: 3 } });
       expect(status.result.responses.map((r: AnyJson) => r.recipientId)).toEqual(["r0", "r1", "r2"]);
-    } finally {
-      await host?.stop();
-    }
+    });
   });
 });
 

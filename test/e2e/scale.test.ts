@@ -5,18 +5,7 @@
  * allow (15,000 recipients, an id of the longest accepted length) started twice, on a host that refuses ids
  * over 100 characters and sub-orchestrations whose id exists and still runs, as the backends do.
  */
-import {
-  listInstanceIds,
-  ownsHost,
-  pollUntilDone,
-  startHostProcess,
-  startOk,
-  uniqueId,
-  useTarget,
-  type AnyJson,
-  type HostProcess,
-  type Target,
-} from "./harness";
+import { listInstanceIds, ownsHost, pollUntilDone, startOk, uniqueId, useTarget, withHost, type AnyJson, type Target } from "./harness";
 
 const target = useTarget();
 jest.setTimeout(90_000);
@@ -112,9 +101,7 @@ async function batchIdsOf(site: Target, id: string): Promise<string[]> {
 (ownsHost ? test : test.skip)(
   "15,000 recipients under an id of 100 characters, then the same id again: both complete",
   async () => {
-    let host: HostProcess | undefined;
-    try {
-      host = await startHostProcess({ env: { MAX_RECIPIENTS: "15000" } });
+    await withHost({ env: { MAX_RECIPIENTS: "15000" } }, async (host) => {
       const site = { baseUrl: host.url };
       const id = `${uniqueId("longest")}-`.padEnd(100, "x");
       const N = 15_000;
@@ -130,9 +117,7 @@ async function batchIdsOf(site: Target, id: string): Promise<string[]> {
       expect(batches).toHaveLength(120);
       for (const batchId of batches) expect(batchId.length).toBeLessThanOrEqual(100);
       expect(new Set(batches.map((b) => b.replace(/-\d+$/, ""))).size).toBe(2);
-    } finally {
-      await host?.stop();
-    }
+    });
   },
   300_000,
 );
