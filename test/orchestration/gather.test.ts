@@ -763,15 +763,9 @@ describe("timers inside every backend's limit", () => {
       gatherInput({ recipients, completion, aggregate, retry: spec, fanoutBatchSize: 2, batchIdPrefix: batchIdPrefix("g1", "run-1") }),
     );
     // Jump the fake clock from one armed timer to the next until the gather ends, each time once the
-    // activities and episodes of the last jump have settled (the armed timers stop changing).
+    // activities and episodes of the last jump have settled.
     for (let step = 0; step < 200 && (await h.status()).runtimeStatus !== "Completed"; step++) {
-      let armed = "";
-      for (let quiet = 0; quiet < 5;) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        const now = `${h.clock.dueTimes().join()}|${h.calls.length}`;
-        quiet = now === armed ? quiet + 1 : 0;
-        armed = now;
-      }
+      await h.settled();
       const due = h.clock.dueTimes();
       if (due.length > 0) h.clock.advance(Math.max(0, Math.min(...due) - h.clock.now()));
     }

@@ -31,7 +31,7 @@ import type {
 import { batchInstanceId, runBatchPrefix } from "../../src/gather/instanceIds";
 import { readCensus } from "../../src/gather/census";
 import { lend } from "../../src/functions/lendShares";
-import { historyOf, makeHarness, shape, until, type Harness } from "../../tools/local-host/engine/test-support";
+import { historyOf, isIdle, makeHarness, shape, until, type Harness } from "../../tools/local-host/engine/test-support";
 import type { HistoryEvent, InstanceStatus } from "../../tools/local-host/engine/types";
 
 // The library's own Orchestrator class, what app.orchestration registers.
@@ -220,6 +220,14 @@ export class OrchestrationHost {
   /** Waits until a condition on the host holds (episodes and activities run asynchronously). */
   until(condition: () => boolean | Promise<boolean>, what = "condition"): Promise<void> {
     return until(condition, 10_000, what);
+  }
+
+  /**
+   * Waits until the engine has nothing to do but wait for the fake clock: no episode, activity or child start running
+   * or waiting. (A call held until the test releases it keeps the engine busy.)
+   */
+  settled(): Promise<void> {
+    return until(() => isIdle(this.harness), 10_000, "the engine to settle");
   }
 
   /** Waits for `n` armed durable timers, then moves the fake clock. */

@@ -36,6 +36,11 @@ export class Engine implements DurableEngine {
     return this.hub.stop();
   }
 
+  /** No episode, activity or child start running or waiting (task-hub.ts `idle`): for tests on a fake clock. */
+  get idle(): boolean {
+    return this.hub.idle;
+  }
+
   // ---------------------------------------------------------------- client operations
 
   async startNew(orchestratorName: string, instanceId: string, input: unknown): Promise<InstanceStatus> {

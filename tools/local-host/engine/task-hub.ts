@@ -54,6 +54,8 @@ export class TaskHub {
   private readonly orchestrations: OrchestrationProcessor;
   private readonly timers: TimerSet;
   private readonly completionWaiters = new Map<string, Set<() => void>>();
+  /** Sub-orchestrations being created (outside the two loops until their first episode is queued). */
+  private childrenStarting = 0;
   private started = false;
   /** Bumped by stop(): callbacks of an older generation (in-flight work) are ignored. */
   private generation = 0;
@@ -112,6 +114,16 @@ export class TaskHub {
       {
         onError: (work, e) => this.log("error", `Durable engine: activity '${work.name}' failed internally: ${errorParts(e).stack ?? e}`),
       },
+    );
+  }
+
+  /**
+   * Nothing left to do until a timer fires or a client acts: no episode or activity running or waiting, no child
+   * being created. What a test on a fake clock waits for before it moves the clock.
+   */
+  get idle(): boolean {
+    return (
+      this.episodes.running + this.episodes.waiting + this.activityLoop.running + this.activityLoop.waiting + this.childrenStarting === 0
     );
   }
 
@@ -285,9 +297,12 @@ export class TaskHub {
         break;
       case "subOrchestration": {
         const inst = this.instances.get(instanceId)!;
-        void this.startSubOrchestration(inst, executionId, work.id, work.name, work.instanceId, work.input).catch((e) =>
-          this.log("error", `Durable engine: could not start sub-orchestration '${work.instanceId}': ${errorParts(e).message}`),
-        );
+        this.childrenStarting++;
+        void this.startSubOrchestration(inst, executionId, work.id, work.name, work.instanceId, work.input)
+          .catch((e) =>
+            this.log("error", `Durable engine: could not start sub-orchestration '${work.instanceId}': ${errorParts(e).message}`),
+          )
+          .finally(() => this.childrenStarting--);
         break;
       }
     }

@@ -86,6 +86,11 @@ export function historyOf(h: Harness, id: string): HistoryEvent[] {
   return (h.engine as unknown as Engine).historyOf(id) ?? [];
 }
 
+/** The engine has nothing to do but wait for its clock (Engine.idle). */
+export function isIdle(h: Harness): boolean {
+  return (h.engine as unknown as Engine).idle;
+}
+
 export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10000, what = "condition"): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
