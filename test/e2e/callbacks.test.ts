@@ -50,7 +50,8 @@ test("answers come later through respondUrl: value, error, forged token, second 
       { id: "silent", url, reply: "callback" },
       { id: "sync", simulate: { value: 7 } },
     ],
-    completion: { mode: "all", timeoutMs: 6_000 },
+    // Long enough for the steps below on a loaded machine (about 2 s idle): "silent" ends timedOut, the others settle.
+    completion: { mode: "all", timeoutMs: 8_000 },
   });
   await server.waitForCalls(3);
   const a = deliveryOf("a").body as AnyJson;

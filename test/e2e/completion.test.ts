@@ -73,12 +73,12 @@ describe("completion modes", () => {
   test("first: closes at the first successful answer; the others are abandoned", async () => {
     const { closedAfterMs, status } = await startAndTimeClose({
       request: { q: "first" },
-      recipients: [sim("slow", 2500, "s"), sim("fails", 0, "x", 1), sim("fast", 100, "f"), sim("slower", 3000, "t")],
+      recipients: [sim("slow", 5000, "s"), sim("fails", 0, "x", 1), sim("fast", 100, "f"), sim("slower", 5500, "t")],
       completion: { mode: "first" },
     });
     // Closed before the slow ones would have answered (their status says so too): bounds by the stragglers, not by
     // how fast this machine is (a loaded CI machine took over 1.5 s once).
-    expect(closedAfterMs).toBeLessThan(2500);
+    expect(closedAfterMs).toBeLessThan(4500);
     const r = status.result;
     expect(r).toMatchObject({ outcome: "complete", closedBy: "first-response" });
     expect(r.counts).toEqual({ total: 4, succeeded: 1, failed: 1, timedOut: 0, abandoned: 2 });
@@ -89,21 +89,21 @@ describe("completion modes", () => {
     expect(by.slower.status).toBe("abandoned");
     expect(r.responses.map((x: AnyJson) => x.recipientId)).toEqual(["slow", "fails", "fast", "slower"]);
     expect(r.aggregate).toEqual({ kind: "collect", values: { fast: "f" }, count: 1 });
-    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(2500);
+    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(4500);
   });
 
   test("quorum: closes when `quorum` answers succeeded", async () => {
     const { closedAfterMs, status } = await startAndTimeClose({
       request: {},
-      recipients: [sim("a", 50, 1), sim("b", 100, 2), sim("c", 2500, 3), sim("d", 0, 4, 1)],
+      recipients: [sim("a", 50, 1), sim("b", 100, 2), sim("c", 5000, 3), sim("d", 0, 4, 1)],
       completion: { mode: "quorum", quorum: 2 },
     });
-    expect(closedAfterMs).toBeLessThan(2500); // before c would have answered
+    expect(closedAfterMs).toBeLessThan(4500); // before c would have answered
     const r = status.result;
     expect(r).toMatchObject({ outcome: "complete", closedBy: "quorum-reached" });
     expect(r.counts).toEqual({ total: 4, succeeded: 2, failed: 1, timedOut: 0, abandoned: 1 });
     expect(byId(r).c.status).toBe("abandoned");
-    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(2500);
+    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(4500);
   });
 
   test("agreement quorum: closes when `quorum` answers carry deep-equal values (key order does not matter)", async () => {
@@ -114,27 +114,27 @@ describe("completion modes", () => {
         sim("y", 100, { verdict: "yes", score: [1, 2], meta: { a: 1, b: 2 } }),
         sim("z", 200, { verdict: "maybe" }),
         sim("w", 400, { meta: { b: 2, a: 1 }, score: [1, 2], verdict: "yes" }),
-        sim("v", 2500, { verdict: "yes", score: [1, 2], meta: { a: 1, b: 2 } }),
+        sim("v", 5000, { verdict: "yes", score: [1, 2], meta: { a: 1, b: 2 } }),
       ],
       completion: { mode: "quorum", quorum: 2, agree: true },
     });
-    expect(closedAfterMs).toBeLessThan(2500); // before v would have answered
+    expect(closedAfterMs).toBeLessThan(4500); // before v would have answered
     const r = status.result;
     expect(r).toMatchObject({ outcome: "complete", closedBy: "quorum-reached" });
     expect(r.counts).toEqual({ total: 5, succeeded: 4, failed: 0, timedOut: 0, abandoned: 1 });
     expect(byId(r).v.status).toBe("abandoned");
     expect(byId(r).w).toMatchObject({ status: "succeeded", value: { verdict: "yes", score: [1, 2], meta: { a: 1, b: 2 } } });
     expect(msBetween(r.startedAt, r.closedAt)).toBeGreaterThanOrEqual(400);
-    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(2500);
+    expect(msBetween(r.startedAt, r.closedAt)).toBeLessThan(4500);
   });
 
   test("quorum-unreachable: closes as soon as the quorum can no longer be met", async () => {
     const { closedAfterMs, status } = await startAndTimeClose({
       request: {},
-      recipients: [sim("a", 0, 1, 1), sim("b", 50, 2, 1), sim("c", 2500, 3), sim("d", 100, 4)],
+      recipients: [sim("a", 0, 1, 1), sim("b", 50, 2, 1), sim("c", 5000, 3), sim("d", 100, 4)],
       completion: { mode: "quorum", quorum: 3 },
     });
-    expect(closedAfterMs).toBeLessThan(2500); // before c would have answered
+    expect(closedAfterMs).toBeLessThan(4500); // before c would have answered
     const r = status.result;
     expect(status.runtimeStatus).toBe("Completed");
     expect(r).toMatchObject({ outcome: "failed", closedBy: "quorum-unreachable" });
@@ -221,7 +221,7 @@ describe("deadline", () => {
     const timeoutMs = 1500;
     const { closedAfterMs: wall, status } = await startAndTimeClose({
       request: {},
-      recipients: [sim("fast", 20, 1), sim("medium", 300, 2), sim("late", 3000, 3), sim("later", 3500, 4), sim("bad", 0, 5, 1)],
+      recipients: [sim("fast", 20, 1), sim("medium", 300, 2), sim("late", 5000, 3), sim("later", 5500, 4), sim("bad", 0, 5, 1)],
       completion: { mode: "all", timeoutMs },
     });
     const r = status.result;
@@ -232,10 +232,10 @@ describe("deadline", () => {
     expect(byId(r).late.value).toBeUndefined();
     const closedAfter = msBetween(r.startedAt, r.closedAt);
     expect(closedAfter).toBeGreaterThanOrEqual(timeoutMs);
-    // At the deadline, before the late ones would have answered (3 s): not later, however loaded the machine.
-    expect(closedAfter).toBeLessThan(3000);
+    // At the deadline, before the late ones would have answered (5 s): not later, however loaded the machine.
+    expect(closedAfter).toBeLessThan(4500);
     expect(wall).toBeGreaterThanOrEqual(timeoutMs);
-    expect(wall).toBeLessThan(3000);
+    expect(wall).toBeLessThan(4500);
     expect(r.aggregate).toEqual({ kind: "collect", values: { fast: 1, medium: 2 }, count: 2 });
   });
 

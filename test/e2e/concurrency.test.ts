@@ -22,7 +22,10 @@ jest.setTimeout(60_000);
 const target = useTarget({ FANOUT_BATCH_SIZE: "50" });
 
 /** Loopback servers (one origin each) that count the calls they are answering at once, and when calls arrive. */
-async function countingServers(n: number, reply: (body: AnyJson, attempt: number) => Reply & { delayMs: number }) {
+/** A reply after `delayMs`, and after `until` settles when given. */
+type CountedReply = Reply & { delayMs: number; until?: () => Promise<unknown> };
+
+async function countingServers(n: number, reply: (body: AnyJson, attempt: number) => CountedReply) {
   const live = new Array<number>(n).fill(0);
   const peak = new Array<number>(n).fill(0);
   const arrivals: number[] = [];
@@ -40,8 +43,9 @@ async function countingServers(n: number, reply: (body: AnyJson, attempt: number
         liveTotal++;
         peak[s] = Math.max(peak[s], live[s]);
         peakTotal = Math.max(peakTotal, liveTotal);
-        const { delayMs, ...answer } = reply(call.body, attempt);
+        const { delayMs, until, ...answer } = reply(call.body, attempt);
         await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await until?.();
         live[s]--;
         liveTotal--;
         return answer;
@@ -56,6 +60,11 @@ async function countingServers(n: number, reply: (body: AnyJson, attempt: number
     },
     peak: () => ({ total: peakTotal, perOrigin: [...peak] }),
   };
+}
+
+/** Until the condition holds, or for a minute at most (the test has failed by then). */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (const t0 = Date.now(); !condition() && Date.now() - t0 < 60_000;) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 const urlRecipients = (n: number, servers: RecipientServer[], prefix = "r") =>
@@ -95,32 +104,38 @@ test("maxInFlight 12, perOrigin 5 over three origins, with batches and retries: 
 test("maxInFlight alone: simulated recipients take slots too", async () => {
   const fleet = await countingServers(1, () => ({ json: { ok: true }, delayMs: 500 }));
   const recipients = [
-    ...Array.from({ length: 4 }, (_, i) => ({ id: `sim${i}`, simulate: { latencyMs: 300, value: i } })),
+    ...Array.from({ length: 4 }, (_, i) => ({ id: `sim${i}`, simulate: { latencyMs: 1000, value: i } })),
     ...urlRecipients(10, fleet.servers),
   ];
   const id = uniqueId("window-sim");
   await startOk(target, { id, request: null, recipients, concurrency: { maxInFlight: 6 } });
   const status = await pollUntilDone(target, id, 30_000, 100);
   expect(status.result.counts.succeeded).toBe(14);
-  // The four simulated ones hold four of the six slots for 300 ms: until then two URL calls run, then six.
+  // The four simulated ones hold four of the six slots for 1 s: until then two URL calls (of 500 ms) run, then six.
   expect(fleet.arrivals[2] - fleet.arrivals[0]).toBeGreaterThanOrEqual(250);
   expect(fleet.peak().total).toBe(6);
 });
 
 test("a slow recipient holds back its batch no longer than batches are left to start: the share of ended batches is lent", async () => {
-  // Three batches of 50 under maxInFlight 3 (a slot of 1 each); r0, batch 0's first, takes 20 s. Once batches 1 and 2
-  // have ended, their share goes to batch 0, whose other 49 are called while r0 still runs; before, they waited for it.
-  const fleet = await countingServers(1, (body) => ({ json: { ok: true }, delayMs: body.recipientId === "r0" ? 20_000 : 20 }));
+  // Three batches of 50 under maxInFlight 3 (a slot of 1 each); r0, batch 0's first, answers only once the 149 others
+  // have been called. Once batches 1 and 2 have ended, their share goes to batch 0, whose other 49 are called while r0
+  // still runs; without the loans they would wait for r0, and r0 for them, until r0's own timeout.
+  const fleet: Awaited<ReturnType<typeof countingServers>> = await countingServers(1, (body) =>
+    body.recipientId === "r0"
+      ? { json: { ok: true }, delayMs: 0, until: () => waitFor(() => fleet.calls >= 150) }
+      : { json: { ok: true }, delayMs: 20 },
+  );
   const id = uniqueId("window-loans");
   await startOk(target, {
     id,
     request: null,
     recipients: urlRecipients(150, fleet.servers).map((r) => (r.id === "r0" ? { ...r, timeoutMs: 30_000 } : r)),
-    completion: { mode: "all", timeoutMs: 15_000 },
+    completion: { mode: "all", timeoutMs: 60_000 },
     concurrency: { maxInFlight: 3 },
   });
-  const status = await pollUntilDone(target, id, 30_000, 200);
-  expect(status.result).toMatchObject({ outcome: "partial", closedBy: "deadline", counts: { succeeded: 149, timedOut: 1 } });
+  const status = await pollUntilDone(target, id, 60_000, 200);
+  expect(status.result).toMatchObject({ outcome: "complete", closedBy: "all-responded", counts: { succeeded: 150 } });
+  expect(status.result.responses.find((r: AnyJson) => r.recipientId === "r0").attempts).toBe(1);
   expect(fleet.peak().total).toBeLessThanOrEqual(3);
   expect(fleet.peak().total).toBeGreaterThanOrEqual(2);
 });
@@ -145,7 +160,7 @@ test("under a deadline: the calls still waiting for a slot are never made, they 
   expect(fleet.peak().total).toBeLessThanOrEqual(10);
   // No call started after the deadline (the slack: a call scheduled just before it reaches its server a moment later).
   const deadline = Date.parse(r.startedAt) + 800;
-  expect(Math.max(...fleet.arrivals) - deadline).toBeLessThan(400);
+  expect(Math.max(...fleet.arrivals) - deadline).toBeLessThan(1000);
 });
 
 test("first: closes at the first answer; the recipients still waiting for a slot are never called", async () => {

@@ -360,11 +360,13 @@ describe("across batches", () => {
     h.raiseLoansTwice = true;
     await h.start(gatherInput({ recipients: sims(...letters(15)), fanoutBatchSize: 5, concurrency: { maxInFlight: 3 }, batchSlots: 3 }));
     await h.until(() => h.heldIds().length === 3, "batch 0 holds 3 calls: its share and the loan");
+    const shares = () => h.history("g1~batch-0").filter((e) => e.EventType === EventType.EventRaised && e.Name === "share");
+    const loans = () => new Set(shares().map((e) => JSON.parse(String(e.Input)).loan));
+    // Each loan comes twice (one or two lendings: batches 1 and 2 may end in one episode or two): wait for the
+    // second copies to be taken, then give a call they wrongly scheduled the time to start.
+    await h.until(() => shares().length === 2 * loans().size, "every loan raised twice");
     await sleep(100);
-    const shares = h.history("g1~batch-0").filter((e) => e.EventType === EventType.EventRaised && e.Name === "share");
-    // Each loan came twice (one or two lendings: batches 1 and 2 may end in one episode or two).
-    const loans = new Set(shares.map((e) => JSON.parse(String(e.Input)).loan));
-    expect(shares).toHaveLength(2 * loans.size);
+    expect(shares()).toHaveLength(2 * loans().size);
     expect(h.heldIds()).toHaveLength(3);
     await drain(h);
     expect((await h.result()).counts.succeeded).toBe(15);

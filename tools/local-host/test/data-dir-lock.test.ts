@@ -53,26 +53,41 @@ test("hosts starting at the same moment: exactly one gets the directory", async 
   for (let round = 0; round < 3; round++) {
     const dir = tempDir("lock-race-");
     fs.writeFileSync(lockFile(dir), "999999999"); // a dead host's file, which all of them try to take over
+    // Each child loads the module, says READY and waits; all are told to go at once, once all are ready (however slow
+    // their start). A winner holds the directory until its stdin closes, after every child has answered.
     const script = `
       const { lockDataDir } = require(${JSON.stringify(path.join(built, "data-dir-lock.js"))});
-      const at = Number(process.argv[1]);
-      while (Date.now() < at) {}
-      lockDataDir(${JSON.stringify(dir)}).then(
-        () => { console.log("LOCKED"); setTimeout(() => {}, 600); },
-        () => console.log("REFUSED"),
+      console.log("READY");
+      process.stdin.once("data", () =>
+        lockDataDir(${JSON.stringify(dir)}).then(
+          () => { console.log("LOCKED"); process.stdin.once("end", () => process.exit(0)); },
+          () => { console.log("REFUSED"); process.exit(0); },
+        ),
       );`;
-    const at = Date.now() + 700;
-    const outputs = await Promise.all(
-      [0, 1, 2, 3].map(
-        () =>
-          new Promise<string>((resolve) => {
-            const child = spawn(process.execPath, ["-e", script, String(at)], { stdio: ["ignore", "pipe", "inherit"] });
-            let out = "";
-            child.stdout.on("data", (d) => (out += d));
-            child.on("exit", () => resolve(out.trim()));
-          }),
-      ),
-    );
+    const children = [0, 1, 2, 3].map(() => {
+      const child = spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] });
+      const said: string[] = [];
+      const waiting: Array<{ want: (l: string) => boolean; resolve: (l: string) => void }> = [];
+      child.stdout.on("data", (d: Buffer) => {
+        said.push(...String(d).split("\n").filter(Boolean));
+        for (const w of waiting) {
+          const found = said.find(w.want);
+          if (found !== undefined) w.resolve(found);
+        }
+      });
+      const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+      const line = (want: (l: string) => boolean) =>
+        Promise.race([
+          new Promise<string>((resolve) => waiting.push({ want, resolve })),
+          exited.then(() => said.find(want) ?? `exited having said: ${said.join(" ") || "nothing"}`),
+        ]);
+      return { child, exited, ready: line((l) => l === "READY"), verdict: line((l) => l === "LOCKED" || l === "REFUSED") };
+    });
+    await Promise.all(children.map((c) => c.ready));
+    for (const { child } of children) child.stdin.write("go\n");
+    const outputs = await Promise.all(children.map((c) => c.verdict));
+    for (const { child } of children) child.stdin.end();
+    await Promise.all(children.map((c) => c.exited));
     expect(outputs.filter((o) => o === "LOCKED")).toHaveLength(1);
   }
 });
