@@ -102,7 +102,7 @@ describe("auction", () => {
     expect(done.result.responses).toEqual([expect.objectContaining({ recipientId: "only", status: "succeeded", value: 5 })]);
     const closedAfter = msBetween(done.result.startedAt, done.result.closedAt);
     expect(closedAfter).toBeGreaterThanOrEqual(1200);
-    expect(closedAfter).toBeLessThan(2200);
+    expect(closedAfter).toBeLessThan(3200); // at the deadline, give or take a loaded machine's episode
   });
 
   test("a bad answer body is 400 with details; nothing is raised", async () => {

@@ -320,8 +320,8 @@ test("a tolerance tipped by failures in two batches closes within a census or tw
   const done = await pollUntilDone(target, id, 20_000, 100);
   const closedAfterMs = Date.parse(done.result.closedAt) - t0;
   expect(done.result).toMatchObject({ outcome: "failed", closedBy: "failure-tolerance-exceeded" });
-  // The census runs every 2 s: closed well before the deadline (15 s) that the batches alone would have waited for.
-  expect(closedAfterMs).toBeLessThan(8_000);
+  // The census runs from 2 s on: closed well before the deadline (15 s) that the batches alone would have waited for.
+  expect(closedAfterMs).toBeLessThan(12_000);
   const byId = Object.fromEntries((done.result.responses as AnyJson[]).map((r) => [r.recipientId, r.status]));
   expect(byId).toMatchObject({ cbA: "abandoned", f1: "failed", f2: "failed" });
 });
@@ -352,7 +352,7 @@ test("an agreement quorum spread over batches closes at a census, though one bat
     aggregate: { kind: "vote", value: { answer: 42 } },
   });
   expect(done.result.aggregate.count).toBeGreaterThanOrEqual(6);
-  expect(Date.parse(done.result.closedAt) - t0).toBeLessThan(8_000);
+  expect(Date.parse(done.result.closedAt) - t0).toBeLessThan(12_000); // the deadline is at 20 s
   const byId = Object.fromEntries((done.result.responses as AnyJson[]).map((r) => [r.recipientId, r.status]));
   expect(byId.hang).toBe("abandoned");
 });
