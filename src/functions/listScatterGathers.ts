@@ -1,11 +1,13 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from "@azure/functions";
 import { gatherApi } from "../http/register";
 import * as df from "durable-functions";
-import { durableRpcBaseUrl } from "../durable/client";
+import { durableRpcBaseUrl, findStatus } from "../durable/client";
 import { errorBody } from "../gather/errors";
+import { readLimits } from "../gather/limits";
 import { jsonResponse } from "../http/responses";
 import { managementUrls, publicOrigin } from "../http/publicUrls";
 import { ListError, listGathers, parseListQuery } from "../views/gatherList";
+import { liveProgress, withLiveListProgress } from "../views/gatherStatus";
 
 /** GET /api/scatter-gather?top=&continuationToken=: gathers, newest first (views/gatherList.ts). */
 export async function listScatterGathers(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -24,7 +26,14 @@ export async function listScatterGathers(request: HttpRequest, context: Invocati
       errorBody(code, error.message, error.status === 400 ? [{ path: "continuationToken", message: error.message }] : undefined),
     );
   }
-  const { items, continuationToken } = page;
+  const { continuationToken } = page;
+  // The newest rows that may have batches show their batches' live counts, as the gather's own route does.
+  const warn = (message: string) => context.warn(message);
+  const readLive = async (id: string) => {
+    const status = await findStatus(client, id, true);
+    return status ? liveProgress(status, durableRpcBaseUrl(context), warn) : undefined;
+  };
+  const items = await withLiveListProgress(page.items, readLimits().fanoutBatchSize, readLive, warn);
   let nextUri: string | null = null;
   if (continuationToken) {
     const next = new URL(`${publicOrigin(managementUrls(client, "x"))}/api/scatter-gather`);

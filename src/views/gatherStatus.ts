@@ -86,6 +86,53 @@ export async function liveProgress(
   }
 }
 
+/** A row of the list, as views/gatherList.ts summarizes it. */
+interface ListRow {
+  id: string;
+  runtimeStatus: string;
+  progress: unknown;
+}
+
+/** Rows of one list page whose progress is read live (the newest first): two queries each. */
+export const LIVE_LIST_ROWS = 20;
+/** Of those, read at once. */
+const LIVE_LIST_READS_AT_ONCE = 5;
+
+/**
+ * The list's rows with the progress GET /api/scatter-gather/{id} shows, for the newest LIVE_LIST_ROWS rows that
+ * may have batches (more recipients than `batchSize`, the app's FANOUT_BATCH_SIZE): running, or ended without a
+ * result (the parent never learned the counts of the batches it had not merged). `readLive` reads one gather's
+ * live progress (its status with input, then liveProgress); undefined (gone meanwhile) leaves the row's own, as does
+ * a failure, which `warn` reports. The other rows keep their own custom status.
+ */
+export async function withLiveListProgress<T extends ListRow>(
+  rows: readonly T[],
+  batchSize: number,
+  readLive: (id: string) => Promise<unknown>,
+  warn: (message: string) => void,
+): Promise<T[]> {
+  const out = [...rows];
+  const mayHaveBatches = (row: T) =>
+    (isActive(row) || endedUnsettled(row.runtimeStatus)) && ((row.progress as GatherProgress | null)?.total ?? 0) > batchSize;
+  const candidates = out
+    .map((row, index) => ({ row, index }))
+    .filter(({ row }) => mayHaveBatches(row))
+    .slice(0, LIVE_LIST_ROWS);
+  for (let next = 0; next < candidates.length; next += LIVE_LIST_READS_AT_ONCE) {
+    await Promise.all(
+      candidates.slice(next, next + LIVE_LIST_READS_AT_ONCE).map(async ({ row, index }) => {
+        try {
+          const live = await readLive(row.id);
+          if (live !== undefined && live !== null) out[index] = { ...row, progress: live };
+        } catch (error) {
+          warn(`progress of ${row.id} in the list: its own, as its live progress could not be read (${(error as Error).message})`);
+        }
+      }),
+    );
+  }
+  return out;
+}
+
 /** Runtime and custom statuses of the instances whose id starts with `prefix`, through the durable client's endpoint. */
 export async function batchStatusesByPrefix(rpcBaseUrl: string, prefix: string, fetchImpl: typeof fetch = fetch): Promise<BatchStatus[]> {
   const url = new URL("instances/", rpcBaseUrl);

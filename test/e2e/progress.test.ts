@@ -8,39 +8,54 @@ import { keyedFetch, ownsHost, sleep, startOk, uniqueId, withHost, type AnyJson 
 jest.setTimeout(120_000);
 
 (ownsHost ? test : test.skip)(
-  "1,000 simulated recipients in batches of 100 answering over 10 s: succeeded is never 2 s behind the answers, never decreases",
+  "1,000 simulated recipients in batches of 100 answering over 10 s: succeeded, in the status and in the list, is never 2 s behind the answers, never decreases",
   async () => {
     await withHost({ env: { FANOUT_BATCH_SIZE: "100" } }, async (host) => {
       const site = { baseUrl: host.url };
       const id = uniqueId("live");
-      const recipients = Array.from({ length: 1000 }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: (i * 10) % 10_000, value: i } }));
+      // One answer every 10 ms, but each batch's last recipient answers at 11 s: no batch ends before then, so the
+      // parent's own counts stay at 0 while the status route (and the list) must follow the answers.
+      const latencyOf = (i: number) => (i % 100 === 99 ? 11_000 : (i * 10) % 10_000);
+      const recipients = Array.from({ length: 1000 }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs: latencyOf(i), value: i } }));
       await startOk(site, { id, request: 1, recipients, completion: { timeoutMs: 60_000 } });
       // at: when both were asked for; listedAt: when the list's answer had come (its count stood by then).
-      const samples: { at: number; listedAt: number; listed: number; succeeded: number }[] = [];
+      const samples: { at: number; listedAt: number; listed: number; succeeded: number; inList: number }[] = [];
       let status: AnyJson;
       for (;;) {
         const at = Date.now();
-        const [statusRes, listRes] = await Promise.all([
+        const [statusRes, listRes, gathersRes] = await Promise.all([
           keyedFetch(`${host.url}/api/scatter-gather/${id}`),
           keyedFetch(`${host.url}/api/scatter-gather/${id}/responses?status=succeeded&limit=1`),
+          keyedFetch(`${host.url}/api/scatter-gather?top=5`),
         ]);
         status = await statusRes.json();
         const listed = ((await listRes.json()) as AnyJson).total as number;
-        samples.push({ at, listedAt: Date.now(), listed, succeeded: status.progress?.succeeded ?? 0 });
+        const row = ((await gathersRes.json()) as AnyJson).items.find((item: AnyJson) => item.id === id);
+        samples.push({
+          at,
+          listedAt: Date.now(),
+          listed,
+          succeeded: status.progress?.succeeded ?? 0,
+          inList: row?.progress?.succeeded ?? 0,
+        });
         if (status.runtimeStatus !== "Running") break;
         await sleep(500);
       }
       expect(status.runtimeStatus).toBe("Completed");
       expect(status.policy).toMatchObject({ completion: { mode: "all", timeoutMs: 60_000 }, aggregate: { kind: "collect" } });
-      // Never decreases.
-      for (let i = 1; i < samples.length; i++) expect(samples[i].succeeded).toBeGreaterThanOrEqual(samples[i - 1].succeeded);
+      // Never decreases, in the gather's status or in its row of the list.
+      for (let i = 1; i < samples.length; i++) {
+        expect(samples[i].succeeded).toBeGreaterThanOrEqual(samples[i - 1].succeeded);
+        expect(samples[i].inList).toBeGreaterThanOrEqual(samples[i - 1].inList);
+      }
       // Never more than 2 s behind: at each sample, the status has reached what the responses route listed 2 s before.
       for (const sample of samples) {
         const earlier = samples.filter((s) => s.listedAt <= sample.at - 2000).pop();
         if (earlier)
-          expect({ at: sample.at - samples[0].at, succeeded: sample.succeeded }).toEqual({
+          expect({ at: sample.at - samples[0].at, succeeded: sample.succeeded, inList: sample.inList }).toEqual({
             at: sample.at - samples[0].at,
             succeeded: Math.max(sample.succeeded, earlier.listed),
+            inList: Math.max(sample.inList, earlier.listed),
           });
       }
       // It did move between batches' ends: some sample shows a count that is not a multiple of the batch size.

@@ -1,7 +1,15 @@
 /** What GET /api/scatter-gather/{id} adds to the custom status (src/views/gatherStatus.ts). */
 import type { DurableOrchestrationStatus } from "durable-functions";
 import { batchIdsOf, batchPrefixOf } from "../../src/durable/client";
-import { batchStatusesByPrefix, liveProgress, policyOf, batchStates, withBatchCounts } from "../../src/views/gatherStatus";
+import {
+  batchStatusesByPrefix,
+  liveProgress,
+  LIVE_LIST_ROWS,
+  policyOf,
+  batchStates,
+  withBatchCounts,
+  withLiveListProgress,
+} from "../../src/views/gatherStatus";
 
 describe("gather status", () => {
   test("policy: the specs of the input, never the run, URLs or data references", () => {
@@ -96,6 +104,63 @@ describe("gather status", () => {
     } as unknown as DurableOrchestrationStatus;
     const progress = await liveProgress(status, "http://127.0.0.1:17071/durabletask/", () => undefined, fetchImpl);
     expect(progress).toEqual({ phase: "done", total: 10, succeeded: 6, failed: 1, abandoned: 3, pending: 0, deadline: null });
+  });
+
+  test("the list: live progress for the newest rows that may have batches (running, or ended without a result), the others their own", async () => {
+    const own = (total: number) => ({ phase: "gathering", total, succeeded: 0, failed: 0, pending: total, deadline: null });
+    const rows = [
+      { id: "small", runtimeStatus: "Running", progress: own(250) }, // within one batch of 250
+      { id: "big", runtimeStatus: "Running", progress: own(600) },
+      { id: "done", runtimeStatus: "Completed", progress: { ...own(600), phase: "done", pending: 0, succeeded: 600 } },
+      { id: "cut", runtimeStatus: "Terminated", progress: { ...own(600), phase: "done", pending: 0, abandoned: 600 } },
+      { id: "gone", runtimeStatus: "Running", progress: own(600) },
+      { id: "broken", runtimeStatus: "Running", progress: own(600) },
+      { id: "starting", runtimeStatus: "Pending", progress: null },
+    ];
+    const read: string[] = [];
+    const warned: string[] = [];
+    const live = await withLiveListProgress(
+      rows,
+      250,
+      async (id) => {
+        read.push(id);
+        if (id === "gone") return undefined;
+        if (id === "broken") throw new Error("query failed");
+        return { ...own(600), succeeded: 358, pending: 242, read: id };
+      },
+      (message) => warned.push(message),
+    );
+    expect(read.sort()).toEqual(["big", "broken", "cut", "gone"]);
+    expect(live.map((r) => (r.progress as { read?: string } | null)?.read ?? r.progress)).toEqual([
+      rows[0].progress,
+      "big",
+      rows[2].progress,
+      "cut",
+      rows[4].progress,
+      rows[5].progress,
+      null,
+    ]);
+    expect(warned).toEqual([expect.stringMatching(/^progress of broken in the list: its own, .*\(query failed\)$/)]);
+
+    // The newest LIVE_LIST_ROWS of them only, five reads at a time.
+    const many = Array.from({ length: LIVE_LIST_ROWS + 5 }, (_, i) => ({ id: `g${i}`, runtimeStatus: "Running", progress: own(600) }));
+    let atOnce = 0;
+    let most = 0;
+    const asked: string[] = [];
+    await withLiveListProgress(
+      many,
+      250,
+      async (id) => {
+        asked.push(id);
+        most = Math.max(most, ++atOnce);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        atOnce--;
+        return own(600);
+      },
+      () => undefined,
+    );
+    expect(asked).toEqual(many.slice(0, LIVE_LIST_ROWS).map((r) => r.id));
+    expect(most).toBe(5);
   });
 
   test("one instance query by prefix through the client's endpoint, following continuation tokens", async () => {
