@@ -18,7 +18,22 @@ const CLOSED_BY = {
   "failure-tolerance-exceeded": "more recipients failed than the tolerance allows",
 };
 
-const state = { id: null, status: null, body: null, offset: 0, filter: "", timer: null, lastTable: 0, lastHistogram: 0, recentToken: null };
+const state = {
+  id: null,
+  status: null,
+  body: null,
+  offset: 0,
+  // The offsets of the pages before this one (a page may end early at the API's byte limit: offsets are not multiples).
+  earlierOffsets: [],
+  nextOffset: null,
+  filter: "",
+  timer: null,
+  lastTable: 0,
+  lastHistogram: 0,
+  histogramEmpty: true,
+  pollError: false,
+  recentToken: null,
+};
 
 // ---------------------------------------------------------------------------------------------- key
 
@@ -41,9 +56,10 @@ function showKeyState(message) {
 
 // ---------------------------------------------------------------------------------------------- API
 
+/** An answer that is not 2xx, or none at all (status 0: the API could not be reached). */
 class ApiError extends Error {
   constructor(status, body, what) {
-    super(`${what}: ${status}${body && body.error ? ` ${body.error.message}` : ""}`);
+    super(status ? `${what}: ${status}${body && body.error ? ` ${body.error.message}` : ""}` : what);
     this.status = status;
     this.body = body;
   }
@@ -53,7 +69,12 @@ async function api(method, path, body) {
   const headers = { accept: "application/json" };
   if (key()) headers["x-functions-key"] = key();
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : body });
+  let res;
+  try {
+    res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : body });
+  } catch {
+    throw new ApiError(0, null, `${method} ${path}: the API could not be reached`);
+  }
   const text = await res.text();
   let parsed;
   try {
@@ -93,7 +114,13 @@ function remaining(deadline) {
   if (!deadline) return "none";
   const ms = Date.parse(deadline) - Date.now();
   if (ms <= 0) return "passed";
-  return ms < 60000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
+  // Whole seconds first, then the units: never "1 min 60 s".
+  const s = Math.round(ms / 1000);
+  const [d, h, m] = [Math.floor(s / 86400), Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60];
+  if (d > 0) return `${d} d ${h} h`;
+  if (h > 0) return `${h} h ${m} min`;
+  return `${m} min ${s % 60} s`;
 }
 
 // ---------------------------------------------------------------------------------------------- start
@@ -154,7 +181,8 @@ function lineOf(lines, path) {
 function showErrors(body, error) {
   const details = (error.body && error.body.error && error.body.error.details) || [];
   $("#errors").hidden = false;
-  setText("#errors-summary", `${error.status}: ${(error.body && error.body.error && error.body.error.message) || error.message}`);
+  const message = (error.body && error.body.error && error.body.error.message) || error.message;
+  setText("#errors-summary", error.status ? `${error.status}: ${message}` : message);
   const pre = $("#annotated");
   pre.textContent = "";
   if (body === undefined || details.length === 0) return;
@@ -188,7 +216,9 @@ async function start() {
     const started = await api("POST", "/scatter-gather", text);
     setText("#start-state", "");
     sessionStorage.setItem(`sg.body.${started.id}`, JSON.stringify(body));
-    location.hash = encodeURIComponent(started.id);
+    // The same id again (a fixed one, as the auction example's): no hashchange comes, so watch the new run here.
+    if (hashId() === started.id) watch(started.id);
+    else location.hash = encodeURIComponent(started.id);
     void refreshRecent();
   } catch (error) {
     setText("#start-state", "");
@@ -203,7 +233,12 @@ async function start() {
 
 // ---------------------------------------------------------------------------------------------- recent
 
+let recentLoading = false;
 async function refreshRecent(more = false) {
+  // One read at a time: a second click on "more" would append the same page twice.
+  if (recentLoading) return;
+  recentLoading = true;
+  $("#recent-more").disabled = true;
   try {
     const page = await api(
       "GET",
@@ -213,16 +248,16 @@ async function refreshRecent(more = false) {
     if (!more) tbody.textContent = "";
     const items = [...page.items].sort((a, b) => (a.createdTime < b.createdTime ? 1 : -1));
     for (const g of items) {
-      const counts = g.counts || g.progress;
+      if (recentRow(g.id)) continue;
       tbody.append(
         el(
           "tr",
           { "data-id": g.id, class: g.id === state.id ? "current" : "", onclick: () => (location.hash = encodeURIComponent(g.id)) },
           el("td", {}, el("code", {}, g.id)),
-          el("td", {}, badge(g.runtimeStatus)),
+          el("td", { "data-cell": "status" }, badge(g.runtimeStatus)),
           el("td", {}, new Date(g.createdTime).toLocaleTimeString([], { hour12: false })),
-          el("td", {}, g.outcome ? badge(g.outcome) : ""),
-          el("td", { class: "num" }, counts ? `${counts.succeeded}/${counts.total}` : ""),
+          el("td", { "data-cell": "outcome" }, g.outcome ? badge(g.outcome) : ""),
+          el("td", { class: "num", "data-cell": "counts" }, countsText(g.counts || g.progress)),
         ),
       );
     }
@@ -231,14 +266,43 @@ async function refreshRecent(more = false) {
   } catch (error) {
     $("#recent tbody").textContent = "";
     $("#recent tbody").append(el("tr", {}, el("td", { colspan: "5", class: "error" }, error.message)));
+  } finally {
+    recentLoading = false;
+    $("#recent-more").disabled = false;
   }
+}
+
+const countsText = (counts) => (counts ? `${counts.succeeded}/${counts.total}` : "");
+
+function recentRow(id) {
+  return [...document.querySelectorAll("#recent tbody tr")].find((row) => row.dataset.id === id);
+}
+
+/** The watched gather's row as its status now says, in place (the pages of the list loaded so far stay). */
+function updateRecentRow(status) {
+  const row = recentRow(status.id);
+  if (!row) return void refreshRecent();
+  const cell = (name) => row.querySelector(`[data-cell=${name}]`);
+  cell("status").replaceChildren(badge(status.runtimeStatus));
+  cell("outcome").replaceChildren(status.result ? badge(status.result.outcome) : "");
+  cell("counts").textContent = countsText((status.result && status.result.counts) || status.progress);
 }
 
 // ---------------------------------------------------------------------------------------------- watch
 
 function watch(id) {
   clearInterval(state.timer);
-  Object.assign(state, { id, status: null, offset: 0, lastTable: 0, lastHistogram: 0 });
+  Object.assign(state, {
+    id,
+    status: null,
+    offset: 0,
+    earlierOffsets: [],
+    nextOffset: null,
+    lastTable: 0,
+    lastHistogram: 0,
+    histogramEmpty: true,
+    pollError: false,
+  });
   const saved = sessionStorage.getItem(`sg.body.${id}`);
   state.body = saved ? JSON.parse(saved) : null;
   // Nothing of the gather watched before may show under this id, data-done least of all.
@@ -252,6 +316,9 @@ function watch(id) {
   for (const s of ["#runtime-status", "#outcome"]) $(s).className = "";
   for (const s of ["#progress .ok", "#progress .bad"]) $(s).style.width = "0";
   $("#redrive").hidden = true;
+  $("#answer-box").hidden = true;
+  for (const s of ["#terminate", "#delete", "#page-prev", "#page-next"]) $(s).disabled = true;
+  setText("#page-info", "");
   $("#responses tbody").textContent = "";
   $("#histogram").textContent = "";
   for (const row of document.querySelectorAll("#recent tbody tr")) row.classList.toggle("current", row.dataset.id === id);
@@ -269,6 +336,10 @@ async function poll() {
     const status = await api("GET", gatherPath(id));
     if (id !== state.id) return;
     state.status = status;
+    if (state.pollError) {
+      state.pollError = false;
+      setText("#action-state", "");
+    }
     renderStatus(status);
     const done = TERMINAL.has(status.runtimeStatus);
     const now = Date.now();
@@ -276,9 +347,10 @@ async function poll() {
       state.lastTable = now;
       await renderResponses();
     }
-    // The histogram reads every page of responses: every 2 s for a small gather, every 15 s for a large one.
+    // The histogram reads every page of responses: every 2 s for a small gather (or one with no answer drawn yet),
+    // every 15 s for a large one.
     const total = (status.progress && status.progress.total) || 0;
-    if (done || now - state.lastHistogram > (total > 1000 ? 15000 : 2000)) {
+    if (done || now - state.lastHistogram > (total > 1000 && !state.histogramEmpty ? 15000 : 2000)) {
       state.lastHistogram = now;
       await renderHistogram();
     }
@@ -286,18 +358,31 @@ async function poll() {
     if (done) {
       clearInterval(state.timer);
       $("#watch").dataset.done = "true";
-      void refreshRecent();
+      updateRecentRow(status);
     } else delete $("#watch").dataset.done;
   } catch (error) {
     if (id !== state.id) return;
     setText("#action-state", error.message);
-    if (error.status === 404) clearInterval(state.timer);
+    state.pollError = true;
+    if (error.status === 404) gone();
   } finally {
     if (polling === id) polling = null;
   }
 }
 
-/** The policy, from the request this page started, or from the status route's `policy` for any other gather. */
+/** The watched gather is not there (deleted meanwhile, or never was): nothing of what it showed stays actionable. */
+function gone() {
+  clearInterval(state.timer);
+  state.status = null;
+  setText("#runtime-status", "not found (deleted?)");
+  $("#runtime-status").className = "";
+  for (const s of ["#phase", "#deadline"]) setText(s, "—");
+  for (const s of ["#terminate", "#delete", "#page-prev", "#page-next"]) $(s).disabled = true;
+  $("#redrive").hidden = true;
+  $("#answer-box").hidden = true;
+}
+
+/** The policy, from the status route's `policy`, or from the request this page started on a server without it. */
 function policyText(body) {
   if (!body) return "(not shown by this server)";
   const c = body.completion || {};
@@ -335,7 +420,7 @@ function renderStatus(status) {
   setText("#runtime-status", status.runtimeStatus);
   $("#runtime-status").className = `status-${status.runtimeStatus}`;
   setText("#phase", p.phase || "—");
-  setText("#policy", policyText(state.body || status.policy));
+  setText("#policy", policyText(status.policy || state.body));
   setText("#outcome", r ? r.outcome : "—");
   $("#outcome").className = r ? `status-${r.outcome}` : "";
   setText(
@@ -343,7 +428,7 @@ function renderStatus(status) {
     r
       ? `${r.closedBy}: ${CLOSED_BY[r.closedBy] || ""}${notificationText(r.notification)}`
       : TERMINAL.has(status.runtimeStatus)
-        ? `${status.runtimeStatus.toLowerCase()}, no result`
+        ? `${status.runtimeStatus.toLowerCase()}, no result${status.error ? `: ${errorText(status.error)}` : ""}`
         : p.phase === "done"
           ? "closed: its result is written; delivering its close event (the result shows once that ends)"
           : "—",
@@ -359,7 +444,8 @@ function renderStatus(status) {
   const unsettled = p ? `${p.timedOut ? `, timed out ${p.timedOut}` : ""}${p.abandoned ? `, abandoned ${p.abandoned}` : ""}` : "";
   const extra = r ? `, timed out ${r.counts.timedOut}, abandoned ${r.counts.abandoned}${redriven}` : `${unsettled}${waiting}`;
   setText("#counts", `${total} recipients: succeeded ${ok}, failed ${bad}, pending ${pending}${extra}`);
-  $("#terminate").disabled = TERMINAL.has(status.runtimeStatus);
+  // Closed and delivering its close event: its result is written, there is nothing left to terminate (410).
+  $("#terminate").disabled = TERMINAL.has(status.runtimeStatus) || p.phase === "done";
   $("#delete").disabled = !TERMINAL.has(status.runtimeStatus);
   $("#redrive").hidden = !redrivable(status);
   const ended = TERMINAL.has(status.runtimeStatus);
@@ -370,6 +456,12 @@ function renderStatus(status) {
   // Auction answers are for auctions (a late one shows the 410 an answer after the close gets).
   $("#answer-box").hidden = !(status.policy && status.policy.auction);
   renderDeadline();
+}
+
+/** Why a Failed orchestration failed (the status route's `error`), short enough for one line. */
+function errorText(error) {
+  const text = typeof error === "string" ? error : JSON.stringify(error);
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }
 
 /** A Completed gather (not an auction, its policy not met) with recipients that failed, timed out or were abandoned. */
@@ -384,16 +476,27 @@ function renderDeadline() {
   const s = state.status;
   if (!s) return;
   const deadline = s.progress && s.progress.deadline;
-  if (s.result) setText("#deadline", deadline ? `closed ${s.result.closedAt.slice(11, 23)} (deadline ${deadline.slice(11, 23)})` : "none");
+  if (s.result)
+    setText("#deadline", deadline ? `closed ${s.result.closedAt.slice(11, 23)} UTC (deadline ${deadline.slice(11, 23)} UTC)` : "none");
   else if (TERMINAL.has(s.runtimeStatus)) setText("#deadline", "—");
+  else if (s.progress && s.progress.phase === "done") setText("#deadline", "closed");
   else setText("#deadline", remaining(deadline));
 }
 
+// Each read of the table is numbered: an answer to an older one (another page, filter or gather) is dropped.
+let tableReads = 0;
 async function renderResponses() {
   const id = state.id;
+  const read = ++tableReads;
   const q = `?offset=${state.offset}&limit=${PAGE_SIZE}${state.filter ? `&status=${state.filter}` : ""}`;
   const page = await api("GET", `${gatherPath(id)}/responses${q}`);
-  if (id !== state.id) return;
+  if (id !== state.id || read !== tableReads) return;
+  // Past the end (fewer entries match the filter than when this page was opened): the last page instead.
+  if (page.items.length === 0 && page.offset > 0) {
+    state.offset = page.total > 0 ? Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE : 0;
+    state.earlierOffsets = state.earlierOffsets.filter((offset) => offset < state.offset);
+    if (state.offset < page.offset) return renderResponses();
+  }
   const tbody = $("#responses tbody");
   tbody.textContent = "";
   for (const r of page.items) {
@@ -416,6 +519,8 @@ async function renderResponses() {
   }
   const last = Math.min(page.offset + page.items.length, page.total);
   setText("#page-info", page.total ? `${page.offset + 1}–${last} of ${page.total}` : "none");
+  // A page may hold fewer than asked (the API's byte limit): the next one starts after its last entry.
+  state.nextOffset = page.offset + page.items.length;
   $("#page-prev").disabled = page.offset === 0;
   $("#page-next").disabled = page.nextUri === null;
 }
@@ -431,6 +536,7 @@ async function renderHistogram() {
     offset += page.items.length;
   }
   if (id !== state.id) return;
+  state.histogramEmpty = durations.length === 0;
   $("#histogram").textContent = "";
   $("#histogram").append(histogram(durations));
 }
@@ -559,22 +665,33 @@ function wire() {
   $("#status-filter").addEventListener("change", (e) => {
     state.filter = e.target.value;
     state.offset = 0;
+    state.earlierOffsets = [];
     void renderResponses();
   });
   $("#page-prev").addEventListener("click", () => {
-    state.offset = Math.max(0, state.offset - PAGE_SIZE);
+    state.offset = state.earlierOffsets.pop() ?? Math.max(0, state.offset - PAGE_SIZE);
     void renderResponses();
   });
   $("#page-next").addEventListener("click", () => {
-    state.offset += PAGE_SIZE;
+    state.earlierOffsets.push(state.offset);
+    state.offset = state.nextOffset ?? state.offset + PAGE_SIZE;
     void renderResponses();
   });
   window.addEventListener("hashchange", route);
   setInterval(renderDeadline, 100);
 }
 
+/** The gather id the address names (#id), or "" (also for a hand-edited hash that is not valid percent-encoding). */
+function hashId() {
+  try {
+    return decodeURIComponent(location.hash.slice(1));
+  } catch {
+    return "";
+  }
+}
+
 function route() {
-  const id = decodeURIComponent(location.hash.slice(1));
+  const id = hashId();
   if (id && id !== state.id) watch(id);
 }
 

@@ -221,6 +221,214 @@ maybe("the gather page", () => {
     expect(await page.textContent("#closed-by")).toMatch(/; close event delivered \(2 attempts, HTTP 200\)$/);
   });
 
+  test("starting the id being watched again: the page watches the new run (the auction example's id is fixed)", async () => {
+    const id = uniqueId("page-again");
+    const body = (latencyMs: number, n: number) =>
+      JSON.stringify({
+        id,
+        request: {},
+        recipients: Array.from({ length: n }, (_, i) => ({ id: `r${i}`, simulate: { latencyMs, value: i } })),
+      });
+    await page.fill("#editor", body(0, 1));
+    await page.click("#start-button");
+    await page.waitForSelector(doneWith(id), { timeout: 15_000 });
+    expect(await page.textContent("#counts")).toMatch(/^1 recipients: succeeded 1,/);
+    await page.fill("#editor", body(1500, 3));
+    await page.click("#start-button");
+    await page.waitForSelector("#runtime-status.status-Running", { timeout: 10_000 });
+    await page.waitForSelector(doneWith(id), { timeout: 15_000 });
+    expect(await page.textContent("#counts")).toMatch(/^3 recipients: succeeded 3,/);
+    await client.delete(id);
+  });
+
+  describe("against a stubbed API (what the host rarely shows on cue)", () => {
+    /** Answers the page's reads of gather `id` with `status()` and `responses(query)`; other routes go to the host. */
+    async function stub(id: string, status: () => { code?: number; body: unknown }, responses?: (q: URLSearchParams) => unknown) {
+      const matches = (url: URL) => url.pathname === `/api/scatter-gather/${id}` || url.pathname === `/api/scatter-gather/${id}/responses`;
+      await page.route(matches, async (route) => {
+        const url = new URL(route.request().url());
+        if (url.pathname.endsWith("/responses")) {
+          const body = responses ? responses(url.searchParams) : { items: [], offset: 0, limit: 25, total: 0, nextUri: null };
+          return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(body) });
+        }
+        const { code = 200, body } = status();
+        return route.fulfill({ status: code, contentType: "application/json", body: JSON.stringify(body) });
+      });
+      return () => page.unroute(matches);
+    }
+    const running = (id: string, deadline: string | null) => ({
+      id,
+      runtimeStatus: "Running",
+      createdTime: new Date().toISOString(),
+      lastUpdatedTime: new Date().toISOString(),
+      policy: { completion: { mode: "all", timeoutMs: 600_000 }, aggregate: { kind: "collect" } },
+      progress: { phase: "gathering", total: 60, succeeded: 0, failed: 0, pending: 60, deadline },
+      result: null,
+    });
+
+    test("a Failed orchestration says why", async () => {
+      const id = uniqueId("stub-failed");
+      const unstub = await stub(id, () => ({
+        body: { ...running(id, null), runtimeStatus: "Failed", error: "Orchestrator function 'x' failed: the timer is over the limit" },
+      }));
+      try {
+        await page.goto(`${target.baseUrl}/api/ui#${id}`);
+        await page.waitForSelector(doneWith(id));
+        expect(await page.textContent("#closed-by")).toBe(
+          "failed, no result: Orchestrator function 'x' failed: the timer is over the limit",
+        );
+      } finally {
+        await unstub();
+      }
+    });
+
+    test("the countdown in whole seconds (never '1 min 60 s'), hours past an hour", async () => {
+      const id = uniqueId("stub-countdown");
+      let deadline = "";
+      const unstub = await stub(id, () => ({ body: running(id, deadline) }));
+      try {
+        deadline = new Date(Date.now() + 119_700).toISOString();
+        await page.goto(`${target.baseUrl}/api/ui#${id}`);
+        await page.waitForSelector(`#watch[data-id="${id}"] #runtime-status.status-Running`);
+        expect(await page.textContent("#deadline")).toMatch(/^(2 min 0 s|1 min 59 s)$/);
+        deadline = new Date(Date.now() + 432_000_000 - 30_000).toISOString();
+        await page.waitForSelector('#deadline:text-is("4 d 23 h")', { timeout: 5000 });
+      } finally {
+        await unstub();
+      }
+    });
+
+    test("a gather that is gone while watched: not found, nothing left to act on", async () => {
+      const id = uniqueId("stub-gone");
+      let there = true;
+      const unstub = await stub(id, () =>
+        there
+          ? { body: running(id, new Date(Date.now() + 60_000).toISOString()) }
+          : { code: 404, body: { error: { code: "not_found", message: "no gather" } } },
+      );
+      try {
+        await page.goto(`${target.baseUrl}/api/ui#${id}`);
+        await page.waitForSelector(`#watch[data-id="${id}"] #runtime-status.status-Running`);
+        expect(await page.isDisabled("#terminate")).toBe(false);
+        there = false;
+        await page.waitForSelector('#runtime-status:text-is("not found (deleted?)")', { timeout: 5000 });
+        expect(await page.isDisabled("#terminate")).toBe(true);
+        expect(await page.isDisabled("#delete")).toBe(true);
+        expect(await page.textContent("#deadline")).toBe("—");
+      } finally {
+        await unstub();
+      }
+    });
+
+    test("the table: a page past the end (fewer match the filter now) falls back to the last; pages that end early are followed", async () => {
+      const id = uniqueId("stub-paging");
+      let matching = 60; // entries the filter matches
+      const perPage = 20; // the API's pages end early (its byte limit), at 20 of the 25 asked
+      const unstub = await stub(
+        id,
+        () => ({ body: running(id, null) }),
+        (q) => {
+          const offset = Number(q.get("offset"));
+          const count = Math.max(0, Math.min(perPage, matching - offset));
+          const items = Array.from({ length: count }, (_, i) => ({ recipientId: `r${offset + i}`, status: "pending" }));
+          const next = offset + count < matching ? `http://x/?offset=${offset + count}` : null;
+          return { items, offset, limit: 25, total: matching, nextUri: next };
+        },
+      );
+      try {
+        await page.goto(`${target.baseUrl}/api/ui#${id}`);
+        await page.waitForSelector('#page-info:text-is("1–20 of 60")');
+        await page.click("#page-next");
+        await page.waitForSelector('#page-info:text-is("21–40 of 60")'); // from 20, not 25: none skipped
+        await page.click("#page-next");
+        await page.waitForSelector('#page-info:text-is("41–60 of 60")');
+        await page.click("#page-prev");
+        await page.waitForSelector('#page-info:text-is("21–40 of 60")');
+        await page.click("#page-next");
+        await page.waitForSelector('#page-info:text-is("41–60 of 60")');
+        matching = 7;
+        await page.waitForSelector('#page-info:text-is("1–7 of 7")', { timeout: 5000 });
+        expect(await page.isDisabled("#page-prev")).toBe(true);
+      } finally {
+        await unstub();
+      }
+    });
+
+    test("a poll that failed says so until a poll succeeds; a gather closed and delivering its close event has nothing to terminate", async () => {
+      const id = uniqueId("stub-flaky");
+      let answer: "down" | "gathering" | "done" = "down";
+      const unstub = await stub(id, () =>
+        answer === "down"
+          ? { code: 503, body: { error: { code: "unavailable", message: "host starting" } } }
+          : {
+              body: {
+                ...running(id, new Date(Date.now() + 60_000).toISOString()),
+                progress: { ...running(id, null).progress, phase: answer, deadline: new Date(Date.now() + 60_000).toISOString() },
+              },
+            },
+      );
+      try {
+        await page.goto(`${target.baseUrl}/api/ui#${id}`);
+        await page.waitForSelector('#action-state:has-text("503")');
+        answer = "gathering";
+        for (const t0 = Date.now(); (await page.textContent("#action-state")) !== "" && Date.now() - t0 < 5000;)
+          await page.waitForTimeout(50);
+        expect(await page.textContent("#action-state")).toBe("");
+        expect(await page.isDisabled("#terminate")).toBe(false);
+        answer = "done";
+        await page.waitForSelector('#deadline:text-is("closed")', { timeout: 5000 });
+        expect(await page.isDisabled("#terminate")).toBe(true);
+      } finally {
+        await unstub();
+      }
+    });
+
+    test("an answer to an older read of the table (another page or filter) is dropped", async () => {
+      const id = uniqueId("stub-race");
+      let releaseSlow!: () => void;
+      const slow = new Promise<void>((resolve) => (releaseSlow = resolve));
+      const unstub = await stub(
+        id,
+        () => ({ body: { ...running(id, null), runtimeStatus: "Completed", result: null } }),
+        (q) => {
+          const failedOnly = q.get("status") === "failed";
+          const [offset, limit, total] = [Number(q.get("offset")), Number(q.get("limit")), failedOnly ? 2 : 60];
+          const n = Math.max(0, Math.min(limit, total - offset));
+          const items = Array.from({ length: n }, (_, i) => ({
+            recipientId: `${failedOnly ? "f" : "r"}${offset + i}`,
+            status: failedOnly ? "failed" : "succeeded",
+          }));
+          return { items, offset, limit, total, nextUri: offset + n < total ? "http://x/" : null };
+        },
+      );
+      // The table's second page is slow to come.
+      const page2 = (url: URL) =>
+        url.pathname === `/api/scatter-gather/${id}/responses` &&
+        url.searchParams.get("offset") === "25" &&
+        url.searchParams.get("limit") === "25";
+      await page.route(page2, async (route) => {
+        await slow;
+        await route.fallback();
+      });
+      try {
+        await page.goto(`${target.baseUrl}/api/ui#${id}`);
+        await page.waitForSelector(doneWith(id));
+        await page.click("#page-next");
+        await page.selectOption("#status-filter", "failed");
+        await page.waitForSelector('#page-info:text-is("1–2 of 2")');
+        releaseSlow();
+        await page.waitForTimeout(300);
+        expect(await page.textContent("#page-info")).toBe("1–2 of 2");
+        expect(await page.$$eval("#responses tbody tr", (trs) => trs.map((tr) => tr.getAttribute("data-recipient")))).toEqual(["f0", "f1"]);
+      } finally {
+        releaseSlow();
+        await page.unroute(page2);
+        await unstub();
+        await page.selectOption("#status-filter", "");
+      }
+    });
+  });
+
   test("validation errors from the API are shown next to the field path they name", async () => {
     const annotated = () =>
       page.$$eval("#annotated .bad-line", (lines) =>
@@ -274,7 +482,7 @@ maybe("the gather page", () => {
     await page.waitForSelector(`#gather-id:text-is("${id}")`);
     await page.waitForSelector("#runtime-status.status-Running");
     await notify.waitForCalls(1);
-    expect(await page.textContent("#policy")).toBe("auction, all, deadline 60000 ms, best price");
+    expect(await page.textContent("#policy")).toBe("auction, all, deadline 60000 ms, best price min"); // the order the gather runs with
 
     expect(await page.isHidden("#answer-box")).toBe(false);
     await page.click("#answer-box summary");
