@@ -31,6 +31,8 @@ const state = {
   lastTable: 0,
   lastHistogram: 0,
   histogramEmpty: true,
+  tableEveryMs: 1000,
+  histogramEveryMs: 2000,
   pollError: false,
   recentToken: null,
 };
@@ -66,6 +68,11 @@ class ApiError extends Error {
 }
 
 async function api(method, path, body) {
+  return (await apiRead(method, path, body)).parsed;
+}
+
+/** api(), with the size of the answer (what the page's reads cost the network: the polls slow down for large ones). */
+async function apiRead(method, path, body) {
   const headers = { accept: "application/json" };
   if (key()) headers["x-functions-key"] = key();
   if (body !== undefined) headers["content-type"] = "application/json";
@@ -84,8 +91,11 @@ async function api(method, path, body) {
   }
   if (res.status === 401 || res.status === 403) showKeyState("the API wants a function key");
   if (!res.ok) throw new ApiError(res.status, parsed, `${method} ${path}`);
-  return parsed;
+  return { parsed, bytes: text.length };
 }
+
+/** How often a read that took `bytes` is repeated while a gather runs: at most about 500 KB a second, and never more often than `floorMs`. */
+const everyMs = (floorMs, bytes) => Math.max(floorMs, Math.round(bytes / 500));
 
 const gatherPath = (id) => `/scatter-gather/${encodeURIComponent(id)}`;
 
@@ -301,6 +311,8 @@ function watch(id) {
     lastTable: 0,
     lastHistogram: 0,
     histogramEmpty: true,
+    tableEveryMs: 1000,
+    histogramEveryMs: 2000,
     pollError: false,
   });
   const saved = sessionStorage.getItem(`sg.body.${id}`);
@@ -343,14 +355,15 @@ async function poll() {
     renderStatus(status);
     const done = TERMINAL.has(status.runtimeStatus);
     const now = Date.now();
-    if (done || now - state.lastTable > 1000) {
+    if (done || now - state.lastTable > state.tableEveryMs) {
       state.lastTable = now;
       await renderResponses();
     }
-    // The histogram reads every page of responses: every 2 s for a small gather (or one with no answer drawn yet),
-    // every 15 s for a large one.
+    // The histogram reads every page of responses, values included: every 2 s for a small gather (or one with no
+    // answer drawn yet), every 15 s for a large one, less often still for large answers (everyMs).
     const total = (status.progress && status.progress.total) || 0;
-    if (done || now - state.lastHistogram > (total > 1000 && !state.histogramEmpty ? 15000 : 2000)) {
+    const histogramFloor = total > 1000 && !state.histogramEmpty ? 15000 : 2000;
+    if (done || now - state.lastHistogram > Math.max(histogramFloor, state.histogramEmpty ? 0 : state.histogramEveryMs)) {
       state.lastHistogram = now;
       await renderHistogram();
     }
@@ -489,8 +502,9 @@ async function renderResponses() {
   const id = state.id;
   const read = ++tableReads;
   const q = `?offset=${state.offset}&limit=${PAGE_SIZE}${state.filter ? `&status=${state.filter}` : ""}`;
-  const page = await api("GET", `${gatherPath(id)}/responses${q}`);
+  const { parsed: page, bytes } = await apiRead("GET", `${gatherPath(id)}/responses${q}`);
   if (id !== state.id || read !== tableReads) return;
+  state.tableEveryMs = everyMs(1000, bytes);
   // Past the end (fewer entries match the filter than when this page was opened): the last page instead.
   if (page.items.length === 0 && page.offset > 0) {
     state.offset = page.total > 0 ? Math.floor((page.total - 1) / PAGE_SIZE) * PAGE_SIZE : 0;
@@ -529,14 +543,18 @@ async function renderResponses() {
 async function renderHistogram() {
   const id = state.id;
   const durations = [];
+  let bytes = 0;
   for (let offset = 0; ;) {
-    const page = await api("GET", `${gatherPath(id)}/responses?offset=${offset}&limit=1000`);
+    const read = await apiRead("GET", `${gatherPath(id)}/responses?offset=${offset}&limit=1000`);
+    const page = read.parsed;
+    bytes += read.bytes;
     for (const r of page.items) if (typeof r.durationMs === "number") durations.push(r.durationMs);
     if (page.nextUri === null || page.items.length === 0) break;
     offset += page.items.length;
   }
   if (id !== state.id) return;
   state.histogramEmpty = durations.length === 0;
+  state.histogramEveryMs = everyMs(2000, bytes);
   $("#histogram").textContent = "";
   $("#histogram").append(histogram(durations));
 }

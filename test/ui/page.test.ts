@@ -383,6 +383,38 @@ maybe("the gather page", () => {
       }
     });
 
+    test("large answers: the table and the histogram are read less often (about 500 KB a second at most)", async () => {
+      const id = uniqueId("stub-large");
+      const big = "x".repeat(100_000);
+      const reads = { table: 0, histogram: 0 };
+      const unstub = await stub(
+        id,
+        () => ({ body: running(id, null) }),
+        (q) => {
+          const [offset, limit] = [Number(q.get("offset")), Number(q.get("limit"))];
+          reads[limit === 1000 ? "histogram" : "table"]++;
+          const n = Math.max(0, Math.min(limit, 60 - offset));
+          const items = Array.from({ length: n }, (_, i) => ({
+            recipientId: `r${offset + i}`,
+            status: "succeeded",
+            value: big,
+            durationMs: i,
+          }));
+          return { items, offset, limit, total: 60, nextUri: offset + n < 60 ? "http://x/" : null };
+        },
+      );
+      try {
+        await page.goto(`${target.baseUrl}/api/ui#${id}`);
+        await page.waitForSelector('#page-info:text-is("1–25 of 60")');
+        await page.waitForTimeout(6000);
+        // 2.5 MB a table page: every 5 s (not every second); 6 MB a histogram: every 12 s (not every 2 s).
+        expect(reads.table).toBeLessThanOrEqual(3);
+        expect(reads.histogram).toBeLessThanOrEqual(1);
+      } finally {
+        await unstub();
+      }
+    });
+
     test("an answer to an older read of the table (another page or filter) is dropped", async () => {
       const id = uniqueId("stub-race");
       let releaseSlow!: () => void;
