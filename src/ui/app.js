@@ -18,24 +18,21 @@ const CLOSED_BY = {
   "failure-tolerance-exceeded": "more recipients failed than the tolerance allows",
 };
 
-const state = {
-  id: null,
-  status: null,
-  body: null,
+/** What the page keeps of the gather it watches, as a switch to another one starts it. */
+const watchState = () => ({
   offset: 0,
   // The offsets of the pages before this one (a page may end early at the API's byte limit: offsets are not multiples).
   earlierOffsets: [],
   nextOffset: null,
-  filter: "",
-  timer: null,
   lastTable: 0,
   lastHistogram: 0,
   histogramEmpty: true,
   tableEveryMs: 1000,
   histogramEveryMs: 2000,
   pollError: false,
-  recentToken: null,
-};
+});
+
+const state = { id: null, status: null, body: null, filter: "", timer: null, recentToken: null, ...watchState() };
 
 // ---------------------------------------------------------------------------------------------- key
 
@@ -302,19 +299,7 @@ function updateRecentRow(status) {
 
 function watch(id) {
   clearInterval(state.timer);
-  Object.assign(state, {
-    id,
-    status: null,
-    offset: 0,
-    earlierOffsets: [],
-    nextOffset: null,
-    lastTable: 0,
-    lastHistogram: 0,
-    histogramEmpty: true,
-    tableEveryMs: 1000,
-    histogramEveryMs: 2000,
-    pollError: false,
-  });
+  Object.assign(state, { id, status: null, ...watchState() });
   const saved = sessionStorage.getItem(`sg.body.${id}`);
   state.body = saved ? JSON.parse(saved) : null;
   // Nothing of the gather watched before may show under this id, data-done least of all.
