@@ -434,14 +434,22 @@ function renderStatus(status) {
   const total = (counts && counts.total) || 0;
   const ok = (counts && counts.succeeded) || 0;
   const bad = (counts && counts.failed) || 0;
-  $("#progress .ok").style.width = total ? `${(100 * ok) / total}%` : "0";
-  $("#progress .bad").style.width = total ? `${(100 * bad) / total}%` : "0";
+  // An auction without `expected` has no total until it closes: what it took so far is not 100 %.
+  const openEnded =
+    !r && !TERMINAL.has(status.runtimeStatus) && status.policy && status.policy.auction && status.policy.auction.expected === null;
+  $("#progress .ok").style.width = total && !openEnded ? `${(100 * ok) / total}%` : "0";
+  $("#progress .bad").style.width = total && !openEnded ? `${(100 * bad) / total}%` : "0";
   const pending = r ? 0 : p.pending || 0;
   const waiting = !r && p.awaitingReply ? ` (${p.awaitingReply} waiting for reply)` : "";
   const redriven = r && r.redrives ? `; redriven ${r.redrives}×` : "";
   const unsettled = p ? `${p.timedOut ? `, timed out ${p.timedOut}` : ""}${p.abandoned ? `, abandoned ${p.abandoned}` : ""}` : "";
   const extra = r ? `, timed out ${r.counts.timedOut}, abandoned ${r.counts.abandoned}${redriven}` : `${unsettled}${waiting}`;
-  setText("#counts", `${total} recipients: succeeded ${ok}, failed ${bad}, pending ${pending}${extra}`);
+  setText(
+    "#counts",
+    openEnded
+      ? `${ok} answer${ok === 1 ? "" : "s"} so far; it takes answers until its deadline (no expected count)`
+      : `${total} recipients: succeeded ${ok}, failed ${bad}, pending ${pending}${extra}`,
+  );
   // Closed and delivering its close event: its result is written, there is nothing left to terminate (410).
   $("#terminate").disabled = TERMINAL.has(status.runtimeStatus) || p.phase === "done";
   $("#delete").disabled = !TERMINAL.has(status.runtimeStatus);

@@ -415,6 +415,35 @@ maybe("the gather page", () => {
       }
     });
 
+    test("an auction without an expected count: answers so far, not a full bar", async () => {
+      const id = uniqueId("stub-open-auction");
+      const unstub = await stub(id, () => ({
+        body: {
+          ...running(id, new Date(Date.now() + 60_000).toISOString()),
+          policy: {
+            completion: { mode: "all", timeoutMs: 60_000 },
+            aggregate: { kind: "collect" },
+            auction: { expected: null, notify: 0 },
+          },
+          progress: {
+            phase: "gathering",
+            total: 3,
+            succeeded: 3,
+            failed: 0,
+            pending: 0,
+            deadline: new Date(Date.now() + 60_000).toISOString(),
+          },
+        },
+      }));
+      try {
+        await page.goto(`${target.baseUrl}/api/ui#${id}`);
+        await page.waitForSelector('#counts:text-is("3 answers so far; it takes answers until its deadline (no expected count)")');
+        expect(await page.$eval("#progress .ok", (bar) => (bar as unknown as { style: { width: string } }).style.width)).toBe("0px");
+      } finally {
+        await unstub();
+      }
+    });
+
     test("an answer to an older read of the table (another page or filter) is dropped", async () => {
       const id = uniqueId("stub-race");
       let releaseSlow!: () => void;
