@@ -72,7 +72,7 @@ export function colorEnabled(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv 
   return Boolean(stream.isTTY) && !(env.NO_COLOR !== undefined && env.NO_COLOR !== "");
 }
 
-/** "4.2s", "1m05s", "—" for none, "passed" once reached. */
+/** "4.2s", "1m05s", "2h05m", "4d23h", "none" for none, "passed" once reached. */
 export function untilDeadline(deadline: string | null | undefined, now = Date.now()): string {
   if (!deadline) return "none";
   const ms = Date.parse(deadline) - now;
@@ -80,7 +80,10 @@ export function untilDeadline(deadline: string | null | undefined, now = Date.no
   if (ms <= 0) return "passed";
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
   const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  const two = (n: number) => String(n).padStart(2, "0");
+  if (s >= 86_400) return `${Math.floor(s / 86_400)}d${two(Math.floor(s / 3600) % 24)}h`;
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${two(Math.floor(s / 60) % 60)}m`;
+  return `${Math.floor(s / 60)}m${two(s % 60)}s`;
 }
 
 /** One plain progress line (non-TTY output), e.g. `running gathering: 2/3 settled, succeeded 2, failed 0, pending 1, deadline in 4.2s`. */
@@ -94,8 +97,14 @@ export function progressLine(status: GatherStatus, now = Date.now()): string {
     (p.abandoned ? `, abandoned ${p.abandoned}` : "") +
     `, pending ${p.pending}` +
     (p.awaitingReply ? ` (${p.awaitingReply} waiting for reply)` : "") +
-    (p.phase === "done" ? "" : `, deadline ${p.deadline ? `in ${untilDeadline(p.deadline, now)}` : "none"}`)
+    (p.phase === "done" ? "" : `, ${deadlineWords(p.deadline, now)}`)
   );
+}
+
+/** "deadline in 4.2s", "deadline passed", "deadline none". */
+function deadlineWords(deadline: string | null, now: number): string {
+  const left = untilDeadline(deadline, now);
+  return left === "none" || left === "passed" || left === "unknown" ? `deadline ${left}` : `deadline in ${left}`;
 }
 
 /** A plain text table, columns padded to their widest cell. */
@@ -115,7 +124,10 @@ export function table(headers: string[], rows: string[][]): string {
 export function short(value: unknown, max = 60): string {
   if (value === undefined) return "";
   const s = terminalSafe(JSON.stringify(value));
-  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+  if (s.length <= max) return s;
+  // Cut between characters, never inside one (an emoji is two UTF-16 units).
+  const chars = Array.from(s);
+  return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : s;
 }
 
 /** A status (safe on a terminal), coloured by what it means. */

@@ -62,6 +62,17 @@ interface GlobalOptions {
 
 function clientOf(cmd: Command): ScatterGatherClient {
   const o = cmd.optsWithGlobals<GlobalOptions>();
+  let url: URL;
+  try {
+    url = new URL(o.url);
+  } catch {
+    throw new UsageError(`--url is not a URL: ${o.url}`);
+  }
+  // A password would show in every error, and a query would land before the API's paths: the key goes in --key.
+  if (url.username || url.password || url.search || url.hash)
+    throw new UsageError(
+      "--url takes the app's address only (scheme, host, port, path): no user, password, query or fragment; a key goes in --key",
+    );
   return new ScatterGatherClient({ baseUrl: o.url, key: o.key, maxAnswerBytes: o.maxAnswerBytes });
 }
 
@@ -70,6 +81,8 @@ const safe = (text: string) => terminalSafe(text);
 // The last pass over everything written: only line feeds and the CLI's own colours stay raw.
 const out = (text: string) => process.stdout.write(`${terminalSafe(text, "layout")}\n`);
 const err = (text: string) => process.stderr.write(`${terminalSafe(text, "layout")}\n`);
+/** A dimmed note on stderr: coloured only when stderr itself is a terminal (stdout may be one while stderr is a file). */
+const note = (text: string) => err(style(colorEnabled(process.stderr)).dim(text));
 
 function exitCodeOf(status: GatherStatus): number {
   if (!status.result) return EXIT.failed;
@@ -93,20 +106,25 @@ async function watch(
     if (options.json) return;
     const p = status.progress;
     if (!tty) {
-      const line = progressLine(status).replace(/deadline in [\d.]+s|deadline in \d+m\d+s/, "deadline set"); // a line per change, not per tick
+      const line = progressLine(status).replace(/deadline in [\dmhds.]+/, "deadline set"); // a line per change, not per tick
       if (line !== lastLine) err(progressLine(status)); // progressLine escapes the server's text
       lastLine = line;
       return;
     }
     if (!p) return;
+    const unsettled = `${p.timedOut ? ` timed out ${p.timedOut}` : ""}${p.abandoned ? ` abandoned ${p.abandoned}` : ""}`;
     const values = {
       gid: safe(id),
       succeeded: s.green(String(p.succeeded)),
-      failed: s.red(String(p.failed)),
+      failed: s.red(String(p.failed)) + unsettled,
       pending: p.awaitingReply ? `${p.pending} (${p.awaitingReply} waiting for reply)` : String(p.pending),
-      deadline: untilDeadline(p.deadline),
+      deadline: p.phase === "done" ? "closed" : untilDeadline(p.deadline),
       phase: safe(p.phase),
     };
+    // Settled of the total; an auction without an expected count has no total until it closes.
+    const auction = (status.policy as { auction?: { expected?: number | null } } | null | undefined)?.auction;
+    const openEnded = auction?.expected === null && p.phase !== "done";
+    const [settled, total] = openEnded ? [0, 0] : [p.total - p.pending, p.total];
     if (!bar) {
       bar = new SingleBar({
         format: `{gid} {bar} {value}/{total} | succeeded {succeeded} failed {failed} pending {pending} | deadline {deadline} | {phase}`,
@@ -118,16 +136,23 @@ async function watch(
         fps: 10,
         stream: process.stderr,
       });
-      bar.start(p.total, p.succeeded + p.failed, values);
+      bar.start(total, settled, values);
+      // Ctrl-C while the bar hides the cursor: give the terminal back, then end as an interrupted command does.
+      process.once("SIGINT", interrupted).once("SIGTERM", interrupted);
     } else {
-      bar.setTotal(p.total);
-      bar.update(p.succeeded + p.failed, values);
+      bar.setTotal(total);
+      bar.update(settled, values);
     }
+  };
+  const interrupted = (signal: NodeJS.Signals) => {
+    bar?.stop();
+    process.exit(signal === "SIGINT" ? 130 : 143);
   };
   try {
     return await client.waitFor(id, { intervalMs: options.intervalMs, onProgress });
   } finally {
     bar?.stop();
+    process.off("SIGINT", interrupted).off("SIGTERM", interrupted);
   }
 }
 
@@ -143,15 +168,16 @@ async function report(client: ScatterGatherClient, status: GatherStatus, json: b
     items = page.items;
     total = page.total;
   } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-    err(s.dim(`(responses not available: ${safe(error.message)})`));
+    // The outcome stands, and so does its exit code, whatever kept the table from being read.
+    note(`(responses not available: ${safe((error as Error).message)})`);
   }
   out(summary(status, items, total, s));
   return exitCodeOf(status);
 }
 
 function readRequest(file: string): unknown {
-  const text = file === "-" ? fs.readFileSync(0, "utf8") : fs.readFileSync(file, "utf8");
+  // A byte order mark (Notepad and PowerShell write one) is not part of the JSON; the API skips it too.
+  const text = (file === "-" ? fs.readFileSync(0, "utf8") : fs.readFileSync(file, "utf8")).replace(/^\uFEFF/, "");
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -195,7 +221,7 @@ export function buildProgram(): Command {
     .action(async (file: string, o: { json?: boolean; interval: number }, cmd: Command) => {
       const client = clientOf(cmd);
       const started = await client.start(readRequest(file) as Record<string, unknown>);
-      if (!o.json) err(s.dim(`started ${safe(started.id)} (scatter-gather watch ${shellOperand(started.id)})`));
+      if (!o.json) note(`started ${safe(started.id)} (scatter-gather watch ${shellOperand(started.id)})`);
       const status = await watch(client, started.id, { json: Boolean(o.json), intervalMs: o.interval }, s);
       process.exitCode = await report(client, status, Boolean(o.json), s);
     });
@@ -226,7 +252,16 @@ export function buildProgram(): Command {
   program
     .command("list")
     .description("the newest gathers, one page (--continuation-token for older ones)")
-    .option("--top <n>", "page size (1-100)", (v) => Number(v), 20)
+    .option(
+      "--top <n>",
+      "page size (1-100)",
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError("must be a whole number from 1 to 100");
+        return n;
+      },
+      20,
+    )
     .option("--continuation-token <token>", "the next page, from a previous --json list")
     .option("--json", "print the page as JSON (items, continuationToken)")
     .action(async (o: { top: number; continuationToken?: string; json?: boolean }, cmd: Command) => {
@@ -236,7 +271,12 @@ export function buildProgram(): Command {
         return;
       }
       out(page.items.length ? listTable(page.items, s) : "no gathers");
-      if (page.continuationToken) out(s.dim(`more: scatter-gather list --continuation-token ${shellWord(page.continuationToken)}`));
+      if (page.continuationToken)
+        out(
+          s.dim(
+            `more: scatter-gather list${o.top === 20 ? "" : ` --top ${o.top}`} --continuation-token ${shellWord(page.continuationToken)}`,
+          ),
+        );
     });
 
   addOperatorCommands(program, interval, s);
@@ -276,7 +316,7 @@ function addOperatorCommands(program: Command, interval: Option, s: Style): void
         out(o.json ? jsonText(urls, 0) : `redriving ${safe(urls.id)}: scatter-gather watch ${shellOperand(urls.id)}`);
         return;
       }
-      if (!o.json) err(s.dim(`redriving ${safe(urls.id)} (scatter-gather watch ${shellOperand(urls.id)})`));
+      if (!o.json) note(`redriving ${safe(urls.id)} (scatter-gather watch ${shellOperand(urls.id)})`);
       const since = Date.now();
       let status = await watch(client, urls.id, { json: Boolean(o.json), intervalMs: o.interval }, s);
       // A status read that still shows the earlier run (a store that lags behind the start) is not this run's end.
@@ -307,7 +347,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") return EXIT.ok;
+    // Help asked for is a success; help shown because no command was given is not (commander's exitCode says which).
+    if (code === "commander.helpDisplayed" || code === "commander.version") return EXIT.ok;
+    if (code === "commander.help") return (error as { exitCode?: number }).exitCode ? EXIT.error : EXIT.ok;
     if (typeof code === "string" && code.startsWith("commander.")) return EXIT.error; // commander printed the message
     // The messages carry the server's text (its error message and details, field names of a bad answer).
     if (error instanceof ApiError) {
@@ -326,6 +368,12 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 }
 
 if (require.main === module) {
+  // A reader that stopped early (`| head`): nothing more to write, and no stack trace about it.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error;
+      process.exit(typeof process.exitCode === "number" ? process.exitCode : EXIT.ok);
+    });
   void main().then((code) => {
     process.exitCode = code;
   });

@@ -104,6 +104,19 @@ function errorOf(body: unknown): Record<string, unknown> | undefined {
   return typeof error === "object" && error !== null ? (error as Record<string, unknown>) : undefined;
 }
 
+/** No answer at all: the connection refused or dropped, the name not found, or no answer in time. */
+export class UnreachableError extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.name = "UnreachableError";
+  }
+}
+
+/** Worth asking again: no answer, or an answer saying the app is busy or failing for now (429, 5xx). */
+function isTransient(error: unknown): boolean {
+  return error instanceof UnreachableError || (error instanceof ApiError && (error.status === 429 || error.status >= 500));
+}
+
 /** Why an answer was not used: a redirect refused or not followed, a body over the bound, not JSON, or not the promised shape. */
 export type AnswerProblem = "redirect" | "too-large" | "not-json" | "shape";
 
@@ -140,6 +153,8 @@ export interface WaitOptions {
   intervalMs?: number;
   /** Give up after this long (an Error); default: never. */
   timeoutMs?: number;
+  /** How long status reads may fail in a row (no answer, 429, 5xx: read again, backing off) before the wait ends with the last error; default 60 s. */
+  retryForMs?: number;
   /** Called with every status read, the last (terminal) one included. */
   onProgress?: (status: GatherStatus) => void | Promise<void>;
   signal?: AbortSignal;
@@ -223,6 +238,13 @@ export class ScatterGatherClient {
 
   /** Every response (following the pages, up to the total the pages give), optionally of one status. */
   async allResponses(id: string, query: Omit<ResponsesQuery, "offset"> = {}): Promise<ResponsesPage["items"]> {
+    // While the gather runs, a filtered list shifts under its pages (an entry that settles leaves it, and the later
+    // ones move up): entries would be read twice or not at all. The whole list keeps its order, so it is read whole
+    // and filtered here; once the gather has ended, the filter is the server's.
+    if (query.status !== undefined && !TERMINAL_STATUSES.has((await this.get(id)).runtimeStatus)) {
+      const { status, ...rest } = query;
+      return (await this.allResponses(id, rest)).filter((item) => item.status === status);
+    }
     const items: ResponsesPage["items"] = [];
     let offset = 0;
     for (;;) {
@@ -286,9 +308,23 @@ export class ScatterGatherClient {
   async waitFor(id: string, options: WaitOptions = {}): Promise<GatherStatus> {
     const interval = options.intervalMs ?? 500;
     const until = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-    for (;;) {
+    const retryForMs = options.retryForMs ?? 60_000;
+    let failingSince: number | undefined;
+    for (let failures = 0; ;) {
       options.signal?.throwIfAborted();
-      const status = await this.get(id);
+      let status: GatherStatus;
+      try {
+        status = await this.get(id);
+        failures = 0;
+        failingSince = undefined;
+      } catch (error) {
+        // The gather goes on while its host restarts or the network blips: a status read that failed for a while
+        // (no answer, 429 or 5xx) is read again, backing off; anything else, or failing past retryForMs, ends the wait.
+        failingSince ??= Date.now();
+        if (!isTransient(error) || Date.now() - failingSince >= retryForMs) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, interval * 2 ** failures++)));
+        continue;
+      }
       await options.onProgress?.(status);
       if (TERMINAL_STATUSES.has(status.runtimeStatus)) return status;
       if (Date.now() > until) throw new Error(`scatter-gather ${id} is still ${status.runtimeStatus} after ${options.timeoutMs} ms`);
@@ -342,7 +378,7 @@ export class ScatterGatherClient {
       if (payload !== undefined) headers["content-type"] = "application/json";
       const res = await this.fetchImpl(url, { method: verb, headers, body: payload, redirect: "manual", signal }).catch(
         (error: unknown) => {
-          throw new Error(`${verb} ${withoutKey(url)} failed: ${unreachable(error)}`, { cause: error });
+          throw new UnreachableError(`${verb} ${withoutKey(url)} failed: ${unreachable(error)}`, { cause: error });
         },
       );
       if (!REDIRECT_STATUSES.has(res.status)) {

@@ -103,6 +103,27 @@ describe("scatter-gather run", () => {
     expect(failed.stdout).toMatch(/: failed \(all-failed\)/);
   });
 
+  test("usage: no command exits 1; --url only an address; --top a whole number; a request file may start with a byte order mark", async () => {
+    const none = await cli([]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("Usage: scatter-gather");
+    expect((await cli(["--help"])).code).toBe(0);
+    for (const url of [`http://user:secretpw@127.0.0.1:9`, `${target.baseUrl}?x=1`, `${target.baseUrl}#here`]) {
+      const bad = await cli(["list", "--url", url]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/--url takes the app's address only/);
+      expect(bad.stderr).not.toContain("secretpw");
+    }
+    const top = await cli(["list", "--top", "abc"]);
+    expect(top.code).toBe(1);
+    expect(top.stderr).toMatch(/--top.*must be a whole number from 1 to 100/);
+    const bom = path.join(tmp, "bom.json");
+    fs.writeFileSync(bom, `\uFEFF${JSON.stringify({ request: {}, recipients: [{ id: "a", simulate: { value: 1 } }] })}`);
+    const run = await cli(["run", "--json", bom, "--url", target.baseUrl], { SCATTER_GATHER_KEY: keysFor(target.baseUrl).function ?? "" });
+    expect(run).toMatchObject({ code: 0 });
+    expect(JSON.parse(run.stdout).result).toMatchObject({ outcome: "complete" });
+  });
+
   test("usage and HTTP errors exit 1: unknown command, missing file argument, a 400 with its field paths, an unreachable host", async () => {
     const unknown = await cli(["bogus"]);
     expect(unknown.code).toBe(1);

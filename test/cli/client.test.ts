@@ -221,6 +221,61 @@ describe("answers are bounded and checked", () => {
     expect(api.requests).toHaveLength(1);
   });
 
+  test("waitFor reads the status again while the app is unreachable or failing (429, 5xx), and only for a while; a 404 ends it", async () => {
+    let n = 0;
+    const api = await serve((_req, res) => {
+      n++;
+      if (n === 1) return res.destroy(); // no answer at all
+      if (n === 2) return sendJson(res, 503, { error: { code: "unavailable", message: "starting" } });
+      if (n === 3) return sendJson(res, 429, { error: { code: "throttled", message: "slow down" } });
+      sendJson(res, 200, gatherStatus("g"));
+    });
+    const client = new ScatterGatherClient({ baseUrl: api.url });
+    expect((await client.waitFor("g", { intervalMs: 10 })).runtimeStatus).toBe("Completed");
+    expect(api.requests).toHaveLength(4);
+
+    const down = await serve((_req, res) => sendJson(res, 502, { error: { code: "bad_gateway", message: "down" } }));
+    const t0 = Date.now();
+    const error = await rejection(new ScatterGatherClient({ baseUrl: down.url }).waitFor("g", { intervalMs: 10, retryForMs: 300 }));
+    expect(error).toMatchObject({ status: 502 });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+    expect(down.requests.length).toBeGreaterThan(1);
+
+    const gone = await serve((_req, res) => sendJson(res, 404, { error: { code: "not_found", message: "no such gather" } }));
+    expect(await rejection(new ScatterGatherClient({ baseUrl: gone.url }).waitFor("g", { intervalMs: 10 }))).toMatchObject({ status: 404 });
+    expect(gone.requests).toHaveLength(1);
+  });
+
+  test("allResponses of one status while the gather runs: the whole list, filtered here (a filtered list shifts under its pages)", async () => {
+    const entries = Array.from({ length: 5 }, (_, i) => ({ recipientId: `r${i}`, status: i % 2 ? "succeeded" : "pending" }));
+    let runtimeStatus: "Running" | "Completed" = "Running";
+    const api = await serve((req, res) => {
+      const url = new URL(req.path, "http://x");
+      if (url.pathname === "/api/scatter-gather/g")
+        return sendJson(res, 200, gatherStatus("g", { runtimeStatus, result: null, progress: null }));
+      const [offset, limit, status] = [
+        Number(url.searchParams.get("offset")),
+        Number(url.searchParams.get("limit")),
+        url.searchParams.get("status"),
+      ];
+      const matching = status ? entries.filter((e) => e.status === status) : entries;
+      const items = matching.slice(offset, offset + limit);
+      sendJson(res, 200, {
+        items,
+        offset,
+        limit,
+        total: matching.length,
+        nextUri: offset + items.length < matching.length ? "http://x/" : null,
+      });
+    });
+    const client = new ScatterGatherClient({ baseUrl: api.url });
+    expect((await client.allResponses("g", { status: "pending", limit: 2 })).map((e) => e.recipientId)).toEqual(["r0", "r2", "r4"]);
+    expect(api.requests.filter((r) => r.path.includes("status="))).toEqual([]);
+    runtimeStatus = "Completed";
+    expect((await client.allResponses("g", { status: "pending", limit: 2 })).map((e) => e.recipientId)).toEqual(["r0", "r2", "r4"]);
+    expect(api.requests.filter((r) => r.path.includes("status=pending"))).toHaveLength(2); // the server's filter, once ended
+  });
+
   test("error answers: the API's message and details when well-formed, nothing made up when not", async () => {
     const bodies = [
       { error: { code: "invalid_request", message: "bad", details: [{ path: "a", message: "m" }, { path: 1 }, "x"] } },

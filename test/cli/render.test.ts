@@ -169,6 +169,32 @@ describe("the renderers escape the server's text", () => {
     expect(summary(gatherStatus("g1"), [], 0, plain)).not.toContain("redrive");
   });
 
+  test("time to the deadline: seconds, then minutes, hours and days; a line says 'deadline passed', not 'in passed'", () => {
+    const at = (ms: number) => new Date(Date.parse("2030-01-01T00:00:00.000Z") + ms).toISOString();
+    const now = Date.parse("2030-01-01T00:00:00.000Z");
+    expect([4_200, 65_000, 119_700, 7_500_000, 432_000_000 - 30_000].map((ms) => untilDeadline(at(ms), now))).toEqual([
+      "4.2s",
+      "1m05s",
+      "2m00s",
+      "2h05m",
+      "4d23h",
+    ]);
+    const running = (deadline: string) =>
+      gatherStatus("g", {
+        runtimeStatus: "Running",
+        result: null,
+        progress: { phase: "gathering", total: 1, succeeded: 0, failed: 0, pending: 1, deadline },
+      });
+    expect(progressLine(running(at(-1)), now)).toMatch(/, deadline passed$/);
+    expect(progressLine(running(at(7_500_000)), now)).toMatch(/, deadline in 2h05m$/);
+  });
+
+  test("a value cut short is cut between characters, never inside an emoji", () => {
+    const cut = short("😀".repeat(40), 10);
+    expect(cut).toBe(`"${"😀".repeat(8)}…`); // the JSON string's quote, 8 emoji, the ellipsis: 10 characters
+    expect(cut).not.toContain("\uFFFD");
+  });
+
   test("a deadline that is no date reads 'unknown', not NaN", () => {
     expect(untilDeadline("soon")).toBe("unknown");
     expect(summary(gatherStatus("g", { result: { ...gatherStatus("g").result!, closedAt: "later" } }), [], 0, plain)).not.toContain("NaN");

@@ -121,7 +121,7 @@ describe("the server's text is escaped, never printed raw", () => {
     expect(run.code).toBe(0);
     expectClean(run);
     expect(run.stderr).toContain(`started g<${EVIL_SHOWN}`);
-    expect(run.stderr).toContain("running gathering: 1/2 settled, succeeded 1, failed 0, pending 1, deadline in unknown");
+    expect(run.stderr).toContain("running gathering: 1/2 settled, succeeded 1, failed 0, pending 1, deadline unknown");
     expect(run.stdout).toContain(`g<${EVIL_SHOWN}`);
     expect(run.stdout).toContain(`r<${EVIL_SHOWN}`);
     expect(run.stdout).toContain(`boom<${EVIL_SHOWN}`);
