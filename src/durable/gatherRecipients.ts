@@ -158,9 +158,8 @@ class RecipientCalls {
     const replies = this.replies;
     this.window = input.window ? new CallWindow(input.count, input.window) : undefined;
     const window = input.borrows ? this.window : undefined;
-    const votes = input.closable && input.completion.agree;
     this.progress =
-      replies || window || votes
+      replies || window || this.showsVotes
         ? () => ({
             ...(replies ? { awaitingReply: replies.waiting } : {}),
             ...(window ? { waiting: window.waiting } : {}),
@@ -185,7 +184,11 @@ class RecipientCalls {
 
   /** A batch of an agreement quorum shows its leading votes in its status, for its parent's census (census.ts). */
   votes(): { votes?: [string, number][] } {
-    return this.input.closable && this.input.completion.agree ? { votes: this.tally.agreementLeaders(VOTES_SHOWN) } : {};
+    return this.showsVotes ? { votes: this.tally.agreementLeaders(VOTES_SHOWN) } : {};
+  }
+
+  private get showsVotes(): boolean {
+    return Boolean(this.input.closable && this.input.completion.agree);
   }
 
   /**

@@ -14,9 +14,10 @@ export async function listScatterGathers(request: HttpRequest, context: Invocati
   const query = parseListQuery((name) => request.query.get(name));
   if ("error" in query) return jsonResponse(400, errorBody("invalid_request", query.error, [{ path: query.path, message: query.error }]));
   const client = df.getClient(context);
+  const rpcBaseUrl = durableRpcBaseUrl(context);
   let page: Awaited<ReturnType<typeof listGathers>>;
   try {
-    page = await listGathers(client, durableRpcBaseUrl(context), query);
+    page = await listGathers(client, rpcBaseUrl, query);
   } catch (error) {
     if (!(error instanceof ListError)) throw error;
     context.warn(`listScatterGathers: ${error.message}`);
@@ -31,7 +32,7 @@ export async function listScatterGathers(request: HttpRequest, context: Invocati
   const warn = (message: string) => context.warn(message);
   const readLive = async (id: string) => {
     const status = await findStatus(client, id, true);
-    return status ? liveProgress(status, durableRpcBaseUrl(context), warn) : undefined;
+    return status ? liveProgress(status, rpcBaseUrl, warn) : undefined;
   };
   const items = await withLiveListProgress(page.items, readLimits().fanoutBatchSize, readLive, warn);
   let nextUri: string | null = null;

@@ -312,9 +312,7 @@ function watch(id) {
   for (const s of ["#runtime-status", "#phase", "#deadline", "#policy", "#outcome", "#closed-by"]) setText(s, "—");
   for (const s of ["#runtime-status", "#outcome"]) $(s).className = "";
   for (const s of ["#progress .ok", "#progress .bad"]) $(s).style.width = "0";
-  $("#redrive").hidden = true;
-  $("#answer-box").hidden = true;
-  for (const s of ["#terminate", "#delete", "#page-prev", "#page-next"]) $(s).disabled = true;
+  noActions();
   setText("#page-info", "");
   $("#responses tbody").textContent = "";
   $("#histogram").textContent = "";
@@ -375,6 +373,11 @@ function gone() {
   setText("#runtime-status", "not found (deleted?)");
   $("#runtime-status").className = "";
   for (const s of ["#phase", "#deadline"]) setText(s, "—");
+  noActions();
+}
+
+/** Nothing to act on until a status says what the gather allows (a switch), or ever again (gone). */
+function noActions() {
   for (const s of ["#terminate", "#delete", "#page-prev", "#page-next"]) $(s).disabled = true;
   $("#redrive").hidden = true;
   $("#answer-box").hidden = true;
@@ -413,6 +416,7 @@ function notificationText(notification) {
 
 function renderStatus(status) {
   const p = status.progress || {};
+  const ended = TERMINAL.has(status.runtimeStatus);
   const r = status.result;
   const counts = r ? r.counts : p;
   setText("#runtime-status", status.runtimeStatus);
@@ -425,7 +429,7 @@ function renderStatus(status) {
     "#closed-by",
     r
       ? `${r.closedBy}: ${CLOSED_BY[r.closedBy] || ""}${notificationText(r.notification)}`
-      : TERMINAL.has(status.runtimeStatus)
+      : ended
         ? `${status.runtimeStatus.toLowerCase()}, no result${status.error ? `: ${errorText(status.error)}` : ""}`
         : p.phase === "done"
           ? "closed: its result is written; delivering its close event (the result shows once that ends)"
@@ -435,8 +439,7 @@ function renderStatus(status) {
   const ok = (counts && counts.succeeded) || 0;
   const bad = (counts && counts.failed) || 0;
   // An auction without `expected` has no total until it closes: what it took so far is not 100 %.
-  const openEnded =
-    !r && !TERMINAL.has(status.runtimeStatus) && status.policy && status.policy.auction && status.policy.auction.expected === null;
+  const openEnded = !r && !ended && status.policy && status.policy.auction && status.policy.auction.expected === null;
   $("#progress .ok").style.width = total && !openEnded ? `${(100 * ok) / total}%` : "0";
   $("#progress .bad").style.width = total && !openEnded ? `${(100 * bad) / total}%` : "0";
   const pending = r ? 0 : p.pending || 0;
@@ -451,10 +454,9 @@ function renderStatus(status) {
       : `${total} recipients: succeeded ${ok}, failed ${bad}, pending ${pending}${extra}`,
   );
   // Closed and delivering its close event: its result is written, there is nothing left to terminate (410).
-  $("#terminate").disabled = TERMINAL.has(status.runtimeStatus) || p.phase === "done";
-  $("#delete").disabled = !TERMINAL.has(status.runtimeStatus);
+  $("#terminate").disabled = ended || p.phase === "done";
+  $("#delete").disabled = !ended;
   $("#redrive").hidden = !redrivable(status);
-  const ended = TERMINAL.has(status.runtimeStatus);
   setText(
     "#aggregate",
     r ? JSON.stringify(r.aggregate, null, 2) : ended ? "(none: the gather ended without a result)" : "(when the gather closes)",

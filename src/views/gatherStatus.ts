@@ -72,10 +72,9 @@ export async function liveProgress(
   const own = progressOf(status.customStatus, status);
   const prefix = batchPrefixOf(status);
   const gathering = ["gathering", "aggregating"].includes((status.customStatus as GatherProgress | null)?.phase ?? "");
-  if (!(isActive(status) || endedUnsettled(status.runtimeStatus)) || !prefix || !rpcBaseUrl || !gathering || own === null) return own;
+  if (!showsBatchCounts(status.runtimeStatus) || !prefix || !rpcBaseUrl || !gathering || own === null) return own;
   try {
     const kept = (status.input as Partial<OrchestrationInput> | null)?.redrive?.kept;
-    // The summed counts shown as the instance's state says (ended: nobody pending).
     // Summed with the parent's own counts as its status holds them, then shown as the instance's state says (one that
     // ended without its result: its unsettled recipients abandoned, once, after the batches' counts are in).
     const parent = status.customStatus as GatherProgress;
@@ -84,6 +83,14 @@ export async function liveProgress(
     warn(`progress of ${status.instanceId}: the batches' counts could not be read (${(error as Error).message})`);
     return own;
   }
+}
+
+/**
+ * Whether a gather in this runtime status shows its batches' counts: while it runs, and once it ended without its
+ * result (the parent never learned the counts of the batches it had not merged).
+ */
+function showsBatchCounts(runtimeStatus: string): boolean {
+  return isActive({ runtimeStatus }) || endedUnsettled(runtimeStatus);
 }
 
 /** A row of the list, as views/gatherList.ts summarizes it. */
@@ -113,7 +120,7 @@ export async function withLiveListProgress<T extends ListRow>(
 ): Promise<T[]> {
   const out = [...rows];
   const mayHaveBatches = (row: T) =>
-    (isActive(row) || endedUnsettled(row.runtimeStatus)) && ((row.progress as GatherProgress | null)?.total ?? 0) > batchSize;
+    showsBatchCounts(row.runtimeStatus) && ((row.progress as GatherProgress | null)?.total ?? 0) > batchSize;
   const candidates = out
     .map((row, index) => ({ row, index }))
     .filter(({ row }) => mayHaveBatches(row))

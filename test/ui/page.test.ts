@@ -256,6 +256,13 @@ maybe("the gather page", () => {
       });
       return () => page.unroute(matches);
     }
+    /** The page `q` asks for (offset, limit) of `total` entries, `entry(n)` the n-th; at most `perPage` (the API's byte limit). */
+    const pageOf = (q: URLSearchParams, total: number, entry: (n: number) => unknown, perPage = Infinity) => {
+      const [offset, limit] = [Number(q.get("offset")), Number(q.get("limit"))];
+      const count = Math.max(0, Math.min(limit, perPage, total - offset));
+      const items = Array.from({ length: count }, (_, i) => entry(offset + i));
+      return { items, offset, limit, total, nextUri: offset + count < total ? "http://x/" : null };
+    };
     const running = (id: string, deadline: string | null) => ({
       id,
       runtimeStatus: "Running",
@@ -327,13 +334,7 @@ maybe("the gather page", () => {
       const unstub = await stub(
         id,
         () => ({ body: running(id, null) }),
-        (q) => {
-          const offset = Number(q.get("offset"));
-          const count = Math.max(0, Math.min(perPage, matching - offset));
-          const items = Array.from({ length: count }, (_, i) => ({ recipientId: `r${offset + i}`, status: "pending" }));
-          const next = offset + count < matching ? `http://x/?offset=${offset + count}` : null;
-          return { items, offset, limit: 25, total: matching, nextUri: next };
-        },
+        (q) => pageOf(q, matching, (n) => ({ recipientId: `r${n}`, status: "pending" }), perPage),
       );
       try {
         await page.goto(`${target.baseUrl}/api/ui#${id}`);
@@ -391,16 +392,8 @@ maybe("the gather page", () => {
         id,
         () => ({ body: running(id, null) }),
         (q) => {
-          const [offset, limit] = [Number(q.get("offset")), Number(q.get("limit"))];
-          reads[limit === 1000 ? "histogram" : "table"]++;
-          const n = Math.max(0, Math.min(limit, 60 - offset));
-          const items = Array.from({ length: n }, (_, i) => ({
-            recipientId: `r${offset + i}`,
-            status: "succeeded",
-            value: big,
-            durationMs: i,
-          }));
-          return { items, offset, limit, total: 60, nextUri: offset + n < 60 ? "http://x/" : null };
+          reads[q.get("limit") === "1000" ? "histogram" : "table"]++;
+          return pageOf(q, 60, (n) => ({ recipientId: `r${n}`, status: "succeeded", value: big, durationMs: n }));
         },
       );
       try {
@@ -451,16 +444,10 @@ maybe("the gather page", () => {
       const unstub = await stub(
         id,
         () => ({ body: { ...running(id, null), runtimeStatus: "Completed", result: null } }),
-        (q) => {
-          const failedOnly = q.get("status") === "failed";
-          const [offset, limit, total] = [Number(q.get("offset")), Number(q.get("limit")), failedOnly ? 2 : 60];
-          const n = Math.max(0, Math.min(limit, total - offset));
-          const items = Array.from({ length: n }, (_, i) => ({
-            recipientId: `${failedOnly ? "f" : "r"}${offset + i}`,
-            status: failedOnly ? "failed" : "succeeded",
-          }));
-          return { items, offset, limit, total, nextUri: offset + n < total ? "http://x/" : null };
-        },
+        (q) =>
+          q.get("status") === "failed"
+            ? pageOf(q, 2, (n) => ({ recipientId: `f${n}`, status: "failed" }))
+            : pageOf(q, 60, (n) => ({ recipientId: `r${n}`, status: "succeeded" })),
       );
       // The table's second page is slow to come.
       const page2 = (url: URL) =>
